@@ -1,0 +1,1 @@
+"""The recovery domain: cases, subjects, operators, rules. Imports nothing that does I/O."""

@@ -1,0 +1,103 @@
+"""Domain errors: one root, each with a stable error id.
+
+Hierarchy::
+
+    DomainError
+    ├── IllegalTransition          case_illegal_transition
+    ├── NotFound                   not_found
+    ├── SeparationOfDuties         sod_violation
+    ├── OutOfScope                 out_of_scope
+    ├── NotAuthorized              not_authorized
+    ├── ChannelNotAllowed          channel_not_allowed
+    ├── RecoveryBlocked            recovery_blocked
+    ├── ProofingFailed             proofing_failed
+    ├── ProofingIncomplete         proofing_incomplete
+    ├── Throttled                  throttled
+    ├── AlreadyDecided             already_decided
+    ├── TokenInvalid               token_invalid
+    ├── PasswordRejected           password_rejected
+    ├── CaseExpired                case_expired
+    └── InvalidInput               invalid_input
+
+Faces map these to HTTP or console answers in one module each; handlers never
+format responses themselves.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class DomainError(Exception):
+    """Root of every error a user of Custos may see. ``error_id`` is stable."""
+
+    error_id: ClassVar[str] = "domain_error"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, object] = details
+
+
+class IllegalTransition(DomainError):
+    error_id = "case_illegal_transition"
+
+
+class NotFound(DomainError):
+    error_id = "not_found"
+
+
+class SeparationOfDuties(DomainError):
+    error_id = "sod_violation"
+
+
+class OutOfScope(DomainError):
+    error_id = "out_of_scope"
+
+
+class NotAuthorized(DomainError):
+    error_id = "not_authorized"
+
+
+class ChannelNotAllowed(DomainError):
+    error_id = "channel_not_allowed"
+
+
+class RecoveryBlocked(DomainError):
+    error_id = "recovery_blocked"
+
+
+class ProofingFailed(DomainError):
+    error_id = "proofing_failed"
+
+
+class ProofingIncomplete(DomainError):
+    error_id = "proofing_incomplete"
+
+
+class Throttled(DomainError):
+    error_id = "throttled"
+
+    def __init__(self, message: str, *, retry_after_seconds: int, **details: object) -> None:
+        super().__init__(message, retry_after_seconds=retry_after_seconds, **details)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class AlreadyDecided(DomainError):
+    error_id = "already_decided"
+
+
+class TokenInvalid(DomainError):
+    error_id = "token_invalid"
+
+
+class PasswordRejected(DomainError):
+    error_id = "password_rejected"
+
+
+class CaseExpired(DomainError):
+    error_id = "case_expired"
+
+
+class InvalidInput(DomainError):
+    error_id = "invalid_input"

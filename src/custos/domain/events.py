@@ -1,0 +1,82 @@
+"""Domain events: every change of a case emits one, written to the ledger in the
+same transaction as the change (STYLE 2, 9).
+
+Event types are ``source:subject:action`` strings. The record is plain data that
+``canonical()`` turns into RFC 8785-ready primitives, so it can be hashed later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    CASE_OPENED = "case:case:opened"
+    CASE_STATE_CHANGED = "case:case:state_changed"
+    CASE_APPROVED = "case:approval:granted"
+    CASE_VALIDATED = "case:case:validated"
+    RISK_ASSESSED = "risk:case:assessed"
+    TIER_SELECTED = "policy:case:tier_selected"
+    PROOFING_ATTEMPTED = "proofing:case:attempted"
+    PROOFING_SATISFIED = "proofing:case:satisfied"
+    PROOFING_THROTTLED = "proofing:subject:throttled"
+    CHALLENGE_SENT = "proofing:contact:code_sent"
+    RECOVERY_CODE_USED = "proofing:recovery_code:used"
+    TOKEN_ISSUED = "credential:token:issued"
+    TOKEN_REDEEMED = "credential:token:redeemed"
+    TOKEN_REJECTED = "credential:token:rejected"
+    TOKENS_VOIDED = "credential:token:voided"
+    TEMP_PASSWORD_ISSUED = "credential:temp_password:issued"
+    PASSWORD_REJECTED = "credential:password:rejected"
+    SECRET_WIPED = "credential:secret:wiped"
+    RECEIPT_ATTEMPTED = "propagation:receipt:attempted"
+    RECEIPT_SUCCEEDED = "propagation:receipt:succeeded"
+    RECEIPT_FAILED = "propagation:receipt:failed"
+    CHECK_PASSED = "verification:check:passed"
+    CHECK_FAILED = "verification:check:failed"
+    NOTIFICATION_SENT = "notify:subject:sent"
+    OPERATOR_CREATED = "admin:operator:created"
+    SELF_SERVICE_STARTED = "self_service:flow:started"
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    DENIED = "denied"
+
+
+def utc(dt: datetime) -> str:
+    """ISO-8601 UTC with microseconds and a ``Z``: one spelling for hashing."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent:
+    """One auditable fact (R-35): type, UTC time, actor, subject, object (case),
+    outcome, reason and free data. ``data`` never holds a secret (R-37)."""
+
+    type: EventType
+    occurred_at: datetime
+    actor: str
+    subject_id: str | None
+    case_id: str | None
+    outcome: Outcome = Outcome.SUCCESS
+    reason: str = ""
+    data: dict[str, object] = field(default_factory=dict)
+    source: str = "custos"
+
+    def canonical(self) -> dict[str, object]:
+        """Plain JSON-ready form, stable for RFC 8785 canonicalisation."""
+        return {
+            "type": str(self.type),
+            "time": utc(self.occurred_at),
+            "source": self.source,
+            "actor": self.actor,
+            "subject": self.subject_id,
+            "case": self.case_id,
+            "outcome": str(self.outcome),
+            "reason": self.reason,
+            "data": self.data,
+        }

@@ -1,0 +1,400 @@
+"""Subjects, operators and the recovery case: the nouns of the domain.
+
+Everything here is plain data plus the rules that guard it. Nothing imports I/O;
+the store layer maps these to tables and the service layer loads and saves them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from custos.domain import sod
+from custos.domain.errors import (
+    AlreadyDecided,
+    CaseExpired,
+    InvalidInput,
+    ProofingIncomplete,
+)
+from custos.domain.events import DomainEvent, EventType, Outcome
+from custos.domain.states import OPEN_FOR_DECISION, CaseState, check_move
+
+
+class SubjectKind(StrEnum):
+    HUMAN = "human"
+    SERVICE = "service"
+    SHARED = "shared"
+
+
+class Employment(StrEnum):
+    EMPLOYEE = "employee"
+    CONTRACTOR = "contractor"
+    NONE = "none"
+
+
+class Hold(StrEnum):
+    LEGAL_HOLD = "legal_hold"
+    INCIDENT_FREEZE = "incident_freeze"
+
+
+class Channel(StrEnum):
+    SELF_SERVICE = "self_service"
+    HELPDESK = "helpdesk"
+    OWNER_REQUEST = "owner_request"
+    CAMPAIGN = "campaign"
+
+
+class Role(StrEnum):
+    REQUESTER = "requester"
+    APPROVER = "approver"
+    EXECUTOR = "executor"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class CredentialAction(StrEnum):
+    """What happens to the credential once a case is approved."""
+
+    RESET_TOKEN = "reset_token"  # the subject receives a one-time token and chooses the password
+    TEMP_PASSWORD = "temp_password"  # noqa: S105 - a name, not a password
+    BLOCK = "block"  # the tier refuses recovery outright
+
+
+class ContactKind(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    kind: ContactKind
+    address: str
+    confirmed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedAccount:
+    """One account of a subject in one connected system (a *target*)."""
+
+    target: str
+    account_id: str
+
+
+@dataclass(slots=True)
+class Subject:
+    """An identity that can be recovered: a person or a non-human identity."""
+
+    id: str
+    display_name: str
+    kind: SubjectKind = SubjectKind.HUMAN
+    employment: Employment = Employment.EMPLOYEE
+    privileged: bool = False
+    groups: frozenset[str] = frozenset()
+    manager: str | None = None
+    sponsor: str | None = None
+    owner: str | None = None
+    contacts: tuple[Contact, ...] = ()
+    holds: frozenset[Hold] = frozenset()
+    accounts: tuple[LinkedAccount, ...] = ()
+    mfa_bound: bool = False
+    time_zone: str = "UTC"
+
+    def confirmed_contacts(self, kind: ContactKind | None = None) -> list[Contact]:
+        """Contacts whose confirmation came back (R-14), optionally of one kind."""
+        return [c for c in self.contacts if c.confirmed and (kind is None or c.kind == kind)]
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """Someone who acts on cases. ``person`` identifies the human behind the
+    operator record: separation of duties compares persons, not records."""
+
+    id: str
+    name: str
+    person: str
+    roles: frozenset[Role]
+    scope: frozenset[str]
+    groups: frozenset[str] = frozenset()  # memberships, e.g. 'security-approvers'
+    active: bool = True
+
+    @property
+    def actor(self) -> str:
+        return f"operator:{self.id}"
+
+    def has_role(self, role: Role) -> bool:
+        return self.active and (role in self.roles or Role.ADMIN in self.roles)
+
+    def covers(self, subject: Subject) -> bool:
+        """Whether ``subject`` lies within this operator's scope (groups; ``*`` is all)."""
+        return "*" in self.scope or bool(self.scope & subject.groups)
+
+
+@dataclass(frozen=True, slots=True)
+class Requirements:
+    """What the selected tier demands of one case, frozen when the case opens."""
+
+    tier: str
+    action: CredentialAction
+    channels: frozenset[Channel]
+    factors: int
+    methods: frozenset[str]
+    phishing_resistant: bool
+    approvals: int
+    approver_groups: frozenset[str]
+    approval_expiry: timedelta
+    token_ttl: timedelta
+    post_checks: tuple[str, ...]
+    required_targets: tuple[str, ...] | None  # None: every linked account is required
+    case_ttl: timedelta
+    max_proofing_failures: int
+    policy_hash: str
+    policy_version: int
+    risk_band: str
+    refused: bool = False  # the risk band's step-up refuses recovery outright
+    refusal_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RiskAssessment:
+    score: int
+    band: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    operator_id: str
+    person: str
+    decided_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProofRecord:
+    method: str
+    passed: bool
+    at: datetime
+    actor: str
+    phishing_resistant: bool = False
+
+
+SYSTEM_ACTOR = "system:custos"
+
+
+def subject_actor(subject_id: str) -> str:
+    return f"subject:{subject_id}"
+
+
+@dataclass(slots=True)
+class Case:
+    """A recovery case. Methods enforce the state machine and separation of duties
+    and append a :class:`DomainEvent` for every change to ``pending_events``."""
+
+    id: str
+    subject_id: str
+    channel: Channel
+    reason: str
+    state: CaseState
+    opened_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    requirements: Requirements
+    risk: RiskAssessment
+    requested_by: str
+    requester_person: str | None = None
+    approvals: list[Approval] = field(default_factory=list)
+    proofs: list[ProofRecord] = field(default_factory=list)
+    executed_by: str | None = None
+    executor_person: str | None = None
+    executed_at: datetime | None = None
+    validated_by: str | None = None
+    validated_at: datetime | None = None
+    outcome_reason: str = ""
+    version: int = 0
+    pending_events: list[DomainEvent] = field(default_factory=list)
+
+    # -- events ---------------------------------------------------------------
+    def emit(
+        self,
+        type_: EventType,
+        *,
+        at: datetime,
+        actor: str,
+        outcome: Outcome = Outcome.SUCCESS,
+        reason: str = "",
+        data: dict[str, object] | None = None,
+    ) -> DomainEvent:
+        event = DomainEvent(
+            type=type_,
+            occurred_at=at,
+            actor=actor,
+            subject_id=self.subject_id,
+            case_id=self.id,
+            outcome=outcome,
+            reason=reason,
+            data=data or {},
+        )
+        self.pending_events.append(event)
+        return event
+
+    def move(self, target: CaseState, *, at: datetime, actor: str, reason: str = "") -> None:
+        check_move(self.state, target)
+        previous = self.state
+        self.state = target
+        self.updated_at = at
+        if target in (CaseState.DENIED, CaseState.CANCELLED, CaseState.EXPIRED, CaseState.BLOCKED):
+            self.outcome_reason = reason
+        self.emit(
+            EventType.CASE_STATE_CHANGED,
+            at=at,
+            actor=actor,
+            reason=reason,
+            data={"from": str(previous), "to": str(target)},
+        )
+
+    # -- expiry ----------------------------------------------------------------
+    def is_expired(self, now: datetime) -> bool:
+        return self.state in OPEN_FOR_DECISION and now >= self.expires_at
+
+    def ensure_live(self, now: datetime) -> None:
+        """Raise :class:`CaseExpired` (after moving to ``expired``) if the case ran out."""
+        if self.is_expired(now):
+            self.move(CaseState.EXPIRED, at=now, actor=SYSTEM_ACTOR, reason="case lifetime ran out")
+            raise CaseExpired(f"case {self.id} expired at {self.expires_at.isoformat()}")
+
+    # -- proofing ---------------------------------------------------------------
+    def passed_methods(self) -> set[str]:
+        return {p.method for p in self.proofs if p.passed}
+
+    def proofing_failures(self) -> int:
+        return sum(1 for p in self.proofs if not p.passed)
+
+    def proofing_satisfied(self) -> bool:
+        req = self.requirements
+        passed = [p for p in self.proofs if p.passed]
+        if len({p.method for p in passed}) < req.factors:
+            return False
+        return not req.phishing_resistant or any(p.phishing_resistant for p in passed)
+
+    def record_proof(self, proof: ProofRecord) -> None:
+        """Add one proofing result. Moves on when the requirement is met, and to
+        ``denied`` when failures reach the tier's limit."""
+        if self.state != CaseState.PROOFING:
+            raise AlreadyDecided(
+                f"case {self.id} is not collecting proofing evidence (state '{self.state}')"
+            )
+        if proof.method not in self.requirements.methods:
+            raise InvalidInput(
+                f"method '{proof.method}' is not allowed by tier '{self.requirements.tier}'",
+                allowed=sorted(self.requirements.methods),
+            )
+        self.proofs.append(proof)
+        self.emit(
+            EventType.PROOFING_ATTEMPTED,
+            at=proof.at,
+            actor=proof.actor,
+            outcome=Outcome.SUCCESS if proof.passed else Outcome.FAILURE,
+            data={"method": proof.method, "phishing_resistant": proof.phishing_resistant},
+        )
+        if not proof.passed:
+            if self.proofing_failures() >= self.requirements.max_proofing_failures:
+                self.move(
+                    CaseState.DENIED,
+                    at=proof.at,
+                    actor=SYSTEM_ACTOR,
+                    reason="too many failed proofing attempts",
+                )
+            return
+        if self.proofing_satisfied():
+            self.emit(
+                EventType.PROOFING_SATISFIED,
+                at=proof.at,
+                actor=SYSTEM_ACTOR,
+                data={"methods": sorted(self.passed_methods())},
+            )
+            if self.requirements.approvals > 0:
+                self.move(CaseState.AWAITING_APPROVAL, at=proof.at, actor=SYSTEM_ACTOR)
+            else:
+                self.move(
+                    CaseState.APPROVED,
+                    at=proof.at,
+                    actor=SYSTEM_ACTOR,
+                    reason="tier requires no approval",
+                )
+
+    # -- approvals --------------------------------------------------------------
+    def quorum_met(self) -> bool:
+        return len({a.person for a in self.approvals}) >= self.requirements.approvals
+
+    def approve(self, approver: Operator, subject: Subject, *, at: datetime, reason: str) -> None:
+        """Record one approval; the case is approved when the quorum of distinct
+        persons is met (R-32, R-33). Raises SeparationOfDuties, OutOfScope,
+        NotAuthorized, AlreadyDecided."""
+        if self.state != CaseState.AWAITING_APPROVAL:
+            raise AlreadyDecided(f"case {self.id} is not awaiting approval (state '{self.state}')")
+        sod.check_approver(self, approver, subject)
+        self.approvals.append(
+            Approval(operator_id=approver.id, person=approver.person, decided_at=at, reason=reason)
+        )
+        self.emit(
+            EventType.CASE_APPROVED,
+            at=at,
+            actor=approver.actor,
+            reason=reason,
+            data={
+                "approvals": len({a.person for a in self.approvals}),
+                "required": self.requirements.approvals,
+            },
+        )
+        if self.quorum_met():
+            self.move(CaseState.APPROVED, at=at, actor=SYSTEM_ACTOR, reason="quorum met")
+
+    def deny(self, approver: Operator, subject: Subject, *, at: datetime, reason: str) -> None:
+        if self.state != CaseState.AWAITING_APPROVAL:
+            raise AlreadyDecided(f"case {self.id} is not awaiting approval (state '{self.state}')")
+        if not reason.strip():
+            raise InvalidInput("a denial needs a reason")
+        sod.check_approver(self, approver, subject)
+        self.move(CaseState.DENIED, at=at, actor=approver.actor, reason=reason)
+
+    # -- execution --------------------------------------------------------------
+    def issue_credential(
+        self, executor: Operator | None, subject: Subject, *, at: datetime
+    ) -> None:
+        """Move an approved case to ``credential_issued``. ``executor`` is None when
+        Custos executes a self-service case on its own."""
+        if self.state != CaseState.APPROVED:
+            if self.state in (CaseState.PROOFING, CaseState.AWAITING_APPROVAL):
+                raise ProofingIncomplete(
+                    f"case {self.id} is not approved yet (state '{self.state}')"
+                )
+            raise AlreadyDecided(f"case {self.id} cannot be executed (state '{self.state}')")
+        if executor is not None:
+            sod.check_executor(self, executor, subject)
+            self.executed_by = executor.actor
+            self.executor_person = executor.person
+        else:
+            self.executed_by = SYSTEM_ACTOR
+        self.executed_at = at
+        self.move(
+            CaseState.CREDENTIAL_ISSUED,
+            at=at,
+            actor=self.executed_by,
+            reason=str(self.requirements.action),
+        )
+
+    def cancel(self, actor: str, *, at: datetime, reason: str) -> None:
+        if not reason.strip():
+            raise InvalidInput("a cancellation needs a reason")
+        self.move(CaseState.CANCELLED, at=at, actor=actor, reason=reason)
+
+    def validated(self, *, at: datetime, by: str, checks: list[str]) -> None:
+        self.validated_by = by
+        self.validated_at = at
+        self.move(CaseState.COMPLETED, at=at, actor=by, reason="post-recovery checks passed")
+        self.emit(EventType.CASE_VALIDATED, at=at, actor=by, data={"checks": checks})
+
+
+def expiry_for(opened_at: datetime, requirements: Requirements) -> datetime:
+    return opened_at + requirements.case_ttl
