@@ -57,7 +57,7 @@ class CredentialAction(StrEnum):
     """What happens to the credential once a case is approved."""
 
     RESET_TOKEN = "reset_token"  # the subject receives a one-time token and chooses the password
-    TEMP_PASSWORD = "temp_password"  # noqa: S105 - a name, not a password
+    TEMP_PASSWORD = "temp_password"
     BLOCK = "block"  # the tier refuses recovery outright
 
 
@@ -181,6 +181,13 @@ class ProofRecord:
 
 SYSTEM_ACTOR = "system:custos"
 
+_OUTCOME_OF_STATE = {
+    CaseState.DENIED: Outcome.DENIED,
+    CaseState.BLOCKED: Outcome.DENIED,
+    CaseState.EXPIRED: Outcome.FAILURE,
+    CaseState.NEEDS_ATTENTION: Outcome.FAILURE,
+}
+
 
 def subject_actor(subject_id: str) -> str:
     return f"subject:{subject_id}"
@@ -249,6 +256,7 @@ class Case:
             EventType.CASE_STATE_CHANGED,
             at=at,
             actor=actor,
+            outcome=_OUTCOME_OF_STATE.get(target, Outcome.SUCCESS),
             reason=reason,
             data={"from": str(previous), "to": str(target)},
         )
@@ -314,6 +322,7 @@ class Case:
                 data={"methods": sorted(self.passed_methods())},
             )
             if self.requirements.approvals > 0:
+                self.expires_at = min(self.expires_at, proof.at + self.requirements.approval_expiry)
                 self.move(CaseState.AWAITING_APPROVAL, at=proof.at, actor=SYSTEM_ACTOR)
             else:
                 self.move(
@@ -377,6 +386,8 @@ class Case:
         else:
             self.executed_by = SYSTEM_ACTOR
         self.executed_at = at
+        # From here the case lives as long as the one-time token does.
+        self.expires_at = at + self.requirements.token_ttl
         self.move(
             CaseState.CREDENTIAL_ISSUED,
             at=at,

@@ -1,0 +1,119 @@
+"""Configuration: a TOML file and ``CUSTOS_*`` environment variables, validated at
+start with clear errors (environment wins over the file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from custos.domain.errors import InvalidInput
+
+
+class ConfigError(InvalidInput):
+    error_id = "config_invalid"
+
+
+class TargetConfig(BaseModel):
+    """One connected system. v1 knows the built-in directory; later issues add
+    ldap, active_directory and scim."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["builtin"] = "builtin"
+    disabled_capabilities: list[str] = Field(default_factory=list)
+
+
+class WorkerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    lease_s: int = Field(default=60, ge=5, le=3600)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    backoff_base_s: float = Field(default=2.0, gt=0, le=3600)
+    backoff_max_s: float = Field(default=300.0, gt=0, le=86400)
+    batch: int = Field(default=20, ge=1, le=1000)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CUSTOS_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    data_dir: Path = Path("custos-data")
+    database_url: str | None = None
+    sealing_key: SecretStr | None = None
+    sealing_key_file: Path | None = None
+    public_origin: str = "http://127.0.0.1:8080"
+    policy_file: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    outbox_dir: Path | None = None
+    targets: dict[str, TargetConfig] = Field(
+        default_factory=lambda: {"directory": TargetConfig(kind="builtin")}
+    )
+    worker: WorkerConfig = Field(default_factory=WorkerConfig)
+
+    @field_validator("public_origin")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        # Reset links are built from this origin, never from the Host header (R-17).
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ValueError("must be an http(s) origin such as https://recovery.example.com")
+        return value.rstrip("/")
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'custos.db').resolve()}"
+
+    @property
+    def effective_key_file(self) -> Path:
+        return self.sealing_key_file or self.data_dir / "sealing.key"
+
+    @property
+    def effective_outbox(self) -> Path:
+        return self.outbox_dir or self.data_dir / "outbox"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read settings from ``config_file`` (TOML, optional) and the environment.
+    Raises ConfigError naming every bad key."""
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"configuration file not found: {config_file}")
+
+    class _FileSettings(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+            if config_file is not None:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+            return tuple(sources)
+
+    try:
+        return _FileSettings(**overrides)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        where = f" in {config_file}" if config_file else ""
+        raise ConfigError(
+            f"invalid configuration{where}:\n  " + "\n  ".join(problems), problems=problems
+        ) from exc
+    except (OSError, ValueError) as exc:  # a TOML syntax error surfaces as ValueError
+        raise ConfigError(f"cannot read configuration {config_file}: {exc}") from exc

@@ -1,0 +1,1 @@
+"""Connectors: one module per kind of directory, behind the SPI in ``spi.py``."""

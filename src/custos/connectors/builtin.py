@@ -1,0 +1,189 @@
+"""The built-in directory: accounts in the Custos database, passwords hashed with
+argon2. The demo and the unit tests use it; it passes the same contract suite as
+the real directories."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, Engine, Row, select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from custos.connectors.errors import ConnectionFailed, UnknownAccount
+from custos.connectors.spi import AccountInfo, TestStep
+from custos.store.mapping import maybe_aware
+from custos.store.tables import builtin_accounts, builtin_sessions
+
+_hasher = PasswordHasher()
+
+
+class BuiltinDirectory:
+    """Connector for the built-in directory ``name`` (a target in configuration)."""
+
+    def __init__(self, name: str, engine: Engine) -> None:
+        self.name = name
+        self._engine = engine
+
+    # -- administration (seeding, demo) -----------------------------------------
+    def create_account(self, account_id: str, password: str | None = None) -> None:
+        with self._guard(), self._engine.begin() as conn:
+            conn.execute(
+                builtin_accounts.insert().values(
+                    target=self.name,
+                    account_id=account_id,
+                    password_hash=_hasher.hash(password) if password else None,
+                    password_changed_at=datetime.now(UTC) if password else None,
+                )
+            )
+
+    def open_session(self, account_id: str) -> str:
+        """Record a login session (the demo's stand-in for an application session)."""
+        session_id = secrets.token_hex(16)
+        with self._guard(), self._engine.begin() as conn:
+            self._require(conn, account_id)
+            conn.execute(
+                builtin_sessions.insert().values(
+                    id=session_id,
+                    target=self.name,
+                    account_id=account_id,
+                    created_at=datetime.now(UTC),
+                )
+            )
+        return session_id
+
+    def live_sessions(self, account_id: str) -> int:
+        with self._guard(), self._engine.connect() as conn:
+            rows = conn.execute(
+                select(builtin_sessions.c.id).where(
+                    builtin_sessions.c.target == self.name,
+                    builtin_sessions.c.account_id == account_id,
+                    builtin_sessions.c.revoked_at.is_(None),
+                )
+            )
+            return len(list(rows))
+
+    def verify_password(self, account_id: str, password: str) -> bool:
+        with self._guard(), self._engine.connect() as conn:
+            row = self._require(conn, account_id)
+        if row.password_hash is None:
+            return False
+        try:
+            return _hasher.verify(row.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    # -- SPI ---------------------------------------------------------------------
+    def set_password(self, account_id: str, password: str, *, must_change: bool) -> str:
+        digest = _hasher.hash(password)
+        with self._guard(), self._engine.begin() as conn:
+            self._require(conn, account_id)
+            conn.execute(
+                builtin_accounts.update()
+                .where(
+                    builtin_accounts.c.target == self.name,
+                    builtin_accounts.c.account_id == account_id,
+                )
+                .values(
+                    password_hash=digest,
+                    must_change=must_change,
+                    password_changed_at=datetime.now(UTC),
+                    locked=False,
+                )
+            )
+        return "password replaced" + (" (change required at next logon)" if must_change else "")
+
+    def revoke_sessions(self, account_id: str) -> int:
+        with self._guard(), self._engine.begin() as conn:
+            self._require(conn, account_id)
+            result = conn.execute(
+                builtin_sessions.update()
+                .where(
+                    builtin_sessions.c.target == self.name,
+                    builtin_sessions.c.account_id == account_id,
+                    builtin_sessions.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=datetime.now(UTC))
+            )
+            return int(result.rowcount)
+
+    def password_changed_at(self, account_id: str) -> datetime | None:
+        with self._guard(), self._engine.connect() as conn:
+            return maybe_aware(self._require(conn, account_id).password_changed_at)
+
+    def find_account(self, account_id: str) -> AccountInfo | None:
+        with self._guard(), self._engine.connect() as conn:
+            row = self._row(conn, account_id)
+        if row is None:
+            return None
+        return AccountInfo(
+            account_id=row.account_id,
+            enabled=bool(row.enabled),
+            locked=bool(row.locked),
+            must_change=bool(row.must_change),
+            password_changed_at=maybe_aware(row.password_changed_at),
+        )
+
+    def unlock(self, account_id: str) -> None:
+        self._update(account_id, locked=False)
+
+    def set_enabled(self, account_id: str, enabled: bool) -> None:
+        self._update(account_id, enabled=enabled)
+        if not enabled:
+            self.revoke_sessions(account_id)  # disabling an account ends its sessions (R-25)
+
+    def test(self) -> list[TestStep]:
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(select(builtin_accounts.c.account_id).limit(1))
+        except SQLAlchemyError as exc:
+            return [TestStep("connect", False, f"database not reachable: {exc.__class__.__name__}")]
+        return [
+            TestStep("connect", True, "database reachable"),
+            TestStep("permissions", True, "Custos owns the built-in directory tables"),
+        ]
+
+    def check_alive(self) -> bool:
+        return all(step.ok for step in self.test())
+
+    # -- helpers -------------------------------------------------------------------
+    def _update(self, account_id: str, **values: object) -> None:
+        with self._guard(), self._engine.begin() as conn:
+            self._require(conn, account_id)
+            conn.execute(
+                builtin_accounts.update()
+                .where(
+                    builtin_accounts.c.target == self.name,
+                    builtin_accounts.c.account_id == account_id,
+                )
+                .values(**values)
+            )
+
+    def _row(self, conn: Connection, account_id: str) -> Row[Any] | None:
+        return conn.execute(
+            select(builtin_accounts).where(
+                builtin_accounts.c.target == self.name,
+                builtin_accounts.c.account_id == account_id,
+            )
+        ).first()
+
+    def _require(self, conn: Connection, account_id: str) -> Row[Any]:
+        row = self._row(conn, account_id)
+        if row is None:
+            raise UnknownAccount(f"no account '{account_id}' in directory '{self.name}'")
+        return row
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Translate database trouble into the connector error tree at the boundary."""
+        try:
+            yield
+        except OperationalError as exc:
+            raise ConnectionFailed(
+                f"built-in directory '{self.name}' unavailable", answer=str(exc.orig)
+            ) from exc

@@ -1,0 +1,72 @@
+"""Builds the configured connectors and answers which target can do what."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from custos.config import TargetConfig
+from custos.connectors.builtin import BuiltinDirectory
+from custos.connectors.errors import Unsupported
+from custos.connectors.spi import OPERATIONS, capabilities
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    kind: str
+    connector: object
+    disabled: frozenset[str]
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return capabilities(self.connector, self.disabled)
+
+
+class ConnectorRegistry:
+    def __init__(self) -> None:
+        self._targets: dict[str, Target] = {}
+
+    @classmethod
+    def from_config(cls, targets: dict[str, TargetConfig], engine: Engine) -> ConnectorRegistry:
+        registry = cls()
+        for name, cfg in targets.items():
+            unknown = set(cfg.disabled_capabilities) - set(OPERATIONS)
+            if unknown:
+                raise ValueError(
+                    f"target '{name}': unknown capabilities {sorted(unknown)}; "
+                    f"known: {sorted(OPERATIONS)}"
+                )
+            if cfg.kind == "builtin":
+                connector: object = BuiltinDirectory(name, engine)
+            else:  # pragma: no cover - pydantic restricts kind
+                raise ValueError(f"target '{name}': unknown kind '{cfg.kind}'")
+            registry.register(
+                name, connector, kind=cfg.kind, disabled=frozenset(cfg.disabled_capabilities)
+            )
+        return registry
+
+    def register(
+        self, name: str, connector: object, *, kind: str, disabled: frozenset[str] = frozenset()
+    ) -> None:
+        self._targets[name] = Target(name=name, kind=kind, connector=connector, disabled=disabled)
+
+    def names(self) -> list[str]:
+        return sorted(self._targets)
+
+    def get(self, name: str) -> Target:
+        try:
+            return self._targets[name]
+        except KeyError:
+            raise Unsupported(f"no target named '{name}' is configured") from None
+
+    def has(self, name: str) -> bool:
+        return name in self._targets
+
+    def operation(self, name: str, op: str) -> object:
+        """The connector of target ``name`` if it offers ``op``; raises Unsupported."""
+        target = self.get(name)
+        if op not in target.capabilities:
+            raise Unsupported(f"target '{name}' does not offer '{op}'")
+        return target.connector

@@ -1,0 +1,103 @@
+"""The connector SPI: one small protocol per operation (after ConnId's ``*Op``).
+
+A connector's capabilities are the protocols it implements, minus what its
+configuration switches off (``capabilities()``). Every method raises only
+:mod:`custos.connectors.errors` types; secrets passed in are never logged,
+stored or echoed in an answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    account_id: str
+    enabled: bool
+    locked: bool
+    must_change: bool
+    password_changed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TestStep:
+    name: str
+    ok: bool
+    detail: str
+
+
+class Connector(Protocol):
+    name: str
+
+
+@runtime_checkable
+class SetPasswordOp(Protocol):
+    def set_password(self, account_id: str, password: str, *, must_change: bool) -> str:
+        """Set the password; ``must_change`` forces a change at next logon.
+        Returns the target's answer (no secret)."""
+        ...
+
+
+@runtime_checkable
+class RevokeSessionsOp(Protocol):
+    def revoke_sessions(self, account_id: str) -> int:
+        """End every session of the account; return how many were ended."""
+        ...
+
+
+@runtime_checkable
+class ReadPasswordChangedOp(Protocol):
+    def password_changed_at(self, account_id: str) -> datetime | None:
+        """When the password last changed, as the target records it (None: never)."""
+        ...
+
+
+@runtime_checkable
+class FindAccountOp(Protocol):
+    def find_account(self, account_id: str) -> AccountInfo | None:
+        """The account, or None when the target has no such account."""
+        ...
+
+
+@runtime_checkable
+class UnlockOp(Protocol):
+    def unlock(self, account_id: str) -> None: ...
+
+
+@runtime_checkable
+class EnableOp(Protocol):
+    def set_enabled(self, account_id: str, enabled: bool) -> None: ...
+
+
+@runtime_checkable
+class TestOp(Protocol):
+    def test(self) -> list[TestStep]:
+        """A thorough check: connectivity, credentials, permissions."""
+        ...
+
+    def check_alive(self) -> bool:
+        """A cheap liveness probe."""
+        ...
+
+
+OPERATIONS: dict[str, type] = {
+    "set_password": SetPasswordOp,
+    "revoke_sessions": RevokeSessionsOp,
+    "read_password_changed": ReadPasswordChangedOp,
+    "find_account": FindAccountOp,
+    "unlock": UnlockOp,
+    "enable": EnableOp,
+    "test": TestOp,
+}
+
+
+def capabilities(connector: object, disabled: frozenset[str] = frozenset()) -> frozenset[str]:
+    """Operation names the connector implements, minus those configuration disables."""
+    return frozenset(
+        name
+        for name, op in OPERATIONS.items()
+        if isinstance(connector, op) and name not in disabled
+    )

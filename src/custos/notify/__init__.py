@@ -1,0 +1,1 @@
+"""Notifications to subjects and security teams."""

@@ -1,0 +1,168 @@
+"""Tier selection: which requirements a policy places on one recovery case.
+
+Pure functions over a :class:`LoadedPolicy`; the service layer freezes the
+returned :class:`Requirements` on the case when it opens, and checks the
+request's channel against ``requirements.channels`` itself.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from custos.domain.errors import InvalidInput, RecoveryBlocked
+from custos.domain.model import (
+    Channel,
+    CredentialAction,
+    Requirements,
+    RiskAssessment,
+    Subject,
+)
+from custos.policy.loader import LoadedPolicy
+from custos.policy.schema import SCORE_MAX, SCORE_MIN, Match, Tier
+
+#: R-32: a privileged subject's recovery always needs two distinct approvers.
+PRIVILEGED_MIN_APPROVALS = 2
+#: R-24: a privileged subject's other sessions always end.
+PRIVILEGED_POST_CHECK = "sessions_revoked"
+
+
+def band_for(policy: LoadedPolicy, score: int) -> str:
+    """The name of the risk band holding ``score``.
+
+    Bands cover 0..100 without gaps (the schema guarantees it), so every score in
+    range has exactly one band. Raises :class:`ValueError` outside 0..100.
+    """
+    if not SCORE_MIN <= score <= SCORE_MAX:
+        raise ValueError(f"risk score {score} is outside {SCORE_MIN}..{SCORE_MAX}")
+    for name, (low, high) in policy.document.risk_bands.items():
+        if low <= score <= high:
+            return name
+    raise AssertionError(f"risk bands of {policy.source} do not cover {score}")  # pragma: no cover
+
+
+def matches(match: Match, subject: Subject) -> bool:
+    """Whether ``subject`` fits ``match``: every stated key holds; list keys hold
+    when any listed value applies (for holds and groups: any the subject has)."""
+    if match.kind is not None and subject.kind not in match.kind:
+        return False
+    if match.employment is not None and subject.employment not in match.employment:
+        return False
+    if match.privileged is not None and subject.privileged != match.privileged:
+        return False
+    if match.holds is not None and not subject.holds.intersection(match.holds):
+        return False
+    return match.groups is None or bool(subject.groups.intersection(match.groups))
+
+
+def select_tier(policy: LoadedPolicy, subject: Subject) -> Tier:
+    """The first tier whose match fits ``subject``.
+
+    Raises :class:`RecoveryBlocked` when no tier matches: a subject the policy does
+    not describe is not recovered.
+    """
+    for tier in policy.document.tiers:
+        if matches(tier.match, subject):
+            return tier
+    raise RecoveryBlocked(
+        f"no policy tier matches subject '{subject.id}' "
+        f"(kind {subject.kind}, employment {subject.employment}, "
+        f"privileged {subject.privileged})",
+        subject=subject.id,
+        policy_hash=policy.hash,
+    )
+
+
+def select_requirements(
+    policy: LoadedPolicy, subject: Subject, channel: Channel, risk: RiskAssessment
+) -> Requirements:
+    """The requirements the first matching tier, stepped up for ``risk.band``,
+    places on a case for ``subject``, with the policy hash, version and band frozen in.
+
+    ``channel`` is not checked here (the service layer compares it with
+    ``requirements.channels``). A ``block`` tier yields ``action=BLOCK`` and allows
+    every channel, so the request surfaces as blocked, not as a wrong channel. A
+    refusing step-up yields ``refused=True`` and a ``refusal_reason``. Privileged
+    subjects always get at least two approvals (R-32) and ``sessions_revoked``
+    (R-24), whichever tier matched.
+
+    Raises :class:`RecoveryBlocked` if no tier matches and :class:`InvalidInput`
+    if ``risk.band`` is not a band of this policy.
+    """
+    del channel  # part of the contract for future channel-aware tiers; unused in v1
+    document = policy.document
+    if risk.band not in document.risk_bands:
+        raise InvalidInput(
+            f"risk band '{risk.band}' is not declared by policy {policy.hash}",
+            band=risk.band,
+        )
+    tier = select_tier(policy, subject)
+    if tier.action == CredentialAction.BLOCK or tier.proofing is None or tier.token_ttl is None:
+        # The schema gives every non-block tier proofing and token_ttl; the last
+        # two tests only narrow the types.
+        return _blocked(policy, tier, risk.band)
+    factors = tier.proofing.factors
+    phishing_resistant = tier.proofing.phishing_resistant
+    count = tier.approvals.count
+    post_checks = tier.post_checks
+    refused, refusal_reason = False, ""
+    step = tier.step_up.get(risk.band)
+    if step is not None:
+        if step.refuse:
+            refused = True
+            refusal_reason = step.reason or (
+                f"tier '{tier.name}' refuses recovery at risk band '{risk.band}'"
+            )
+        factors = max(factors, step.factors or 0)
+        count = max(count, step.approvals or 0)
+        phishing_resistant = phishing_resistant or bool(step.phishing_resistant)
+    if subject.privileged:
+        count = max(count, PRIVILEGED_MIN_APPROVALS)
+        if PRIVILEGED_POST_CHECK not in post_checks:
+            post_checks = (*post_checks, PRIVILEGED_POST_CHECK)
+    targets = tier.required_targets
+    return Requirements(
+        tier=tier.name,
+        action=tier.action,
+        channels=frozenset(tier.channels or ()),
+        factors=factors,
+        methods=frozenset(tier.proofing.methods),
+        phishing_resistant=phishing_resistant,
+        approvals=count,
+        approver_groups=frozenset(tier.approvals.from_groups),
+        approval_expiry=tier.approvals.expire_after or document.defaults.approval_expiry,
+        token_ttl=tier.token_ttl,
+        post_checks=post_checks,
+        required_targets=None if targets == "all" else tuple(targets),
+        case_ttl=document.defaults.case_ttl,
+        max_proofing_failures=document.defaults.max_proofing_failures,
+        policy_hash=policy.hash,
+        policy_version=document.version,
+        risk_band=risk.band,
+        refused=refused,
+        refusal_reason=refusal_reason,
+    )
+
+
+def _blocked(policy: LoadedPolicy, tier: Tier, band: str) -> Requirements:
+    """Requirements of a block tier: nothing to prove, every channel, no credential."""
+    document = policy.document
+    return Requirements(
+        tier=tier.name,
+        action=CredentialAction.BLOCK,
+        channels=frozenset(Channel),
+        factors=0,
+        methods=frozenset(),
+        phishing_resistant=False,
+        # A block tier's approvals are the quorum a break-glass exit will need.
+        approvals=tier.approvals.count,
+        approver_groups=frozenset(tier.approvals.from_groups),
+        approval_expiry=tier.approvals.expire_after or document.defaults.approval_expiry,
+        token_ttl=timedelta(0),
+        post_checks=(),
+        required_targets=None,
+        case_ttl=document.defaults.case_ttl,
+        max_proofing_failures=document.defaults.max_proofing_failures,
+        policy_hash=policy.hash,
+        policy_version=document.version,
+        risk_band=band,
+    )

@@ -1,0 +1,410 @@
+"""The policy file schema: pydantic models, frozen, unknown keys refused.
+
+Document shape (``docs/policy.md`` is the reference)::
+
+    PolicyDocument
+    ├── version: int >= 1              the author's revision number
+    ├── risk_bands: {name: [lo, hi]}   cover 0..100, no gap, no overlap
+    ├── defaults: Defaults             case_ttl, max_proofing_failures, approval_expiry
+    └── tiers: [Tier, ...]             first match wins
+        ├── name, description, match: Match
+        ├── action, channels, proofing: Proofing, approvals: Approvals
+        ├── step_up: {band: StepUp}, token_ttl, post_checks, required_targets
+
+Rules that involve more than one field raise :class:`PolicyRuleError`, whose
+violations carry a path relative to the model being validated, so the loader
+can point at the offending line rather than at the enclosing tier.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+
+from custos.domain.model import Channel, CredentialAction, Employment, Hold, SubjectKind
+
+#: Proofing methods a policy may name. A new method module is one line here.
+KNOWN_METHODS: frozenset[str] = frozenset({"totp", "recovery_code", "email_code"})
+#: Methods that count as phishing-resistant (R-45). None of the v1 methods does;
+#: ``webauthn`` joins both sets when it ships.
+PHISHING_RESISTANT_METHODS: frozenset[str] = frozenset()
+#: Post-recovery checks the verification step knows how to run.
+KNOWN_POST_CHECKS: frozenset[str] = frozenset({"read_back", "sessions_revoked", "mfa_bound"})
+#: Reset tokens and temporary passwords live at most this long (R-13, R-17).
+MAX_TOKEN_TTL = timedelta(hours=24)
+#: R-18 allows at most 100 consecutive failures; lower limits are allowed.
+MAX_PROOFING_FAILURES = 100
+SCORE_MIN, SCORE_MAX = 0, 100
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleViolation:
+    """One broken cross-field rule; ``path`` is relative to the validated model."""
+
+    path: Path
+    reason: str
+
+
+class PolicyRuleError(ValueError):
+    """Raised by model validators; pydantic keeps it in the error's ``ctx["error"]``."""
+
+    def __init__(self, violations: Iterable[RuleViolation]) -> None:
+        self.violations = tuple(violations)
+        super().__init__("; ".join(v.reason for v in self.violations))
+
+
+def _raise_if_any(violations: list[RuleViolation]) -> None:
+    if violations:
+        raise PolicyRuleError(violations)
+
+
+# -- durations -----------------------------------------------------------------
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Six digits per part keep every value far from timedelta's overflow.
+_DURATION_WHOLE = re.compile(r"(?:\d{1,6}[smhd])+")
+_DURATION_PART = re.compile(r"(\d{1,6})([smhd])")
+
+
+def parse_duration(value: object) -> timedelta:
+    """Return the positive timedelta spelled by ``value``: ``"90s"``, ``"10m"``,
+    ``"4h"``, ``"2d"`` or a compound such as ``"1h30m"``; a positive timedelta
+    passes through. Raises :class:`ValueError` for numbers without a unit (a unit
+    is never guessed), zero, negative or malformed values."""
+    if isinstance(value, timedelta):
+        result = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if not _DURATION_WHOLE.fullmatch(text):
+            raise ValueError(
+                f"'{value}' is not a duration; write e.g. '90s', '10m', '4h', '2d' or '1h30m'"
+            )
+        seconds = sum(int(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(text))
+        result = timedelta(seconds=seconds)
+    else:
+        raise ValueError(
+            f"a duration must be a string such as '10m' or '4h', not {type(value).__name__}"
+        )
+    if result <= timedelta(0):
+        raise ValueError(f"a duration must be positive, got '{value}'")
+    return result
+
+
+def format_duration(value: timedelta) -> str:
+    """Spell ``value`` in whole units, e.g. 90 minutes -> ``"1h30m"``."""
+    seconds = int(value.total_seconds())
+    parts: list[str] = []
+    for unit, size in sorted(_DURATION_UNITS.items(), key=lambda item: -item[1]):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+# -- field types -----------------------------------------------------------------
+def _one_or_many(value: object) -> object:
+    # ``kind: human`` reads better than ``kind: [human]``; both mean the same.
+    return [value] if isinstance(value, str) else value
+
+
+def _unique(values: tuple[object, ...]) -> tuple[object, ...]:
+    seen: set[object] = set()
+    for v in values:
+        if v in seen:
+            raise ValueError(f"'{v}' is listed twice")
+        seen.add(v)
+    return values
+
+
+def _non_empty(values: tuple[object, ...]) -> tuple[object, ...]:
+    # An after-validator, not Field(min_length=1): pydantic would also report an
+    # empty tuple when items merely failed, which misleads.
+    if not values:
+        raise ValueError("must list at least one value")
+    return values
+
+
+def _required_targets(value: object) -> object:
+    if value == "all":
+        return value
+    if (
+        isinstance(value, list | tuple)
+        and value
+        and all(isinstance(v, str) and v for v in value)
+        and len(set(value)) == len(value)
+    ):
+        return tuple(value)
+    raise ValueError("required_targets is 'all' or a list of distinct target names")
+
+
+def _known_method(value: str) -> str:
+    if value not in KNOWN_METHODS:
+        raise ValueError(
+            f"unknown proofing method '{value}'; known: {', '.join(sorted(KNOWN_METHODS))}"
+        )
+    return value
+
+
+def _known_check(value: str) -> str:
+    if value not in KNOWN_POST_CHECKS:
+        raise ValueError(
+            f"unknown post check '{value}'; known: {', '.join(sorted(KNOWN_POST_CHECKS))}"
+        )
+    return value
+
+
+Duration = Annotated[timedelta, PlainValidator(parse_duration)]
+Name = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
+Method = Annotated[StrictStr, AfterValidator(_known_method)]
+PostCheck = Annotated[StrictStr, AfterValidator(_known_check)]
+Count = Annotated[StrictInt, Field(ge=0)]
+# Match lists: a bare value is a one-item list; an empty list would match nothing.
+Kinds = Annotated[
+    tuple[SubjectKind, ...], BeforeValidator(_one_or_many), AfterValidator(_non_empty)
+]
+Employments = Annotated[
+    tuple[Employment, ...], BeforeValidator(_one_or_many), AfterValidator(_non_empty)
+]
+Holds = Annotated[tuple[Hold, ...], BeforeValidator(_one_or_many), AfterValidator(_non_empty)]
+Groups = Annotated[tuple[StrictStr, ...], BeforeValidator(_one_or_many), AfterValidator(_non_empty)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- sections ---------------------------------------------------------------------
+class Match(_Model):
+    """Which subjects a tier applies to. Every stated key must hold; an empty
+    match applies to every subject. List keys match if any listed value does."""
+
+    kind: Kinds | None = None
+    employment: Employments | None = None
+    privileged: StrictBool | None = None
+    holds: Holds | None = None
+    groups: Groups | None = None
+
+
+class Proofing(_Model):
+    """How the subject proves who they are: ``factors`` distinct methods out of
+    ``methods``; with ``phishing_resistant`` one of them must be."""
+
+    factors: Annotated[StrictInt, Field(ge=1)]
+    methods: Annotated[tuple[Method, ...], AfterValidator(_non_empty), AfterValidator(_unique)]
+    phishing_resistant: StrictBool = False
+
+    @model_validator(mode="after")
+    def _satisfiable(self) -> Proofing:
+        problems: list[RuleViolation] = []
+        if self.factors > len(self.methods):
+            problems.append(
+                RuleViolation(
+                    ("factors",),
+                    f"{self.factors} factors cannot be met with {len(self.methods)} method(s)",
+                )
+            )
+        if self.phishing_resistant and not PHISHING_RESISTANT_METHODS & set(self.methods):
+            problems.append(
+                RuleViolation(
+                    ("phishing_resistant",),
+                    "phishing_resistant needs a phishing-resistant method among 'methods' "
+                    f"(known: {', '.join(sorted(PHISHING_RESISTANT_METHODS)) or 'none yet'})",
+                )
+            )
+        _raise_if_any(problems)
+        return self
+
+
+class Approvals(_Model):
+    """How many distinct people must approve, from which groups (any approver
+    when empty), and how long an approval stays valid (``defaults`` if unset)."""
+
+    count: Count = 0
+    from_groups: Annotated[tuple[StrictStr, ...], AfterValidator(_unique)] = ()
+    expire_after: Duration | None = None
+
+
+class StepUp(_Model):
+    """What a risk band adds to a tier: numbers are raised (never lowered), or
+    ``refuse`` turns recovery down with ``reason``."""
+
+    factors: Annotated[StrictInt, Field(ge=1)] | None = None
+    approvals: Count | None = None
+    phishing_resistant: StrictBool | None = None
+    refuse: StrictBool = False
+    reason: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _refuse_alone(self) -> StepUp:
+        extra = [k for k in ("factors", "approvals", "phishing_resistant") if getattr(self, k)]
+        if self.refuse and extra:
+            raise PolicyRuleError(
+                [RuleViolation((extra[0],), "a refusing step-up cannot also raise requirements")]
+            )
+        if self.reason is not None and not self.refuse:
+            raise PolicyRuleError([RuleViolation(("reason",), "'reason' only goes with refuse")])
+        return self
+
+
+class Defaults(_Model):
+    """Values every tier shares unless it says otherwise."""
+
+    case_ttl: Duration = timedelta(hours=24)
+    max_proofing_failures: Annotated[StrictInt, Field(ge=1, le=MAX_PROOFING_FAILURES)] = 5
+    approval_expiry: Duration = timedelta(hours=4)
+
+
+class Tier(_Model):
+    """One rule of the policy. A ``block`` tier needs only ``name``, ``match``
+    and ``action``; every other tier also needs channels, proofing and token_ttl."""
+
+    name: Name
+    description: StrictStr = ""
+    match: Match = Match()
+    action: CredentialAction
+    channels: Annotated[tuple[Channel, ...], AfterValidator(_unique)] | None = None
+    proofing: Proofing | None = None
+    approvals: Approvals = Approvals()
+    step_up: dict[Name, StepUp] = Field(default_factory=dict)
+    token_ttl: Duration | None = None
+    post_checks: Annotated[tuple[PostCheck, ...], AfterValidator(_unique)] = ()
+    required_targets: Annotated[
+        Literal["all"] | tuple[str, ...], PlainValidator(_required_targets)
+    ] = "all"
+
+    @field_validator("token_ttl")
+    @classmethod
+    def _short_lived(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value > MAX_TOKEN_TTL:
+            raise ValueError(f"token_ttl may be at most {format_duration(MAX_TOKEN_TTL)}")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> Tier:
+        problems: list[RuleViolation] = []
+        if self.action == CredentialAction.BLOCK:
+            for key in ("channels", "proofing", "token_ttl", "step_up"):
+                if getattr(self, key):
+                    problems.append(
+                        RuleViolation((key,), f"a block tier refuses recovery; remove '{key}'")
+                    )
+        else:
+            for key in ("channels", "proofing", "token_ttl"):
+                if not getattr(self, key):
+                    problems.append(
+                        RuleViolation((), f"tier '{self.name}' ({self.action}) needs '{key}'")
+                    )
+        if self.proofing is not None:
+            for band, step in self.step_up.items():
+                if step.factors is not None and step.factors > len(self.proofing.methods):
+                    problems.append(
+                        RuleViolation(
+                            ("step_up", band, "factors"),
+                            f"{step.factors} factors cannot be met with "
+                            f"{len(self.proofing.methods)} method(s)",
+                        )
+                    )
+        if self.match.privileged and self.action != CredentialAction.BLOCK:
+            # R-32: privileged recoveries need two distinct approvers; R-24: and
+            # always end every other session.
+            if self.approvals.count < 2:
+                problems.append(
+                    RuleViolation(
+                        ("approvals",), "a tier for privileged subjects needs count >= 2 (R-32)"
+                    )
+                )
+            if "sessions_revoked" not in self.post_checks:
+                problems.append(
+                    RuleViolation(
+                        ("post_checks",),
+                        "a tier for privileged subjects must list sessions_revoked (R-24)",
+                    )
+                )
+        _raise_if_any(problems)
+        return self
+
+
+class PolicyDocument(_Model):
+    """A whole policy file. Tiers are tried in order; the first match wins."""
+
+    version: Annotated[StrictInt, Field(ge=1)]
+    risk_bands: dict[Name, tuple[StrictInt, StrictInt]]
+    defaults: Defaults = Defaults()
+    tiers: Annotated[tuple[Tier, ...], AfterValidator(_non_empty)]
+
+    @field_validator("risk_bands")
+    @classmethod
+    def _bands_cover_scores(cls, bands: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+        problems = [
+            RuleViolation(
+                (name,),
+                f"band '{name}' must satisfy {SCORE_MIN} <= low <= high <= "
+                f"{SCORE_MAX}, got [{lo}, {hi}]",
+            )
+            for name, (lo, hi) in bands.items()
+            if not SCORE_MIN <= lo <= hi <= SCORE_MAX
+        ]
+        _raise_if_any(problems)
+        expected = SCORE_MIN
+        for name, (lo, hi) in sorted(bands.items(), key=lambda item: item[1]):
+            if lo != expected:
+                gap_or_overlap = "overlaps the previous band" if lo < expected else "leaves a gap"
+                problems.append(
+                    RuleViolation(
+                        (name,),
+                        f"band '{name}' starts at {lo}: {gap_or_overlap} (expected {expected})",
+                    )
+                )
+            expected = max(expected, hi + 1)
+        if expected != SCORE_MAX + 1:
+            problems.append(RuleViolation((), f"risk bands must reach {SCORE_MAX}"))
+        _raise_if_any(problems)
+        return bands
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PolicyDocument:
+        problems: list[RuleViolation] = []
+        seen: set[str] = set()
+        for index, tier in enumerate(self.tiers):
+            if tier.name in seen:
+                problems.append(
+                    RuleViolation(
+                        ("tiers", index, "name"), f"tier name '{tier.name}' is used twice"
+                    )
+                )
+            seen.add(tier.name)
+            for band in tier.step_up:
+                if band not in self.risk_bands:
+                    problems.append(
+                        RuleViolation(
+                            ("tiers", index, "step_up", band),
+                            f"step_up names band '{band}', which risk_bands does not declare",
+                        )
+                    )
+        _raise_if_any(problems)
+        return self
+
+    def tier(self, name: str) -> Tier:
+        """The tier called ``name``; raises :class:`KeyError` if there is none."""
+        for tier in self.tiers:
+            if tier.name == name:
+                return tier
+        raise KeyError(name)

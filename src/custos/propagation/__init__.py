@@ -1,0 +1,1 @@
+"""Propagation: the worker that carries a case's secret to every target."""

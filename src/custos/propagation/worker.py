@@ -1,0 +1,276 @@
+"""The propagation worker. The receipts table is the work queue: due receipts are
+claimed with a lease (``SKIP LOCKED`` on PostgreSQL), the secret is unsealed only
+for the connector call, results are recorded only while the lease is held, and a
+worker that dies loses its lease, never a receipt. Connector calls never run
+inside a database transaction.
+
+One ``run_once`` pass: resolve pending self-service flows, expire lapsed cases,
+attempt due receipts, then advance cases whose receipts are all final."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+import structlog
+
+from custos.bootstrap import Services
+from custos.connectors.errors import ConnectorError
+from custos.connectors.spi import SetPasswordOp
+from custos.domain.errors import DomainError
+from custos.domain.events import EventType, Outcome
+from custos.domain.model import SYSTEM_ACTOR
+from custos.domain.states import OPEN_FOR_DECISION, CaseState
+from custos.propagation import verification
+from custos.service.self_service import sweep_pending_flows
+from custos.store.case_repository import ConcurrentUpdate
+from custos.store.receipt_repository import FINAL, Receipt, ReceiptState
+
+log = structlog.get_logger("custos.worker")
+
+
+class Worker:
+    def __init__(self, svc: Services, *, owner: str | None = None) -> None:
+        self.svc = svc
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.cfg = svc.settings.worker
+
+    # -- loop ----------------------------------------------------------------------
+    def run_forever(
+        self, stop: threading.Event, on_pass: Callable[[int], None] | None = None
+    ) -> None:
+        while not stop.is_set():
+            try:
+                done = self.run_once()
+            except Exception:  # a bad pass must not kill the worker; the next pass retries
+                log.exception("worker_pass_failed")
+                done = 0
+            if on_pass is not None:
+                on_pass(done)
+            if done == 0:
+                stop.wait(self.cfg.poll_interval_s)
+
+    def run_once(self) -> int:
+        """One pass; returns how many units of work it did."""
+        done = sweep_pending_flows(self.svc)
+        done += self.expire_cases()
+        receipts = self.claim()
+        for receipt in receipts:
+            self.attempt(receipt)
+        done += len(receipts)
+        done += self.advance_cases()
+        return done
+
+    # -- expiry --------------------------------------------------------------------
+    def expire_cases(self) -> int:
+        now = self.svc.clock.now()
+        with self.svc.uow() as uow:
+            ids = uow.cases.expired_ids(set(OPEN_FOR_DECISION), now)
+        for case_id in ids:
+            with self.svc.uow() as uow:
+                case = uow.cases.get(case_id, for_update=True)
+                if not case.is_expired(now):
+                    continue
+                case.move(
+                    CaseState.EXPIRED, at=now, actor=SYSTEM_ACTOR, reason="case lifetime ran out"
+                )
+                uow.tokens.void_live(case.subject_id, now=now, reason="case expired")
+                uow.cases.save(case)
+                uow.commit()
+        return len(ids)
+
+    # -- receipts ------------------------------------------------------------------
+    def claim(self) -> list[Receipt]:
+        now = self.svc.clock.now()
+        with self.svc.uow() as uow:
+            claimed = uow.receipts.claim_due(
+                owner=self.owner,
+                now=now,
+                lease=timedelta(seconds=self.cfg.lease_s),
+                limit=self.cfg.batch,
+                skip_locked=not uow.sqlite,
+            )
+            uow.commit()
+        return claimed
+
+    def attempt(self, receipt: Receipt) -> None:
+        """Set the secret on one target account and record the answer."""
+        with self.svc.uow() as uow:
+            sealed = uow.secrets.get(receipt.case_id)
+        error: ConnectorError | None = None
+        answer = ""
+        if sealed is None:
+            error = ConnectorError("the case holds no secret any more (wiped or cancelled)")
+        else:
+            blob, must_change = sealed
+            try:
+                connector = self.svc.registry.operation(receipt.target, "set_password")
+                assert isinstance(connector, SetPasswordOp)
+                password = self.svc.sealer.unseal(blob, aad=receipt.case_id)
+                answer = connector.set_password(
+                    receipt.account_id, password, must_change=must_change
+                )
+                del password
+            except ConnectorError as exc:
+                error = exc
+            except DomainError as exc:  # e.g. the secret does not unseal: never retryable
+                error = ConnectorError(exc.message)
+        self._record(receipt, error, answer)
+
+    def _record(self, receipt: Receipt, error: ConnectorError | None, answer: str) -> None:
+        now = self.svc.clock.now()
+        attempts = receipt.attempts + 1
+        if error is None:
+            state, next_at = ReceiptState.SUCCEEDED, None
+        elif error.retryable and attempts < receipt.max_attempts:
+            delay = min(self.cfg.backoff_base_s * 2 ** (attempts - 1), self.cfg.backoff_max_s)
+            state, next_at = ReceiptState.RETRYABLE_FAILURE, now + timedelta(seconds=delay)
+        else:
+            state, next_at = ReceiptState.FAILED, None
+        with self.svc.uow() as uow:
+            kept = uow.receipts.record(
+                receipt.id,
+                owner=self.owner,
+                state=state,
+                now=now,
+                answer=error.answer if error else answer,
+                error=type(error).__name__ if error else None,
+                next_attempt_at=next_at,
+            )
+            if not kept:
+                return  # the lease ran out and another worker owns the receipt now
+            case = uow.cases.get(receipt.case_id, for_update=True)
+            case.emit(
+                EventType.RECEIPT_SUCCEEDED
+                if error is None
+                else (
+                    EventType.RECEIPT_ATTEMPTED
+                    if state == ReceiptState.RETRYABLE_FAILURE
+                    else EventType.RECEIPT_FAILED
+                ),
+                at=now,
+                actor=SYSTEM_ACTOR,
+                outcome=Outcome.SUCCESS if error is None else Outcome.FAILURE,
+                reason=error.answer if error else answer,
+                data={
+                    "target": receipt.target,
+                    "account": receipt.account_id,
+                    "attempt": attempts,
+                    "state": str(state),
+                    **({"retry_at": next_at.isoformat()} if next_at else {}),
+                },
+            )
+            uow.cases.save(case)
+            uow.commit()
+        log.info(
+            "receipt_recorded",
+            case=receipt.case_id,
+            target=receipt.target,
+            state=str(state),
+            attempt=attempts,
+        )
+
+    # -- cases ---------------------------------------------------------------------
+    def advance_cases(self) -> int:
+        with self.svc.uow() as uow:
+            executing = uow.cases.ids_in_states({CaseState.EXECUTING})
+            verifying = uow.cases.ids_in_states({CaseState.VERIFYING})
+        moved = 0
+        for case_id in executing:
+            moved += self._finish_propagation(case_id)
+        for case_id in verifying:
+            moved += self._verify(case_id)
+        return moved
+
+    def _finish_propagation(self, case_id: str) -> int:
+        now = self.svc.clock.now()
+        with self.svc.uow() as uow:
+            case = uow.cases.get(case_id, for_update=True)
+            receipts = uow.receipts.for_case(case_id)
+            if case.state != CaseState.EXECUTING or any(r.state not in FINAL for r in receipts):
+                return 0
+            failed = [r for r in receipts if r.required and r.state != ReceiptState.SUCCEEDED]
+            if failed:
+                names = ", ".join(f"{r.target}/{r.account_id}" for r in failed)
+                case.move(
+                    CaseState.NEEDS_ATTENTION,
+                    at=now,
+                    actor=SYSTEM_ACTOR,
+                    reason=f"propagation failed on: {names}",
+                )
+            else:
+                case.move(
+                    CaseState.VERIFYING,
+                    at=now,
+                    actor=SYSTEM_ACTOR,
+                    reason="every required target has the new credential",
+                )
+            try:
+                uow.cases.save(case)
+            except ConcurrentUpdate:
+                return 0
+            uow.commit()
+        return 1
+
+    def _verify(self, case_id: str) -> int:
+        """Run the tier's post-recovery checks (outside any transaction), then
+        record them and complete the case or send it to needs_attention."""
+        with self.svc.uow() as uow:
+            case = uow.cases.get(case_id)
+            receipts = uow.receipts.for_case(case_id)
+            since = case.executed_at or case.opened_at
+            redeemed_at = uow.tokens.redeemed_at(case_id)
+        results = verification.run_checks(
+            self.svc.registry,
+            case.requirements.post_checks,
+            [r for r in receipts if r.state == ReceiptState.SUCCEEDED],
+            since=redeemed_at or since,
+        )
+        now = self.svc.clock.now()
+        with self.svc.uow() as uow:
+            case = uow.cases.get(case_id, for_update=True)
+            if case.state != CaseState.VERIFYING:
+                return 0
+            for result in results:
+                uow.receipts.add_check(
+                    case_id,
+                    name=result.name,
+                    target=result.target,
+                    account_id=result.account_id,
+                    passed=result.passed,
+                    detail=result.detail,
+                    now=now,
+                )
+                case.emit(
+                    EventType.CHECK_PASSED if result.passed else EventType.CHECK_FAILED,
+                    at=now,
+                    actor=SYSTEM_ACTOR,
+                    outcome=Outcome.SUCCESS if result.passed else Outcome.FAILURE,
+                    reason=result.detail,
+                    data={
+                        "check": result.name,
+                        "target": result.target,
+                        "account": result.account_id,
+                    },
+                )
+            failed = [r for r in results if not r.passed]
+            if failed:
+                case.move(
+                    CaseState.NEEDS_ATTENTION,
+                    at=now,
+                    actor=SYSTEM_ACTOR,
+                    reason="post-recovery check failed: "
+                    + ", ".join(f"{r.name} on {r.target}" for r in failed),
+                )
+            else:
+                case.validated(
+                    at=now, by="system:post_checks", checks=sorted({r.name for r in results})
+                )
+                if uow.secrets.wipe(case_id):
+                    case.emit(EventType.SECRET_WIPED, at=now, actor=SYSTEM_ACTOR)
+            uow.cases.save(case)
+            uow.commit()
+        return 1

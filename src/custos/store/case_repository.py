@@ -1,0 +1,179 @@
+"""Recovery cases. ``save`` writes the case, its new approvals and proofs, and
+its pending domain events to the ledger, all in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select
+from sqlalchemy.exc import IntegrityError
+
+from custos.domain.errors import NotFound, SeparationOfDuties
+from custos.domain.model import Case
+from custos.domain.states import CaseState
+from custos.store.ledger_repository import LedgerRepository
+from custos.store.mapping import case_from_rows, case_to_row
+from custos.store.tables import approvals, cases, proofs
+
+
+class ConcurrentUpdate(Exception):
+    """Another transaction changed the case first; the caller may retry."""
+
+
+class CaseRepository:
+    def __init__(self, conn: Connection, ledger: LedgerRepository) -> None:
+        self._conn = conn
+        self._ledger = ledger
+        # How many approvals/proofs each loaded case had, so save() inserts only new ones.
+        self._seen: dict[str, tuple[int, int]] = {}
+
+    def add(self, case: Case, *, source_address: str | None = None) -> None:
+        self._conn.execute(
+            cases.insert().values(**case_to_row(case), source_address=source_address, version=0)
+        )
+        self._seen[case.id] = (0, 0)
+        self._write_children(case)
+        self._flush_events(case)
+
+    def get(self, case_id: str, *, for_update: bool = False) -> Case:
+        """Load a case; ``for_update`` locks its row on PostgreSQL until commit.
+        Raises NotFound."""
+        query = select(cases).where(cases.c.id == case_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"no case '{case_id}'", case_id=case_id)
+        approval_rows = list(
+            self._conn.execute(
+                select(approvals).where(approvals.c.case_id == case_id).order_by(approvals.c.id)
+            )
+        )
+        proof_rows = list(
+            self._conn.execute(
+                select(proofs).where(proofs.c.case_id == case_id).order_by(proofs.c.id)
+            )
+        )
+        self._seen[case_id] = (len(approval_rows), len(proof_rows))
+        return case_from_rows(row, approval_rows, proof_rows)
+
+    def save(self, case: Case) -> None:
+        """Persist changes with an optimistic version check. Raises ConcurrentUpdate,
+        or SeparationOfDuties when the same person's approval races in twice."""
+        row = case_to_row(case)
+        row.pop("id")
+        result = self._conn.execute(
+            cases.update()
+            .where(and_(cases.c.id == case.id, cases.c.version == case.version))
+            .values(**row, version=case.version + 1)
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(f"case {case.id} changed concurrently")
+        case.version += 1
+        self._write_children(case)
+        self._flush_events(case)
+
+    def _write_children(self, case: Case) -> None:
+        seen_approvals, seen_proofs = self._seen.get(case.id, (0, 0))
+        for approval in case.approvals[seen_approvals:]:
+            try:
+                with self._conn.begin_nested():
+                    self._conn.execute(
+                        approvals.insert().values(
+                            case_id=case.id,
+                            operator_id=approval.operator_id,
+                            person=approval.person,
+                            decided_at=approval.decided_at,
+                            reason=approval.reason,
+                        )
+                    )
+            except IntegrityError as exc:
+                raise SeparationOfDuties(
+                    "this person has already approved the case; one person counts once (R-33)"
+                ) from exc
+        for proof in case.proofs[seen_proofs:]:
+            self._conn.execute(
+                proofs.insert().values(
+                    case_id=case.id,
+                    method=proof.method,
+                    passed=proof.passed,
+                    at=proof.at,
+                    actor=proof.actor,
+                    phishing_resistant=proof.phishing_resistant,
+                )
+            )
+        self._seen[case.id] = (len(case.approvals), len(case.proofs))
+
+    def _flush_events(self, case: Case) -> None:
+        self._ledger.append(case.pending_events)
+        case.pending_events.clear()
+
+    def search(
+        self,
+        *,
+        state: CaseState | None = None,
+        subject_id: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        query = select(
+            cases.c.id,
+            cases.c.subject_id,
+            cases.c.channel,
+            cases.c.state,
+            cases.c.tier,
+            cases.c.risk_score,
+            cases.c.risk_band,
+            cases.c.opened_at,
+            cases.c.updated_at,
+            cases.c.requested_by,
+        ).order_by(cases.c.opened_at.desc(), cases.c.id)
+        if state is not None:
+            query = query.where(cases.c.state == str(state))
+        if subject_id is not None:
+            query = query.where(cases.c.subject_id == subject_id)
+        return [dict(r._mapping) for r in self._conn.execute(query.limit(limit))]
+
+    def ids_in_states(self, states: set[CaseState], limit: int = 500) -> list[str]:
+        query = (
+            select(cases.c.id)
+            .where(cases.c.state.in_([str(s) for s in states]))
+            .order_by(cases.c.opened_at)
+            .limit(limit)
+        )
+        return list(self._conn.execute(query).scalars())
+
+    def expired_ids(self, states: set[CaseState], now: datetime, limit: int = 500) -> list[str]:
+        query = (
+            select(cases.c.id)
+            .where(cases.c.state.in_([str(s) for s in states]), cases.c.expires_at <= now)
+            .limit(limit)
+        )
+        return list(self._conn.execute(query).scalars())
+
+    def recent_count(self, subject_id: str, since: datetime) -> int:
+        query = select(func.count()).where(
+            cases.c.subject_id == subject_id, cases.c.opened_at >= since
+        )
+        return int(self._conn.execute(query).scalar_one())
+
+    def recent_failed_proofs(self, subject_id: str, since: datetime) -> int:
+        query = (
+            select(func.count())
+            .select_from(proofs.join(cases, proofs.c.case_id == cases.c.id))
+            .where(cases.c.subject_id == subject_id, proofs.c.at >= since, ~proofs.c.passed)
+        )
+        return int(self._conn.execute(query).scalar_one())
+
+    def known_sources(self, subject_id: str, limit: int = 50) -> frozenset[str]:
+        query = (
+            select(cases.c.source_address)
+            .where(cases.c.subject_id == subject_id, cases.c.source_address.is_not(None))
+            .distinct()
+            .limit(limit)
+        )
+        return frozenset(str(s) for s in self._conn.execute(query).scalars())
+
+
+RECENT_RECOVERY_WINDOW = timedelta(days=30)
+RECENT_FAILURE_WINDOW = timedelta(days=7)

@@ -1,0 +1,106 @@
+"""Subjects (with their linked accounts) and operators."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, func, or_, select
+
+from custos.domain.model import LinkedAccount, Operator, Subject
+from custos.store.mapping import operator_from_row, subject_from_row, subject_to_row
+from custos.store.tables import linked_accounts, operators, subjects
+
+
+class SubjectRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, subject: Subject, *, now: datetime) -> None:
+        self._conn.execute(subjects.insert().values(**subject_to_row(subject), created_at=now))
+        for account in subject.accounts:
+            self._conn.execute(
+                linked_accounts.insert().values(
+                    target=account.target, account_id=account.account_id, subject_id=subject.id
+                )
+            )
+
+    def update(self, subject: Subject) -> None:
+        row = subject_to_row(subject)
+        row.pop("id")
+        self._conn.execute(subjects.update().where(subjects.c.id == subject.id).values(**row))
+
+    def get(self, subject_id: str) -> Subject | None:
+        row = self._conn.execute(select(subjects).where(subjects.c.id == subject_id)).first()
+        if row is None:
+            return None
+        accounts = [
+            LinkedAccount(target=a.target, account_id=a.account_id)
+            for a in self._conn.execute(
+                select(linked_accounts)
+                .where(linked_accounts.c.subject_id == subject_id)
+                .order_by(linked_accounts.c.target, linked_accounts.c.account_id)
+            )
+        ]
+        return subject_from_row(row, accounts)
+
+    def find(self, identifier: str) -> Subject | None:
+        """A subject by id or by the account id of one of its linked accounts."""
+        subject = self.get(identifier)
+        if subject is not None:
+            return subject
+        owner = self._conn.execute(
+            select(linked_accounts.c.subject_id).where(linked_accounts.c.account_id == identifier)
+        ).first()
+        return None if owner is None else self.get(owner.subject_id)
+
+    def list_ids(self) -> list[str]:
+        return list(self._conn.execute(select(subjects.c.id).order_by(subjects.c.id)).scalars())
+
+    def count(self) -> int:
+        return int(self._conn.execute(select(func.count()).select_from(subjects)).scalar_one())
+
+
+class OperatorRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, operator: Operator, *, token_digest: str, now: datetime) -> None:
+        self._conn.execute(
+            operators.insert().values(
+                id=operator.id,
+                name=operator.name,
+                person=operator.person,
+                roles=sorted(str(r) for r in operator.roles),
+                scope=sorted(operator.scope),
+                groups=sorted(operator.groups),
+                active=operator.active,
+                token_digest=token_digest,
+                created_at=now,
+            )
+        )
+
+    def by_token_digest(self, digest: str) -> tuple[Operator, str] | None:
+        """The operator holding the token with this digest and the stored digest
+        (for a constant-time comparison by the caller), or None."""
+        row = self._conn.execute(
+            select(operators).where(operators.c.token_digest == digest)
+        ).first()
+        return None if row is None else (operator_from_row(row), row.token_digest)
+
+    def get(self, operator_id: str) -> Operator | None:
+        row = self._conn.execute(select(operators).where(operators.c.id == operator_id)).first()
+        return None if row is None else operator_from_row(row)
+
+    def exists(self, name: str, person: str) -> bool:
+        row = self._conn.execute(
+            select(operators.c.id).where(
+                or_(operators.c.name == name, operators.c.person == person)
+            )
+        ).first()
+        return row is not None
+
+    def all(self) -> list[Operator]:
+        return [
+            operator_from_row(r)
+            for r in self._conn.execute(select(operators).order_by(operators.c.name))
+        ]

@@ -1,0 +1,212 @@
+"""Row <-> domain conversions. Kept apart from the queries so repositories read
+as the questions they answer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from custos.domain.model import (
+    Approval,
+    Case,
+    Channel,
+    Contact,
+    ContactKind,
+    CredentialAction,
+    Employment,
+    Hold,
+    LinkedAccount,
+    Operator,
+    ProofRecord,
+    Requirements,
+    RiskAssessment,
+    Role,
+    Subject,
+    SubjectKind,
+)
+from custos.domain.states import CaseState
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything Custos stores is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def maybe_aware(value: datetime | None) -> datetime | None:
+    return None if value is None else aware(value)
+
+
+def subject_from_row(row: Any, accounts: list[LinkedAccount]) -> Subject:
+    return Subject(
+        id=row.id,
+        display_name=row.display_name,
+        kind=SubjectKind(row.kind),
+        employment=Employment(row.employment),
+        privileged=bool(row.privileged),
+        groups=frozenset(row.groups),
+        manager=row.manager,
+        sponsor=row.sponsor,
+        owner=row.owner,
+        contacts=tuple(
+            Contact(kind=ContactKind(c["kind"]), address=c["address"], confirmed=c["confirmed"])
+            for c in row.contacts
+        ),
+        holds=frozenset(Hold(h) for h in row.holds),
+        accounts=tuple(accounts),
+        mfa_bound=bool(row.mfa_bound),
+        time_zone=row.time_zone,
+    )
+
+
+def subject_to_row(subject: Subject) -> dict[str, Any]:
+    return {
+        "id": subject.id,
+        "display_name": subject.display_name,
+        "kind": str(subject.kind),
+        "employment": str(subject.employment),
+        "privileged": subject.privileged,
+        "groups": sorted(subject.groups),
+        "manager": subject.manager,
+        "sponsor": subject.sponsor,
+        "owner": subject.owner,
+        "contacts": [
+            {"kind": str(c.kind), "address": c.address, "confirmed": c.confirmed}
+            for c in subject.contacts
+        ],
+        "holds": sorted(str(h) for h in subject.holds),
+        "mfa_bound": subject.mfa_bound,
+        "time_zone": subject.time_zone,
+    }
+
+
+def operator_from_row(row: Any) -> Operator:
+    return Operator(
+        id=row.id,
+        name=row.name,
+        person=row.person,
+        roles=frozenset(Role(r) for r in row.roles),
+        scope=frozenset(row.scope),
+        groups=frozenset(row.groups),
+        active=bool(row.active),
+    )
+
+
+def requirements_to_json(req: Requirements) -> dict[str, Any]:
+    return {
+        "tier": req.tier,
+        "action": str(req.action),
+        "channels": sorted(str(c) for c in req.channels),
+        "factors": req.factors,
+        "methods": sorted(req.methods),
+        "phishing_resistant": req.phishing_resistant,
+        "approvals": req.approvals,
+        "approver_groups": sorted(req.approver_groups),
+        "approval_expiry_s": int(req.approval_expiry.total_seconds()),
+        "token_ttl_s": int(req.token_ttl.total_seconds()),
+        "post_checks": list(req.post_checks),
+        "required_targets": None if req.required_targets is None else list(req.required_targets),
+        "case_ttl_s": int(req.case_ttl.total_seconds()),
+        "max_proofing_failures": req.max_proofing_failures,
+        "policy_hash": req.policy_hash,
+        "policy_version": req.policy_version,
+        "risk_band": req.risk_band,
+        "refused": req.refused,
+        "refusal_reason": req.refusal_reason,
+    }
+
+
+def requirements_from_json(data: dict[str, Any]) -> Requirements:
+    targets = data["required_targets"]
+    return Requirements(
+        tier=data["tier"],
+        action=CredentialAction(data["action"]),
+        channels=frozenset(Channel(c) for c in data["channels"]),
+        factors=data["factors"],
+        methods=frozenset(data["methods"]),
+        phishing_resistant=data["phishing_resistant"],
+        approvals=data["approvals"],
+        approver_groups=frozenset(data["approver_groups"]),
+        approval_expiry=timedelta(seconds=data["approval_expiry_s"]),
+        token_ttl=timedelta(seconds=data["token_ttl_s"]),
+        post_checks=tuple(data["post_checks"]),
+        required_targets=None if targets is None else tuple(targets),
+        case_ttl=timedelta(seconds=data["case_ttl_s"]),
+        max_proofing_failures=data["max_proofing_failures"],
+        policy_hash=data["policy_hash"],
+        policy_version=data["policy_version"],
+        risk_band=data["risk_band"],
+        refused=data.get("refused", False),
+        refusal_reason=data.get("refusal_reason", ""),
+    )
+
+
+def case_to_row(case: Case) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "subject_id": case.subject_id,
+        "channel": str(case.channel),
+        "reason": case.reason,
+        "state": str(case.state),
+        "opened_at": case.opened_at,
+        "updated_at": case.updated_at,
+        "expires_at": case.expires_at,
+        "tier": case.requirements.tier,
+        "policy_hash": case.requirements.policy_hash,
+        "requirements": requirements_to_json(case.requirements),
+        "risk_score": case.risk.score,
+        "risk_band": case.risk.band,
+        "risk_reasons": list(case.risk.reasons),
+        "requested_by": case.requested_by,
+        "requester_person": case.requester_person,
+        "executed_by": case.executed_by,
+        "executor_person": case.executor_person,
+        "executed_at": case.executed_at,
+        "validated_by": case.validated_by,
+        "validated_at": case.validated_at,
+        "outcome_reason": case.outcome_reason,
+    }
+
+
+def case_from_rows(row: Any, approval_rows: list[Any], proof_rows: list[Any]) -> Case:
+    return Case(
+        id=row.id,
+        subject_id=row.subject_id,
+        channel=Channel(row.channel),
+        reason=row.reason,
+        state=CaseState(row.state),
+        opened_at=aware(row.opened_at),
+        updated_at=aware(row.updated_at),
+        expires_at=aware(row.expires_at),
+        requirements=requirements_from_json(row.requirements),
+        risk=RiskAssessment(
+            score=row.risk_score, band=row.risk_band, reasons=tuple(row.risk_reasons)
+        ),
+        requested_by=row.requested_by,
+        requester_person=row.requester_person,
+        approvals=[
+            Approval(
+                operator_id=a.operator_id,
+                person=a.person,
+                decided_at=aware(a.decided_at),
+                reason=a.reason,
+            )
+            for a in approval_rows
+        ],
+        proofs=[
+            ProofRecord(
+                method=p.method,
+                passed=bool(p.passed),
+                at=aware(p.at),
+                actor=p.actor,
+                phishing_resistant=bool(p.phishing_resistant),
+            )
+            for p in proof_rows
+        ],
+        executed_by=row.executed_by,
+        executor_person=row.executor_person,
+        executed_at=maybe_aware(row.executed_at),
+        validated_by=row.validated_by,
+        validated_at=maybe_aware(row.validated_at),
+        outcome_reason=row.outcome_reason,
+        version=row.version,
+    )

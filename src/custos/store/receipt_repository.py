@@ -1,0 +1,220 @@
+"""Propagation receipts (one per target account of a case) and post-recovery
+check results. The receipts table is the work queue: workers claim due rows
+with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, or_, select
+
+from custos.store.mapping import aware, maybe_aware
+from custos.store.tables import checks, receipts
+
+
+class ReceiptState(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    RETRYABLE_FAILURE = "retryable_failure"
+    FAILED = "failed"
+
+
+FINAL = frozenset({ReceiptState.SUCCEEDED, ReceiptState.FAILED})
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    id: int
+    case_id: str
+    target: str
+    account_id: str
+    required: bool
+    state: ReceiptState
+    attempts: int
+    max_attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    answer: str | None
+    succeeded_at: datetime | None
+    updated_at: datetime
+
+
+def _receipt(row: Any) -> Receipt:
+    return Receipt(
+        id=row.id,
+        case_id=row.case_id,
+        target=row.target,
+        account_id=row.account_id,
+        required=bool(row.required),
+        state=ReceiptState(row.state),
+        attempts=row.attempts,
+        max_attempts=row.max_attempts,
+        next_attempt_at=aware(row.next_attempt_at),
+        last_error=row.last_error,
+        answer=row.answer,
+        succeeded_at=maybe_aware(row.succeeded_at),
+        updated_at=aware(row.updated_at),
+    )
+
+
+class ReceiptRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def create(
+        self,
+        case_id: str,
+        accounts: list[tuple[str, str, bool]],
+        *,
+        now: datetime,
+        max_attempts: int,
+    ) -> None:
+        """One pending receipt per (target, account_id, required)."""
+        for target, account_id, required in accounts:
+            self._conn.execute(
+                receipts.insert().values(
+                    case_id=case_id,
+                    target=target,
+                    account_id=account_id,
+                    required=required,
+                    state=str(ReceiptState.PENDING),
+                    attempts=0,
+                    max_attempts=max_attempts,
+                    next_attempt_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+
+    def claim_due(
+        self, *, owner: str, now: datetime, lease: timedelta, limit: int, skip_locked: bool
+    ) -> list[Receipt]:
+        """Lease up to ``limit`` receipts whose attempt is due and whose lease (if
+        any) ran out. A worker that dies loses its lease, never the receipt."""
+        query = (
+            select(receipts)
+            .where(
+                receipts.c.state.in_(
+                    [str(ReceiptState.PENDING), str(ReceiptState.RETRYABLE_FAILURE)]
+                ),
+                receipts.c.next_attempt_at <= now,
+                or_(receipts.c.lease_until.is_(None), receipts.c.lease_until <= now),
+            )
+            .order_by(receipts.c.next_attempt_at, receipts.c.id)
+            .limit(limit)
+        )
+        if skip_locked:
+            query = query.with_for_update(skip_locked=True)
+        rows = list(self._conn.execute(query))
+        for row in rows:
+            self._conn.execute(
+                receipts.update()
+                .where(receipts.c.id == row.id)
+                .values(lease_owner=owner, lease_until=now + lease)
+            )
+        return [_receipt(r) for r in rows]
+
+    def get(self, receipt_id: int) -> Receipt:
+        row = self._conn.execute(select(receipts).where(receipts.c.id == receipt_id)).one()
+        return _receipt(row)
+
+    def record(
+        self,
+        receipt_id: int,
+        *,
+        owner: str,
+        state: ReceiptState,
+        now: datetime,
+        answer: str,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> bool:
+        """Write an attempt's result if ``owner`` still holds the lease. False when
+        the lease was lost (another worker took over): the result is dropped."""
+        values: dict[str, Any] = {
+            "state": str(state),
+            "attempts": receipts.c.attempts + 1,
+            "answer": answer,
+            "last_error": error,
+            "updated_at": now,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        if state == ReceiptState.SUCCEEDED:
+            values["succeeded_at"] = now
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+        result = self._conn.execute(
+            receipts.update()
+            .where(receipts.c.id == receipt_id, receipts.c.lease_owner == owner)
+            .values(**values)
+        )
+        return int(result.rowcount) == 1
+
+    def retry(self, case_id: str, *, now: datetime, target: str | None = None) -> int:
+        """Put failed receipts of a case back in the queue with fresh attempts."""
+        query = receipts.update().where(
+            receipts.c.case_id == case_id,
+            receipts.c.state.in_([str(ReceiptState.FAILED), str(ReceiptState.RETRYABLE_FAILURE)]),
+        )
+        if target is not None:
+            query = query.where(receipts.c.target == target)
+        result = self._conn.execute(
+            query.values(
+                state=str(ReceiptState.PENDING),
+                attempts=0,
+                next_attempt_at=now,
+                updated_at=now,
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
+        return int(result.rowcount)
+
+    def for_case(self, case_id: str) -> list[Receipt]:
+        rows = self._conn.execute(
+            select(receipts).where(receipts.c.case_id == case_id).order_by(receipts.c.id)
+        )
+        return [_receipt(r) for r in rows]
+
+    def add_check(
+        self,
+        case_id: str,
+        *,
+        name: str,
+        target: str,
+        account_id: str,
+        passed: bool,
+        detail: str,
+        now: datetime,
+    ) -> None:
+        self._conn.execute(
+            checks.insert().values(
+                case_id=case_id,
+                name=name,
+                target=target,
+                account_id=account_id,
+                passed=passed,
+                detail=detail,
+                at=now,
+            )
+        )
+
+    def checks_for_case(self, case_id: str) -> list[dict[str, Any]]:
+        rows = self._conn.execute(
+            select(checks).where(checks.c.case_id == case_id).order_by(checks.c.id)
+        )
+        return [
+            {
+                "name": r.name,
+                "target": r.target,
+                "account_id": r.account_id,
+                "passed": bool(r.passed),
+                "detail": r.detail,
+                "at": aware(r.at),
+            }
+            for r in rows
+        ]

@@ -1,0 +1,292 @@
+"""Table definitions (SQLAlchemy Core). The Alembic migrations under
+``store/migrations`` create exactly these; ``tests/integration/store`` checks
+that the two agree."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _ts(name: str, nullable: bool = True) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+subjects = Table(
+    "subjects",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("display_name", String(300), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("employment", String(20), nullable=False),
+    Column("privileged", Boolean, nullable=False, default=False),
+    Column("groups", JSON, nullable=False),
+    Column("manager", String(200)),
+    Column("sponsor", String(200)),
+    Column("owner", String(200)),
+    Column("contacts", JSON, nullable=False),
+    Column("holds", JSON, nullable=False),
+    Column("mfa_bound", Boolean, nullable=False, default=False),
+    Column("time_zone", String(64), nullable=False, default="UTC"),
+    _ts("created_at", nullable=False),
+)
+
+linked_accounts = Table(
+    "linked_accounts",
+    metadata,
+    Column("target", String(100), primary_key=True),
+    Column("account_id", String(300), primary_key=True),
+    Column("subject_id", ForeignKey("subjects.id"), nullable=False, index=True),
+)
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("person", String(200), nullable=False, unique=True),
+    Column("roles", JSON, nullable=False),
+    Column("scope", JSON, nullable=False),
+    Column("groups", JSON, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("token_digest", String(64), nullable=False, unique=True),
+    _ts("created_at", nullable=False),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("subject_id", ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("channel", String(30), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("state", String(30), nullable=False, index=True),
+    _ts("opened_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    _ts("expires_at", nullable=False),
+    Column("tier", String(100), nullable=False),
+    Column("policy_hash", String(80), nullable=False),
+    Column("requirements", JSON, nullable=False),
+    Column("risk_score", Integer, nullable=False),
+    Column("risk_band", String(30), nullable=False),
+    Column("risk_reasons", JSON, nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("requester_person", String(200)),
+    Column("executed_by", String(200)),
+    Column("executor_person", String(200)),
+    _ts("executed_at"),
+    Column("validated_by", String(200)),
+    _ts("validated_at"),
+    Column("outcome_reason", Text, nullable=False, default=""),
+    Column("source_address", String(64)),
+    Column("version", Integer, nullable=False, default=0),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("operator_id", String(64), nullable=False),
+    Column("person", String(200), nullable=False),
+    _ts("decided_at", nullable=False),
+    Column("reason", Text, nullable=False),
+    # One person counts once in a quorum, even when racing from two processes (R-33).
+    UniqueConstraint("case_id", "person", name="uq_approvals_case_person"),
+)
+
+proofs = Table(
+    "proofs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False, index=True),
+    Column("method", String(50), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    _ts("at", nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("phishing_resistant", Boolean, nullable=False, default=False),
+)
+
+reset_tokens = Table(
+    "reset_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False, index=True),
+    Column("subject_id", String(200), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    _ts("issued_at", nullable=False),
+    _ts("expires_at", nullable=False),
+    _ts("consumed_at"),
+    _ts("voided_at"),
+    Column("void_reason", String(200)),
+    # At most one live token per subject, held by the database across processes.
+    Index(
+        "uq_reset_tokens_live_subject",
+        "subject_id",
+        unique=True,
+        sqlite_where=text("consumed_at IS NULL AND voided_at IS NULL"),
+        postgresql_where=text("consumed_at IS NULL AND voided_at IS NULL"),
+    ),
+)
+
+sealed_secrets = Table(
+    "sealed_secrets",
+    metadata,
+    Column("case_id", ForeignKey("cases.id"), primary_key=True),
+    Column("blob", LargeBinary, nullable=False),
+    Column("must_change", Boolean, nullable=False, default=False),
+    _ts("sealed_at", nullable=False),
+)
+
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False, index=True),
+    Column("target", String(100), nullable=False),
+    Column("account_id", String(300), nullable=False),
+    Column("required", Boolean, nullable=False, default=True),
+    Column("state", String(30), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False),
+    _ts("next_attempt_at", nullable=False),
+    Column("lease_owner", String(100)),
+    _ts("lease_until"),
+    Column("last_error", Text),
+    Column("answer", Text),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    _ts("succeeded_at"),
+    UniqueConstraint("case_id", "target", "account_id", name="uq_receipts_case_account"),
+)
+
+checks = Table(
+    "checks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False, index=True),
+    Column("name", String(50), nullable=False),
+    Column("target", String(100), nullable=False),
+    Column("account_id", String(300), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("detail", Text, nullable=False),
+    _ts("at", nullable=False),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("type", String(80), nullable=False, index=True),
+    _ts("occurred_at", nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("subject_id", String(200), index=True),
+    Column("case_id", String(64), index=True),
+    Column("outcome", String(20), nullable=False),
+    # The RFC 8785 canonical JSON of the whole entry: what a later Merkle tree hashes.
+    Column("canonical", Text, nullable=False),
+)
+
+totp_enrolments = Table(
+    "totp_enrolments",
+    metadata,
+    Column("subject_id", ForeignKey("subjects.id"), primary_key=True),
+    Column("sealed_secret", LargeBinary, nullable=False),
+    Column("last_used_step", BigInteger),
+    _ts("enrolled_at", nullable=False),
+)
+
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject_id", ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("lookup_id", String(16), nullable=False),
+    Column("hash", String(200), nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("used_at"),
+    UniqueConstraint("subject_id", "lookup_id", name="uq_recovery_codes_subject_lookup"),
+)
+
+email_codes = Table(
+    "email_codes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False, index=True),
+    Column("digest", String(64), nullable=False),
+    _ts("issued_at", nullable=False),
+    _ts("expires_at", nullable=False),
+    _ts("used_at"),
+)
+
+throttles = Table(
+    "throttles",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("failures", Integer, nullable=False, default=0),
+    _ts("last_failure_at"),
+)
+
+self_service_flows = Table(
+    "self_service_flows",
+    metadata,
+    Column("handle_digest", String(64), primary_key=True),
+    Column("identifier", String(300), nullable=False),
+    Column("subject_id", String(200)),
+    Column("case_id", String(64)),
+    Column("state", String(20), nullable=False),
+    Column("source_address", String(64)),
+    _ts("created_at", nullable=False),
+    _ts("expires_at", nullable=False),
+)
+
+builtin_accounts = Table(
+    "builtin_accounts",
+    metadata,
+    Column("target", String(100), primary_key=True),
+    Column("account_id", String(300), primary_key=True),
+    Column("password_hash", String(200)),
+    Column("must_change", Boolean, nullable=False, default=False),
+    _ts("password_changed_at"),
+    Column("locked", Boolean, nullable=False, default=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+)
+
+builtin_sessions = Table(
+    "builtin_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("target", String(100), nullable=False),
+    Column("account_id", String(300), nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("revoked_at"),
+    Index("ix_builtin_sessions_account", "target", "account_id"),
+)

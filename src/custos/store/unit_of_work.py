@@ -1,0 +1,76 @@
+"""The unit of work: one database transaction, the repositories bound to it, and
+the side effects (mail, webhooks) that may only happen once it committed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine
+
+from custos.store.case_repository import CaseRepository
+from custos.store.credential_repository import (
+    EmailCodeRepository,
+    EnrolmentRepository,
+    FlowRepository,
+    SecretRepository,
+    ThrottleRepository,
+    TokenRepository,
+)
+from custos.store.database import is_sqlite
+from custos.store.identity_repository import OperatorRepository, SubjectRepository
+from custos.store.ledger_repository import LedgerRepository
+from custos.store.receipt_repository import ReceiptRepository
+
+
+class UnitOfWork:
+    """Use as a context manager; call :meth:`commit` once. Leaving the block
+    without committing rolls everything back, ledger entries included."""
+
+    conn: Connection
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._after_commit: list[Callable[[], None]] = []
+        self.committed = False
+
+    @property
+    def sqlite(self) -> bool:
+        return is_sqlite(self._engine)
+
+    def __enter__(self) -> UnitOfWork:
+        self.conn = self._engine.connect()
+        self._tx = self.conn.begin()
+        self.ledger = LedgerRepository(self.conn)
+        self.cases = CaseRepository(self.conn, self.ledger)
+        self.subjects = SubjectRepository(self.conn)
+        self.operators = OperatorRepository(self.conn)
+        self.tokens = TokenRepository(self.conn)
+        self.secrets = SecretRepository(self.conn)
+        self.enrolments = EnrolmentRepository(self.conn)
+        self.email_codes = EmailCodeRepository(self.conn)
+        self.throttles = ThrottleRepository(self.conn)
+        self.flows = FlowRepository(self.conn)
+        self.receipts = ReceiptRepository(self.conn)
+        return self
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the transaction committed (never if it rolled back)."""
+        self._after_commit.append(action)
+
+    def commit(self) -> None:
+        self._tx.commit()
+        self.committed = True
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            action()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._tx.is_active:
+            self._tx.rollback()
+        self.conn.close()

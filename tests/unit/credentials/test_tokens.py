@@ -1,0 +1,140 @@
+"""One-time reset tokens and operator API tokens (R-17)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+import pytest
+
+from custos.credentials.tokens import (
+    IssuedToken,
+    issue_token,
+    looks_like_token,
+    token_digest,
+    token_matches,
+)
+
+
+def test_issue_token_has_256_bits_of_entropy() -> None:
+    """R-17: reset tokens are 32 bytes from a CSPRNG."""
+    token = issue_token()
+    prefix, body = token.plain.split("_", 1)
+    assert prefix == "crt"
+    assert len(base64.urlsafe_b64decode(body + "=")) == 32
+
+
+def test_issue_token_never_repeats() -> None:
+    """R-17: tokens come from secrets; no two are alike."""
+    assert len({issue_token().plain for _ in range(1000)}) == 1000
+
+
+def test_issue_token_uses_secrets_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """R-17: the randomness is the secrets module's."""
+    calls: list[int] = []
+
+    def fake(n: int) -> str:
+        calls.append(n)
+        return "A" * 43
+
+    monkeypatch.setattr(secrets, "token_urlsafe", fake)
+    assert issue_token().plain == "crt_" + "A" * 43
+    assert calls == [32]
+
+
+def test_issue_token_operator_prefix_is_cop() -> None:
+    token = issue_token("cop")
+    assert token.plain.startswith("cop_")
+    assert looks_like_token(token.plain, prefix="cop")
+    assert not looks_like_token(token.plain, prefix="crt")
+
+
+@pytest.mark.parametrize("prefix", ["", "a", "CRT", "c_p", "toolongprefix", "cr1"])
+def test_issue_token_rejects_bad_prefix(prefix: str) -> None:
+    with pytest.raises(ValueError, match="prefix"):
+        issue_token(prefix)
+
+
+def test_digest_is_sha256_hex_and_never_the_plain() -> None:
+    """R-17: only a hash of the token is stored."""
+    token = issue_token()
+    assert token.digest == hashlib.sha256(token.plain.encode()).hexdigest()
+    assert token.digest == token_digest(token.plain)
+    assert token.digest != token.plain
+    assert token.plain not in token.digest
+    assert len(token.digest) == 64
+
+
+def test_issued_token_repr_hides_plain() -> None:
+    """R-37: the plain token never reaches a log through repr or str."""
+    token = issue_token()
+    body = token.plain.split("_", 1)[1]
+    for shown in (repr(token), str(token), f"{token}", repr([token])):
+        assert token.plain not in shown
+        assert body not in shown
+    assert token.digest in repr(token)
+
+
+def test_issued_token_is_frozen() -> None:
+    token = issue_token()
+    with pytest.raises(AttributeError):
+        token.plain = "x"  # type: ignore[misc]
+
+
+def test_token_matches_true_for_own_digest() -> None:
+    token = issue_token()
+    assert token_matches(token.plain, token.digest)
+
+
+def test_token_matches_false_for_other_token() -> None:
+    assert not token_matches(issue_token().plain, issue_token().digest)
+
+
+@pytest.mark.parametrize("digest", ["", "zz", "é" * 64, "0" * 64])
+def test_token_matches_false_for_junk_digest(digest: str) -> None:
+    assert not token_matches(issue_token().plain, digest)
+
+
+def test_token_matches_uses_constant_time_compare(monkeypatch: pytest.MonkeyPatch) -> None:
+    """R-17: comparison of digests is constant-time (hmac.compare_digest)."""
+    seen: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        seen.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    token = issue_token()
+    assert token_matches(token.plain, token.digest)
+    assert len(seen) == 1
+
+
+def test_looks_like_token_accepts_issued_tokens() -> None:
+    assert all(looks_like_token(issue_token().plain) for _ in range(200))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "crt_",
+        "crt_" + "A" * 42,
+        "crt_" + "A" * 44,
+        "crt_" + "A" * 42 + "=",
+        "crt " + "A" * 43,
+        "CRT_" + "A" * 43,
+        "crt_" + "A" * 42 + "é",
+        "x" * 10_000,
+        "crt_" + "A" * 43 + "\n",
+    ],
+)
+def test_looks_like_token_rejects_junk(text: str) -> None:
+    """R-17: junk is rejected before the store is touched."""
+    assert not looks_like_token(text)
+
+
+def test_issued_token_type_is_exported() -> None:
+    assert isinstance(issue_token(), IssuedToken)
