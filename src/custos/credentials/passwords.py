@@ -6,7 +6,8 @@ Rules, all checked so that every failure is reported at once:
   or at least 8 when the password is used with a bound MFA authenticator; at
   most 256;
 - zxcvbn score at least 3 (2 with bound MFA, so 8 characters can pass),
-  with the subject's own data (name, email, account ids) as zxcvbn user inputs. zxcvbn is quadratic in the length, so it scores
+  with the subject's own data (name, email, account ids) as zxcvbn user
+  inputs. zxcvbn is quadratic in the length, so it scores
   only the first 72 code points (its own default cap): a password whose first
   72 characters are guessable is rejected whatever follows;
 - no user input of at least 4 characters, nor any word of one (``alice`` from

@@ -38,6 +38,7 @@ class EventType(StrEnum):
     CHECK_FAILED = "verification:check:failed"
     NOTIFICATION_SENT = "notify:subject:sent"
     OPERATOR_CREATED = "admin:operator:created"
+    OPERATOR_TOKEN_ROTATED = "admin:operator:token_rotated"
     SELF_SERVICE_STARTED = "self_service:flow:started"
 
 

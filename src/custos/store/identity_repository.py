@@ -79,6 +79,12 @@ class OperatorRepository:
             )
         )
 
+    def set_token_digest(self, name: str, digest: str) -> bool:
+        result = self._conn.execute(
+            operators.update().where(operators.c.name == name).values(token_digest=digest)
+        )
+        return int(result.rowcount) == 1
+
     def by_token_digest(self, digest: str) -> tuple[Operator, str] | None:
         """The operator holding the token with this digest and the stored digest
         (for a constant-time comparison by the caller), or None."""

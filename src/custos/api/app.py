@@ -1,0 +1,68 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import text
+
+import custos
+from custos.api import errors, operator_routes, self_service_routes
+from custos.api.reset_page import RESET_PAGE
+from custos.bootstrap import Services
+
+
+def create_app(svc: Services) -> FastAPI:
+    app = FastAPI(
+        title="Custos",
+        version=custos.__version__,
+        description="Governed account recovery: cases, proofing, approvals, propagation.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.services = svc
+    errors.install(app)
+    app.include_router(self_service_routes.router)
+    app.include_router(operator_routes.router)
+
+    @app.middleware("http")
+    async def _security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        # Reset links carry a token: never leak it through a Referer (R-17).
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> JSONResponse:
+        try:
+            with svc.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:
+            return JSONResponse(
+                errors.body("not_ready", "the database does not answer"), status_code=503
+            )
+        return JSONResponse({"status": "ready", "policy": svc.policy.hash})
+
+    @app.get("/reset", response_class=HTMLResponse, include_in_schema=False)
+    def reset_page() -> HTMLResponse:
+        return HTMLResponse(
+            RESET_PAGE,
+            headers={
+                "Cache-Control": "no-store",
+                "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; "
+                "style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'",
+            },
+        )
+
+    return app

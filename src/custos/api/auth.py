@@ -1,0 +1,39 @@
+"""Operator authentication: ``Authorization: Bearer cop_...``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from custos.api.errors import Unauthenticated
+from custos.bootstrap import Services
+from custos.domain.errors import NotAuthorized
+from custos.domain.model import Operator
+from custos.service.operators import authenticate
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def current_operator(request: Request, svc: ServicesDep) -> Operator:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("send an operator token as 'Authorization: Bearer <token>'")
+    try:
+        return authenticate(svc, token.strip())
+    except NotAuthorized as exc:
+        raise Unauthenticated(exc.message) from exc
+
+
+OperatorDep = Annotated[Operator, Depends(current_operator)]
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None

@@ -1,0 +1,231 @@
+"""The ``custos`` command: ``custos --help`` lists everything."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from custos import logs
+from custos.bootstrap import write_key_file
+from custos.cli import demo as demo_cli
+from custos.cli.context import CliState, console, err_console, failures, state
+from custos.cli.timeline import render_case
+from custos.domain.model import Role
+from custos.domain.states import CaseState
+from custos.notify.outbox import read_outbox
+from custos.policy.loader import PolicyError, load_policy
+from custos.service import queries
+from custos.service.operators import add_operator, rotate_token
+from custos.store.database import make_engine, upgrade
+
+app = typer.Typer(
+    help="Custos: governed account recovery.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+policy_app = typer.Typer(help="Recovery policy files.", no_args_is_help=True)
+case_app = typer.Typer(help="Recovery cases.", no_args_is_help=True)
+operator_app = typer.Typer(help="Operators and their API tokens.", no_args_is_help=True)
+keys_app = typer.Typer(help="The sealing key.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(policy_app, name="policy")
+app.add_typer(case_app, name="case")
+app.add_typer(operator_app, name="operator")
+app.add_typer(keys_app, name="keys")
+app.command(name="demo")(demo_cli.demo)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", envvar="CUSTOS_CONFIG", help="TOML configuration file."),
+]
+DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (SQLite, keys).")]
+
+
+@app.callback()
+def main(ctx: typer.Context, config: ConfigOpt = None, data_dir: DataOpt = None) -> None:
+    ctx.obj = CliState(config=config, data_dir=data_dir)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Create or migrate the schema to the newest revision."""
+    with failures():
+        settings = state(ctx).settings()
+        upgrade(make_engine(settings.effective_database_url))
+    console.print("database is at the newest revision")
+
+
+@keys_app.command("generate")
+def keys_generate(ctx: typer.Context) -> None:
+    """Write a new sealing key file (mode 0600); refuses to overwrite one."""
+    with failures():
+        path = state(ctx).settings().effective_key_file
+        if path.exists():
+            err_console.print(f"error [key_exists]: {path} exists; it seals live secrets")
+            raise typer.Exit(1)
+        write_key_file(path)
+    console.print(f"sealing key written to {path} (mode 0600)")
+
+
+@policy_app.command("check")
+def policy_check(file: Path) -> None:
+    """Validate a policy file: exit 0 when valid, 1 with file:line: reason when not."""
+    try:
+        loaded = load_policy(file)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            err_console.print(str(problem), markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    tiers = ", ".join(t.name for t in loaded.document.tiers)
+    console.print(f"{file}: valid (version {loaded.version}, {loaded.hash})")
+    console.print(f"tiers, first match wins: {tiers}")
+
+
+@case_app.command("list")
+def case_list(
+    ctx: typer.Context,
+    state_: Annotated[str | None, typer.Option("--state", help="Only cases in this state.")] = None,
+    subject: Annotated[str | None, typer.Option(help="Only this subject's cases.")] = None,
+    limit: int = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Cases, newest first."""
+    with failures():
+        wanted = _state(state_)
+        rows = queries.list_cases(
+            state(ctx).services(), None, state=wanted, subject_id=subject, limit=limit
+        )
+    if as_json:
+        console.print_json(json.dumps(rows, default=str))
+        return
+    table = Table(title=f"{len(rows)} case(s)")
+    for column in ("case", "subject", "state", "tier", "risk", "channel", "opened (UTC)"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["subject_id"],
+            r["state"],
+            r["tier"],
+            f"{r['risk_score']} {r['risk_band']}",
+            r["channel"],
+            r["opened_at"].strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
+
+
+def _state(value: str | None) -> CaseState | None:
+    if value is None:
+        return None
+    try:
+        return CaseState(value)
+    except ValueError:
+        from custos.domain.errors import InvalidInput
+
+        raise InvalidInput(
+            f"unknown state '{value}'; one of: " + ", ".join(s.value for s in CaseState)
+        ) from None
+
+
+@case_app.command("show")
+def case_show(
+    ctx: typer.Context, case_id: str, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """One case as a readable timeline."""
+    with failures():
+        detail = queries.case_detail(state(ctx).services(), None, case_id)
+    if as_json:
+        console.print_json(json.dumps(detail))
+    else:
+        render_case(detail, console)
+
+
+@operator_app.command("add")
+def operator_add(
+    ctx: typer.Context,
+    name: str,
+    role: Annotated[list[Role], typer.Option("--role", help="Repeat for several roles.")],
+    scope: Annotated[list[str], typer.Option("--scope", help="Subject group, or '*'.")],
+    group: Annotated[
+        list[str] | None, typer.Option("--group", help="Membership, e.g. security-approvers.")
+    ] = None,
+    person: Annotated[str | None, typer.Option(help="The human behind it (default: NAME).")] = None,
+) -> None:
+    """Create an operator and print its API token once."""
+    with failures():
+        operator, token = add_operator(
+            state(ctx).services(),
+            name=name,
+            roles=role,
+            scope=scope,
+            groups=group or [],
+            person=person,
+        )
+    console.print(f"operator {operator.name} ({operator.id}) created")
+    console.print("API token (shown once, store it now):")
+    console.print(token, markup=False)
+
+
+@operator_app.command("rotate-token")
+def operator_rotate(ctx: typer.Context, name: str) -> None:
+    """Issue a new API token; the old one stops working at once."""
+    with failures():
+        token = rotate_token(state(ctx).services(), name=name)
+    console.print("new API token (shown once):")
+    console.print(token, markup=False)
+
+
+@app.command("outbox")
+def outbox(
+    ctx: typer.Context,
+    last: int = 10,
+    to: Annotated[str | None, typer.Option(help="Only messages to this address.")] = None,
+) -> None:
+    """Messages the demo 'sent' (the demo's stand-in for subjects' inboxes)."""
+    with failures():
+        folder = state(ctx).settings().effective_outbox
+    messages = [m for m in read_outbox(folder) if to is None or m["to"] == to][-last:]
+    if not messages:
+        console.print(f"the outbox {folder} is empty")
+    for m in messages:
+        console.rule(f"{m['sent_at'][:19]}  to {m['to']}  [{m['kind']}]")
+        console.print(f"Subject: {m['subject']}", markup=False)
+        console.print(m["body"], markup=False)
+
+
+@app.command("serve")
+def serve(ctx: typer.Context) -> None:
+    """Run the HTTP API (``custos worker`` runs propagation)."""
+    import uvicorn
+
+    from custos.api.app import create_app
+
+    with failures():
+        settings = state(ctx).settings()
+        logs.configure(settings.log_level)
+        svc = state(ctx).services()
+    uvicorn.run(create_app(svc), host=settings.host, port=settings.port, log_level="warning")
+
+
+@app.command("worker")
+def worker(ctx: typer.Context) -> None:
+    """Run the propagation worker until interrupted."""
+    from custos.propagation.worker import Worker
+
+    with failures():
+        settings = state(ctx).settings()
+        logs.configure(settings.log_level)
+        svc = state(ctx).services()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    Worker(svc).run_forever(stop)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

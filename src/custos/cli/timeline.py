@@ -1,0 +1,82 @@
+"""Renders a case as a readable timeline (``custos case show``, the demo tour)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+OUTCOME_STYLE = {"success": "green", "failure": "red", "denied": "yellow"}
+
+
+def _describe(entry: dict[str, Any]) -> str:
+    data = entry["data"]
+    kind = entry["type"]
+    if kind == "case:case:state_changed":
+        text = f"{data['from']} -> {data['to']}"
+    elif kind == "risk:case:assessed":
+        text = f"risk {data['score']} ({data['band']}): " + "; ".join(data["reasons"] or ["none"])
+    elif kind == "policy:case:tier_selected":
+        text = (
+            f"tier {data['tier']}: {data['factors']} factor(s) of "
+            f"{', '.join(data['methods'])}; {data['approvals']} approval(s)"
+        )
+    elif kind.startswith("propagation:receipt"):
+        text = f"{data['target']}/{data['account']} attempt {data['attempt']}: {data['state']}"
+    elif kind.startswith("verification:check"):
+        text = f"{data['check']} on {data['target']}/{data['account']}"
+    elif kind == "proofing:case:attempted":
+        text = f"{data['method']}"
+    elif kind == "case:approval:granted":
+        text = f"approval {data['approvals']} of {data['required']}"
+    else:
+        text = ", ".join(f"{k}={v}" for k, v in data.items() if not isinstance(v, (dict, list)))
+    reason = entry.get("reason") or ""
+    return f"{text} - {reason}" if reason and reason not in text else text
+
+
+def render_case(detail: dict[str, Any], console: Console) -> None:
+    head = Table.grid(padding=(0, 2))
+    head.add_row("case", detail["id"])
+    head.add_row("subject", f"{detail['subject']['id']} ({detail['subject']['display_name']})")
+    head.add_row("state", Text(detail["state"], style="bold"))
+    head.add_row("channel / tier", f"{detail['channel']} / {detail['tier']}")
+    head.add_row("risk", f"{detail['risk']['score']} ({detail['risk']['band']})")
+    head.add_row("policy", detail["policy_hash"])
+    head.add_row("requested by", detail["requested_by"])
+    head.add_row("approved by", ", ".join(a["operator"] for a in detail["approvals"]) or "-")
+    head.add_row("executed by", detail["executed_by"] or "-")
+    head.add_row("validated by", detail["validated_by"] or "-")
+    if detail["outcome_reason"]:
+        head.add_row("outcome", detail["outcome_reason"])
+
+    events = Table(title="timeline", expand=True)
+    events.add_column("#", justify="right")
+    events.add_column("time (UTC)")
+    events.add_column("event")
+    events.add_column("actor")
+    events.add_column("detail", overflow="fold")
+    for entry in detail["timeline"]:
+        style = OUTCOME_STYLE.get(entry["outcome"], "")
+        events.add_row(
+            str(entry["seq"]),
+            entry["time"][11:23],
+            Text(entry["type"], style=style),
+            entry["actor"],
+            _describe(entry),
+        )
+
+    receipts = Table(title="receipts", expand=True)
+    for column in ("target", "account", "state", "attempts", "answer"):
+        receipts.add_column(column)
+    for r in detail["receipts"]:
+        receipts.add_row(
+            r["target"], r["account"], r["state"], str(r["attempts"]), r["answer"] or ""
+        )
+    parts: list[Any] = [head, events]
+    if detail["receipts"]:
+        parts.append(receipts)
+    console.print(Panel(Group(*parts), title=f"Custos case {detail['id']}"))

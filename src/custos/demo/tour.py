@@ -1,0 +1,166 @@
+"""The demo tour: a self-service recovery and a help-desk recovery of a privileged
+account with dual approval, driven over HTTP against a running demo. The tour
+plays every person: the subject (reading the outbox, their authenticator app),
+the help-desk agent, two approvers and an executor."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyotp
+
+from custos.notify.outbox import read_outbox
+
+CODE = re.compile(r"\bis (\d{8})\.")
+LINK_TOKEN = re.compile(r"#token=(\S+)")
+DONE = {"completed", "needs_attention", "denied", "expired", "cancelled", "blocked"}
+
+
+class TourFailed(Exception):
+    pass
+
+
+class Tour:
+    def __init__(
+        self,
+        base_url: str,
+        outbox: Path,
+        tokens: dict[str, str],
+        totp_secrets: dict[str, str],
+        say: Callable[[str], None],
+    ) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=30)
+        self.outbox = outbox
+        self.tokens = tokens
+        self.totp_secrets = totp_secrets
+        self.say = say
+
+    # -- helpers ---------------------------------------------------------------------
+    def _as(self, operator: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[operator]}"}
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        operator: str | None = None,
+        json: dict[str, Any] | None = None,
+        ok: tuple[int, ...] = (200, 201, 202),
+    ) -> dict[str, Any]:
+        headers = self._as(operator) if operator else {}
+        response = self.http.request(method, url, json=json, headers=headers)
+        if response.status_code not in ok:
+            raise TourFailed(f"{method} {url} -> {response.status_code}: {response.text}")
+        body: dict[str, Any] = response.json()
+        return body
+
+    def _mail(self, to: str, kind: str, since: str) -> str:
+        for _ in range(100):
+            for message in reversed(read_outbox(self.outbox)):
+                if message["to"] == to and message["kind"] == kind and message["sent_at"] >= since:
+                    return str(message["body"])
+            time.sleep(0.1)
+        raise TourFailed(f"no '{kind}' message reached {to}")
+
+    def _wait(self, case_id: str) -> dict[str, Any]:
+        for _ in range(300):
+            detail = self._call("GET", f"/api/v1/cases/{case_id}", operator="auditor.barbara")
+            if detail["state"] in DONE:
+                return detail
+            time.sleep(0.1)
+        raise TourFailed(f"case {case_id} did not finish")
+
+    def _redeem(self, subject: str, since: str) -> dict[str, Any]:
+        body = self._mail(f"{subject}@example.org", "reset_link", since)
+        match = LINK_TOKEN.search(body)
+        if match is None:
+            raise TourFailed("the reset message holds no link")
+        self.say(f"  {subject} opens the link and chooses a new password")
+        password = "-".join(secrets.token_hex(3) for _ in range(5))
+        return self._call(
+            "POST",
+            "/api/v1/self-service/reset",
+            json={"token": match.group(1), "new_password": password},
+        )
+
+    @staticmethod
+    def _now() -> str:
+        return datetime.now(UTC).isoformat()
+
+    # -- the two stories ---------------------------------------------------------------
+    def self_service(self, subject: str = "bob") -> dict[str, Any]:
+        self.say(f"[bold]1. Self-service recovery for {subject}[/]")
+        since = self._now()
+        flow = self._call("POST", "/api/v1/self-service/recoveries", json={"identifier": subject})[
+            "flow"
+        ]
+        self.say("  recovery started; asking for a code to the confirmed email address")
+        self._call("POST", f"/api/v1/self-service/recoveries/{flow}/email-code")
+        code_match = CODE.search(self._mail(f"{subject}@example.org", "email_code", since))
+        if code_match is None:
+            raise TourFailed("the code message holds no code")
+        result = self._call(
+            "POST",
+            f"/api/v1/self-service/recoveries/{flow}/proofs",
+            json={"method": "email_code", "code": code_match.group(1)},
+        )
+        self.say(f"  code accepted: {result['status']}")
+        redeemed = self._redeem(subject, since)
+        return self._wait(redeemed["case"])
+
+    def helpdesk(self, subject: str = "root.ops") -> dict[str, Any]:
+        self.say(f"[bold]2. Help-desk recovery of privileged {subject}, two approvers[/]")
+        since = self._now()
+        case = self._call(
+            "POST",
+            "/api/v1/cases",
+            operator="helpdesk.hana",
+            json={"subject": subject, "reason": "caller locked out after travel"},
+        )
+        case_id = case["id"]
+        self.say(f"  helpdesk.hana opened {case_id} (tier {case['tier']})")
+        code = pyotp.TOTP(self.totp_secrets[subject]).now()
+        self._call(
+            "POST",
+            f"/api/v1/cases/{case_id}/proofs",
+            operator="helpdesk.hana",
+            json={"method": "totp", "code": code},
+        )
+        self.say("  the caller read out their authenticator code: accepted")
+        self._call("POST", f"/api/v1/cases/{case_id}/email-code", operator="helpdesk.hana")
+        code_match = CODE.search(self._mail(f"{subject}@example.org", "email_code", since))
+        if code_match is None:
+            raise TourFailed("the code message holds no code")
+        state = self._call(
+            "POST",
+            f"/api/v1/cases/{case_id}/proofs",
+            operator="helpdesk.hana",
+            json={"method": "email_code", "code": code_match.group(1)},
+        )
+        self.say(f"  the caller read out the emailed code: {state['state']}")
+        refused = self.http.post(
+            f"/api/v1/cases/{case_id}/approve",
+            headers=self._as("helpdesk.hana"),
+            json={"reason": "I know this caller"},
+        )
+        self.say(f"  helpdesk.hana tries to approve: refused ({refused.json()['error']['id']})")
+        for approver in ("approver.ada", "approver.grace"):
+            result = self._call(
+                "POST",
+                f"/api/v1/cases/{case_id}/approve",
+                operator=approver,
+                json={"reason": "identity proofed with two factors"},
+            )
+            self.say(f"  {approver} approves: {result['message']}")
+        self._call("POST", f"/api/v1/cases/{case_id}/execute", operator="executor.edsger")
+        self.say("  executor.edsger executes: the one-time link goes to the subject")
+        self._redeem(subject, since)
+        return self._wait(case_id)
