@@ -1,0 +1,221 @@
+"""Shared fixtures. Store-touching tests run on SQLite and on PostgreSQL; the
+PostgreSQL server is the one at CUSTOS_TEST_PG_URL (default 127.0.0.1:5432, database
+``test``), which ``scripts/test`` starts when none answers. A missing server fails
+the test: it never skips."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from custos.bootstrap import Services, bootstrap
+from custos.clock import ManualClock
+from custos.config import load_settings
+from custos.connectors.builtin import BuiltinDirectory
+from custos.credentials.keys import MasterKey
+from custos.domain.model import (
+    Contact,
+    ContactKind,
+    Employment,
+    Hold,
+    LinkedAccount,
+    Operator,
+    Role,
+    Subject,
+    SubjectKind,
+)
+from custos.notify.outbox import read_outbox
+from custos.proofing import recovery_code, totp
+from custos.service.operators import add_operator
+
+PG_URL = os.environ.get("CUSTOS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+#: A Wednesday, 10:00 in Berlin: inside business hours, so risk is predictable.
+START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+BACKENDS = ["sqlite", "postgres"]
+
+
+def pg_schema_url(schema: str) -> str:
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+
+
+@dataclass
+class World:
+    """A running Custos (services + clock) and helpers to populate it."""
+
+    svc: Services
+    clock: ManualClock
+    outbox: Path
+    totp_secrets: dict[str, str] = field(default_factory=dict)
+    recovery_codes: dict[str, list[str]] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    operators: dict[str, Operator] = field(default_factory=dict)
+
+    @property
+    def directory(self) -> BuiltinDirectory:
+        return BuiltinDirectory("directory", self.svc.engine)
+
+    def subject(
+        self,
+        subject_id: str,
+        *,
+        privileged: bool = False,
+        kind: SubjectKind = SubjectKind.HUMAN,
+        employment: Employment = Employment.EMPLOYEE,
+        groups: tuple[str, ...] = ("staff",),
+        holds: tuple[Hold, ...] = (),
+        with_totp: bool = False,
+        codes: int = 0,
+        email: bool = True,
+        mfa_bound: bool = False,
+    ) -> Subject:
+        subject = Subject(
+            id=subject_id,
+            display_name=subject_id.capitalize(),
+            kind=kind,
+            employment=employment,
+            privileged=privileged,
+            groups=frozenset(groups),
+            holds=frozenset(holds),
+            contacts=(
+                Contact(ContactKind.EMAIL, f"{subject_id}@example.org", True),
+                Contact(ContactKind.EMAIL, f"{subject_id}@old.example.org", False),
+            )
+            if email
+            else (),
+            accounts=(LinkedAccount("directory", subject_id),),
+            mfa_bound=mfa_bound or with_totp,
+            time_zone="Europe/Berlin",
+        )
+        now = self.clock.now()
+        with self.svc.uow() as uow:
+            uow.subjects.add(subject, now=now)
+            if with_totp:
+                secret = totp.new_totp_secret()
+                uow.enrolments.set_totp(
+                    subject_id, self.svc.sealer.seal(secret, aad=f"totp:{subject_id}"), now=now
+                )
+                self.totp_secrets[subject_id] = secret
+            if codes:
+                generated = recovery_code.generate_codes(codes)
+                for code in generated:
+                    uow.enrolments.add_recovery_code(subject_id, code.lookup_id, code.hash, now=now)
+                self.recovery_codes[subject_id] = [c.plain for c in generated]
+            uow.commit()
+        self.directory.create_account(subject_id, secrets.token_urlsafe(20))
+        return subject
+
+    def operator(
+        self,
+        name: str,
+        *roles: Role,
+        scope: tuple[str, ...] = ("*",),
+        groups: tuple[str, ...] = (),
+        person: str | None = None,
+    ) -> str:
+        operator, token = add_operator(
+            self.svc,
+            name=name,
+            roles=list(roles),
+            scope=list(scope),
+            groups=list(groups),
+            person=person,
+        )
+        self.tokens[name] = token
+        self.operators[name] = operator
+        return token
+
+    def totp_now(self, subject_id: str) -> str:
+        import pyotp
+
+        return pyotp.TOTP(self.totp_secrets[subject_id]).at(self.clock.now())
+
+    def mail(self, to: str, kind: str) -> list[dict[str, Any]]:
+        return [m for m in read_outbox(self.outbox) if m["to"] == to and m["kind"] == kind]
+
+    def last_code(self, subject_id: str) -> str:
+        import re
+
+        body = self.mail(f"{subject_id}@example.org", "email_code")[-1]["body"]
+        match = re.search(r"is (\d{8})\.", body)
+        assert match, body
+        return match.group(1)
+
+    def last_link_token(self, subject_id: str) -> str:
+        body = self.mail(f"{subject_id}@example.org", "reset_link")[-1]["body"]
+        return body.split("#token=")[1].split()[0]
+
+    def drain(self, passes: int = 20) -> None:
+        """Run the worker until it finds nothing to do."""
+        from custos.propagation.worker import Worker
+
+        worker = Worker(self.svc, owner="test-worker")
+        for _ in range(passes):
+            if worker.run_once() == 0:
+                return
+
+
+def make_world(database_url: str, tmp_path: Path, **settings: Any) -> World:
+    clock = ManualClock(START)
+    outbox = tmp_path / "outbox"
+    config = load_settings(
+        None,
+        data_dir=tmp_path,
+        database_url=database_url,
+        sealing_key=MasterKey.generate().to_b64(),
+        public_origin="https://recovery.example.org",
+        outbox_dir=outbox,
+        **settings,
+    )
+    svc = bootstrap(config, clock=clock, migrate=True)
+    return World(svc=svc, clock=clock, outbox=outbox)
+
+
+@pytest.fixture(params=BACKENDS)
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """A Custos on SQLite and, in a second run, on PostgreSQL."""
+    yield from _world(request.param, tmp_path)
+
+
+@pytest.fixture
+def sqlite_world(tmp_path: Path) -> Iterator[World]:
+    yield from _world("sqlite", tmp_path)
+
+
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """A fresh schema in the test PostgreSQL; yields a URL whose connections use it."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield pg_schema_url(schema)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _world(backend: str, tmp_path: Path) -> Iterator[World]:
+    if backend == "sqlite":
+        w = make_world(f"sqlite:///{tmp_path / 'custos.db'}", tmp_path)
+        yield w
+        w.svc.engine.dispose()
+        return
+    with pg_schema() as url:
+        w = make_world(url, tmp_path)
+        try:
+            yield w
+        finally:
+            w.svc.engine.dispose()
