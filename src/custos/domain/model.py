@@ -250,7 +250,7 @@ class Case:
         previous = self.state
         self.state = target
         self.updated_at = at
-        if target in (CaseState.DENIED, CaseState.CANCELLED, CaseState.EXPIRED, CaseState.BLOCKED):
+        if target in _OUTCOME_OF_STATE or target == CaseState.CANCELLED:
             self.outcome_reason = reason
         self.emit(
             EventType.CASE_STATE_CHANGED,

@@ -1,0 +1,154 @@
+"""The case state machine: the TRANSITIONS table is the only source of legal moves,
+and the mermaid diagram beside it (docs/case-states.mmd) draws exactly that table."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+
+from custos.domain.errors import DomainError, IllegalTransition
+from custos.domain.states import (
+    OPEN_FOR_DECISION,
+    TERMINAL,
+    TRANSITIONS,
+    CaseState,
+    can_move,
+    check_move,
+)
+
+DIAGRAM = Path(__file__).parents[3] / "docs" / "case-states.mmd"
+_EDGE = re.compile(r"^\s*(\[\*\]|\w+)\s*-->\s*(\[\*\]|\w+)\s*$")
+
+LEGAL = sorted((a, b) for a, moves in TRANSITIONS.items() for b in moves)
+ILLEGAL = sorted(
+    (a, b) for a, b in itertools.product(CaseState, CaseState) if b not in TRANSITIONS[a]
+)
+
+
+def _diagram_edges() -> list[tuple[str, str]]:
+    edges = []
+    for line in DIAGRAM.read_text(encoding="utf-8").splitlines():
+        match = _EDGE.match(line)
+        if match:
+            edges.append((match.group(1), match.group(2)))
+    return edges
+
+
+def test_state_values_are_the_stable_stored_strings() -> None:
+    assert {str(s) for s in CaseState} == {
+        "opened",
+        "proofing",
+        "awaiting_approval",
+        "approved",
+        "credential_issued",
+        "executing",
+        "verifying",
+        "completed",
+        "denied",
+        "expired",
+        "cancelled",
+        "blocked",
+        "needs_attention",
+    }
+    assert CaseState("awaiting_approval") is CaseState.AWAITING_APPROVAL
+
+
+def test_transitions_table_covers_every_state_and_only_states() -> None:
+    assert set(TRANSITIONS) == set(CaseState)
+    for moves in TRANSITIONS.values():
+        assert moves <= set(CaseState)
+
+
+def test_no_state_moves_to_itself() -> None:
+    for state, moves in TRANSITIONS.items():
+        assert state not in moves
+
+
+def test_legal_and_illegal_pairs_partition_all_pairs() -> None:
+    assert len(LEGAL) + len(ILLEGAL) == len(CaseState) ** 2
+    assert len(LEGAL) == 32
+
+
+@pytest.mark.parametrize(("current", "target"), LEGAL)
+def test_check_move_accepts_legal_move(current: CaseState, target: CaseState) -> None:
+    assert can_move(current, target)
+    check_move(current, target)  # does not raise
+
+
+@pytest.mark.parametrize(("current", "target"), ILLEGAL)
+def test_check_move_refuses_illegal_move(current: CaseState, target: CaseState) -> None:
+    assert not can_move(current, target)
+    with pytest.raises(IllegalTransition) as caught:
+        check_move(current, target)
+    error = caught.value
+    assert isinstance(error, DomainError)
+    assert error.error_id == "case_illegal_transition"
+    assert error.details == {"current": str(current), "target": str(target)}
+    assert str(current) in error.message and str(target) in error.message
+
+
+def test_terminal_states_have_no_moves() -> None:
+    assert {
+        CaseState.COMPLETED,
+        CaseState.DENIED,
+        CaseState.EXPIRED,
+        CaseState.CANCELLED,
+    } == TERMINAL
+    for state in TERMINAL:
+        assert TRANSITIONS[state] == frozenset()
+        assert not any(can_move(state, target) for target in CaseState)
+
+
+def test_every_non_terminal_state_can_reach_a_terminal_state() -> None:
+    for start in set(CaseState) - TERMINAL:
+        seen, frontier = {start}, [start]
+        while frontier:
+            for nxt in TRANSITIONS[frontier.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    frontier.append(nxt)
+        assert seen & TERMINAL, f"{start} cannot reach a terminal state"
+
+
+def test_open_for_decision_states_may_expire_and_in_flight_states_may_not() -> None:
+    for state in OPEN_FOR_DECISION - {CaseState.OPENED}:
+        assert can_move(state, CaseState.EXPIRED)
+    for state in (CaseState.EXECUTING, CaseState.VERIFYING, CaseState.NEEDS_ATTENTION):
+        assert state not in OPEN_FOR_DECISION
+        assert not can_move(state, CaseState.EXPIRED)
+
+
+def test_blocked_leaves_only_through_break_glass_or_cancel() -> None:
+    assert TRANSITIONS[CaseState.BLOCKED] == {CaseState.AWAITING_APPROVAL, CaseState.CANCELLED}
+    assert not can_move(CaseState.BLOCKED, CaseState.APPROVED)
+    assert not can_move(CaseState.BLOCKED, CaseState.CREDENTIAL_ISSUED)
+
+
+def test_diagram_edges_equal_transitions_table() -> None:
+    drawn: dict[CaseState, set[CaseState]] = {s: set() for s in CaseState}
+    for source, target in _diagram_edges():
+        if "[*]" in (source, target):
+            continue
+        drawn[CaseState(source)].add(CaseState(target))
+    assert drawn == {s: set(moves) for s, moves in TRANSITIONS.items()}
+
+
+def test_diagram_draws_each_legal_move_once() -> None:
+    inner = [e for e in _diagram_edges() if "[*]" not in e]
+    assert len(inner) == len(set(inner)) == len(LEGAL)
+
+
+def test_diagram_starts_at_opened_and_ends_at_terminal_states() -> None:
+    edges = _diagram_edges()
+    assert [t for s, t in edges if s == "[*]"] == ["opened"]
+    assert {CaseState(s) for s, t in edges if t == "[*]"} == TERMINAL
+
+
+def test_diagram_is_a_mermaid_state_diagram_with_notes() -> None:
+    text = DIAGRAM.read_text(encoding="utf-8")
+    assert "stateDiagram-v2" in text
+    assert re.search(r"note (right|left) of blocked", text)
+    assert re.search(r"note (right|left) of needs_attention", text)
