@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -62,7 +63,7 @@ BASE_REQUIREMENTS = Requirements(
 )
 
 
-def requirements(**overrides: object) -> Requirements:
+def requirements(**overrides: Any) -> Requirements:
     return dataclasses.replace(BASE_REQUIREMENTS, **overrides)
 
 
@@ -70,7 +71,7 @@ def make_case(
     state: CaseState = CaseState.AWAITING_APPROVAL,
     *,
     requester: Operator | None = None,
-    **req_overrides: object,
+    **req_overrides: Any,
 ) -> Case:
     requester = requester or HELPDESK
     return Case(

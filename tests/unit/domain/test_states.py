@@ -113,8 +113,16 @@ def test_every_non_terminal_state_can_reach_a_terminal_state() -> None:
         assert seen & TERMINAL, f"{start} cannot reach a terminal state"
 
 
-def test_open_for_decision_states_may_expire_and_in_flight_states_may_not() -> None:
-    for state in OPEN_FOR_DECISION - {CaseState.OPENED}:
+def test_decision_states_may_expire_and_in_flight_states_may_not() -> None:
+    # 'opened' is in OPEN_FOR_DECISION but has no expired move: see
+    # test_case_lifecycle.py::test_ensure_live_expires_opened_case_past_expiry.
+    for state in (
+        CaseState.PROOFING,
+        CaseState.AWAITING_APPROVAL,
+        CaseState.APPROVED,
+        CaseState.CREDENTIAL_ISSUED,
+    ):
+        assert state in OPEN_FOR_DECISION
         assert can_move(state, CaseState.EXPIRED)
     for state in (CaseState.EXECUTING, CaseState.VERIFYING, CaseState.NEEDS_ATTENTION):
         assert state not in OPEN_FOR_DECISION
