@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from conftest import World
 from fastapi.testclient import TestClient
 
+from conftest import World
 from custos.api.app import create_app
 from custos.domain.model import Employment, Role
 from custos.store.tables import ledger

@@ -1,4 +1,4 @@
-"""Separation of duties, checked on every decision (R-32, R-33, R-34).
+"""Separation of duties, checked on every decision (R-32, R-33).
 
 Rules: an approver is never the requester, the executor or the subject; one
 person counts once in a quorum whatever roles they hold; nobody acts outside
@@ -41,9 +41,16 @@ def check_requester(operator: Operator, subject: Subject) -> None:
     check_not_subject(operator, subject)
 
 
+def check_subject_of(case: Case, subject: Subject) -> None:
+    """The subject handed in must be the case's own: checks run against it."""
+    if subject.id != case.subject_id:
+        raise NotAuthorized(f"subject '{subject.id}' is not the subject of case {case.id}")
+
+
 def check_approver(case: Case, operator: Operator, subject: Subject) -> None:
     from custos.domain.model import Role
 
+    check_subject_of(case, subject)
     check_role(operator, Role.APPROVER)
     check_scope(operator, subject)
     check_not_subject(operator, subject)
@@ -66,6 +73,7 @@ def check_approver(case: Case, operator: Operator, subject: Subject) -> None:
 def check_executor(case: Case, operator: Operator, subject: Subject) -> None:
     from custos.domain.model import Role
 
+    check_subject_of(case, subject)
     check_role(operator, Role.EXECUTOR)
     check_scope(operator, subject)
     check_not_subject(operator, subject)

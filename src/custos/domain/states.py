@@ -53,9 +53,11 @@ TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
 
 TERMINAL: frozenset[CaseState] = frozenset(s for s, moves in TRANSITIONS.items() if not moves)
 
-#: States in which the case is still collecting evidence or decisions (may expire).
+#: States in which the case waits for evidence, decisions or the subject, and so
+#: may expire. ``opened`` is not among them: opening moves a case on in the same
+#: transaction.
 OPEN_FOR_DECISION: frozenset[CaseState] = frozenset(
-    {S.OPENED, S.PROOFING, S.AWAITING_APPROVAL, S.APPROVED, S.CREDENTIAL_ISSUED}
+    {S.PROOFING, S.AWAITING_APPROVAL, S.APPROVED, S.CREDENTIAL_ISSUED}
 )
 
 

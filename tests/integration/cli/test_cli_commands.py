@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import World
 from typer.testing import CliRunner, Result
 
+from conftest import World
 from custos.bootstrap import Services, bootstrap
 from custos.cli.main import app
 from custos.clock import ManualClock

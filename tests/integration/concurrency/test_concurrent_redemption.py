@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from conftest import World
-
 from custos.bootstrap import bootstrap
 from custos.clock import ManualClock
 from custos.config import load_settings

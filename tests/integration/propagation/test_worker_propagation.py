@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import World
 
+from conftest import World
 from custos.connectors.builtin import BuiltinDirectory
 from custos.connectors.errors import ConnectionFailed, PasswordPolicy
 from custos.domain.errors import AlreadyDecided

