@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from custos.bootstrap import Services, bootstrap
 from custos.config import Settings, load_settings
@@ -38,13 +39,19 @@ def state(ctx: typer.Context) -> CliState:
     return obj
 
 
+def fail(error_id: str, message: str) -> None:
+    """Print ``error [id]: message``; the message may hold user input, so it is
+    escaped, never read as markup."""
+    err_console.print(
+        f"[bold red]error[/] {escape(f'[{error_id}]')}: {escape(message)}", soft_wrap=True
+    )
+
+
 @contextmanager
 def failures() -> Iterator[None]:
     """Print a DomainError as ``error [id]: message`` and exit 1."""
     try:
         yield
     except DomainError as exc:
-        err_console.print(
-            f"[bold red]error[/] [{exc.error_id}]: {exc.message}", markup=True, soft_wrap=True
-        )
+        fail(exc.error_id, exc.message)
         raise typer.Exit(1) from None

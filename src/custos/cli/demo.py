@@ -112,9 +112,12 @@ def demo(
 ) -> None:
     """Run Custos on SQLite and the built-in directory with a seeded organisation."""
     with failures():
+        settings = state(ctx).settings()
         overrides: dict[str, Any] = {"port": port} if port else {}
-        cli = state(ctx)
-        settings = cli.settings().model_copy(update=overrides)
+        if "public_origin" not in settings.model_fields_set:
+            # Links in the demo mailbox must open this very demo.
+            overrides["public_origin"] = f"http://{settings.host}:{port or settings.port}"
+        settings = settings.model_copy(update=overrides)
         logs.configure("warning")
         from custos.bootstrap import bootstrap
 

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from custos import logs
 from custos.bootstrap import write_key_file
 from custos.cli import demo as demo_cli
-from custos.cli.context import CliState, console, err_console, failures, state
+from custos.cli.context import CliState, console, err_console, fail, failures, state
 from custos.cli.timeline import render_case
 from custos.domain.model import Role
 from custos.domain.states import CaseState
@@ -66,7 +67,7 @@ def keys_generate(ctx: typer.Context) -> None:
     with failures():
         path = state(ctx).settings().effective_key_file
         if path.exists():
-            err_console.print(f"error [key_exists]: {path} exists; it seals live secrets")
+            fail("key_exists", f"{path} exists; it seals live secrets")
             raise typer.Exit(1)
         write_key_file(path)
     console.print(f"sealing key written to {path} (mode 0600)")
@@ -104,7 +105,8 @@ def case_list(
         console.print_json(json.dumps(rows, default=str))
         return
     table = Table(title=f"{len(rows)} case(s)")
-    for column in ("case", "subject", "state", "tier", "risk", "channel", "opened (UTC)"):
+    table.add_column("case", no_wrap=True, min_width=24)
+    for column in ("subject", "state", "tier", "risk", "channel", "opened (UTC)"):
         table.add_column(column)
     for r in rows:
         table.add_row(
@@ -193,9 +195,9 @@ def outbox(
     if not messages:
         console.print(f"the outbox {folder} is empty")
     for m in messages:
-        console.rule(f"{m['sent_at'][:19]}  to {m['to']}  [{m['kind']}]")
-        console.print(f"Subject: {m['subject']}", markup=False)
-        console.print(m["body"], markup=False)
+        console.rule(escape(f"{m['sent_at'][:19]}  to {m['to']}  [{m['kind']}]"))
+        console.print(f"Subject: {m['subject']}", markup=False, soft_wrap=True)
+        console.print(m["body"], markup=False, soft_wrap=True)
 
 
 @app.command("serve")
