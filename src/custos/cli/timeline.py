@@ -39,6 +39,11 @@ def _describe(entry: dict[str, Any]) -> str:
 
 
 def render_case(detail: dict[str, Any], console: Console) -> None:
+    names: dict[str, str] = detail.get("actors", {})
+
+    def who(actor: str | None) -> str:
+        return "-" if actor is None else names.get(actor, actor)
+
     head = Table.grid(padding=(0, 2))
     head.add_row("case", detail["id"])
     head.add_row("subject", f"{detail['subject']['id']} ({detail['subject']['display_name']})")
@@ -46,26 +51,25 @@ def render_case(detail: dict[str, Any], console: Console) -> None:
     head.add_row("channel / tier", f"{detail['channel']} / {detail['tier']}")
     head.add_row("risk", f"{detail['risk']['score']} ({detail['risk']['band']})")
     head.add_row("policy", detail["policy_hash"])
-    head.add_row("requested by", detail["requested_by"])
-    head.add_row("approved by", ", ".join(a["operator"] for a in detail["approvals"]) or "-")
-    head.add_row("executed by", detail["executed_by"] or "-")
-    head.add_row("validated by", detail["validated_by"] or "-")
+    head.add_row("requested by", who(detail["requested_by"]))
+    approvers = [who(f"operator:{a['operator']}") for a in detail["approvals"]]
+    head.add_row("approved by", ", ".join(approvers) or "-")
+    head.add_row("executed by", who(detail["executed_by"]))
+    head.add_row("validated by", who(detail["validated_by"]))
     if detail["outcome_reason"]:
         head.add_row("outcome", detail["outcome_reason"])
 
-    events = Table(title="timeline", expand=True)
-    events.add_column("#", justify="right")
-    events.add_column("time (UTC)")
-    events.add_column("event")
-    events.add_column("actor")
-    events.add_column("detail", overflow="fold")
+    events = Table(title="timeline", expand=True, box=None)
+    events.add_column("time (UTC)", no_wrap=True)
+    events.add_column("event", no_wrap=True)
+    events.add_column("actor", no_wrap=True)
+    events.add_column("detail", overflow="fold", ratio=1)
     for entry in detail["timeline"]:
         style = OUTCOME_STYLE.get(entry["outcome"], "")
         events.add_row(
-            str(entry["seq"]),
-            entry["time"][11:23],
-            Text(entry["type"], style=style),
-            entry["actor"],
+            entry["time"][11:19],
+            Text(entry["type"].split(":", 1)[1], style=style),
+            who(entry["actor"]),
             _describe(entry),
         )
 

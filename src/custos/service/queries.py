@@ -50,7 +50,13 @@ def case_detail(svc: Services, operator: Operator | None, case_id: str) -> dict[
         receipts = uow.receipts.for_case(case_id)
         checks = uow.receipts.checks_for_case(case_id)
         timeline = uow.ledger.for_case(case_id)
+        names = {f"operator:{op.id}": op.name for op in uow.operators.all()}
     return {
+        "actors": {
+            actor: name
+            for actor, name in names.items()
+            if any(e["actor"] == actor for e in timeline)
+        },
         "id": case.id,
         "subject": {
             "id": subject.id,
