@@ -38,6 +38,9 @@ from custos.notify.outbox import read_outbox
 from custos.proofing import recovery_code, totp
 from custos.service.operators import add_operator
 
+# Real servers for the connector contract suite and fault tests, one module each.
+pytest_plugins = ["servers.builtin", "servers.slapd", "servers.samba", "servers.scim"]
+
 PG_URL = os.environ.get("CUSTOS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 #: A Wednesday, 10:00 in Berlin: inside business hours, so risk is predictable.
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

@@ -3,11 +3,20 @@ start with clear errors (environment wins over the file)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,13 +31,113 @@ class ConfigError(InvalidInput):
     error_id = "config_invalid"
 
 
-class TargetConfig(BaseModel):
-    """One connected system. v1 knows the built-in directory; later issues add
-    ldap, active_directory and scim."""
+class SecretSource(BaseModel):
+    """Where a bind secret comes from: the environment or a file, never the
+    database. Exactly one of ``env`` / ``file`` (``value`` for tests and demos)."""
 
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["builtin"] = "builtin"
+    env: str | None = None
+    file: Path | None = None
+    value: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> SecretSource:
+        given = [x for x in (self.env, self.file, self.value) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of env, file or value")
+        return self
+
+    def reveal(self) -> str:
+        """The secret. Raises ConfigError when the variable or file is missing."""
+        if self.value is not None:
+            return self.value.get_secret_value()
+        if self.env is not None:
+            found = os.environ.get(self.env)
+            if found is None:
+                raise ConfigError(f"environment variable {self.env} is not set")
+            return found
+        assert self.file is not None
+        try:
+            return self.file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read secret file {self.file}: {exc.strerror}") from exc
+
+
+class _Target(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     disabled_capabilities: list[str] = Field(default_factory=list)
+    #: Attribute values that link this target's accounts to subjects (``subjects sync``).
+    correlation_attribute: str | None = None
+
+
+class BuiltinTarget(_Target):
+    """The built-in directory (accounts in the Custos database)."""
+
+    kind: Literal["builtin"] = "builtin"
+
+
+class LdapTarget(_Target):
+    """OpenLDAP (or any RFC 3062 directory with ppolicy)."""
+
+    kind: Literal["ldap"]
+    url: str = Field(pattern=r"^ldaps?://")
+    start_tls: bool = False
+    ca_file: Path | None = None
+    bind_dn: str
+    bind_password: SecretSource
+    user_base: str
+    account_attribute: str = "uid"
+    user_object_class: str = "inetOrgPerson"
+    timeout_s: float = Field(default=10, gt=0, le=300)
+
+
+class ActiveDirectoryTarget(_Target):
+    """Active Directory (or Samba AD): unicodePwd needs LDAPS or StartTLS."""
+
+    kind: Literal["active_directory"]
+    url: str = Field(pattern=r"^ldaps?://")
+    start_tls: bool = False
+    ca_file: Path | None = None
+    bind_dn: str
+    bind_password: SecretSource
+    user_base: str
+    account_attribute: Literal["sAMAccountName", "userPrincipalName"] = "sAMAccountName"
+    timeout_s: float = Field(default=10, gt=0, le=300)
+
+
+class ScimOAuth2(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token_url: str
+    client_id: str
+    client_secret: SecretSource
+    scope: str | None = None
+
+
+class ScimTarget(_Target):
+    """A SCIM 2.0 service provider (RFC 7643/7644)."""
+
+    kind: Literal["scim"]
+    base_url: str = Field(pattern=r"^https?://")
+    bearer_token: SecretSource | None = None
+    oauth2: ScimOAuth2 | None = None
+    ca_file: Path | None = None
+    timeout_s: float = Field(default=10, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _auth(self) -> ScimTarget:
+        if (self.bearer_token is None) == (self.oauth2 is None):
+            raise ValueError("give exactly one of bearer_token or oauth2")
+        return self
+
+
+TargetConfig = Annotated[
+    BuiltinTarget | LdapTarget | ActiveDirectoryTarget | ScimTarget,
+    Field(discriminator="kind"),
+]
+
+
+def _default_targets() -> dict[str, TargetConfig]:
+    return {"directory": BuiltinTarget()}
 
 
 class WorkerConfig(BaseModel):
@@ -56,9 +165,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     outbox_dir: Path | None = None
-    targets: dict[str, TargetConfig] = Field(
-        default_factory=lambda: {"directory": TargetConfig(kind="builtin")}
-    )
+    targets: dict[str, TargetConfig] = Field(default_factory=_default_targets)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
 
     @field_validator("public_origin")

@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from custos.config import TargetConfig
+from custos.config import (
+    ActiveDirectoryTarget,
+    BuiltinTarget,
+    LdapTarget,
+    TargetConfig,
+)
 from custos.connectors.builtin import BuiltinDirectory
 from custos.connectors.errors import Unsupported
 from custos.connectors.spi import OPERATIONS, capabilities
@@ -24,6 +29,24 @@ class Target:
         return capabilities(self.connector, self.disabled)
 
 
+def build_connector(name: str, cfg: TargetConfig, engine: Engine) -> object:
+    """One connector per target. Directory connectors are imported only when
+    configured: python-ldap is an optional extra the embedded demo does not need."""
+    if isinstance(cfg, BuiltinTarget):
+        return BuiltinDirectory(name, engine)
+    if isinstance(cfg, LdapTarget):
+        from custos.connectors.ldap import LdapConnector
+
+        return LdapConnector(name, cfg)
+    if isinstance(cfg, ActiveDirectoryTarget):
+        from custos.connectors.active_directory import ActiveDirectoryConnector
+
+        return ActiveDirectoryConnector(name, cfg)
+    from custos.connectors.scim import ScimConnector
+
+    return ScimConnector(name, cfg)
+
+
 class ConnectorRegistry:
     def __init__(self) -> None:
         self._targets: dict[str, Target] = {}
@@ -38,10 +61,7 @@ class ConnectorRegistry:
                     f"target '{name}': unknown capabilities {sorted(unknown)}; "
                     f"known: {sorted(OPERATIONS)}"
                 )
-            if cfg.kind == "builtin":
-                connector: object = BuiltinDirectory(name, engine)
-            else:  # pragma: no cover - pydantic restricts kind
-                raise ValueError(f"target '{name}': unknown kind '{cfg.kind}'")
+            connector = build_connector(name, cfg, engine)
             registry.register(
                 name, connector, kind=cfg.kind, disabled=frozenset(cfg.disabled_capabilities)
             )

@@ -94,6 +94,11 @@ OPERATIONS: dict[str, type] = {
 }
 
 
+def class_capabilities(cls: type) -> frozenset[str]:
+    """Operation names a connector class implements (before configuration)."""
+    return frozenset(name for name, op in OPERATIONS.items() if issubclass(cls, op))
+
+
 def capabilities(connector: object, disabled: frozenset[str] = frozenset()) -> frozenset[str]:
     """Operation names the connector implements, minus those configuration disables."""
     return frozenset(

@@ -1,0 +1,130 @@
+"""The connector contract: every connector, against its real server, behaves the
+same way through the SPI (STYLE 6). A capability a connector lacks generates no
+test for it."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from contract_harness import Harness
+
+from custos.connectors.errors import ConnectorError, UnknownAccount
+from custos.connectors.spi import (
+    EnableOp,
+    FindAccountOp,
+    ReadPasswordChangedOp,
+    RevokeSessionsOp,
+    SetPasswordOp,
+    TestOp,
+    UnlockOp,
+)
+
+needs = pytest.mark.needs
+
+
+@needs("set_password")
+def test_set_password_replaces_the_old_one(harness: Harness) -> None:
+    account, old = harness.create_account()
+    connector = harness.connector
+    assert isinstance(connector, SetPasswordOp)
+    new = harness.strong_password()
+    answer = connector.set_password(account, new, must_change=False)
+    assert new not in answer  # the target's answer never echoes the secret
+    assert harness.can_login(account, new)
+    assert not harness.can_login(account, old)
+
+
+@needs("set_password")
+def test_set_password_of_unknown_account_is_unknown_account(harness: Harness) -> None:
+    connector = harness.connector
+    assert isinstance(connector, SetPasswordOp)
+    with pytest.raises(UnknownAccount):
+        connector.set_password("no-such-account-42", harness.strong_password(), must_change=False)
+
+
+@needs("set_password")
+def test_setting_the_same_password_twice_is_idempotent(harness: Harness) -> None:
+    """A worker that resumes after a crash may send the same secret again."""
+    account, _ = harness.create_account()
+    connector = harness.connector
+    assert isinstance(connector, SetPasswordOp)
+    new = harness.strong_password()
+    connector.set_password(account, new, must_change=False)
+    try:
+        connector.set_password(account, new, must_change=False)
+    except ConnectorError as exc:  # history rules may refuse a repeat: clearly, not silently
+        assert exc.answer
+    assert harness.can_login(account, new)
+
+
+@needs("read_password_changed")
+def test_password_changed_time_moves_past_the_change(harness: Harness) -> None:
+    account, _ = harness.create_account()
+    connector = harness.connector
+    assert isinstance(connector, ReadPasswordChangedOp) and isinstance(connector, SetPasswordOp)
+    time.sleep(1.1)  # directories record whole seconds
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    connector.set_password(account, harness.strong_password(), must_change=False)
+    changed = connector.password_changed_at(account)
+    assert changed is not None and changed.tzinfo is not None
+    assert changed >= before
+
+
+@needs("find_account")
+def test_find_account_reports_the_account_or_none(harness: Harness) -> None:
+    account, _ = harness.create_account()
+    connector = harness.connector
+    assert isinstance(connector, FindAccountOp)
+    found = connector.find_account(account)
+    assert found is not None and found.account_id == account and found.enabled
+    assert connector.find_account("no-such-account-42") is None
+
+
+@needs("enable")
+def test_disabled_account_cannot_log_in_until_enabled(harness: Harness) -> None:
+    account, password = harness.create_account()
+    connector = harness.connector
+    assert isinstance(connector, EnableOp)
+    connector.set_enabled(account, False)
+    assert not harness.can_login(account, password)
+    connector.set_enabled(account, True)
+    assert harness.can_login(account, password)
+
+
+@needs("unlock")
+def test_unlock_of_an_unlocked_account_is_harmless(harness: Harness) -> None:
+    account, password = harness.create_account()
+    connector = harness.connector
+    assert isinstance(connector, UnlockOp)
+    connector.unlock(account)
+    assert harness.can_login(account, password)
+
+
+@needs("set_password")
+def test_must_change_is_recorded_when_asked(harness: Harness) -> None:
+    account, _ = harness.create_account()
+    connector = harness.connector
+    assert isinstance(connector, SetPasswordOp)
+    connector.set_password(account, harness.strong_password(), must_change=True)
+    if isinstance(connector, FindAccountOp):
+        found = connector.find_account(account)
+        assert found is not None and found.must_change
+
+
+@needs("revoke_sessions")
+def test_revoke_sessions_answers_a_count(harness: Harness) -> None:
+    account, _ = harness.create_account()
+    connector = harness.connector
+    assert isinstance(connector, RevokeSessionsOp)
+    assert connector.revoke_sessions(account) >= 0
+
+
+@needs("test")
+def test_connection_test_passes_against_a_healthy_target(harness: Harness) -> None:
+    connector = harness.connector
+    assert isinstance(connector, TestOp)
+    steps = connector.test()
+    assert steps and all(step.ok for step in steps), steps
+    assert connector.check_alive()
