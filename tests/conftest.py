@@ -39,7 +39,11 @@ from custos.proofing import recovery_code, totp
 from custos.service.operators import add_operator
 
 # Real servers for the connector contract suite and fault tests, one module each.
-pytest_plugins = ["servers.builtin", "servers.slapd", "servers.samba", "servers.scim"]
+pytest_plugins = [
+    f"servers.{name}"
+    for name in ("builtin", "slapd", "samba", "scim", "rsyslog")
+    if (Path(__file__).parent / "servers" / f"{name}.py").exists()
+]
 
 PG_URL = os.environ.get("CUSTOS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 #: A Wednesday, 10:00 in Berlin: inside business hours, so risk is predictable.
@@ -168,8 +172,9 @@ class World:
                 return
 
 
-def make_world(database_url: str, tmp_path: Path, **settings: Any) -> World:
-    clock = ManualClock(START)
+def make_world(database_url: str, tmp_path: Path, *, start: datetime = START,
+               **settings: Any) -> World:
+    clock = ManualClock(start)
     outbox = tmp_path / "outbox"
     config = load_settings(
         None,

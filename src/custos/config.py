@@ -66,8 +66,12 @@ class SecretSource(BaseModel):
 class _Target(BaseModel):
     model_config = ConfigDict(extra="forbid")
     disabled_capabilities: list[str] = Field(default_factory=list)
-    #: Attribute values that link this target's accounts to subjects (``subjects sync``).
+    #: The attribute whose value links this target's accounts to subjects
+    #: (``custos subjects sync``); None: the account id itself.
     correlation_attribute: str | None = None
+    #: Whether ``subjects sync`` may create subjects from this target's accounts;
+    #: accounts of other targets only link to existing subjects.
+    identity_source: bool = False
 
 
 class BuiltinTarget(_Target):
@@ -148,6 +152,8 @@ class WorkerConfig(BaseModel):
     backoff_base_s: float = Field(default=2.0, gt=0, le=3600)
     backoff_max_s: float = Field(default=300.0, gt=0, le=86400)
     batch: int = Field(default=20, ge=1, le=1000)
+    #: Receipts attempted at once (threads); 1 attempts them one after another.
+    parallelism: int = Field(default=8, ge=1, le=64)
 
 
 class Settings(BaseSettings):

@@ -15,6 +15,7 @@ from rich.table import Table
 from custos import logs
 from custos.bootstrap import write_key_file
 from custos.cli import demo as demo_cli
+from custos.cli import directories
 from custos.cli.context import CliState, console, err_console, fail, failures, state
 from custos.cli.timeline import render_case
 from custos.domain.model import Role
@@ -39,6 +40,9 @@ app.add_typer(case_app, name="case")
 app.add_typer(operator_app, name="operator")
 app.add_typer(keys_app, name="keys")
 app.command(name="demo")(demo_cli.demo)
+app.add_typer(directories.connector_app, name="connector")
+app.add_typer(directories.subjects_app, name="subjects")
+app.command(name="drift")(directories.drift)
 
 ConfigOpt = Annotated[
     Path | None,

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from custos.connectors.errors import ConnectionFailed, UnknownAccount
-from custos.connectors.spi import AccountInfo, TestStep
+from custos.connectors.spi import AccountInfo, AccountRecord, TestStep
 from custos.store.mapping import maybe_aware
 from custos.store.tables import builtin_accounts, builtin_sessions
 
@@ -128,6 +128,19 @@ class BuiltinDirectory:
             must_change=bool(row.must_change),
             password_changed_at=maybe_aware(row.password_changed_at),
         )
+
+    def list_accounts(self) -> Iterator[AccountRecord]:
+        with self._guard(), self._engine.connect() as conn:
+            rows = list(
+                conn.execute(
+                    select(builtin_accounts.c.account_id)
+                    .where(builtin_accounts.c.target == self.name)
+                    .order_by(builtin_accounts.c.account_id)
+                )
+            )
+        for row in rows:
+            yield AccountRecord(account_id=row.account_id,
+                                attributes={"account_id": row.account_id})
 
     def unlock(self, account_id: str) -> None:
         self._update(account_id, locked=False)

@@ -8,6 +8,7 @@ stored or echoed in an answer.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -62,6 +63,22 @@ class FindAccountOp(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    """One account as a target lists it, with the attributes sync correlates on
+    (e.g. uid, sAMAccountName, userName, mail, displayName)."""
+
+    account_id: str
+    attributes: dict[str, str]
+
+
+@runtime_checkable
+class ListAccountsOp(Protocol):
+    def list_accounts(self) -> Iterator[AccountRecord]:
+        """Every account the target holds under its configured base."""
+        ...
+
+
 @runtime_checkable
 class UnlockOp(Protocol):
     def unlock(self, account_id: str) -> None: ...
@@ -88,6 +105,7 @@ OPERATIONS: dict[str, type] = {
     "revoke_sessions": RevokeSessionsOp,
     "read_password_changed": ReadPasswordChangedOp,
     "find_account": FindAccountOp,
+    "list_accounts": ListAccountsOp,
     "unlock": UnlockOp,
     "enable": EnableOp,
     "test": TestOp,

@@ -38,6 +38,9 @@ class EventType(StrEnum):
     CHECK_FAILED = "verification:check:failed"
     NOTIFICATION_SENT = "notify:subject:sent"
     OPERATOR_CREATED = "admin:operator:created"
+    SUBJECTS_SYNCED = "admin:subjects:synced"
+    ACCOUNT_LINKED = "sync:account:linked"
+    DRIFT_CHECKED = "verification:drift:checked"
     OPERATOR_TOKEN_ROTATED = "admin:operator:token_rotated"
     SELF_SERVICE_STARTED = "self_service:flow:started"
 

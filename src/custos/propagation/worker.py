@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -58,8 +59,13 @@ class Worker:
         done = sweep_pending_flows(self.svc)
         done += self.expire_cases()
         receipts = self.claim()
-        for receipt in receipts:
-            self.attempt(receipt)
+        if len(receipts) > 1 and self.cfg.parallelism > 1:
+            # Fan out: one case's targets (and other cases') are written at once.
+            with ThreadPoolExecutor(max_workers=self.cfg.parallelism) as pool:
+                list(pool.map(self.attempt, receipts))
+        else:
+            for receipt in receipts:
+                self.attempt(receipt)
         done += len(receipts)
         done += self.advance_cases()
         return done

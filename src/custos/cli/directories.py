@@ -1,0 +1,133 @@
+"""CLI for connected systems: ``custos connector list|test``, ``custos subjects
+sync`` and ``custos drift``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from custos.cli.context import console, fail, failures, state
+from custos.connectors.errors import ConnectorError
+from custos.connectors.spi import OPERATIONS, TestOp
+from custos.service.drift import check_drift
+from custos.service.sync import sync_subjects
+
+connector_app = typer.Typer(help="Connected systems (targets).", no_args_is_help=True)
+subjects_app = typer.Typer(help="Subjects and their linked accounts.", no_args_is_help=True)
+
+
+@connector_app.command("list")
+def connector_list(ctx: typer.Context) -> None:
+    """Every configured target and what it can do."""
+    with failures():
+        svc = state(ctx).services()
+    table = Table(title="targets")
+    table.add_column("name", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("capabilities")
+    table.add_column("switched off")
+    for name in svc.registry.names():
+        target = svc.registry.get(name)
+        offered = [op for op in OPERATIONS if op in target.capabilities]
+        table.add_row(
+            name, target.kind, ", ".join(offered), ", ".join(sorted(target.disabled)) or "-"
+        )
+    console.print(table)
+
+
+@connector_app.command("test")
+def connector_test(ctx: typer.Context, name: str) -> None:
+    """Check connectivity, credentials and permissions of one target; exit 1 on a problem."""
+    with failures():
+        svc = state(ctx).services()
+        if not svc.registry.has(name):
+            fail(
+                "not_found",
+                f"no target named '{name}'; configured: " + ", ".join(svc.registry.names()),
+            )
+            raise typer.Exit(1)
+    connector = svc.registry.get(name).connector
+    if not isinstance(connector, TestOp):
+        fail("unsupported", f"target '{name}' offers no connection test")
+        raise typer.Exit(1)
+    try:
+        steps = connector.test()
+    except ConnectorError as exc:
+        fail("connector_error", exc.answer)
+        raise typer.Exit(1) from None
+    for step in steps:
+        mark = "[green]ok[/]  " if step.ok else "[red]FAIL[/]"
+        console.print(f"{mark} {escape(step.name)}: {escape(step.detail)}", soft_wrap=True)
+    if not all(step.ok for step in steps):
+        raise typer.Exit(1)
+
+
+@subjects_app.command("sync")
+def subjects_sync(
+    ctx: typer.Context,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report, change nothing.")] = False,
+) -> None:
+    """Import identities from the targets and link accounts by correlation attributes.
+    Exits 1 when conflicts, orphans or unreachable targets need a person."""
+    with failures():
+        svc = state(ctx).services()
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
+        ) as progress:
+            task = progress.add_task("syncing")
+            report = sync_subjects(
+                svc, dry_run=dry_run, tick=lambda what: progress.update(task, description=what)
+            )
+    verb = "would be" if dry_run else ""
+    console.print(
+        f"subjects created {verb}: {len(report.created)}; accounts linked {verb}: "
+        f"{len(report.linked)}; already linked: {report.unchanged}"
+    )
+    for subject, target, account in report.linked:
+        console.print(f"  linked {target}/{account} -> {subject}", markup=False)
+    for title, lines in (
+        ("conflicts", report.conflicts),
+        ("orphans", report.orphans),
+        ("unreachable targets", report.unreachable),
+    ):
+        if lines:
+            console.print(f"[yellow]{title}[/] ({len(lines)}):")
+            for line in lines:
+                console.print(f"  {line}", markup=False, soft_wrap=True)
+    if report.conflicts or report.orphans or report.unreachable:
+        raise typer.Exit(1)
+
+
+def drift(
+    ctx: typer.Context,
+    days: Annotated[int, typer.Option(min=1, max=365, help="Recoveries of the last N days.")] = 7,
+) -> None:
+    """Read back every target of recent recoveries; exit 1 where one did not land."""
+    with failures():
+        svc = state(ctx).services()
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
+        ) as progress:
+            task = progress.add_task("reading back")
+            findings = check_drift(
+                svc, days=days, tick=lambda what: progress.update(task, description=what)
+            )
+    table = Table(title=f"drift over the last {days} day(s): {len(findings)} account(s)")
+    for column in ("case", "subject", "target/account", "status", "detail"):
+        table.add_column(column, no_wrap=column in ("case", "status"))
+    style = {"landed": "green", "drifted": "red", "failed": "red", "unknown": "yellow"}
+    for f in findings:
+        table.add_row(
+            f.case_id,
+            f.subject_id,
+            f"{f.target}/{f.account_id}",
+            f"[{style[f.status]}]{f.status}[/]",
+            escape(f.detail),
+        )
+    console.print(table)
+    if any(f.status in ("drifted", "failed") for f in findings):
+        raise typer.Exit(1)
