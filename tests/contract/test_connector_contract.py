@@ -14,11 +14,14 @@ from custos.connectors.errors import ConnectorError, UnknownAccount
 from custos.connectors.spi import (
     EnableOp,
     FindAccountOp,
+    ForceChangeOp,
     ReadPasswordChangedOp,
     RevokeSessionsOp,
     SetPasswordOp,
-    TestOp,
     UnlockOp,
+)
+from custos.connectors.spi import (
+    TestOp as ConnectionTestOp,
 )
 
 needs = pytest.mark.needs
@@ -102,15 +105,24 @@ def test_unlock_of_an_unlocked_account_is_harmless(harness: Harness) -> None:
     assert harness.can_login(account, password)
 
 
-@needs("set_password")
+@needs("force_change")
 def test_must_change_is_recorded_when_asked(harness: Harness) -> None:
     account, _ = harness.create_account()
     connector = harness.connector
-    assert isinstance(connector, SetPasswordOp)
+    assert isinstance(connector, SetPasswordOp) and isinstance(connector, FindAccountOp)
     connector.set_password(account, harness.strong_password(), must_change=True)
-    if isinstance(connector, FindAccountOp):
-        found = connector.find_account(account)
-        assert found is not None and found.must_change
+    found = connector.find_account(account)
+    assert found is not None and found.must_change
+
+
+@needs("force_change")
+def test_force_change_marks_an_account_without_touching_its_password(harness: Harness) -> None:
+    account, password = harness.create_account()
+    connector = harness.connector
+    assert isinstance(connector, ForceChangeOp) and isinstance(connector, FindAccountOp)
+    connector.force_change(account)
+    found = connector.find_account(account)
+    assert found is not None and found.must_change
 
 
 @needs("revoke_sessions")
@@ -124,7 +136,7 @@ def test_revoke_sessions_answers_a_count(harness: Harness) -> None:
 @needs("test")
 def test_connection_test_passes_against_a_healthy_target(harness: Harness) -> None:
     connector = harness.connector
-    assert isinstance(connector, TestOp)
+    assert isinstance(connector, ConnectionTestOp)
     steps = connector.test()
     assert steps and all(step.ok for step in steps), steps
     assert connector.check_alive()

@@ -139,8 +139,12 @@ class BuiltinDirectory:
                 )
             )
         for row in rows:
-            yield AccountRecord(account_id=row.account_id,
-                                attributes={"account_id": row.account_id})
+            yield AccountRecord(
+                account_id=row.account_id, attributes={"account_id": row.account_id}
+            )
+
+    def force_change(self, account_id: str) -> None:
+        self._update(account_id, must_change=True)
 
     def unlock(self, account_id: str) -> None:
         self._update(account_id, locked=False)

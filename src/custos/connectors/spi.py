@@ -43,6 +43,16 @@ class SetPasswordOp(Protocol):
 
 
 @runtime_checkable
+class ForceChangeOp(Protocol):
+    """Targets that can demand a new password at next logon. Only these accept
+    ``set_password(..., must_change=True)``; others raise Unsupported for it."""
+
+    def force_change(self, account_id: str) -> None:
+        """Require the account to choose a new password at its next logon."""
+        ...
+
+
+@runtime_checkable
 class RevokeSessionsOp(Protocol):
     def revoke_sessions(self, account_id: str) -> int:
         """End every session of the account; return how many were ended."""
@@ -102,6 +112,7 @@ class TestOp(Protocol):
 
 OPERATIONS: dict[str, type] = {
     "set_password": SetPasswordOp,
+    "force_change": ForceChangeOp,
     "revoke_sessions": RevokeSessionsOp,
     "read_password_changed": ReadPasswordChangedOp,
     "find_account": FindAccountOp,

@@ -25,7 +25,10 @@ from custos.domain.errors import DomainError
 from custos.domain.events import EventType, Outcome
 from custos.domain.model import SYSTEM_ACTOR
 from custos.domain.states import OPEN_FOR_DECISION, CaseState
+from custos.export.delivery import export_due
+from custos.ledger.heads import sign_tree_head_if_due
 from custos.propagation import verification
+from custos.service import notices
 from custos.service.self_service import sweep_pending_flows
 from custos.store.case_repository import ConcurrentUpdate
 from custos.store.receipt_repository import FINAL, Receipt, ReceiptState
@@ -68,6 +71,8 @@ class Worker:
                 self.attempt(receipt)
         done += len(receipts)
         done += self.advance_cases()
+        done += export_due(self.svc)
+        done += sign_tree_head_if_due(self.svc)
         return done
 
     # -- expiry --------------------------------------------------------------------
@@ -115,6 +120,10 @@ class Worker:
             try:
                 connector = self.svc.registry.operation(receipt.target, "set_password")
                 assert isinstance(connector, SetPasswordOp)
+                if must_change:
+                    # A temporary password that the target cannot force to be
+                    # changed would become a durable one: refuse, never downgrade.
+                    self.svc.registry.operation(receipt.target, "force_change")
                 password = self.svc.sealer.unseal(blob, aad=receipt.case_id)
                 answer = connector.set_password(
                     receipt.account_id, password, must_change=must_change
@@ -277,6 +286,11 @@ class Worker:
                 )
                 if uow.secrets.wipe(case_id):
                     case.emit(EventType.SECRET_WIPED, at=now, actor=SYSTEM_ACTOR)
+                subject = uow.subjects.get(case.subject_id)
+                if subject is not None:  # sent after the commit, never inside it
+                    notices.notify_recovery(
+                        self.svc, uow, case=case, subject=subject, event="completed", now=now
+                    )
             uow.cases.save(case)
             uow.commit()
         return 1

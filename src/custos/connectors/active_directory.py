@@ -1,0 +1,318 @@
+"""Active Directory (and Samba AD) over LDAP with python-ldap.
+
+A password is an administrative reset: ``unicodePwd`` replaced with the
+password in double quotes, UTF-16-LE encoded. AD accepts that only over an
+encrypted connection, so the connector refuses ``ldap://`` without StartTLS.
+Then ``pwdLastSet`` is 0 (change at next logon) or -1 (AD stamps "now").
+
+Account state is read from AD's own attributes: ``userAccountControl`` bit
+0x2 (disabled), ``lockoutTime`` (locked; AD's computed
+``msDS-User-Account-Control-Computed`` bit 0x10 wins when present, because a
+lockout that has expired keeps its ``lockoutTime``), ``pwdLastSet`` (FILETIME;
+0 means must change). Every error leaves as a :mod:`custos.connectors.errors`
+type (see :mod:`custos.connectors.active_directory_errors`).
+
+One LDAP connection per connector, guarded by a lock (python-ldap connections
+are not safe to share between threads); a connection that went stale (the DC
+restarted) is replaced once before an error is raised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import ldap
+from ldap.controls import RequestControl
+from ldap.filter import escape_filter_chars
+
+from custos.config import ActiveDirectoryTarget, ConfigError
+from custos.connectors.active_directory_errors import ad_errors, diagnostic, translate
+from custos.connectors.errors import ConnectorError, UnknownAccount
+from custos.connectors.spi import AccountInfo, TestStep
+
+T = TypeVar("T")
+
+ACCOUNTDISABLE = 0x2
+UF_LOCKOUT = 0x10
+#: Asks Windows (2012+) to apply password history to an administrative reset too.
+#: Non-critical: a DC that does not know it (Samba 4.17) ignores it.
+POLICY_HINTS = RequestControl("1.2.840.113556.1.4.2239", False, b"\x30\x03\x02\x01\x01")
+_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
+_WRITABLE_NEEDED = ("unicodePwd", "pwdLastSet", "lockoutTime", "userAccountControl")
+_ACCOUNT_ATTRS = [
+    "userAccountControl",
+    "lockoutTime",
+    "pwdLastSet",
+    "msDS-User-Account-Control-Computed",
+]
+
+
+def filetime_to_datetime(value: int) -> datetime | None:
+    """A Windows FILETIME (100 ns ticks since 1601-01-01 UTC) as an aware UTC
+    datetime; 0 (never set, or must change) and negative values give None."""
+    if value <= 0:
+        return None
+    return _FILETIME_EPOCH + timedelta(microseconds=value // 10)
+
+
+def encode_unicode_pwd(password: str) -> bytes:
+    """The ``unicodePwd`` value AD expects: the password quoted, UTF-16-LE."""
+    return f'"{password}"'.encode("utf-16-le")
+
+
+class ActiveDirectoryConnector:
+    """Connector for the Active Directory target ``name``.
+
+    Raises ConnectorError at construction when the configuration would send a
+    password in clear text (``ldap://`` without ``start_tls``)."""
+
+    def __init__(self, name: str, cfg: ActiveDirectoryTarget) -> None:
+        if cfg.url.lower().startswith("ldap://") and not cfg.start_tls:
+            raise ConnectorError(
+                f"Active Directory '{name}': {cfg.url} is not encrypted; AD accepts "
+                "password resets only over LDAPS (ldaps://) or with start_tls: true"
+            )
+        self.name = name
+        self._cfg = cfg
+        self._lock = threading.Lock()
+        self._conn: Any = None
+
+    # -- SPI ---------------------------------------------------------------------
+    def set_password(self, account_id: str, password: str, *, must_change: bool) -> str:
+        """Reset the password; raises PasswordPolicy (saying why, never the
+        password), UnknownAccount, PermissionDenied or Retryable. Should the
+        pwdLastSet write fail, the new password is already in place; repeating
+        the call is safe (Windows, applying history to resets, may then answer
+        PasswordPolicy for the now-current password)."""
+        dn = self._dn(account_id)
+        pwd_mod = [(ldap.MOD_REPLACE, "unicodePwd", [encode_unicode_pwd(password)])]
+        # pwdLastSet goes in a second modify: in the same one, the password
+        # write stamps "now" over our 0.
+        last_set = b"0" if must_change else b"-1"
+        with ad_errors(target=self.name, doing="resetting a password", secret=password):
+            self._call(lambda c: c.modify_ext_s(dn, pwd_mod, serverctrls=[POLICY_HINTS]))
+        with ad_errors(target=self.name, doing="setting pwdLastSet"):
+            self._call(lambda c: c.modify_s(dn, [(ldap.MOD_REPLACE, "pwdLastSet", [last_set])]))
+        return "password reset by the domain controller" + (
+            " (change required at next logon)" if must_change else ""
+        )
+
+    def password_changed_at(self, account_id: str) -> datetime | None:
+        """From ``pwdLastSet``; None when 0 (never set, or change pending)."""
+        _, attrs = self._entry(account_id)
+        return filetime_to_datetime(_int(attrs, "pwdLastSet"))
+
+    def find_account(self, account_id: str) -> AccountInfo | None:
+        """The account by ``account_attribute``, or None when AD has none."""
+        try:
+            _, attrs = self._entry(account_id)
+        except UnknownAccount:
+            return None
+        flags = _int(attrs, "userAccountControl")
+        computed = attrs.get("msDS-User-Account-Control-Computed")
+        locked = bool(int(computed[0]) & UF_LOCKOUT) if computed else _int(attrs, "lockoutTime") > 0
+        pwd_last_set = _int(attrs, "pwdLastSet")
+        named = attrs.get(self._cfg.account_attribute)
+        return AccountInfo(
+            account_id=named[0].decode() if named else account_id,
+            enabled=not flags & ACCOUNTDISABLE,
+            locked=locked,
+            must_change=pwd_last_set == 0,
+            password_changed_at=filetime_to_datetime(pwd_last_set),
+        )
+
+    def force_change(self, account_id: str) -> None:
+        """Require a new password at next logon (``pwdLastSet`` = 0)."""
+        dn = self._dn(account_id)
+        with ad_errors(target=self.name, doing="setting pwdLastSet"):
+            self._call(lambda c: c.modify_s(dn, [(ldap.MOD_REPLACE, "pwdLastSet", [b"0"])]))
+
+    def unlock(self, account_id: str) -> None:
+        """Clear ``lockoutTime`` (harmless on an unlocked account)."""
+        dn = self._dn(account_id)
+        with ad_errors(target=self.name, doing="unlocking an account"):
+            self._call(lambda c: c.modify_s(dn, [(ldap.MOD_REPLACE, "lockoutTime", [b"0"])]))
+
+    def set_enabled(self, account_id: str, enabled: bool) -> None:
+        """Clear or set ACCOUNTDISABLE in ``userAccountControl``, keeping other
+        bits. Raises ConnectorError if another writer changed the flags between
+        the read and the write (nothing is written then)."""
+        dn, attrs = self._entry(account_id)
+        flags = _int(attrs, "userAccountControl")
+        wanted = flags & ~ACCOUNTDISABLE if enabled else flags | ACCOUNTDISABLE
+        if wanted == flags:
+            return
+        # Delete-old-add-new fails if another writer changed the flags meanwhile,
+        # instead of silently undoing their change.
+        mods = [
+            (ldap.MOD_DELETE, "userAccountControl", [str(flags).encode()]),
+            (ldap.MOD_ADD, "userAccountControl", [str(wanted).encode()]),
+        ]
+        with ad_errors(target=self.name, doing="changing userAccountControl"):
+            self._call(lambda c: c.modify_s(dn, mods))
+
+    def test(self) -> list[TestStep]:
+        """TLS with certificate validation, service bind, user base readable,
+        and whether the service account may write the attributes resets need."""
+        steps: list[TestStep] = []
+        try:
+            conn = self._open()
+            conn.search_s("", ldap.SCOPE_BASE, "(objectClass=*)", ["supportedLDAPVersion"])
+        except ldap.LDAPError as exc:
+            return [TestStep("connect", False, self._explain(exc, "connecting"))]
+        tls = "StartTLS" if self._cfg.start_tls else "LDAPS"
+        steps.append(TestStep("connect", True, f"{tls} to {self._cfg.url}, certificate verified"))
+        for name, run in (
+            ("bind", self._bind),
+            ("base", self._read_base),
+            ("permissions", self._rights),
+        ):
+            try:
+                detail, ok = run(conn)
+            except ldap.LDAPError as exc:
+                steps.append(TestStep(name, False, self._explain(exc, name)))
+                break
+            except ConnectorError as exc:
+                steps.append(TestStep(name, False, str(exc)))
+                break
+            steps.append(TestStep(name, ok, detail))
+            if not ok:
+                break
+        conn.unbind_s()
+        return steps
+
+    def check_alive(self) -> bool:
+        """Read the root DSE on the shared connection; never raises."""
+        try:
+            self._call(
+                lambda c: c.search_s("", ldap.SCOPE_BASE, "(objectClass=*)", ["currentTime"])
+            )
+        except (ldap.LDAPError, ConnectorError):
+            return False
+        return True
+
+    # -- lookups -----------------------------------------------------------------
+    def _entry(self, account_id: str) -> tuple[str, dict[str, list[bytes]]]:
+        attr = self._cfg.account_attribute
+        query = f"(&(objectClass=user)({attr}={escape_filter_chars(account_id)}))"
+        with ad_errors(target=self.name, doing="looking up an account"):
+            found = self._call(
+                lambda c: c.search_s(
+                    self._cfg.user_base, ldap.SCOPE_SUBTREE, query, [attr, *_ACCOUNT_ATTRS]
+                )
+            )
+        entries = [(dn, attrs) for dn, attrs in found if dn]  # AD adds referral entries
+        if not entries:
+            raise UnknownAccount(f"no account '{account_id}' in Active Directory '{self.name}'")
+        if len(entries) > 1:
+            raise ConnectorError(
+                f"{len(entries)} accounts match '{account_id}' in Active Directory '{self.name}'"
+            )
+        return entries[0]
+
+    def _dn(self, account_id: str) -> str:
+        return self._entry(account_id)[0]
+
+    # -- connections ---------------------------------------------------------------
+    def _call(self, operation: Callable[[Any], T]) -> T:
+        """Run ``operation`` on the shared, bound connection; replace a stale
+        connection once. Raises ldap.LDAPError (the caller translates)."""
+        with self._lock:
+            reused = self._conn is not None
+            for attempt in (1, 2):
+                if self._conn is None:
+                    conn = self._open()
+                    try:
+                        self._bind(conn)
+                    except BaseException:
+                        conn.unbind_s()
+                        raise
+                    self._conn = conn
+                try:
+                    return operation(self._conn)
+                except ldap.SERVER_DOWN:
+                    self._drop()
+                    if not reused or attempt == 2:
+                        raise
+            raise AssertionError("unreachable")
+
+    def _open(self) -> Any:
+        """A new connection with TLS verified against ``ca_file``; not yet bound."""
+        cfg = self._cfg
+        conn = ldap.initialize(cfg.url)
+        conn.set_option(ldap.OPT_PROTOCOL_VERSION, ldap.VERSION3)
+        conn.set_option(ldap.OPT_REFERRALS, 0)
+        conn.set_option(ldap.OPT_NETWORK_TIMEOUT, cfg.timeout_s)
+        conn.set_option(ldap.OPT_TIMEOUT, cfg.timeout_s)
+        if cfg.ca_file is not None:
+            conn.set_option(ldap.OPT_X_TLS_CACERTFILE, str(cfg.ca_file))
+        conn.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+        conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # last: builds the context from the above
+        if cfg.start_tls:
+            conn.start_tls_s()
+        return conn
+
+    def _bind(self, conn: Any) -> tuple[str, bool]:
+        try:
+            secret = self._cfg.bind_password.reveal()
+        except ConfigError as exc:
+            raise ConnectorError(f"Active Directory '{self.name}': {exc}") from exc
+        conn.simple_bind_s(self._cfg.bind_dn, secret)
+        return f"bound as {self._cfg.bind_dn}", True
+
+    def _read_base(self, conn: Any) -> tuple[str, bool]:
+        conn.search_s(self._cfg.user_base, ldap.SCOPE_BASE, "(objectClass=*)", ["objectClass"])
+        return f"{self._cfg.user_base} is readable", True
+
+    def _rights(self, conn: Any) -> tuple[str, bool]:
+        first = _first_entry(
+            conn,
+            self._cfg.user_base,
+            "(&(objectCategory=person)(objectClass=user))",
+            ["allowedAttributesEffective"],
+        )
+        if first is None:
+            return f"no user under {self._cfg.user_base} to check write rights on", False
+        dn, attrs = first
+        writable = {v.decode().lower() for v in attrs.get("allowedAttributesEffective", [])}
+        missing = [a for a in _WRITABLE_NEEDED if a.lower() not in writable]
+        if missing:
+            return f"may not write {', '.join(missing)} on {dn}", False
+        return f"may write {', '.join(_WRITABLE_NEEDED)} on {dn}", True
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(ldap.LDAPError):  # already gone
+                conn.unbind_s()
+
+    def _explain(self, exc: ldap.LDAPError, doing: str) -> str:
+        error = translate(exc, target=self.name, doing=doing)
+        return f"{error} ({diagnostic(exc)})"
+
+
+def _int(attrs: dict[str, list[bytes]], name: str) -> int:
+    values = attrs.get(name)
+    return int(values[0]) if values else 0
+
+
+def _first_entry(
+    conn: Any, base: str, query: str, attrs: list[str]
+) -> tuple[str, dict[str, list[bytes]]] | None:
+    """The first entry a subtree search finds (the server stops after one)."""
+    msgid = conn.search_ext(base, ldap.SCOPE_SUBTREE, query, attrs, sizelimit=1)
+    try:
+        while True:
+            kind, found = conn.result(msgid, all=0)
+            for dn, entry in found:
+                if dn:
+                    conn.abandon(msgid)
+                    return dn, entry
+            if kind == ldap.RES_SEARCH_RESULT:
+                return None
+    except ldap.SIZELIMIT_EXCEEDED:
+        return None
