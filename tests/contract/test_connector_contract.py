@@ -116,8 +116,8 @@ def test_must_change_is_recorded_when_asked(harness: Harness) -> None:
 
 
 @needs("force_change")
-def test_force_change_marks_an_account_without_touching_its_password(harness: Harness) -> None:
-    account, password = harness.create_account()
+def test_force_change_marks_the_account(harness: Harness) -> None:
+    account, _ = harness.create_account()
     connector = harness.connector
     assert isinstance(connector, ForceChangeOp) and isinstance(connector, FindAccountOp)
     connector.force_change(account)
