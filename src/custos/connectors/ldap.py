@@ -1,0 +1,292 @@
+"""The OpenLDAP connector (any RFC 3062 directory with the ppolicy overlay).
+
+Contract, per SPI operation (accounts are found by ``account_attribute`` under
+``user_base``; every method raises only :mod:`custos.connectors.errors` types,
+translated in :mod:`custos.connectors.ldap_errors`):
+
+* ``set_password``: the password modify extended operation (RFC 3062) as the
+  service account, then ``pwdReset: TRUE`` when ``must_change``, else pwdReset
+  removed. Not atomic (two operations): a retry after a failure in between
+  repeats the same password, which counts as done, and sets pwdReset again.
+* ``password_changed_at``: the operational attribute ``pwdChangedTime`` (UTC).
+* ``find_account``: ``enabled`` is false when ``pwdAccountLockedTime`` holds
+  ppolicy's permanent lock ``000001010000Z``; any other value means ``locked``;
+  ``must_change`` is ``pwdReset``.
+* ``unlock``: removes a lockout (``pwdAccountLockedTime``), never the permanent
+  lock that means disabled.
+* ``set_enabled``: sets or removes the permanent lock.
+* ``force_change``: ``pwdReset: TRUE``.
+* ``list_accounts``: every account entry under ``user_base`` (paged search).
+* ``test`` / ``check_alive``: connection and TLS, bind, user base, permissions.
+
+OpenLDAP keeps no sessions, so there is no ``revoke_sessions``. Every operation
+opens its own connection (TLS verified against ``ca_file``, timeouts from
+``timeout_s``, no referral chasing), so the connector is safe to share between
+threads and recovers by itself once a stopped server is back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, cast
+
+import ldap
+from ldap.controls import SimplePagedResultsControl
+from ldap.filter import escape_filter_chars
+
+from custos.config import ConfigError, LdapTarget
+from custos.connectors.errors import ConnectorError, UnknownAccount
+from custos.connectors.ldap_errors import mapped, server_info, unbind_quietly
+from custos.connectors.ldap_probe import run_test
+from custos.connectors.spi import AccountInfo, AccountRecord, TestStep
+
+#: ppolicy's "locked until an administrator unlocks it", used here to mean disabled.
+PERMANENT_LOCK = "000001010000Z"
+_STATE_ATTRS = ["pwdAccountLockedTime", "pwdReset", "pwdChangedTime", "pwdFailureTime"]
+
+#: ppolicy's words when the new password is the current one.
+_UNCHANGED = "Password is not being changed from existing value"
+
+Entry = dict[str, list[bytes]]
+
+
+def parse_generalized_time(value: str) -> datetime:
+    """An aware UTC datetime from LDAP GeneralizedTime (``20250102030405Z``,
+    fractions and ``+hhmm`` offsets allowed). Raises ValueError when malformed."""
+    text = value.strip()
+    offset = timedelta(0)
+    if text.endswith("Z"):
+        text = text[:-1]
+    elif len(text) > 5 and text[-5] in "+-":
+        sign = 1 if text[-5] == "+" else -1
+        offset = sign * timedelta(hours=int(text[-4:-2]), minutes=int(text[-2:]))
+        text = text[:-5]
+    whole, _, fraction = text.replace(",", ".").partition(".")
+    parsed = datetime.strptime(whole, "%Y%m%d%H%M%S")
+    micros = int((fraction + "000000")[:6]) if fraction else 0
+    aware = parsed.replace(microsecond=micros, tzinfo=timezone(offset))
+    return aware.astimezone(UTC)
+
+
+def _first(entry: Entry, attribute: str) -> str | None:
+    for name, values in entry.items():
+        if name.lower() == attribute.lower() and values:
+            return values[0].decode("utf-8")
+    return None
+
+
+class LdapConnector:
+    """Connector for the OpenLDAP target ``name`` configured by ``cfg``."""
+
+    #: Entries per page when listing accounts (slapd's default size limit is 500).
+    page_size = 500
+
+    def __init__(self, name: str, cfg: LdapTarget) -> None:
+        self.name = name
+        self.cfg = cfg
+
+    # -- connections ---------------------------------------------------------------
+    def uses_tls(self) -> bool:
+        return self.cfg.url.lower().startswith("ldaps://") or self.cfg.start_tls
+
+    def open(self) -> Any:
+        """A configured, not yet bound connection (StartTLS done when configured).
+        Raises python-ldap errors: callers translate them."""
+        conn: Any = ldap.initialize(self.cfg.url)
+        conn.set_option(ldap.OPT_PROTOCOL_VERSION, ldap.VERSION3)
+        conn.set_option(ldap.OPT_REFERRALS, 0)
+        conn.set_option(ldap.OPT_NETWORK_TIMEOUT, self.cfg.timeout_s)
+        conn.set_option(ldap.OPT_TIMEOUT, self.cfg.timeout_s)
+        conn.timeout = self.cfg.timeout_s  # python-ldap's own wait for synchronous results
+        conn.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+        if self.cfg.ca_file is not None:
+            conn.set_option(ldap.OPT_X_TLS_CACERTFILE, str(self.cfg.ca_file))
+        conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # last: applies the TLS options above
+        if self.cfg.start_tls and not self.cfg.url.lower().startswith("ldaps://"):
+            try:
+                conn.start_tls_s()
+            except BaseException:
+                unbind_quietly(conn)
+                raise
+        return conn
+
+    def bind_password(self) -> str:
+        """The service account's password; raises ConnectorError when unavailable."""
+        try:
+            return self.cfg.bind_password.reveal()
+        except ConfigError as exc:
+            raise ConnectorError(f"target '{self.name}': bind password unavailable: {exc}") from exc
+
+    def tls_mode(self) -> str:
+        """How the connection is protected, in words for answers and test steps."""
+        if not self.uses_tls():
+            return "no TLS"
+        trust = f"CA file {self.cfg.ca_file}" if self.cfg.ca_file else "the system CAs"
+        kind = "LDAPS" if self.cfg.url.lower().startswith("ldaps://") else "StartTLS"
+        return f"{kind}, server certificate verified against {trust}"
+
+    @contextmanager
+    def session(self, action: str, *, secret: str | None = None) -> Iterator[Any]:
+        """A connection bound as the service account, unbound afterwards; python-ldap
+        errors inside the block are translated (``secret`` kept out of messages)."""
+        password = self.bind_password()
+        where = f"{self.name}: {action}: bind as {self.cfg.bind_dn} at {self.cfg.url} "
+        with mapped(f"{where}({self.tls_mode()})", secret=password):
+            conn = self.open()
+            try:
+                conn.simple_bind_s(self.cfg.bind_dn, password)
+            except BaseException:
+                unbind_quietly(conn)
+                raise
+        try:
+            with mapped(f"{self.name}: {action}", secret=secret):
+                yield conn
+        finally:
+            unbind_quietly(conn)
+
+    def search(
+        self, conn: Any, base: str, scope: int, filterstr: str, attrs: list[str]
+    ) -> list[tuple[str, Entry]]:
+        found = conn.search_ext_s(base, scope, filterstr, attrs, timeout=self.cfg.timeout_s)
+        # With referrals off, continuation references come back with no DN.
+        return [(dn, cast(Entry, entry)) for dn, entry in found if dn is not None]
+
+    def _entry(self, conn: Any, account_id: str, attrs: list[str]) -> tuple[str, Entry] | None:
+        filterstr = (
+            f"(&(objectClass={self.cfg.user_object_class})"
+            f"({self.cfg.account_attribute}={escape_filter_chars(account_id)}))"
+        )
+        try:
+            found = self.search(conn, self.cfg.user_base, ldap.SCOPE_SUBTREE, filterstr, attrs)
+        except ldap.NO_SUCH_OBJECT:
+            return None  # the user base itself is missing or hidden from us
+        if len(found) > 1:
+            raise ConnectorError(
+                f"{self.name}: {len(found)} entries have "
+                f"{self.cfg.account_attribute}={account_id}; refusing to guess"
+            )
+        return found[0] if found else None
+
+    def _time(self, entry: Entry, attribute: str) -> datetime | None:
+        value = _first(entry, attribute)
+        if value is None:
+            return None
+        try:
+            return parse_generalized_time(value)
+        except ValueError as exc:
+            raise ConnectorError(f"{self.name}: unreadable {attribute} {value!r}") from exc
+
+    def _require(self, conn: Any, account_id: str, attrs: list[str]) -> tuple[str, Entry]:
+        found = self._entry(conn, account_id, attrs)
+        if found is None:
+            raise UnknownAccount(f"no account '{account_id}' in directory '{self.name}'")
+        return found
+
+    # -- SPI -------------------------------------------------------------------------
+    def set_password(self, account_id: str, password: str, *, must_change: bool) -> str:
+        """A repeat of the current password (a resumed request) counts as done: ppolicy
+        says so in words; any other refusal, history included, is PasswordPolicy."""
+        with self.session("set password", secret=password) as conn:
+            dn, _ = self._require(conn, account_id, ["1.1"])
+            try:
+                conn.passwd_s(dn, None, password)
+                answer = "password replaced (RFC 3062 password modify)"
+            except ldap.CONSTRAINT_VIOLATION as exc:
+                if server_info(exc, password) != _UNCHANGED:
+                    raise
+                answer = "password already had this value (a repeated request)"
+            reset = [b"TRUE"] if must_change else None
+            conn.modify_s(dn, [(ldap.MOD_REPLACE, "pwdReset", reset)])
+        return answer + ("; change required at next logon" if must_change else "")
+
+    def password_changed_at(self, account_id: str) -> datetime | None:
+        with self.session("read password change time") as conn:
+            _, entry = self._require(conn, account_id, ["pwdChangedTime"])
+        return self._time(entry, "pwdChangedTime")
+
+    def find_account(self, account_id: str) -> AccountInfo | None:
+        with self.session("find account") as conn:
+            found = self._entry(conn, account_id, [self.cfg.account_attribute, *_STATE_ATTRS])
+        if found is None:
+            return None
+        _, entry = found
+        lock = _first(entry, "pwdAccountLockedTime")
+        return AccountInfo(
+            account_id=_first(entry, self.cfg.account_attribute) or account_id,
+            enabled=lock != PERMANENT_LOCK,
+            locked=lock is not None and lock != PERMANENT_LOCK,
+            must_change=(_first(entry, "pwdReset") or "").upper() == "TRUE",
+            password_changed_at=self._time(entry, "pwdChangedTime"),
+        )
+
+    def force_change(self, account_id: str) -> None:
+        """``pwdReset: TRUE``: ppolicy lets the next bind do nothing but change the password."""
+        with self.session("force change") as conn:
+            dn, _ = self._require(conn, account_id, ["1.1"])
+            conn.modify_s(dn, [(ldap.MOD_REPLACE, "pwdReset", [b"TRUE"])])
+
+    def list_accounts(self) -> Iterator[AccountRecord]:
+        """Every ``user_object_class`` entry under ``user_base``, read in pages
+        (RFC 2696) and complete before the first is yielded, so no connection is
+        held while the caller works. Attributes: the account attribute, mail, cn,
+        displayName and the correlation attribute, when the entry has them."""
+        wanted = [self.cfg.account_attribute, "mail", "cn", "displayName"]
+        if self.cfg.correlation_attribute:
+            wanted.append(self.cfg.correlation_attribute)
+        records: list[AccountRecord] = []
+        with self.session("list accounts") as conn:
+            for entry in self._paged(conn, f"(objectClass={self.cfg.user_object_class})", wanted):
+                attributes = {name: value for name in wanted if (value := _first(entry, name))}
+                account_id = attributes.get(self.cfg.account_attribute)
+                if account_id:  # an entry without the naming attribute cannot be addressed
+                    records.append(AccountRecord(account_id=account_id, attributes=attributes))
+        yield from records
+
+    def _paged(self, conn: Any, filterstr: str, attrs: list[str]) -> Iterator[Entry]:
+        paging = SimplePagedResultsControl(True, size=self.page_size, cookie="")
+        while True:
+            msgid = conn.search_ext(
+                self.cfg.user_base, ldap.SCOPE_SUBTREE, filterstr, attrs, serverctrls=[paging]
+            )
+            _, found, _, controls = conn.result3(msgid, timeout=self.cfg.timeout_s)
+            yield from (cast(Entry, entry) for dn, entry in found if dn is not None)
+            cookie = next((c.cookie for c in controls if c.controlType == paging.controlType), b"")
+            if not cookie:
+                return
+            paging.cookie = cookie
+
+    def unlock(self, account_id: str) -> None:
+        """Remove a lockout. ``pwdFailureTime`` is not user-modifiable in OpenLDAP;
+        ppolicy clears it at the account's next successful bind."""
+        with self.session("unlock") as conn:
+            dn, entry = self._require(conn, account_id, _STATE_ATTRS)
+            if _first(entry, "pwdAccountLockedTime") not in (None, PERMANENT_LOCK):
+                conn.modify_s(dn, [(ldap.MOD_DELETE, "pwdAccountLockedTime", None)])
+
+    def set_enabled(self, account_id: str, enabled: bool) -> None:
+        """Disable: the permanent lock. Enable: remove it (a lockout stays: see unlock)."""
+        with self.session("enable" if enabled else "disable") as conn:
+            dn, entry = self._require(conn, account_id, _STATE_ATTRS)
+            if not enabled:
+                conn.modify_s(
+                    dn, [(ldap.MOD_REPLACE, "pwdAccountLockedTime", [PERMANENT_LOCK.encode()])]
+                )
+            elif _first(entry, "pwdAccountLockedTime") == PERMANENT_LOCK:
+                conn.modify_s(dn, [(ldap.MOD_DELETE, "pwdAccountLockedTime", None)])
+
+    def test(self) -> list[TestStep]:
+        return run_test(self)
+
+    def check_alive(self) -> bool:
+        """Connect, bind and ask who we are; False on any failure."""
+        try:
+            with self.session("check alive") as conn:
+                conn.whoami_s()
+        except ConnectorError:
+            return False
+        return True
+
+    def __repr__(self) -> str:
+        return f"LdapConnector({self.name!r}, url={self.cfg.url!r})"
