@@ -15,6 +15,7 @@ from custos.connectors.spi import (
     EnableOp,
     FindAccountOp,
     ForceChangeOp,
+    ListAccountsOp,
     ReadPasswordChangedOp,
     RevokeSessionsOp,
     SetPasswordOp,
@@ -140,3 +141,13 @@ def test_connection_test_passes_against_a_healthy_target(harness: Harness) -> No
     steps = connector.test()
     assert steps and all(step.ok for step in steps), steps
     assert connector.check_alive()
+
+
+@needs("list_accounts")
+def test_list_accounts_includes_a_new_account(harness: Harness) -> None:
+    account, _ = harness.create_account()
+    connector = harness.connector
+    assert isinstance(connector, ListAccountsOp)
+    listed = {record.account_id: record for record in connector.list_accounts()}
+    assert account in listed
+    assert all(isinstance(v, str) for v in listed[account].attributes.values())

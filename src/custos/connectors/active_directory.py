@@ -21,18 +21,18 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import ldap
-from ldap.controls import RequestControl
+from ldap.controls import RequestControl, SimplePagedResultsControl
 from ldap.filter import escape_filter_chars
 
 from custos.config import ActiveDirectoryTarget, ConfigError
 from custos.connectors.active_directory_errors import ad_errors, diagnostic, translate
 from custos.connectors.errors import ConnectorError, UnknownAccount
-from custos.connectors.spi import AccountInfo, TestStep
+from custos.connectors.spi import AccountInfo, AccountRecord, TestStep
 
 T = TypeVar("T")
 
@@ -196,6 +196,41 @@ class ActiveDirectoryConnector:
         return True
 
     # -- lookups -----------------------------------------------------------------
+    def list_accounts(self) -> Iterator[AccountRecord]:
+        """Every user (not computer) under ``user_base``, read in RFC 2696 pages
+        before the first is yielded. Attributes: sAMAccountName, userPrincipalName,
+        mail, displayName and the correlation attribute, when present."""
+        wanted = ["sAMAccountName", "userPrincipalName", "mail", "displayName"]
+        if self._cfg.correlation_attribute and self._cfg.correlation_attribute not in wanted:
+            wanted.append(self._cfg.correlation_attribute)
+        query = "(&(objectCategory=person)(objectClass=user))"
+        records: list[AccountRecord] = []
+
+        def page_through(conn: Any) -> None:
+            paging = SimplePagedResultsControl(True, size=500, cookie="")
+            while True:
+                msgid = conn.search_ext(
+                    self._cfg.user_base, ldap.SCOPE_SUBTREE, query, wanted, serverctrls=[paging]
+                )
+                _, found, _, controls = conn.result3(msgid, timeout=self._cfg.timeout_s)
+                for dn, attrs in found:
+                    if not dn:
+                        continue  # referrals
+                    values = {n: attrs[n][0].decode() for n in wanted if attrs.get(n)}
+                    account = values.get(self._cfg.account_attribute)
+                    if account:
+                        records.append(AccountRecord(account_id=account, attributes=values))
+                cookie = next(
+                    (c.cookie for c in controls if c.controlType == paging.controlType), b""
+                )
+                if not cookie:
+                    return
+                paging.cookie = cookie
+
+        with ad_errors(target=self.name, doing="listing accounts"):
+            self._call(page_through)
+        yield from records
+
     def _entry(self, account_id: str) -> tuple[str, dict[str, list[bytes]]]:
         attr = self._cfg.account_attribute
         query = f"(&(objectClass=user)({attr}={escape_filter_chars(account_id)}))"

@@ -27,6 +27,7 @@ Errors are mapped in :mod:`custos.connectors.scim_http`; authentication lives in
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -37,7 +38,9 @@ from custos.config import ScimTarget
 from custos.connectors.errors import ConnectorError, UnknownAccount, Unsupported
 from custos.connectors.scim_http import ScimHttp, parse
 from custos.connectors.scim_probe import run_test
-from custos.connectors.spi import AccountInfo, TestStep
+from custos.connectors.spi import AccountInfo, AccountRecord, TestStep
+
+PAGE_SIZE = 200
 
 
 def user_filter(user_name: str) -> str:
@@ -107,6 +110,34 @@ class ScimConnector:
         except ConnectorError:
             return False
         return response.status_code < 500
+
+    def list_accounts(self) -> Iterator[AccountRecord]:
+        """Every user, read page by page (RFC 7644 §3.4.2.4) before the first is
+        yielded. Attributes: userName, displayName and the primary (else first) email."""
+        records: list[AccountRecord] = []
+        start = 1
+        while True:
+            response = self._http.request(
+                "GET", "/Users", params={"startIndex": start, "count": PAGE_SIZE}
+            )
+            listed = parse(ListResponse[User[Any]], response, Context.SEARCH_RESPONSE)
+            page = listed.resources or []
+            for user in page:
+                if not user.user_name:
+                    continue
+                attributes = {"userName": user.user_name}
+                if user.display_name:
+                    attributes["displayName"] = user.display_name
+                emails = user.emails or []
+                chosen = next((e for e in emails if e.primary), emails[0] if emails else None)
+                if chosen is not None and chosen.value:
+                    attributes["mail"] = str(chosen.value)
+                records.append(AccountRecord(account_id=user.user_name, attributes=attributes))
+            start += len(page)
+            total = listed.total_results or 0
+            if not page or start > total:
+                break
+        yield from records
 
     # -- helpers -----------------------------------------------------------------
     def _lookup(self, account_id: str) -> User[Any] | None:
