@@ -40,9 +40,7 @@ from custos.service.operators import add_operator
 
 # Real servers for the connector contract suite and fault tests, one module each.
 pytest_plugins = [
-    f"servers.{name}"
-    for name in ("builtin", "slapd", "samba", "scim", "rsyslog")
-    if (Path(__file__).parent / "servers" / f"{name}.py").exists()
+    f"servers.{name}" for name in ("builtin", "slapd", "samba", "scim", "rsyslog", "smtp")
 ]
 
 PG_URL = os.environ.get("CUSTOS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -172,8 +170,9 @@ class World:
                 return
 
 
-def make_world(database_url: str, tmp_path: Path, *, start: datetime = START,
-               **settings: Any) -> World:
+def make_world(
+    database_url: str, tmp_path: Path, *, start: datetime = START, **settings: Any
+) -> World:
     clock = ManualClock(start)
     outbox = tmp_path / "outbox"
     config = load_settings(

@@ -14,7 +14,9 @@ from custos.config import ConfigError, Settings
 from custos.connectors.registry import ConnectorRegistry
 from custos.credentials.keys import MasterKey
 from custos.credentials.sealed import Sealer
+from custos.ledger.signing import KeyRing
 from custos.notify.base import Notifier
+from custos.notify.email import SmtpNotifier
 from custos.notify.outbox import OutboxNotifier
 from custos.policy.loader import DEFAULT_POLICY_PATH, LoadedPolicy, load_policy
 from custos.store.database import make_engine, upgrade
@@ -85,12 +87,19 @@ def bootstrap(
         registry = ConnectorRegistry.from_config(settings.targets, engine)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    if create_key:  # the demo: a first ledger signing key, like the sealing key
+        KeyRing(settings.effective_ledger_keys_dir).ensure((clock or SystemClock()).now())
     return Services(
         settings=settings,
         engine=engine,
         policy=policy,
         key=load_key(settings, create=create_key),
-        notifier=notifier or OutboxNotifier(settings.effective_outbox),
+        notifier=notifier
+        or (
+            SmtpNotifier.from_config(settings.smtp)
+            if settings.smtp is not None
+            else OutboxNotifier(settings.effective_outbox)
+        ),
         clock=clock or SystemClock(),
         registry=registry,
     )

@@ -156,6 +156,77 @@ class WorkerConfig(BaseModel):
     parallelism: int = Field(default=8, ge=1, le=64)
 
 
+class SyslogSinkConfig(BaseModel):
+    """A syslog receiver: RFC 5424 messages, octet-counted over TCP (RFC 6587),
+    or over TLS (RFC 5425) validated against ``ca_file`` (system CAs if unset)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["syslog"]
+    host: str
+    port: int = Field(ge=1, le=65535)
+    tls: bool = False
+    ca_file: Path | None = None
+    server_name: str | None = None  # the name the certificate must carry (default: host)
+    facility: int = Field(default=13, ge=0, le=23)  # 13: log audit
+    hostname: str | None = None  # HOSTNAME field (default: this machine's name)
+    timeout_s: float = Field(default=10, gt=0, le=300)
+
+
+class HttpsSinkConfig(BaseModel):
+    """An HTTPS collector: each batch is one POST of a JSON array; 2xx acknowledges it."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["https"]
+    url: str = Field(pattern=r"^https://")
+    bearer_token: SecretSource | None = None
+    ca_file: Path | None = None
+    timeout_s: float = Field(default=10, gt=0, le=300)
+
+
+SinkConfig = Annotated[SyslogSinkConfig | HttpsSinkConfig, Field(discriminator="kind")]
+
+
+class SiemConfig(BaseModel):
+    """Where ledger events are shipped as OCSF JSON (docs/siem.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    sinks: dict[str, SinkConfig] = Field(default_factory=dict)
+    batch: int = Field(default=200, ge=1, le=10000)
+    backoff_base_s: float = Field(default=2.0, gt=0, le=3600)
+    backoff_max_s: float = Field(default=300.0, gt=0, le=86400)
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class SmtpConfig(BaseModel):
+    """The SMTP relay for notifications (docs/notifications.md). ``security``:
+    ``starttls`` (upgrade on 587), ``tls`` (implicit TLS on 465) or ``none``,
+    which is accepted only for a relay on this machine."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: SecretSource | None = None
+    from_address: str = Field(pattern=r"^[^@\s<>]+@[^@\s<>]+$")
+    ca_file: Path | None = None
+    timeout_s: float = Field(default=10, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _check(self) -> SmtpConfig:
+        if self.security == "none" and self.host not in LOOPBACK_HOSTS:
+            raise ValueError("security 'none' is only allowed for a relay on 127.0.0.1/localhost")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give username and password together (or neither)")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"starttls": 587, "tls": 465, "none": 25}[self.security]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CUSTOS_", env_nested_delimiter="__", extra="forbid"
@@ -171,8 +242,22 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     outbox_dir: Path | None = None
+    #: Ed25519 tree-head keys (custos.ledger.signing); default <data_dir>/ledger-keys.
+    ledger_keys_dir: Path | None = None
+    ledger_head_interval_s: int = Field(default=300, ge=1, le=86400)
+    #: Witnesses outside the database that receive every new signed tree head.
+    ledger_witness_file: Path | None = None
+    ledger_witness_url: str | None = Field(default=None, pattern=r"^https?://")
+    #: Security alerts (tamper detected), POSTed with an HMAC-SHA256 signature.
+    security_webhook_url: str | None = Field(default=None, pattern=r"^https?://")
+    security_webhook_secret: SecretStr | None = None
     targets: dict[str, TargetConfig] = Field(default_factory=_default_targets)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
+    siem: SiemConfig = Field(default_factory=SiemConfig)
+    #: Email over SMTP; when unset, messages go to the outbox folder (the demo).
+    smtp: SmtpConfig | None = None
+    #: Where security alerts (repudiations, fraud flags) are mailed (R-43).
+    security_address: str | None = Field(default=None, pattern=r"^[^@\s<>]+@[^@\s<>]+$")
 
     @field_validator("public_origin")
     @classmethod
@@ -194,6 +279,10 @@ class Settings(BaseSettings):
     @property
     def effective_outbox(self) -> Path:
         return self.outbox_dir or self.data_dir / "outbox"
+
+    @property
+    def effective_ledger_keys_dir(self) -> Path:
+        return self.ledger_keys_dir or self.data_dir / "ledger-keys"
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from contract_harness import Harness
+from contract_harness import KINDS, Harness, kinds_with
 
 from custos.connectors.errors import ConnectorError, UnknownAccount
 from custos.connectors.spi import (
@@ -26,6 +26,21 @@ from custos.connectors.spi import (
 )
 
 needs = pytest.mark.needs
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "harness" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("needs")
+    kinds = kinds_with(marker.args[0]) if marker else list(KINDS)
+    metafunc.parametrize("harness", kinds, indirect=True)
+
+
+@pytest.fixture
+def harness(request: pytest.FixtureRequest) -> Harness:
+    found = request.getfixturevalue(f"{request.param}_harness")
+    assert isinstance(found, Harness)
+    return found
 
 
 @needs("set_password")

@@ -114,8 +114,13 @@ def test_demo_tour_outbox_prints_reset_links_whole(tour: Tour) -> None:
     listing = custos(tour.cwd, "--data-dir", str(tour.data), "outbox", "--last", "50")
     assert listing.returncode == 0
     assert "#token=crt_" in listing.stdout
-    links = re.findall(r"#token=(\S+)", listing.stdout)
+    links = re.findall(r"/reset#token=(\S+)", listing.stdout)
     assert links and all(RESET_TOKEN.fullmatch(t) for t in links), links
+    # Recovery notices carry "this wasn't me" links; they must survive too.
+    repudiations = re.findall(r"/repudiate#token=(\S+)", listing.stdout)
+    assert repudiations and all(re.fullmatch(r"crp_[A-Za-z0-9_-]{43}", t) for t in repudiations), (
+        repudiations
+    )
 
 
 def test_demo_tour_reset_links_point_at_running_demo(tour: Tour) -> None:

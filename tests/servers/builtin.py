@@ -33,8 +33,10 @@ def builtin_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harnes
         kind="builtin",
         connector=directory,
         create_account=create,
-        can_login=lambda account, password: directory.verify_password(account, password)
-        and bool((info := directory.find_account(account)) and info.enabled),
+        can_login=lambda account, password: (
+            directory.verify_password(account, password)
+            and bool((info := directory.find_account(account)) and info.enabled)
+        ),
         strong_password=strong_password,
     )
     engine.dispose()

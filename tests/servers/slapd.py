@@ -317,10 +317,10 @@ class SlapdServer:
         return LdapTarget.model_validate(values)
 
 
-@pytest.fixture(scope="session")
-def slapd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlapdServer]:
-    folder = tmp_path_factory.mktemp("slapd")
-    (folder / "data").mkdir()
+def launch(folder: Path) -> SlapdServer:
+    """Configure and start a throwaway slapd in ``folder`` (also used by bench/).
+    Fails (pytest.fail) with slapd's own words when it cannot."""
+    (folder / "data").mkdir(parents=True)
     (folder / "slapd.d").mkdir()
     tls = make_tls_files(folder)
     server = SlapdServer(
@@ -347,6 +347,16 @@ def slapd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlapdServ
         conn = server.admin()
         _seed(conn, server.service_password, server.readonly_password)
         conn.unbind_s()
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+@pytest.fixture(scope="session")
+def slapd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlapdServer]:
+    server = launch(tmp_path_factory.mktemp("slapd"))
+    try:
         yield server
     finally:
         server.stop()

@@ -9,7 +9,14 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
 
 import custos
-from custos.api import errors, operator_routes, self_service_routes
+from custos.api import (
+    errors,
+    fraud_routes,
+    ledger_routes,
+    metrics_routes,
+    operator_routes,
+    self_service_routes,
+)
 from custos.api.reset_page import RESET_PAGE
 from custos.bootstrap import Services
 
@@ -27,6 +34,11 @@ def create_app(svc: Services) -> FastAPI:
     errors.install(app)
     app.include_router(self_service_routes.router)
     app.include_router(operator_routes.router)
+    app.include_router(fraud_routes.self_service_router)
+    app.include_router(fraud_routes.operator_router)
+    app.include_router(fraud_routes.page_router)
+    app.include_router(ledger_routes.router)
+    app.include_router(metrics_routes.router)
 
     @app.middleware("http")
     async def _security_headers(

@@ -14,8 +14,11 @@ from rich.table import Table
 
 from custos import logs
 from custos.bootstrap import write_key_file
+from custos.cli import audit as audit_cli
 from custos.cli import demo as demo_cli
 from custos.cli import directories
+from custos.cli import export as export_cli
+from custos.cli import report as report_cli
 from custos.cli.context import CliState, console, err_console, fail, failures, state
 from custos.cli.timeline import render_case
 from custos.domain.model import Role
@@ -40,9 +43,14 @@ app.add_typer(case_app, name="case")
 app.add_typer(operator_app, name="operator")
 app.add_typer(keys_app, name="keys")
 app.command(name="demo")(demo_cli.demo)
+app.add_typer(audit_cli.audit_app, name="audit")
+app.add_typer(audit_cli.evidence_app, name="evidence")
+keys_app.command("rotate-ledger")(audit_cli.rotate_ledger)
 app.add_typer(directories.connector_app, name="connector")
 app.add_typer(directories.subjects_app, name="subjects")
 app.command(name="drift")(directories.drift)
+app.add_typer(export_cli.app, name="export")
+app.add_typer(report_cli.app, name="report")
 
 ConfigOpt = Annotated[
     Path | None,

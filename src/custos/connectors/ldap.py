@@ -27,6 +27,7 @@ threads and recovers by itself once a stopped server is back.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
@@ -77,15 +78,24 @@ def _first(entry: Entry, attribute: str) -> str | None:
     return None
 
 
+_CONNECTION_LOST = (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR)
+
+
 class LdapConnector:
     """Connector for the OpenLDAP target ``name`` configured by ``cfg``."""
 
     #: Entries per page when listing accounts (slapd's default size limit is 500).
     page_size = 500
 
+    #: Bound connections kept for reuse; a TLS handshake and a bind per operation
+    #: would cost more than the operation itself.
+    POOL_SIZE = 16
+
     def __init__(self, name: str, cfg: LdapTarget) -> None:
         self.name = name
         self.cfg = cfg
+        self._idle: list[Any] = []
+        self._pool_lock = threading.Lock()
 
     # -- connections ---------------------------------------------------------------
     def uses_tls(self) -> bool:
@@ -129,21 +139,55 @@ class LdapConnector:
 
     @contextmanager
     def session(self, action: str, *, secret: str | None = None) -> Iterator[Any]:
-        """A connection bound as the service account, unbound afterwards; python-ldap
-        errors inside the block are translated (``secret`` kept out of messages)."""
-        password = self.bind_password()
-        where = f"{self.name}: {action}: bind as {self.cfg.bind_dn} at {self.cfg.url} "
-        with mapped(f"{where}({self.tls_mode()})", secret=password):
-            conn = self.open()
-            try:
-                conn.simple_bind_s(self.cfg.bind_dn, password)
-            except BaseException:
-                unbind_quietly(conn)
-                raise
+        """A connection bound as the service account, from the pool or new, returned
+        to the pool afterwards unless it failed at the connection level (then the
+        whole pool is dropped: a restarted server makes them all stale, and the
+        caller's retry gets a fresh one). python-ldap errors inside the block are
+        translated (``secret`` kept out of messages)."""
+        conn = self._take()
+        if conn is None:
+            password = self.bind_password()
+            where = f"{self.name}: {action}: bind as {self.cfg.bind_dn} at {self.cfg.url} "
+            with mapped(f"{where}({self.tls_mode()})", secret=password):
+                conn = self.open()
+                try:
+                    conn.simple_bind_s(self.cfg.bind_dn, password)
+                except BaseException:
+                    unbind_quietly(conn)
+                    raise
+        healthy = False
         try:
             with mapped(f"{self.name}: {action}", secret=secret):
-                yield conn
+                try:
+                    yield conn
+                    healthy = True
+                except _CONNECTION_LOST:
+                    self._drain()  # the server went away: every idle connection is stale
+                    raise
+                except ldap.LDAPError:
+                    healthy = True  # an answer from a live server: the connection is fine
+                    raise
         finally:
+            if healthy:
+                self._give_back(conn)
+            else:
+                unbind_quietly(conn)
+
+    def _take(self) -> Any | None:
+        with self._pool_lock:
+            return self._idle.pop() if self._idle else None
+
+    def _give_back(self, conn: Any) -> None:
+        with self._pool_lock:
+            if len(self._idle) < self.POOL_SIZE:
+                self._idle.append(conn)
+                return
+        unbind_quietly(conn)
+
+    def _drain(self) -> None:
+        with self._pool_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
             unbind_quietly(conn)
 
     def search(

@@ -37,12 +37,18 @@ class EventType(StrEnum):
     CHECK_PASSED = "verification:check:passed"
     CHECK_FAILED = "verification:check:failed"
     NOTIFICATION_SENT = "notify:subject:sent"
+    NOTIFICATION_FAILED = "notify:subject:failed"
+    FRAUD_FLAGGED = "case:fraud:flagged"
     OPERATOR_CREATED = "admin:operator:created"
     SUBJECTS_SYNCED = "admin:subjects:synced"
     ACCOUNT_LINKED = "sync:account:linked"
     DRIFT_CHECKED = "verification:drift:checked"
     OPERATOR_TOKEN_ROTATED = "admin:operator:token_rotated"
     SELF_SERVICE_STARTED = "self_service:flow:started"
+    LEDGER_KEY_ROTATED = "admin:ledger_key:rotated"
+    LEDGER_VERIFIED = "audit:ledger:verified"
+    LEDGER_TAMPER_DETECTED = "audit:ledger:tamper_detected"
+    EVIDENCE_EXPORTED = "audit:evidence:exported"
 
 
 class Outcome(StrEnum):

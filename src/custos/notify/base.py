@@ -9,7 +9,8 @@ from typing import Protocol
 @dataclass(frozen=True, slots=True)
 class Message:
     """One message to one address. ``kind`` names the template (e.g. ``reset_link``)
-    so tests and the outbox can find a message without parsing its body."""
+    so tests and the outbox can find a message without parsing its body. ``body``
+    is the plain-text part (always present); ``html`` an optional alternative."""
 
     to: str
     subject: str
@@ -17,6 +18,7 @@ class Message:
     kind: str
     case_id: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    html: str | None = None
 
 
 class Notifier(Protocol):

@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -23,7 +23,7 @@ from custos.connectors.errors import ConnectorError
 from custos.connectors.spi import SetPasswordOp
 from custos.domain.errors import DomainError
 from custos.domain.events import EventType, Outcome
-from custos.domain.model import SYSTEM_ACTOR
+from custos.domain.model import SYSTEM_ACTOR, Case
 from custos.domain.states import OPEN_FOR_DECISION, CaseState
 from custos.export.delivery import export_due
 from custos.ledger.heads import sign_tree_head_if_due
@@ -32,8 +32,12 @@ from custos.service import notices
 from custos.service.self_service import sweep_pending_flows
 from custos.store.case_repository import ConcurrentUpdate
 from custos.store.receipt_repository import FINAL, Receipt, ReceiptState
+from custos.store.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("custos.worker")
+
+#: Passes between two sweeps for cases left between steps while work keeps coming.
+SWEEP_EVERY = 50
 
 
 class Worker:
@@ -41,6 +45,7 @@ class Worker:
         self.svc = svc
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.cfg = svc.settings.worker
+        self._passes = 0
 
     # -- loop ----------------------------------------------------------------------
     def run_forever(
@@ -70,7 +75,11 @@ class Worker:
             for receipt in receipts:
                 self.attempt(receipt)
         done += len(receipts)
-        done += self.advance_cases()
+        self._passes += 1
+        if not receipts or self._passes % SWEEP_EVERY == 0:
+            # Receipts conclude their own cases; this sweep only catches cases a
+            # dead worker left between two steps.
+            done += self.advance_cases()
         done += export_due(self.svc)
         done += sign_tree_head_if_due(self.svc)
         return done
@@ -178,8 +187,11 @@ class Worker:
                     **({"retry_at": next_at.isoformat()} if next_at else {}),
                 },
             )
+            concluded = self._conclude(uow, case, now)
             uow.cases.save(case)
             uow.commit()
+        if concluded == CaseState.VERIFYING:
+            self._verify(receipt.case_id)
         log.info(
             "receipt_recorded",
             case=receipt.case_id,
@@ -201,34 +213,48 @@ class Worker:
         return moved
 
     def _finish_propagation(self, case_id: str) -> int:
+        """Conclude a case whose receipts all became final without its worker
+        concluding it (that worker died in between)."""
         now = self.svc.clock.now()
         with self.svc.uow() as uow:
             case = uow.cases.get(case_id, for_update=True)
-            receipts = uow.receipts.for_case(case_id)
-            if case.state != CaseState.EXECUTING or any(r.state not in FINAL for r in receipts):
+            concluded = self._conclude(uow, case, now)
+            if concluded is None:
                 return 0
-            failed = [r for r in receipts if r.required and r.state != ReceiptState.SUCCEEDED]
-            if failed:
-                names = ", ".join(f"{r.target}/{r.account_id}" for r in failed)
-                case.move(
-                    CaseState.NEEDS_ATTENTION,
-                    at=now,
-                    actor=SYSTEM_ACTOR,
-                    reason=f"propagation failed on: {names}",
-                )
-            else:
-                case.move(
-                    CaseState.VERIFYING,
-                    at=now,
-                    actor=SYSTEM_ACTOR,
-                    reason="every required target has the new credential",
-                )
             try:
                 uow.cases.save(case)
             except ConcurrentUpdate:
                 return 0
             uow.commit()
         return 1
+
+    @staticmethod
+    def _conclude(uow: UnitOfWork, case: Case, now: datetime) -> CaseState | None:
+        """When every receipt of an executing case is final, move it to verifying
+        (all required ones succeeded) or needs_attention (naming the failures).
+        Returns the new state, or None when the case is not ready."""
+        if case.state != CaseState.EXECUTING:
+            return None
+        receipts = uow.receipts.for_case(case.id)
+        if any(r.state not in FINAL for r in receipts):
+            return None
+        failed = [r for r in receipts if r.required and r.state != ReceiptState.SUCCEEDED]
+        if failed:
+            names = ", ".join(f"{r.target}/{r.account_id}" for r in failed)
+            case.move(
+                CaseState.NEEDS_ATTENTION,
+                at=now,
+                actor=SYSTEM_ACTOR,
+                reason=f"propagation failed on: {names}",
+            )
+        else:
+            case.move(
+                CaseState.VERIFYING,
+                at=now,
+                actor=SYSTEM_ACTOR,
+                reason="every required target has the new credential",
+            )
+        return case.state
 
     def _verify(self, case_id: str) -> int:
         """Run the tier's post-recovery checks (outside any transaction), then

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 
 from custos.bootstrap import Services
 from custos.credentials.passwords import check_new_password, generate_temporary_password
@@ -27,7 +26,8 @@ from custos.domain.model import (
     subject_actor,
 )
 from custos.domain.states import CaseState
-from custos.notify.base import Message
+from custos.notify import messages
+from custos.service import notices
 from custos.store.unit_of_work import UnitOfWork
 
 
@@ -85,21 +85,15 @@ def issue(
     # the link is built from the configured origin, never from a request's Host.
     link = f"{svc.settings.public_origin}/reset#token={token.plain}"
     minutes = int(case.requirements.token_ttl.total_seconds() // 60)
-    for contact in contacts:
-        message = Message(
-            to=contact.address,
-            subject="Complete your account recovery",
-            body=(
-                f"Your account recovery {case.id} was approved.\n"
-                f"Open this link within {minutes} minutes to choose a new password; "
-                f"it works once:\n\n  {link}\n\n"
-                "If you did not ask for this, do not open the link and tell your "
-                f"security team (case {case.id})."
-            ),
-            kind="reset_link",
-            case_id=case.id,
-        )
-        uow.after_commit(partial(svc.notifier.send, message))
+    links = [
+        messages.reset_link(to=c.address, case_id=case.id, link=link, minutes=minutes)
+        for c in contacts
+    ]
+    notices.queue(svc, uow, links, subject_id=subject.id)
+    # every confirmed contact also learns of the recovery, with a way to repudiate it.
+    notices.notify_recovery(
+        svc, uow, case=case, subject=subject, event="credential_issued", now=now
+    )
 
 
 def redeem(

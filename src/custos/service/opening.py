@@ -16,6 +16,7 @@ from custos.domain.model import (
     expiry_for,
 )
 from custos.domain.states import CaseState
+from custos.ledger.policies import remember_policy
 from custos.policy.engine import band_for, select_requirements
 from custos.risk.engine import assess
 from custos.risk.signals import RiskContext
@@ -116,5 +117,6 @@ def open_case(
         case.move(CaseState.DENIED, at=now, actor=SYSTEM_ACTOR, reason=req.refusal_reason)
     else:
         case.move(CaseState.PROOFING, at=now, actor=SYSTEM_ACTOR)
+    remember_policy(uow.conn, policy_hash=svc.policy.hash, text=svc.policy.text, now=now)
     uow.cases.add(case, source_address=source_address)
     return case

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 
 from custos.bootstrap import Services
 from custos.domain.errors import InvalidInput, Throttled
 from custos.domain.events import EventType, Outcome
 from custos.domain.model import SYSTEM_ACTOR, Case, Channel, ContactKind, Subject
-from custos.notify.base import Message
+from custos.notify import messages
 from custos.proofing import email_code, recovery_code, throttle, totp
 from custos.proofing.base import METHODS
+from custos.service import notices
 from custos.store.unit_of_work import UnitOfWork
 
 #: Codes a case may have sent within one code lifetime (R-20: no inbox flooding).
@@ -68,7 +68,7 @@ def verify(
     if method == "totp":
         return Verdict(_verify_totp(svc, uow, subject, response, now))
     if method == "recovery_code":
-        return _verify_recovery_code(uow, case, subject, response, now)
+        return _verify_recovery_code(svc, uow, case, subject, response, now)
     return Verdict(_verify_email_code(svc, uow, case, response, now))
 
 
@@ -103,7 +103,7 @@ def _verify_totp(
 
 
 def _verify_recovery_code(
-    uow: UnitOfWork, case: Case, subject: Subject, text: str, now: datetime
+    svc: Services, uow: UnitOfWork, case: Case, subject: Subject, text: str, now: datetime
 ) -> Verdict:
     parsed = recovery_code.parse_code(text)
     stored = uow.enrolments.unused_recovery_code(subject.id, parsed[0]) if parsed else None
@@ -124,14 +124,16 @@ def _verify_recovery_code(
         )[0]
         uow.enrolments.add_recovery_code(subject.id, fresh.lookup_id, fresh.hash, now=now)
         replacement = fresh.plain
+    remaining = uow.enrolments.remaining_recovery_codes(subject.id)
     case.emit(
         EventType.RECOVERY_CODE_USED,
         at=now,
         actor=SYSTEM_ACTOR,
-        data={
-            "remaining": uow.enrolments.remaining_recovery_codes(subject.id),
-            "replacement_issued": replacement is not None,
-        },
+        data={"remaining": remaining, "replacement_issued": replacement is not None},
+    )
+    # the subject's contacts learn a code was used; never which, nor its successor.
+    notices.notify_recovery_code_used(
+        svc, uow, case=case, subject=subject, remaining=remaining, now=now
     )
     return Verdict(True, replacement)
 
@@ -178,18 +180,9 @@ def send_email_code(
         },
     )
     minutes = int(email_code.CODE_TTL.total_seconds() // 60)
-    for contact in contacts:
-        message = Message(
-            to=contact.address,
-            subject="Your Custos verification code",
-            body=(
-                f"Your verification code for account recovery {case.id} is {code}.\n"
-                f"It expires in {minutes} minutes and works once.\n"
-                "If you did not ask to recover your account, do not share this code "
-                "and tell your security team."
-            ),
-            kind="email_code",
-            case_id=case.id,
-        )
-        uow.after_commit(partial(svc.notifier.send, message))
+    batch = [
+        messages.email_code(to=c.address, case_id=case.id, code=code, minutes=minutes)
+        for c in contacts
+    ]
+    notices.queue(svc, uow, batch, subject_id=subject.id)
     return True

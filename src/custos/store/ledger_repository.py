@@ -8,11 +8,16 @@ from collections.abc import Iterable
 from typing import Any
 
 import rfc8785
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 
 from custos.domain.events import DomainEvent
+from custos.ledger.merkle import completed_nodes, leaf_hash
 from custos.store.mapping import aware
-from custos.store.tables import ledger
+from custos.store.tables import ledger, ledger_nodes
+
+#: pg_advisory_xact_lock key that serialises ledger appends across processes
+#: (ASCII "custosLG"): commit order equals leaf order, so no head covers a gap.
+APPEND_LOCK = 0x637573746F734C47
 
 
 def canonical_bytes(event_id: str, event: DomainEvent) -> bytes:
@@ -26,11 +31,17 @@ class LedgerRepository:
         self._conn = conn
 
     def append(self, events: Iterable[DomainEvent]) -> list[str]:
-        """Insert events in order; return their ids. The database sequence gives one
-        total order across processes."""
+        """Insert events in order as the next Merkle leaves; return their ids.
+
+        Appends are serialised (an advisory transaction lock on PostgreSQL,
+        ``BEGIN IMMEDIATE`` on SQLite) until the caller commits, so leaf indexes
+        are gap-free and commit order equals leaf order across processes. The
+        leaf hash and every complete subtree the new leaves finish are written
+        in the same transaction (R-38)."""
         rows: list[dict[str, Any]] = []
         for event in events:
             event_id = str(uuid.uuid4())
+            canonical = canonical_bytes(event_id, event)
             rows.append(
                 {
                     "event_id": event_id,
@@ -40,12 +51,47 @@ class LedgerRepository:
                     "subject_id": event.subject_id,
                     "case_id": event.case_id,
                     "outcome": str(event.outcome),
-                    "canonical": canonical_bytes(event_id, event).decode("utf-8"),
+                    "canonical": canonical.decode("utf-8"),
+                    "leaf_hash": leaf_hash(canonical),
                 }
             )
+        if not rows:
+            return []
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
+        size = self.size()
+        fresh: dict[tuple[int, int], bytes] = {}
+
+        def node(level: int, position: int) -> bytes:
+            return fresh.get((level, position)) or self._node(level, position)
+
         for row in rows:  # one by one: keeps the sequence order equal to the event order
-            self._conn.execute(ledger.insert().values(**row))
+            self._conn.execute(ledger.insert().values(**row, leaf_index=size))
+            fresh[(0, size)] = row["leaf_hash"]
+            done = completed_nodes(size, row["leaf_hash"], node)
+            for level, position, value in done:
+                fresh[(level, position)] = value
+            if done:
+                self._conn.execute(
+                    ledger_nodes.insert(),
+                    [{"level": lv, "position": p, "hash": h} for lv, p, h in done],
+                )
+            size += 1
         return [r["event_id"] for r in rows]
+
+    def size(self) -> int:
+        """How many leaves the tree has (as this transaction sees it)."""
+        top = self._conn.execute(select(func.max(ledger.c.leaf_index))).scalar_one()
+        return 0 if top is None else int(top) + 1
+
+    def _node(self, level: int, position: int) -> bytes:
+        if level == 0:
+            query = select(ledger.c.leaf_hash).where(ledger.c.leaf_index == position)
+        else:
+            query = select(ledger_nodes.c.hash).where(
+                ledger_nodes.c.level == level, ledger_nodes.c.position == position
+            )
+        return bytes(self._conn.execute(query).scalar_one())
 
     def for_case(self, case_id: str) -> list[dict[str, Any]]:
         result = self._conn.execute(

@@ -213,6 +213,9 @@ ledger = Table(
     Column("outcome", String(20), nullable=False),
     # The RFC 8785 canonical JSON of the whole entry: what a later Merkle tree hashes.
     Column("canonical", Text, nullable=False),
+    # Position in the Merkle tree (0-based, gap-free) and SHA-256(0x00 || canonical).
+    Column("leaf_index", BigInteger, nullable=False),
+    Column("leaf_hash", LargeBinary, nullable=False),
 )
 
 totp_enrolments = Table(
@@ -289,4 +292,59 @@ builtin_sessions = Table(
     _ts("created_at", nullable=False),
     _ts("revoked_at"),
     Index("ix_builtin_sessions_account", "target", "account_id"),
+)
+
+export_cursors = Table(
+    "export_cursors",
+    metadata,
+    # One row per SIEM sink: the ledger seq up to which the sink acknowledged delivery.
+    Column("sink", String(100), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False, default=0),
+    _ts("updated_at", nullable=False),
+)
+
+
+# -- the tamper-evident ledger (custos.ledger) ---------------------------------------
+Index("uq_ledger_leaf_index", ledger.c.leaf_index, unique=True)
+
+ledger_nodes = Table(
+    "ledger_nodes",
+    metadata,
+    # The hash of the complete subtree of 2**level leaves starting at leaf
+    # position * 2**level (level >= 1; level 0 is ledger.leaf_hash).
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary, nullable=False),
+)
+
+tree_heads = Table(
+    "tree_heads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tree_size", BigInteger, nullable=False, index=True),
+    Column("root_hash", String(64), nullable=False),
+    Column("signed_at", String(40), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("signature", String(200), nullable=False),
+)
+
+policies = Table(
+    "policies",
+    metadata,
+    # The exact policy text a case froze, by the hash stored on the case.
+    Column("hash", String(80), primary_key=True),
+    Column("text", Text, nullable=False),
+    _ts("first_seen_at", nullable=False),
+)
+
+repudiation_tokens = Table(
+    "repudiation_tokens",
+    metadata,
+    # "This wasn't me" links in recovery notices: stored hashed, single use.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False, index=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    _ts("issued_at", nullable=False),
+    _ts("expires_at", nullable=False),
+    _ts("used_at"),
 )

@@ -21,6 +21,7 @@ from custos.store.database import is_sqlite
 from custos.store.identity_repository import OperatorRepository, SubjectRepository
 from custos.store.ledger_repository import LedgerRepository
 from custos.store.receipt_repository import ReceiptRepository
+from custos.store.repudiation_repository import RepudiationRepository
 
 
 class UnitOfWork:
@@ -52,6 +53,7 @@ class UnitOfWork:
         self.throttles = ThrottleRepository(self.conn)
         self.flows = FlowRepository(self.conn)
         self.receipts = ReceiptRepository(self.conn)
+        self.repudiations = RepudiationRepository(self.conn)
         return self
 
     def after_commit(self, action: Callable[[], None]) -> None:

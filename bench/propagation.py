@@ -1,0 +1,282 @@
+"""Benchmark: propagation through Custos against the same directory written raw.
+
+Starts a throwaway slapd (and, with --ad, provisions a Samba AD DC) on loopback,
+prepares N recovered cases (tokens redeemed, secrets sealed, receipts queued),
+then measures, in the same run and at the same concurrency:
+
+* Custos: workers claim the receipts, set each password over LDAPS, record the
+  receipts and their ledger events, move each case through verifying (read-back
+  of the change time) to completed;
+* raw: the same N password writes with python-ldap on persistent connections
+  (the brief's baseline named ldap3; python-ldap, which the connectors use, is
+  about 1.7x faster here, so this baseline is the stricter one).
+
+Prints both rates and their ratio (target: Custos >= 0.8 of raw).
+
+    uv run --all-extras python bench/propagation.py            # N=5000 on slapd
+    uv run --all-extras python bench/propagation.py -n 1000 --ad --ad-n 200
+    uv run --all-extras python bench/propagation.py --database-url postgresql://postgres@127.0.0.1/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import ldap
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from custos import logs
+from custos.bootstrap import Services, bootstrap
+from custos.clock import SystemClock
+from custos.config import load_settings
+from custos.credentials.keys import MasterKey
+from custos.domain.model import Contact, ContactKind, LinkedAccount, Subject
+from custos.notify.base import Message
+from custos.propagation.worker import Worker
+from custos.service import credentials, self_service
+from custos.store.tables import cases
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.last: dict[tuple[str, str], str] = {}
+
+    def send(self, message: Message) -> None:
+        self.last[(message.to, message.kind)] = message.body
+
+
+def services(
+    folder: Path, database_url: str | None, targets: dict[str, Any], concurrency: int
+) -> tuple[Services, Inbox]:
+    inbox = Inbox()
+    overrides: dict[str, Any] = {"database_url": database_url} if database_url else {}
+    settings = load_settings(
+        None,
+        data_dir=folder,
+        sealing_key=MasterKey.generate().to_b64(),
+        targets=targets,
+        worker={"parallelism": concurrency, "batch": concurrency * 8, "poll_interval_s": 0.05},
+        **overrides,
+    )
+    svc = bootstrap(settings, migrate=True, notifier=inbox, clock=SystemClock())
+    return svc, inbox
+
+
+def prepare(
+    svc: Services, inbox: Inbox, target: str, accounts: list[str], progress: Callable[[str], None]
+) -> None:
+    """Subjects linked to ``accounts`` on ``target``, each with a redeemed token."""
+    with svc.uow() as uow:
+        for account in accounts:
+            uow.subjects.add(
+                Subject(
+                    id=account,
+                    display_name=account,
+                    groups=frozenset({"staff"}),
+                    contacts=(Contact(ContactKind.EMAIL, f"{account}@example.org", True),),
+                    accounts=(LinkedAccount(target, account),),
+                ),
+                now=svc.clock.now(),
+            )
+        uow.commit()
+    for i, account in enumerate(accounts):
+        flow = self_service.start(svc, identifier=account, source_address="127.0.0.1")
+        self_service.request_email_code(svc, handle=flow)
+        body = inbox.last[(f"{account}@example.org", "email_code")]
+        code = body.split(" is ")[1][:8]
+        self_service.submit_proof(svc, handle=flow, method="email_code", response=code)
+        token = inbox.last[(f"{account}@example.org", "reset_link")].split("#token=")[1].split()[0]
+        credentials.redeem(svc, token=token, new_password=f"Bench-{secrets.token_hex(8)}-Aa1")
+        if i % 250 == 0:
+            progress(f"prepared {i}/{len(accounts)}")
+
+
+def run_custos(svc: Services, total: int) -> float:
+    """Seconds until every prepared case is completed by one worker process
+    (its ``parallelism`` threads write the directory concurrently)."""
+    stop = threading.Event()
+    worker = Worker(svc, owner="bench")
+    start = time.perf_counter()
+    thread = threading.Thread(target=worker.run_forever, args=(stop,))
+    thread.start()
+    try:
+        while True:
+            with svc.uow() as uow:
+                done = uow.conn.execute(
+                    select(func.count())
+                    .select_from(cases)
+                    .where(cases.c.state.in_(["completed", "needs_attention"]))
+                ).scalar_one()
+            if done >= total:
+                return time.perf_counter() - start
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join()
+
+
+def run_raw(
+    url: str,
+    ca_file: Path,
+    bind_dn: str,
+    password: str,
+    dns: list[str],
+    concurrency: int,
+    modify: Callable[[Any, str], None],
+) -> float:
+    local = threading.local()
+
+    def conn() -> Any:
+        if not hasattr(local, "c"):
+            c = ldap.initialize(url)
+            c.set_option(ldap.OPT_X_TLS_CACERTFILE, str(ca_file))
+            c.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+            c.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
+            c.simple_bind_s(bind_dn, password)
+            local.c = c
+        return local.c
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(lambda dn: modify(conn(), dn), dns))
+    return time.perf_counter() - start
+
+
+def report(label: str, n: int, custos_s: float, raw_s: float, target_ratio: float) -> None:
+    custos_rate, raw_rate = n / custos_s, n / raw_s
+    ratio = custos_rate / raw_rate
+    verdict = "OK" if ratio >= target_ratio else "BELOW TARGET"
+    print(f"{label}: N={n}")
+    print(f"  raw password writes : {raw_rate:8.1f} /s")
+    print(f"  Custos propagation  : {custos_rate:8.1f} /s  (cases, receipts, ledger, read-back)")
+    print(f"  ratio Custos / raw  : {ratio:8.2f}  (target >= {target_ratio:.2f}): {verdict}")
+
+
+def bench_slapd(args: argparse.Namespace, folder: Path) -> None:
+    from servers.slapd import launch
+
+    server = launch(folder / "slapd")
+    try:
+        admin = server.admin()
+        uids = [f"b{i:05d}" for i in range(args.n)]
+        for uid in uids:
+            admin.add_s(
+                f"uid={uid},{server.people_base}",
+                [
+                    ("objectClass", [b"inetOrgPerson"]),
+                    ("uid", [uid.encode()]),
+                    ("cn", [uid.encode()]),
+                    ("sn", [uid.encode()]),
+                    ("userPassword", [b"Initial-Password-123"]),
+                ],
+            )
+        target = {
+            "kind": "ldap",
+            "url": server.ldaps_url,
+            "ca_file": str(server.ca_file),
+            "bind_dn": server.service_dn,
+            "bind_password": {"value": server.service_password},
+            "user_base": server.people_base,
+        }
+        svc, inbox = services(
+            folder / "custos-ldap", args.database_url, {"ldap": target}, args.concurrency
+        )
+        prepare(svc, inbox, "ldap", uids, lambda m: print(f"  {m}", file=sys.stderr))
+        custos_s = run_custos(svc, args.n)
+        dns = [f"uid={uid},{server.people_base}" for uid in uids]
+        raw_s = run_raw(
+            server.ldaps_url,
+            server.ca_file,
+            server.service_dn,
+            server.service_password,
+            dns,
+            args.concurrency,
+            lambda c, dn: c.passwd_s(dn, None, f"Raw-{secrets.token_hex(8)}-Aa1"),
+        )
+        report("OpenLDAP (slapd, LDAPS, password modify)", args.n, custos_s, raw_s, 0.8)
+    finally:
+        server.stop()
+
+
+def bench_ad(args: argparse.Namespace, folder: Path) -> None:
+    from servers.samba import provision
+
+    from custos.connectors.active_directory import encode_unicode_pwd
+
+    dc = provision(folder / "samba")
+    dc.start()
+    try:
+        sams = [f"ab{i:04d}" for i in range(args.ad_n)]
+        for sam in sams:
+            dc.add_user(sam, "Initial-Password-123")
+        target = {
+            "kind": "active_directory",
+            "url": dc.ldaps_url,
+            "ca_file": str(dc.ca_file),
+            "bind_dn": dc.admin_dn,
+            "bind_password": {"value": dc.admin_password},
+            "user_base": dc.user_base,
+        }
+        svc, inbox = services(
+            folder / "custos-ad", args.database_url, {"ad": target}, args.concurrency
+        )
+        prepare(svc, inbox, "ad", sams, lambda m: print(f"  {m}", file=sys.stderr))
+        custos_s = run_custos(svc, args.ad_n)
+        admin = dc.admin()
+        dns = [
+            admin.search_s(dc.user_base, ldap.SCOPE_SUBTREE, f"(sAMAccountName={sam})", ["dn"])[0][
+                0
+            ]
+            for sam in sams
+        ]
+        raw_s = run_raw(
+            dc.ldaps_url,
+            dc.ca_file,
+            dc.admin_dn,
+            dc.admin_password,
+            dns,
+            args.concurrency,
+            lambda c, dn: c.modify_s(
+                dn,
+                [
+                    (
+                        ldap.MOD_REPLACE,
+                        "unicodePwd",
+                        [encode_unicode_pwd(f"Raw-{secrets.token_hex(8)}-Aa1")],
+                    )
+                ],
+            ),
+        )
+        report("Active Directory (Samba, LDAPS, unicodePwd)", args.ad_n, custos_s, raw_s, 0.8)
+    finally:
+        dc.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=5000, help="accounts on slapd")
+    parser.add_argument("--ad", action="store_true", help="also benchmark Samba AD")
+    parser.add_argument("--ad-n", type=int, default=200, help="accounts on Samba AD")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    args = parser.parse_args()
+    logs.configure("warning")
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_slapd(args, Path(tmp))
+        if args.ad:
+            bench_ad(args, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""``custos audit`` (verify, head, proof, keys), ``custos evidence`` (export,
+verify) and ``custos keys rotate-ledger``. There is no command that deletes or
+rewrites a ledger entry (R-38)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from custos.cli.context import console, err_console, fail, failures, state
+from custos.ledger.signing import load_public_key
+
+audit_app = typer.Typer(help="The tamper-evident ledger.", no_args_is_help=True)
+evidence_app = typer.Typer(help="Evidence packs that verify offline.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Recompute the ledger from the store and check every signed and witnessed
+    head; exit 1 on any problem (and raise the tamper alert)."""
+    from custos.ledger.audit import audit_ledger
+
+    with failures():
+        svc = state(ctx).services()
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+            disable=as_json,
+        ) as bar:
+            task = bar.add_task("verifying ledger", total=None)
+            report = audit_ledger(
+                svc, progress=lambda done, total: bar.update(task, completed=done, total=total)
+            )
+    if as_json:
+        console.print_json(json.dumps(report.to_json()))
+    else:
+        for problem in report.problems:
+            err_console.print(f"[red]{problem.kind}[/]: {escape(problem.message)}", soft_wrap=True)
+        verdict = "intact" if report.ok else f"BROKEN ({len(report.problems)} problem(s))"
+        console.print(
+            f"ledger {verdict}: {report.entries} entries, root {report.root_hash}, "
+            f"{report.heads_checked} signed head(s), {report.witnessed_checked} witnessed",
+            soft_wrap=True,
+        )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("head")
+def audit_head(ctx: typer.Context) -> None:
+    """Sign a tree head now and publish it to the witnesses."""
+    from custos.ledger.heads import sign_tree_head
+
+    with failures():
+        head = sign_tree_head(state(ctx).services())
+    console.print_json(json.dumps(head.to_json()))
+
+
+@audit_app.command("keys")
+def audit_keys(
+    ctx: typer.Context,
+    export: Annotated[
+        Path | None, typer.Option(help="Also write <key_id>.pem files into this folder.")
+    ] = None,
+) -> None:
+    """The public keys that sign tree heads (the last one is active)."""
+    from custos.ledger.signing import KeyRing
+
+    with failures():
+        keys = KeyRing(state(ctx).settings().effective_ledger_keys_dir).all_keys()
+    table = Table(title=f"{len(keys)} ledger key(s)")
+    for column in ("key id", "created (UTC)", "active"):
+        table.add_column(column)
+    for i, key in enumerate(keys):
+        table.add_row(key.key_id, key.created_at, "yes" if i == len(keys) - 1 else "")
+    console.print(table)
+    for key in keys:
+        console.print(key.pem, markup=False)
+        if export is not None:
+            export.mkdir(parents=True, exist_ok=True)
+            (export / f"{key.key_id}.pem").write_text(key.pem, encoding="ascii")
+
+
+@audit_app.command("proof")
+def audit_proof(
+    ctx: typer.Context,
+    seq: int,
+    tree_size: Annotated[int | None, typer.Option(help="Prove against this signed head.")] = None,
+    server: Annotated[
+        str | None, typer.Option(help="Fetch the proof from this Custos API instead.")
+    ] = None,
+    token: Annotated[str | None, typer.Option(envvar="CUSTOS_TOKEN", help="API token.")] = None,
+    key: Annotated[Path | None, typer.Option(help="Trusted public key (PEM).")] = None,
+) -> None:
+    """Fetch entry SEQ with its inclusion proof and verify it locally: leaf hash,
+    path to the signed root, and the head's signature."""
+    from custos.ledger.heads import key_ring
+    from custos.ledger.proofs import check_entry_proof, entry_with_proof
+
+    with failures():
+        if server is None:
+            svc = state(ctx).services()
+            answer = entry_with_proof(svc, seq, tree_size=tree_size)
+            keys = key_ring(svc).public_keys()
+        else:
+            answer = _fetch(server, token, seq, tree_size)
+            keys = {}
+        if key is not None:
+            public = load_public_key(key.read_bytes())
+            from custos.ledger.signing import key_id_of
+
+            keys = {key_id_of(public): public}
+        elif server is not None:
+            keys = _server_keys(server)
+            err_console.print("note: the head is checked with keys the server published")
+    problems = check_entry_proof(answer, keys)
+    head = answer["tree_head"]
+    console.print(
+        f"entry seq {seq} (index {answer['leaf_index']}) against the head of size "
+        f"{head['tree_size']} signed by {head['key_id']} at {head['signed_at']}"
+    )
+    for problem in problems:
+        fail("proof_invalid", problem)
+    if problems:
+        raise typer.Exit(1)
+    console.print(f"inclusion proof verified ({len(answer['inclusion_proof'])} hashes)")
+
+
+def _fetch(server: str, token: str | None, seq: int, tree_size: int | None) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    params = {"tree_size": tree_size} if tree_size else {}
+    url = f"{server.rstrip('/')}/api/v1/ledger/entries/{seq}"
+    response = httpx.get(url, headers=headers, params=params, timeout=30)
+    if not response.is_success:
+        fail("proof_unavailable", f"{response.status_code}: {response.text[:300]}")
+        raise typer.Exit(1)
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def _server_keys(server: str) -> dict[str, Any]:
+    response = httpx.get(f"{server.rstrip('/')}/api/v1/ledger/keys", timeout=30)
+    response.raise_for_status()
+    return {
+        k["key_id"]: load_public_key(k["public_key_pem"].encode("ascii"))
+        for k in response.json()["keys"]
+    }
+
+
+def rotate_ledger(ctx: typer.Context) -> None:
+    """Add a new ledger signing key (it becomes active; older keys still verify)."""
+    from custos.ledger.rotation import rotate_ledger_key
+
+    with failures():
+        key = rotate_ledger_key(state(ctx).services())
+    console.print(f"ledger key {key.key_id} is now active")
+    console.print(key.pem, markup=False)
+
+
+@evidence_app.command("export")
+def evidence_export(
+    ctx: typer.Context,
+    case_id: str,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The zip to write.")],
+) -> None:
+    """Write the case's evidence pack (entries, proofs, signed head, key, policy,
+    receipts, checks, summary)."""
+    from custos.ledger.evidence import export_pack
+
+    with failures():
+        pack = export_pack(state(ctx).services(), case_id)
+    output.write_bytes(pack)
+    console.print(f"evidence pack for {case_id} written to {output}")
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    pack: Path,
+    key: Annotated[Path, typer.Option(help="The trusted ledger public key (PEM).")],
+) -> None:
+    """Verify a pack offline (no database): exit 0 when it holds, 1 naming what fails."""
+    from custos.ledger.pack_check import verify_pack
+
+    with failures():
+        public = load_public_key(key.read_bytes())
+    report = verify_pack(pack, public)
+    for line in report.checked:
+        console.print(f"ok: {escape(line)}", soft_wrap=True)
+    for line in report.failures:
+        fail("evidence_invalid", line)
+    if not report.ok:
+        err_console.print(f"evidence pack {pack} does NOT verify")
+        raise typer.Exit(1)
+    console.print(
+        f"evidence pack verified: case {report.case_id}, {report.entries} entries, "
+        f"tree size {report.tree_size}"
+    )

@@ -1,0 +1,78 @@
+"""``custos report compliance``: controls and evidence for a period."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from custos.cli.context import console, failures, state
+from custos.domain.errors import InvalidInput
+from custos.reports.compliance import build_report, day_period, render_html
+
+app = typer.Typer(help="Compliance reports.", no_args_is_help=True)
+
+
+class Format(StrEnum):
+    HTML = "html"
+    PDF = "pdf"
+    JSON = "json"
+
+
+def _day(value: str, option: str) -> datetime:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        raise InvalidInput(f"{option} must be a date like 2026-11-30, not '{value}'") from None
+
+
+@app.command("compliance")
+def compliance(
+    ctx: typer.Context,
+    from_: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD, UTC).")],
+    to: Annotated[str, typer.Option("--to", help="Last day, inclusive (YYYY-MM-DD, UTC).")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
+    format_: Annotated[
+        Format | None,
+        typer.Option(
+            "--format", help="html, pdf or json (default: from the file name, else html)."
+        ),
+    ] = None,
+) -> None:
+    """NIST CSF 2.0, SP 800-53, OWASP NHI and AI RMF controls with their evidence,
+    and the recovery figures, for the days FROM to TO."""
+    with failures():
+        first, last = _day(from_, "--from"), _day(to, "--to")
+        if last < first:
+            raise InvalidInput("--to is before --from")
+        chosen = format_ or _format_of(output)
+        if chosen == Format.PDF and output is None:
+            raise InvalidInput("a PDF needs a file: give -o report.pdf")
+        report = build_report(state(ctx).services(), day_period(first.date(), last.date()))
+    if chosen == Format.JSON:
+        text = json.dumps(report.to_json(), indent=2)
+    elif chosen == Format.HTML:
+        text = render_html(report)
+    else:
+        from custos.reports.pdf import render_pdf
+
+        assert output is not None
+        output.write_bytes(render_pdf(report))
+        console.print(f"report written to {output}")
+        return
+    if output is None:
+        print(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(f"report written to {output}")
+
+
+def _format_of(output: Path | None) -> Format:
+    suffix = output.suffix.lower().lstrip(".") if output else ""
+    return Format(suffix) if suffix in {f.value for f in Format} else Format.HTML

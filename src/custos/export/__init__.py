@@ -1,0 +1,1 @@
+"""SIEM export: ledger events as OCSF JSON, delivered at least once to syslog and HTTPS."""

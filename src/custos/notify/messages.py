@@ -1,0 +1,204 @@
+"""Every message Custos sends, rendered from the Jinja2 templates beside this
+module: a plain-text part always, an HTML part (autoescaped) beside it.
+
+Kinds and the one secret each may carry (R-23: nothing else ever):
+
+=================== ===================== ==========================================
+kind                to                    secret it carries
+=================== ===================== ==========================================
+email_code          confirmed contacts    the issued code (R-13, R-15)
+reset_link          confirmed contacts    the one-time reset link (R-17)
+recovery_notice     confirmed contacts    the one-time repudiation link (R-22)
+recovery_code_used  confirmed contacts    the one-time repudiation link (R-12, R-23)
+repudiated          security_address      none (R-43)
+=================== ===================== ==========================================
+
+No builder takes a password, a TOTP secret or a recovery code, and :func:`render`
+refuses context names that look like one, so a template cannot be handed one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Final
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from custos.notify.base import Message
+
+TEMPLATES: Final = Path(__file__).parent / "templates"
+
+#: The context name of the one secret each kind may carry.
+SECRET_OF_KIND: Final[Mapping[str, str | None]] = {
+    "email_code": "code",
+    "reset_link": "link",
+    "recovery_notice": "repudiation_link",
+    "recovery_code_used": "repudiation_link",
+    "repudiated": None,
+}
+KINDS: Final = frozenset(SECRET_OF_KIND)
+_SECRET_NAMES: Final = frozenset(n for n in SECRET_OF_KIND.values() if n)
+#: Context names no template may ever receive (R-23).
+FORBIDDEN_NAMES: Final = re.compile(
+    r"pass(word)?|totp|otp_secret|secret|recovery_code|replacement|credential", re.IGNORECASE
+)
+CHANNEL_LABELS: Final[Mapping[str, str]] = {
+    "self_service": "self-service portal",
+    "helpdesk": "help desk",
+    "owner_request": "owner request",
+    "campaign": "campaign",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+@cache
+def environment() -> Environment:
+    """The template environment: autoescape for ``.html`` only, undefined names fail."""
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def render(kind: str, subject: str, context: Mapping[str, object]) -> Rendered:
+    """Render ``kind`` (``<kind>.txt`` and ``<kind>.html``) with ``context``.
+    Raises ValueError for an unknown kind, a context name that looks like a
+    password or factor secret, or a one-time secret that belongs to another kind."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown message kind '{kind}'")
+    for name in context:
+        if FORBIDDEN_NAMES.search(name):
+            raise ValueError(f"message context may not carry '{name}' (R-23)")
+        if name in _SECRET_NAMES and name != SECRET_OF_KIND[kind]:
+            raise ValueError(f"'{name}' may not appear in a '{kind}' message (R-23)")
+    env = environment()
+    values = {**context, "title": subject}
+    text = env.get_template(f"{kind}.txt").render(values)
+    html = env.get_template(f"{kind}.html").render(values)
+    return Rendered(subject=subject, text=text, html=html)
+
+
+def when(at: datetime) -> str:
+    """How a time is shown in messages: UTC, to the minute."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _message(kind: str, to: str, case_id: str | None, rendered: Rendered) -> Message:
+    return Message(
+        to=to,
+        subject=rendered.subject,
+        body=rendered.text,
+        html=rendered.html,
+        kind=kind,
+        case_id=case_id,
+    )
+
+
+def email_code(*, to: str, case_id: str, code: str, minutes: int) -> Message:
+    context = {"case_id": case_id, "code": code, "minutes": minutes}
+    rendered = render("email_code", "Your Custos verification code", context)
+    return _message("email_code", to, case_id, rendered)
+
+
+def reset_link(*, to: str, case_id: str, link: str, minutes: int) -> Message:
+    context = {"case_id": case_id, "link": link, "minutes": minutes}
+    rendered = render("reset_link", "Complete your account recovery", context)
+    return _message("reset_link", to, case_id, rendered)
+
+
+def recovery_notice(
+    *,
+    to: str,
+    case_id: str,
+    display_name: str,
+    event: str,
+    at: datetime,
+    channel: str,
+    repudiation_link: str,
+    expires_days: int,
+) -> Message:
+    """``event``: ``credential_issued`` or ``completed``."""
+    if event not in ("credential_issued", "completed"):
+        raise ValueError(f"unknown recovery event '{event}'")
+    subject = (
+        "Your password was changed"
+        if event == "completed"
+        else "A recovery of your account was approved"
+    )
+    context = {
+        "case_id": case_id,
+        "display_name": display_name,
+        "event": event,
+        "at": when(at),
+        "channel": CHANNEL_LABELS.get(channel, channel),
+        "repudiation_link": repudiation_link,
+        "expires_days": expires_days,
+    }
+    rendered = render("recovery_notice", subject, context)
+    return _message("recovery_notice", to, case_id, rendered)
+
+
+def recovery_code_used(
+    *,
+    to: str,
+    case_id: str,
+    display_name: str,
+    at: datetime,
+    remaining: int,
+    repudiation_link: str,
+    expires_days: int,
+) -> Message:
+    context = {
+        "case_id": case_id,
+        "display_name": display_name,
+        "at": when(at),
+        "remaining": remaining,
+        "repudiation_link": repudiation_link,
+        "expires_days": expires_days,
+    }
+    rendered = render("recovery_code_used", "A saved recovery code was used", context)
+    return _message("recovery_code_used", to, case_id, rendered)
+
+
+def repudiated(
+    *,
+    to: str,
+    case_id: str,
+    subject_id: str,
+    flagged_by: str,
+    source: str,
+    reason: str,
+    at: datetime,
+    state_before: str,
+    state_after: str,
+    actions: Sequence[str],
+) -> Message:
+    """The security alert of a fraud flag or repudiation (R-43)."""
+    context = {
+        "case_id": case_id,
+        "subject_id": subject_id,
+        "flagged_by": flagged_by,
+        "source": source,
+        "reason": reason,
+        "at": when(at),
+        "state_before": state_before,
+        "state_after": state_after,
+        "actions": list(actions),
+    }
+    rendered = render(
+        "repudiated", f"[Custos security] Recovery {case_id} flagged as fraud", context
+    )
+    return _message("repudiated", to, case_id, rendered)

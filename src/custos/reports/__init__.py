@@ -1,0 +1,1 @@
+"""Compliance reports (HTML, PDF, JSON) and Prometheus metrics from the store."""

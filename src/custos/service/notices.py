@@ -1,0 +1,142 @@
+"""Sending messages after the transaction commits, and the recovery notices that
+go to every confirmed contact with a repudiation link (R-22, R-23).
+
+Delivery contract: a message is handed to the notifier only after the unit of
+work committed (never inside a transaction, never for a rolled-back change).
+Delivery never raises: the change it reports is already committed, an error
+answer would misreport it and, on self-service endpoints, tell a known account
+from an unknown one (R-19). A failure is logged (kind and case, never the body or
+a secret, R-37) and recorded in the ledger as ``notify:subject:failed`` in a
+transaction of its own; a success as ``notify:subject:sent``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Final
+
+import structlog
+
+from custos.bootstrap import Services
+from custos.credentials.tokens import issue_token
+from custos.domain.events import DomainEvent, EventType, Outcome
+from custos.domain.model import SYSTEM_ACTOR, Case, ContactKind, Subject
+from custos.notify import messages
+from custos.notify.base import Message, NotificationFailed
+from custos.store.unit_of_work import UnitOfWork
+
+log = structlog.get_logger("custos.notify")
+
+REPUDIATION_PREFIX: Final = "crp"
+REPUDIATION_TTL: Final = timedelta(days=7)
+
+
+def queue(
+    svc: Services, uow: UnitOfWork, batch: Sequence[Message], *, subject_id: str | None
+) -> None:
+    """Deliver ``batch`` once ``uow`` committed (see the module contract)."""
+    if batch:
+        uow.after_commit(partial(deliver, svc, list(batch), subject_id=subject_id))
+
+
+def deliver(svc: Services, batch: Sequence[Message], *, subject_id: str | None) -> None:
+    """Send every message of ``batch`` (all of one kind for one case); record the
+    outcome in the ledger. Never raises."""
+    failures: list[str] = []
+    for message in batch:
+        try:
+            svc.notifier.send(message)
+        except NotificationFailed as exc:
+            failures.append(str(exc))
+            log.warning(
+                "notification_failed", kind=message.kind, case=message.case_id, error=str(exc)
+            )
+    first = batch[0]
+    sent = len(batch) - len(failures)
+    _record(
+        svc,
+        DomainEvent(
+            type=EventType.NOTIFICATION_FAILED if failures else EventType.NOTIFICATION_SENT,
+            occurred_at=svc.clock.now(),
+            actor=SYSTEM_ACTOR,
+            subject_id=subject_id,
+            case_id=first.case_id,
+            outcome=Outcome.FAILURE if failures else Outcome.SUCCESS,
+            reason=failures[0] if failures else "",
+            data={"kind": first.kind, "recipients": len(batch), "delivered": sent},
+        ),
+    )
+
+
+def _record(svc: Services, event: DomainEvent) -> None:
+    try:
+        with svc.uow() as uow:
+            uow.ledger.append([event])
+            uow.commit()
+    except Exception as exc:  # the message went (or not) already; never fail the caller
+        log.error(
+            "notification_not_recorded", kind=event.data.get("kind"), error=type(exc).__name__
+        )
+
+
+def repudiation_link(svc: Services, uow: UnitOfWork, *, case_id: str, now: datetime) -> str:
+    """Issue a one-time "this wasn't me" token for the case (stored hashed, valid
+    7 days) and return its link, built from the configured origin (R-17)."""
+    token = issue_token(REPUDIATION_PREFIX)
+    uow.repudiations.add(
+        case_id=case_id, digest=token.digest, now=now, expires_at=now + REPUDIATION_TTL
+    )
+    return f"{svc.settings.public_origin}/repudiate#token={token.plain}"
+
+
+def notify_recovery(
+    svc: Services, uow: UnitOfWork, *, case: Case, subject: Subject, event: str, now: datetime
+) -> int:
+    """Queue a recovery notice to every confirmed email contact of ``subject``
+    (R-22): what happened (``credential_issued`` or ``completed``), when, through
+    which channel, and a repudiation link. Returns the number of recipients."""
+    contacts = subject.confirmed_contacts(ContactKind.EMAIL)
+    if not contacts:
+        return 0
+    link = repudiation_link(svc, uow, case_id=case.id, now=now)
+    batch = [
+        messages.recovery_notice(
+            to=contact.address,
+            case_id=case.id,
+            display_name=subject.display_name,
+            event=event,
+            at=now,
+            channel=str(case.channel),
+            repudiation_link=link,
+            expires_days=REPUDIATION_TTL.days,
+        )
+        for contact in contacts
+    ]
+    queue(svc, uow, batch, subject_id=subject.id)
+    return len(batch)
+
+
+def notify_recovery_code_used(
+    svc: Services, uow: UnitOfWork, *, case: Case, subject: Subject, remaining: int, now: datetime
+) -> None:
+    """Tell every confirmed email contact that a saved recovery code was used
+    (R-12, R-23), with a repudiation link. The replacement code is never sent."""
+    contacts = subject.confirmed_contacts(ContactKind.EMAIL)
+    if not contacts:
+        return
+    link = repudiation_link(svc, uow, case_id=case.id, now=now)
+    batch = [
+        messages.recovery_code_used(
+            to=contact.address,
+            case_id=case.id,
+            display_name=subject.display_name,
+            at=now,
+            remaining=remaining,
+            repudiation_link=link,
+            expires_days=REPUDIATION_TTL.days,
+        )
+        for contact in contacts
+    ]
+    queue(svc, uow, batch, subject_id=subject.id)

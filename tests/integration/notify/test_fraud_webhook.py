@@ -1,0 +1,71 @@
+"""The fraud flag's security alert also goes out as a signed webhook when the
+security webhook is configured (R-43, issue 4 "signed webhooks")."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import World, make_world
+from custos.domain.model import Role
+from custos.service import cases, fraud
+
+SECRET = "webhook-shared-secret-3b1e"
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((dict(self.headers), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    _Receiver.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/alerts", _Receiver.received
+    server.shutdown()
+    server.server_close()
+
+
+def test_fraud_flag_posts_a_signed_security_webhook(
+    tmp_path: Path, receiver: tuple[str, list[tuple[dict[str, str], bytes]]]
+) -> None:
+    url, received = receiver
+    world: World = make_world(
+        f"sqlite:///{tmp_path / 'custos.db'}",
+        tmp_path,
+        security_webhook_url=url,
+        security_webhook_secret=SECRET,
+    )
+    world.subject("kim", with_totp=True)
+    world.operator("hana", Role.REQUESTER)
+    case = cases.open_helpdesk_case(
+        world.svc, world.operators["hana"], subject_id="kim", reason="caller"
+    )
+    fraud.flag_fraud(world.svc, world.operators["hana"], case.id, reason="voice did not match")
+    world.svc.engine.dispose()
+
+    [(headers, body)] = received
+    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(headers["X-Custos-Signature"], expected)
+    payload = json.loads(body)
+    assert payload["type"] == "case:fraud:flagged" and payload["case"] == case.id
+    assert payload["state_after"] == "blocked" and payload["source"] == "operator"

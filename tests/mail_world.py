@@ -1,0 +1,42 @@
+"""A Custos that mails through the loopback SMTP server (tests/servers/smtp.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from conftest import World, make_world, pg_schema
+from custos.domain.model import Contact, ContactKind
+
+SECURITY_ADDRESS = "soc@example.org"
+
+
+def mail_world(backend: str, tmp_path: Path, smtp: dict[str, Any]) -> Iterator[World]:
+    """A World on ``backend`` whose notifier is SMTP; security alerts go to
+    SECURITY_ADDRESS."""
+    settings = {"smtp": smtp, "security_address": SECURITY_ADDRESS}
+    if backend == "sqlite":
+        world = make_world(f"sqlite:///{tmp_path / 'custos.db'}", tmp_path, **settings)
+        try:
+            yield world
+        finally:
+            world.svc.engine.dispose()
+        return
+    with pg_schema() as url:
+        world = make_world(url, tmp_path, **settings)
+        try:
+            yield world
+        finally:
+            world.svc.engine.dispose()
+
+
+def add_contact(world: World, subject_id: str, address: str, *, confirmed: bool = True) -> None:
+    """Give a subject one more email contact."""
+    with world.svc.uow() as uow:
+        subject = uow.subjects.get(subject_id)
+        assert subject is not None
+        contacts = (*subject.contacts, Contact(ContactKind.EMAIL, address, confirmed))
+        uow.subjects.update(dataclasses.replace(subject, contacts=contacts))
+        uow.commit()
