@@ -39,12 +39,15 @@ from pydantic import (
 )
 
 from custos.domain.model import Channel, CredentialAction, Employment, Hold, SubjectKind
+from custos.proofing.base import METHODS
 
-#: Proofing methods a policy may name. A new method module is one line here.
-KNOWN_METHODS: frozenset[str] = frozenset({"totp", "recovery_code", "email_code"})
-#: Methods that count as phishing-resistant (R-45). None of the v1 methods does;
-#: ``webauthn`` joins both sets when it ships.
-PHISHING_RESISTANT_METHODS: frozenset[str] = frozenset()
+#: Proofing methods a policy may name: those registered in ``proofing.base.METHODS``
+#: (a new method module adds its entry there, and only there).
+KNOWN_METHODS: frozenset[str] = frozenset(METHODS)
+#: Methods that count as phishing-resistant (R-45).
+PHISHING_RESISTANT_METHODS: frozenset[str] = frozenset(
+    name for name, info in METHODS.items() if info.phishing_resistant
+)
 #: Post-recovery checks the verification step knows how to run.
 KNOWN_POST_CHECKS: frozenset[str] = frozenset({"read_back", "sessions_revoked", "mfa_bound"})
 #: Reset tokens and temporary passwords live at most this long (R-13, R-17).
