@@ -25,11 +25,18 @@ class Refusing(BuiltinDirectory):
 
 
 def self_service_recovery(
-    world: World, subject_id: str, *, wrong_codes: int = 0, minutes: int = 0
+    world: World,
+    subject_id: str,
+    *,
+    wrong_codes: int = 0,
+    minutes: int = 0,
+    password: str = PASSWORD,
+    source_address: str = "10.1.1.1",
 ) -> str:
     """A subject recovers alone by email code; ``wrong_codes`` failed attempts
-    first; the clock moves ``minutes`` before the password is set. Returns the case id."""
-    flow = self_service.start(world.svc, identifier=subject_id, source_address="10.1.1.1")
+    first; the clock moves ``minutes`` before ``password`` is set. Returns the case
+    id once the token is redeemed (propagation is the worker's: ``world.drain()``)."""
+    flow = self_service.start(world.svc, identifier=subject_id, source_address=source_address)
     self_service.request_email_code(world.svc, handle=flow)
     for _ in range(wrong_codes):
         with contextlib.suppress(ProofingFailed):
@@ -41,7 +48,7 @@ def self_service_recovery(
     )
     world.clock.advance(timedelta(minutes=minutes))
     token = world.last_link_token(subject_id)
-    return credentials.redeem(world.svc, token=token, new_password=PASSWORD).case_id
+    return credentials.redeem(world.svc, token=token, new_password=password).case_id
 
 
 def helpdesk_recovery(world: World, subject_id: str, *, minutes: int = 0) -> str:

@@ -199,6 +199,51 @@ class SiemConfig(BaseModel):
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
+JwsAlgorithm = Literal["ES256", "RS256", "EdDSA"]
+
+
+def _default_algorithms() -> list[JwsAlgorithm]:
+    return ["ES256"]
+
+
+class IdvProvider(BaseModel):
+    """An identity-verification provider whose signed JWT results re-proof a
+    subject (``[proofing.providers.NAME]``, docs/proofing.md). Keys come from a
+    JWKS: a local file or an https URL (cached ``jwks_ttl_s`` seconds). Only
+    asymmetric algorithms: never ``none`` or HS*."""
+
+    model_config = ConfigDict(extra="forbid")
+    issuer: str = Field(min_length=1)
+    audience: str = Field(min_length=1)
+    jwks_file: Path | None = None
+    jwks_url: str | None = Field(default=None, pattern=r"^https://")
+    ca_file: Path | None = None  # CA bundle for jwks_url (system CAs if unset)
+    jwks_ttl_s: int = Field(default=300, ge=1, le=86400)
+    algorithms: list[JwsAlgorithm] = Field(default_factory=_default_algorithms, min_length=1)
+    max_token_age_s: int = Field(default=600, ge=1, le=86400)
+    timeout_s: float = Field(default=10, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _one_jwks(self) -> IdvProvider:
+        if (self.jwks_file is None) == (self.jwks_url is None):
+            raise ValueError("give exactly one of jwks_file or jwks_url")
+        return self
+
+
+class ProofingConfig(BaseModel):
+    """Proofing settings: the re-proofing providers, by name."""
+
+    model_config = ConfigDict(extra="forbid")
+    providers: dict[str, IdvProvider] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _distinct_issuers(self) -> ProofingConfig:
+        issuers = [p.issuer for p in self.providers.values()]
+        if len(set(issuers)) != len(issuers):
+            raise ValueError("two providers share one issuer")
+        return self
+
+
 class SmtpConfig(BaseModel):
     """The SMTP relay for notifications (docs/notifications.md). ``security``:
     ``starttls`` (upgrade on 587), ``tls`` (implicit TLS on 465) or ``none``,
@@ -258,6 +303,23 @@ class Settings(BaseSettings):
     smtp: SmtpConfig | None = None
     #: Where security alerts (repudiations, fraud flags) are mailed (R-43).
     security_address: str | None = Field(default=None, pattern=r"^[^@\s<>]+@[^@\s<>]+$")
+    #: Risk and abuse resistance (docs/abuse-resistance.md).
+    #: A MaxMind DB (e.g. GeoLite2-City.mmdb) for the geo-velocity signal; unset: no signal.
+    geoip_database: Path | None = None
+    #: Shared secret of the carrier's signed SIM-swap webhook; unset: the webhook refuses all.
+    sim_swap_webhook_secret: SecretStr | None = None
+    #: How long a SIM-swap or porting signal blocks SMS recovery (R-44).
+    sim_swap_block_days: int = Field(default=7, ge=1, le=365)
+    #: A signed webhook request older (or newer) than this is refused as a replay.
+    sim_swap_max_skew_s: int = Field(default=300, ge=10, le=3600)
+    #: No recovery activity for this long makes an account "dormant" (a risk signal).
+    dormant_after_days: int = Field(default=180, ge=1, le=3650)
+    #: Unauthenticated self-service answers take at least this long (R-19).
+    enumeration_floor_ms: int = Field(default=250, ge=0, le=5000)
+    #: The demo's SMS gateway writes here (default <data_dir>/sms-outbox).
+    sms_outbox_dir: Path | None = None
+    #: Re-proofing providers and other proofing settings (docs/proofing.md).
+    proofing: ProofingConfig = Field(default_factory=ProofingConfig)
 
     @field_validator("public_origin")
     @classmethod
@@ -279,6 +341,10 @@ class Settings(BaseSettings):
     @property
     def effective_outbox(self) -> Path:
         return self.outbox_dir or self.data_dir / "outbox"
+
+    @property
+    def effective_sms_outbox(self) -> Path:
+        return self.sms_outbox_dir or self.data_dir / "sms-outbox"
 
     @property
     def effective_ledger_keys_dir(self) -> Path:

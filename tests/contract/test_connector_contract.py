@@ -12,6 +12,7 @@ from contract_harness import KINDS, Harness, kinds_with
 
 from custos.connectors.errors import ConnectorError, UnknownAccount
 from custos.connectors.spi import (
+    AuthenticateOp,
     EnableOp,
     FindAccountOp,
     ForceChangeOp,
@@ -110,6 +111,26 @@ def test_disabled_account_cannot_log_in_until_enabled(harness: Harness) -> None:
     assert not harness.can_login(account, password)
     connector.set_enabled(account, True)
     assert harness.can_login(account, password)
+
+
+@needs("authenticate")
+def test_authenticate_agrees_with_a_real_login(harness: Harness) -> None:
+    """Subject sign-in (R-27, R-28) checks the password as the target itself does:
+    the right password opens the account, a wrong or empty one and an unknown
+    account do not, and the answer matches the harness's own login."""
+    account, password = harness.create_account()
+    connector = harness.connector
+    assert isinstance(connector, AuthenticateOp)
+    assert connector.authenticate(account, password) is harness.can_login(account, password)
+    assert connector.authenticate(account, password)
+    assert not connector.authenticate(account, password + "x")
+    assert not connector.authenticate(account, "")
+    assert not connector.authenticate("no-such-account-42", password)
+    if isinstance(connector, EnableOp):
+        connector.set_enabled(account, False)
+        assert not connector.authenticate(account, password)
+        connector.set_enabled(account, True)
+        assert connector.authenticate(account, password)
 
 
 @needs("unlock")

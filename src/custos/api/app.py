@@ -10,15 +10,23 @@ from sqlalchemy import text
 
 import custos
 from custos.api import (
+    assisted_routes,
     errors,
     fraud_routes,
     ledger_routes,
+    me_routes,
     metrics_routes,
     operator_routes,
     self_service_routes,
+    signal_routes,
+    webauthn_routes,
 )
+from custos.api.equal_time import EqualTimeMiddleware
 from custos.api.reset_page import RESET_PAGE
 from custos.bootstrap import Services
+
+#: Unauthenticated endpoints whose answers must not tell accounts apart (R-19).
+UNAUTHENTICATED_PREFIXES = ("/api/v1/self-service/",)
 
 
 def create_app(svc: Services) -> FastAPI:
@@ -39,6 +47,21 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(fraud_routes.page_router)
     app.include_router(ledger_routes.router)
     app.include_router(metrics_routes.router)
+    app.include_router(signal_routes.signals_router)
+    app.include_router(signal_routes.operator_router)
+    app.include_router(signal_routes.self_service_router)
+    # every unauthenticated self-service answer takes at least the floor.
+    app.add_middleware(
+        EqualTimeMiddleware,
+        floor_s=lambda: svc.settings.enumeration_floor_ms / 1000,
+        prefixes=UNAUTHENTICATED_PREFIXES,
+    )
+    app.include_router(me_routes.router)
+    app.include_router(webauthn_routes.self_service_router)
+    app.include_router(webauthn_routes.operator_router)
+    app.include_router(assisted_routes.operator_router)
+    app.include_router(assisted_routes.public_router)
+    app.include_router(assisted_routes.page_router)
 
     @app.middleware("http")
     async def _security_headers(

@@ -33,6 +33,7 @@ STATUS: dict[type[e.DomainError], int] = {
     e.TokenInvalid: 400,
     e.PasswordRejected: 422,
     e.CaseExpired: 410,
+    e.SignatureInvalid: 401,
 }
 
 

@@ -25,7 +25,8 @@ class Decision(_Body):
 
 class ProofIn(_Body):
     method: str = Field(min_length=1, max_length=50)
-    code: str = Field(min_length=1, max_length=200)
+    # A re-proofing result (a signed JWT) is far longer than any code.
+    code: str = Field(min_length=1, max_length=16384)
 
 
 class RetryIn(_Body):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from custos.api import device_cookie
 from custos.api.auth import ServicesDep, client_address
 from custos.api.schemas import (
     Accepted,
@@ -26,25 +27,39 @@ START_MESSAGE = (
 
 
 @router.post("/recoveries", status_code=202, response_model=FlowStarted)
-def start(body: StartRecovery, request: Request, svc: ServicesDep) -> FlowStarted:
+def start(
+    body: StartRecovery, request: Request, svc: ServicesDep, response: Response
+) -> FlowStarted:
+    device = device_cookie.ensure(svc, request, response)
     flow = self_service.start(
-        svc, identifier=body.identifier, source_address=client_address(request)
+        svc,
+        identifier=body.identifier,
+        source_address=client_address(request),
+        device_digest=device_cookie.device_digest(svc, device),
     )
     return FlowStarted(status="accepted", message=START_MESSAGE, flow=flow)
 
 
 @router.post("/recoveries/{flow}/email-code", status_code=202, response_model=Accepted)
-def email_code(flow: str, svc: ServicesDep) -> Accepted:
-    self_service.request_email_code(svc, handle=flow)
+def email_code(flow: str, request: Request, svc: ServicesDep) -> Accepted:
+    self_service.request_email_code(svc, handle=flow, source_address=client_address(request))
     return Accepted(
         status="accepted", message="If a confirmed email address is on file, a code is on its way."
     )
 
 
 @router.post("/recoveries/{flow}/proofs", response_model=SelfServiceProofOut)
-def prove(flow: str, body: ProofIn, svc: ServicesDep, response: Response) -> SelfServiceProofOut:
+def prove(
+    flow: str, body: ProofIn, request: Request, svc: ServicesDep, response: Response
+) -> SelfServiceProofOut:
     response.headers["Cache-Control"] = "no-store"
-    result = self_service.submit_proof(svc, handle=flow, method=body.method, response=body.code)
+    result = self_service.submit_proof(
+        svc,
+        handle=flow,
+        method=body.method,
+        response=body.code,
+        source_address=client_address(request),
+    )
     return SelfServiceProofOut(
         status=result.status, replacement_recovery_code=result.replacement_recovery_code
     )

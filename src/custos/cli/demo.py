@@ -29,23 +29,29 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
         json.dump(data, fh, indent=2)
 
 
-def prepare(svc: Services) -> tuple[dict[str, str], dict[str, str]]:
+def prepare(svc: Services) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, str]]]:
     """Seed on first run; give every demo operator a fresh token. Returns operator
-    tokens and the subjects' TOTP secrets (the demo plays their phones)."""
+    tokens, the subjects' TOTP secrets and security keys (the demo plays their
+    phones and keys)."""
     secrets_path = svc.settings.data_dir / SECRETS_FILE
     with svc.uow() as uow:
         empty = uow.subjects.count() == 0
     if empty:
         result = seeding.seed(svc)
         _write_private(
-            secrets_path, {"totp": result.totp_secrets, "recovery_codes": result.recovery_codes}
+            secrets_path,
+            {
+                "totp": result.totp_secrets,
+                "recovery_codes": result.recovery_codes,
+                "webauthn": result.webauthn_keys,
+            },
         )
         console.print(f"seeded {result.subjects} subjects and {len(seeding.OPERATORS)} operators")
     tokens = {
         name: rotate_token(svc, name=name, actor="system:demo") for name, *_ in seeding.OPERATORS
     }
     stored = json.loads(secrets_path.read_text()) if secrets_path.exists() else {"totp": {}}
-    return tokens, stored["totp"]
+    return tokens, stored["totp"], stored.get("webauthn", {})
 
 
 def _start(svc: Services) -> tuple[Any, threading.Event, list[threading.Thread]]:
@@ -122,12 +128,12 @@ def demo(
         from custos.bootstrap import bootstrap
 
         svc = bootstrap(settings, migrate=True, create_key=True)
-        tokens, totp_secrets = prepare(svc)
+        tokens, totp_secrets, webauthn_keys = prepare(svc)
     server, stop, threads = _start(svc)
     try:
         _hints(svc, tokens)
         if tour:
-            _run_tour(svc, tokens, totp_secrets)
+            _run_tour(svc, tokens, totp_secrets, webauthn_keys)
             return
         while True:
             time.sleep(1)
@@ -140,7 +146,12 @@ def demo(
             thread.join(timeout=10)
 
 
-def _run_tour(svc: Services, tokens: dict[str, str], totp_secrets: dict[str, str]) -> None:
+def _run_tour(
+    svc: Services,
+    tokens: dict[str, str],
+    totp_secrets: dict[str, str],
+    webauthn_keys: dict[str, dict[str, str]],
+) -> None:
     base = f"http://{svc.settings.host}:{svc.settings.port}"
     guide = Tour(
         base,
@@ -148,6 +159,8 @@ def _run_tour(svc: Services, tokens: dict[str, str], totp_secrets: dict[str, str
         tokens,
         totp_secrets,
         say=lambda text: console.print(text),
+        webauthn_keys=webauthn_keys,
+        origin=svc.settings.public_origin,
     )
     try:
         for story in (guide.self_service, guide.helpdesk):

@@ -18,6 +18,7 @@ from custos.cli import audit as audit_cli
 from custos.cli import demo as demo_cli
 from custos.cli import directories
 from custos.cli import export as export_cli
+from custos.cli import incident as incident_cli
 from custos.cli import report as report_cli
 from custos.cli.context import CliState, console, err_console, fail, failures, state
 from custos.cli.timeline import render_case
@@ -51,6 +52,7 @@ app.add_typer(directories.subjects_app, name="subjects")
 app.command(name="drift")(directories.drift)
 app.add_typer(export_cli.app, name="export")
 app.add_typer(report_cli.app, name="report")
+app.add_typer(incident_cli.app, name="incident")
 
 ConfigOpt = Annotated[
     Path | None,

@@ -101,6 +101,28 @@ class ActiveDirectoryConnector:
             " (change required at next logon)" if must_change else ""
         )
 
+    def authenticate(self, account_id: str, password: str) -> bool:
+        """A simple bind as the account's DN over a connection of its own (LDAPS or
+        StartTLS, as configured). Every refused bind (wrong password, disabled,
+        locked, expired, must change first: AD's ``data`` codes) is False; an
+        empty password is refused before any bind (it would be anonymous)."""
+        if not password:
+            return False
+        try:
+            dn = self._dn(account_id)
+        except UnknownAccount:
+            return False
+        with ad_errors(target=self.name, doing="authenticating a user", secret=password):
+            conn = self._open()
+            try:
+                conn.simple_bind_s(dn, password)
+            except ldap.INVALID_CREDENTIALS:
+                return False
+            finally:
+                with contextlib.suppress(ldap.LDAPError):
+                    conn.unbind_s()
+        return True
+
     def password_changed_at(self, account_id: str) -> datetime | None:
         """From ``pwdLastSet``; None when 0 (never set, or change pending)."""
         _, attrs = self._entry(account_id)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -21,6 +22,17 @@ from custos.store.mapping import maybe_aware
 from custos.store.tables import builtin_accounts, builtin_sessions
 
 _hasher = PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_hex(16))
+
+
+def _spend_one_verification(password: str) -> None:
+    """Cost what a real verification costs, so unknown accounts do not answer faster."""
+    with suppress(VerificationError, InvalidHashError):
+        _hasher.verify(_dummy_hash(), password)
 
 
 class BuiltinDirectory:
@@ -79,6 +91,20 @@ class BuiltinDirectory:
             return False
 
     # -- SPI ---------------------------------------------------------------------
+    def authenticate(self, account_id: str, password: str) -> bool:
+        """argon2 verification of the stored hash; False for an unknown, disabled
+        or locked account (the same cost is spent when the account is unknown)."""
+        with self._guard(), self._engine.connect() as conn:
+            row = self._row(conn, account_id)
+        if row is None or row.password_hash is None:
+            _spend_one_verification(password)
+            return False
+        try:
+            matched = _hasher.verify(row.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        return bool(matched and row.enabled and not row.locked)
+
     def set_password(self, account_id: str, password: str, *, must_change: bool) -> str:
         digest = _hasher.hash(password)
         with self._guard(), self._engine.begin() as conn:

@@ -17,6 +17,7 @@ translated in :mod:`custos.connectors.ldap_errors`):
 * ``set_enabled``: sets or removes the permanent lock.
 * ``force_change``: ``pwdReset: TRUE``.
 * ``list_accounts``: every account entry under ``user_base`` (paged search).
+* ``authenticate``: a simple bind as the account's own entry (subject sign-in).
 * ``test`` / ``check_alive``: connection and TLS, bind, user base, permissions.
 
 OpenLDAP keeps no sessions, so there is no ``revoke_sessions``. Every operation
@@ -244,6 +245,27 @@ class LdapConnector:
             reset = [b"TRUE"] if must_change else None
             conn.modify_s(dn, [(ldap.MOD_REPLACE, "pwdReset", reset)])
         return answer + ("; change required at next logon" if must_change else "")
+
+    def authenticate(self, account_id: str, password: str) -> bool:
+        """A simple bind as the account's entry on a connection of its own (same
+        TLS as the service account's). An empty password is refused before any
+        bind: LDAP would take it as an anonymous bind and "succeed"."""
+        if not password:
+            return False
+        with self.session("find account to authenticate") as conn:
+            found = self._entry(conn, account_id, ["1.1"])
+        if found is None:
+            return False
+        where = f"{self.name}: authenticate {account_id} ({self.tls_mode()})"
+        with mapped(where, secret=password):
+            user_conn = self.open()
+            try:
+                user_conn.simple_bind_s(found[0], password)
+            except ldap.INVALID_CREDENTIALS:
+                return False  # wrong password, or ppolicy refuses a locked account
+            finally:
+                unbind_quietly(user_conn)
+        return True
 
     def password_changed_at(self, account_id: str) -> datetime | None:
         with self.session("read password change time") as conn:

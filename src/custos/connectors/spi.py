@@ -100,6 +100,20 @@ class EnableOp(Protocol):
 
 
 @runtime_checkable
+class AuthenticateOp(Protocol):
+    """Targets that can check a subject's own password (subject sign-in to Custos)."""
+
+    def authenticate(self, account_id: str, password: str) -> bool:
+        """Whether ``password`` opens ``account_id`` right now, checked the way the
+        target checks a login (a real bind as the user where the target is a
+        directory). False for a wrong password, an unknown account, or one the
+        target refuses to open (disabled, locked, AD's "must change first");
+        raises a connector error only when the target cannot answer
+        (unreachable, misconfigured). The password is never logged or echoed."""
+        ...
+
+
+@runtime_checkable
 class TestOp(Protocol):
     def test(self) -> list[TestStep]:
         """A thorough check: connectivity, credentials, permissions."""
@@ -119,6 +133,7 @@ OPERATIONS: dict[str, type] = {
     "list_accounts": ListAccountsOp,
     "unlock": UnlockOp,
     "enable": EnableOp,
+    "authenticate": AuthenticateOp,
     "test": TestOp,
 }
 

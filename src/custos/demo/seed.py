@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from custos.bootstrap import Services
 from custos.connectors.builtin import BuiltinDirectory
+from custos.demo.soft_authenticator import SoftAuthenticator, b64
+from custos.domain.enrolment import AuthenticatorKind
 from custos.domain.model import (
     Contact,
     ContactKind,
@@ -21,6 +24,8 @@ from custos.domain.model import (
 )
 from custos.proofing import recovery_code, totp
 from custos.service.operators import add_operator
+from custos.service.webauthn_ceremonies import user_handle
+from custos.store.unit_of_work import UnitOfWork
 
 DIRECTORY = "directory"
 DOMAIN = "example.org"
@@ -69,6 +74,8 @@ class SeedResult:
     #: subject id -> TOTP secret; the demo's stand-in for each subject's phone
     totp_secrets: dict[str, str] = field(default_factory=dict)
     recovery_codes: dict[str, list[str]] = field(default_factory=dict)
+    #: subject id -> software security key (custos.demo.soft_authenticator), privileged only
+    webauthn_keys: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _human(name: str, **kw: object) -> Subject:
@@ -124,6 +131,28 @@ def organisation() -> list[Subject]:
     return subjects
 
 
+def _enrol_key(svc: Services, uow: UnitOfWork, subject: Subject, now: datetime) -> dict[str, str]:
+    """Bind a software security key to ``subject`` as a completed registration
+    would; returns the key for the demo's secrets file."""
+    key = SoftAuthenticator(user_handle=user_handle(svc, subject.id))
+    bound = uow.authenticators.bind(
+        subject.id,
+        AuthenticatorKind.WEBAUTHN,
+        label="demo security key",
+        by="system:demo-seed",
+        now=now,
+    )
+    uow.authenticators.add_credential(
+        bound.id,
+        subject.id,
+        credential_id=b64(key.credential_id),
+        public_key=key.cose_public_key(),
+        sign_count=0,
+        user_verified=True,
+    )
+    return key.to_json()
+
+
 def seed(svc: Services) -> SeedResult:
     """Seed an empty database; returns the secrets that only the demo may print."""
     result = SeedResult()
@@ -141,6 +170,8 @@ def seed(svc: Services) -> SeedResult:
                     subject.id, svc.sealer.seal(secret, aad=f"totp:{subject.id}"), now=now
                 )
                 result.totp_secrets[subject.id] = secret
+            if subject.privileged:  # the privileged tier needs a phishing-resistant factor
+                result.webauthn_keys[subject.id] = _enrol_key(svc, uow, subject, now)
             if index % 2 == 0 or subject.privileged:
                 codes = recovery_code.generate_codes(5)
                 for code in codes:

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pyotp
 
+from custos.demo.soft_authenticator import SoftAuthenticator
 from custos.notify.outbox import read_outbox
 
 CODE = re.compile(r"\bis (\d{8})\.")
 LINK_TOKEN = re.compile(r"#token=(\S+)")
+WEBAUTHN_LINK = re.compile(r"#link=(\S+)")
 DONE = {"completed", "needs_attention", "denied", "expired", "cancelled", "blocked"}
 
 
@@ -35,12 +36,16 @@ class Tour:
         tokens: dict[str, str],
         totp_secrets: dict[str, str],
         say: Callable[[str], None],
+        webauthn_keys: dict[str, dict[str, str]] | None = None,
+        origin: str | None = None,
     ) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=30)
         self.outbox = outbox
         self.tokens = tokens
         self.totp_secrets = totp_secrets
         self.say = say
+        self.webauthn_keys = webauthn_keys or {}
+        self.origin = origin or base_url
 
     # -- helpers ---------------------------------------------------------------------
     def _as(self, operator: str) -> dict[str, str]:
@@ -95,22 +100,25 @@ class Tour:
     def _now() -> str:
         return datetime.now(UTC).isoformat()
 
-    def _totp_proof(self, case_id: str, subject: str) -> None:
-        """The caller reads out their authenticator code. A code is good once: when
-        a previous tour used this time step, wait for the next one, like a person."""
-        totp = pyotp.TOTP(self.totp_secrets[subject])
-        for attempt in range(2):
-            response = self.http.post(
-                f"/api/v1/cases/{case_id}/proofs",
-                headers=self._as("helpdesk.hana"),
-                json={"method": "totp", "code": totp.now()},
-            )
-            if response.status_code == 200:
-                return
-            if attempt == 0:
-                self.say("  that code was used already; waiting for the next one")
-                time.sleep(totp.interval - time.time() % totp.interval + 1)
-        raise TourFailed(f"TOTP proof refused: {response.text}")
+    def _key_proof(self, case_id: str, subject: str, since: str) -> None:
+        """The agent sends a WebAuthn link; the subject's own device answers it
+        (the privileged tier needs a phishing-resistant factor)."""
+        self._call("POST", f"/api/v1/cases/{case_id}/webauthn-link", operator="helpdesk.hana")
+        match = WEBAUTHN_LINK.search(self._mail(f"{subject}@example.org", "webauthn_link", since))
+        if match is None or subject not in self.webauthn_keys:
+            raise TourFailed(f"no WebAuthn link or no security key for {subject}")
+        options = self._call(
+            "POST", "/api/v1/self-service/webauthn-links/options", json={"link": match.group(1)}
+        )
+        key = SoftAuthenticator.from_json(self.webauthn_keys[subject])
+        # A key without a signature counter (count 0), like many passkeys: the demo
+        # may run the tour again with the same key.
+        assertion = key.assert_(options, origin=self.origin, count=0)
+        self._call(
+            "POST",
+            "/api/v1/self-service/webauthn-links/proof",
+            json={"link": match.group(1), "credential": assertion},
+        )
 
     # -- the two stories ---------------------------------------------------------------
     def self_service(self, subject: str = "bob") -> dict[str, Any]:
@@ -144,8 +152,8 @@ class Tour:
         )
         case_id = case["id"]
         self.say(f"  helpdesk.hana opened {case_id} (tier {case['tier']})")
-        self._totp_proof(case_id, subject)
-        self.say("  the caller read out their authenticator code: accepted")
+        self._key_proof(case_id, subject, since)
+        self.say("  the caller confirmed with their own security key: accepted")
         self._call("POST", f"/api/v1/cases/{case_id}/email-code", operator="helpdesk.hana")
         code_match = CODE.search(self._mail(f"{subject}@example.org", "email_code", since))
         if code_match is None:

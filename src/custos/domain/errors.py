@@ -8,8 +8,10 @@ Hierarchy::
     ├── SeparationOfDuties         sod_violation
     ├── OutOfScope                 out_of_scope
     ├── NotAuthorized              not_authorized
+    │   └── ReauthenticationRequired  reauthentication_required
     ├── ChannelNotAllowed          channel_not_allowed
     ├── RecoveryBlocked            recovery_blocked
+    │   └── SmsBlocked             sms_blocked
     ├── ProofingFailed             proofing_failed
     ├── ProofingIncomplete         proofing_incomplete
     ├── Throttled                  throttled
@@ -17,6 +19,7 @@ Hierarchy::
     ├── TokenInvalid               token_invalid
     ├── PasswordRejected           password_rejected
     ├── CaseExpired                case_expired
+    ├── SignatureInvalid           signature_invalid
     └── InvalidInput               invalid_input
 
 Faces map these to HTTP or console answers in one module each; handlers never
@@ -59,12 +62,25 @@ class NotAuthorized(DomainError):
     error_id = "not_authorized"
 
 
+class ReauthenticationRequired(NotAuthorized):
+    """A sensitive change needs a fresh full re-authentication (R-27) at a high
+    enough assurance level (R-28)."""
+
+    error_id = "reauthentication_required"
+
+
 class ChannelNotAllowed(DomainError):
     error_id = "channel_not_allowed"
 
 
 class RecoveryBlocked(DomainError):
     error_id = "recovery_blocked"
+
+
+class SmsBlocked(RecoveryBlocked):
+    """SMS recovery refused while a SIM-swap or porting signal is recent (R-44)."""
+
+    error_id = "sms_blocked"
 
 
 class ProofingFailed(DomainError):
@@ -97,6 +113,13 @@ class PasswordRejected(DomainError):
 
 class CaseExpired(DomainError):
     error_id = "case_expired"
+
+
+class SignatureInvalid(DomainError):
+    """A signed inbound request (a carrier's SIM-swap webhook) whose signature,
+    timestamp or freshness does not check out; answered 401."""
+
+    error_id = "signature_invalid"
 
 
 class InvalidInput(DomainError):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from custos.domain import sod
+from custos.domain import recovery_rules, sod
 from custos.domain.errors import (
     AlreadyDecided,
     CaseExpired,
@@ -18,6 +18,7 @@ from custos.domain.errors import (
     ProofingIncomplete,
 )
 from custos.domain.events import DomainEvent, EventType, Outcome
+from custos.domain.recovery_rules import ProofKind
 from custos.domain.states import OPEN_FOR_DECISION, CaseState, check_move
 
 
@@ -99,6 +100,9 @@ class Subject:
     accounts: tuple[LinkedAccount, ...] = ()
     mfa_bound: bool = False
     time_zone: str = "UTC"
+    #: The identity assurance level the subject was proofed at (1..3); re-proofing
+    #: must reach it (R-4).
+    ial: int = 1
 
     def confirmed_contacts(self, kind: ContactKind | None = None) -> list[Contact]:
         """Contacts whose confirmation came back (R-14), optionally of one kind."""
@@ -153,6 +157,8 @@ class Requirements:
     risk_band: str
     refused: bool = False  # the risk band's step-up refuses recovery outright
     refusal_reason: str = ""
+    aal: int | None = None  # the AAL the tier recovers at (R-1..R-3); None: not stated
+    min_ial: int | None = None  # the lowest IAL a re-proofing result may state (R-4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +183,7 @@ class ProofRecord:
     at: datetime
     actor: str
     phishing_resistant: bool = False
+    kind: ProofKind | None = None  # None: unknown, counted as assisted by the AAL rules
 
 
 SYSTEM_ACTOR = "system:custos"
@@ -283,6 +290,8 @@ class Case:
         passed = [p for p in self.proofs if p.passed]
         if len({p.method for p in passed}) < req.factors:
             return False
+        if not recovery_rules.recovery_complete(req.aal, [(p.method, p.kind) for p in passed]):
+            return False  # e.g. one code alone at AAL2 is a step-up, not a recovery (R-2)
         return not req.phishing_resistant or any(p.phishing_resistant for p in passed)
 
     def record_proof(self, proof: ProofRecord) -> None:

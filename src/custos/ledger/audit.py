@@ -19,6 +19,7 @@ from custos.bootstrap import Services
 from custos.domain.events import DomainEvent, EventType, Outcome
 from custos.ledger import witness
 from custos.ledger.heads import key_ring, stored_heads
+from custos.ledger.parallel import default_workers
 from custos.ledger.signing import TreeHead
 from custos.ledger.tree_store import StoredTree
 from custos.ledger.verify import Problem, Progress, VerificationReport, verify_ledger
@@ -31,8 +32,12 @@ log = structlog.get_logger("custos.ledger.audit")
 LISTED = 20
 
 
-def verify(svc: Services, *, progress: Progress | None = None) -> VerificationReport:
-    """Verify without recording anything (read-only)."""
+def verify(
+    svc: Services, *, progress: Progress | None = None, workers: int = 1
+) -> VerificationReport:
+    """Verify without recording anything (read-only). ``workers > 1`` forks
+    that many scanning processes: see :mod:`custos.ledger.parallel` for what
+    the calling process must then guarantee."""
     witnessed: list[TreeHead] = []
     unreadable: list[str] = []
     if svc.settings.ledger_witness_file is not None:
@@ -47,19 +52,29 @@ def verify(svc: Services, *, progress: Progress | None = None) -> VerificationRe
             witnessed,
             total=total,
             progress=progress,
+            workers=workers,
         )
     report.problems.extend(Problem("witness_unreadable", line) for line in unreadable)
     return report
 
 
 def audit_ledger(
-    svc: Services, *, actor: str = "cli:local", progress: Progress | None = None
+    svc: Services,
+    *,
+    actor: str = "cli:local",
+    progress: Progress | None = None,
+    workers: int | None = None,
 ) -> VerificationReport:
     """Verify, record the outcome as a ledger event, and alert on a break: the
     ``audit:ledger:tamper_detected`` event and a webhook to
     ``security_webhook_url`` signed with ``security_webhook_secret``. Never
-    raises for a failed alert (it is logged); returns the report."""
-    report = verify(svc, progress=progress)
+    raises for a failed alert (it is logged); returns the report.
+
+    Scans with ``workers`` processes, by default one per available CPU (this
+    is the ``custos audit verify`` command; a caller with threads of its own
+    inside SQLite, libpq or OpenSSL passes ``workers=1``)."""
+    count = default_workers() if workers is None else workers
+    report = verify(svc, progress=progress, workers=count)
     summary = {
         "entries": report.entries,
         "root_hash": report.root_hash,

@@ -1,13 +1,16 @@
 """Recompute the ledger from the store and compare it with what was promised.
 
-One streaming pass over ``ledger`` in ``seq`` order recomputes every leaf hash
-from the stored canonical bytes and the Merkle root at every size some head
-names (a compact range: O(log n) memory). Then every head (stored in
-``tree_heads`` or read from a witness) must carry a valid signature by a key of
-the ring and name the root the recomputed tree has at its size. A witnessed
-head bigger than the tree proves a truncation; a root that matches at a
-witnessed size is exactly what a consistency proof from that head to the
-current tree establishes (RFC 9162 §2.1.4).
+Every leaf hash is recomputed from the stored canonical bytes, in ``seq``
+order, and the Merkle root at every size some head names. An intact ledger is
+recomputed by the fast path (:mod:`custos.ledger.parallel`: bulk hashing of
+aligned ranges, in parallel processes when ``workers > 1``); as soon as any row
+differs from an intact ledger, the exact pass below takes over: one streaming
+pass (a compact range, O(log n) memory) that names every problem. Then every
+head (stored in ``tree_heads`` or read from a witness) must carry a valid
+signature by a key of the ring and name the root the recomputed tree has at
+its size. A witnessed head bigger than the tree proves a truncation; a root
+that matches at a witnessed size is exactly what a consistency proof from that
+head to the current tree establishes (RFC 9162 §2.1.4).
 
 Problems name entries by leaf index (and ``seq``): ``changed``, ``reordered``,
 ``removed``, ``inserted``; heads by size: ``head_mismatch``, ``bad_signature``,
@@ -26,6 +29,7 @@ from sqlalchemy import Connection, select
 
 from custos.ledger.localize import localize_divergence
 from custos.ledger.merkle import EMPTY_ROOT
+from custos.ledger.parallel import Scan, scan_ledger
 from custos.ledger.signing import TreeHead, verify_head
 from custos.store.tables import ledger, ledger_nodes
 
@@ -81,7 +85,8 @@ def _chunks(conn: Connection) -> Iterator[list[Sequence[Any]]]:
     )
     sql = f"SELECT seq, leaf_index, leaf_hash, {as_bytes} FROM ledger ORDER BY seq"  # noqa: S608
     raw: Any = conn.connection.dbapi_connection
-    cursor = raw.cursor(name="custos_verify") if conn.dialect.name == "postgresql" else raw.cursor()
+    postgresql = conn.dialect.name == "postgresql"
+    cursor = raw.cursor(name="custos_verify", binary=True) if postgresql else raw.cursor()
     try:
         cursor.execute(sql)
         while chunk := cursor.fetchmany(CHUNK):
@@ -108,11 +113,52 @@ def verify_ledger(
     *,
     total: int | None = None,
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> VerificationReport:
     """Verify the ledger seen through ``conn`` against ``stored`` heads (the
-    ``tree_heads`` table) and ``witnessed`` heads, with public ``keys`` by id."""
+    ``tree_heads`` table) and ``witnessed`` heads, with public ``keys`` by id.
+
+    ``workers > 1`` lets the fast path fork that many processes, each reading
+    its range through a connection of its own: ``conn`` must then hold no
+    uncommitted ledger writes (verification is read-only anyway)."""
     report = VerificationReport()
     sizes = {h.tree_size for h in (*stored, *witnessed)}
+    scan = scan_ledger(conn, sizes, workers=workers, progress=progress)
+    if scan is None:
+        scan = _exact_scan(conn, sizes, report, total, progress)
+    position, roots = scan.entries, scan.roots
+    report.entries, report.bytes_hashed = scan.entries, scan.bytes_hashed
+    report.root_hash = scan.root.hex()
+    for head in stored:
+        report.heads_checked += 1
+        report.problems.extend(_check_head(head, keys, roots, position, "signed head"))
+    stored_keys = {(h.tree_size, h.root_hash, h.signature) for h in stored}
+    for head in witnessed:
+        report.witnessed_checked += 1
+        report.problems.extend(_check_head(head, keys, roots, position, "witnessed head"))
+        if (head.tree_size, head.root_hash, head.signature) not in stored_keys:
+            report.problems.append(
+                Problem(
+                    "head_missing",
+                    f"the witnessed head at size {head.tree_size} is missing from tree_heads",
+                )
+            )
+    mismatched = any(p.kind in ("head_mismatch", "truncated") for p in report.problems)
+    entry_level = any(p.index is not None for p in report.problems)
+    if mismatched and not entry_level:
+        report.problems.extend(_localize(conn))
+    return report
+
+
+def _exact_scan(
+    conn: Connection,
+    sizes: set[int],
+    report: VerificationReport,
+    total: int | None,
+    progress: Progress | None,
+) -> Scan:
+    """The exact pass: one row at a time, recording every order problem in
+    ``report`` and every changed or moved entry, by index and ``seq``."""
     roots: dict[int, bytes] = {}
     changed: list[tuple[int, int, bytes, bytes]] = []  # index, seq, recomputed, stored
     stack: list[bytes] = []  # the compact range, inlined: this loop is the hot path
@@ -137,28 +183,8 @@ def verify_ledger(
                 roots[position] = _fold(stack)
         if progress is not None:
             progress(position, max(total or 0, position))
-    report.entries, report.bytes_hashed = position, hashed
-    report.root_hash = _fold(stack).hex()
     report.problems.extend(_changed(changed))
-    for head in stored:
-        report.heads_checked += 1
-        report.problems.extend(_check_head(head, keys, roots, position, "signed head"))
-    stored_keys = {(h.tree_size, h.root_hash, h.signature) for h in stored}
-    for head in witnessed:
-        report.witnessed_checked += 1
-        report.problems.extend(_check_head(head, keys, roots, position, "witnessed head"))
-        if (head.tree_size, head.root_hash, head.signature) not in stored_keys:
-            report.problems.append(
-                Problem(
-                    "head_missing",
-                    f"the witnessed head at size {head.tree_size} is missing from tree_heads",
-                )
-            )
-    mismatched = any(p.kind in ("head_mismatch", "truncated") for p in report.problems)
-    entry_level = any(p.index is not None for p in report.problems)
-    if mismatched and not entry_level:
-        report.problems.extend(_localize(conn))
-    return report
+    return Scan(position, hashed, _fold(stack), roots)
 
 
 def _order_problem(

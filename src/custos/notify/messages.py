@@ -11,6 +11,13 @@ reset_link          confirmed contacts    the one-time reset link (R-17)
 recovery_notice     confirmed contacts    the one-time repudiation link (R-22)
 recovery_code_used  confirmed contacts    the one-time repudiation link (R-12, R-23)
 repudiated          security_address      none (R-43)
+attestation_request manager or sponsor    the one-time attestation link
+attestation_refused security_address      none
+agent_challenge     confirmed contacts    the one-time challenge page link (R-21)
+webauthn_link       confirmed contacts    the one-time WebAuthn page link of a case
+contact_confirmation the new address     the contact confirmation code (R-14)
+contact_changed     the old address       none (R-23)
+authenticator_bound confirmed contacts    none (R-22: another channel)
 =================== ===================== ==========================================
 
 No builder takes a password, a TOTP secret or a recovery code, and :func:`render`
@@ -40,6 +47,14 @@ SECRET_OF_KIND: Final[Mapping[str, str | None]] = {
     "recovery_notice": "repudiation_link",
     "recovery_code_used": "repudiation_link",
     "repudiated": None,
+    "attestation_request": "link",
+    "attestation_refused": None,
+    "agent_challenge": "link",
+    # Subject self-management: builders in notify/enrolment_messages.py.
+    "webauthn_link": "link",
+    "contact_confirmation": "code",
+    "contact_changed": None,
+    "authenticator_bound": None,
 }
 KINDS: Final = frozenset(SECRET_OF_KIND)
 _SECRET_NAMES: Final = frozenset(n for n in SECRET_OF_KIND.values() if n)
@@ -202,3 +217,67 @@ def repudiated(
         "repudiated", f"[Custos security] Recovery {case_id} flagged as fraud", context
     )
     return _message("repudiated", to, case_id, rendered)
+
+
+def attestation_request(
+    *,
+    to: str,
+    case_id: str,
+    display_name: str,
+    relation: str,
+    channel: str,
+    reason: str,
+    at: datetime,
+    link: str,
+    hours: int,
+) -> Message:
+    """Ask a manager or sponsor to attest or refuse a recovery: who asks, why,
+    when and through which channel; never a secret of the subject."""
+    context = {
+        "case_id": case_id,
+        "display_name": display_name,
+        "relation": relation,
+        "channel": CHANNEL_LABELS.get(channel, channel),
+        "reason": reason,
+        "at": when(at),
+        "link": link,
+        "hours": hours,
+    }
+    rendered = render(
+        "attestation_request", f"Please confirm the account recovery of {display_name}", context
+    )
+    return _message("attestation_request", to, case_id, rendered)
+
+
+def attestation_refused(
+    *,
+    to: str,
+    case_id: str,
+    subject_id: str,
+    attester_id: str,
+    relation: str,
+    at: datetime,
+    state: str,
+) -> Message:
+    """The security alert when a manager or sponsor refuses to attest."""
+    context = {
+        "case_id": case_id,
+        "subject_id": subject_id,
+        "attester_id": attester_id,
+        "relation": relation,
+        "at": when(at),
+        "state": state,
+    }
+    rendered = render(
+        "attestation_refused", f"[Custos security] Attestation refused for {case_id}", context
+    )
+    return _message("attestation_refused", to, case_id, rendered)
+
+
+def agent_challenge(*, to: str, case_id: str, mode: str, link: str, minutes: int) -> Message:
+    """The link to the page where the subject answers an agent's challenge on
+    their own device; ``mode`` is ``totp`` or ``contact_code`` (whose code
+    travels in a separate ``email_code`` message)."""
+    context = {"case_id": case_id, "mode": mode, "link": link, "minutes": minutes}
+    rendered = render("agent_challenge", "Verify your identity for the help desk", context)
+    return _message("agent_challenge", to, case_id, rendered)

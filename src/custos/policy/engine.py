@@ -140,6 +140,8 @@ def select_requirements(
         risk_band=risk.band,
         refused=refused,
         refusal_reason=refusal_reason,
+        aal=tier.aal,
+        min_ial=tier.proofing.min_ial,
     )
 
 

@@ -10,6 +10,7 @@ Document shape (``docs/policy.md`` is the reference)::
         ├── name, description, match: Match
         ├── action, channels, proofing: Proofing, approvals: Approvals
         ├── step_up: {band: StepUp}, token_ttl, post_checks, required_targets
+        └── aal, risk_analysis             800-63B-4 recovery rules (policy/recovery.py)
 
 Rules that involve more than one field raise :class:`PolicyRuleError`, whose
 violations carry a path relative to the model being validated, so the loader
@@ -39,6 +40,7 @@ from pydantic import (
 )
 
 from custos.domain.model import Channel, CredentialAction, Employment, Hold, SubjectKind
+from custos.policy.recovery import recovery_violations
 from custos.proofing.base import METHODS
 
 #: Proofing methods a policy may name: those registered in ``proofing.base.METHODS``
@@ -213,6 +215,8 @@ class Proofing(_Model):
     factors: Annotated[StrictInt, Field(ge=1)]
     methods: Annotated[tuple[Method, ...], AfterValidator(_non_empty), AfterValidator(_unique)]
     phishing_resistant: StrictBool = False
+    #: The lowest IAL a re-proofing result may state (R-4); None: the account's own.
+    min_ial: Literal[1, 2, 3] | None = None
 
     @model_validator(mode="after")
     def _satisfiable(self) -> Proofing:
@@ -292,6 +296,10 @@ class Tier(_Model):
     required_targets: Annotated[
         Literal["all"] | tuple[str, ...], PlainValidator(_required_targets)
     ] = "all"
+    #: The AAL of the accounts this tier recovers (800-63B-4 §4.2; R-1..R-3).
+    aal: Literal[1, 2, 3] | None = None
+    #: Reference to the documented risk analysis behind help-desk recovery (R-1).
+    risk_analysis: Annotated[StrictStr, Field(min_length=1, max_length=500)] | None = None
 
     @field_validator("token_ttl")
     @classmethod
@@ -317,6 +325,16 @@ class Tier(_Model):
                     )
         if self.proofing is not None:
             for band, step in self.step_up.items():
+                if step.phishing_resistant and not PHISHING_RESISTANT_METHODS & set(
+                    self.proofing.methods
+                ):
+                    problems.append(
+                        RuleViolation(
+                            ("step_up", band, "phishing_resistant"),
+                            "a phishing-resistant step-up needs a phishing-resistant method "
+                            "among the tier's methods",
+                        )
+                    )
                 if step.factors is not None and step.factors > len(self.proofing.methods):
                     problems.append(
                         RuleViolation(
@@ -325,6 +343,7 @@ class Tier(_Model):
                             f"{len(self.proofing.methods)} method(s)",
                         )
                     )
+        problems.extend(recovery_violations(self))
         if self.match.privileged and self.action != CredentialAction.BLOCK:
             # privileged recoveries need two distinct approvers; R-24: and
             # always end every other session.

@@ -26,10 +26,15 @@ def assess(
     bound to the active policy). Reasons read ``"<reason> (+<points>)"`` in
     provider order; no fired signal gives score 0 and no reasons.
     """
-    fired = collect(ctx, signals)
-    score = max(SCORE_MIN, min(SCORE_MAX, sum(s.points for s in fired)))
+    return score(collect(ctx, signals), band_of)
+
+
+def score(fired: Iterable[Signal], band_of: Callable[[int], str]) -> RiskAssessment:
+    """The assessment of signals that already fired (see :func:`assess`)."""
+    fired = list(fired)
+    total = max(SCORE_MIN, min(SCORE_MAX, sum(s.points for s in fired)))
     return RiskAssessment(
-        score=score,
-        band=band_of(score),
+        score=total,
+        band=band_of(total),
         reasons=tuple(f"{s.reason} ({s.points:+d})" for s in fired),
     )

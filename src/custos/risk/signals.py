@@ -1,19 +1,24 @@
 """Risk signals: small pure functions of a :class:`RiskContext`.
 
 Each provider returns a :class:`Signal` (name, points, reason) or ``None`` when
-it does not apply. :data:`DEFAULT_SIGNALS` is the v1 set; a new signal is one
+it does not apply. :data:`DEFAULT_SIGNALS` is the set in use; a new signal is one
 function here plus one entry in that tuple (or a tuple of its own passed to
 ``assess``). Points are documented in ``docs/policy.md``.
+
+Providers are pure: the service layer (``service/risk_context.py``) gathers the
+counts, sightings and flags into the context first. Reasons never carry an
+address, a device id or a location name: they reach the ledger and notices.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from custos.domain.model import Channel
+from custos.risk.geo import GeoPoint, Sighting, distance_km, speed_kmh
 
 HELPDESK_POINTS = 15
 PRIVILEGED_POINTS = 30
@@ -22,6 +27,15 @@ PROOFING_FAILURE_POINTS, PROOFING_FAILURE_CAP = 5, 25
 NEW_SOURCE_POINTS = 15
 OFF_HOURS_POINTS = 10
 INCIDENT_POINTS = 20
+#: Other subjects' recovery requests from one source within an hour before it counts.
+VELOCITY_THRESHOLD, VELOCITY_POINTS = 5, 20
+NEW_DEVICE_POINTS = 10
+#: Faster than an airliner between two requests, and far enough to be more than noise.
+GEO_MAX_SPEED_KMH, GEO_MIN_DISTANCE_KM, GEO_VELOCITY_POINTS = 900.0, 500.0, 25
+RECENT_FACTOR_CHANGE_POINTS = 25
+SIM_SWAP_POINTS = 40
+DORMANT_POINTS = 15
+DEFAULT_DORMANT_AFTER = timedelta(days=180)
 _SATURDAY = 5
 
 
@@ -33,8 +47,18 @@ class RiskContext:
     recoveries in the last 30 days, ``recent_proofing_failures`` their failed
     proofing attempts in the last 7. ``known_sources`` are source addresses seen
     before for this subject. ``business_hours`` is ``(start, end)`` in whole local
-    hours, start inclusive, end exclusive. Raises :class:`ValueError` when built
-    with a naive ``now``, negative counts or impossible business hours.
+    hours, start inclusive, end exclusive.
+
+    The later fields default to "nothing known", so a caller that does not gather
+    them gets no signal from them: ``source_requests_last_hour`` (recovery
+    requests from the same source for other subjects), ``device_known`` (None:
+    the request carried no device cookie), ``location`` and ``last_sighting``
+    (None: no GeoIP database or no located earlier request),
+    ``recent_factor_changes`` (contact or MFA changes in the last 7 days),
+    ``sim_swap_recent`` (a carrier reported a SIM swap or porting, R-44) and
+    ``last_activity`` (the subject's last recovery or, failing that, when Custos
+    first knew them; None: unknown). Raises :class:`ValueError` when built with a
+    naive ``now``, negative counts or impossible business hours.
     """
 
     channel: Channel
@@ -47,11 +71,25 @@ class RiskContext:
     known_sources: frozenset[str]
     business_hours: tuple[int, int] = (7, 19)
     incident_flag: bool = False
+    source_requests_last_hour: int = 0
+    device_known: bool | None = None
+    location: GeoPoint | None = None
+    last_sighting: Sighting | None = None
+    recent_factor_changes: int = 0
+    sim_swap_recent: bool = False
+    last_activity: datetime | None = None
+    dormant_after: timedelta = DEFAULT_DORMANT_AFTER
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None or self.now.utcoffset() is None:
             raise ValueError("RiskContext.now must be timezone-aware")
-        if self.recent_recoveries < 0 or self.recent_proofing_failures < 0:
+        counts = (
+            self.recent_recoveries,
+            self.recent_proofing_failures,
+            self.source_requests_last_hour,
+            self.recent_factor_changes,
+        )
+        if min(counts) < 0:
             raise ValueError("recent counts cannot be negative")
         start, end = self.business_hours
         if not 0 <= start < end <= 24:
@@ -158,13 +196,87 @@ def incident_in_progress(ctx: RiskContext) -> Signal | None:
     return Signal("incident_in_progress", INCIDENT_POINTS, "security incident in progress")
 
 
-#: The v1 signals, in the order their reasons are listed.
+def source_velocity(ctx: RiskContext) -> Signal | None:
+    """One source asking to recover many accounts is spraying or scripting."""
+    if ctx.source_requests_last_hour < VELOCITY_THRESHOLD:
+        return None
+    return Signal(
+        "source_velocity",
+        VELOCITY_POINTS,
+        f"{ctx.source_requests_last_hour} recovery requests for other accounts "
+        "from this source in the last hour",
+    )
+
+
+def new_device(ctx: RiskContext) -> Signal | None:
+    """The signed device cookie was never seen passing proofing for this subject."""
+    if ctx.device_known is None or ctx.device_known:
+        return None
+    return Signal("new_device", NEW_DEVICE_POINTS, "device not seen before for this subject")
+
+
+def geo_velocity(ctx: RiskContext) -> Signal | None:
+    """Impossible travel: the previous located request is too far away for the
+    time between them. Needs a GeoIP database (``geoip_database``)."""
+    if ctx.location is None or ctx.last_sighting is None:
+        return None
+    distance = distance_km(ctx.last_sighting.point, ctx.location)
+    speed = speed_kmh(ctx.last_sighting, ctx.location, ctx.now)
+    if distance < GEO_MIN_DISTANCE_KM or speed <= GEO_MAX_SPEED_KMH:
+        return None
+    return Signal(
+        "geo_velocity",
+        GEO_VELOCITY_POINTS,
+        f"impossible travel since the previous request ({distance:.0f} km at {speed:.0f} km/h)",
+    )
+
+
+def recent_factor_changes(ctx: RiskContext) -> Signal | None:
+    """A contact or MFA change just before a recovery is the takeover pattern."""
+    if ctx.recent_factor_changes <= 0:
+        return None
+    return Signal(
+        "recent_factor_changes",
+        RECENT_FACTOR_CHANGE_POINTS,
+        f"{ctx.recent_factor_changes} contact or MFA change(s) in the last 7 days",
+    )
+
+
+def sim_swap(ctx: RiskContext) -> Signal | None:
+    """The carrier reported a SIM swap or number porting (R-44)."""
+    if not ctx.sim_swap_recent:
+        return None
+    return Signal(
+        "sim_swap", SIM_SWAP_POINTS, "recent SIM swap or number porting reported by the carrier"
+    )
+
+
+def dormant_account(ctx: RiskContext) -> Signal | None:
+    """No recovery for a long time. Custos sees recoveries, not sign-ins, so
+    "dormant" means no case (or, for a subject never recovered, no record) within
+    ``dormant_after``; docs/abuse-resistance.md states this limit."""
+    if ctx.last_activity is None or ctx.now - ctx.last_activity < ctx.dormant_after:
+        return None
+    return Signal(
+        "dormant_account",
+        DORMANT_POINTS,
+        f"no recovery activity for {(ctx.now - ctx.last_activity).days} days",
+    )
+
+
+#: The signals in use, in the order their reasons are listed.
 DEFAULT_SIGNALS: tuple[SignalProvider, ...] = (
     privileged_subject,
     helpdesk_channel,
     recent_recoveries,
     recent_proofing_failures,
     new_source,
+    source_velocity,
+    new_device,
+    geo_velocity,
+    recent_factor_changes,
+    sim_swap,
+    dormant_account,
     off_hours,
     incident_in_progress,
 )

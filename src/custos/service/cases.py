@@ -15,12 +15,13 @@ from custos.domain.errors import (
     NotFound,
     ProofingFailed,
     RecoveryBlocked,
+    SmsBlocked,
     Throttled,
 )
-from custos.domain.model import Case, Channel, Operator, ProofRecord, Role
+from custos.domain.model import Case, Channel, Operator, ProofRecord, Role, subject_actor
 from custos.domain.states import CaseState
 from custos.proofing.base import METHODS
-from custos.service import credentials, proofing
+from custos.service import credentials, proofing, sms
 from custos.service.case_transaction import CaseTxn, case_transaction
 from custos.service.opening import open_case
 
@@ -97,6 +98,10 @@ def add_proof(
     wrong answer (after recording it), Throttled while paused."""
     if method not in METHODS:
         raise InvalidInput(f"unknown proofing method '{method}'", known=sorted(METHODS))
+    if method == "webauthn":
+        raise InvalidInput(
+            "the subject answers WebAuthn on their own device: send them a WebAuthn link"
+        )
     with case_transaction(svc, case_id) as txn:
         _operator_on_case(txn, operator, Role.REQUESTER)
         passed = _proof(svc, txn, method=method, response=response, actor=operator.actor)
@@ -104,6 +109,18 @@ def add_proof(
     if not passed:
         raise ProofingFailed("the evidence did not match", case_id=case_id, state=str(result.state))
     return result
+
+
+def record_subject_proof(
+    svc: Services, case_id: str, *, method: str, response: str
+) -> tuple[bool, CaseState]:
+    """Evidence the subject gave on their own device for a help-desk case (a
+    WebAuthn assertion through the agent's link); returns (passed, new state)."""
+    with case_transaction(svc, case_id) as txn:
+        passed = _proof(
+            svc, txn, method=method, response=response, actor=subject_actor(txn.subject.id)
+        )
+        return passed, txn.case.state
 
 
 def _proof(svc: Services, txn: CaseTxn, *, method: str, response: str, actor: str) -> bool:
@@ -117,8 +134,10 @@ def _proof(svc: Services, txn: CaseTxn, *, method: str, response: str, actor: st
             allowed=sorted(case.requirements.methods),
         )
     try:
+        if method == "sms_code":  # R-44: refused outright, with its own error id
+            sms.ensure_sms_allowed(svc, txn.uow, case=case, subject=txn.subject, now=now)
         proofing.check_throttle(txn.uow, case, method, now)
-    except Throttled:
+    except (Throttled, SmsBlocked):
         txn.save_and_commit()
         raise
     verdict = proofing.verify(
@@ -132,6 +151,7 @@ def _proof(svc: Services, txn: CaseTxn, *, method: str, response: str, actor: st
             at=now,
             actor=actor,
             phishing_resistant=METHODS[method].phishing_resistant,
+            kind=METHODS[method].kind,
         )
     )
     txn.save_and_commit()

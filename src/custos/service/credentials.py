@@ -27,7 +27,7 @@ from custos.domain.model import (
 )
 from custos.domain.states import CaseState
 from custos.notify import messages
-from custos.service import notices
+from custos.service import notices, subject_sessions
 from custos.store.unit_of_work import UnitOfWork
 
 
@@ -167,6 +167,8 @@ def redeem(
             raise TokenInvalid("this link was already used or replaced; ask for a new recovery")
         # Any change of credential voids every other live token of the subject.
         voided = uow.tokens.void_live(subject.id, now=now, reason="credential changed")
+        # the recovery ends the subject's Custos sessions too.
+        subject_sessions.end_all(uow, subject.id, now=now, reason="recovery")
         uow.secrets.put(
             case.id, svc.sealer.seal(password, aad=case.id), must_change=must_change, now=now
         )

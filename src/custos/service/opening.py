@@ -18,9 +18,8 @@ from custos.domain.model import (
 from custos.domain.states import CaseState
 from custos.ledger.policies import remember_policy
 from custos.policy.engine import band_for, select_requirements
-from custos.risk.engine import assess
-from custos.risk.signals import RiskContext
-from custos.store.case_repository import RECENT_FAILURE_WINDOW, RECENT_RECOVERY_WINDOW
+from custos.risk.engine import collect, score
+from custos.service import risk_context
 from custos.store.unit_of_work import UnitOfWork
 
 
@@ -39,23 +38,25 @@ def open_case(
     requester_person: str | None,
     source_address: str | None,
     now: datetime,
+    device_digest: str | None = None,
+    flow_digest: str | None = None,
 ) -> Case:
     """Open a case in ``uow`` (not committed). The case ends up in ``proofing``, or
     already ``blocked`` (a hold, a block tier) or ``denied`` (channel not allowed,
-    risk refused): the caller decides how to answer those."""
-    ctx = RiskContext(
+    risk refused): the caller decides how to answer those. ``device_digest`` and
+    ``flow_digest`` come from a self-service flow (device novelty, velocity)."""
+    ctx = risk_context.gather(
+        svc,
+        uow,
+        subject=subject,
         channel=channel,
-        privileged=subject.privileged,
-        now=now,
-        subject_time_zone=subject.time_zone,
-        recent_recoveries=uow.cases.recent_count(subject.id, now - RECENT_RECOVERY_WINDOW),
-        recent_proofing_failures=uow.cases.recent_failed_proofs(
-            subject.id, now - RECENT_FAILURE_WINDOW
-        ),
         source_address=source_address,
-        known_sources=uow.cases.known_sources(subject.id),
+        device_digest=device_digest,
+        flow_digest=flow_digest,
+        now=now,
     )
-    risk = assess(ctx, lambda score: band_for(svc.policy, score))
+    fired = collect(ctx)
+    risk = score(fired, lambda total: band_for(svc.policy, total))
     req = select_requirements(svc.policy, subject, channel, risk)
     case = Case(
         id=new_case_id(now),
@@ -82,7 +83,12 @@ def open_case(
         EventType.RISK_ASSESSED,
         at=now,
         actor=SYSTEM_ACTOR,
-        data={"score": risk.score, "band": risk.band, "reasons": list(risk.reasons)},
+        data={
+            "score": risk.score,
+            "band": risk.band,
+            "reasons": list(risk.reasons),
+            "signals": [{"name": s.name, "points": s.points} for s in fired],
+        },
     )
     case.emit(
         EventType.TIER_SELECTED,
@@ -96,6 +102,8 @@ def open_case(
             "factors": req.factors,
             "methods": sorted(req.methods),
             "approvals": req.approvals,
+            "phishing_resistant": req.phishing_resistant,
+            "refused": req.refused,
         },
     )
     if req.action == CredentialAction.BLOCK:

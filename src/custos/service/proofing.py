@@ -11,13 +11,16 @@ from custos.domain.errors import InvalidInput, Throttled
 from custos.domain.events import EventType, Outcome
 from custos.domain.model import SYSTEM_ACTOR, Case, Channel, ContactKind, Subject
 from custos.notify import messages
-from custos.proofing import email_code, recovery_code, throttle, totp
+from custos.proofing import email_code, recovery_code, sms_code, totp
 from custos.proofing.base import METHODS
-from custos.service import notices
+from custos.service import notices, reproofing, sms, throttles, webauthn_ceremonies
 from custos.store.unit_of_work import UnitOfWork
 
 #: Codes a case may have sent within one code lifetime (R-20: no inbox flooding).
 MAX_CODES_PER_WINDOW = 3
+#: Methods whose evidence arrives out of band (a manager's link, the subject's own
+#: device), never as a response typed in by the caller or an agent.
+OUT_OF_BAND = frozenset({"manager_attestation", "agent_challenge"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,21 +35,47 @@ def throttle_key(subject_id: str, method: str) -> str:
     return f"proof:{subject_id}:{method}"
 
 
-def check_throttle(uow: UnitOfWork, case: Case, method: str, now: datetime) -> None:
-    """Raise Throttled (after recording the refusal on the case) while the subject's
-    failures with ``method`` demand a pause."""
-    failures, last = uow.throttles.get(throttle_key(case.subject_id, method))
-    try:
-        throttle.check_attempt(failures, last, now)
-    except Throttled as exc:
-        case.emit(
-            EventType.PROOFING_THROTTLED,
-            at=now,
-            actor=SYSTEM_ACTOR,
-            outcome=Outcome.DENIED,
-            data={"method": method, "failures": failures, "retry_after_s": exc.retry_after_seconds},
+def check_throttle(
+    uow: UnitOfWork, case: Case, method: str, now: datetime, *, source: str | None = None
+) -> None:
+    """Count this attempt against the subject's throttles (service/throttles.py:
+    per authenticator and source, per authenticator, per source) before the
+    evidence is checked. Raises Throttled (after recording the refusal on the
+    case, uncounted) while a delay or the R-18 lock applies."""
+    refusal = throttles.reserve_proof(
+        uow, who=throttles.subject_who(case.subject_id), method=method, source=source, now=now
+    )
+    if refusal is None:
+        return
+    case.emit(
+        EventType.PROOFING_THROTTLED,
+        at=now,
+        actor=SYSTEM_ACTOR,
+        outcome=Outcome.DENIED,
+        data={
+            "method": method,
+            "scope": refusal.scope,
+            "locked": refusal.locked,
+            "retry_after_s": refusal.retry_after_s,
+        },
+    )
+    raise throttled(refusal)
+
+
+def throttled(refusal: throttles.Refusal) -> Throttled:
+    """The one Throttled answer for a refusal, known account or not (R-19)."""
+    if refusal.locked:
+        return Throttled(
+            "too many consecutive failures: this method is locked for this subject; "
+            "use another recovery method or ask the help desk",
+            retry_after_seconds=refusal.retry_after_s,
+            locked=True,
         )
-        raise
+    return Throttled(
+        f"too many attempts: try again in {refusal.retry_after_s} seconds",
+        retry_after_seconds=refusal.retry_after_s,
+        locked=False,
+    )
 
 
 def verify(
@@ -64,29 +93,62 @@ def verify(
     unknown method."""
     if method not in METHODS:
         raise InvalidInput(f"unknown proofing method '{method}'", known=sorted(METHODS))
+    if method in OUT_OF_BAND:
+        raise InvalidInput(
+            f"'{method}' is answered out of band, through its own endpoints, not as a code"
+        )
     response = response.strip()
+    if method == "reproofing":
+        return Verdict(
+            reproofing.verify(svc, uow, case=case, subject=subject, token=response, now=now)
+        )
     if method == "totp":
         return Verdict(_verify_totp(svc, uow, subject, response, now))
+    if method == "webauthn":  # an assertion answering this case's challenge
+        return Verdict(
+            webauthn_ceremonies.check_assertion(
+                svc,
+                uow,
+                subject=subject,
+                purpose=webauthn_ceremonies.CASE,
+                response=response,
+                now=now,
+                case_id=case.id,
+            )
+        )
     if method == "recovery_code":
         return _verify_recovery_code(svc, uow, case, subject, response, now)
+    if method == "sms_code":
+        passed = sms.verify_code(svc, uow, case=case, subject=subject, code=response, now=now)
+        return Verdict(passed)
     return Verdict(_verify_email_code(svc, uow, case, response, now))
 
 
-def equalise_unknown(method: str) -> None:
+def equalise_unknown(svc: Services, method: str) -> None:
     """Spend what a real check of ``method`` would, for requests with no case
-    behind them (R-19): only the recovery-code hash is slow enough to tell."""
+    behind them (R-19): the recovery-code hash, or one HMAC for issued codes."""
     if method == "recovery_code":
         recovery_code.dummy_verify()
+    elif method in ("email_code", "sms_code"):
+        sms_code.dummy_match(svc.mac_key)
 
 
 def record_outcome(
-    uow: UnitOfWork, subject_id: str, method: str, passed: bool, now: datetime
+    uow: UnitOfWork,
+    subject_id: str,
+    method: str,
+    passed: bool,
+    now: datetime,
+    *,
+    source: str | None = None,
 ) -> None:
-    key = throttle_key(subject_id, method)
+    """A failure was already counted by :func:`check_throttle`; a success ends
+    the run of consecutive failures (R-18)."""
+    del now  # kept for callers; the counters were stamped when the attempt was counted
     if passed:
-        uow.throttles.reset(key)
-    else:
-        uow.throttles.record_failure(key, now=now)
+        throttles.proof_passed(
+            uow, who=throttles.subject_who(subject_id), method=method, source=source
+        )
 
 
 def _verify_totp(

@@ -10,6 +10,7 @@ from custos.domain import sod
 from custos.domain.errors import NotFound
 from custos.domain.model import Operator
 from custos.domain.states import CaseState
+from custos.service import agent_challenge
 from custos.store.mapping import requirements_to_json
 
 
@@ -50,6 +51,8 @@ def case_detail(svc: Services, operator: Operator | None, case_id: str) -> dict[
         receipts = uow.receipts.for_case(case_id)
         checks = uow.receipts.checks_for_case(case_id)
         timeline = uow.ledger.for_case(case_id)
+        # Agents see a challenge's state only, never its link or code.
+        challenges = agent_challenge.statuses(uow, case_id, svc.clock.now())
         names = {f"operator:{op.id}": op.name for op in uow.operators.all()}
     return {
         "actors": {
@@ -107,6 +110,7 @@ def case_detail(svc: Services, operator: Operator | None, case_id: str) -> dict[
             for r in receipts
         ],
         "checks": [{**c, "at": c["at"].isoformat()} for c in checks],
+        "challenges": challenges,
         "timeline": [
             {
                 "seq": e["seq"],

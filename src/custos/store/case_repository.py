@@ -36,15 +36,19 @@ class CaseRepository:
         self._write_children(case)
         self._flush_events(case)
 
-    def get(self, case_id: str, *, for_update: bool = False) -> Case:
+    def get(self, case_id: str, *, for_update: bool = False, children: bool = True) -> Case:
         """Load a case; ``for_update`` locks its row on PostgreSQL until commit.
-        Raises NotFound."""
+        ``children=False`` skips approvals and proofs (the worker's moves need
+        neither; such a case must not be approved or proofed). Raises NotFound."""
         query = select(cases).where(cases.c.id == case_id)
         if for_update:
             query = query.with_for_update()
         row = self._conn.execute(query).first()
         if row is None:
             raise NotFound(f"no case '{case_id}'", case_id=case_id)
+        if not children:
+            self._seen[case_id] = (0, 0)
+            return case_from_rows(row, [], [])
         approval_rows = list(
             self._conn.execute(
                 select(approvals).where(approvals.c.case_id == case_id).order_by(approvals.c.id)

@@ -8,6 +8,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, select
 
+from custos.domain.enrolment import Authenticator, AuthenticatorKind
+from custos.domain.model import SYSTEM_ACTOR
+from custos.store.authenticator_repository import AuthenticatorRepository
 from custos.store.mapping import aware, maybe_aware
 from custos.store.tables import (
     email_codes,
@@ -40,6 +43,8 @@ class StoredFlow:
     state: str
     source_address: str | None
     expires_at: datetime
+    #: Keyed digest of the device cookie the flow started with (None: no cookie).
+    device_digest: str | None = None
 
 
 class TokenRepository:
@@ -131,6 +136,12 @@ class SecretRepository:
         ).first()
         return None if row is None else (bytes(row.blob), bool(row.must_change))
 
+    def get_many(self, case_ids: set[str]) -> dict[str, tuple[bytes, bool]]:
+        rows = self._conn.execute(
+            select(sealed_secrets).where(sealed_secrets.c.case_id.in_(sorted(case_ids)))
+        )
+        return {r.case_id: (bytes(r.blob), bool(r.must_change)) for r in rows}
+
     def wipe(self, case_id: str) -> bool:
         result = self._conn.execute(
             sealed_secrets.delete().where(sealed_secrets.c.case_id == case_id)
@@ -144,7 +155,12 @@ class EnrolmentRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def set_totp(self, subject_id: str, sealed_secret: bytes, *, now: datetime) -> None:
+    def set_totp(
+        self, subject_id: str, sealed_secret: bytes, *, now: datetime, by: str = SYSTEM_ACTOR
+    ) -> Authenticator:
+        """Bind a TOTP secret, revoking any earlier one (its history row stays, R-36)."""
+        lifecycle = AuthenticatorRepository(self._conn)
+        lifecycle.revoke_kind(subject_id, AuthenticatorKind.TOTP, reason="replaced", now=now)
         self._conn.execute(
             totp_enrolments.delete().where(totp_enrolments.c.subject_id == subject_id)
         )
@@ -153,8 +169,14 @@ class EnrolmentRepository:
                 subject_id=subject_id, sealed_secret=sealed_secret, enrolled_at=now
             )
         )
+        return lifecycle.bind(
+            subject_id, AuthenticatorKind.TOTP, label="authenticator app", by=by, now=now
+        )
 
     def totp(self, subject_id: str) -> tuple[bytes, int | None] | None:
+        """The active TOTP secret (sealed) and its last used step, or None."""
+        if not AuthenticatorRepository(self._conn).active(subject_id, AuthenticatorKind.TOTP):
+            return None  # revoked (R-29): the secret no longer opens anything
         row = self._conn.execute(
             select(totp_enrolments).where(totp_enrolments.c.subject_id == subject_id)
         ).first()
@@ -177,6 +199,17 @@ class EnrolmentRepository:
     def add_recovery_code(
         self, subject_id: str, lookup_id: str, code_hash: str, *, now: datetime
     ) -> None:
+        """Add one code to the subject's active set of saved codes (bound as an
+        authenticator of its own, with its history, on the first code)."""
+        lifecycle = AuthenticatorRepository(self._conn)
+        if not lifecycle.active(subject_id, AuthenticatorKind.RECOVERY_CODES):
+            lifecycle.bind(
+                subject_id,
+                AuthenticatorKind.RECOVERY_CODES,
+                label="saved recovery codes",
+                by=SYSTEM_ACTOR,
+                now=now,
+            )
         self._conn.execute(
             recovery_codes.insert().values(
                 subject_id=subject_id, lookup_id=lookup_id, hash=code_hash, created_at=now
@@ -297,6 +330,7 @@ class FlowRepository:
         source_address: str | None,
         now: datetime,
         expires_at: datetime,
+        device_digest: str | None = None,
     ) -> None:
         self._conn.execute(
             self_service_flows.insert().values(
@@ -306,6 +340,7 @@ class FlowRepository:
                 source_address=source_address,
                 created_at=now,
                 expires_at=expires_at,
+                device_digest=device_digest,
             )
         )
 
@@ -323,11 +358,20 @@ class FlowRepository:
             state=row.state,
             source_address=row.source_address,
             expires_at=aware(row.expires_at),
+            device_digest=row.device_digest,
         )
 
     def resolve(
-        self, handle_digest: str, *, state: str, subject_id: str | None, case_id: str | None
+        self,
+        handle_digest: str,
+        *,
+        state: str,
+        subject_id: str | None,
+        case_id: str | None,
+        identifier: str = "",
     ) -> bool:
+        """Settle a pending flow. The identifier is replaced by ``identifier``
+        (default empty: it is not kept; an unknown one keeps only a keyed digest)."""
         result = self._conn.execute(
             self_service_flows.update()
             .where(
@@ -336,7 +380,7 @@ class FlowRepository:
                     self_service_flows.c.state == "pending",
                 )
             )
-            .values(state=state, subject_id=subject_id, case_id=case_id, identifier="")
+            .values(state=state, subject_id=subject_id, case_id=case_id, identifier=identifier)
         )
         return int(result.rowcount) == 1
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, func, or_, select
 
 from custos.domain.model import LinkedAccount, Operator, Subject
+from custos.store.contact_repository import ContactRepository
 from custos.store.mapping import operator_from_row, subject_from_row, subject_to_row
 from custos.store.tables import linked_accounts, operators, subjects
 
@@ -17,6 +18,7 @@ class SubjectRepository:
 
     def add(self, subject: Subject, *, now: datetime) -> None:
         self._conn.execute(subjects.insert().values(**subject_to_row(subject), created_at=now))
+        ContactRepository(self._conn).store_missing(subject.id, subject.contacts, now=now)
         for account in subject.accounts:
             self._conn.execute(
                 linked_accounts.insert().values(
@@ -24,10 +26,15 @@ class SubjectRepository:
                 )
             )
 
-    def update(self, subject: Subject) -> None:
+    def update(self, subject: Subject, *, now: datetime | None = None) -> None:
+        """Write the subject's attributes; contacts it holds that are not stored yet
+        are added (removing one is ContactRepository.remove, with its notice)."""
         row = subject_to_row(subject)
         row.pop("id")
         self._conn.execute(subjects.update().where(subjects.c.id == subject.id).values(**row))
+        ContactRepository(self._conn).store_missing(
+            subject.id, subject.contacts, now=now or datetime.now(UTC)
+        )
 
     def get(self, subject_id: str) -> Subject | None:
         row = self._conn.execute(select(subjects).where(subjects.c.id == subject_id)).first()
@@ -41,7 +48,7 @@ class SubjectRepository:
                 .order_by(linked_accounts.c.target, linked_accounts.c.account_id)
             )
         ]
-        return subject_from_row(row, accounts)
+        return subject_from_row(row, accounts, ContactRepository(self._conn).confirmed(subject_id))
 
     def find(self, identifier: str) -> Subject | None:
         """A subject by id or by the account id of one of its linked accounts."""

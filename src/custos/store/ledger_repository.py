@@ -65,18 +65,18 @@ class LedgerRepository:
         def node(level: int, position: int) -> bytes:
             return fresh.get((level, position)) or self._node(level, position)
 
-        for row in rows:  # one by one: keeps the sequence order equal to the event order
-            self._conn.execute(ledger.insert().values(**row, leaf_index=size))
+        nodes: list[dict[str, Any]] = []
+        for row in rows:
+            row["leaf_index"] = size
             fresh[(0, size)] = row["leaf_hash"]
-            done = completed_nodes(size, row["leaf_hash"], node)
-            for level, position, value in done:
+            for level, position, value in completed_nodes(size, row["leaf_hash"], node):
                 fresh[(level, position)] = value
-            if done:
-                self._conn.execute(
-                    ledger_nodes.insert(),
-                    [{"level": lv, "position": p, "hash": h} for lv, p, h in done],
-                )
+                nodes.append({"level": level, "position": position, "hash": value})
             size += 1
+        # One executemany: rows go in list order, so the sequence follows the leaves.
+        self._conn.execute(ledger.insert(), rows)
+        if nodes:
+            self._conn.execute(ledger_nodes.insert(), nodes)
         return [r["event_id"] for r in rows]
 
     def size(self) -> int:

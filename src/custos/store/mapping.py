@@ -11,7 +11,6 @@ from custos.domain.model import (
     Case,
     Channel,
     Contact,
-    ContactKind,
     CredentialAction,
     Employment,
     Hold,
@@ -25,6 +24,7 @@ from custos.domain.model import (
     SubjectKind,
 )
 from custos.domain.states import CaseState
+from custos.proofing.base import METHODS
 
 
 def aware(value: datetime) -> datetime:
@@ -36,7 +36,10 @@ def maybe_aware(value: datetime | None) -> datetime | None:
     return None if value is None else aware(value)
 
 
-def subject_from_row(row: Any, accounts: list[LinkedAccount]) -> Subject:
+def subject_from_row(
+    row: Any, accounts: list[LinkedAccount], contacts: tuple[Contact, ...] = ()
+) -> Subject:
+    """``contacts``: the subject's confirmed, not removed rows of subject_contacts."""
     return Subject(
         id=row.id,
         display_name=row.display_name,
@@ -47,14 +50,12 @@ def subject_from_row(row: Any, accounts: list[LinkedAccount]) -> Subject:
         manager=row.manager,
         sponsor=row.sponsor,
         owner=row.owner,
-        contacts=tuple(
-            Contact(kind=ContactKind(c["kind"]), address=c["address"], confirmed=c["confirmed"])
-            for c in row.contacts
-        ),
+        contacts=contacts,
         holds=frozenset(Hold(h) for h in row.holds),
         accounts=tuple(accounts),
         mfa_bound=bool(row.mfa_bound),
         time_zone=row.time_zone,
+        ial=int(row.ial),
     )
 
 
@@ -69,13 +70,10 @@ def subject_to_row(subject: Subject) -> dict[str, Any]:
         "manager": subject.manager,
         "sponsor": subject.sponsor,
         "owner": subject.owner,
-        "contacts": [
-            {"kind": str(c.kind), "address": c.address, "confirmed": c.confirmed}
-            for c in subject.contacts
-        ],
         "holds": sorted(str(h) for h in subject.holds),
         "mfa_bound": subject.mfa_bound,
         "time_zone": subject.time_zone,
+        "ial": subject.ial,
     }
 
 
@@ -112,6 +110,8 @@ def requirements_to_json(req: Requirements) -> dict[str, Any]:
         "risk_band": req.risk_band,
         "refused": req.refused,
         "refusal_reason": req.refusal_reason,
+        "aal": req.aal,
+        "min_ial": req.min_ial,
     }
 
 
@@ -137,6 +137,8 @@ def requirements_from_json(data: dict[str, Any]) -> Requirements:
         risk_band=data["risk_band"],
         refused=data.get("refused", False),
         refusal_reason=data.get("refusal_reason", ""),
+        aal=data.get("aal"),
+        min_ial=data.get("min_ial"),
     )
 
 
@@ -199,6 +201,7 @@ def case_from_rows(row: Any, approval_rows: list[Any], proof_rows: list[Any]) ->
                 at=aware(p.at),
                 actor=p.actor,
                 phishing_resistant=bool(p.phishing_resistant),
+                kind=METHODS[p.method].kind if p.method in METHODS else None,
             )
             for p in proof_rows
         ],

@@ -49,11 +49,13 @@ subjects = Table(
     Column("manager", String(200)),
     Column("sponsor", String(200)),
     Column("owner", String(200)),
-    Column("contacts", JSON, nullable=False),
+    # Contacts live in subject_contacts (0006).
     Column("holds", JSON, nullable=False),
     Column("mfa_bound", Boolean, nullable=False, default=False),
     Column("time_zone", String(64), nullable=False, default="UTC"),
     _ts("created_at", nullable=False),
+    # The IAL the subject was proofed at; re-proofing must reach it (R-4).
+    Column("ial", Integer, nullable=False, default=1, server_default="1"),
 )
 
 linked_accounts = Table(
@@ -269,6 +271,8 @@ self_service_flows = Table(
     Column("source_address", String(64)),
     _ts("created_at", nullable=False),
     _ts("expires_at", nullable=False),
+    # Keyed digest of the signed device cookie the request came with (0008).
+    Column("device_digest", String(64)),
 )
 
 builtin_accounts = Table(
@@ -347,4 +351,221 @@ repudiation_tokens = Table(
     _ts("issued_at", nullable=False),
     _ts("expires_at", nullable=False),
     _ts("used_at"),
+)
+
+
+# -- risk signals and abuse resistance (docs/abuse-resistance.md) -----------------
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    # One counter per key (``proof:subject:method:source``, ``send:subject``, ...),
+    # changed only by atomic upserts so limits hold across processes (R-18, R-20).
+    Column("key", String(300), primary_key=True),
+    Column("count", Integer, nullable=False, default=0),
+    _ts("window_start", nullable=False),
+    # The earliest time the next attempt is allowed (growing delays).
+    _ts("not_before", nullable=False),
+    _ts("updated_at", nullable=False),
+)
+
+device_sightings = Table(
+    "device_sightings",
+    metadata,
+    # Devices (keyed digest of the signed device cookie) a subject passed proofing on.
+    Column("subject_id", ForeignKey("subjects.id"), primary_key=True),
+    Column("device_digest", String(64), primary_key=True),
+    _ts("first_seen_at", nullable=False),
+    _ts("last_seen_at", nullable=False),
+)
+
+sim_swap_signals = Table(
+    "sim_swap_signals",
+    metadata,
+    # SIM-swap or number-porting signals from the carrier webhook (R-44).
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject_id", ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("kind", String(30), nullable=False),
+    Column("provider", String(100), nullable=False),
+    _ts("observed_at", nullable=False),
+    _ts("received_at", nullable=False),
+    # SHA-256 of the request signature: the same signed request is accepted once.
+    Column("request_digest", String(64), nullable=False, unique=True),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    # A declared security incident: scope '*' for everyone, else one subject group.
+    Column("scope", String(200), primary_key=True),
+    _ts("started_at", nullable=False),
+    Column("started_by", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+sms_codes = Table(
+    "sms_codes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False, index=True),
+    Column("digest", String(64), nullable=False),
+    _ts("issued_at", nullable=False),
+    _ts("expires_at", nullable=False),
+    _ts("used_at"),
+)
+
+# Velocity: requests from one source address in the last hour.
+Index(
+    "ix_self_service_flows_source",
+    self_service_flows.c.source_address,
+    self_service_flows.c.created_at,
+)
+Index("ix_cases_source", cases.c.source_address, cases.c.opened_at)
+
+
+# -- subject self-management: contacts, authenticators, sessions (docs/enrolment.md) --
+subject_contacts = Table(
+    "subject_contacts",
+    metadata,
+    # Recovery contacts with their lifecycle (R-14, R-23): usable once confirmed_at
+    # is set, until removed_at. The confirmation code is stored as an HMAC digest.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject_id", ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("address", String(320), nullable=False),
+    _ts("added_at", nullable=False),
+    _ts("confirmed_at"),
+    _ts("removed_at"),
+    Column("confirm_digest", String(64)),
+    _ts("confirm_expires_at"),
+)
+
+authenticators = Table(
+    "authenticators",
+    metadata,
+    # Every authenticator ever bound to a subject, never deleted (R-36).
+    Column("id", String(36), primary_key=True),
+    Column("subject_id", ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("kind", String(30), nullable=False),
+    Column("label", String(100), nullable=False),
+    _ts("bound_at", nullable=False),
+    Column("bound_by", String(200), nullable=False),
+    _ts("last_used_at"),
+    _ts("revoked_at"),
+    Column("revoked_reason", String(200)),
+)
+
+webauthn_credentials = Table(
+    "webauthn_credentials",
+    metadata,
+    Column("authenticator_id", ForeignKey("authenticators.id"), primary_key=True),
+    Column("subject_id", ForeignKey("subjects.id"), nullable=False, index=True),
+    # base64url of the credential id (at most 1023 bytes).
+    Column("credential_id", String(1400), nullable=False, unique=True),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("sign_count", BigInteger, nullable=False, default=0),
+    Column("user_verified", Boolean, nullable=False, default=False),
+)
+
+webauthn_challenges = Table(
+    "webauthn_challenges",
+    metadata,
+    # Single use, five minutes, bound to a subject session or to a case. A help-desk
+    # link (purpose 'case_link') stores the SHA-256 of its token as the challenge.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("challenge", String(100), nullable=False, unique=True),
+    Column("purpose", String(20), nullable=False),
+    Column("subject_id", ForeignKey("subjects.id"), nullable=False),
+    Column("session_id", Integer),
+    Column("case_id", String(64), index=True),
+    Column("user_verification", Boolean, nullable=False, default=False),
+    _ts("created_at", nullable=False),
+    _ts("expires_at", nullable=False),
+    _ts("used_at"),
+)
+
+subject_sessions = Table(
+    "subject_sessions",
+    metadata,
+    # Subjects' own sessions (R-26, R-27, R-30): the token is stored as SHA-256.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("subject_id", ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("aal", Integer, nullable=False),
+    Column("second_factor_due", Boolean, nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("last_seen_at", nullable=False),
+    _ts("reauth_at"),
+    _ts("ended_at"),
+    Column("end_reason", String(100)),
+)
+
+pending_totp = Table(
+    "pending_totp",
+    metadata,
+    # A TOTP secret shown once, bound only after its first code came back (10 minutes).
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject_id", ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("session_id", Integer, nullable=False),
+    Column("sealed_secret", LargeBinary, nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("expires_at", nullable=False),
+    _ts("used_at"),
+)
+
+
+# -- re-proofing, attestation and agent challenges (docs/proofing.md) ---------------
+proofed_attributes = Table(
+    "proofed_attributes",
+    metadata,
+    # A subject's proofed core attributes, as HMAC digests only (never in clear, R-4).
+    Column("subject_id", ForeignKey("subjects.id"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    _ts("proofed_at", nullable=False),
+)
+
+used_jtis = Table(
+    "used_jtis",
+    metadata,
+    # Re-proofing results seen once, by issuer and SHA-256 of their jti: a replay
+    # loses the primary-key race in any number of processes.
+    Column("issuer", String(300), primary_key=True),
+    Column("jti_digest", String(64), primary_key=True),
+    Column("case_id", String(64), nullable=False),
+    _ts("used_at", nullable=False),
+    _ts("expires_at", nullable=False),
+)
+
+attestation_requests = Table(
+    "attestation_requests",
+    metadata,
+    # Out-of-band links to a manager or sponsor: stored hashed, single use, 24 h.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False, index=True),
+    Column("attester_id", String(200), nullable=False),
+    Column("relation", String(20), nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    _ts("issued_at", nullable=False),
+    _ts("expires_at", nullable=False),
+    _ts("decided_at"),
+    Column("decision", String(20)),
+)
+
+agent_challenges = Table(
+    "agent_challenges",
+    metadata,
+    # Challenges an agent triggers and the subject answers on their own device.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False, index=True),
+    Column("subject_id", String(200), nullable=False, index=True),
+    Column("mode", String(20), nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("code_digest", String(64)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("state", String(20), nullable=False),
+    _ts("issued_at", nullable=False),
+    _ts("expires_at", nullable=False),
+    _ts("answered_at"),
 )

@@ -8,7 +8,9 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
+from custos.store.authenticator_repository import AuthenticatorRepository
 from custos.store.case_repository import CaseRepository
+from custos.store.contact_repository import ContactRepository
 from custos.store.credential_repository import (
     EmailCodeRepository,
     EnrolmentRepository,
@@ -20,8 +22,17 @@ from custos.store.credential_repository import (
 from custos.store.database import is_sqlite
 from custos.store.identity_repository import OperatorRepository, SubjectRepository
 from custos.store.ledger_repository import LedgerRepository
+from custos.store.proofing_repository import (
+    AttestationRepository,
+    ChallengeRepository,
+    ProofedAttributeRepository,
+    UsedJtiRepository,
+)
+from custos.store.rate_limit_repository import RateLimitRepository
 from custos.store.receipt_repository import ReceiptRepository
 from custos.store.repudiation_repository import RepudiationRepository
+from custos.store.risk_repository import RiskRepository
+from custos.store.session_repository import SessionRepository
 
 
 class UnitOfWork:
@@ -54,6 +65,15 @@ class UnitOfWork:
         self.flows = FlowRepository(self.conn)
         self.receipts = ReceiptRepository(self.conn)
         self.repudiations = RepudiationRepository(self.conn)
+        self.contacts = ContactRepository(self.conn)
+        self.authenticators = AuthenticatorRepository(self.conn)
+        self.sessions = SessionRepository(self.conn)
+        self.limits = RateLimitRepository(self.conn)
+        self.risk = RiskRepository(self.conn)
+        self.proofed_attributes = ProofedAttributeRepository(self.conn)
+        self.used_jtis = UsedJtiRepository(self.conn)
+        self.attestations = AttestationRepository(self.conn)
+        self.challenges = ChallengeRepository(self.conn)
         return self
 
     def after_commit(self, action: Callable[[], None]) -> None:

@@ -8,6 +8,8 @@ import multiprocessing as mp
 from datetime import datetime
 from typing import Any
 
+from webauthn_authenticator import enrol_webauthn, prove_case_with_key
+
 from conftest import World
 from custos.bootstrap import bootstrap
 from custos.clock import ManualClock
@@ -113,14 +115,14 @@ def test_one_approver_racing_twice_does_not_meet_a_quorum_of_two(world: World) -
     """One person counts once in a quorum even when racing from two processes
     (R-32, R-33)."""
     world.subject("root", privileged=True, groups=("it-admins",), with_totp=True, codes=2)
+    key = enrol_webauthn(world, "root")
     world.operator("hana", Role.REQUESTER)
     world.operator("ada", Role.APPROVER, groups=("security-approvers",))
     case = cases.open_helpdesk_case(
         world.svc, world.operators["hana"], subject_id="root", reason="locked out"
     )
-    cases.add_proof(
-        world.svc, world.operators["hana"], case.id, method="totp", response=world.totp_now("root")
-    )
+    # The privileged tier needs a phishing-resistant factor: the subject's own key.
+    prove_case_with_key(world, world.operators["hana"], case.id, "root", key)
     cases.add_proof(
         world.svc,
         world.operators["hana"],
@@ -142,15 +144,15 @@ def test_one_approver_racing_twice_does_not_meet_a_quorum_of_two(world: World) -
 def test_two_distinct_approvers_racing_both_count(world: World) -> None:
     """Two different persons approving at the same moment meet the quorum (R-32)."""
     world.subject("root", privileged=True, groups=("it-admins",), with_totp=True, codes=2)
+    key = enrol_webauthn(world, "root")
     world.operator("hana", Role.REQUESTER)
     world.operator("ada", Role.APPROVER, groups=("security-approvers",))
     world.operator("grace", Role.APPROVER, groups=("security-approvers",))
     case = cases.open_helpdesk_case(
         world.svc, world.operators["hana"], subject_id="root", reason="locked out"
     )
-    cases.add_proof(
-        world.svc, world.operators["hana"], case.id, method="totp", response=world.totp_now("root")
-    )
+    # The privileged tier needs a phishing-resistant factor: the subject's own key.
+    prove_case_with_key(world, world.operators["hana"], case.id, "root", key)
     cases.add_proof(
         world.svc,
         world.operators["hana"],

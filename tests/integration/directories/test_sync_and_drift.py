@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from recoveries import self_service_recovery
 from typer.testing import CliRunner
 
 from conftest import World, make_world
 from custos.cli.main import app
 from custos.connectors.builtin import BuiltinDirectory
 from custos.domain.model import Subject
-from custos.service import credentials, self_service
 from custos.service.drift import check_drift
 from custos.service.sync import sync_subjects
 from custos.store.tables import linked_accounts
@@ -88,14 +88,7 @@ def test_sync_notices_a_linked_account_gone_from_its_target(two_targets: World) 
 
 
 def _recover(world: World, subject: str) -> str:
-    flow = self_service.start(world.svc, identifier=subject, source_address="10.9.9.9")
-    self_service.request_email_code(world.svc, handle=flow)
-    self_service.submit_proof(
-        world.svc, handle=flow, method="email_code", response=world.last_code(subject)
-    )
-    return credentials.redeem(
-        world.svc, token=world.last_link_token(subject), new_password="amber-falcon-quiet-73-river"
-    ).case_id
+    return self_service_recovery(world, subject, password="amber-falcon-quiet-73-river")
 
 
 def test_drift_reports_an_account_whose_password_was_rolled_back(sqlite_world: World) -> None:

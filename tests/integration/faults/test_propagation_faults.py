@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from recoveries import self_service_recovery
 from servers.samba import SambaDC, ad_target
 from servers.slapd import SlapdServer
 from sqlalchemy import func, select
 
 from conftest import World, make_world, pg_schema
 from custos.domain.states import CaseState
-from custos.service import credentials, self_service
 from custos.store.receipt_repository import ReceiptState
 from custos.store.tables import linked_accounts, receipts
 
@@ -68,14 +68,7 @@ def _only_ldap(world: World, subject: str) -> None:
 
 
 def _redeem(world: World, subject: str, password: str = PASSWORD) -> str:
-    flow = self_service.start(world.svc, identifier=subject, source_address="10.2.2.2")
-    self_service.request_email_code(world.svc, handle=flow)
-    self_service.submit_proof(
-        world.svc, handle=flow, method="email_code", response=world.last_code(subject)
-    )
-    return credentials.redeem(
-        world.svc, token=world.last_link_token(subject), new_password=password
-    ).case_id
+    return self_service_recovery(world, subject, password=password, source_address="10.2.2.2")
 
 
 def _case(world: World, case_id: str) -> Any:
@@ -122,7 +115,7 @@ data_dir = "{tmp_path}"
 
 [worker]
 lease_s = 5
-batch = 50
+batch = 1
 parallelism = 1
 poll_interval_s = 0.1
 
@@ -148,13 +141,15 @@ user_base = "{slapd.people_base}"
 
 
 def _count(world: World, *states: ReceiptState) -> int:
-    with world.svc.uow() as uow:
-        query = (
-            select(func.count())
-            .select_from(receipts)
-            .where(receipts.c.target == "ldap", receipts.c.state.in_([str(s) for s in states]))
-        )
-        return int(uow.conn.execute(query).scalar_one())
+    """Receipts in ``states``, read outside any transaction: on SQLite a unit of
+    work would take the write lock and slow the worker under observation."""
+    query = (
+        select(func.count())
+        .select_from(receipts)
+        .where(receipts.c.target == "ldap", receipts.c.state.in_([str(s) for s in states]))
+    )
+    with world.svc.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def test_worker_killed_mid_propagation_loses_nothing(
@@ -180,7 +175,7 @@ def test_worker_killed_mid_propagation_loses_nothing(
         while _count(world, ReceiptState.SUCCEEDED) == 0:
             assert first.poll() is None, first.stderr.read() if first.stderr else ""
             assert time.monotonic() < deadline, "the first worker never recorded a receipt"
-            time.sleep(0.05)
+            time.sleep(0.005)
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
         landed_at_kill = _count(world, ReceiptState.SUCCEEDED)

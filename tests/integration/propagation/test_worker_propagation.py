@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from recoveries import self_service_recovery
 
 from conftest import World
 from custos.connectors.builtin import BuiltinDirectory
@@ -15,7 +16,7 @@ from custos.domain.errors import AlreadyDecided
 from custos.domain.model import Role
 from custos.domain.states import CaseState
 from custos.propagation.worker import Worker
-from custos.service import cases, credentials, self_service
+from custos.service import cases
 from custos.store.receipt_repository import ReceiptState
 from custos.store.tables import linked_accounts
 
@@ -58,13 +59,7 @@ def _two_target_subject(world: World, subject_id: str) -> None:
 
 
 def _redeemed_case(world: World, subject_id: str) -> str:
-    flow = self_service.start(world.svc, identifier=subject_id, source_address="10.1.1.1")
-    self_service.request_email_code(world.svc, handle=flow)
-    self_service.submit_proof(
-        world.svc, handle=flow, method="email_code", response=world.last_code(subject_id)
-    )
-    token = world.last_link_token(subject_id)
-    return credentials.redeem(world.svc, token=token, new_password=PASSWORD).case_id
+    return self_service_recovery(world, subject_id, password=PASSWORD)
 
 
 def _state(world: World, case_id: str) -> str:

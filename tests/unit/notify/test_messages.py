@@ -9,13 +9,17 @@ from typing import Any
 
 import pytest
 
-from custos.notify import messages
+from custos.notify import enrolment_messages, messages
 from custos.notify.base import Message
 
 AT = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 CODE = "48213907"
 RESET_LINK = "https://recovery.example.org/reset#token=crt_RESETRESETRESET"
 REPUDIATION_LINK = "https://recovery.example.org/repudiate#token=crp_REPUDIATEREPUDIATE"
+ATTEST_LINK = "https://recovery.example.org/attest#token=cat_ATTESTATTESTATTEST"
+CHALLENGE_LINK = "https://recovery.example.org/challenge#token=cch_CHALLENGECHALLENGE"
+WEBAUTHN_LINK = "https://recovery.example.org/webauthn#link=cwl_WEBAUTHNWEBAUTHN"
+CONTACT_CODE = "73019264"
 #: Values that must never reach a message, offered to every template under the
 #: names a careless caller would use.
 FORBIDDEN = {
@@ -69,6 +73,41 @@ def sample_messages() -> list[Message]:
             state_after="blocked",
             actions=["case moved from proofing to blocked"],
         ),
+        messages.attestation_request(
+            to="mia@example.org",
+            case_id="case-1",
+            display_name="Bob",
+            relation="manager",
+            channel="helpdesk",
+            reason="lost phone",
+            at=AT,
+            link=ATTEST_LINK,
+            hours=24,
+        ),
+        messages.attestation_refused(
+            to="security@example.org",
+            case_id="case-1",
+            subject_id="bob",
+            attester_id="mia",
+            relation="manager",
+            at=AT,
+            state="proofing",
+        ),
+        messages.agent_challenge(
+            to="bob@example.org", case_id="case-1", mode="totp", link=CHALLENGE_LINK, minutes=10
+        ),
+        enrolment_messages.webauthn_link(
+            to="bob@example.org", case_id="case-1", link=WEBAUTHN_LINK, minutes=10
+        ),
+        enrolment_messages.contact_confirmation(
+            to="bob.new@example.org", display_name="Bob", code=CONTACT_CODE, minutes=10
+        ),
+        enrolment_messages.contact_changed(
+            to="bob.old@example.org", display_name="Bob", change="an address was removed", at=AT
+        ),
+        enrolment_messages.authenticator_bound(
+            to="bob@example.org", display_name="Bob", method="webauthn", label="YubiKey", at=AT
+        ),
     ]
 
 
@@ -89,10 +128,18 @@ def sample_context() -> dict[str, Any]:
         "state_before": "proofing",
         "state_after": "blocked",
         "actions": ["a"],
+        "mode": "totp",
+        "relation": "manager",
+        "attester_id": "mia",
+        "state": "proofing",
+        "hours": 24,
         "code": CODE,
         "link": RESET_LINK,
         "repudiation_link": REPUDIATION_LINK,
         "title": "t",
+        "method": "webauthn",
+        "label": "key",
+        "change": "an address was removed",
     }
     return base
 
@@ -118,8 +165,23 @@ def test_sample_messages_carry_only_their_own_secret() -> None:
         "recovery_notice": {REPUDIATION_LINK},
         "recovery_code_used": {REPUDIATION_LINK},
         "repudiated": set(),
+        "attestation_request": {ATTEST_LINK},
+        "attestation_refused": set(),
+        "agent_challenge": {CHALLENGE_LINK},
+        "webauthn_link": {WEBAUTHN_LINK},
+        "contact_confirmation": {CONTACT_CODE},
+        "contact_changed": set(),
+        "authenticator_bound": set(),
     }
-    secrets = {CODE, RESET_LINK, REPUDIATION_LINK}
+    secrets = {
+        CODE,
+        RESET_LINK,
+        REPUDIATION_LINK,
+        ATTEST_LINK,
+        CHALLENGE_LINK,
+        WEBAUTHN_LINK,
+        CONTACT_CODE,
+    }
     built = sample_messages()
     assert {m.kind for m in built} == messages.KINDS
     for message in built:

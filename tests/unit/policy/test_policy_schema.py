@@ -18,6 +18,7 @@ TIER = """\
   - name: t
     match: {kind: human}
     channels: [helpdesk]
+    risk_analysis: RA-1 help-desk recovery
     proofing: {factors: 1, methods: [totp, email_code]}
     action: reset_token
     token_ttl: 15m

@@ -55,7 +55,7 @@ def test_standard_tier_selected_for_employee() -> None:
     assert req.channels == {Channel.SELF_SERVICE, Channel.HELPDESK}
     assert (req.factors, req.approvals) == (1, 0)
     assert req.token_ttl == timedelta(minutes=15)
-    assert req.methods == {"totp", "recovery_code", "email_code"}
+    assert req.methods == {"webauthn", "totp", "recovery_code", "email_code"}
 
 
 def test_privileged_tier_selected_with_dual_approval() -> None:

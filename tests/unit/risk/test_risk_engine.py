@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,6 +11,7 @@ from custos.domain.model import Channel
 from custos.policy.engine import band_for
 from custos.policy.loader import DEFAULT_POLICY_PATH, load_policy
 from custos.risk.engine import assess, collect
+from custos.risk.geo import GeoPoint, Sighting
 from custos.risk.signals import (
     DEFAULT_SIGNALS,
     RiskContext,
@@ -163,6 +164,13 @@ def test_score_clamps_at_100() -> None:
         known_sources=frozenset(),
         subject_time_zone="Asia/Tokyo",
         incident_flag=True,
+        source_requests_last_hour=9,
+        device_known=False,
+        location=GeoPoint(-33.87, 151.21),
+        last_sighting=Sighting(GeoPoint(52.52, 13.40), WEDNESDAY_10_UTC - timedelta(hours=1)),
+        recent_factor_changes=1,
+        sim_swap_recent=True,
+        last_activity=WEDNESDAY_10_UTC - timedelta(days=400),
     )
     assert sum(s.points for s in collect(everything)) > 100
     result = assess(everything, band_of)

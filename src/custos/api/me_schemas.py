@@ -1,0 +1,91 @@
+"""Bodies of the subject self-management API (``/api/v1/me``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignInBody(_Body):
+    identifier: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class SecondFactorBody(_Body):
+    method: str = Field(min_length=1, max_length=30)
+    #: A TOTP or saved recovery code, or the WebAuthn assertion JSON as a string.
+    code: str = Field(default="", max_length=16384)
+
+
+class ReauthBody(_Body):
+    password: str = Field(min_length=1, max_length=1024)
+    method: str | None = Field(default=None, max_length=30)
+    code: str = Field(default="", max_length=16384)
+
+
+class SessionOut(BaseModel):
+    session: str
+    aal: int
+    second_factor_due: bool
+    second_factors: list[str]
+    replacement_recovery_code: str | None = None
+
+
+class CodeBody(_Body):
+    code: str = Field(min_length=1, max_length=64)
+
+
+class WebAuthnRegistrationBody(_Body):
+    credential: dict[str, Any]
+    label: str = Field(default="", max_length=100)
+
+
+class RevokeBody(_Body):
+    reason: str = Field(default="", max_length=200)
+
+
+class ContactBody(_Body):
+    address: str = Field(min_length=3, max_length=320)
+
+
+class AuthenticatorOut(BaseModel):
+    id: str
+    kind: str
+    label: str
+    bound_at: datetime
+    bound_by: str
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    revoked_reason: str | None
+    active: bool
+
+
+class PendingTotpOut(BaseModel):
+    pending_id: int
+    otpauth_uri: str
+
+
+class RecoveryCodesOut(BaseModel):
+    codes: list[str]
+
+
+class ContactOut(BaseModel):
+    id: int
+    kind: str
+    address: str
+    added_at: datetime
+    confirmed_at: datetime | None
+
+
+class LinkBody(_Body):
+    link: str = Field(min_length=1, max_length=100)
+
+
+class LinkProofBody(LinkBody):
+    credential: dict[str, Any]
