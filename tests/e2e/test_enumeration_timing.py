@@ -144,8 +144,9 @@ def _one_sample(api: TestClient, identifier: str, source: str) -> dict[str, tupl
 def test_known_and_unknown_accounts_are_indistinguishable(world: World, api: TestClient) -> None:
     """R-19 on start, email-code, proofs, reset and repudiate: identical status
     and body, and timing distributions with no significant difference (p >= 0.001,
-    or a median gap under NEGLIGIBLE_MS) and medians within 25 % of each other. Samples alternate known/unknown, each
-    with a fresh subject and source, after a warm-up."""
+    or a median gap under NEGLIGIBLE_MS) and medians within 25 % of each other.
+    Samples alternate known/unknown, each with a fresh subject and source, after
+    a warm-up."""
     known = _subjects(world, PAIRS + WARM_UP)
     times: dict[str, tuple[list[float], list[float]]] = {}
     for i in range(PAIRS + WARM_UP):
