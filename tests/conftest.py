@@ -171,7 +171,12 @@ class World:
 
 
 def make_world(
-    database_url: str, tmp_path: Path, *, start: datetime = START, **settings: Any
+    database_url: str,
+    tmp_path: Path,
+    *,
+    start: datetime = START,
+    public_origin: str = "https://recovery.example.org",
+    **settings: Any,
 ) -> World:
     clock = ManualClock(start)
     outbox = tmp_path / "outbox"
@@ -180,7 +185,7 @@ def make_world(
         data_dir=tmp_path,
         database_url=database_url,
         sealing_key=MasterKey.generate().to_b64(),
-        public_origin="https://recovery.example.org",
+        public_origin=public_origin,
         outbox_dir=outbox,
         **settings,
     )

@@ -59,6 +59,7 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(me_routes.router)
     app.include_router(webauthn_routes.self_service_router)
     app.include_router(webauthn_routes.operator_router)
+    app.include_router(webauthn_routes.page_router)
     app.include_router(assisted_routes.operator_router)
     app.include_router(assisted_routes.public_router)
     app.include_router(assisted_routes.page_router)
