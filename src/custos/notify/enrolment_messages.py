@@ -6,18 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from custos.notify.base import Message
-from custos.notify.messages import Rendered, render, when
-
-
-def _message(kind: str, to: str, case_id: str | None, rendered: Rendered) -> Message:
-    return Message(
-        to=to,
-        subject=rendered.subject,
-        body=rendered.text,
-        html=rendered.html,
-        kind=kind,
-        case_id=case_id,
-    )
+from custos.notify.messages import message as _message
+from custos.notify.messages import render, when
 
 
 def webauthn_link(*, to: str, case_id: str, link: str, minutes: int) -> Message:

@@ -111,7 +111,8 @@ def when(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _message(kind: str, to: str, case_id: str | None, rendered: Rendered) -> Message:
+def message(kind: str, to: str, case_id: str | None, rendered: Rendered) -> Message:
+    """A message of ``kind`` built from a rendered template."""
     return Message(
         to=to,
         subject=rendered.subject,
@@ -125,13 +126,13 @@ def _message(kind: str, to: str, case_id: str | None, rendered: Rendered) -> Mes
 def email_code(*, to: str, case_id: str, code: str, minutes: int) -> Message:
     context = {"case_id": case_id, "code": code, "minutes": minutes}
     rendered = render("email_code", "Your Custos verification code", context)
-    return _message("email_code", to, case_id, rendered)
+    return message("email_code", to, case_id, rendered)
 
 
 def reset_link(*, to: str, case_id: str, link: str, minutes: int) -> Message:
     context = {"case_id": case_id, "link": link, "minutes": minutes}
     rendered = render("reset_link", "Complete your account recovery", context)
-    return _message("reset_link", to, case_id, rendered)
+    return message("reset_link", to, case_id, rendered)
 
 
 def recovery_notice(
@@ -163,7 +164,7 @@ def recovery_notice(
         "expires_days": expires_days,
     }
     rendered = render("recovery_notice", subject, context)
-    return _message("recovery_notice", to, case_id, rendered)
+    return message("recovery_notice", to, case_id, rendered)
 
 
 def recovery_code_used(
@@ -185,7 +186,7 @@ def recovery_code_used(
         "expires_days": expires_days,
     }
     rendered = render("recovery_code_used", "A saved recovery code was used", context)
-    return _message("recovery_code_used", to, case_id, rendered)
+    return message("recovery_code_used", to, case_id, rendered)
 
 
 def repudiated(
@@ -216,7 +217,7 @@ def repudiated(
     rendered = render(
         "repudiated", f"[Custos security] Recovery {case_id} flagged as fraud", context
     )
-    return _message("repudiated", to, case_id, rendered)
+    return message("repudiated", to, case_id, rendered)
 
 
 def attestation_request(
@@ -246,7 +247,7 @@ def attestation_request(
     rendered = render(
         "attestation_request", f"Please confirm the account recovery of {display_name}", context
     )
-    return _message("attestation_request", to, case_id, rendered)
+    return message("attestation_request", to, case_id, rendered)
 
 
 def attestation_refused(
@@ -271,7 +272,7 @@ def attestation_refused(
     rendered = render(
         "attestation_refused", f"[Custos security] Attestation refused for {case_id}", context
     )
-    return _message("attestation_refused", to, case_id, rendered)
+    return message("attestation_refused", to, case_id, rendered)
 
 
 def agent_challenge(*, to: str, case_id: str, mode: str, link: str, minutes: int) -> Message:
@@ -280,4 +281,4 @@ def agent_challenge(*, to: str, case_id: str, mode: str, link: str, minutes: int
     travels in a separate ``email_code`` message)."""
     context = {"case_id": case_id, "mode": mode, "link": link, "minutes": minutes}
     rendered = render("agent_challenge", "Verify your identity for the help desk", context)
-    return _message("agent_challenge", to, case_id, rendered)
+    return message("agent_challenge", to, case_id, rendered)

@@ -8,13 +8,11 @@ gateway (an HTTP aggregator, say) is one class with the same ``send``.
 
 from __future__ import annotations
 
-import json
-import os
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+
+from custos.notify.mailbox_files import read_messages, write_message
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,28 +42,18 @@ class SmsOutbox:
         self.folder = folder
 
     def send(self, message: SmsMessage) -> None:
+        record = {
+            "to": message.to,
+            "kind": message.kind,
+            "case_id": message.case_id,
+            "body": message.body,
+        }
         try:
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            now = datetime.now(UTC)
-            name = f"{now.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.json"
-            record = {
-                "sent_at": now.isoformat(),
-                "to": message.to,
-                "kind": message.kind,
-                "case_id": message.case_id,
-                "body": message.body,
-            }
-            tmp = self.folder / f".{name}.tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(record, fh)
-            tmp.replace(self.folder / name)
+            write_message(self.folder, record)
         except OSError as exc:
             raise SmsDeliveryFailed(f"cannot write to SMS outbox {self.folder}: {exc}") from exc
 
 
 def read_sms_outbox(folder: Path) -> list[dict[str, Any]]:
     """Texts in the outbox, oldest first."""
-    if not folder.is_dir():
-        return []
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+    return read_messages(folder)
