@@ -32,6 +32,7 @@ from ldap.filter import escape_filter_chars
 from custos.config import ActiveDirectoryTarget, ConfigError
 from custos.connectors.active_directory_errors import ad_errors, diagnostic, translate
 from custos.connectors.errors import ConnectorError, UnknownAccount
+from custos.connectors.ldap import parse_generalized_time
 from custos.connectors.spi import AccountInfo, AccountRecord, TestStep
 
 T = TypeVar("T")
@@ -48,6 +49,7 @@ _ACCOUNT_ATTRS = [
     "lockoutTime",
     "pwdLastSet",
     "msDS-User-Account-Control-Computed",
+    "whenChanged",
 ]
 
 
@@ -124,9 +126,15 @@ class ActiveDirectoryConnector:
         return True
 
     def password_changed_at(self, account_id: str) -> datetime | None:
-        """From ``pwdLastSet``; None when 0 (never set, or change pending)."""
+        """From ``pwdLastSet``. While a change at next logon is pending AD holds 0
+        there, so the entry's ``whenChanged`` stands in: never earlier than the
+        reset, possibly later (any change moves it). None: never set."""
         _, attrs = self._entry(account_id)
-        return filetime_to_datetime(_int(attrs, "pwdLastSet"))
+        stamp = filetime_to_datetime(_int(attrs, "pwdLastSet"))
+        changed = attrs.get("whenChanged")
+        if stamp is None and changed:
+            return parse_generalized_time(changed[0].decode())
+        return stamp
 
     def find_account(self, account_id: str) -> AccountInfo | None:
         """The account by ``account_attribute``, or None when AD has none."""
