@@ -4,18 +4,14 @@ twice for a quorum of two."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
-from datetime import datetime
-from typing import Any
+from functools import partial
 
+from process_race import race
 from webauthn_authenticator import enrol_webauthn, prove_case_with_key
 
 from conftest import World
-from custos.bootstrap import bootstrap
-from custos.clock import ManualClock
-from custos.config import load_settings
-from custos.domain.errors import DomainError
-from custos.domain.model import Role
+from custos.bootstrap import Services
+from custos.domain.model import Operator, Role
 from custos.service import cases, credentials, self_service
 from custos.store.tables import reset_tokens, sealed_secrets
 
@@ -23,64 +19,12 @@ RACERS = 50
 PASSWORD = "violet-harbour-cinnamon-42-kite"
 
 
-def _child_services(settings: dict[str, Any], now: str) -> Any:
-    config = load_settings(None, **settings)
-    return bootstrap(config, clock=ManualClock(datetime.fromisoformat(now)))
+def _redeem(svc: Services, *, token: str) -> None:
+    credentials.redeem(svc, token=token, new_password=PASSWORD)
 
 
-def _settings_of(world: World) -> dict[str, Any]:
-    s = world.svc.settings
-    assert s.sealing_key is not None
-    return {
-        "data_dir": s.data_dir,
-        "database_url": s.effective_database_url,
-        "sealing_key": s.sealing_key.get_secret_value(),
-        "outbox_dir": s.effective_outbox,
-        "public_origin": s.public_origin,
-    }
-
-
-def _redeem(settings: dict[str, Any], now: str, token: str, barrier: Any, out: Any) -> None:
-    svc = _child_services(settings, now)
-    barrier.wait(timeout=120)
-    try:
-        credentials.redeem(svc, token=token, new_password=PASSWORD)
-        out.put("ok")
-    except DomainError as exc:
-        out.put(exc.error_id)
-    except Exception as exc:  # reported, so a crash is a visible failure, not a hang
-        out.put(f"crash:{type(exc).__name__}:{exc}")
-    finally:
-        svc.engine.dispose()
-
-
-def _approve(
-    settings: dict[str, Any], now: str, operator: Any, case_id: str, barrier: Any, out: Any
-) -> None:
-    svc = _child_services(settings, now)
-    barrier.wait(timeout=120)
-    try:
-        cases.approve(svc, operator, case_id, reason="verified")
-        out.put("ok")
-    except DomainError as exc:
-        out.put(exc.error_id)
-    except Exception as exc:
-        out.put(f"crash:{type(exc).__name__}:{exc}")
-    finally:
-        svc.engine.dispose()
-
-
-def _race(target: Any, args_for: list[tuple[Any, ...]]) -> list[str]:
-    ctx = mp.get_context("fork")
-    barrier = ctx.Barrier(len(args_for))
-    out = ctx.Queue()
-    procs = [ctx.Process(target=target, args=(*args, barrier, out)) for args in args_for]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=240) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-    return results
+def _approve(svc: Services, *, operator: Operator, case_id: str) -> None:
+    cases.approve(svc, operator, case_id, reason="verified")
 
 
 def _issued_token(world: World, subject: str) -> str:
@@ -97,9 +41,7 @@ def test_fifty_processes_redeeming_one_token_give_one_success(world: World) -> N
     redemptions succeeds, the rest are refused (R-17)."""
     world.subject("olivia")
     token = _issued_token(world, "olivia")
-    settings, now = _settings_of(world), world.clock.now().isoformat()
-    world.svc.engine.dispose()  # no pooled connection crosses the fork
-    results = _race(_redeem, [(settings, now, token)] * RACERS)
+    results = race(world, [partial(_redeem, token=token)] * RACERS)
     assert results.count("ok") == 1, results
     assert set(results) - {"ok"} == {"token_invalid"}, results
     with world.svc.engine.connect() as conn:
@@ -130,10 +72,8 @@ def test_one_approver_racing_twice_does_not_meet_a_quorum_of_two(world: World) -
         method="recovery_code",
         response=world.recovery_codes["root"][0],
     )
-    settings, now = _settings_of(world), world.clock.now().isoformat()
-    world.svc.engine.dispose()
     ada = world.operators["ada"]
-    results = _race(_approve, [(settings, now, ada, case.id)] * 2)
+    results = race(world, [partial(_approve, operator=ada, case_id=case.id)] * 2)
     assert sorted(results) == ["ok", "sod_violation"], results
     with world.svc.uow() as uow:
         stored = uow.cases.get(case.id)
@@ -160,10 +100,9 @@ def test_two_distinct_approvers_racing_both_count(world: World) -> None:
         method="recovery_code",
         response=world.recovery_codes["root"][1],
     )
-    settings, now = _settings_of(world), world.clock.now().isoformat()
-    world.svc.engine.dispose()
-    results = _race(
-        _approve, [(settings, now, world.operators[n], case.id) for n in ("ada", "grace")]
+    results = race(
+        world,
+        [partial(_approve, operator=world.operators[n], case_id=case.id) for n in ("ada", "grace")],
     )
     assert results == ["ok", "ok"]
     with world.svc.uow() as uow:

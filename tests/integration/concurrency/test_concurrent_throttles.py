@@ -5,17 +5,13 @@ requests is suppressed and audited without locking the account."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
-from datetime import datetime
-from typing import Any
+from functools import partial
 
 import pyotp
+from process_race import race
 
 from conftest import World
-from custos.bootstrap import bootstrap
-from custos.clock import ManualClock
-from custos.config import load_settings
-from custos.domain.errors import DomainError
+from custos.bootstrap import Services
 from custos.proofing import rate_rules
 from custos.service import self_service, throttles
 from custos.store.tables import ledger
@@ -24,59 +20,14 @@ RACERS = 20
 ATTACKER, HOME = "198.51.100.66", "192.0.2.10"
 
 
-def _settings_of(world: World) -> dict[str, Any]:
-    s = world.svc.settings
-    assert s.sealing_key is not None
-    return {
-        "data_dir": s.data_dir,
-        "database_url": s.effective_database_url,
-        "sealing_key": s.sealing_key.get_secret_value(),
-        "outbox_dir": s.effective_outbox,
-        "public_origin": s.public_origin,
-    }
+def _guess(svc: Services, *, flow: str, code: str) -> None:
+    self_service.submit_proof(
+        svc, handle=flow, method="totp", response=code, source_address=ATTACKER
+    )
 
 
-def _guess(
-    settings: dict[str, Any], now: str, flow: str, code: str, barrier: Any, out: Any
-) -> None:
-    svc = bootstrap(load_settings(None, **settings), clock=ManualClock(datetime.fromisoformat(now)))
-    barrier.wait(timeout=120)
-    try:
-        self_service.submit_proof(
-            svc, handle=flow, method="totp", response=code, source_address=ATTACKER
-        )
-        out.put("ok")
-    except DomainError as exc:
-        out.put(exc.error_id)
-    except Exception as exc:  # reported, so a crash is a visible failure, not a hang
-        out.put(f"crash:{type(exc).__name__}:{exc}")
-    finally:
-        svc.engine.dispose()
-
-
-def _flood(settings: dict[str, Any], now: str, flow: str, barrier: Any, out: Any) -> None:
-    svc = bootstrap(load_settings(None, **settings), clock=ManualClock(datetime.fromisoformat(now)))
-    barrier.wait(timeout=120)
-    try:
-        self_service.request_email_code(svc, handle=flow, source_address=ATTACKER)
-        out.put("ok")
-    except Exception as exc:
-        out.put(f"crash:{type(exc).__name__}:{exc}")
-    finally:
-        svc.engine.dispose()
-
-
-def _race(target: Any, args_for: list[tuple[Any, ...]]) -> list[str]:
-    ctx = mp.get_context("fork")
-    barrier = ctx.Barrier(len(args_for))
-    out = ctx.Queue()
-    procs = [ctx.Process(target=target, args=(*args, barrier, out)) for args in args_for]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=240) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-    return results
+def _flood(svc: Services, *, flow: str) -> None:
+    self_service.request_email_code(svc, handle=flow, source_address=ATTACKER)
 
 
 def _wrong_code(world: World, subject: str) -> str:
@@ -97,9 +48,7 @@ def test_twenty_processes_guessing_are_counted_exactly_and_delayed(world: World)
         for _ in range(RACERS)
     ]
     code = _wrong_code(world, "tess")
-    settings, now = _settings_of(world), world.clock.now().isoformat()
-    world.svc.engine.dispose()  # no pooled connection crosses the fork
-    results = _race(_guess, [(settings, now, flow, code) for flow in flows])
+    results = race(world, [partial(_guess, flow=flow, code=code) for flow in flows])
     assert not [r for r in results if r.startswith("crash")], results
     failed, throttled = results.count("proofing_failed"), results.count("throttled")
     assert failed + throttled == RACERS, results
@@ -134,9 +83,7 @@ def test_a_flood_of_code_requests_is_suppressed_and_audited(world: World) -> Non
         self_service.start(world.svc, identifier="uma", source_address=ATTACKER)
         for _ in range(RACERS)
     ]
-    settings, now = _settings_of(world), world.clock.now().isoformat()
-    world.svc.engine.dispose()
-    results = _race(_flood, [(settings, now, flow) for flow in flows])
+    results = race(world, [partial(_flood, flow=flow) for flow in flows])
     assert results == ["ok"] * RACERS
     sent = len(world.mail("uma@example.org", "email_code"))
     assert sent == rate_rules.SENDS_PER_SUBJECT_SOURCE.free
