@@ -36,3 +36,11 @@ def authenticator_bound(
     context = {"display_name": display_name, "method": method, "label": label, "at": when(at)}
     rendered = render("authenticator_bound", "A new sign-in method was added", context)
     return _message("authenticator_bound", to, None, rendered)
+
+
+def sign_in_code_used(*, to: str, display_name: str, at: datetime, remaining: int) -> Message:
+    """A saved recovery code was spent as a sign-in factor (R-12, R-23). The
+    replacement code is never in it."""
+    context = {"display_name": display_name, "at": when(at), "remaining": remaining}
+    rendered = render("sign_in_code_used", "A saved recovery code was used to sign in", context)
+    return _message("sign_in_code_used", to, None, rendered)

@@ -55,6 +55,7 @@ SECRET_OF_KIND: Final[Mapping[str, str | None]] = {
     "contact_confirmation": "code",
     "contact_changed": None,
     "authenticator_bound": None,
+    "sign_in_code_used": None,
 }
 KINDS: Final = frozenset(SECRET_OF_KIND)
 _SECRET_NAMES: Final = frozenset(n for n in SECRET_OF_KIND.values() if n)

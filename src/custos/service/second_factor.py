@@ -8,9 +8,10 @@ from datetime import datetime
 
 from custos.bootstrap import Services
 from custos.domain.enrolment import AuthenticatorKind
-from custos.domain.model import Subject
+from custos.domain.model import ContactKind, Subject
+from custos.notify import enrolment_messages
 from custos.proofing import recovery_code, totp
-from custos.service import webauthn_ceremonies
+from custos.service import notices, webauthn_ceremonies
 from custos.store.unit_of_work import UnitOfWork
 
 
@@ -46,7 +47,7 @@ def verify(
         )
     if kind == AuthenticatorKind.TOTP:
         return FactorResult(_totp(svc, uow, subject.id, response.strip(), now))
-    return _recovery_code(uow, subject.id, response.strip(), now)
+    return _recovery_code(svc, uow, subject, response.strip(), now)
 
 
 def _totp(svc: Services, uow: UnitOfWork, subject_id: str, code: str, now: datetime) -> bool:
@@ -62,7 +63,10 @@ def _totp(svc: Services, uow: UnitOfWork, subject_id: str, code: str, now: datet
     return True
 
 
-def _recovery_code(uow: UnitOfWork, subject_id: str, text: str, now: datetime) -> FactorResult:
+def _recovery_code(
+    svc: Services, uow: UnitOfWork, subject: Subject, text: str, now: datetime
+) -> FactorResult:
+    subject_id = subject.id
     parsed = recovery_code.parse_code(text)
     stored = uow.enrolments.unused_recovery_code(subject_id, parsed[0]) if parsed else None
     if stored is None:
@@ -78,4 +82,17 @@ def _recovery_code(uow: UnitOfWork, subject_id: str, text: str, now: datetime) -
     ]
     uow.enrolments.add_recovery_code(subject_id, fresh.lookup_id, fresh.hash, now=now)
     uow.authenticators.touch_kind(subject_id, AuthenticatorKind.RECOVERY_CODES, now=now)
+    # a used code is replaced AND the subject is told, on every address.
+    remaining = uow.enrolments.remaining_recovery_codes(subject_id)
+    notices.queue(
+        svc,
+        uow,
+        [
+            enrolment_messages.sign_in_code_used(
+                to=c.address, display_name=subject.display_name, at=now, remaining=remaining
+            )
+            for c in subject.confirmed_contacts(ContactKind.EMAIL)
+        ],
+        subject_id=subject_id,
+    )
     return FactorResult(True, fresh.plain)

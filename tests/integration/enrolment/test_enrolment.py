@@ -181,3 +181,7 @@ def test_recovery_code_as_second_factor_is_replaced(world: World) -> None:
     assert done.replacement_recovery_code is not None
     with world.svc.uow() as uow:
         assert uow.enrolments.remaining_recovery_codes("erin") == 2
+    # ...and the subject is told, without the replacement in the message.
+    told = world.mail("erin@example.org", "sign_in_code_used")
+    assert len(told) == 1 and "2 unused code(s) remain" in told[0]["body"]
+    assert done.replacement_recovery_code not in told[0]["body"]

@@ -108,6 +108,9 @@ def sample_messages() -> list[Message]:
         enrolment_messages.authenticator_bound(
             to="bob@example.org", display_name="Bob", method="webauthn", label="YubiKey", at=AT
         ),
+        enrolment_messages.sign_in_code_used(
+            to="bob@example.org", display_name="Bob", at=AT, remaining=4
+        ),
     ]
 
 
@@ -172,6 +175,7 @@ def test_sample_messages_carry_only_their_own_secret() -> None:
         "contact_confirmation": {CONTACT_CODE},
         "contact_changed": set(),
         "authenticator_bound": set(),
+        "sign_in_code_used": set(),
     }
     secrets = {
         CODE,
