@@ -8,7 +8,7 @@ stored or echoed in an answer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -63,6 +63,35 @@ class RevokeSessionsOp(Protocol):
 class ReadPasswordChangedOp(Protocol):
     def password_changed_at(self, account_id: str) -> datetime | None:
         """When the password last changed, as the target records it (None: never)."""
+        ...
+
+
+@runtime_checkable
+class ReadPasswordChangedManyOp(Protocol):
+    """Targets that read many accounts' password-change times in few requests
+    (the read-back of a propagated batch)."""
+
+    def passwords_changed_at(self, account_ids: Sequence[str]) -> dict[str, datetime | None]:
+        """Per asked account id (the caller's spelling, matched as the target
+        compares names), what ``password_changed_at`` would answer. An account
+        the target does not have is absent; so is one the target cannot answer
+        for alone (several entries claim it, an unreadable time): asking
+        ``password_changed_at`` for it gives the precise error. None: the target
+        has the account but no change time. Raises a connector error only when
+        the read fails as a whole."""
+        ...
+
+
+@runtime_checkable
+class PrepareWritesOp(Protocol):
+    """Targets whose writes first look an account up, and can look many up at once."""
+
+    def prepare_writes(self, account_ids: Sequence[str]) -> None:
+        """Look up, in few requests, what the following ``set_password`` calls on
+        these accounts need, so each skips its own lookup. Each prepared lookup
+        is used once, by the next ``set_password`` of that account; one that has
+        gone stale meanwhile is looked up again. Best effort: never raises, and
+        a failure only means the writes look accounts up themselves."""
         ...
 
 
@@ -129,6 +158,8 @@ OPERATIONS: dict[str, type] = {
     "force_change": ForceChangeOp,
     "revoke_sessions": RevokeSessionsOp,
     "read_password_changed": ReadPasswordChangedOp,
+    "read_password_changed_many": ReadPasswordChangedManyOp,
+    "prepare_writes": PrepareWritesOp,
     "find_account": FindAccountOp,
     "list_accounts": ListAccountsOp,
     "unlock": UnlockOp,
