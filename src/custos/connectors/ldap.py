@@ -9,6 +9,15 @@ translated in :mod:`custos.connectors.ldap_errors`):
   removed. Not atomic (two operations): a retry after a failure in between
   repeats the same password, which counts as done, and sets pwdReset again.
 * ``password_changed_at``: the operational attribute ``pwdChangedTime`` (UTC).
+* ``passwords_changed_at``: the same for many accounts, one search per
+  ``BATCH_SIZE`` of them (an OR filter); answers are mapped back by the account
+  attribute, compared case-insensitively as LDAP compares names.
+* ``prepare_writes``: finds the DNs of accounts about to be written, in the same
+  batched searches, so each ``set_password`` skips its own search (see
+  :class:`PreparedDns`). Only a DN whose own RDN names the account is kept
+  (``uid=alice,...`` for ``alice``): whatever entry holds that DN later is still
+  that account, so a prepared write can never land on another account. A write
+  to a DN that is gone (renamed, deleted) searches again once.
 * ``find_account``: ``enabled`` is false when ``pwdAccountLockedTime`` holds
   ppolicy's permanent lock ``000001010000Z``; any other value means ``locked``;
   ``must_change`` is ``pwdReset``.
@@ -29,12 +38,14 @@ threads and recovers by itself once a stopped server is back.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
 
 import ldap
+import ldap.dn
+import structlog
 from ldap.controls import SimplePagedResultsControl
 from ldap.filter import escape_filter_chars
 
@@ -52,6 +63,12 @@ _STATE_ATTRS = ["pwdAccountLockedTime", "pwdReset", "pwdChangedTime", "pwdFailur
 _UNCHANGED = "Password is not being changed from existing value"
 
 Entry = dict[str, list[bytes]]
+
+#: Accounts per search when many are looked up at once (one OR filter each):
+#: well under slapd's default size limit (500) and AD's page size (1000).
+BATCH_SIZE = 100
+
+log = structlog.get_logger("custos.connectors")
 
 
 def parse_generalized_time(value: str) -> datetime:
@@ -79,7 +96,103 @@ def _first(entry: Entry, attribute: str) -> str | None:
     return None
 
 
+def _values(entry: Entry, attribute: str) -> list[bytes]:
+    for name, values in entry.items():
+        if name.lower() == attribute.lower():
+            return values
+    return []
+
+
+def fold(account_id: str) -> str:
+    """An account name compared case-insensitively, as directories compare names.
+    Deliberately no looser than the server (``lower``, not ``casefold``): two
+    names folded alike are one account to any directory."""
+    return account_id.lower()
+
+
+def accounts_filter(object_filter: str, attribute: str, account_ids: Sequence[str]) -> str:
+    """``(&<object_filter>(attribute=id))`` for one id, with ``(|...)`` around
+    the terms for several; every value escaped (RFC 4515)."""
+    terms = "".join(f"({attribute}={escape_filter_chars(account)})" for account in account_ids)
+    return f"(&{object_filter}{terms if len(account_ids) == 1 else f'(|{terms})'})"
+
+
+def find_accounts(
+    search: Callable[[str], list[tuple[str, Entry]]],
+    object_filter: str,
+    attribute: str,
+    account_ids: Iterable[str],
+) -> dict[str, list[tuple[str, Entry]]]:
+    """The entries claiming each account, keyed by :func:`fold` of the id; an id
+    no entry claims is absent. One ``search(filter)`` per ``BATCH_SIZE`` distinct
+    ids; the search must return the ``attribute`` values. An entry whose values
+    match none of the ids asked (the server compares more loosely, e.g. ignoring
+    spaces, or hides the attribute from us) makes its whole batch be asked again
+    one id at a time. The entries found for a lone id are all that id's, as the
+    server matched them. So an id is never answered with another account's
+    entry; at worst one the server equates with another id of the same batch
+    goes unanswered."""
+    distinct: dict[str, str] = {}
+    for account in account_ids:
+        distinct.setdefault(fold(account), account)
+    names = list(distinct.values())
+    found: dict[str, list[tuple[str, Entry]]] = {}
+    for start in range(0, len(names), BATCH_SIZE):
+        batch = names[start : start + BATCH_SIZE]
+        entries = search(accounts_filter(object_filter, attribute, batch))
+        if len(batch) == 1:
+            if entries:
+                found[fold(batch[0])] = entries
+            continue
+        asked = {fold(account) for account in batch}
+        claims: dict[str, list[tuple[str, Entry]]] = {}
+        unmatched = False
+        for dn, entry in entries:
+            owners = {fold(v.decode("utf-8", "replace")) for v in _values(entry, attribute)}
+            unmatched = unmatched or not owners & asked
+            for owner in owners & asked:
+                claims.setdefault(owner, []).append((dn, entry))
+        if unmatched:
+            log.debug("ldap_batch_unmatched", attribute=attribute, accounts=len(batch))
+            claims = {}
+            for account in batch:
+                if alone := search(accounts_filter(object_filter, attribute, [account])):
+                    claims[fold(account)] = alone
+        found.update(claims)
+    return found
+
+
+class PreparedDns:
+    """DNs looked up ahead of writes (``prepare_writes``), per folded account id.
+    Each is handed out once; beyond ``limit`` the oldest are dropped (a batch
+    that never came to its writes must not grow the cache for ever). Safe to
+    share between threads."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self.limit = limit
+        self._dns: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def put(self, dns: dict[str, str]) -> None:
+        with self._lock:
+            for account, dn in dns.items():
+                self._dns.pop(fold(account), None)  # re-inserted as the newest
+                self._dns[fold(account)] = dn
+            for oldest in list(self._dns)[: max(0, len(self._dns) - self.limit)]:
+                del self._dns[oldest]
+
+    def take(self, account_id: str) -> str | None:
+        """The DN prepared for ``account_id``, removed from the cache; None if none."""
+        with self._lock:
+            return self._dns.pop(fold(account_id), None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._dns)
+
+
 _CONNECTION_LOST = (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR)
+FoundEntries = dict[str, list[tuple[str, Entry]]]
 
 
 class LdapConnector:
@@ -97,6 +210,7 @@ class LdapConnector:
         self.cfg = cfg
         self._idle: list[Any] = []
         self._pool_lock = threading.Lock()
+        self._prepared = PreparedDns()
 
     # -- connections ---------------------------------------------------------------
     def uses_tls(self) -> bool:
@@ -198,15 +312,23 @@ class LdapConnector:
         # With referrals off, continuation references come back with no DN.
         return [(dn, cast(Entry, entry)) for dn, entry in found if dn is not None]
 
+    def _find(self, conn: Any, account_ids: Iterable[str], attrs: list[str]) -> FoundEntries:
+        """Entries per folded account id (see :func:`find_accounts`), read with
+        ``attrs`` and the account attribute; none when the user base is missing."""
+        named = self.cfg.account_attribute
+        wanted = [a for a in attrs if a != "1.1" and a.lower() != named.lower()] + [named]
+
+        def search(filterstr: str) -> list[tuple[str, Entry]]:
+            try:
+                return self.search(conn, self.cfg.user_base, ldap.SCOPE_SUBTREE, filterstr, wanted)
+            except ldap.NO_SUCH_OBJECT:
+                return []  # the user base itself is missing or hidden from us
+
+        object_filter = f"(objectClass={self.cfg.user_object_class})"
+        return find_accounts(search, object_filter, named, account_ids)
+
     def _entry(self, conn: Any, account_id: str, attrs: list[str]) -> tuple[str, Entry] | None:
-        filterstr = (
-            f"(&(objectClass={self.cfg.user_object_class})"
-            f"({self.cfg.account_attribute}={escape_filter_chars(account_id)}))"
-        )
-        try:
-            found = self.search(conn, self.cfg.user_base, ldap.SCOPE_SUBTREE, filterstr, attrs)
-        except ldap.NO_SUCH_OBJECT:
-            return None  # the user base itself is missing or hidden from us
+        found = self._find(conn, [account_id], attrs).get(fold(account_id), [])
         if len(found) > 1:
             raise ConnectorError(
                 f"{self.name}: {len(found)} entries have "
@@ -232,19 +354,62 @@ class LdapConnector:
     # -- SPI -------------------------------------------------------------------------
     def set_password(self, account_id: str, password: str, *, must_change: bool) -> str:
         """A repeat of the current password (a resumed request) counts as done: ppolicy
-        says so in words; any other refusal, history included, is PasswordPolicy."""
+        says so in words; any other refusal, history included, is PasswordPolicy.
+        Uses the DN ``prepare_writes`` found, once; if that entry is gone
+        (renamed, deleted), searches the account again and writes once more."""
+        prepared = self._prepared.take(account_id)
         with self.session("set password", secret=password) as conn:
+            if prepared is not None:
+                try:
+                    return self._replace_password(conn, prepared, password, must_change)
+                except ldap.NO_SUCH_OBJECT:
+                    log.debug("ldap_prepared_dn_gone", target=self.name, account=account_id)
             dn, _ = self._require(conn, account_id, ["1.1"])
-            try:
-                conn.passwd_s(dn, None, password)
-                answer = "password replaced (RFC 3062 password modify)"
-            except ldap.CONSTRAINT_VIOLATION as exc:
-                if server_info(exc, password) != _UNCHANGED:
-                    raise
-                answer = "password already had this value (a repeated request)"
-            reset = [b"TRUE"] if must_change else None
-            conn.modify_s(dn, [(ldap.MOD_REPLACE, "pwdReset", reset)])
+            return self._replace_password(conn, dn, password, must_change)
+
+    def _replace_password(self, conn: Any, dn: str, password: str, must_change: bool) -> str:
+        try:
+            conn.passwd_s(dn, None, password)
+            answer = "password replaced (RFC 3062 password modify)"
+        except ldap.CONSTRAINT_VIOLATION as exc:
+            if server_info(exc, password) != _UNCHANGED:
+                raise
+            answer = "password already had this value (a repeated request)"
+        reset = [b"TRUE"] if must_change else None
+        conn.modify_s(dn, [(ldap.MOD_REPLACE, "pwdReset", reset)])
         return answer + ("; change required at next logon" if must_change else "")
+
+    def prepare_writes(self, account_ids: Sequence[str]) -> None:
+        """Find the DNs of ``account_ids`` in one search per ``BATCH_SIZE``, for the
+        next ``set_password`` of each. Kept: a DN whose RDN names the account (so
+        no other account can ever hold it) and that no other entry shares the
+        name with. Never raises: on any failure the writes search for themselves."""
+        if not account_ids:
+            return
+        try:
+            with self.session("prepare writes") as conn:
+                found = self._find(conn, account_ids, ["1.1"])
+        except Exception as exc:  # best effort by contract: the writes still work without
+            log.debug("ldap_prepare_writes_failed", target=self.name, error=repr(exc))
+            return
+        self._prepared.put(
+            {
+                account: entries[0][0]
+                for account, entries in found.items()
+                if len(entries) == 1 and self._names_account(entries[0][0], account)
+            }
+        )
+
+    def _names_account(self, dn: str, folded_account: str) -> bool:
+        """Whether the DN's RDN is ``<account attribute>=<the account>``."""
+        try:
+            rdn = ldap.dn.str2dn(dn)[0]
+        except (ldap.DECODING_ERROR, IndexError):
+            return False
+        attribute = self.cfg.account_attribute.lower()
+        return any(
+            name.lower() == attribute and fold(value) == folded_account for name, value, _ in rdn
+        )
 
     def authenticate(self, account_id: str, password: str) -> bool:
         """A simple bind as the account's entry on a connection of its own (same
@@ -271,6 +436,27 @@ class LdapConnector:
         with self.session("read password change time") as conn:
             _, entry = self._require(conn, account_id, ["pwdChangedTime"])
         return self._time(entry, "pwdChangedTime")
+
+    def passwords_changed_at(self, account_ids: Sequence[str]) -> dict[str, datetime | None]:
+        """``pwdChangedTime`` of many accounts, one search per ``BATCH_SIZE``. An
+        account several entries claim, or with an unreadable time, is left out
+        (``password_changed_at`` says why)."""
+        if not account_ids:
+            return {}
+        with self.session("read password change times") as conn:
+            found = self._find(conn, account_ids, ["pwdChangedTime"])
+        times: dict[str, datetime | None] = {}
+        for account in account_ids:
+            entries = found.get(fold(account), [])
+            if len(entries) > 1:
+                log.warning("ldap_ambiguous_account", target=self.name, account=account)
+            if len(entries) != 1:
+                continue
+            try:
+                times[account] = self._time(entries[0][1], "pwdChangedTime")
+            except ConnectorError as exc:
+                log.warning("ldap_unreadable_change_time", target=self.name, error=str(exc))
+        return times
 
     def find_account(self, account_id: str) -> AccountInfo | None:
         with self.session("find account") as conn:
