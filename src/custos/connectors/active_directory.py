@@ -12,30 +12,48 @@ lockout that has expired keeps its ``lockoutTime``), ``pwdLastSet`` (FILETIME;
 0 means must change). Every error leaves as a :mod:`custos.connectors.errors`
 type (see :mod:`custos.connectors.active_directory_errors`).
 
-One LDAP connection per connector, guarded by a lock (python-ldap connections
-are not safe to share between threads); a connection that went stale (the DC
-restarted) is replaced once before an error is raised.
+Many accounts are read in one search per ``BATCH_SIZE`` (an OR filter on the
+account attribute): ``passwords_changed_at``, and ``prepare_writes``, which
+keeps each account's ``<GUID=...>`` DN for its next ``set_password``. A GUID
+names the object itself, so a prepared write follows a renamed or moved
+account, can never land on another object that took over the old DN, and
+fails as gone (then searched again once) when the object was deleted.
+
+A small pool of bound connections (``POOL_SIZE``, used by one thread at a time
+each: python-ldap connections are not safe to share) lets that many operations
+run at once; further callers wait for a free one. A connection that lost its
+server is dropped with every idle one (a restarted DC makes them all stale),
+and an operation that found its reused connection stale runs once more on a
+new one before an error is raised.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import ldap
+import structlog
 from ldap.controls import RequestControl, SimplePagedResultsControl
-from ldap.filter import escape_filter_chars
 
 from custos.config import ActiveDirectoryTarget, ConfigError
 from custos.connectors.active_directory_errors import ad_errors, diagnostic, translate
 from custos.connectors.errors import ConnectorError, UnknownAccount
-from custos.connectors.ldap import parse_generalized_time
+from custos.connectors.ldap import (
+    Entry,
+    PreparedDns,
+    find_accounts,
+    fold,
+    parse_generalized_time,
+)
 from custos.connectors.spi import AccountInfo, AccountRecord, TestStep
 
 T = TypeVar("T")
+log = structlog.get_logger("custos.connectors")
 
 ACCOUNTDISABLE = 0x2
 UF_LOCKOUT = 0x10
@@ -44,6 +62,7 @@ UF_LOCKOUT = 0x10
 POLICY_HINTS = RequestControl("1.2.840.113556.1.4.2239", False, b"\x30\x03\x02\x01\x01")
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 _WRITABLE_NEEDED = ("unicodePwd", "pwdLastSet", "lockoutTime", "userAccountControl")
+_CHANGE_ATTRS = ["pwdLastSet", "whenChanged"]
 _ACCOUNT_ATTRS = [
     "userAccountControl",
     "lockoutTime",
@@ -72,6 +91,9 @@ class ActiveDirectoryConnector:
     Raises ConnectorError at construction when the configuration would send a
     password in clear text (``ldap://`` without ``start_tls``)."""
 
+    #: Bound connections, at most this many at once (a DC is not flooded).
+    POOL_SIZE = 8
+
     def __init__(self, name: str, cfg: ActiveDirectoryTarget) -> None:
         if cfg.url.lower().startswith("ldap://") and not cfg.start_tls:
             raise ConnectorError(
@@ -80,8 +102,10 @@ class ActiveDirectoryConnector:
             )
         self.name = name
         self._cfg = cfg
-        self._lock = threading.Lock()
-        self._conn: Any = None
+        self._idle: list[Any] = []
+        self._pool_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.POOL_SIZE)
+        self._prepared = PreparedDns()
 
     # -- SPI ---------------------------------------------------------------------
     def set_password(self, account_id: str, password: str, *, must_change: bool) -> str:
@@ -89,8 +113,17 @@ class ActiveDirectoryConnector:
         password), UnknownAccount, PermissionDenied or Retryable. Should the
         pwdLastSet write fail, the new password is already in place; repeating
         the call is safe (Windows, applying history to resets, may then answer
-        PasswordPolicy for the now-current password)."""
-        dn = self._dn(account_id)
+        PasswordPolicy for the now-current password). Uses the object
+        ``prepare_writes`` found, once; if it is gone, searches again."""
+        prepared = self._prepared.take(account_id)
+        if prepared is not None:
+            try:
+                return self._reset(prepared, password, must_change)
+            except UnknownAccount:
+                log.debug("ad_prepared_object_gone", target=self.name, account=account_id)
+        return self._reset(self._dn(account_id), password, must_change)
+
+    def _reset(self, dn: str, password: str, must_change: bool) -> str:
         pwd_mod = [(ldap.MOD_REPLACE, "unicodePwd", [encode_unicode_pwd(password)])]
         # pwdLastSet goes in a second modify: in the same one, the password
         # write stamps "now" over our 0.
@@ -130,10 +163,57 @@ class ActiveDirectoryConnector:
         there, so the entry's ``whenChanged`` stands in: never earlier than the
         reset, possibly later (any change moves it). None: never set."""
         _, attrs = self._entry(account_id)
+        return self._changed_at(attrs)
+
+    def passwords_changed_at(self, account_ids: Sequence[str]) -> dict[str, datetime | None]:
+        """``password_changed_at`` of many accounts, one search per ``BATCH_SIZE``.
+        An account several objects claim, or with an unreadable time, is left
+        out (``password_changed_at`` says why)."""
+        if not account_ids:
+            return {}
+        found = self._find(account_ids, _CHANGE_ATTRS, "reading password change times")
+        times: dict[str, datetime | None] = {}
+        for account in account_ids:
+            entries = found.get(fold(account), [])
+            if len(entries) > 1:
+                log.warning("ad_ambiguous_account", target=self.name, account=account)
+            if len(entries) != 1:
+                continue
+            try:
+                times[account] = self._changed_at(entries[0][1])
+            except ConnectorError as exc:
+                log.warning("ad_unreadable_change_time", target=self.name, error=str(exc))
+        return times
+
+    def prepare_writes(self, account_ids: Sequence[str]) -> None:
+        """Find the objects of ``account_ids`` (one search per ``BATCH_SIZE``) and
+        keep their ``<GUID=...>`` DNs for the next ``set_password`` of each; an
+        account several objects claim is left to its own search. Never raises:
+        on any failure the writes search for themselves."""
+        if not account_ids:
+            return
+        try:
+            found = self._find(account_ids, ["objectGUID"], "preparing writes")
+            prepared = {
+                account: dn
+                for account, entries in found.items()
+                if len(entries) == 1 and (dn := _guid_dn(entries[0][1]))
+            }
+        except Exception as exc:  # best effort by contract: the writes still work without
+            log.debug("ad_prepare_writes_failed", target=self.name, error=repr(exc))
+            return
+        self._prepared.put(prepared)
+
+    def _changed_at(self, attrs: Entry) -> datetime | None:
         stamp = filetime_to_datetime(_int(attrs, "pwdLastSet"))
         changed = attrs.get("whenChanged")
         if stamp is None and changed:
-            return parse_generalized_time(changed[0].decode())
+            try:
+                return parse_generalized_time(changed[0].decode())
+            except ValueError as exc:
+                raise ConnectorError(
+                    f"Active Directory '{self.name}': unreadable whenChanged {changed[0]!r}"
+                ) from exc
         return stamp
 
     def find_account(self, account_id: str) -> AccountInfo | None:
@@ -216,7 +296,7 @@ class ActiveDirectoryConnector:
         return steps
 
     def check_alive(self) -> bool:
-        """Read the root DSE on the shared connection; never raises."""
+        """Read the root DSE on a pooled connection; never raises."""
         try:
             self._call(
                 lambda c: c.search_s("", ldap.SCOPE_BASE, "(objectClass=*)", ["currentTime"])
@@ -261,16 +341,26 @@ class ActiveDirectoryConnector:
             self._call(page_through)
         yield from records
 
-    def _entry(self, account_id: str) -> tuple[str, dict[str, list[bytes]]]:
+    def _find(
+        self, account_ids: Iterable[str], attrs: list[str], doing: str
+    ) -> dict[str, list[tuple[str, Entry]]]:
+        """Objects per folded account id (:func:`custos.connectors.ldap.find_accounts`)
+        with ``attrs`` and the account attribute; one search per ``BATCH_SIZE``."""
         attr = self._cfg.account_attribute
-        query = f"(&(objectClass=user)({attr}={escape_filter_chars(account_id)}))"
-        with ad_errors(target=self.name, doing="looking up an account"):
+        wanted = [attr, *(a for a in attrs if a.lower() != attr.lower())]
+
+        def search(query: str) -> list[tuple[str, Entry]]:
             found = self._call(
-                lambda c: c.search_s(
-                    self._cfg.user_base, ldap.SCOPE_SUBTREE, query, [attr, *_ACCOUNT_ATTRS]
-                )
+                lambda c: c.search_s(self._cfg.user_base, ldap.SCOPE_SUBTREE, query, wanted)
             )
-        entries = [(dn, attrs) for dn, attrs in found if dn]  # AD adds referral entries
+            return [(dn, attrs) for dn, attrs in found if dn]  # AD adds referral entries
+
+        with ad_errors(target=self.name, doing=doing):
+            return find_accounts(search, "(objectClass=user)", attr, account_ids)
+
+    def _entry(self, account_id: str) -> tuple[str, Entry]:
+        found = self._find([account_id], _ACCOUNT_ATTRS, "looking up an account")
+        entries = found.get(fold(account_id), [])
         if not entries:
             raise UnknownAccount(f"no account '{account_id}' in Active Directory '{self.name}'")
         if len(entries) > 1:
@@ -284,26 +374,59 @@ class ActiveDirectoryConnector:
 
     # -- connections ---------------------------------------------------------------
     def _call(self, operation: Callable[[Any], T]) -> T:
-        """Run ``operation`` on the shared, bound connection; replace a stale
-        connection once. Raises ldap.LDAPError (the caller translates)."""
-        with self._lock:
-            reused = self._conn is not None
-            for attempt in (1, 2):
-                if self._conn is None:
-                    conn = self._open()
-                    try:
-                        self._bind(conn)
-                    except BaseException:
-                        conn.unbind_s()
-                        raise
-                    self._conn = conn
+        """Run ``operation`` on a bound connection of the pool (a new one when none
+        is idle; at most ``POOL_SIZE`` at once, further callers wait). A reused
+        connection found stale is replaced once. Raises ldap.LDAPError (the
+        caller translates)."""
+        with self._slots:
+            conn = self._take()
+            reused = conn is not None
+            while True:
+                if conn is None:
+                    conn = self._connect()
                 try:
-                    return operation(self._conn)
+                    result = operation(conn)
                 except ldap.SERVER_DOWN:
-                    self._drop()
-                    if not reused or attempt == 2:
+                    _unbind_quietly(conn)
+                    self._drain()  # the DC went away: every idle connection is stale
+                    if not reused:
                         raise
-            raise AssertionError("unreachable")
+                    conn, reused = None, False
+                    continue
+                except ldap.LDAPError as exc:
+                    if isinstance(exc, (ldap.TIMEOUT, ldap.CONNECT_ERROR)):
+                        _unbind_quietly(conn)  # in an unknown state
+                    else:
+                        self._give_back(conn)  # an answer from a live DC
+                    raise
+                except BaseException:
+                    _unbind_quietly(conn)
+                    raise
+                self._give_back(conn)
+                return result
+
+    def _connect(self) -> Any:
+        conn = self._open()
+        try:
+            self._bind(conn)
+        except BaseException:
+            _unbind_quietly(conn)
+            raise
+        return conn
+
+    def _take(self) -> Any | None:
+        with self._pool_lock:
+            return self._idle.pop() if self._idle else None
+
+    def _give_back(self, conn: Any) -> None:
+        with self._pool_lock:
+            self._idle.append(conn)  # never more than POOL_SIZE: each holds a slot
+
+    def _drain(self) -> None:
+        with self._pool_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            _unbind_quietly(conn)
 
     def _open(self) -> Any:
         """A new connection with TLS verified against ``ca_file``; not yet bound."""
@@ -313,6 +436,7 @@ class ActiveDirectoryConnector:
         conn.set_option(ldap.OPT_REFERRALS, 0)
         conn.set_option(ldap.OPT_NETWORK_TIMEOUT, cfg.timeout_s)
         conn.set_option(ldap.OPT_TIMEOUT, cfg.timeout_s)
+        conn.timeout = cfg.timeout_s  # python-ldap's own wait for synchronous results
         if cfg.ca_file is not None:
             conn.set_option(ldap.OPT_X_TLS_CACERTFILE, str(cfg.ca_file))
         conn.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
@@ -349,15 +473,22 @@ class ActiveDirectoryConnector:
             return f"may not write {', '.join(missing)} on {dn}", False
         return f"may write {', '.join(_WRITABLE_NEEDED)} on {dn}", True
 
-    def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(ldap.LDAPError):  # already gone
-                conn.unbind_s()
-
     def _explain(self, exc: ldap.LDAPError, doing: str) -> str:
         error = translate(exc, target=self.name, doing=doing)
         return f"{error} ({diagnostic(exc)})"
+
+
+def _unbind_quietly(conn: Any) -> None:
+    with contextlib.suppress(ldap.LDAPError):  # already gone, or going
+        conn.unbind_s()
+
+
+def _guid_dn(attrs: Entry) -> str | None:
+    """``<GUID=...>``, a DN AD resolves to the object whatever its name, or None."""
+    values = attrs.get("objectGUID")
+    if not values or len(values[0]) != 16:
+        return None
+    return f"<GUID={uuid.UUID(bytes_le=values[0])}>"
 
 
 def _int(attrs: dict[str, list[bytes]], name: str) -> int:
