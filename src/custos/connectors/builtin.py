@@ -5,7 +5,7 @@ the real directories."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from functools import cache
@@ -22,6 +22,8 @@ from custos.store.mapping import maybe_aware
 from custos.store.tables import builtin_accounts, builtin_sessions
 
 _hasher = PasswordHasher()
+#: Accounts per query when many are read (well under SQLite's bound-parameter limit).
+_BATCH = 500
 
 
 @cache
@@ -139,8 +141,25 @@ class BuiltinDirectory:
             return int(result.rowcount)
 
     def password_changed_at(self, account_id: str) -> datetime | None:
+        found = self.passwords_changed_at([account_id])
+        if account_id not in found:
+            raise UnknownAccount(f"no account '{account_id}' in directory '{self.name}'")
+        return found[account_id]
+
+    def passwords_changed_at(self, account_ids: Sequence[str]) -> dict[str, datetime | None]:
+        """One query per ``_BATCH`` accounts (ids compared exactly, as everywhere
+        here); an unknown account is absent."""
+        wanted = list(dict.fromkeys(account_ids))
+        times: dict[str, datetime | None] = {}
         with self._guard(), self._engine.connect() as conn:
-            return maybe_aware(self._require(conn, account_id).password_changed_at)
+            for start in range(0, len(wanted), _BATCH):
+                rows = conn.execute(
+                    select(builtin_accounts.c.account_id, builtin_accounts.c.password_changed_at)
+                    .where(builtin_accounts.c.target == self.name)
+                    .where(builtin_accounts.c.account_id.in_(wanted[start : start + _BATCH]))
+                )
+                times.update((row.account_id, maybe_aware(row.password_changed_at)) for row in rows)
+        return times
 
     def find_account(self, account_id: str) -> AccountInfo | None:
         with self._guard(), self._engine.connect() as conn:
