@@ -17,6 +17,8 @@ from custos.connectors.spi import (
     FindAccountOp,
     ForceChangeOp,
     ListAccountsOp,
+    PrepareWritesOp,
+    ReadPasswordChangedManyOp,
     ReadPasswordChangedOp,
     RevokeSessionsOp,
     SetPasswordOp,
@@ -90,6 +92,101 @@ def test_password_changed_time_moves_past_the_change(harness: Harness) -> None:
     changed = connector.password_changed_at(account)
     assert changed is not None and changed.tzinfo is not None
     assert changed >= before
+
+
+@needs("read_password_changed_many")
+def test_passwords_changed_at_answers_as_one_read_per_account_would(harness: Harness) -> None:
+    """The read-back of a propagated batch (DESIGN, verifying: ``read_back``): for
+    every account asked, what ``password_changed_at`` answers, under the id as
+    asked; a changed account shows the change, untouched ones an earlier time,
+    and an account the target lacks is absent."""
+    accounts = [harness.create_account()[0] for _ in range(3)]
+    connector = harness.connector
+    assert isinstance(connector, ReadPasswordChangedManyOp)
+    assert isinstance(connector, ReadPasswordChangedOp) and isinstance(connector, SetPasswordOp)
+    time.sleep(1.1)  # directories record whole seconds
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    connector.set_password(accounts[0], harness.strong_password(), must_change=False)
+
+    found = connector.passwords_changed_at([*accounts, "no-such-account-42", accounts[1]])
+
+    assert found == {account: connector.password_changed_at(account) for account in accounts}
+    changed = found[accounts[0]]
+    assert changed is not None and changed.tzinfo is not None and changed >= before
+    for untouched in accounts[1:]:  # None where the target stamps no time at creation
+        at = found[untouched]
+        assert at is None or at < changed
+
+
+@needs("read_password_changed_many")
+def test_passwords_changed_at_takes_filter_characters_literally(harness: Harness) -> None:
+    """Ids are values, never filter syntax: ``*`` or a parenthesis in an id matches
+    only an account of exactly that name, so it cannot pull in other accounts."""
+    account, _ = harness.create_account()
+    connector = harness.connector
+    assert isinstance(connector, ReadPasswordChangedManyOp)
+    hostile = [f"{account[:-2]}*", "*", "a*b(c)", f"{account})(objectClass=*", "x\\2a", "(|"]
+    assert connector.passwords_changed_at([*hostile, account]).keys() == {account}
+    assert connector.passwords_changed_at(hostile) == {}
+
+
+@needs("read_password_changed_many")
+def test_passwords_changed_at_answers_for_accounts_in_every_batch(harness: Harness) -> None:
+    """250 ids (more than two searches' worth where a target batches them) with
+    real accounts first, in the middle and last: all three are answered."""
+    real = [harness.create_account()[0] for _ in range(3)]
+    asked = [f"no-such-account-{n}" for n in range(250)]
+    asked[0], asked[120], asked[249] = real
+    connector = harness.connector
+    assert isinstance(connector, ReadPasswordChangedManyOp) and isinstance(connector, SetPasswordOp)
+    for account in real:  # every one with a change time to report
+        connector.set_password(account, harness.strong_password(), must_change=False)
+    found = connector.passwords_changed_at(asked)
+    assert found.keys() == set(real) and all(found[account] for account in real)
+    assert connector.passwords_changed_at([]) == {}
+
+
+@needs("prepare_writes")
+def test_writes_after_prepare_writes_take_effect_and_read_back(harness: Harness) -> None:
+    """Prepared writes behave as plain ones: each new password opens its account,
+    the old one no longer does, the read-back (DESIGN, verifying: ``read_back``)
+    shows the change, and a second write (its prepared lookup spent) works too."""
+    accounts = dict(harness.create_account() for _ in range(3))
+    connector = harness.connector
+    assert isinstance(connector, PrepareWritesOp) and isinstance(connector, SetPasswordOp)
+    assert isinstance(connector, ReadPasswordChangedManyOp)
+    time.sleep(1.1)  # directories record whole seconds
+    before = datetime.now(UTC) - timedelta(seconds=5)
+
+    connector.prepare_writes([*accounts, "no-such-account-42"])
+    new = {account: harness.strong_password() for account in accounts}
+    for account, password in new.items():
+        assert password not in connector.set_password(account, password, must_change=False)
+
+    for account, old in accounts.items():
+        assert harness.can_login(account, new[account])
+        assert not harness.can_login(account, old)
+    read_back = connector.passwords_changed_at(list(accounts))
+    assert all((at := read_back[account]) and at >= before for account in accounts)
+    first = next(iter(accounts))
+    again = harness.strong_password()
+    connector.set_password(first, again, must_change=False)
+    assert harness.can_login(first, again)
+
+
+@needs("prepare_writes")
+def test_prepare_writes_of_unknown_accounts_changes_nothing(harness: Harness) -> None:
+    """Best effort, never an error: unknown ids (filter characters included) and
+    an empty batch are accepted, and a write to an unknown account is still
+    UnknownAccount."""
+    connector = harness.connector
+    assert isinstance(connector, PrepareWritesOp) and isinstance(connector, SetPasswordOp)
+    connector.prepare_writes([])
+    connector.prepare_writes(["no-such-account-42", "*", "a*b(c)"])
+    with pytest.raises(UnknownAccount):
+        connector.set_password("no-such-account-42", harness.strong_password(), must_change=False)
+    with pytest.raises(UnknownAccount):
+        connector.set_password("*", harness.strong_password(), must_change=False)
 
 
 @needs("find_account")
