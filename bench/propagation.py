@@ -66,7 +66,7 @@ def services(
         data_dir=folder,
         sealing_key=MasterKey.generate().to_b64(),
         targets=targets,
-        worker={"parallelism": concurrency, "batch": concurrency * 8, "poll_interval_s": 0.05},
+        worker={"parallelism": concurrency, "batch": concurrency * 64, "poll_interval_s": 0.05},
         **overrides,
     )
     svc = bootstrap(settings, migrate=True, notifier=inbox, clock=SystemClock())

@@ -23,10 +23,9 @@ class Target:
     kind: str
     connector: object
     disabled: frozenset[str]
-
-    @property
-    def capabilities(self) -> frozenset[str]:
-        return capabilities(self.connector, self.disabled)
+    #: What the connector implements minus what configuration disables, worked
+    #: out once (protocol checks are slow, and the worker asks per account).
+    capabilities: frozenset[str]
 
 
 def build_connector(name: str, cfg: TargetConfig, engine: Engine) -> object:
@@ -70,7 +69,13 @@ class ConnectorRegistry:
     def register(
         self, name: str, connector: object, *, kind: str, disabled: frozenset[str] = frozenset()
     ) -> None:
-        self._targets[name] = Target(name=name, kind=kind, connector=connector, disabled=disabled)
+        self._targets[name] = Target(
+            name=name,
+            kind=kind,
+            connector=connector,
+            disabled=disabled,
+            capabilities=capabilities(connector, disabled),
+        )
 
     def names(self) -> list[str]:
         return sorted(self._targets)

@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,7 +21,7 @@ import structlog
 
 from custos.bootstrap import Services
 from custos.connectors.errors import ConnectorError
-from custos.connectors.spi import SetPasswordOp
+from custos.connectors.spi import PrepareWritesOp, SetPasswordOp
 from custos.domain.errors import DomainError
 from custos.domain.events import EventType, Outcome
 from custos.domain.model import SYSTEM_ACTOR, Case
@@ -32,7 +32,7 @@ from custos.propagation import verification
 from custos.service import notices
 from custos.service.self_service import sweep_pending_flows
 from custos.store.case_repository import ConcurrentUpdate
-from custos.store.receipt_repository import FINAL, Receipt, ReceiptState
+from custos.store.receipt_repository import FINAL, Attempt, CheckRow, Receipt, ReceiptState
 from custos.store.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("custos.worker")
@@ -56,39 +56,78 @@ class Worker:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.cfg = svc.settings.worker
         self._passes = 0
+        # Threads for connector calls, kept for the worker's life: writes on one
+        # pool (at most ``parallelism`` at a time), checks on another, so the
+        # checks of one batch never queue behind the writes of the next.
+        self._writers = ThreadPoolExecutor(max(1, self.cfg.parallelism), "custos-write")
+        self._checkers = ThreadPoolExecutor(max(1, self.cfg.parallelism), "custos-check")
+
+    def close(self) -> None:
+        """Stop the worker's threads (after the calls in flight)."""
+        self._writers.shutdown()
+        self._checkers.shutdown()
 
     # -- loop ----------------------------------------------------------------------
     def run_forever(
         self, stop: threading.Event, on_pass: Callable[[int], None] | None = None
     ) -> None:
-        while not stop.is_set():
-            try:
-                done = self.run_once()
-            except Exception:  # a bad pass must not kill the worker; the next pass retries
-                log.exception("worker_pass_failed")
+        """Passes until ``stop`` is set, pipelined: while the writes of one batch
+        are in flight, the previous batch is recorded and verified, so the
+        directories never wait for the database (or the other way round). On
+        ``stop`` the batch in flight is still recorded before returning."""
+        ahead = ThreadPoolExecutor(1, "custos-batch")
+        in_flight: Future[list[Outcome_]] | None = None
+        try:
+            while not stop.is_set():
                 done = 0
-            if on_pass is not None:
-                on_pass(done)
-            if done == 0:
-                stop.wait(self.cfg.poll_interval_s)
+                following: Future[list[Outcome_]] | None = None
+                try:
+                    done = self._housekeeping()
+                    receipts = self.claim()
+                    if receipts:
+                        following = ahead.submit(self._attempt_all, receipts)
+                    done += len(receipts)
+                    if in_flight is not None:
+                        self._finish(in_flight.result())
+                    done += self._tail(busy=following is not None)
+                except Exception:  # a bad pass must not kill the worker; the next retries
+                    # (receipts whose results were not recorded keep their lease
+                    # until it runs out; then they are attempted again)
+                    log.exception("worker_pass_failed")
+                in_flight = following
+                if on_pass is not None:
+                    on_pass(done)
+                if done == 0:
+                    stop.wait(self.cfg.poll_interval_s)
+            if in_flight is not None:
+                self._finish(in_flight.result())
+        finally:
+            ahead.shutdown()
 
     def run_once(self) -> int:
-        """One pass; returns how many units of work it did."""
-        done = sweep_pending_flows(self.svc)
-        done += self.expire_cases()
+        """One pass, done when it returns; returns how many units of work it did."""
+        done = self._housekeeping()
         receipts = self.claim()
         if receipts:
-            outcomes = self._attempt_all(receipts)
-            self._verify_all(self._record_all(outcomes))
+            self._finish(self._attempt_all(receipts))
         done += len(receipts)
+        return done + self._tail(busy=bool(receipts))
+
+    def _housekeeping(self) -> int:
+        return sweep_pending_flows(self.svc) + self.expire_cases()
+
+    def _finish(self, outcomes: list[Outcome_]) -> None:
+        self._verify_all(self._record_all(outcomes))
+
+    def _tail(self, *, busy: bool) -> int:
+        done = 0
         self._passes += 1
-        if not receipts or self._passes % SWEEP_EVERY == 0:
+        if not busy or self._passes % SWEEP_EVERY == 0:
             # Receipts conclude their own cases; this sweep only catches cases a
             # dead worker left between two steps.
             done += self.advance_cases()
         done += export_due(self.svc)
-        done += sign_tree_head_if_due(self.svc)
-        return done
+        return done + sign_tree_head_if_due(self.svc)
 
     # -- expiry --------------------------------------------------------------------
     def expire_cases(self) -> int:
@@ -132,10 +171,24 @@ class Worker:
             error, answer = self._write(receipt, sealed.get(receipt.case_id))
             return Outcome_(receipt, error, answer)
 
+        self._prepare_writes(receipts)
         if len(receipts) > 1 and self.cfg.parallelism > 1:
-            with ThreadPoolExecutor(max_workers=self.cfg.parallelism) as pool:
-                return list(pool.map(one, receipts))
+            return list(self._writers.map(one, receipts))
         return [one(r) for r in receipts]
+
+    def _prepare_writes(self, receipts: list[Receipt]) -> None:
+        """Let each target that can look many accounts up at once do so before the
+        writes (LDAP: the DNs, in one search per chunk instead of one per write)."""
+        accounts: dict[str, list[str]] = {}
+        for receipt in receipts:
+            accounts.setdefault(receipt.target, []).append(receipt.account_id)
+        for name, ids in accounts.items():
+            if len(ids) < 2 or not self.svc.registry.has(name):
+                continue
+            target = self.svc.registry.get(name)
+            if "prepare_writes" in target.capabilities:
+                assert isinstance(target.connector, PrepareWritesOp)
+                target.connector.prepare_writes(ids)
 
     def attempt(self, receipt: Receipt) -> None:
         """Set the secret on one target account, record the answer, and conclude
@@ -182,35 +235,39 @@ class Worker:
         moved to verifying."""
         now = self.svc.clock.now()
         by_case: dict[str, list[tuple[Outcome_, ReceiptState, datetime | None]]] = {}
-        verifying: list[str] = []
-        with self.svc.uow() as uow:
-            for outcome in outcomes:
-                state, next_at = self._next_state(outcome.receipt, outcome.error, now)
-                error = outcome.error
-                kept = uow.receipts.record(
+        attempts: list[Attempt] = []
+        for outcome in outcomes:
+            state, next_at = self._next_state(outcome.receipt, outcome.error, now)
+            error = outcome.error
+            attempts.append(
+                Attempt(
                     outcome.receipt.id,
-                    owner=self.owner,
-                    state=state,
-                    now=now,
+                    state,
                     answer=error.answer if error else outcome.answer,
                     error=type(error).__name__ if error else None,
                     next_attempt_at=next_at,
                 )
-                if kept:  # else the lease ran out and another worker owns the receipt
-                    by_case.setdefault(outcome.receipt.case_id, []).append(
-                        (outcome, state, next_at)
-                    )
-            # Every case row is locked (in one order for every worker) before the
-            # first ledger append takes the ledger's own lock: never the reverse.
-            locked = {
-                cid: uow.cases.get(cid, for_update=True, children=False) for cid in sorted(by_case)
+            )
+            by_case.setdefault(outcome.receipt.case_id, []).append((outcome, state, next_at))
+        verifying: list[str] = []
+        with self.svc.uow() as uow:
+            kept = uow.receipts.record_many(self.owner, attempts, now=now)
+            # Results whose lease ran out belong to the worker that took over.
+            by_case = {
+                case_id: held
+                for case_id, items in by_case.items()
+                if (held := [item for item in items if item[0].receipt.id in kept])
             }
+            # Every case row is locked (in id order, as every worker does) before
+            # the ledger append takes the ledger's own lock: never the reverse.
+            locked = uow.cases.get_many(by_case, for_update=True)
+            receipts = uow.receipts.for_cases(locked)
             for case_id, case in locked.items():
                 for outcome, state, next_at in by_case[case_id]:
                     self._emit_receipt(case, outcome, state, next_at, now)
-                if self._conclude(uow, case, now) == CaseState.VERIFYING:
+                if self._conclude(case, receipts[case_id], now) == CaseState.VERIFYING:
                     verifying.append(case_id)
-                uow.cases.save(case)
+            uow.cases.save_many(list(locked.values()))
             uow.commit()
         for case_id, recorded in by_case.items():
             for outcome, state, _ in recorded:
@@ -257,9 +314,7 @@ class Worker:
         moved = 0
         for case_id in executing:
             moved += self._finish_propagation(case_id)
-        for case_id in verifying:
-            moved += self._verify(case_id)
-        return moved
+        return moved + self._verify_all(verifying)
 
     def _finish_propagation(self, case_id: str) -> int:
         """Conclude a case whose receipts all became final without its worker
@@ -267,7 +322,7 @@ class Worker:
         now = self.svc.clock.now()
         with self.svc.uow() as uow:
             case = uow.cases.get(case_id, for_update=True)
-            concluded = self._conclude(uow, case, now)
+            concluded = self._conclude(case, uow.receipts.for_case(case_id), now)
             if concluded is None:
                 return 0
             try:
@@ -278,13 +333,13 @@ class Worker:
         return 1
 
     @staticmethod
-    def _conclude(uow: UnitOfWork, case: Case, now: datetime) -> CaseState | None:
-        """When every receipt of an executing case is final, move it to verifying
-        (all required ones succeeded) or needs_attention (naming the failures).
-        Returns the new state, or None when the case is not ready."""
+    def _conclude(case: Case, receipts: list[Receipt], now: datetime) -> CaseState | None:
+        """When every receipt (``receipts``, as this transaction sees them) of an
+        executing case is final, move it to verifying (all required ones
+        succeeded) or needs_attention (naming the failures). Returns the new
+        state, or None when the case is not ready."""
         if case.state != CaseState.EXECUTING:
             return None
-        receipts = uow.receipts.for_case(case.id)
         if any(r.state not in FINAL for r in receipts):
             return None
         failed = [r for r in receipts if r.required and r.state != ReceiptState.SUCCEEDED]
@@ -305,92 +360,98 @@ class Worker:
             )
         return case.state
 
-    def _verify(self, case_id: str) -> int:
-        return self._verify_all([case_id])
-
     def _verify_all(self, case_ids: list[str]) -> int:
         """Run the tiers' post-recovery checks for these cases: read what they
-        need in one transaction, run the checks in parallel threads outside any
-        transaction, record everything in one more. Returns how many concluded."""
+        need in one transaction, run the checks outside any transaction (batched
+        per target where it can read back many accounts at once), record
+        everything in one more. Returns how many concluded."""
         if not case_ids:
             return 0
         with self.svc.uow() as uow:
-            work = []
-            for case_id in case_ids:
-                case = uow.cases.get(case_id, children=False)
-                succeeded = [
-                    r for r in uow.receipts.for_case(case_id) if r.state == ReceiptState.SUCCEEDED
-                ]
-                since = uow.tokens.redeemed_at(case_id) or case.executed_at or case.opened_at
-                work.append((case_id, case.requirements.post_checks, succeeded, since))
-
-        def check(
-            item: tuple[str, tuple[str, ...], list[Receipt], datetime],
-        ) -> tuple[str, list[verification.CheckResult]]:
-            case_id, names, succeeded, since = item
-            return case_id, verification.run_checks(
-                self.svc.registry, names, succeeded, since=since
+            loaded = uow.cases.get_many(case_ids)
+            receipts = uow.receipts.for_cases(loaded)
+            redeemed = uow.tokens.redeemed_at_many(loaded)
+        work = [
+            verification.CaseChecks(
+                case_id=case_id,
+                names=case.requirements.post_checks,
+                receipts=[r for r in receipts[case_id] if r.state == ReceiptState.SUCCEEDED],
+                since=redeemed.get(case_id) or case.executed_at or case.opened_at,
             )
-
-        if len(work) > 1 and self.cfg.parallelism > 1:
-            with ThreadPoolExecutor(max_workers=self.cfg.parallelism) as pool:
-                results = dict(pool.map(check, work))
-        else:
-            results = dict(check(item) for item in work)
+            for case_id, case in loaded.items()
+        ]
+        results = verification.run_checks_many(self.svc.registry, work, pool=self._checkers)
         now = self.svc.clock.now()
-        concluded = 0
         with self.svc.uow() as uow:
-            locked = {
-                cid: uow.cases.get(cid, for_update=True, children=False) for cid in sorted(results)
-            }  # all rows before any ledger append
-            for case_id, case in locked.items():
-                concluded += self._conclude_checks(uow, case, results[case_id], now)
+            locked = uow.cases.get_many(results, for_update=True)  # before any ledger append
+            verifying = [case for case in locked.values() if case.state == CaseState.VERIFYING]
+            completed = self._conclude_checks(uow, verifying, results, now)
+            uow.cases.save_many(verifying)
             uow.commit()
-        return concluded
+        return completed
 
     def _conclude_checks(
-        self, uow: UnitOfWork, case: Case, results: list[verification.CheckResult], now: datetime
+        self,
+        uow: UnitOfWork,
+        verifying: list[Case],
+        results: dict[str, list[verification.CheckResult]],
+        now: datetime,
     ) -> int:
-        case_id = case.id
-        if case.state != CaseState.VERIFYING:
-            return 0
-        for result in results:
-            uow.receipts.add_check(
-                case_id,
-                name=result.name,
-                target=result.target,
-                account_id=result.account_id,
-                passed=result.passed,
-                detail=result.detail,
-                now=now,
-            )
-            case.emit(
-                EventType.CHECK_PASSED if result.passed else EventType.CHECK_FAILED,
-                at=now,
-                actor=SYSTEM_ACTOR,
-                outcome=Outcome.SUCCESS if result.passed else Outcome.FAILURE,
-                reason=result.detail,
-                data={"check": result.name, "target": result.target, "account": result.account_id},
-            )
-        failed = [r for r in results if not r.passed]
-        if failed:
-            case.move(
-                CaseState.NEEDS_ATTENTION,
-                at=now,
-                actor=SYSTEM_ACTOR,
-                reason="post-recovery check failed: "
-                + ", ".join(f"{r.name} on {r.target}" for r in failed),
-            )
-        else:
-            case.validated(
-                at=now, by="system:post_checks", checks=sorted({r.name for r in results})
-            )
-            if uow.secrets.wipe(case_id):
-                case.emit(EventType.SECRET_WIPED, at=now, actor=SYSTEM_ACTOR)
-            subject = uow.subjects.get(case.subject_id)
-            if subject is not None:  # R-22: sent after the commit, never inside it
-                notices.notify_recovery(
-                    self.svc, uow, case=case, subject=subject, event="completed", now=now
+        """Record the checks of these verifying cases and move each on: completed
+        (its secret wiped, its subject told, R-22) or needs_attention."""
+        uow.receipts.add_checks(
+            [
+                CheckRow(case.id, r.name, r.target, r.account_id, r.passed, r.detail)
+                for case in verifying
+                for r in results[case.id]
+            ],
+            now=now,
+        )
+        completed: list[Case] = []
+        for case in verifying:
+            for result in results[case.id]:
+                case.emit(
+                    EventType.CHECK_PASSED if result.passed else EventType.CHECK_FAILED,
+                    at=now,
+                    actor=SYSTEM_ACTOR,
+                    outcome=Outcome.SUCCESS if result.passed else Outcome.FAILURE,
+                    reason=result.detail,
+                    data={
+                        "check": result.name,
+                        "target": result.target,
+                        "account": result.account_id,
+                    },
                 )
-        uow.cases.save(case)
-        return 1
+            failed = [r for r in results[case.id] if not r.passed]
+            if failed:
+                case.move(
+                    CaseState.NEEDS_ATTENTION,
+                    at=now,
+                    actor=SYSTEM_ACTOR,
+                    reason="post-recovery check failed: "
+                    + ", ".join(f"{r.name} on {r.target}" for r in failed),
+                )
+                continue
+            case.validated(
+                at=now,
+                by="system:post_checks",
+                checks=sorted({r.name for r in results[case.id]}),
+            )
+            completed.append(case)
+        wiped = uow.secrets.wipe_many(case.id for case in completed)
+        for case in completed:
+            if case.id in wiped:
+                case.emit(EventType.SECRET_WIPED, at=now, actor=SYSTEM_ACTOR)
+        subjects = uow.subjects.get_many(case.subject_id for case in completed)
+        notices.notify_recoveries(  # R-22: sent after the commit, never inside it
+            self.svc,
+            uow,
+            [
+                (case, subjects[case.subject_id])
+                for case in completed
+                if case.subject_id in subjects
+            ],
+            event="completed",
+            now=now,
+        )
+        return len(verifying)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Final
+from typing import Final, cast
 
 import structlog
 
@@ -36,14 +36,31 @@ REPUDIATION_TTL: Final = timedelta(days=7)
 def queue(
     svc: Services, uow: UnitOfWork, batch: Sequence[Message], *, subject_id: str | None
 ) -> None:
-    """Deliver ``batch`` once ``uow`` committed (see the module contract)."""
+    """Deliver ``batch`` once ``uow`` committed (see the module contract). Every
+    batch queued in one unit of work is sent after its commit, and their outcomes
+    are recorded together in one more transaction."""
     if batch:
-        uow.after_commit(partial(deliver, svc, list(batch), subject_id=subject_id))
+        uow.gather_after_commit(
+            "notices", (list(batch), subject_id), partial(_deliver_gathered, svc)
+        )
+
+
+def _deliver_gathered(svc: Services, items: list[object]) -> None:
+    events = []
+    for item in items:
+        batch, subject_id = cast(tuple[list[Message], str | None], item)
+        events.append(_send(svc, batch, subject_id=subject_id))
+    _record(svc, events)
 
 
 def deliver(svc: Services, batch: Sequence[Message], *, subject_id: str | None) -> None:
     """Send every message of ``batch`` (all of one kind for one case); record the
     outcome in the ledger. Never raises."""
+    _record(svc, [_send(svc, batch, subject_id=subject_id)])
+
+
+def _send(svc: Services, batch: Sequence[Message], *, subject_id: str | None) -> DomainEvent:
+    """Send the messages of one batch; the ledger event that says how it went."""
     failures: list[str] = []
     for message in batch:
         try:
@@ -55,29 +72,28 @@ def deliver(svc: Services, batch: Sequence[Message], *, subject_id: str | None) 
             )
     first = batch[0]
     sent = len(batch) - len(failures)
-    _record(
-        svc,
-        DomainEvent(
-            type=EventType.NOTIFICATION_FAILED if failures else EventType.NOTIFICATION_SENT,
-            occurred_at=svc.clock.now(),
-            actor=SYSTEM_ACTOR,
-            subject_id=subject_id,
-            case_id=first.case_id,
-            outcome=Outcome.FAILURE if failures else Outcome.SUCCESS,
-            reason=failures[0] if failures else "",
-            data={"kind": first.kind, "recipients": len(batch), "delivered": sent},
-        ),
+    return DomainEvent(
+        type=EventType.NOTIFICATION_FAILED if failures else EventType.NOTIFICATION_SENT,
+        occurred_at=svc.clock.now(),
+        actor=SYSTEM_ACTOR,
+        subject_id=subject_id,
+        case_id=first.case_id,
+        outcome=Outcome.FAILURE if failures else Outcome.SUCCESS,
+        reason=failures[0] if failures else "",
+        data={"kind": first.kind, "recipients": len(batch), "delivered": sent},
     )
 
 
-def _record(svc: Services, event: DomainEvent) -> None:
+def _record(svc: Services, events: list[DomainEvent]) -> None:
     try:
         with svc.uow() as uow:
-            uow.ledger.append([event])
+            uow.ledger.append(events)
             uow.commit()
-    except Exception as exc:  # the message went (or not) already; never fail the caller
+    except Exception as exc:  # the messages went (or not) already; never fail the caller
         log.error(
-            "notification_not_recorded", kind=event.data.get("kind"), error=type(exc).__name__
+            "notification_not_recorded",
+            kinds=sorted({str(e.data.get("kind")) for e in events}),
+            error=type(exc).__name__,
         )
 
 
@@ -97,25 +113,46 @@ def notify_recovery(
     """Queue a recovery notice to every confirmed email contact of ``subject``
     (R-22): what happened (``credential_issued`` or ``completed``), when, through
     which channel, and a repudiation link. Returns the number of recipients."""
-    contacts = subject.confirmed_contacts(ContactKind.EMAIL)
-    if not contacts:
-        return 0
-    link = repudiation_link(svc, uow, case_id=case.id, now=now)
-    batch = [
-        messages.recovery_notice(
-            to=contact.address,
-            case_id=case.id,
-            display_name=subject.display_name,
-            event=event,
-            at=now,
-            channel=str(case.channel),
-            repudiation_link=link,
-            expires_days=REPUDIATION_TTL.days,
-        )
-        for contact in contacts
-    ]
-    queue(svc, uow, batch, subject_id=subject.id)
-    return len(batch)
+    return notify_recoveries(svc, uow, [(case, subject)], event=event, now=now)
+
+
+def notify_recoveries(
+    svc: Services,
+    uow: UnitOfWork,
+    done: Sequence[tuple[Case, Subject]],
+    *,
+    event: str,
+    now: datetime,
+) -> int:
+    """``notify_recovery`` for many cases at once (the worker's batches): the
+    repudiation token of every case (R-17) stored in one statement. Returns the
+    number of recipients."""
+    tokens: list[tuple[str, str]] = []
+    sent = 0
+    for case, subject in done:
+        contacts = subject.confirmed_contacts(ContactKind.EMAIL)
+        if not contacts:
+            continue
+        token = issue_token(REPUDIATION_PREFIX)
+        tokens.append((case.id, token.digest))
+        link = f"{svc.settings.public_origin}/repudiate#token={token.plain}"
+        batch = [
+            messages.recovery_notice(
+                to=contact.address,
+                case_id=case.id,
+                display_name=subject.display_name,
+                event=event,
+                at=now,
+                channel=str(case.channel),
+                repudiation_link=link,
+                expires_days=REPUDIATION_TTL.days,
+            )
+            for contact in contacts
+        ]
+        queue(svc, uow, batch, subject_id=subject.id)
+        sent += len(batch)
+    uow.repudiations.add_many(tokens, now=now, expires_at=now + REPUDIATION_TTL)
+    return sent
 
 
 def notify_recovery_code_used(

@@ -3,6 +3,7 @@ factors, issued codes and throttle counters. Nothing here is stored in clear."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -101,6 +102,21 @@ class TokenRepository:
         ).first()
         return None if row is None else maybe_aware(row.consumed_at)
 
+    def redeemed_at_many(self, case_ids: Iterable[str]) -> dict[str, datetime]:
+        """``redeemed_at`` for several cases; cases without a redeemed token are absent."""
+        ids = sorted(set(case_ids))
+        found: dict[str, datetime] = {}
+        for start in range(0, len(ids), 500):
+            rows = self._conn.execute(
+                select(reset_tokens.c.case_id, reset_tokens.c.consumed_at).where(
+                    reset_tokens.c.case_id.in_(ids[start : start + 500]),
+                    reset_tokens.c.consumed_at.is_not(None),
+                )
+            )
+            for row in rows:
+                found.setdefault(row.case_id, aware(row.consumed_at))
+        return found
+
     def consume(self, token_id: int, *, now: datetime) -> bool:
         """Mark the token used. True for exactly one caller, however many race:
         the guarded UPDATE is decided by the database (R-17)."""
@@ -141,6 +157,20 @@ class SecretRepository:
             select(sealed_secrets).where(sealed_secrets.c.case_id.in_(sorted(case_ids)))
         )
         return {r.case_id: (bytes(r.blob), bool(r.must_change)) for r in rows}
+
+    def wipe_many(self, case_ids: Iterable[str]) -> set[str]:
+        """``wipe`` for several cases; returns the ids that held a secret."""
+        ids = sorted(set(case_ids))
+        held: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            held.update(
+                self._conn.execute(
+                    select(sealed_secrets.c.case_id).where(sealed_secrets.c.case_id.in_(chunk))
+                ).scalars()
+            )
+            self._conn.execute(sealed_secrets.delete().where(sealed_secrets.c.case_id.in_(chunk)))
+        return held
 
     def wipe(self, case_id: str) -> bool:
         result = self._conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, func, or_, select
@@ -49,6 +50,28 @@ class SubjectRepository:
             )
         ]
         return subject_from_row(row, accounts, ContactRepository(self._conn).confirmed(subject_id))
+
+    def get_many(self, subject_ids: Iterable[str]) -> dict[str, Subject]:
+        """``get`` for several subjects in three queries per 500 ids."""
+        ids = sorted(set(subject_ids))
+        found: dict[str, Subject] = {}
+        contacts = ContactRepository(self._conn).confirmed_many(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            accounts: dict[str, list[LinkedAccount]] = {}
+            for a in self._conn.execute(
+                select(linked_accounts)
+                .where(linked_accounts.c.subject_id.in_(chunk))
+                .order_by(linked_accounts.c.target, linked_accounts.c.account_id)
+            ):
+                accounts.setdefault(a.subject_id, []).append(
+                    LinkedAccount(target=a.target, account_id=a.account_id)
+                )
+            for row in self._conn.execute(select(subjects).where(subjects.c.id.in_(chunk))):
+                found[row.id] = subject_from_row(
+                    row, accounts.get(row.id, []), contacts.get(row.id, ())
+                )
+        return found
 
     def find(self, identifier: str) -> Subject | None:
         """A subject by id or by the account id of one of its linked accounts."""

@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-import rfc8785
 from sqlalchemy import Connection, func, select, text
 
 from custos.domain.events import DomainEvent
+from custos.ledger.canonical import canonical_json
 from custos.ledger.merkle import completed_nodes, leaf_hash
 from custos.store.mapping import aware
 from custos.store.tables import ledger, ledger_nodes
@@ -23,7 +23,7 @@ APPEND_LOCK = 0x637573746F734C47
 def canonical_bytes(event_id: str, event: DomainEvent) -> bytes:
     """RFC 8785 canonical JSON of one entry: the exact bytes a Merkle leaf will hash."""
     entry: dict[str, Any] = {"id": event_id, **event.canonical()}
-    return rfc8785.dumps(entry)
+    return canonical_json(entry)
 
 
 class LedgerRepository:

@@ -4,12 +4,13 @@ with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 
 from custos.store.mapping import aware, maybe_aware
 from custos.store.tables import checks, receipts
@@ -40,6 +41,29 @@ class Receipt:
     answer: str | None
     succeeded_at: datetime | None
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What ``record_many`` writes for one receipt: the attempt's result."""
+
+    receipt_id: int
+    state: ReceiptState
+    answer: str
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRow:
+    """One post-recovery check result, as ``add_checks`` stores it."""
+
+    case_id: str
+    name: str
+    target: str
+    account_id: str
+    passed: bool
+    detail: str
 
 
 def _receipt(row: Any) -> Receipt:
@@ -109,10 +133,10 @@ class ReceiptRepository:
         if skip_locked:
             query = query.with_for_update(skip_locked=True)
         rows = list(self._conn.execute(query))
-        for row in rows:
+        if rows:
             self._conn.execute(
                 receipts.update()
-                .where(receipts.c.id == row.id)
+                .where(receipts.c.id.in_([r.id for r in rows]))
                 .values(lease_owner=owner, lease_until=now + lease)
             )
         return [_receipt(r) for r in rows]
@@ -154,6 +178,52 @@ class ReceiptRepository:
         )
         return int(result.rowcount) == 1
 
+    def record_many(self, owner: str, results: Sequence[Attempt], *, now: datetime) -> set[int]:
+        """``record`` for many receipts in few statements: the ids whose lease
+        ``owner`` still holds are read (and locked on PostgreSQL) first, then only
+        those are written. Returns the ids written; the others' results are dropped
+        (another worker took them over)."""
+        if not results:
+            return set()
+        held: set[int] = set()
+        ids = sorted(r.receipt_id for r in results)
+        for start in range(0, len(ids), 500):
+            query = select(receipts.c.id).where(
+                receipts.c.id.in_(ids[start : start + 500]), receipts.c.lease_owner == owner
+            )
+            if self._conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            held.update(self._conn.execute(query).scalars())
+        # One executemany per shape of SET clause (with or without the success
+        # time and the next attempt), each row only while its lease holds.
+        shapes: dict[tuple[bool, bool], list[dict[str, Any]]] = {}
+        for result in results:
+            if result.receipt_id not in held:
+                continue
+            params: dict[str, Any] = {
+                "_id": result.receipt_id,
+                "state": str(result.state),
+                "answer": result.answer,
+                "last_error": result.error,
+                "updated_at": now,
+                "lease_owner": None,
+                "lease_until": None,
+            }
+            succeeded = result.state == ReceiptState.SUCCEEDED
+            if succeeded:
+                params["succeeded_at"] = now
+            if result.next_attempt_at is not None:
+                params["next_attempt_at"] = result.next_attempt_at
+            shapes.setdefault((succeeded, result.next_attempt_at is not None), []).append(params)
+        for batch in shapes.values():
+            self._conn.execute(
+                receipts.update()
+                .where(receipts.c.id == bindparam("_id"), receipts.c.lease_owner == owner)
+                .values(attempts=receipts.c.attempts + 1),
+                batch,
+            )
+        return held
+
     def retry(self, case_id: str, *, now: datetime, target: str | None = None) -> int:
         """Put failed receipts of a case back in the queue with fresh attempts."""
         query = receipts.update().where(
@@ -179,6 +249,40 @@ class ReceiptRepository:
             select(receipts).where(receipts.c.case_id == case_id).order_by(receipts.c.id)
         )
         return [_receipt(r) for r in rows]
+
+    def for_cases(self, case_ids: Iterable[str]) -> dict[str, list[Receipt]]:
+        """``for_case`` for several cases in one query per 500 ids; a case with no
+        receipts maps to an empty list."""
+        ids = sorted(set(case_ids))
+        found: dict[str, list[Receipt]] = {case_id: [] for case_id in ids}
+        for start in range(0, len(ids), 500):
+            rows = self._conn.execute(
+                select(receipts)
+                .where(receipts.c.case_id.in_(ids[start : start + 500]))
+                .order_by(receipts.c.id)
+            )
+            for row in rows:
+                found[row.case_id].append(_receipt(row))
+        return found
+
+    def add_checks(self, rows: Sequence[CheckRow], *, now: datetime) -> None:
+        """``add_check`` for many results in one statement."""
+        if rows:
+            self._conn.execute(
+                checks.insert(),
+                [
+                    {
+                        "case_id": r.case_id,
+                        "name": r.name,
+                        "target": r.target,
+                        "account_id": r.account_id,
+                        "passed": r.passed,
+                        "detail": r.detail,
+                        "at": now,
+                    }
+                    for r in rows
+                ],
+            )
 
     def add_check(
         self,

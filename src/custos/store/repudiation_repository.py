@@ -3,6 +3,7 @@ R-43). Only SHA-256 digests are stored; a token is good once, for 7 days."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, select
@@ -20,6 +21,24 @@ class RepudiationRepository:
                 case_id=case_id, digest=digest, issued_at=now, expires_at=expires_at
             )
         )
+
+    def add_many(
+        self, tokens: Sequence[tuple[str, str]], *, now: datetime, expires_at: datetime
+    ) -> None:
+        """``add`` for several ``(case_id, digest)`` pairs in one statement."""
+        if tokens:
+            self._conn.execute(
+                repudiation_tokens.insert(),
+                [
+                    {
+                        "case_id": case_id,
+                        "digest": digest,
+                        "issued_at": now,
+                        "expires_at": expires_at,
+                    }
+                    for case_id, digest in tokens
+                ],
+            )
 
     def use(self, digest: str, *, now: datetime) -> str | None:
         """Mark the token with ``digest`` used; return its case id. None when the
