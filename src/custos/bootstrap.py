@@ -51,8 +51,10 @@ class Services:
         """The SMS gateway in use (the outbox when none was given)."""
         return self.sms_gateway or SmsOutbox(self.settings.effective_sms_outbox)
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine)
+    def uow(self, *, read_only: bool = False) -> UnitOfWork:
+        """A unit of work; ``read_only`` for one that only reads (on SQLite it
+        then takes no write lock, so it never waits for a writer)."""
+        return UnitOfWork(self.engine, read_only=read_only)
 
 
 def write_key_file(path: Path) -> MasterKey:

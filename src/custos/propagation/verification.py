@@ -64,9 +64,14 @@ def run_checks_many(
 ) -> dict[str, list[CheckResult]]:
     """``run_checks`` for many cases, with the same results in the same order.
     Read-backs on a target that reads many accounts at once cost one call per
-    target (in as few requests as the target allows); every other check runs
-    on ``pool``'s threads."""
-    bulk = _read_back_many(registry, work, pool)
+    target (in as few requests as the target allows); every other check that
+    needs the target runs on ``pool``'s threads."""
+    wanted: dict[str, set[str]] = {}
+    for item in work:
+        if "read_back" in item.names:
+            for receipt in item.receipts:
+                wanted.setdefault(receipt.target, set()).add(receipt.account_id)
+    bulk = read_back_many(registry, wanted, pool)
     planned: list[tuple[str, CheckResult | Callable[[], CheckResult]]] = []
     for item in work:
         for receipt in item.receipts:
@@ -74,11 +79,10 @@ def run_checks_many(
                 check = _CHECKS.get(name)
                 if check is None:
                     continue  # checks on the subject rather than on a target run elsewhere
-                answer = bulk.get(receipt.target) if name == "read_back" else None
-                if answer is not None:
-                    planned.append((item.case_id, _judge_read_back(receipt, answer, item.since)))
-                else:
-                    planned.append((item.case_id, _bind(check, registry, receipt, item.since)))
+                verdict = _without_io(registry, name, receipt, item.since, bulk)
+                planned.append(
+                    (item.case_id, verdict or _bind(check, registry, receipt, item.since))
+                )
     results: dict[str, list[CheckResult]] = {item.case_id: [] for item in work}
     futures: list[tuple[str, CheckResult | Future[CheckResult]]] = [
         (case_id, pool.submit(p) if callable(p) else p) for case_id, p in planned
@@ -86,6 +90,43 @@ def run_checks_many(
     for case_id, done in futures:
         results[case_id].append(done.result() if isinstance(done, Future) else done)
     return results
+
+
+def judge_now(
+    registry: ConnectorRegistry, item: CaseChecks, bulk: dict[str, ReadBack]
+) -> list[CheckResult] | None:
+    """Every check of one case, as ``run_checks`` would give them, when none
+    needs a call to a target any more (read-backs already read in ``bulk``,
+    session checks on targets that keep none); None otherwise."""
+    results: list[CheckResult] = []
+    for receipt in item.receipts:
+        for name in item.names:
+            if name not in _CHECKS:
+                continue
+            verdict = _without_io(registry, name, receipt, item.since, bulk)
+            if verdict is None:
+                return None
+            results.append(verdict)
+    return results
+
+
+def _without_io(
+    registry: ConnectorRegistry,
+    name: str,
+    receipt: Receipt,
+    since: datetime,
+    bulk: dict[str, ReadBack],
+) -> CheckResult | None:
+    if name == "read_back":
+        answer = bulk.get(receipt.target)
+        return None if answer is None else _judge_read_back(receipt, answer, since)
+    if (
+        name == "sessions_revoked"
+        and registry.has(receipt.target)
+        and "revoke_sessions" not in registry.get(receipt.target).capabilities
+    ):
+        return _no_sessions(receipt)
+    return None
 
 
 def _bind(
@@ -100,20 +141,17 @@ def _bind(
 ReadBack = dict[str, datetime | None] | ConnectorError
 
 
-def _read_back_many(
-    registry: ConnectorRegistry, work: Sequence[CaseChecks], pool: Executor
+def read_back_many(
+    registry: ConnectorRegistry, accounts: dict[str, set[str]], pool: Executor
 ) -> dict[str, ReadBack]:
-    """Per target that can read many accounts at once: the change times of every
-    account to read back there, or the error that stopped the read as a whole."""
-    accounts: dict[str, set[str]] = {}
-    for item in work:
-        if "read_back" not in item.names:
-            continue
-        for receipt in item.receipts:
-            if not registry.has(receipt.target):
-                continue
-            if "read_password_changed_many" in registry.get(receipt.target).capabilities:
-                accounts.setdefault(receipt.target, set()).add(receipt.account_id)
+    """For each target in ``accounts`` that can read many accounts at once: the
+    change times of those accounts, or the error that stopped the read as a
+    whole. Other targets are absent (their read-backs go one by one)."""
+    able = [
+        name
+        for name in accounts
+        if registry.has(name) and "read_password_changed_many" in registry.get(name).capabilities
+    ]
 
     def read(name: str) -> tuple[str, ReadBack]:
         connector = registry.get(name).connector
@@ -123,9 +161,9 @@ def _read_back_many(
         except ConnectorError as exc:
             return name, exc
 
-    if len(accounts) <= 1:
-        return dict(read(name) for name in accounts)
-    return dict(pool.map(read, accounts))
+    if len(able) <= 1:
+        return dict(read(name) for name in able)
+    return dict(pool.map(read, able))
 
 
 def _read_back(registry: ConnectorRegistry, receipt: Receipt, since: datetime) -> CheckResult:
@@ -161,16 +199,20 @@ def _judge_read_back(receipt: Receipt, answer: ReadBack, since: datetime) -> Che
     return _result("read_back", receipt, True, f"password changed at {changed.isoformat()}")
 
 
+def _no_sessions(receipt: Receipt) -> CheckResult:
+    return _result(
+        "sessions_revoked",
+        receipt,
+        True,
+        "not applicable: the target keeps no sessions Custos can end",
+    )
+
+
 def _sessions(registry: ConnectorRegistry, receipt: Receipt, since: datetime) -> CheckResult:
     del since
     target = registry.get(receipt.target)
     if "revoke_sessions" not in target.capabilities:
-        return _result(
-            "sessions_revoked",
-            receipt,
-            True,
-            "not applicable: the target keeps no sessions Custos can end",
-        )
+        return _no_sessions(receipt)
     connector = target.connector
     assert isinstance(connector, RevokeSessionsOp)
     try:

@@ -50,6 +50,17 @@ class Outcome_:
     answer: str
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A claimed batch once written: each receipt's outcome, and what the targets
+    that read many accounts at once answered when asked right after the writes
+    (``asked``: which accounts, per target)."""
+
+    outcomes: list[Outcome_]
+    read_back: dict[str, verification.ReadBack]
+    asked: dict[str, set[str]]
+
+
 class Worker:
     def __init__(self, svc: Services, *, owner: str | None = None) -> None:
         self.svc = svc
@@ -76,11 +87,11 @@ class Worker:
         directories never wait for the database (or the other way round). On
         ``stop`` the batch in flight is still recorded before returning."""
         ahead = ThreadPoolExecutor(1, "custos-batch")
-        in_flight: Future[list[Outcome_]] | None = None
+        in_flight: Future[Batch] | None = None
         try:
             while not stop.is_set():
                 done = 0
-                following: Future[list[Outcome_]] | None = None
+                following: Future[Batch] | None = None
                 try:
                     done = self._housekeeping()
                     receipts = self.claim()
@@ -116,8 +127,8 @@ class Worker:
     def _housekeeping(self) -> int:
         return sweep_pending_flows(self.svc) + self.expire_cases()
 
-    def _finish(self, outcomes: list[Outcome_]) -> None:
-        self._verify_all(self._record_all(outcomes))
+    def _finish(self, batch: Batch) -> None:
+        self._verify_all(self._record_all(batch))
 
     def _tail(self, *, busy: bool) -> int:
         done = 0
@@ -132,7 +143,7 @@ class Worker:
     # -- expiry --------------------------------------------------------------------
     def expire_cases(self) -> int:
         now = self.svc.clock.now()
-        with self.svc.uow() as uow:
+        with self.svc.uow(read_only=True) as uow:
             ids = uow.cases.expired_ids(set(OPEN_FOR_DECISION), now)
         for case_id in ids:
             with self.svc.uow() as uow:
@@ -161,10 +172,12 @@ class Worker:
             uow.commit()
         return claimed
 
-    def _attempt_all(self, receipts: list[Receipt]) -> list[Outcome_]:
-        """Write every claimed receipt's secret to its target, in parallel threads;
-        the secrets are read in one query and unsealed only for the call."""
-        with self.svc.uow() as uow:
+    def _attempt_all(self, receipts: list[Receipt]) -> Batch:
+        """Write every claimed receipt's secret to its target, in parallel threads
+        (the secrets are read in one query and unsealed only for the call), then
+        read the new change times back from every target that reads many
+        accounts at once, so the batch can be verified as it is recorded."""
+        with self.svc.uow(read_only=True) as uow:
             sealed = uow.secrets.get_many({r.case_id for r in receipts})
 
         def one(receipt: Receipt) -> Outcome_:
@@ -173,8 +186,15 @@ class Worker:
 
         self._prepare_writes(receipts)
         if len(receipts) > 1 and self.cfg.parallelism > 1:
-            return list(self._writers.map(one, receipts))
-        return [one(r) for r in receipts]
+            outcomes = list(self._writers.map(one, receipts))
+        else:
+            outcomes = [one(r) for r in receipts]
+        asked: dict[str, set[str]] = {}
+        for outcome in outcomes:
+            if outcome.error is None:
+                asked.setdefault(outcome.receipt.target, set()).add(outcome.receipt.account_id)
+        read = verification.read_back_many(self.svc.registry, asked, self._checkers)
+        return Batch(outcomes, read, {name: asked[name] for name in read})
 
     def _prepare_writes(self, receipts: list[Receipt]) -> None:
         """Let each target that can look many accounts up at once do so before the
@@ -193,7 +213,7 @@ class Worker:
     def attempt(self, receipt: Receipt) -> None:
         """Set the secret on one target account, record the answer, and conclude
         and verify its case when it was the last receipt."""
-        self._verify_all(self._record_all(self._attempt_all([receipt])))
+        self._finish(self._attempt_all([receipt]))
 
     def _write(
         self, receipt: Receipt, sealed: tuple[bytes, bool] | None
@@ -228,11 +248,13 @@ class Worker:
             return ReceiptState.RETRYABLE_FAILURE, now + timedelta(seconds=delay)
         return ReceiptState.FAILED, None
 
-    def _record_all(self, outcomes: list[Outcome_]) -> list[str]:
+    def _record_all(self, batch: Batch) -> list[str]:
         """Record every outcome in ONE transaction: the receipts (only while this
-        worker still holds their lease), one ledger event each, and the conclusion
-        of every case whose receipts are now all final. Returns the cases that
-        moved to verifying."""
+        worker still holds their lease), one ledger event each, the conclusion of
+        every case whose receipts are now all final, and the checks of those that
+        moved to verifying when the batch's read-backs settle them all. Returns
+        the cases left in verifying (their checks still need the targets)."""
+        outcomes = batch.outcomes
         now = self.svc.clock.now()
         by_case: dict[str, list[tuple[Outcome_, ReceiptState, datetime | None]]] = {}
         attempts: list[Attempt] = []
@@ -267,6 +289,10 @@ class Worker:
                     self._emit_receipt(case, outcome, state, next_at, now)
                 if self._conclude(case, receipts[case_id], now) == CaseState.VERIFYING:
                     verifying.append(case_id)
+            settled = self._checks_at_hand(uow, batch, [locked[c] for c in verifying], receipts)
+            if settled:
+                self._conclude_checks(uow, [locked[c] for c in settled], settled, now)
+                verifying = [c for c in verifying if c not in settled]
             uow.cases.save_many(list(locked.values()))
             uow.commit()
         for case_id, recorded in by_case.items():
@@ -279,6 +305,34 @@ class Worker:
                     attempt=outcome.receipt.attempts + 1,
                 )
         return verifying
+
+    def _checks_at_hand(
+        self,
+        uow: UnitOfWork,
+        batch: Batch,
+        verifying: list[Case],
+        receipts: dict[str, list[Receipt]],
+    ) -> dict[str, list[verification.CheckResult]]:
+        """The check results of those ``verifying`` cases whose every check can be
+        judged from the batch's read-backs without calling a target again."""
+        if not verifying or not batch.read_back:
+            return {}
+        redeemed = uow.tokens.redeemed_at_many(case.id for case in verifying)
+        settled: dict[str, list[verification.CheckResult]] = {}
+        for case in verifying:
+            succeeded = [r for r in receipts[case.id] if r.state == ReceiptState.SUCCEEDED]
+            if any(r.account_id not in batch.asked.get(r.target, ()) for r in succeeded):
+                continue  # read back (or written) in another batch: checked the usual way
+            item = verification.CaseChecks(
+                case_id=case.id,
+                names=case.requirements.post_checks,
+                receipts=succeeded,
+                since=redeemed.get(case.id) or case.executed_at or case.opened_at,
+            )
+            results = verification.judge_now(self.svc.registry, item, batch.read_back)
+            if results is not None:
+                settled[case.id] = results
+        return settled
 
     @staticmethod
     def _emit_receipt(
@@ -308,7 +362,7 @@ class Worker:
 
     # -- cases ---------------------------------------------------------------------
     def advance_cases(self) -> int:
-        with self.svc.uow() as uow:
+        with self.svc.uow(read_only=True) as uow:
             executing = uow.cases.ids_in_states({CaseState.EXECUTING})
             verifying = uow.cases.ids_in_states({CaseState.VERIFYING})
         moved = 0
@@ -367,7 +421,7 @@ class Worker:
         everything in one more. Returns how many concluded."""
         if not case_ids:
             return 0
-        with self.svc.uow() as uow:
+        with self.svc.uow(read_only=True) as uow:
             loaded = uow.cases.get_many(case_ids)
             receipts = uow.receipts.for_cases(loaded)
             redeemed = uow.tokens.redeemed_at_many(loaded)

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, func, select, text
 from custos.domain.events import DomainEvent
 from custos.ledger.canonical import canonical_json
 from custos.ledger.merkle import completed_nodes, leaf_hash
+from custos.store.bulk import insert_many
 from custos.store.mapping import aware
 from custos.store.tables import ledger, ledger_nodes
 
@@ -74,9 +75,8 @@ class LedgerRepository:
                 nodes.append({"level": level, "position": position, "hash": value})
             size += 1
         # One executemany: rows go in list order, so the sequence follows the leaves.
-        self._conn.execute(ledger.insert(), rows)
-        if nodes:
-            self._conn.execute(ledger_nodes.insert(), nodes)
+        insert_many(self._conn, ledger, rows)
+        insert_many(self._conn, ledger_nodes, nodes)
         return [r["event_id"] for r in rows]
 
     def size(self) -> int:

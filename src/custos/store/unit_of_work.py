@@ -19,7 +19,7 @@ from custos.store.credential_repository import (
     ThrottleRepository,
     TokenRepository,
 )
-from custos.store.database import is_sqlite
+from custos.store.database import READ_ONLY, is_sqlite
 from custos.store.identity_repository import OperatorRepository, SubjectRepository
 from custos.store.ledger_repository import LedgerRepository
 from custos.store.proofing_repository import (
@@ -41,8 +41,9 @@ class UnitOfWork:
 
     conn: Connection
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self.read_only = read_only
         self._after_commit: list[Callable[[], None]] = []
         self._gathered: dict[str, list[object]] = {}
         self.committed = False
@@ -53,6 +54,8 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self.conn = self._engine.connect()
+        if self.read_only:
+            self.conn = self.conn.execution_options(**{READ_ONLY: True})
         self._tx = self.conn.begin()
         self.ledger = LedgerRepository(self.conn)
         self.cases = CaseRepository(self.conn, self.ledger)
