@@ -135,18 +135,24 @@ def run_custos(svc: Services, total: int) -> float:
         thread.join()
 
 
-def run_raw(
-    url: str,
-    ca_file: Path,
-    bind_dn: str,
-    password: str,
-    dns: list[str],
-    concurrency: int,
-    modify: Callable[[Any, str], None],
-) -> float:
+#: Where and as whom the raw writes go: URL, CA file, bind DN, bind password.
+Where = tuple[str, Path, str, str]
+
+
+def timed_writes(dns: list[str], concurrency: int, write: Callable[[str], None]) -> float:
+    """Seconds for ``write`` on every DN from ``concurrency`` threads."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(write, dns))
+    return time.perf_counter() - start
+
+
+def python_ldap_writer(where: Where, modify: Callable[[Any, str], None]) -> Callable[[str], None]:
+    """python-ldap, the connectors' library: one bound LDAPS connection per thread."""
+    url, ca_file, bind_dn, password = where
     local = threading.local()
 
-    def conn() -> Any:
+    def write(dn: str) -> None:
         if not hasattr(local, "c"):
             c = ldap.initialize(url)
             c.set_option(ldap.OPT_X_TLS_CACERTFILE, str(ca_file))
@@ -154,43 +160,29 @@ def run_raw(
             c.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
             c.simple_bind_s(bind_dn, password)
             local.c = c
-        return local.c
+        modify(local.c, dn)
 
-    start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(lambda dn: modify(conn(), dn), dns))
-    return time.perf_counter() - start
+    return write
 
 
-def run_raw_ldap3(
-    url: str,
-    ca_file: Path,
-    bind_dn: str,
-    password: str,
-    dns: list[str],
-    concurrency: int,
-    modify: Callable[[ldap3.Connection, str], bool],
-) -> float:
+def ldap3_writer(
+    where: Where, modify: Callable[[ldap3.Connection, str], bool]
+) -> Callable[[str], None]:
     """The issue's baseline: ldap3, one bound LDAPS connection per thread."""
-    local = threading.local()
+    url, ca_file, bind_dn, password = where
     host, _, port = url.split("//", 1)[1].rstrip("/").partition(":")
     tls = ldap3.Tls(ca_certs_file=str(ca_file), validate=ssl.CERT_REQUIRED)
+    local = threading.local()
 
-    def conn() -> ldap3.Connection:
+    def write(dn: str) -> None:
         if not hasattr(local, "c"):
             server = ldap3.Server(host, port=int(port or 636), use_ssl=True, tls=tls)
             local.c = ldap3.Connection(server, bind_dn, password, auto_bind=True)
-        return cast(ldap3.Connection, local.c)
-
-    def one(dn: str) -> None:
-        c = conn()
+        c = cast(ldap3.Connection, local.c)
         if not modify(c, dn):
             raise RuntimeError(f"ldap3 write refused: {c.result}")
 
-    start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(one, dns))
-    return time.perf_counter() - start
+    return write
 
 
 def report(
@@ -239,19 +231,22 @@ def bench_slapd(args: argparse.Namespace, folder: Path) -> None:
         custos_s = run_custos(svc, args.n)
         dns = [f"uid={uid},{server.people_base}" for uid in uids]
         where = (server.ldaps_url, server.ca_file, server.service_dn, server.service_password)
-        ldap3_s = run_raw_ldap3(
-            *where,
+        ldap3_s = timed_writes(
             dns,
             args.concurrency,
-            lambda c, dn: bool(
-                c.extend.standard.modify_password(dn, None, f"Raw-{secrets.token_hex(8)}-Aa1")
+            ldap3_writer(
+                where,
+                lambda c, dn: bool(
+                    c.extend.standard.modify_password(dn, None, f"Raw-{secrets.token_hex(8)}-Aa1")
+                ),
             ),
         )
-        python_ldap_s = run_raw(
-            *where,
+        python_ldap_s = timed_writes(
             dns,
             args.concurrency,
-            lambda c, dn: c.passwd_s(dn, None, f"Raw-{secrets.token_hex(8)}-Aa1"),
+            python_ldap_writer(
+                where, lambda c, dn: c.passwd_s(dn, None, f"Raw-{secrets.token_hex(8)}-Aa1")
+            ),
         )
         report(
             "OpenLDAP (slapd, LDAPS, password modify)",
@@ -297,37 +292,25 @@ def bench_ad(args: argparse.Namespace, folder: Path) -> None:
             for sam in sams
         ]
         where = (dc.ldaps_url, dc.ca_file, dc.admin_dn, dc.admin_password)
-        ldap3_s = run_raw_ldap3(
-            *where,
+
+        def new_pwd() -> list[bytes]:
+            return [encode_unicode_pwd(f"Raw-{secrets.token_hex(8)}-Aa1")]
+
+        ldap3_s = timed_writes(
             dns,
             args.concurrency,
-            lambda c, dn: bool(
-                c.modify(
-                    dn,
-                    {
-                        "unicodePwd": [
-                            (
-                                ldap3.MODIFY_REPLACE,
-                                [encode_unicode_pwd(f"Raw-{secrets.token_hex(8)}-Aa1")],
-                            )
-                        ]
-                    },
-                )
+            ldap3_writer(
+                where,
+                lambda c, dn: bool(
+                    c.modify(dn, {"unicodePwd": [(ldap3.MODIFY_REPLACE, new_pwd())]})
+                ),
             ),
         )
-        python_ldap_s = run_raw(
-            *where,
+        python_ldap_s = timed_writes(
             dns,
             args.concurrency,
-            lambda c, dn: c.modify_s(
-                dn,
-                [
-                    (
-                        ldap.MOD_REPLACE,
-                        "unicodePwd",
-                        [encode_unicode_pwd(f"Raw-{secrets.token_hex(8)}-Aa1")],
-                    )
-                ],
+            python_ldap_writer(
+                where, lambda c, dn: c.modify_s(dn, [(ldap.MOD_REPLACE, "unicodePwd", new_pwd())])
             ),
         )
         report(

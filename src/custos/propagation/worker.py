@@ -99,7 +99,9 @@ class Worker:
                         following = ahead.submit(self._attempt_all, receipts)
                     done += len(receipts)
                     if in_flight is not None:
-                        self._finish(in_flight.result())
+                        written = in_flight.result()
+                        self._finish(written)
+                        done += len(written.outcomes)
                     done += self._tail(busy=following is not None)
                 except Exception:  # a bad pass must not kill the worker; the next retries
                     # (receipts whose results were not recorded keep their lease
@@ -111,7 +113,10 @@ class Worker:
                 if done == 0:
                     stop.wait(self.cfg.poll_interval_s)
             if in_flight is not None:
-                self._finish(in_flight.result())
+                try:
+                    self._finish(in_flight.result())
+                except Exception:  # its receipts are attempted again once the lease runs out
+                    log.exception("worker_pass_failed")
         finally:
             ahead.shutdown()
 
