@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -61,6 +62,19 @@ class Batch:
     asked: dict[str, set[str]]
 
 
+def _case_checks(
+    case: Case, receipts: list[Receipt], redeemed: dict[str, datetime]
+) -> verification.CaseChecks:
+    """The tier's checks of a case, on its succeeded receipts, since the token's
+    redemption (or, without one, since it was executed or opened)."""
+    return verification.CaseChecks(
+        case_id=case.id,
+        names=case.requirements.post_checks,
+        receipts=[r for r in receipts if r.state == ReceiptState.SUCCEEDED],
+        since=redeemed.get(case.id) or case.executed_at or case.opened_at,
+    )
+
+
 class Worker:
     def __init__(self, svc: Services, *, owner: str | None = None) -> None:
         self.svc = svc
@@ -87,38 +101,43 @@ class Worker:
         directories never wait for the database (or the other way round). On
         ``stop`` the batch in flight is still recorded before returning."""
         ahead = ThreadPoolExecutor(1, "custos-batch")
-        in_flight: Future[Batch] | None = None
+        # Batches written or being written, oldest first; a batch leaves only once
+        # its recording was tried, so a pass that fails early loses none.
+        pending: deque[Future[Batch]] = deque()
         try:
             while not stop.is_set():
                 done = 0
-                following: Future[Batch] | None = None
                 try:
                     done = self._housekeeping()
                     receipts = self.claim()
                     if receipts:
-                        following = ahead.submit(self._attempt_all, receipts)
+                        pending.append(ahead.submit(self._attempt_all, receipts))
                     done += len(receipts)
-                    if in_flight is not None:
-                        written = in_flight.result()
-                        self._finish(written)
-                        done += len(written.outcomes)
-                    done += self._tail(busy=following is not None)
+                    # Record every batch but the one just sent off (it is in flight).
+                    while len(pending) > (1 if receipts else 0):
+                        done += self._finish_next(pending)
+                    done += self._tail(busy=bool(pending))
                 except Exception:  # a bad pass must not kill the worker; the next retries
-                    # (receipts whose results were not recorded keep their lease
-                    # until it runs out; then they are attempted again)
                     log.exception("worker_pass_failed")
-                in_flight = following
                 if on_pass is not None:
                     on_pass(done)
                 if done == 0:
                     stop.wait(self.cfg.poll_interval_s)
-            if in_flight is not None:
+            while pending:
                 try:
-                    self._finish(in_flight.result())
-                except Exception:  # its receipts are attempted again once the lease runs out
+                    self._finish_next(pending)
+                except Exception:
                     log.exception("worker_pass_failed")
         finally:
             ahead.shutdown()
+
+    def _finish_next(self, pending: deque[Future[Batch]]) -> int:
+        """Record the oldest pending batch (waiting for its writes); returns its
+        size. Should recording fail, its receipts keep their lease until it
+        runs out and are attempted again then (the same secret, so harmless)."""
+        written = pending.popleft().result()
+        self._finish(written)
+        return len(written.outcomes)
 
     def run_once(self) -> int:
         """One pass, done when it returns; returns how many units of work it did."""
@@ -325,15 +344,9 @@ class Worker:
         redeemed = uow.tokens.redeemed_at_many(case.id for case in verifying)
         settled: dict[str, list[verification.CheckResult]] = {}
         for case in verifying:
-            succeeded = [r for r in receipts[case.id] if r.state == ReceiptState.SUCCEEDED]
-            if any(r.account_id not in batch.asked.get(r.target, ()) for r in succeeded):
+            item = _case_checks(case, receipts[case.id], redeemed)
+            if any(r.account_id not in batch.asked.get(r.target, ()) for r in item.receipts):
                 continue  # read back (or written) in another batch: checked the usual way
-            item = verification.CaseChecks(
-                case_id=case.id,
-                names=case.requirements.post_checks,
-                receipts=succeeded,
-                since=redeemed.get(case.id) or case.executed_at or case.opened_at,
-            )
             results = verification.judge_now(self.svc.registry, item, batch.read_back)
             if results is not None:
                 settled[case.id] = results
@@ -430,15 +443,7 @@ class Worker:
             loaded = uow.cases.get_many(case_ids)
             receipts = uow.receipts.for_cases(loaded)
             redeemed = uow.tokens.redeemed_at_many(loaded)
-        work = [
-            verification.CaseChecks(
-                case_id=case_id,
-                names=case.requirements.post_checks,
-                receipts=[r for r in receipts[case_id] if r.state == ReceiptState.SUCCEEDED],
-                since=redeemed.get(case_id) or case.executed_at or case.opened_at,
-            )
-            for case_id, case in loaded.items()
-        ]
+        work = [_case_checks(case, receipts[case.id], redeemed) for case in loaded.values()]
         results = verification.run_checks_many(self.svc.registry, work, pool=self._checkers)
         now = self.svc.clock.now()
         with self.svc.uow() as uow:
