@@ -70,6 +70,14 @@ def _send(svc: Services, batch: Sequence[Message], *, subject_id: str | None) ->
             log.warning(
                 "notification_failed", kind=message.kind, case=message.case_id, error=str(exc)
             )
+        except Exception as exc:  # a notifier's own bug: recorded by type, never its text
+            failures.append(f"the notifier failed unexpectedly ({type(exc).__name__})")
+            log.error(
+                "notification_failed",
+                kind=message.kind,
+                case=message.case_id,
+                error=type(exc).__name__,
+            )
     first = batch[0]
     sent = len(batch) - len(failures)
     return DomainEvent(

@@ -10,6 +10,7 @@ column type's bind processor, so what is stored is exactly what
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -36,11 +37,35 @@ def _statement(
     return _compiled[cache_key]
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+def _defaults(table: Table, row: dict[str, Any]) -> dict[str, Callable[[], Any]]:
+    """Python-side defaults (scalars and callables) of the columns ``row`` leaves
+    out, as ``conn.execute(table.insert(), rows)`` would fill them."""
+    found: dict[str, Callable[[], Any]] = {}
+    for column in table.columns:
+        default = column.default
+        if column.key in row or default is None:
+            continue
+        arg: Any = getattr(default, "arg", None)
+        if default.is_scalar:
+            found[column.key] = partial(_same, arg)
+        elif default.is_callable:
+            found[column.key] = partial(arg, None)  # SQLAlchemy wraps it to take a context
+    return found
+
+
 def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert ``rows`` (dicts with the same keys, in the order given) into
-    ``table`` in one ``executemany``."""
+    ``table`` in one ``executemany``; columns the rows leave out get their
+    Python-side defaults, server-side ones are the database's."""
     if not rows:
         return
+    missing = _defaults(table, rows[0])
+    if missing:
+        rows = [{**{k: make() for k, make in missing.items()}, **row} for row in rows]
     sql, order, positional, processors = _statement(conn.dialect, table, tuple(rows[0]))
     pairs = list(zip(order, processors, strict=True))
     if positional:
