@@ -48,6 +48,18 @@ SCHEMA_DIR = Path("/etc/ldap/schema")
 START_TIMEOUT_S = 20.0
 
 
+def person_entry(uid: str, password: str) -> list[tuple[str, list[bytes]]]:
+    """The add list of an inetOrgPerson ``uid`` with ``password``."""
+    attrs = {
+        "objectClass": [b"inetOrgPerson"],
+        "uid": [uid.encode()],
+        "cn": [uid.encode()],
+        "sn": [uid.encode()],
+        "userPassword": [password.encode()],
+    }
+    return list(ldap.modlist.addModlist(attrs))
+
+
 def strong_password() -> str:
     """Long enough for pwdMinLength 8, random enough never to repeat history."""
     return "Aa1-" + secrets.token_urlsafe(18)
@@ -266,16 +278,9 @@ class SlapdServer:
     def add_user(self, uid: str, password: str) -> str:
         """Add an inetOrgPerson ``uid`` under ou=people; returns its DN."""
         dn = f"uid={uid},{self.people_base}"
-        attrs = {
-            "objectClass": [b"inetOrgPerson"],
-            "uid": [uid.encode()],
-            "cn": [uid.encode()],
-            "sn": [uid.encode()],
-            "userPassword": [password.encode()],
-        }
         conn = self.admin()
         try:
-            conn.add_s(dn, ldap.modlist.addModlist(attrs))
+            conn.add_s(dn, person_entry(uid, password))
         finally:
             conn.unbind_s()
         return dn

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import ldap
 import ldap.modlist
 import pytest
-from servers.slapd import SlapdServer, strong_password
+from servers.slapd import SlapdServer, person_entry, strong_password
 
 from custos.connectors.errors import ConnectionFailed, ConnectorError, UnknownAccount
 from custos.connectors.ldap import BATCH_SIZE, LdapConnector, PreparedDns
@@ -30,14 +30,7 @@ def add_users(server: SlapdServer, count: int, prefix: str = "batch") -> dict[st
     conn = server.admin()
     try:
         for uid, password in users.items():
-            attrs = {
-                "objectClass": [b"inetOrgPerson"],
-                "uid": [uid.encode()],
-                "cn": [uid.encode()],
-                "sn": [uid.encode()],
-                "userPassword": [password.encode()],
-            }
-            conn.add_s(f"uid={uid},{server.people_base}", ldap.modlist.addModlist(attrs))
+            conn.add_s(f"uid={uid},{server.people_base}", person_entry(uid, password))
     finally:
         conn.unbind_s()
     return users

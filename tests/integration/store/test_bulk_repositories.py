@@ -46,6 +46,22 @@ def _recovered(world: World, *names: str) -> list[str]:
     return ids
 
 
+def _pending(case_id: str, target: str, account_id: str, now: datetime) -> dict[str, object]:
+    """A pending receipt row, as ReceiptRepository.create writes it."""
+    return {
+        "case_id": case_id,
+        "target": target,
+        "account_id": account_id,
+        "required": True,
+        "state": str(ReceiptState.PENDING),
+        "attempts": 0,
+        "max_attempts": 5,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 def _clone_cases(world: World, template_id: str, count: int) -> list[str]:
     """``count`` copies of a stored case row (one pending receipt each), inserted
     in one statement per table: enough rows to cross the 500-id chunks cheaply."""
@@ -56,21 +72,7 @@ def _clone_cases(world: World, template_id: str, count: int) -> list[str]:
         uow.conn.execute(cases.insert(), [{**row, "id": case_id} for case_id in ids])
         uow.conn.execute(
             receipts.insert(),
-            [
-                {
-                    "case_id": case_id,
-                    "target": "directory",
-                    "account_id": f"acct-{n}",
-                    "required": True,
-                    "state": str(ReceiptState.PENDING),
-                    "attempts": 0,
-                    "max_attempts": 5,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for n, case_id in enumerate(ids)
-            ],
+            [_pending(case_id, "directory", f"acct-{n}", now) for n, case_id in enumerate(ids)],
         )
         uow.commit()
     return ids
@@ -83,21 +85,7 @@ def _add_receipts(world: World, case_id: str, count: int) -> None:
     with world.svc.uow() as uow:
         uow.conn.execute(
             receipts.insert(),
-            [
-                {
-                    "case_id": case_id,
-                    "target": f"extra-{n}",
-                    "account_id": f"acct-{n}",
-                    "required": True,
-                    "state": str(ReceiptState.PENDING),
-                    "attempts": 0,
-                    "max_attempts": 5,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for n in range(count)
-            ],
+            [_pending(case_id, f"extra-{n}", f"acct-{n}", now) for n in range(count)],
         )
         uow.commit()
 
