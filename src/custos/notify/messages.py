@@ -86,6 +86,9 @@ def environment() -> Environment:
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
+        # Templates ship with the package and never change while it runs: no
+        # stat() of the file on every message (the worker renders thousands).
+        auto_reload=False,
     )
 
 
