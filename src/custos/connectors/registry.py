@@ -89,6 +89,11 @@ class ConnectorRegistry:
     def has(self, name: str) -> bool:
         return name in self._targets
 
+    def offers(self, name: str, op: str) -> bool:
+        """Whether a target ``name`` is configured and offers ``op``."""
+        target = self._targets.get(name)
+        return target is not None and op in target.capabilities
+
     def operation(self, name: str, op: str) -> object:
         """The connector of target ``name`` if it offers ``op``; raises Unsupported."""
         target = self.get(name)

@@ -5,7 +5,7 @@ subject still has a second factor; checked from Custos's own enrolments)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -66,11 +66,9 @@ def run_checks_many(
     Read-backs on a target that reads many accounts at once cost one call per
     target (in as few requests as the target allows); every other check that
     needs the target runs on ``pool``'s threads."""
-    wanted: dict[str, set[str]] = {}
-    for item in work:
-        if "read_back" in item.names:
-            for receipt in item.receipts:
-                wanted.setdefault(receipt.target, set()).add(receipt.account_id)
+    wanted = accounts_by_target(
+        r for item in work if "read_back" in item.names for r in item.receipts
+    )
     bulk = read_back_many(registry, wanted, pool)
     planned: list[tuple[str, CheckResult | Callable[[], CheckResult]]] = []
     for item in work:
@@ -123,7 +121,7 @@ def _without_io(
     if (
         name == "sessions_revoked"
         and registry.has(receipt.target)
-        and "revoke_sessions" not in registry.get(receipt.target).capabilities
+        and not registry.offers(receipt.target, "revoke_sessions")
     ):
         return _no_sessions(receipt)
     return None
@@ -141,17 +139,21 @@ def _bind(
 ReadBack = dict[str, datetime | None] | ConnectorError
 
 
+def accounts_by_target(receipts: Iterable[Receipt]) -> dict[str, set[str]]:
+    """The accounts of ``receipts``, per target."""
+    found: dict[str, set[str]] = {}
+    for receipt in receipts:
+        found.setdefault(receipt.target, set()).add(receipt.account_id)
+    return found
+
+
 def read_back_many(
     registry: ConnectorRegistry, accounts: dict[str, set[str]], pool: Executor
 ) -> dict[str, ReadBack]:
     """For each target in ``accounts`` that can read many accounts at once: the
     change times of those accounts, or the error that stopped the read as a
     whole. Other targets are absent (their read-backs go one by one)."""
-    able = [
-        name
-        for name in accounts
-        if registry.has(name) and "read_password_changed_many" in registry.get(name).capabilities
-    ]
+    able = [name for name in accounts if registry.offers(name, "read_password_changed_many")]
 
     def read(name: str) -> tuple[str, ReadBack]:
         connector = registry.get(name).connector

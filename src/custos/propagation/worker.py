@@ -55,11 +55,18 @@ class Outcome_:
 class Batch:
     """A claimed batch once written: each receipt's outcome, and what the targets
     that read many accounts at once answered when asked right after the writes
-    (``asked``: which accounts, per target)."""
+    about every account written there."""
 
     outcomes: list[Outcome_]
     read_back: dict[str, verification.ReadBack]
-    asked: dict[str, set[str]]
+
+    def written(self) -> dict[str, set[str]]:
+        return _written(self.outcomes)
+
+
+def _written(outcomes: list[Outcome_]) -> dict[str, set[str]]:
+    """The accounts that took their new secret, per target."""
+    return verification.accounts_by_target(o.receipt for o in outcomes if o.error is None)
 
 
 def _case_checks(
@@ -213,26 +220,19 @@ class Worker:
             outcomes = list(self._writers.map(one, receipts))
         else:
             outcomes = [one(r) for r in receipts]
-        asked: dict[str, set[str]] = {}
-        for outcome in outcomes:
-            if outcome.error is None:
-                asked.setdefault(outcome.receipt.target, set()).add(outcome.receipt.account_id)
-        read = verification.read_back_many(self.svc.registry, asked, self._checkers)
-        return Batch(outcomes, read, {name: asked[name] for name in read})
+        written = _written(outcomes)
+        return Batch(
+            outcomes, verification.read_back_many(self.svc.registry, written, self._checkers)
+        )
 
     def _prepare_writes(self, receipts: list[Receipt]) -> None:
         """Let each target that can look many accounts up at once do so before the
         writes (LDAP: the DNs, in one search per chunk instead of one per write)."""
-        accounts: dict[str, list[str]] = {}
-        for receipt in receipts:
-            accounts.setdefault(receipt.target, []).append(receipt.account_id)
-        for name, ids in accounts.items():
-            if len(ids) < 2 or not self.svc.registry.has(name):
-                continue
-            target = self.svc.registry.get(name)
-            if "prepare_writes" in target.capabilities:
-                assert isinstance(target.connector, PrepareWritesOp)
-                target.connector.prepare_writes(ids)
+        for name, ids in verification.accounts_by_target(receipts).items():
+            if len(ids) > 1 and self.svc.registry.offers(name, "prepare_writes"):
+                connector = self.svc.registry.get(name).connector
+                assert isinstance(connector, PrepareWritesOp)
+                connector.prepare_writes(sorted(ids))
 
     def attempt(self, receipt: Receipt) -> None:
         """Set the secret on one target account, record the answer, and conclude
@@ -342,10 +342,11 @@ class Worker:
         if not verifying or not batch.read_back:
             return {}
         redeemed = uow.tokens.redeemed_at_many(case.id for case in verifying)
+        written = batch.written()
         settled: dict[str, list[verification.CheckResult]] = {}
         for case in verifying:
             item = _case_checks(case, receipts[case.id], redeemed)
-            if any(r.account_id not in batch.asked.get(r.target, ()) for r in item.receipts):
+            if any(r.account_id not in written.get(r.target, ()) for r in item.receipts):
                 continue  # read back (or written) in another batch: checked the usual way
             results = verification.judge_now(self.svc.registry, item, batch.read_back)
             if results is not None:

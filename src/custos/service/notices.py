@@ -112,7 +112,11 @@ def repudiation_link(svc: Services, uow: UnitOfWork, *, case_id: str, now: datet
     uow.repudiations.add(
         case_id=case_id, digest=token.digest, now=now, expires_at=now + REPUDIATION_TTL
     )
-    return f"{svc.settings.public_origin}/repudiate#token={token.plain}"
+    return _repudiation_url(svc, token.plain)
+
+
+def _repudiation_url(svc: Services, plain: str) -> str:
+    return f"{svc.settings.public_origin}/repudiate#token={plain}"
 
 
 def notify_recovery(
@@ -143,7 +147,7 @@ def notify_recoveries(
             continue
         token = issue_token(REPUDIATION_PREFIX)
         tokens.append((case.id, token.digest))
-        link = f"{svc.settings.public_origin}/repudiate#token={token.plain}"
+        link = _repudiation_url(svc, token.plain)
         batch = [
             messages.recovery_notice(
                 to=contact.address,

@@ -9,14 +9,29 @@ column type's bind processor, so what is stored is exactly what
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.engine import Dialect
 
 Processor = Callable[[Any], Any] | None
+
+#: Ids per ``IN (...)`` list: short enough for any database's limit on bound
+#: parameters.
+CHUNK = 500
+
+
+Id = TypeVar("Id", str, int)
+
+
+def chunks(ids: Iterable[Id], size: int = CHUNK) -> Iterator[list[Id]]:
+    """The distinct ``ids``, sorted, in slices of at most ``size``."""
+    ordered = sorted(set(ids))
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
+
 
 _compiled: dict[
     tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...], bool, list[Processor]]

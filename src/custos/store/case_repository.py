@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from custos.domain.errors import NotFound, SeparationOfDuties
 from custos.domain.model import Case
 from custos.domain.states import CaseState
+from custos.store.bulk import chunks
 from custos.store.ledger_repository import LedgerRepository
 from custos.store.mapping import case_from_rows, case_to_row
 from custos.store.tables import approvals, cases, proofs
@@ -67,9 +68,8 @@ class CaseRepository:
         """Several cases in one query, without approvals and proofs (as
         ``get(..., children=False)``), in id order: rows locked in the same order
         by every worker cannot deadlock. Unknown ids are absent."""
-        ids = sorted(set(case_ids))
         found: dict[str, Case] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunks(case_ids):
             query = select(cases).where(cases.c.id.in_(chunk)).order_by(cases.c.id)
             if for_update:
                 query = query.with_for_update()
@@ -222,12 +222,6 @@ class CaseRepository:
             .limit(limit)
         )
         return frozenset(str(s) for s in self._conn.execute(query).scalars())
-
-
-def _chunks(ids: list[str], size: int = 500) -> Iterable[list[str]]:
-    """Slices short enough for any database's limit on bound parameters."""
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
 
 
 RECENT_RECOVERY_WINDOW = timedelta(days=30)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from custos.domain.model import Contact, ContactKind
+from custos.store.bulk import chunks
 from custos.store.mapping import aware, maybe_aware
 from custos.store.tables import subject_contacts
 
@@ -110,13 +111,12 @@ class ContactRepository:
 
     def confirmed_many(self, subject_ids: Iterable[str]) -> dict[str, tuple[Contact, ...]]:
         """``confirmed`` for several subjects in one query per 500 ids."""
-        ids = sorted(set(subject_ids))
-        found: dict[str, list[Contact]] = {subject_id: [] for subject_id in ids}
-        for start in range(0, len(ids), 500):
+        found: dict[str, list[Contact]] = {subject_id: [] for subject_id in subject_ids}
+        for chunk in chunks(found):
             rows = self._conn.execute(
                 select(subject_contacts)
                 .where(
-                    subject_contacts.c.subject_id.in_(ids[start : start + 500]),
+                    subject_contacts.c.subject_id.in_(chunk),
                     subject_contacts.c.removed_at.is_(None),
                     subject_contacts.c.confirmed_at.is_not(None),
                 )

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, and_, select
 from custos.domain.enrolment import Authenticator, AuthenticatorKind
 from custos.domain.model import SYSTEM_ACTOR
 from custos.store.authenticator_repository import AuthenticatorRepository
+from custos.store.bulk import chunks
 from custos.store.mapping import aware, maybe_aware
 from custos.store.tables import (
     email_codes,
@@ -104,12 +105,11 @@ class TokenRepository:
 
     def redeemed_at_many(self, case_ids: Iterable[str]) -> dict[str, datetime]:
         """``redeemed_at`` for several cases; cases without a redeemed token are absent."""
-        ids = sorted(set(case_ids))
         found: dict[str, datetime] = {}
-        for start in range(0, len(ids), 500):
+        for chunk in chunks(case_ids):
             rows = self._conn.execute(
                 select(reset_tokens.c.case_id, reset_tokens.c.consumed_at).where(
-                    reset_tokens.c.case_id.in_(ids[start : start + 500]),
+                    reset_tokens.c.case_id.in_(chunk),
                     reset_tokens.c.consumed_at.is_not(None),
                 )
             )
@@ -160,10 +160,8 @@ class SecretRepository:
 
     def wipe_many(self, case_ids: Iterable[str]) -> set[str]:
         """``wipe`` for several cases; returns the ids that held a secret."""
-        ids = sorted(set(case_ids))
         held: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for chunk in chunks(case_ids):
             held.update(
                 self._conn.execute(
                     select(sealed_secrets.c.case_id).where(sealed_secrets.c.case_id.in_(chunk))

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, func, or_, select
 
 from custos.domain.model import LinkedAccount, Operator, Subject
+from custos.store.bulk import chunks
 from custos.store.contact_repository import ContactRepository
 from custos.store.mapping import operator_from_row, subject_from_row, subject_to_row
 from custos.store.tables import linked_accounts, operators, subjects
@@ -53,11 +54,10 @@ class SubjectRepository:
 
     def get_many(self, subject_ids: Iterable[str]) -> dict[str, Subject]:
         """``get`` for several subjects in three queries per 500 ids."""
-        ids = sorted(set(subject_ids))
+        ids = set(subject_ids)
         found: dict[str, Subject] = {}
         contacts = ContactRepository(self._conn).confirmed_many(ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for chunk in chunks(ids):
             accounts: dict[str, list[LinkedAccount]] = {}
             for a in self._conn.execute(
                 select(linked_accounts)

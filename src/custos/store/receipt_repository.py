@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, or_, select
 
+from custos.store.bulk import chunks
 from custos.store.mapping import aware, maybe_aware
 from custos.store.tables import checks, receipts
 
@@ -158,25 +159,8 @@ class ReceiptRepository:
     ) -> bool:
         """Write an attempt's result if ``owner`` still holds the lease. False when
         the lease was lost (another worker took over): the result is dropped."""
-        values: dict[str, Any] = {
-            "state": str(state),
-            "attempts": receipts.c.attempts + 1,
-            "answer": answer,
-            "last_error": error,
-            "updated_at": now,
-            "lease_owner": None,
-            "lease_until": None,
-        }
-        if state == ReceiptState.SUCCEEDED:
-            values["succeeded_at"] = now
-        if next_attempt_at is not None:
-            values["next_attempt_at"] = next_attempt_at
-        result = self._conn.execute(
-            receipts.update()
-            .where(receipts.c.id == receipt_id, receipts.c.lease_owner == owner)
-            .values(**values)
-        )
-        return int(result.rowcount) == 1
+        attempt = Attempt(receipt_id, state, answer, error, next_attempt_at)
+        return receipt_id in self.record_many(owner, [attempt], now=now)
 
     def record_many(self, owner: str, results: Sequence[Attempt], *, now: datetime) -> set[int]:
         """``record`` for many receipts in few statements: the ids whose lease
@@ -186,10 +170,9 @@ class ReceiptRepository:
         if not results:
             return set()
         held: set[int] = set()
-        ids = sorted(r.receipt_id for r in results)
-        for start in range(0, len(ids), 500):
+        for chunk in chunks(r.receipt_id for r in results):
             query = select(receipts.c.id).where(
-                receipts.c.id.in_(ids[start : start + 500]), receipts.c.lease_owner == owner
+                receipts.c.id.in_(chunk), receipts.c.lease_owner == owner
             )
             if self._conn.dialect.name == "postgresql":
                 query = query.with_for_update()
@@ -253,20 +236,17 @@ class ReceiptRepository:
     def for_cases(self, case_ids: Iterable[str]) -> dict[str, list[Receipt]]:
         """``for_case`` for several cases in one query per 500 ids; a case with no
         receipts maps to an empty list."""
-        ids = sorted(set(case_ids))
-        found: dict[str, list[Receipt]] = {case_id: [] for case_id in ids}
-        for start in range(0, len(ids), 500):
+        found: dict[str, list[Receipt]] = {case_id: [] for case_id in case_ids}
+        for chunk in chunks(found):
             rows = self._conn.execute(
-                select(receipts)
-                .where(receipts.c.case_id.in_(ids[start : start + 500]))
-                .order_by(receipts.c.id)
+                select(receipts).where(receipts.c.case_id.in_(chunk)).order_by(receipts.c.id)
             )
             for row in rows:
                 found[row.case_id].append(_receipt(row))
         return found
 
     def add_checks(self, rows: Sequence[CheckRow], *, now: datetime) -> None:
-        """``add_check`` for many results in one statement."""
+        """Store post-recovery check results, in one statement."""
         if rows:
             self._conn.execute(
                 checks.insert(),
@@ -283,29 +263,6 @@ class ReceiptRepository:
                     for r in rows
                 ],
             )
-
-    def add_check(
-        self,
-        case_id: str,
-        *,
-        name: str,
-        target: str,
-        account_id: str,
-        passed: bool,
-        detail: str,
-        now: datetime,
-    ) -> None:
-        self._conn.execute(
-            checks.insert().values(
-                case_id=case_id,
-                name=name,
-                target=target,
-                account_id=account_id,
-                passed=passed,
-                detail=detail,
-                at=now,
-            )
-        )
 
     def checks_for_case(self, case_id: str) -> list[dict[str, Any]]:
         rows = self._conn.execute(
