@@ -15,7 +15,11 @@ then measures, in the same run and at the same concurrency:
 
 Every rate is measured in the same run on the same server, the raw ones after
 Custos (each account gets a fresh password each time). Prints the rates and
-the ratios.
+the ratios, and for each phase the CPU time it cost per operation on both
+sides (this process, the directory server's processes), with the rate that
+CPU cost allows at most on this machine's cores: client and server share them,
+so that ceiling says whether a target is reachable here at all. CPU time is
+counted in clock ticks (10 ms), so the figures mean little for small N.
 
     uv run --all-extras python bench/propagation.py            # N=5000 on slapd
     uv run --all-extras python bench/propagation.py -n 1000 --ad --ad-n 200
@@ -25,6 +29,7 @@ the ratios.
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import ssl
 import sys
@@ -111,12 +116,54 @@ def prepare(
             progress(f"prepared {i}/{len(accounts)}")
 
 
-def run_custos(svc: Services, total: int) -> float:
-    """Seconds until every prepared case is completed by one worker process
-    (its ``parallelism`` threads write the directory concurrently)."""
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) so far of process ``pid`` and its live
+    descendants, from /proc (0.0 where /proc is not there)."""
+    parents: dict[int, int] = {}
+    spent: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the process ended while we looked
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        spent[child] = (int(fields[11]) + int(fields[12])) / _TICKS
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += spent.get(current, 0.0)
+        todo.extend(child for child, parent in parents.items() if parent == current)
+    return total
+
+
+class Phase:
+    """Wall time and CPU time of one measured phase: this process (every thread)
+    and the directory server (``server_pid`` and its children)."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.wall = self.client_cpu = self.server_cpu = 0.0
+
+    def __enter__(self) -> Phase:
+        self._start = (time.perf_counter(), time.process_time(), server_cpu(self.server_pid))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall, client, server = self._start
+        self.wall = time.perf_counter() - wall
+        self.client_cpu = time.process_time() - client
+        self.server_cpu = server_cpu(self.server_pid) - server
+
+
+def run_custos(svc: Services, total: int) -> None:
+    """Until every prepared case is completed by one worker process (its
+    ``parallelism`` threads write the directory concurrently)."""
     stop = threading.Event()
     worker = Worker(svc, owner="bench")
-    start = time.perf_counter()
     thread = threading.Thread(target=worker.run_forever, args=(stop,))
     thread.start()
     try:
@@ -128,7 +175,7 @@ def run_custos(svc: Services, total: int) -> float:
                     .where(cases.c.state.in_(["completed", "needs_attention"]))
                 ).scalar_one()
             if done >= total:
-                return time.perf_counter() - start
+                return
             time.sleep(0.05)
     finally:
         stop.set()
@@ -139,12 +186,10 @@ def run_custos(svc: Services, total: int) -> float:
 Where = tuple[str, Path, str, str]
 
 
-def timed_writes(dns: list[str], concurrency: int, write: Callable[[str], None]) -> float:
-    """Seconds for ``write`` on every DN from ``concurrency`` threads."""
-    start = time.perf_counter()
+def timed_writes(dns: list[str], concurrency: int, write: Callable[[str], None]) -> None:
+    """``write`` on every DN from ``concurrency`` threads."""
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(write, dns))
-    return time.perf_counter() - start
 
 
 def python_ldap_writer(where: Where, modify: Callable[[Any, str], None]) -> Callable[[str], None]:
@@ -186,16 +231,31 @@ def ldap3_writer(
 
 
 def report(
-    label: str, n: int, custos_s: float, ldap3_s: float, python_ldap_s: float, target: float
+    label: str, n: int, custos: Phase, ldap3_run: Phase, python_ldap_run: Phase, target: float
 ) -> None:
-    custos, base, strict = n / custos_s, n / ldap3_s, n / python_ldap_s
-    verdict = "OK" if custos / base >= target else "BELOW TARGET"
+    rate, base, strict = n / custos.wall, n / ldap3_run.wall, n / python_ldap_run.wall
+    verdict = "OK" if rate / base >= target else "BELOW TARGET"
+    cores = os.cpu_count() or 1
     print(f"{label}: N={n}")
     print(f"  raw writes, ldap3        : {base:8.1f} /s  (the issue's baseline)")
     print(f"  raw writes, python-ldap  : {strict:8.1f} /s  (the connectors' library)")
-    print(f"  Custos propagation       : {custos:8.1f} /s  (cases, receipts, ledger, read-back)")
-    print(f"  ratio Custos / ldap3     : {custos / base:8.2f}  (target >= {target:.2f}): {verdict}")
-    print(f"  ratio Custos / python-ldap: {custos / strict:7.2f}")
+    print(f"  Custos propagation       : {rate:8.1f} /s  (cases, receipts, ledger, read-back)")
+    print(f"  ratio Custos / ldap3     : {rate / base:8.2f}  (target >= {target:.2f}): {verdict}")
+    print(f"  ratio Custos / python-ldap: {rate / strict:7.2f}")
+    print(f"  CPU per operation (ms), and the rate it allows at most on {cores} cores:")
+    ceilings = {}
+    for name, phase in (("Custos", custos), ("ldap3", ldap3_run), ("python-ldap", python_ldap_run)):
+        client, server = 1000 * phase.client_cpu / n, 1000 * phase.server_cpu / n
+        ceilings[name] = 1000 * cores / (client + server) if client + server else float("inf")
+        print(
+            f"    {name:<12}: client {client:5.2f} + directory {server:5.2f}"
+            f" = {client + server:5.2f}  -> at most {ceilings[name]:8.1f} /s"
+        )
+    reach = ceilings["Custos"] / base
+    print(
+        f"  Custos's CPU ceiling / ldap3 rate: {reach:.2f}"
+        + ("" if reach >= target else f" (below {target:.2f}: out of reach at this CPU cost here)")
+    )
 
 
 def bench_slapd(args: argparse.Namespace, folder: Path) -> None:
@@ -228,32 +288,38 @@ def bench_slapd(args: argparse.Namespace, folder: Path) -> None:
             folder / "custos-ldap", args.database_url, {"ldap": target}, args.concurrency
         )
         prepare(svc, inbox, "ldap", uids, lambda m: print(f"  {m}", file=sys.stderr))
-        custos_s = run_custos(svc, args.n)
+        pid = server.pid
+        with Phase(pid) as custos:
+            run_custos(svc, args.n)
         dns = [f"uid={uid},{server.people_base}" for uid in uids]
         where = (server.ldaps_url, server.ca_file, server.service_dn, server.service_password)
-        ldap3_s = timed_writes(
-            dns,
-            args.concurrency,
-            ldap3_writer(
-                where,
-                lambda c, dn: bool(
-                    c.extend.standard.modify_password(dn, None, f"Raw-{secrets.token_hex(8)}-Aa1")
+        with Phase(pid) as ldap3_run:
+            timed_writes(
+                dns,
+                args.concurrency,
+                ldap3_writer(
+                    where,
+                    lambda c, dn: bool(
+                        c.extend.standard.modify_password(
+                            dn, None, f"Raw-{secrets.token_hex(8)}-Aa1"
+                        )
+                    ),
                 ),
-            ),
-        )
-        python_ldap_s = timed_writes(
-            dns,
-            args.concurrency,
-            python_ldap_writer(
-                where, lambda c, dn: c.passwd_s(dn, None, f"Raw-{secrets.token_hex(8)}-Aa1")
-            ),
-        )
+            )
+        with Phase(pid) as python_ldap_run:
+            timed_writes(
+                dns,
+                args.concurrency,
+                python_ldap_writer(
+                    where, lambda c, dn: c.passwd_s(dn, None, f"Raw-{secrets.token_hex(8)}-Aa1")
+                ),
+            )
         report(
             "OpenLDAP (slapd, LDAPS, password modify)",
             args.n,
-            custos_s,
-            ldap3_s,
-            python_ldap_s,
+            custos,
+            ldap3_run,
+            python_ldap_run,
             0.8,
         )
     finally:
@@ -283,7 +349,9 @@ def bench_ad(args: argparse.Namespace, folder: Path) -> None:
             folder / "custos-ad", args.database_url, {"ad": target}, args.concurrency
         )
         prepare(svc, inbox, "ad", sams, lambda m: print(f"  {m}", file=sys.stderr))
-        custos_s = run_custos(svc, args.ad_n)
+        pid = dc.pid
+        with Phase(pid) as custos:
+            run_custos(svc, args.ad_n)
         admin = dc.admin()
         dns = [
             admin.search_s(dc.user_base, ldap.SCOPE_SUBTREE, f"(sAMAccountName={sam})", ["dn"])[0][
@@ -296,29 +364,32 @@ def bench_ad(args: argparse.Namespace, folder: Path) -> None:
         def new_pwd() -> list[bytes]:
             return [encode_unicode_pwd(f"Raw-{secrets.token_hex(8)}-Aa1")]
 
-        ldap3_s = timed_writes(
-            dns,
-            args.concurrency,
-            ldap3_writer(
-                where,
-                lambda c, dn: bool(
-                    c.modify(dn, {"unicodePwd": [(ldap3.MODIFY_REPLACE, new_pwd())]})
+        with Phase(pid) as ldap3_run:
+            timed_writes(
+                dns,
+                args.concurrency,
+                ldap3_writer(
+                    where,
+                    lambda c, dn: bool(
+                        c.modify(dn, {"unicodePwd": [(ldap3.MODIFY_REPLACE, new_pwd())]})
+                    ),
                 ),
-            ),
-        )
-        python_ldap_s = timed_writes(
-            dns,
-            args.concurrency,
-            python_ldap_writer(
-                where, lambda c, dn: c.modify_s(dn, [(ldap.MOD_REPLACE, "unicodePwd", new_pwd())])
-            ),
-        )
+            )
+        with Phase(pid) as python_ldap_run:
+            timed_writes(
+                dns,
+                args.concurrency,
+                python_ldap_writer(
+                    where,
+                    lambda c, dn: c.modify_s(dn, [(ldap.MOD_REPLACE, "unicodePwd", new_pwd())]),
+                ),
+            )
         report(
             "Active Directory (Samba, LDAPS, unicodePwd)",
             args.ad_n,
-            custos_s,
-            ldap3_s,
-            python_ldap_s,
+            custos,
+            ldap3_run,
+            python_ldap_run,
             0.8,
         )
     finally:

@@ -68,6 +68,14 @@ class SambaDC:
     def log_file(self) -> Path:
         return self.prefix / "samba.out"
 
+    @property
+    def pid(self) -> int:
+        """The running server's process id (its CPU time is read from /proc by
+        the benchmarks)."""
+        if self._process is None or self._process.poll() is not None:
+            raise RuntimeError("the server is not running")
+        return self._process.pid
+
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
         """Start samba and wait until an LDAPS bind as Administrator works."""

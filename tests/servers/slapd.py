@@ -224,6 +224,14 @@ class SlapdServer:
         return f"ldaps://127.0.0.1:{self.ldaps_port}/"
 
     @property
+    def pid(self) -> int:
+        """The running server's process id (its CPU time is read from /proc by
+        the benchmarks)."""
+        if self._process is None or self._process.poll() is not None:
+            raise RuntimeError("the server is not running")
+        return self._process.pid
+
+    @property
     def log_file(self) -> Path:
         return self.folder / "slapd.log"
 

@@ -30,9 +30,11 @@ translated in :mod:`custos.connectors.ldap_errors`):
 * ``test`` / ``check_alive``: connection and TLS, bind, user base, permissions.
 
 OpenLDAP keeps no sessions, so there is no ``revoke_sessions``. Every operation
-opens its own connection (TLS verified against ``ca_file``, timeouts from
-``timeout_s``, no referral chasing), so the connector is safe to share between
-threads and recovers by itself once a stopped server is back.
+takes a bound connection of its own from a small pool (TLS verified against
+``ca_file``, timeouts from ``timeout_s``, no referral chasing) and gives it back
+afterwards; a connection-level failure drops the whole pool. So the connector is
+safe to share between threads and recovers by itself once a stopped server is
+back.
 """
 
 from __future__ import annotations
