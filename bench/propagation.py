@@ -192,6 +192,22 @@ def timed_writes(dns: list[str], concurrency: int, write: Callable[[str], None])
         list(pool.map(write, dns))
 
 
+def raw_phases(
+    server_pid: int,
+    dns: list[str],
+    concurrency: int,
+    ldap3_write: Callable[[str], None],
+    python_ldap_write: Callable[[str], None],
+) -> tuple[Phase, Phase]:
+    """The raw baselines, one after the other: every DN written with ldap3, then
+    again with python-ldap."""
+    with Phase(server_pid) as ldap3_run:
+        timed_writes(dns, concurrency, ldap3_write)
+    with Phase(server_pid) as python_ldap_run:
+        timed_writes(dns, concurrency, python_ldap_write)
+    return ldap3_run, python_ldap_run
+
+
 def python_ldap_writer(where: Where, modify: Callable[[Any, str], None]) -> Callable[[str], None]:
     """python-ldap, the connectors' library: one bound LDAPS connection per thread."""
     url, ca_file, bind_dn, password = where
@@ -293,27 +309,20 @@ def bench_slapd(args: argparse.Namespace, folder: Path) -> None:
             run_custos(svc, args.n)
         dns = [f"uid={uid},{server.people_base}" for uid in uids]
         where = (server.ldaps_url, server.ca_file, server.service_dn, server.service_password)
-        with Phase(pid) as ldap3_run:
-            timed_writes(
-                dns,
-                args.concurrency,
-                ldap3_writer(
-                    where,
-                    lambda c, dn: bool(
-                        c.extend.standard.modify_password(
-                            dn, None, f"Raw-{secrets.token_hex(8)}-Aa1"
-                        )
-                    ),
+        ldap3_run, python_ldap_run = raw_phases(
+            pid,
+            dns,
+            args.concurrency,
+            ldap3_writer(
+                where,
+                lambda c, dn: bool(
+                    c.extend.standard.modify_password(dn, None, f"Raw-{secrets.token_hex(8)}-Aa1")
                 ),
-            )
-        with Phase(pid) as python_ldap_run:
-            timed_writes(
-                dns,
-                args.concurrency,
-                python_ldap_writer(
-                    where, lambda c, dn: c.passwd_s(dn, None, f"Raw-{secrets.token_hex(8)}-Aa1")
-                ),
-            )
+            ),
+            python_ldap_writer(
+                where, lambda c, dn: c.passwd_s(dn, None, f"Raw-{secrets.token_hex(8)}-Aa1")
+            ),
+        )
         report(
             "OpenLDAP (slapd, LDAPS, password modify)",
             args.n,
@@ -364,26 +373,20 @@ def bench_ad(args: argparse.Namespace, folder: Path) -> None:
         def new_pwd() -> list[bytes]:
             return [encode_unicode_pwd(f"Raw-{secrets.token_hex(8)}-Aa1")]
 
-        with Phase(pid) as ldap3_run:
-            timed_writes(
-                dns,
-                args.concurrency,
-                ldap3_writer(
-                    where,
-                    lambda c, dn: bool(
-                        c.modify(dn, {"unicodePwd": [(ldap3.MODIFY_REPLACE, new_pwd())]})
-                    ),
+        ldap3_run, python_ldap_run = raw_phases(
+            pid,
+            dns,
+            args.concurrency,
+            ldap3_writer(
+                where,
+                lambda c, dn: bool(
+                    c.modify(dn, {"unicodePwd": [(ldap3.MODIFY_REPLACE, new_pwd())]})
                 ),
-            )
-        with Phase(pid) as python_ldap_run:
-            timed_writes(
-                dns,
-                args.concurrency,
-                python_ldap_writer(
-                    where,
-                    lambda c, dn: c.modify_s(dn, [(ldap.MOD_REPLACE, "unicodePwd", new_pwd())]),
-                ),
-            )
+            ),
+            python_ldap_writer(
+                where, lambda c, dn: c.modify_s(dn, [(ldap.MOD_REPLACE, "unicodePwd", new_pwd())])
+            ),
+        )
         report(
             "Active Directory (Samba, LDAPS, unicodePwd)",
             args.ad_n,

@@ -31,6 +31,7 @@ from contract_harness import Harness
 
 from custos.config import ActiveDirectoryTarget, SecretSource
 from custos.connectors.active_directory import ActiveDirectoryConnector, encode_unicode_pwd
+from servers import running_pid
 from servers.tls import make_tls_files
 
 REALM = "CUSTOS.TEST"
@@ -70,11 +71,7 @@ class SambaDC:
 
     @property
     def pid(self) -> int:
-        """The running server's process id (its CPU time is read from /proc by
-        the benchmarks)."""
-        if self._process is None or self._process.poll() is not None:
-            raise RuntimeError("the server is not running")
-        return self._process.pid
+        return running_pid(self._process)
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:

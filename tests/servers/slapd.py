@@ -34,6 +34,7 @@ from contract_harness import Harness
 
 from custos.config import LdapTarget, SecretSource
 from custos.connectors.ldap import LdapConnector
+from servers import running_pid
 from servers.tls import TlsFiles, make_tls_files
 
 SUFFIX = "dc=custos,dc=test"
@@ -225,11 +226,7 @@ class SlapdServer:
 
     @property
     def pid(self) -> int:
-        """The running server's process id (its CPU time is read from /proc by
-        the benchmarks)."""
-        if self._process is None or self._process.poll() is not None:
-            raise RuntimeError("the server is not running")
-        return self._process.pid
+        return running_pid(self._process)
 
     @property
     def log_file(self) -> Path:
