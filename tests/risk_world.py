@@ -93,11 +93,18 @@ def last_sms_code(world: World) -> str:
 
 
 def signed_sim_swap(
-    world: World, subject_id: str, *, at: float | None = None, kind: str = "sim_swap"
+    world: World,
+    subject_id: str | None,
+    *,
+    at: float | None = None,
+    kind: str = "sim_swap",
+    phone: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """A body and headers as the carrier would send them, signed for time ``at``
-    (default: the world's clock)."""
-    body = json.dumps({"subject": subject_id, "kind": kind, "provider": "test-carrier"}).encode()
+    """A body and headers as the carrier would send them, naming the subject by
+    id or (``subject_id`` None) by ``phone``, signed for time ``at`` (default:
+    the world's clock)."""
+    named = {"subject": subject_id} if subject_id is not None else {"phone": phone}
+    body = json.dumps({**named, "kind": kind, "provider": "test-carrier"}).encode()
     stamp = str(int(at if at is not None else world.clock.now().timestamp()))
     signature = risk_signals.sign(WEBHOOK_SECRET.encode(), stamp, body)
     return body, {

@@ -3,20 +3,22 @@ HTTP API, on SQLite and PostgreSQL (R-19, R-44)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from risk_world import add_phone, risk_world, signed_sim_swap, texts
+from risk_world import WEBHOOK_SECRET, add_phone, risk_world, signed_sim_swap, texts
+from sqlalchemy import select
 
 from conftest import BACKENDS, World
 from custos.api.app import create_app
 from custos.api.device_cookie import COOKIE
-from custos.domain.model import Role
-from custos.service import cases
-from custos.store.tables import sim_swap_signals
+from custos.domain.model import ContactKind, Role
+from custos.service import cases, risk_signals
+from custos.store.tables import ledger, sim_swap_signals
 
 HOOK = "/api/v1/signals/sim-swap"
 
@@ -120,3 +122,100 @@ def test_device_cookie_is_set_once_and_forgeries_are_replaced(
         forged = fresh.post("/api/v1/self-service/recoveries", json={"identifier": "a"})
     replaced = forged.cookies.get(COOKIE)
     assert replaced is not None and replaced != cookie
+
+
+def add_unconfirmed_phone(world: World, subject_id: str, number: str) -> None:
+    with world.svc.uow() as uow:
+        uow.contacts.add(subject_id, ContactKind.SMS, number, now=world.clock.now())
+        uow.commit()
+
+
+def signal_rows(world: World) -> list[tuple[str, str]]:
+    with world.svc.engine.connect() as conn:
+        rows = conn.execute(
+            select(sim_swap_signals.c.subject_id, sim_swap_signals.c.kind).order_by(
+                sim_swap_signals.c.subject_id
+            )
+        )
+        return [(r.subject_id, r.kind) for r in rows]
+
+
+def test_sim_swap_by_phone_blocks_every_subject_keeping_the_number(
+    world: World, api: TestClient
+) -> None:
+    """R-44: a carrier names the swapped number, not a Custos id. Every subject
+    that keeps it (confirmed or not, however it is spelt) is blocked; others
+    are not; the ledger says how the subject was matched without the number."""
+    for name in ("ola", "pia", "quin"):
+        world.subject(name)
+    add_phone(world, "ola", "+491701234567")
+    add_unconfirmed_phone(world, "pia", "0049 (170) 123-4567")
+    add_phone(world, "quin", "+491709999999")
+    body, headers = signed_sim_swap(world, None, phone="+49 170 1234567", kind="port_out")
+    answer = api.post(HOOK, content=body, headers=headers)
+    assert answer.status_code == 202, answer.text
+    assert "recorded for 2 subjects" in answer.json()["message"]
+    assert signal_rows(world) == [("ola", "port_out"), ("pia", "port_out")]
+    with world.svc.uow(read_only=True) as uow:
+        assert uow.risk.last_sim_swap("ola") is not None
+        assert uow.risk.last_sim_swap("quin") is None
+        reported = [
+            json.loads(r.canonical)
+            for r in uow.conn.execute(
+                select(ledger.c.canonical).where(ledger.c.type == "risk:subject:sim_swap_reported")
+            )
+        ]
+    assert sorted(e["subject"] for e in reported) == ["ola", "pia"]
+    assert all(e["data"]["matched_by"] == "phone" for e in reported)
+    assert all("1234567" not in json.dumps(e) for e in reported)
+    # The same signed request again is a replay, refused as a whole.
+    again = api.post(HOOK, content=body, headers=headers)
+    assert again.status_code == 401
+    assert again.json()["error"]["id"] == "signature_invalid"
+    assert len(signal_rows(world)) == 2
+
+
+def test_sim_swap_for_a_number_nobody_keeps_changes_nothing(world: World, api: TestClient) -> None:
+    """R-44: a carrier's feed covers all its customers; a number no subject keeps
+    is accepted and neither stored nor written to the ledger."""
+    world.subject("ola")
+    add_phone(world, "ola", "+491701234567")
+    with world.svc.uow(read_only=True) as uow:
+        before = uow.ledger.count()
+    body, headers = signed_sim_swap(world, None, phone="+14155550100")
+    answer = api.post(HOOK, content=body, headers=headers)
+    assert answer.status_code == 202, answer.text
+    assert "nothing was recorded" in answer.json()["message"]
+    assert signal_rows(world) == []
+    with world.svc.uow(read_only=True) as uow:
+        assert uow.ledger.count() == before
+
+
+@pytest.mark.parametrize(
+    ("named", "problem"),
+    [
+        ({"subject": "ola", "phone": "+491701234567"}, "exactly one"),
+        ({}, "exactly one"),
+        ({"phone": "0170 1234567"}, "international number"),
+        ({"phone": "+12"}, "international number"),
+        ({"phone": 491701234567}, "international number"),
+    ],
+)
+def test_sim_swap_body_must_name_one_valid_subject_or_number(
+    world: World, api: TestClient, named: dict[str, object], problem: str
+) -> None:
+    """A malformed signal answers 422 invalid_input saying what is wrong, and
+    stores nothing."""
+    world.subject("ola")
+    body = json.dumps({**named, "kind": "sim_swap"}).encode()
+    stamp = str(int(world.clock.now().timestamp()))
+    headers = {
+        risk_signals.TIMESTAMP_HEADER: stamp,
+        risk_signals.SIGNATURE_HEADER: risk_signals.sign(WEBHOOK_SECRET.encode(), stamp, body),
+        "Content-Type": "application/json",
+    }
+    answer = api.post(HOOK, content=body, headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["id"] == "invalid_input"
+    assert problem in answer.json()["error"]["message"]
+    assert signal_rows(world) == []

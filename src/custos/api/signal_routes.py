@@ -16,19 +16,26 @@ self_service_router = APIRouter(prefix="/api/v1/self-service", tags=["self-servi
 
 @signals_router.post("/sim-swap", status_code=202, response_model=Accepted)
 async def sim_swap(request: Request, svc: ServicesDep) -> Accepted:
-    """A carrier reports a SIM swap or number porting. Signed with HMAC-SHA256
+    """A carrier reports a SIM swap or number porting, naming the subject by id
+    or by the phone number (every subject keeping it). Signed with HMAC-SHA256
     over ``<X-Custos-Timestamp>.<body>`` (see ``service/risk_signals.py``); a bad
     signature, a stale timestamp or a replay answers 401 ``signature_invalid``."""
     body = await request.body()
-    signal = risk_signals.receive_sim_swap(
+    received = risk_signals.receive_sim_swap(
         svc,
         body=body,
         timestamp=request.headers.get(risk_signals.TIMESTAMP_HEADER, ""),
         signature=request.headers.get(risk_signals.SIGNATURE_HEADER, ""),
     )
+    if not received.subject_ids:
+        return Accepted(
+            status="accepted", message="no subject keeps this number; nothing was recorded"
+        )
+    count = len(received.subject_ids)
     return Accepted(
         status="accepted",
-        message=f"{signal.kind} recorded; SMS recovery is blocked for "
+        message=f"{received.signal.kind} recorded for {count} subject"
+        f"{'' if count == 1 else 's'}; SMS recovery is blocked for "
         f"{svc.settings.sim_swap_block_days} days",
     )
 

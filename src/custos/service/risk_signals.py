@@ -2,8 +2,13 @@
 number-porting webhook (R-44) and incidents declared by an administrator.
 
 Webhook contract (``POST /api/v1/signals/sim-swap``): the body is JSON
-``{"subject": ID, "kind": "sim_swap"|"port_out", "observed_at": ISO-8601 (optional),
-"provider": NAME (optional)}``; the headers are ``X-Custos-Timestamp`` (Unix
+``{"subject": ID | "phone": E.164, "kind": "sim_swap"|"port_out", "observed_at":
+ISO-8601 (optional), "provider": NAME (optional)}``, naming the subject by id or
+by the phone number the carrier swapped (exactly one of the two). A number
+reaches every subject that keeps it among their phone contacts, confirmed or
+not; a number nobody keeps is accepted and changes nothing (a carrier's feed
+covers all its customers, and neither they nor their numbers are stored). The
+headers are ``X-Custos-Timestamp`` (Unix
 seconds) and ``X-Custos-Signature: sha256=<hex>``, the HMAC-SHA256 under
 ``sim_swap_webhook_secret`` of ``<timestamp>.`` followed by the raw body. A
 timestamp more than ``sim_swap_max_skew_s`` away from now, a bad signature or a
@@ -22,6 +27,7 @@ from typing import Final
 from custos.bootstrap import Services
 from custos.domain.errors import InvalidInput, NotFound, SignatureInvalid
 from custos.domain.events import DomainEvent, EventType
+from custos.domain.phones import e164
 from custos.store.risk_repository import Incident
 
 TIMESTAMP_HEADER: Final = "X-Custos-Timestamp"
@@ -33,10 +39,22 @@ MAX_BODY: Final = 8192
 
 @dataclass(frozen=True, slots=True)
 class SimSwapSignal:
-    subject_id: str
+    """One parsed signal: ``subject_id`` or ``phone`` (E.164), never both."""
+
+    subject_id: str | None
+    phone: str | None
     kind: str
     observed_at: datetime
     provider: str
+
+
+@dataclass(frozen=True, slots=True)
+class SimSwapReceived:
+    """A signal accepted, and the subjects it was recorded for (none when no
+    subject keeps the reported number)."""
+
+    signal: SimSwapSignal
+    subject_ids: list[str]
 
 
 def sign(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -47,11 +65,12 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
 
 def receive_sim_swap(
     svc: Services, *, body: bytes, timestamp: str, signature: str
-) -> SimSwapSignal:
-    """Check and store one signed SIM-swap signal; records
-    ``risk:subject:sim_swap_reported``. Raises SignatureInvalid (no secret
-    configured, stale or future timestamp, bad signature, replayed request),
-    InvalidInput (malformed body) or NotFound (unknown subject)."""
+) -> SimSwapReceived:
+    """Check and store one signed SIM-swap signal, for the subject it names or
+    for every subject keeping the number it names; records
+    ``risk:subject:sim_swap_reported`` per subject. Raises SignatureInvalid (no
+    secret configured, stale or future timestamp, bad signature, replayed
+    request), InvalidInput (malformed body) or NotFound (unknown subject id)."""
     secret = svc.settings.sim_swap_webhook_secret
     if secret is None:
         raise SignatureInvalid("the SIM-swap webhook is not configured")
@@ -66,38 +85,54 @@ def receive_sim_swap(
     if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
         raise SignatureInvalid("the request signature does not match")
     signal = _parse(body, now)
+    request_digest = hashlib.sha256(signature.strip().encode()).hexdigest()
     with svc.uow() as uow:
-        if uow.subjects.get(signal.subject_id) is None:
-            raise NotFound(f"no subject '{signal.subject_id}'")
-        fresh = uow.risk.add_sim_swap(
-            subject_id=signal.subject_id,
-            kind=signal.kind,
-            provider=signal.provider,
-            observed_at=signal.observed_at,
-            received_at=now,
-            request_digest=hashlib.sha256(signature.strip().encode()).hexdigest(),
-        )
-        if not fresh:
-            raise SignatureInvalid("this signed request was already received (replay)")
-        uow.ledger.append(
-            [
+        if signal.subject_id is not None:
+            if uow.subjects.get(signal.subject_id) is None:
+                raise NotFound(f"no subject '{signal.subject_id}'")
+            # One row per request: its digest is the request's own.
+            targets = {signal.subject_id: request_digest}
+        else:
+            assert signal.phone is not None
+            # One row per subject keeping the number: each digest also names the
+            # subject, so a replay is caught on every row.
+            targets = {
+                subject_id: hashlib.sha256(f"{signature.strip()}|{subject_id}".encode()).hexdigest()
+                for subject_id in uow.contacts.subjects_with_phone(signal.phone)
+            }
+        events = []
+        for subject_id, digest in targets.items():
+            fresh = uow.risk.add_sim_swap(
+                subject_id=subject_id,
+                kind=signal.kind,
+                provider=signal.provider,
+                observed_at=signal.observed_at,
+                received_at=now,
+                request_digest=digest,
+            )
+            if not fresh:
+                raise SignatureInvalid("this signed request was already received (replay)")
+            events.append(
                 DomainEvent(
                     type=EventType.SIM_SWAP_RECEIVED,
                     occurred_at=now,
                     actor=f"carrier:{signal.provider}",
-                    subject_id=signal.subject_id,
+                    subject_id=subject_id,
                     case_id=None,
                     reason="SMS recovery blocked while the signal is recent (R-44)",
                     data={
                         "kind": signal.kind,
                         "observed_at": signal.observed_at.isoformat(),
                         "block_days": svc.settings.sim_swap_block_days,
+                        # How the carrier named the subject; the number itself
+                        # stays out of the ledger, which is never rewritten.
+                        "matched_by": "subject" if signal.subject_id else "phone",
                     },
                 )
-            ]
-        )
+            )
+        uow.ledger.append(events)
         uow.commit()
-    return signal
+    return SimSwapReceived(signal, sorted(targets))
 
 
 def _parse(body: bytes, now: datetime) -> SimSwapSignal:
@@ -107,11 +142,19 @@ def _parse(body: bytes, now: datetime) -> SimSwapSignal:
         data = json.loads(body)
     except ValueError:
         raise InvalidInput("the signal body is not JSON") from None
-    if not isinstance(data, dict) or set(data) - {"subject", "kind", "observed_at", "provider"}:
-        raise InvalidInput("expected {subject, kind, observed_at?, provider?}")
-    subject, kind = data.get("subject"), data.get("kind")
+    fields = {"subject", "phone", "kind", "observed_at", "provider"}
+    if not isinstance(data, dict) or set(data) - fields:
+        raise InvalidInput("expected {subject or phone, kind, observed_at?, provider?}")
+    if ("subject" in data) == ("phone" in data):
+        raise InvalidInput("name the subject by exactly one of 'subject' and 'phone'")
+    subject, phone, kind = data.get("subject"), None, data.get("kind")
     provider = data.get("provider", "carrier")
-    if not isinstance(subject, str) or not subject or len(subject) > 200:
+    if "phone" in data:
+        raw = data["phone"]
+        phone = e164(raw) if isinstance(raw, str) and len(raw) <= 40 else None
+        if phone is None:
+            raise InvalidInput("'phone' must be an international number, like +491701234567")
+    elif not isinstance(subject, str) or not subject or len(subject) > 200:
         raise InvalidInput("'subject' must be a subject id")
     if kind not in KINDS:
         raise InvalidInput(f"'kind' must be one of {sorted(KINDS)}")
@@ -126,7 +169,7 @@ def _parse(body: bytes, now: datetime) -> SimSwapSignal:
         if observed.tzinfo is None:
             raise InvalidInput("'observed_at' needs a time zone")
         observed = min(observed, now)  # a clock ahead of ours never extends the block
-    return SimSwapSignal(subject, str(kind), observed, provider)
+    return SimSwapSignal(subject, phone, str(kind), observed, provider)
 
 
 def start_incident(svc: Services, *, group: str | None, by: str, reason: str) -> Incident:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from custos.domain.model import Contact, ContactKind
+from custos.domain.phones import e164
 from custos.store.bulk import chunks
 from custos.store.mapping import aware, maybe_aware
 from custos.store.tables import subject_contacts
@@ -127,6 +128,19 @@ class ContactRepository:
                     Contact(kind=ContactKind(r.kind), address=r.address, confirmed=True)
                 )
         return {subject_id: tuple(contacts) for subject_id, contacts in found.items()}
+
+    def subjects_with_phone(self, number: str) -> list[str]:
+        """The subjects (sorted ids) that keep the E.164 ``number`` among their
+        current phone contacts, confirmed or not. Stored numbers are compared in
+        E.164 form, whatever their spelling (one scan of the current phone
+        contacts: a carrier's signal is rare next to everything else)."""
+        rows = self._conn.execute(
+            select(subject_contacts.c.subject_id, subject_contacts.c.address).where(
+                subject_contacts.c.kind == str(ContactKind.SMS),
+                subject_contacts.c.removed_at.is_(None),
+            )
+        )
+        return sorted({r.subject_id for r in rows if e164(r.address) == number})
 
     def get(self, contact_id: int) -> StoredContact | None:
         row = self._conn.execute(
