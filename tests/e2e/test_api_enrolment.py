@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
+from risk_world import texts
 from subject_helpers import PASSWORD, totp_code, with_password
 from webauthn_authenticator import ORIGIN, enrol_webauthn
 
@@ -197,3 +198,36 @@ def test_subject_with_two_authenticators_recovers_with_the_other_and_a_code(
         case = uow.cases.get(world.mail("dana@example.org", "reset_link")[-1]["case_id"])
     assert case.channel == "self_service" and case.requested_by == "subject:dana"
     assert {p.method for p in case.proofs if p.passed} == {"totp", "recovery_code"}
+
+
+def test_subject_adds_a_phone_number_over_http(world: World, api: TestClient) -> None:
+    """R-14, R-44 through the API: ``kind: sms`` adds a phone number in E.164,
+    confirmed by a texted code; a number in national form or an unknown kind
+    answers 422 invalid_input."""
+    world.subject("dana")
+    with_password(world, "dana")
+    signed = api.post("/api/v1/me/sign-in", json={"identifier": "dana", "password": PASSWORD})
+    session = signed.json()["session"]
+    added = api.post(
+        "/api/v1/me/contacts",
+        headers=bearer(session),
+        json={"address": "+1 415 555 0100", "kind": "sms"},
+    )
+    assert added.status_code == 201, added.text
+    (text,) = texts(world)
+    assert text["to"] == "+14155550100"
+    code = text["body"].split("Custos: ")[1][:8]
+    confirmed = api.post(
+        f"/api/v1/me/contacts/{added.json()['id']}/confirm",
+        headers=bearer(session),
+        json={"code": code},
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    listed = api.get("/api/v1/me/contacts", headers=bearer(session)).json()
+    assert {"kind": "sms", "address": "+14155550100"}.items() <= next(
+        c for c in listed if c["kind"] == "sms"
+    ).items()
+    for body in ({"address": "0415 555 0100", "kind": "sms"}, {"address": "x", "kind": "fax"}):
+        refused = api.post("/api/v1/me/contacts", headers=bearer(session), json=body)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["id"] == "invalid_input"

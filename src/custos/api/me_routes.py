@@ -29,6 +29,7 @@ from custos.api.me_schemas import (
 )
 from custos.domain.enrolment import Authenticator
 from custos.domain.errors import NotAuthorized
+from custos.domain.model import ContactKind
 from custos.service import contacts, enrolment, subject_sessions, webauthn_ceremonies
 from custos.service.subject_sessions import SignedIn
 
@@ -193,7 +194,7 @@ def list_contacts(token: TokenDep, svc: ServicesDep) -> list[ContactOut]:
 
 @router.post("/contacts", status_code=201)
 def add_contact(body: ContactBody, token: TokenDep, svc: ServicesDep) -> dict[str, Any]:
-    contact_id = contacts.add(svc, token=token, address=body.address)
+    contact_id = contacts.add(svc, token=token, address=body.address, kind=ContactKind(body.kind))
     return {"id": contact_id, "status": "confirmation_sent"}
 
 
@@ -209,7 +210,9 @@ def confirm_contact(
 def replace_contact(
     contact_id: int, body: ContactBody, token: TokenDep, svc: ServicesDep
 ) -> dict[str, Any]:
-    new_id = contacts.replace(svc, token=token, contact_id=contact_id, address=body.address)
+    new_id = contacts.replace(
+        svc, token=token, contact_id=contact_id, address=body.address, kind=ContactKind(body.kind)
+    )
     return {"id": new_id, "replaced": contact_id, "status": "confirmation_sent"}
 
 

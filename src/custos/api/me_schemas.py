@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,6 +52,8 @@ class RevokeBody(_Body):
 
 class ContactBody(_Body):
     address: str = Field(min_length=3, max_length=320)
+    #: ``sms``: a phone number (international form) for SMS codes.
+    kind: Literal["email", "sms"] = "email"
 
 
 class AuthenticatorOut(BaseModel):

@@ -1,27 +1,36 @@
-"""Recovery contacts managed by the subject (R-14, R-22, R-23, R-27).
+"""Recovery contacts managed by the subject (R-14, R-22, R-23, R-27, R-44).
 
-An added address receives an 8-digit confirmation code (HMAC-stored, one hour,
-single use) and counts for recovery only once the code came back (R-14). Up to
-MAX_CONTACTS addresses (at least two, R-14). Removing a contact, or replacing
-one (remove and add), tells the OLD address (R-23). Every change needs a fresh
-re-authentication (R-27) and is a ledger event.
+A contact is an email address or a phone number for SMS codes (stored in E.164
+form). An added contact receives an 8-digit confirmation code (HMAC-stored, one
+hour, single use) by email or by text, and counts for recovery only once the
+code came back (R-14). Up to MAX_CONTACTS contacts (at least two, R-14).
+Removing a contact, or replacing one (remove and add), tells the OLD address or
+number (R-23). Every change needs a fresh re-authentication (R-27) and is a
+ledger event. A phone number is refused while the carrier's SIM-swap signal for
+the subject is recent (R-44, ``sms_blocked``), and every confirmation text
+counts against the subject's code-send limits (R-20, ``throttled``), so a
+session cannot be used to pump texts to numbers of its choosing.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from custos.bootstrap import Services
-from custos.domain.errors import InvalidInput, NotFound, ProofingFailed
+from custos.domain.errors import InvalidInput, NotFound, ProofingFailed, SmsBlocked, Throttled
 from custos.domain.events import EventType
-from custos.domain.model import ContactKind
+from custos.domain.model import ContactKind, Subject
+from custos.domain.phones import e164
 from custos.notify import enrolment_messages
+from custos.notify.messages import when
+from custos.notify.sms import SmsMessage
 from custos.proofing import email_code
-from custos.service import notices, subject_sessions
+from custos.service import notices, sms, subject_sessions, throttles
 from custos.service.self_management import record, require_fresh
 from custos.store.contact_repository import StoredContact
+from custos.store.unit_of_work import UnitOfWork
 
 MAX_CONTACTS: Final = 5
 CONFIRM_TTL: Final = timedelta(hours=1)
@@ -39,24 +48,48 @@ def listed(svc: Services, *, token: str) -> list[StoredContact]:
         return uow.contacts.current(ctx.subject.id)
 
 
-def add(svc: Services, *, token: str, address: str) -> int:
-    """Add an email contact and send its confirmation code there; returns its id.
-    Raises InvalidInput (bad or duplicate address, too many), ReauthenticationRequired."""
-    ctx = subject_sessions.current(svc, token)
+def _normalized(kind: ContactKind, address: str) -> str:
+    """The address as stored: an email as given (trimmed), a phone number in
+    E.164. Raises InvalidInput saying what is expected."""
     address = address.strip()
+    if kind == ContactKind.SMS:
+        number = e164(address)
+        if number is None:
+            raise InvalidInput("give an international phone number, like +491701234567")
+        return number
     if not _ADDRESS.fullmatch(address):
         raise InvalidInput("give an email address")
+    return address
+
+
+def _same(kind: ContactKind, stored: StoredContact, address: str) -> bool:
+    if stored.kind != kind:
+        return False
+    if kind == ContactKind.SMS:
+        return e164(stored.address) == address
+    return stored.address.lower() == address.lower()
+
+
+def add(svc: Services, *, token: str, address: str, kind: ContactKind = ContactKind.EMAIL) -> int:
+    """Add an email contact or a phone number and send its confirmation code there;
+    returns its id. Raises InvalidInput (bad or duplicate address, too many),
+    ReauthenticationRequired, and for a phone number SmsBlocked (recent SIM swap)
+    or Throttled (too many codes sent to the subject)."""
+    ctx = subject_sessions.current(svc, token)
+    address = _normalized(kind, address)
     now = svc.clock.now()
     subject = ctx.subject
     with svc.uow() as uow:
         require_fresh(ctx, now)
         current = uow.contacts.current(subject.id)
-        if any(c.address.lower() == address.lower() for c in current):
+        if any(_same(kind, c, address) for c in current):
             raise InvalidInput("this address is already a contact")
         if len(current) >= MAX_CONTACTS:
             raise InvalidInput(f"at most {MAX_CONTACTS} recovery contacts; remove one first")
+        if kind == ContactKind.SMS:
+            _admit_text(svc, uow, subject, now)
         code = email_code.new_code()
-        contact_id = uow.contacts.add(subject.id, ContactKind.EMAIL, address, now=now)
+        contact_id = uow.contacts.add(subject.id, kind, address, now=now)
         uow.contacts.set_confirmation(
             contact_id,
             email_code.code_digest(svc.mac_key, case_id=_binding(contact_id), code=code),
@@ -67,17 +100,43 @@ def add(svc: Services, *, token: str, address: str) -> int:
             EventType.CONTACT_ADDED,
             subject.id,
             now,
-            data={"contact": contact_id, "kind": "email"},
+            data={"contact": contact_id, "kind": str(kind)},
         )
-        message = enrolment_messages.contact_confirmation(
-            to=address,
-            display_name=subject.display_name,
-            code=code,
-            minutes=int(CONFIRM_TTL.total_seconds() // 60),
-        )
-        notices.queue(svc, uow, [message], subject_id=subject.id)
+        minutes = int(CONFIRM_TTL.total_seconds() // 60)
+        if kind == ContactKind.SMS:
+            text = (
+                f"Custos: {code} confirms this number as a recovery contact. Valid "
+                f"{minutes} minutes. Never share it; nobody from IT will ask for it."
+            )
+            sms.queue_texts(
+                svc,
+                uow,
+                [SmsMessage(to=address, body=text, kind="contact_confirmation")],
+                subject_id=subject.id,
+            )
+        else:
+            message = enrolment_messages.contact_confirmation(
+                to=address, display_name=subject.display_name, code=code, minutes=minutes
+            )
+            notices.queue(svc, uow, [message], subject_id=subject.id)
         uow.commit()
     return contact_id
+
+
+def _admit_text(svc: Services, uow: UnitOfWork, subject: Subject, now: datetime) -> None:
+    """A confirmation text may go: no recent SIM swap (R-44), and the subject's
+    code-send limits allow one more (R-20)."""
+    if sms.sim_swap_recent(svc, uow, subject.id, now):
+        raise SmsBlocked(
+            "a phone number cannot be added now: the carrier reported a SIM swap or "
+            f"number porting in the last {svc.settings.sim_swap_block_days} days"
+        )
+    refusal = throttles.admit_send(uow, who=throttles.subject_who(subject.id), source=None, now=now)
+    if refusal is not None:
+        raise Throttled(
+            "too many codes were sent recently; try again later",
+            retry_after_seconds=refusal.retry_after_s,
+        )
 
 
 def confirm(svc: Services, *, token: str, contact_id: int, code: str) -> None:
@@ -116,25 +175,45 @@ def remove(svc: Services, *, token: str, contact_id: int) -> None:
             raise NotFound("no such contact")
         record(uow, EventType.CONTACT_REMOVED, subject.id, now, data={"contact": contact_id})
         if stored.confirmed:
-            notices.queue(
-                svc,
-                uow,
-                [
-                    enrolment_messages.contact_changed(
-                        to=stored.address,
-                        display_name=subject.display_name,
-                        change="this address was removed as a recovery contact",
-                        at=now,
-                    )
-                ],
-                subject_id=subject.id,
-            )
+            _tell_removed(svc, uow, subject, stored, now)
         uow.commit()
 
 
-def replace(svc: Services, *, token: str, contact_id: int, address: str) -> int:
+def _tell_removed(
+    svc: Services, uow: UnitOfWork, subject: Subject, stored: StoredContact, now: datetime
+) -> None:
+    """R-23: the removed address or number learns it was removed, on itself."""
+    if stored.kind == ContactKind.SMS:
+        text = (
+            f"Custos: this number was removed as a recovery contact on {when(now)}. "
+            "If that was not you, contact your IT help desk."
+        )
+        sms.queue_texts(
+            svc,
+            uow,
+            [SmsMessage(to=stored.address, body=text, kind="contact_changed")],
+            subject_id=subject.id,
+        )
+        return
+    message = enrolment_messages.contact_changed(
+        to=stored.address,
+        display_name=subject.display_name,
+        change="this address was removed as a recovery contact",
+        at=now,
+    )
+    notices.queue(svc, uow, [message], subject_id=subject.id)
+
+
+def replace(
+    svc: Services,
+    *,
+    token: str,
+    contact_id: int,
+    address: str,
+    kind: ContactKind = ContactKind.EMAIL,
+) -> int:
     """Change a contact: the new address gets a code, the old one is removed and
     told (R-23). Returns the new contact's id."""
-    new_id = add(svc, token=token, address=address)
+    new_id = add(svc, token=token, address=address, kind=kind)
     remove(svc, token=token, contact_id=contact_id)
     return new_id

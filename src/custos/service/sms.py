@@ -114,7 +114,7 @@ def send_code(
         "Never share it; nobody from IT will ask for it."
     )
     batch = [SmsMessage(to=p.address, body=body, kind="sms_code", case_id=case.id) for p in phones]
-    uow.after_commit(partial(_deliver, svc, batch, subject_id=subject.id))
+    queue_texts(svc, uow, batch, subject_id=subject.id)
     return "sent"
 
 
@@ -144,6 +144,15 @@ def _emit_blocked(case: Case, now: datetime) -> None:
     )
 
 
+def queue_texts(
+    svc: Services, uow: UnitOfWork, batch: list[SmsMessage], *, subject_id: str
+) -> None:
+    """Hand ``batch`` to the gateway once ``uow`` committed, and record how it went
+    (``notify:subject:sent`` or ``failed``, never the text)."""
+    if batch:
+        uow.after_commit(partial(_deliver, svc, batch, subject_id=subject_id))
+
+
 def _deliver(svc: Services, batch: list[SmsMessage], *, subject_id: str) -> None:
     """Hand every text to the gateway and record the outcome. Never raises."""
     failures: list[str] = []
@@ -162,7 +171,7 @@ def _deliver(svc: Services, batch: list[SmsMessage], *, subject_id: str) -> None
         outcome=Outcome.FAILURE if failures else Outcome.SUCCESS,
         reason=failures[0] if failures else "",
         data={
-            "kind": "sms_code",
+            "kind": batch[0].kind,
             "recipients": len(batch),
             "delivered": len(batch) - len(failures),
         },
