@@ -114,5 +114,16 @@ def signed_sim_swap(
     }
 
 
+def report_sim_swap(world: World, subject_id: str) -> None:
+    """The carrier's signed SIM-swap report for ``subject_id``, received now."""
+    body, headers = signed_sim_swap(world, subject_id)
+    risk_signals.receive_sim_swap(
+        world.svc,
+        body=body,
+        timestamp=headers[risk_signals.TIMESTAMP_HEADER],
+        signature=headers[risk_signals.SIGNATURE_HEADER],
+    )
+
+
 def now_unix() -> float:
     return time.time()

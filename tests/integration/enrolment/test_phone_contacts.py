@@ -10,14 +10,14 @@ import re
 
 import pytest
 from pydantic import SecretStr
-from risk_world import WEBHOOK_SECRET, signed_sim_swap, texts
+from risk_world import WEBHOOK_SECRET, report_sim_swap, texts
 from sqlalchemy import select
 from subject_helpers import sign_in, with_password
 
 from conftest import World
 from custos.domain.errors import InvalidInput, ProofingFailed, SmsBlocked, Throttled
 from custos.domain.model import ContactKind
-from custos.service import contacts, risk_signals
+from custos.service import contacts
 from custos.store.tables import ledger, subject_contacts
 
 
@@ -85,13 +85,7 @@ def test_no_phone_number_is_added_after_a_sim_swap(world: World) -> None:
     world.subject("bob")
     with_password(world, "bob")
     token = sign_in(world, "bob").token
-    body, headers = signed_sim_swap(world, "bob")
-    risk_signals.receive_sim_swap(
-        world.svc,
-        body=body,
-        timestamp=headers[risk_signals.TIMESTAMP_HEADER],
-        signature=headers[risk_signals.SIGNATURE_HEADER],
-    )
+    report_sim_swap(world, "bob")
     with pytest.raises(SmsBlocked):
         contacts.add(world.svc, token=token, address="+491701234567", kind=ContactKind.SMS)
     assert texts(world) == []

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from risk_world import add_phone, last_sms_code, risk_world, signed_sim_swap, texts
+from risk_world import add_phone, last_sms_code, report_sim_swap, risk_world, texts
 
 from conftest import BACKENDS, World
 from custos.domain.errors import ProofingFailed, SmsBlocked
@@ -26,16 +26,6 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
 
 def start(world: World, subject: str) -> str:
     return self_service.start(world.svc, identifier=subject, source_address="10.0.0.1")
-
-
-def report_sim_swap(world: World, subject: str) -> None:
-    body, headers = signed_sim_swap(world, subject)
-    risk_signals.receive_sim_swap(
-        world.svc,
-        body=body,
-        timestamp=headers[risk_signals.TIMESTAMP_HEADER],
-        signature=headers[risk_signals.SIGNATURE_HEADER],
-    )
 
 
 def ledger_types(world: World) -> list[str]:

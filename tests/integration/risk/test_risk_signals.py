@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from mmdb_writer import city, write_mmdb
-from risk_world import risk_world, signed_sim_swap
+from risk_world import report_sim_swap, risk_world
 
 from conftest import BACKENDS, World
 from custos.domain.events import DomainEvent, EventType
@@ -146,13 +146,7 @@ def test_recent_contact_or_mfa_change_fires_for_seven_days(world: World) -> None
 def test_sim_swap_signal_raises_the_risk(world: World) -> None:
     """R-44: a carrier's SIM-swap report is a risk signal too."""
     world.subject("fay")
-    body, headers = signed_sim_swap(world, "fay")
-    risk_signals.receive_sim_swap(
-        world.svc,
-        body=body,
-        timestamp=headers[risk_signals.TIMESTAMP_HEADER],
-        signature=headers[risk_signals.SIGNATURE_HEADER],
-    )
+    report_sim_swap(world, "fay")
     case = helpdesk_case(world, "fay")
     assert signals_of(world, case)["sim_swap"] == 40
 

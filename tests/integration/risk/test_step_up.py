@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from risk_world import POLICY, risk_world, signed_sim_swap
+from risk_world import POLICY, report_sim_swap, risk_world
 
 from conftest import BACKENDS, World
 from custos.domain.errors import ChannelNotAllowed
@@ -36,16 +36,6 @@ def open_case(world: World, subject: str) -> cases.Case:
         subject_id=subject,
         reason="caller",
         source_address="10.0.0.1",
-    )
-
-
-def report_sim_swap(world: World, subject: str) -> None:
-    body, headers = signed_sim_swap(world, subject)
-    risk_signals.receive_sim_swap(
-        world.svc,
-        body=body,
-        timestamp=headers[risk_signals.TIMESTAMP_HEADER],
-        signature=headers[risk_signals.SIGNATURE_HEADER],
     )
 
 
