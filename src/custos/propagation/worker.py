@@ -5,7 +5,8 @@ worker that dies loses its lease, never a receipt. Connector calls never run
 inside a database transaction.
 
 One ``run_once`` pass: resolve pending self-service flows, expire lapsed cases,
-attempt due receipts, then advance cases whose receipts are all final."""
+send notices a crashed process left in the outbox, attempt due receipts, then
+advance cases whose receipts are all final."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from custos.export.delivery import export_due
 from custos.ledger.heads import sign_tree_head_if_due
 from custos.propagation import verification
 from custos.service import notices
+from custos.service.outbox_sweep import deliver_stranded
 from custos.service.self_service import sweep_pending_flows
 from custos.store.case_repository import ConcurrentUpdate
 from custos.store.receipt_repository import FINAL, Attempt, CheckRow, Receipt, ReceiptState
@@ -156,7 +158,7 @@ class Worker:
         return done + self._tail(busy=bool(receipts))
 
     def _housekeeping(self) -> int:
-        return sweep_pending_flows(self.svc) + self.expire_cases()
+        return sweep_pending_flows(self.svc) + self.expire_cases() + deliver_stranded(self.svc)
 
     def _finish(self, batch: Batch) -> None:
         self._verify_all(self._record_all(batch))

@@ -3,6 +3,8 @@ go to every confirmed contact with a repudiation link (R-22, R-23).
 
 Delivery contract: a message is handed to the notifier only after the unit of
 work committed (never inside a transaction, never for a rolled-back change).
+It is written, sealed, to the notice outbox with the change, so a crash after
+the commit loses none (``service/outbox.py``; the worker sends what is left).
 Delivery never raises: the change it reports is already committed, an error
 answer would misreport it and, on self-service endpoints, tell a known account
 from an unknown one (R-19). A failure is logged (kind and case, never the body or
@@ -25,6 +27,7 @@ from custos.domain.events import DomainEvent, EventType, Outcome
 from custos.domain.model import SYSTEM_ACTOR, Case, ContactKind, Subject
 from custos.notify import messages
 from custos.notify.base import Message, NotificationFailed
+from custos.service import outbox
 from custos.store.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("custos.notify")
@@ -36,30 +39,32 @@ REPUDIATION_TTL: Final = timedelta(days=7)
 def queue(
     svc: Services, uow: UnitOfWork, batch: Sequence[Message], *, subject_id: str | None
 ) -> None:
-    """Deliver ``batch`` once ``uow`` committed (see the module contract). Every
-    batch queued in one unit of work is sent after its commit, and their outcomes
-    are recorded together in one more transaction."""
+    """Deliver ``batch`` once ``uow`` committed (see the module contract). The
+    messages are written (sealed) to the outbox in ``uow``'s transaction, so a
+    crash after the commit loses none (``service/outbox.py``). Every batch
+    queued in one unit of work is sent after its commit, and their outcomes are
+    recorded together in one more transaction."""
     if batch:
+        ids = outbox.hold(svc, uow, "email", batch, subject_id=subject_id)
         uow.gather_after_commit(
-            "notices", (list(batch), subject_id), partial(_deliver_gathered, svc)
+            "notices", (ids, list(batch), subject_id), partial(_deliver_gathered, svc)
         )
 
 
 def _deliver_gathered(svc: Services, items: list[object]) -> None:
+    held = [cast(tuple[list[str], list[Message], str | None], item) for item in items]
+    claimed = outbox.take(svc, (row_id for ids, _, _ in held for row_id in ids))
+    if claimed is None:
+        return  # the database is away: the outbox sweep sends them later
     events = []
-    for item in items:
-        batch, subject_id = cast(tuple[list[Message], str | None], item)
-        events.append(_send(svc, batch, subject_id=subject_id))
-    _record(svc, events)
+    for ids, batch, subject_id in held:
+        mine = [m for row_id, m in zip(ids, batch, strict=True) if row_id in claimed]
+        if mine:  # rows another process took are its to send
+            events.append(send(svc, mine, subject_id=subject_id))
+    outbox.settle(svc, events, claimed)
 
 
-def deliver(svc: Services, batch: Sequence[Message], *, subject_id: str | None) -> None:
-    """Send every message of ``batch`` (all of one kind for one case); record the
-    outcome in the ledger. Never raises."""
-    _record(svc, [_send(svc, batch, subject_id=subject_id)])
-
-
-def _send(svc: Services, batch: Sequence[Message], *, subject_id: str | None) -> DomainEvent:
+def send(svc: Services, batch: Sequence[Message], *, subject_id: str | None) -> DomainEvent:
     """Send the messages of one batch; the ledger event that says how it went."""
     failures: list[str] = []
     for message in batch:
@@ -90,19 +95,6 @@ def _send(svc: Services, batch: Sequence[Message], *, subject_id: str | None) ->
         reason=failures[0] if failures else "",
         data={"kind": first.kind, "recipients": len(batch), "delivered": sent},
     )
-
-
-def _record(svc: Services, events: list[DomainEvent]) -> None:
-    try:
-        with svc.uow() as uow:
-            uow.ledger.append(events)
-            uow.commit()
-    except Exception as exc:  # the messages went (or not) already; never fail the caller
-        log.error(
-            "notification_not_recorded",
-            kinds=sorted({str(e.data.get("kind")) for e in events}),
-            error=type(exc).__name__,
-        )
 
 
 def repudiation_link(svc: Services, uow: UnitOfWork, *, case_id: str, now: datetime) -> str:

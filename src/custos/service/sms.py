@@ -23,7 +23,7 @@ from custos.domain.events import DomainEvent, EventType, Outcome
 from custos.domain.model import SYSTEM_ACTOR, Case, ContactKind, Subject
 from custos.notify.sms import SmsDeliveryFailed, SmsMessage
 from custos.proofing import sms_code
-from custos.service import throttles
+from custos.service import outbox, throttles
 from custos.store.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("custos.sms")
@@ -148,13 +148,26 @@ def queue_texts(
     svc: Services, uow: UnitOfWork, batch: list[SmsMessage], *, subject_id: str
 ) -> None:
     """Hand ``batch`` to the gateway once ``uow`` committed, and record how it went
-    (``notify:subject:sent`` or ``failed``, never the text)."""
+    (``notify:subject:sent`` or ``failed``, never the text). The texts are
+    written (sealed) to the outbox in ``uow``'s transaction, so a crash after the
+    commit loses none (``service/outbox.py``)."""
     if batch:
-        uow.after_commit(partial(_deliver, svc, batch, subject_id=subject_id))
+        ids = outbox.hold(svc, uow, "sms", batch, subject_id=subject_id)
+        uow.after_commit(partial(_deliver, svc, ids, batch, subject_id=subject_id))
 
 
-def _deliver(svc: Services, batch: list[SmsMessage], *, subject_id: str) -> None:
-    """Hand every text to the gateway and record the outcome. Never raises."""
+def _deliver(svc: Services, ids: list[str], batch: list[SmsMessage], *, subject_id: str) -> None:
+    """Send the texts this process still holds, record the outcome. Never raises."""
+    claimed = outbox.take(svc, ids)
+    if claimed is None:
+        return  # the database is away: the outbox sweep sends them later
+    mine = [m for row_id, m in zip(ids, batch, strict=True) if row_id in claimed]
+    if mine:
+        outbox.settle(svc, [send_texts(svc, mine, subject_id=subject_id)], claimed)
+
+
+def send_texts(svc: Services, batch: list[SmsMessage], *, subject_id: str | None) -> DomainEvent:
+    """Hand every text to the gateway; the ledger event that says how it went."""
     failures: list[str] = []
     for message in batch:
         try:
@@ -162,7 +175,10 @@ def _deliver(svc: Services, batch: list[SmsMessage], *, subject_id: str) -> None
         except SmsDeliveryFailed as exc:
             failures.append(str(exc))
             log.warning("sms_failed", case=message.case_id, error=str(exc))
-    event = DomainEvent(
+        except Exception as exc:  # a gateway's own bug: recorded by type, never its text
+            failures.append(f"the SMS gateway failed unexpectedly ({type(exc).__name__})")
+            log.error("sms_failed", case=message.case_id, error=type(exc).__name__)
+    return DomainEvent(
         type=EventType.NOTIFICATION_FAILED if failures else EventType.NOTIFICATION_SENT,
         occurred_at=svc.clock.now(),
         actor=SYSTEM_ACTOR,
@@ -176,9 +192,3 @@ def _deliver(svc: Services, batch: list[SmsMessage], *, subject_id: str) -> None
             "delivered": len(batch) - len(failures),
         },
     )
-    try:
-        with svc.uow() as uow:
-            uow.ledger.append([event])
-            uow.commit()
-    except Exception as exc:  # the text went (or not) already; never fail the caller
-        log.error("sms_not_recorded", error=type(exc).__name__)

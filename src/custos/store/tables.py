@@ -423,6 +423,23 @@ Index("ix_cases_source", cases.c.source_address, cases.c.opened_at)
 
 
 # -- subject self-management: contacts, authenticators, sessions (docs/enrolment.md) --
+notice_outbox = Table(
+    "notice_outbox",
+    metadata,
+    # Messages (email or SMS) committed with the change they report, sealed (they
+    # may hold a code or a link), kept only until their delivery was tried: a
+    # crash between the commit and the delivery loses no notice; the
+    # worker sends what is left. The id is also the seal's associated data.
+    Column("id", String(36), primary_key=True),
+    Column("channel", String(10), nullable=False),
+    Column("subject_id", String(200)),
+    Column("sealed", LargeBinary, nullable=False),
+    _ts("queued_at", nullable=False),
+    # Set while a process is delivering the row (after its commit, or the sweep).
+    _ts("lease_until"),
+    Index("ix_notice_outbox_queued_at", "queued_at"),
+)
+
 subject_contacts = Table(
     "subject_contacts",
     metadata,

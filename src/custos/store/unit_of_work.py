@@ -22,6 +22,7 @@ from custos.store.credential_repository import (
 from custos.store.database import READ_ONLY, is_sqlite
 from custos.store.identity_repository import OperatorRepository, SubjectRepository
 from custos.store.ledger_repository import LedgerRepository
+from custos.store.outbox_repository import OutboxRepository
 from custos.store.proofing_repository import (
     AttestationRepository,
     ChallengeRepository,
@@ -70,6 +71,7 @@ class UnitOfWork:
         self.receipts = ReceiptRepository(self.conn)
         self.repudiations = RepudiationRepository(self.conn)
         self.contacts = ContactRepository(self.conn)
+        self.outbox = OutboxRepository(self.conn)
         self.authenticators = AuthenticatorRepository(self.conn)
         self.sessions = SessionRepository(self.conn)
         self.limits = RateLimitRepository(self.conn)

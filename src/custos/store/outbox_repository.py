@@ -1,0 +1,102 @@
+"""The notice outbox: sealed messages written in the transaction of the change
+they report, claimed with a lease by whoever delivers them, deleted once their
+delivery was tried (its outcome is in the ledger)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Connection, Select, delete, or_, select, update
+
+from custos.store.bulk import chunks, insert_many
+from custos.store.mapping import aware
+from custos.store.tables import notice_outbox
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: str
+    channel: str
+    subject_id: str | None
+    sealed: bytes
+    queued_at: datetime
+
+
+class OutboxRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add_many(self, rows: Sequence[OutboxRow]) -> None:
+        insert_many(
+            self._conn,
+            notice_outbox,
+            [
+                {
+                    "id": r.id,
+                    "channel": r.channel,
+                    "subject_id": r.subject_id,
+                    "sealed": r.sealed,
+                    "queued_at": r.queued_at,
+                }
+                for r in rows
+            ],
+        )
+
+    def claim(self, ids: Iterable[str], *, now: datetime, until: datetime) -> set[str]:
+        """Lease those of ``ids`` that are still queued and not leased by someone
+        else (a lease that ran out counts as free); returns the ids leased."""
+        claimed: set[str] = set()
+        for chunk in chunks(ids):
+            query = select(notice_outbox.c.id).where(notice_outbox.c.id.in_(chunk), self._free(now))
+            claimed.update(self._lease(query, until))
+        return claimed
+
+    def claim_stranded(
+        self, *, queued_before: datetime, now: datetime, until: datetime, limit: int
+    ) -> list[OutboxRow]:
+        """Lease up to ``limit`` rows queued before ``queued_before`` that nobody
+        is delivering (their process died after its commit), oldest first."""
+        query = (
+            select(notice_outbox.c.id)
+            .where(notice_outbox.c.queued_at < queued_before, self._free(now))
+            .order_by(notice_outbox.c.queued_at)
+            .limit(limit)
+        )
+        return self.get_many(self._lease(query, until))
+
+    def get_many(self, ids: Iterable[str]) -> list[OutboxRow]:
+        found: list[OutboxRow] = []
+        for chunk in chunks(ids):
+            rows = self._conn.execute(
+                select(notice_outbox)
+                .where(notice_outbox.c.id.in_(chunk))
+                .order_by(notice_outbox.c.queued_at, notice_outbox.c.id)
+            )
+            found.extend(
+                OutboxRow(r.id, r.channel, r.subject_id, bytes(r.sealed), aware(r.queued_at))
+                for r in rows
+            )
+        return found
+
+    def delete_many(self, ids: Iterable[str]) -> None:
+        for chunk in chunks(ids):
+            self._conn.execute(delete(notice_outbox).where(notice_outbox.c.id.in_(chunk)))
+
+    def count(self) -> int:
+        return len(self._conn.execute(select(notice_outbox.c.id)).all())
+
+    @staticmethod
+    def _free(now: datetime) -> ColumnElement[bool]:
+        return or_(notice_outbox.c.lease_until.is_(None), notice_outbox.c.lease_until < now)
+
+    def _lease(self, query: Select[tuple[str]], until: datetime) -> list[str]:
+        if self._conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        ids = [str(row_id) for row_id in self._conn.execute(query).scalars()]
+        for chunk in chunks(ids):
+            self._conn.execute(
+                update(notice_outbox).where(notice_outbox.c.id.in_(chunk)).values(lease_until=until)
+            )
+        return ids
