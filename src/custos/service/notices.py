@@ -52,16 +52,12 @@ def queue(
 
 
 def _deliver_gathered(svc: Services, items: list[object]) -> None:
-    held = [cast(tuple[list[str], list[Message], str | None], item) for item in items]
-    claimed = outbox.take(svc, (row_id for ids, _, _ in held for row_id in ids))
-    if claimed is None:
-        return  # the database is away: the outbox sweep sends them later
-    events = []
-    for ids, batch, subject_id in held:
-        mine = [m for row_id, m in zip(ids, batch, strict=True) if row_id in claimed]
-        if mine:  # rows another process took are its to send
-            events.append(send(svc, mine, subject_id=subject_id))
-    outbox.settle(svc, events, claimed)
+    events, held = [], []
+    for item in items:
+        ids, batch, subject_id = cast(tuple[list[str], list[Message], str | None], item)
+        events.append(send(svc, batch, subject_id=subject_id))
+        held.extend(ids)
+    outbox.settle(svc, events, held)
 
 
 def send(svc: Services, batch: Sequence[Message], *, subject_id: str | None) -> DomainEvent:

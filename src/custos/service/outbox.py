@@ -1,10 +1,11 @@
 """Durable delivery of messages (R-22): a notice is written, sealed, in the same
 transaction as the change it reports, and deleted in the transaction that
-records its delivery in the ledger. In between, whoever delivers it holds a
-lease on it. So a process that dies after its commit but before (or while)
-sending loses no notice: the worker's sweep (``outbox_sweep``) sends what is
-left once it is older than ``STRANDED_AFTER``. Delivery is at least once: a
-crash after sending but before recording sends that message again.
+records its delivery in the ledger. It is written leased to its own process
+for ``LEASE``, which sends it right after the commit. So a process that dies
+after its commit but before (or while) sending loses no notice: once the lease
+ran out, the worker's sweep (``outbox_sweep``) leases, sends and records it.
+Delivery is at least once: a crash after sending but before recording, or a
+delivery slower than its lease, sends that message again.
 
 The rows are sealed with the sealing key (they may hold a one-time code or a
 repudiation link) and bound to their own id; nothing of them is logged.
@@ -32,10 +33,9 @@ log = structlog.get_logger("custos.notify")
 
 Channel = Literal["email", "sms"]
 
-#: How long one delivery may hold its rows before another process may take them.
+#: How long a delivery holds its rows before the sweep may take them: also how
+#: late a notice is when its process died after the commit.
 LEASE: Final = timedelta(minutes=5)
-#: Rows older than this that nobody holds were left by a process that died.
-STRANDED_AFTER: Final = timedelta(seconds=60)
 
 
 def _aad(row_id: str) -> str:
@@ -50,8 +50,8 @@ def hold(
     *,
     subject_id: str | None,
 ) -> list[str]:
-    """Write ``messages`` to the outbox in ``uow``'s transaction; their row ids,
-    in order."""
+    """Write ``messages`` to the outbox in ``uow``'s transaction, leased to this
+    process for ``LEASE``; their row ids, in order."""
     now = svc.clock.now()
     rows = []
     for message in messages:
@@ -60,7 +60,7 @@ def hold(
         rows.append(
             OutboxRow(row_id, channel, subject_id, svc.sealer.seal(plain, aad=_aad(row_id)), now)
         )
-    uow.outbox.add_many(rows)
+    uow.outbox.add_many(rows, leased_until=now + LEASE)
     return [r.id for r in rows]
 
 
@@ -68,23 +68,6 @@ def opened(svc: Services, row: OutboxRow) -> Message | SmsMessage:
     """The message a row holds. Raises SealError when it does not unseal."""
     fields: dict[str, Any] = json.loads(svc.sealer.unseal(row.sealed, aad=_aad(row.id)))
     return SmsMessage(**fields) if row.channel == "sms" else Message(**fields)
-
-
-def take(svc: Services, ids: Iterable[str]) -> set[str] | None:
-    """Lease the rows ``ids`` (those nobody else took meanwhile) for delivery;
-    None when the database cannot be reached (the sweep delivers them later)."""
-    wanted = list(ids)
-    if not wanted:
-        return set()
-    now = svc.clock.now()
-    try:
-        with svc.uow() as uow:
-            claimed = uow.outbox.claim(wanted, now=now, until=now + LEASE)
-            uow.commit()
-    except Exception as exc:  # after a commit: never fail the caller
-        log.error("outbox_not_claimed", error=type(exc).__name__)
-        return None
-    return claimed
 
 
 def settle(svc: Services, events: list[DomainEvent], done: Iterable[str]) -> None:

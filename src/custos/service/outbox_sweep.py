@@ -1,6 +1,6 @@
 """The worker's sweep of the notice outbox: messages whose process died between
-its commit and their delivery (older than ``outbox.STRANDED_AFTER``, leased by
-nobody) are sent now and recorded like any other delivery (R-22)."""
+its commit and their delivery (their lease ran out) are sent now and recorded
+like any other delivery (R-22)."""
 
 from __future__ import annotations
 
@@ -28,12 +28,7 @@ def deliver_stranded(svc: Services, *, limit: int = LIMIT) -> int:
     handled (sent, failed or unreadable: each is recorded in the ledger)."""
     now = svc.clock.now()
     with svc.uow() as uow:
-        rows = uow.outbox.claim_stranded(
-            queued_before=now - outbox.STRANDED_AFTER,
-            now=now,
-            until=now + outbox.LEASE,
-            limit=limit,
-        )
+        rows = uow.outbox.claim_stranded(now=now, until=now + outbox.LEASE, limit=limit)
         uow.commit()
     if not rows:
         return 0

@@ -157,13 +157,8 @@ def queue_texts(
 
 
 def _deliver(svc: Services, ids: list[str], batch: list[SmsMessage], *, subject_id: str) -> None:
-    """Send the texts this process still holds, record the outcome. Never raises."""
-    claimed = outbox.take(svc, ids)
-    if claimed is None:
-        return  # the database is away: the outbox sweep sends them later
-    mine = [m for row_id, m in zip(ids, batch, strict=True) if row_id in claimed]
-    if mine:
-        outbox.settle(svc, [send_texts(svc, mine, subject_id=subject_id)], claimed)
+    """Send the texts, record the outcome, drop their outbox rows. Never raises."""
+    outbox.settle(svc, [send_texts(svc, batch, subject_id=subject_id)], ids)
 
 
 def send_texts(svc: Services, batch: list[SmsMessage], *, subject_id: str | None) -> DomainEvent:

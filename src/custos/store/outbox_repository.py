@@ -1,6 +1,6 @@
 """The notice outbox: sealed messages written in the transaction of the change
-they report, claimed with a lease by whoever delivers them, deleted once their
-delivery was tried (its outcome is in the ledger)."""
+they report, leased to whoever delivers them (first the process that wrote
+them), deleted once their delivery was tried (its outcome is in the ledger)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, Select, delete, or_, select, update
+from sqlalchemy import Connection, Select, delete, or_, select, update
 
 from custos.store.bulk import chunks, insert_many
 from custos.store.mapping import aware
@@ -28,7 +28,9 @@ class OutboxRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def add_many(self, rows: Sequence[OutboxRow]) -> None:
+    def add_many(self, rows: Sequence[OutboxRow], *, leased_until: datetime) -> None:
+        """Insert ``rows``, leased to the inserting process until ``leased_until``
+        (it delivers them after its commit)."""
         insert_many(
             self._conn,
             notice_outbox,
@@ -39,28 +41,18 @@ class OutboxRepository:
                     "subject_id": r.subject_id,
                     "sealed": r.sealed,
                     "queued_at": r.queued_at,
+                    "lease_until": leased_until,
                 }
                 for r in rows
             ],
         )
 
-    def claim(self, ids: Iterable[str], *, now: datetime, until: datetime) -> set[str]:
-        """Lease those of ``ids`` that are still queued and not leased by someone
-        else (a lease that ran out counts as free); returns the ids leased."""
-        claimed: set[str] = set()
-        for chunk in chunks(ids):
-            query = select(notice_outbox.c.id).where(notice_outbox.c.id.in_(chunk), self._free(now))
-            claimed.update(self._lease(query, until))
-        return claimed
-
-    def claim_stranded(
-        self, *, queued_before: datetime, now: datetime, until: datetime, limit: int
-    ) -> list[OutboxRow]:
-        """Lease up to ``limit`` rows queued before ``queued_before`` that nobody
-        is delivering (their process died after its commit), oldest first."""
+    def claim_stranded(self, *, now: datetime, until: datetime, limit: int) -> list[OutboxRow]:
+        """Lease up to ``limit`` rows whose lease ran out (the process that queued
+        them died after its commit, or before recording them), oldest first."""
         query = (
             select(notice_outbox.c.id)
-            .where(notice_outbox.c.queued_at < queued_before, self._free(now))
+            .where(or_(notice_outbox.c.lease_until.is_(None), notice_outbox.c.lease_until < now))
             .order_by(notice_outbox.c.queued_at)
             .limit(limit)
         )
@@ -86,10 +78,6 @@ class OutboxRepository:
 
     def count(self) -> int:
         return len(self._conn.execute(select(notice_outbox.c.id)).all())
-
-    @staticmethod
-    def _free(now: datetime) -> ColumnElement[bool]:
-        return or_(notice_outbox.c.lease_until.is_(None), notice_outbox.c.lease_until < now)
 
     def _lease(self, query: Select[tuple[str]], until: datetime) -> list[str]:
         if self._conn.dialect.name == "postgresql":
