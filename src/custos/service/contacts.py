@@ -108,12 +108,7 @@ def add(svc: Services, *, token: str, address: str, kind: ContactKind = ContactK
                 f"Custos: {code} confirms this number as a recovery contact. Valid "
                 f"{minutes} minutes. Never share it; nobody from IT will ask for it."
             )
-            sms.queue_texts(
-                svc,
-                uow,
-                [SmsMessage(to=address, body=text, kind="contact_confirmation")],
-                subject_id=subject.id,
-            )
+            _text(svc, uow, subject, to=address, body=text, kind="contact_confirmation")
         else:
             message = enrolment_messages.contact_confirmation(
                 to=address, display_name=subject.display_name, code=code, minutes=minutes
@@ -121,6 +116,13 @@ def add(svc: Services, *, token: str, address: str, kind: ContactKind = ContactK
             notices.queue(svc, uow, [message], subject_id=subject.id)
         uow.commit()
     return contact_id
+
+
+def _text(
+    svc: Services, uow: UnitOfWork, subject: Subject, *, to: str, body: str, kind: str
+) -> None:
+    """One text to one number, sent after ``uow`` commits."""
+    sms.queue_texts(svc, uow, [SmsMessage(to=to, body=body, kind=kind)], subject_id=subject.id)
 
 
 def _admit_text(svc: Services, uow: UnitOfWork, subject: Subject, now: datetime) -> None:
@@ -188,12 +190,7 @@ def _tell_removed(
             f"Custos: this number was removed as a recovery contact on {when(now)}. "
             "If that was not you, contact your IT help desk."
         )
-        sms.queue_texts(
-            svc,
-            uow,
-            [SmsMessage(to=stored.address, body=text, kind="contact_changed")],
-            subject_id=subject.id,
-        )
+        _text(svc, uow, subject, to=stored.address, body=text, kind="contact_changed")
         return
     message = enrolment_messages.contact_changed(
         to=stored.address,

@@ -23,8 +23,8 @@ import structlog
 
 from custos.bootstrap import Services
 from custos.credentials.tokens import issue_token
-from custos.domain.events import DomainEvent, EventType, Outcome
-from custos.domain.model import SYSTEM_ACTOR, Case, ContactKind, Subject
+from custos.domain.events import DomainEvent
+from custos.domain.model import Case, ContactKind, Subject
 from custos.notify import messages
 from custos.notify.base import Message, NotificationFailed
 from custos.service import outbox
@@ -79,17 +79,13 @@ def send(svc: Services, batch: Sequence[Message], *, subject_id: str | None) -> 
                 case=message.case_id,
                 error=type(exc).__name__,
             )
-    first = batch[0]
-    sent = len(batch) - len(failures)
-    return DomainEvent(
-        type=EventType.NOTIFICATION_FAILED if failures else EventType.NOTIFICATION_SENT,
-        occurred_at=svc.clock.now(),
-        actor=SYSTEM_ACTOR,
+    return outbox.delivery_event(
+        svc,
+        kind=batch[0].kind,
+        case_id=batch[0].case_id,
         subject_id=subject_id,
-        case_id=first.case_id,
-        outcome=Outcome.FAILURE if failures else Outcome.SUCCESS,
-        reason=failures[0] if failures else "",
-        data={"kind": first.kind, "recipients": len(batch), "delivered": sent},
+        recipients=len(batch),
+        failures=failures,
     )
 
 

@@ -23,7 +23,8 @@ from typing import Any, Final, Literal
 import structlog
 
 from custos.bootstrap import Services
-from custos.domain.events import DomainEvent
+from custos.domain.events import DomainEvent, EventType, Outcome
+from custos.domain.model import SYSTEM_ACTOR
 from custos.notify.base import Message
 from custos.notify.sms import SmsMessage
 from custos.store.outbox_repository import OutboxRow
@@ -68,6 +69,29 @@ def opened(svc: Services, row: OutboxRow) -> Message | SmsMessage:
     """The message a row holds. Raises SealError when it does not unseal."""
     fields: dict[str, Any] = json.loads(svc.sealer.unseal(row.sealed, aad=_aad(row.id)))
     return SmsMessage(**fields) if row.channel == "sms" else Message(**fields)
+
+
+def delivery_event(
+    svc: Services,
+    *,
+    kind: str,
+    case_id: str | None,
+    subject_id: str | None,
+    recipients: int,
+    failures: list[str],
+) -> DomainEvent:
+    """The ledger event that says how one batch (one kind, one case) went:
+    ``notify:subject:sent`` or ``failed`` with the first failure as reason."""
+    return DomainEvent(
+        type=EventType.NOTIFICATION_FAILED if failures else EventType.NOTIFICATION_SENT,
+        occurred_at=svc.clock.now(),
+        actor=SYSTEM_ACTOR,
+        subject_id=subject_id,
+        case_id=case_id,
+        outcome=Outcome.FAILURE if failures else Outcome.SUCCESS,
+        reason=failures[0] if failures else "",
+        data={"kind": kind, "recipients": recipients, "delivered": recipients - len(failures)},
+    )
 
 
 def settle(svc: Services, events: list[DomainEvent], done: Iterable[str]) -> None:

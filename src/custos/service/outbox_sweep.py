@@ -27,6 +27,9 @@ def deliver_stranded(svc: Services, *, limit: int = LIMIT) -> int:
     """Send what crashed processes left in the outbox; returns how many rows were
     handled (sent, failed or unreadable: each is recorded in the ledger)."""
     now = svc.clock.now()
+    with svc.uow(read_only=True) as uow:
+        if not uow.outbox.any_stranded(now=now):
+            return 0
     with svc.uow() as uow:
         rows = uow.outbox.claim_stranded(now=now, until=now + outbox.LEASE, limit=limit)
         uow.commit()

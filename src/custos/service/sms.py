@@ -173,17 +173,11 @@ def send_texts(svc: Services, batch: list[SmsMessage], *, subject_id: str | None
         except Exception as exc:  # a gateway's own bug: recorded by type, never its text
             failures.append(f"the SMS gateway failed unexpectedly ({type(exc).__name__})")
             log.error("sms_failed", case=message.case_id, error=type(exc).__name__)
-    return DomainEvent(
-        type=EventType.NOTIFICATION_FAILED if failures else EventType.NOTIFICATION_SENT,
-        occurred_at=svc.clock.now(),
-        actor=SYSTEM_ACTOR,
-        subject_id=subject_id,
+    return outbox.delivery_event(
+        svc,
+        kind=batch[0].kind,
         case_id=batch[0].case_id,
-        outcome=Outcome.FAILURE if failures else Outcome.SUCCESS,
-        reason=failures[0] if failures else "",
-        data={
-            "kind": batch[0].kind,
-            "recipients": len(batch),
-            "delivered": len(batch) - len(failures),
-        },
+        subject_id=subject_id,
+        recipients=len(batch),
+        failures=failures,
     )

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Select, delete, or_, select, update
+from sqlalchemy import Connection, Select, delete, select, update
 
 from custos.store.bulk import chunks, insert_many
 from custos.store.mapping import aware
@@ -47,13 +47,19 @@ class OutboxRepository:
             ],
         )
 
+    def any_stranded(self, *, now: datetime) -> bool:
+        """Whether some row's lease ran out: a read the worker makes every pass,
+        so that it takes the write lock only when there is something to send."""
+        query = select(notice_outbox.c.id).where(notice_outbox.c.lease_until < now).limit(1)
+        return self._conn.execute(query).first() is not None
+
     def claim_stranded(self, *, now: datetime, until: datetime, limit: int) -> list[OutboxRow]:
         """Lease up to ``limit`` rows whose lease ran out (the process that queued
         them died after its commit, or before recording them), oldest first."""
         query = (
             select(notice_outbox.c.id)
-            .where(or_(notice_outbox.c.lease_until.is_(None), notice_outbox.c.lease_until < now))
-            .order_by(notice_outbox.c.queued_at)
+            .where(notice_outbox.c.lease_until < now)
+            .order_by(notice_outbox.c.lease_until)
             .limit(limit)
         )
         return self.get_many(self._lease(query, until))
@@ -75,9 +81,6 @@ class OutboxRepository:
     def delete_many(self, ids: Iterable[str]) -> None:
         for chunk in chunks(ids):
             self._conn.execute(delete(notice_outbox).where(notice_outbox.c.id.in_(chunk)))
-
-    def count(self) -> int:
-        return len(self._conn.execute(select(notice_outbox.c.id)).all())
 
     def _lease(self, query: Select[tuple[str]], until: datetime) -> list[str]:
         if self._conn.dialect.name == "postgresql":

@@ -422,7 +422,7 @@ Index(
 Index("ix_cases_source", cases.c.source_address, cases.c.opened_at)
 
 
-# -- subject self-management: contacts, authenticators, sessions (docs/enrolment.md) --
+# -- notices (docs/notifications.md) --
 notice_outbox = Table(
     "notice_outbox",
     metadata,
@@ -435,11 +435,14 @@ notice_outbox = Table(
     Column("subject_id", String(200)),
     Column("sealed", LargeBinary, nullable=False),
     _ts("queued_at", nullable=False),
-    # Set while a process is delivering the row (after its commit, or the sweep).
-    _ts("lease_until"),
-    Index("ix_notice_outbox_queued_at", "queued_at"),
+    # Until when a process holds the row to deliver it: the one that wrote it,
+    # from its commit on, or the worker's sweep once that lease ran out.
+    _ts("lease_until", nullable=False),
+    Index("ix_notice_outbox_lease_until", "lease_until"),
 )
 
+
+# -- subject self-management: contacts, authenticators, sessions (docs/enrolment.md) --
 subject_contacts = Table(
     "subject_contacts",
     metadata,

@@ -24,14 +24,14 @@ def upgrade() -> None:
         sa.Column("subject_id", sa.String(length=200), nullable=True),
         sa.Column("sealed", sa.LargeBinary(), nullable=False),
         sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notice_outbox")),
     )
-    op.create_index("ix_notice_outbox_queued_at", "notice_outbox", ["queued_at"])
+    op.create_index("ix_notice_outbox_lease_until", "notice_outbox", ["lease_until"])
 
 
 def downgrade() -> None:
     # Undelivered notices are lost with the table: deliver them (run the worker)
     # before downgrading.
-    op.drop_index("ix_notice_outbox_queued_at", table_name="notice_outbox")
+    op.drop_index("ix_notice_outbox_lease_until", table_name="notice_outbox")
     op.drop_table("notice_outbox")
