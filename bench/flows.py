@@ -23,14 +23,15 @@ from pathlib import Path
 from typing import TypeVar
 
 from custos import logs
-from custos.bootstrap import Services, bootstrap
+from custos.bootstrap import bootstrap
 from custos.config import load_settings
 from custos.connectors.builtin import BuiltinDirectory
 from custos.credentials.keys import MasterKey
 from custos.domain.model import Contact, ContactKind, LinkedAccount, Subject
 from custos.notify.base import Message
 from custos.propagation.worker import Worker
-from custos.service import credentials, self_service
+from custos.service.ports import Services
+from custos.service.recovery import credentials, self_service
 
 T = TypeVar("T")
 CODE = re.compile(r"is (\d{8})\.")

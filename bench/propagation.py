@@ -48,14 +48,15 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from custos import logs
-from custos.bootstrap import Services, bootstrap
+from custos.bootstrap import bootstrap
 from custos.clock import SystemClock
 from custos.config import load_settings
 from custos.credentials.keys import MasterKey
 from custos.domain.model import Contact, ContactKind, LinkedAccount, Subject
 from custos.notify.base import Message
 from custos.propagation.worker import Worker
-from custos.service import credentials, self_service
+from custos.service.ports import Services
+from custos.service.recovery import credentials, self_service
 from custos.store.tables import cases
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from custos.bootstrap import Services, bootstrap
+from custos.bootstrap import bootstrap
 from custos.clock import ManualClock
 from custos.config import load_settings
 from custos.connectors.builtin import BuiltinDirectory
@@ -36,7 +36,8 @@ from custos.domain.model import (
 )
 from custos.notify.outbox import read_outbox
 from custos.proofing import recovery_code, totp
-from custos.service.operators import add_operator
+from custos.service.ports import Services
+from custos.service.recovery.operators import add_operator
 
 # Real servers for the connector contract suite and fault tests, one module each.
 pytest_plugins = [

@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from conftest import World
-from custos.bootstrap import Services, bootstrap
+from custos.bootstrap import bootstrap
 from custos.clock import ManualClock
 from custos.config import load_settings
 from custos.domain.errors import DomainError
+from custos.service.ports import Services
 
 Action = Callable[[Services], object]
 

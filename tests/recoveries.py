@@ -11,7 +11,7 @@ from custos.connectors.builtin import BuiltinDirectory
 from custos.connectors.errors import PasswordPolicy
 from custos.domain.errors import ProofingFailed
 from custos.domain.model import Employment, Role
-from custos.service import cases, credentials, self_service
+from custos.service.recovery import cases, credentials, self_service
 from custos.store.tables import linked_accounts
 
 PASSWORD = "saffron-kettle-glacier-19-drum"

@@ -16,7 +16,7 @@ from typing import Any
 from conftest import World, make_world, pg_schema
 from custos.domain.model import Contact, ContactKind
 from custos.notify.sms import read_sms_outbox
-from custos.service import risk_signals
+from custos.service.signals import risk_signals
 
 RA = '"RA-TEST-1: test risk analysis"'
 POLICY = f"""

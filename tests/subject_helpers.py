@@ -9,8 +9,8 @@ from datetime import timedelta
 from webauthn_authenticator import ORIGIN, SoftAuthenticator
 
 from conftest import World
-from custos.service import subject_sessions
-from custos.service.subject_sessions import SignedIn
+from custos.service.enrolment import subject_sessions
+from custos.service.enrolment.subject_sessions import SignedIn
 
 PASSWORD = "correct-horse-battery-staple-42"
 
@@ -28,7 +28,7 @@ def totp_code(world: World, subject_id: str) -> str:
 def key_assertion(world: World, token: str, key: SoftAuthenticator) -> str:
     """The subject's key answering this session's sign-in challenge, as JSON."""
     ctx = subject_sessions.current(world.svc, token, allow_partial=True)
-    from custos.service import webauthn_ceremonies
+    from custos.service.ceremonies import webauthn_ceremonies
 
     with world.svc.uow() as uow:
         options = webauthn_ceremonies.begin_assertion(

@@ -12,8 +12,8 @@ from custos.demo.soft_authenticator import FLAG_AT, FLAG_UP, FLAG_UV, SoftAuthen
 from custos.domain.enrolment import AuthenticatorKind
 from custos.domain.model import Operator
 from custos.domain.states import CaseState
-from custos.service import webauthn_proofing
-from custos.service.webauthn_ceremonies import user_handle
+from custos.service.ceremonies import webauthn_proofing
+from custos.service.ceremonies.webauthn_ceremonies import user_handle
 
 ORIGIN = "https://recovery.example.org"
 RP_ID = "recovery.example.org"

@@ -1,10 +1,10 @@
 """Wires configuration, store, policy, keys, connectors, notifier and clock into
-one :class:`Services` value that every face (API, CLI, worker) uses."""
+one :class:`Services` value (declared in ``custos.service.ports``). Only the
+faces (API, CLI, worker command) import this module."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -13,48 +13,13 @@ from custos.clock import Clock, SystemClock
 from custos.config import ConfigError, Settings
 from custos.connectors.registry import ConnectorRegistry
 from custos.credentials.keys import MasterKey
-from custos.credentials.sealed import Sealer
-from custos.idv.verify import IdvVerifier
 from custos.ledger.signing import KeyRing
 from custos.notify.base import Notifier
 from custos.notify.email import SmtpNotifier
 from custos.notify.outbox import OutboxNotifier
-from custos.notify.sms import SmsGateway, SmsOutbox
-from custos.policy.loader import DEFAULT_POLICY_PATH, LoadedPolicy, load_policy
+from custos.policy.loader import DEFAULT_POLICY_PATH, load_policy
+from custos.service.ports import Services
 from custos.store.database import make_engine, upgrade
-from custos.store.unit_of_work import UnitOfWork
-
-
-@dataclass
-class Services:
-    settings: Settings
-    engine: Engine
-    policy: LoadedPolicy
-    key: MasterKey
-    notifier: Notifier
-    clock: Clock
-    registry: ConnectorRegistry
-    #: Where SMS codes go; None: the demo's outbox folder (``sms_outbox_dir``).
-    sms_gateway: SmsGateway | None = None
-    sealer: Sealer = field(init=False)
-    mac_key: bytes = field(init=False, repr=False)
-    #: Re-proofing providers with their cached key sets (custos.idv).
-    idv: IdvVerifier = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.sealer = Sealer(self.key)
-        self.mac_key = self.key.subkey("custos/codes/v1")
-        self.idv = IdvVerifier(self.settings.proofing, self.clock)
-
-    @property
-    def sms(self) -> SmsGateway:
-        """The SMS gateway in use (the outbox when none was given)."""
-        return self.sms_gateway or SmsOutbox(self.settings.effective_sms_outbox)
-
-    def uow(self, *, read_only: bool = False) -> UnitOfWork:
-        """A unit of work; ``read_only`` for one that only reads (on SQLite it
-        then takes no write lock, so it never waits for a writer)."""
-        return UnitOfWork(self.engine, read_only=read_only)
 
 
 def write_key_file(path: Path) -> MasterKey:

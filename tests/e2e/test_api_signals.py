@@ -17,7 +17,8 @@ from conftest import BACKENDS, World
 from custos.api.app import create_app
 from custos.api.device_cookie import COOKIE
 from custos.domain.model import ContactKind, Role
-from custos.service import cases, risk_signals
+from custos.service.recovery import cases
+from custos.service.signals import risk_signals
 from custos.store.tables import ledger, sim_swap_signals
 
 HOOK = "/api/v1/signals/sim-swap"

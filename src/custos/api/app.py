@@ -23,7 +23,7 @@ from custos.api import (
 )
 from custos.api.equal_time import EqualTimeMiddleware
 from custos.api.reset_page import RESET_PAGE
-from custos.bootstrap import Services
+from custos.service.ports import Services
 
 #: Unauthenticated endpoints whose answers must not tell accounts apart (R-19).
 UNAUTHENTICATED_PREFIXES = ("/api/v1/self-service/",)

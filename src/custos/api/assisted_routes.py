@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from custos.api.auth import OperatorDep, ServicesDep
 from custos.api.pages import ATTEST_PAGE, CHALLENGE_PAGE, page
-from custos.service import agent_challenge, attestation
+from custos.service.ceremonies import agent_challenge, attestation
 
 operator_router = APIRouter(prefix="/api/v1", tags=["operators"])
 public_router = APIRouter(prefix="/api/v1", tags=["assisted proofing"])

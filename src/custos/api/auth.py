@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from custos.api.errors import Unauthenticated
-from custos.bootstrap import Services
 from custos.domain.errors import NotAuthorized
 from custos.domain.model import Operator
-from custos.service.operators import authenticate
+from custos.service.ports import Services
+from custos.service.recovery.operators import authenticate
 
 
 def services(request: Request) -> Services:

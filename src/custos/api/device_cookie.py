@@ -15,7 +15,7 @@ from typing import Final
 
 from fastapi import Request, Response
 
-from custos.bootstrap import Services
+from custos.service.ports import Services
 
 COOKIE: Final = "custos_device"
 MAX_AGE_S: Final = 400 * 24 * 3600  # the longest lifetime browsers honour

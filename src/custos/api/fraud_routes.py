@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from custos.api.auth import OperatorDep, ServicesDep
 from custos.api.schemas import Accepted, CaseSummary
-from custos.service import fraud
+from custos.service.signals import fraud
 
 self_service_router = APIRouter(prefix="/api/v1/self-service", tags=["self-service"])
 operator_router = APIRouter(prefix="/api/v1", tags=["operators"])

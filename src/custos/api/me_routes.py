@@ -30,8 +30,10 @@ from custos.api.me_schemas import (
 from custos.domain.enrolment import Authenticator
 from custos.domain.errors import NotAuthorized
 from custos.domain.model import ContactKind
-from custos.service import contacts, enrolment, subject_sessions, webauthn_ceremonies
-from custos.service.subject_sessions import SignedIn
+from custos.service.ceremonies import webauthn_ceremonies
+from custos.service.enrolment import authenticators as enrolment
+from custos.service.enrolment import contacts, subject_sessions
+from custos.service.enrolment.subject_sessions import SignedIn
 
 router = APIRouter(prefix="/api/v1/me", tags=["self-management"])
 

@@ -18,7 +18,7 @@ from custos.api.schemas import (
 from custos.domain.errors import InvalidInput
 from custos.domain.model import Case
 from custos.domain.states import CaseState
-from custos.service import cases, queries
+from custos.service.recovery import cases, queries
 
 router = APIRouter(prefix="/api/v1", tags=["operators"])
 

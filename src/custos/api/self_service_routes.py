@@ -16,7 +16,7 @@ from custos.api.schemas import (
     SelfServiceProofOut,
     StartRecovery,
 )
-from custos.service import credentials, self_service
+from custos.service.recovery import credentials, self_service
 
 router = APIRouter(prefix="/api/v1/self-service", tags=["self-service"])
 

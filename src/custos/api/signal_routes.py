@@ -7,7 +7,9 @@ from fastapi import APIRouter, Request
 
 from custos.api.auth import OperatorDep, ServicesDep, client_address
 from custos.api.schemas import Accepted
-from custos.service import risk_signals, self_service, sms_commands
+from custos.service.notices import sms_commands
+from custos.service.recovery import self_service
+from custos.service.signals import risk_signals
 
 signals_router = APIRouter(prefix="/api/v1/signals", tags=["risk signals"])
 operator_router = APIRouter(prefix="/api/v1", tags=["operators"])
@@ -18,7 +20,7 @@ self_service_router = APIRouter(prefix="/api/v1/self-service", tags=["self-servi
 async def sim_swap(request: Request, svc: ServicesDep) -> Accepted:
     """A carrier reports a SIM swap or number porting, naming the subject by id
     or by the phone number (every subject keeping it). Signed with HMAC-SHA256
-    over ``<X-Custos-Timestamp>.<body>`` (see ``service/risk_signals.py``); a bad
+    over ``<X-Custos-Timestamp>.<body>`` (see ``service/signals/risk_signals.py``); a bad
     signature, a stale timestamp or a replay answers 401 ``signature_invalid``."""
     body = await request.body()
     received = risk_signals.receive_sim_swap(

@@ -15,7 +15,7 @@ from custos.api.auth import OperatorDep, ServicesDep
 from custos.api.me_schemas import LinkBody, LinkProofBody
 from custos.api.pages import page
 from custos.api.webauthn_pages import RECOVER_PAGE, WEBAUTHN_LINK_PAGE
-from custos.service import webauthn_proofing
+from custos.service.ceremonies import webauthn_proofing
 
 self_service_router = APIRouter(prefix="/api/v1/self-service", tags=["self-service"])
 operator_router = APIRouter(prefix="/api/v1/cases", tags=["cases"])

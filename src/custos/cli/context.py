@@ -12,9 +12,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from custos.bootstrap import Services, bootstrap
+from custos.bootstrap import bootstrap
 from custos.config import Settings, load_settings
 from custos.domain.errors import DomainError
+from custos.service.ports import Services
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

@@ -12,13 +12,13 @@ from typing import Annotated, Any
 import typer
 
 from custos import logs
-from custos.bootstrap import Services
 from custos.cli.context import console, failures, state
 from custos.cli.timeline import render_case
 from custos.demo import seed as seeding
 from custos.demo.tour import Tour, TourFailed
-from custos.service import queries
-from custos.service.operators import rotate_token
+from custos.service.ports import Services
+from custos.service.recovery import queries
+from custos.service.recovery.operators import rotate_token
 
 SECRETS_FILE = "demo-subject-secrets.json"
 

@@ -13,8 +13,8 @@ from rich.table import Table
 from custos.cli.context import console, fail, failures, state
 from custos.connectors.errors import ConnectorError
 from custos.connectors.spi import OPERATIONS, TestOp
-from custos.service.drift import check_drift
-from custos.service.sync import sync_subjects
+from custos.service.directories.drift import check_drift
+from custos.service.directories.sync import sync_subjects
 
 connector_app = typer.Typer(help="Connected systems (targets).", no_args_is_help=True)
 subjects_app = typer.Typer(help="Subjects and their linked accounts.", no_args_is_help=True)

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from custos.cli.context import console, failures, state
-from custos.service import risk_signals
+from custos.service.signals import risk_signals
 
 app = typer.Typer(
     help="Security incidents (a risk signal on every recovery).", no_args_is_help=True

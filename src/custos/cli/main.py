@@ -26,8 +26,8 @@ from custos.domain.model import Role
 from custos.domain.states import CaseState
 from custos.notify.outbox import read_outbox
 from custos.policy.loader import PolicyError, load_policy
-from custos.service import queries
-from custos.service.operators import add_operator, rotate_token
+from custos.service.recovery import queries
+from custos.service.recovery.operators import add_operator, rotate_token
 from custos.store.database import make_engine, upgrade
 
 app = typer.Typer(

@@ -16,10 +16,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from custos.connectors.builtin_tables import builtin_accounts, builtin_sessions
 from custos.connectors.errors import ConnectionFailed, UnknownAccount
 from custos.connectors.spi import AccountInfo, AccountRecord, TestStep
 from custos.store.mapping import maybe_aware
-from custos.store.tables import builtin_accounts, builtin_sessions
 
 _hasher = PasswordHasher()
 #: Accounts per query when many are read (well under SQLite's bound-parameter limit).

@@ -18,17 +18,31 @@ from __future__ import annotations
 
 import secrets
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import ldap
 
+from custos.config import LdapTarget
 from custos.connectors.errors import ConnectorError
 from custos.connectors.ldap_errors import describe, unbind_quietly
 from custos.connectors.spi import TestStep
 
-if TYPE_CHECKING:
-    from custos.connectors.ldap import LdapConnector
+
+class LdapConnector(Protocol):
+    """What the probe uses of ``connectors.ldap.LdapConnector`` (a protocol, so
+    that the probe does not import the connector that calls it)."""
+
+    cfg: LdapTarget
+
+    def uses_tls(self) -> bool: ...
+    def tls_mode(self) -> str: ...
+    def bind_password(self) -> str: ...
+    def open(self) -> Any: ...
+    def search(
+        self, conn: Any, base: str, scope: int, filterstr: str, attrs: list[str]
+    ) -> list[tuple[str, Any]]: ...
+
 
 #: Values no real entry holds: deleting them is refused after the access check.
 _PROBES = {

@@ -8,7 +8,6 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from custos.bootstrap import Services
 from custos.connectors.builtin import BuiltinDirectory
 from custos.demo.soft_authenticator import SoftAuthenticator, b64
 from custos.domain.enrolment import AuthenticatorKind
@@ -23,8 +22,9 @@ from custos.domain.model import (
     SubjectKind,
 )
 from custos.proofing import recovery_code, totp
-from custos.service.operators import add_operator
-from custos.service.webauthn_ceremonies import user_handle
+from custos.service.ceremonies.webauthn_ceremonies import user_handle
+from custos.service.ports import Services
+from custos.service.recovery.operators import add_operator
 from custos.store.unit_of_work import UnitOfWork
 
 DIRECTORY = "directory"

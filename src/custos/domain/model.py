@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from custos.domain import recovery_rules, sod
 from custos.domain.errors import (
@@ -18,120 +17,41 @@ from custos.domain.errors import (
     ProofingIncomplete,
 )
 from custos.domain.events import DomainEvent, EventType, Outcome
+from custos.domain.identities import (
+    Channel as Channel,
+)
+from custos.domain.identities import (
+    Contact as Contact,
+)
+from custos.domain.identities import (
+    ContactKind as ContactKind,
+)
+from custos.domain.identities import (
+    CredentialAction as CredentialAction,
+)
+from custos.domain.identities import (
+    Employment as Employment,
+)
+from custos.domain.identities import (
+    Hold as Hold,
+)
+from custos.domain.identities import (
+    LinkedAccount as LinkedAccount,
+)
+from custos.domain.identities import (
+    Operator as Operator,
+)
+from custos.domain.identities import (
+    Role as Role,
+)
+from custos.domain.identities import (
+    Subject as Subject,
+)
+from custos.domain.identities import (
+    SubjectKind as SubjectKind,
+)
 from custos.domain.recovery_rules import ProofKind
 from custos.domain.states import OPEN_FOR_DECISION, CaseState, check_move
-
-
-class SubjectKind(StrEnum):
-    HUMAN = "human"
-    SERVICE = "service"
-    SHARED = "shared"
-
-
-class Employment(StrEnum):
-    EMPLOYEE = "employee"
-    CONTRACTOR = "contractor"
-    NONE = "none"
-
-
-class Hold(StrEnum):
-    LEGAL_HOLD = "legal_hold"
-    INCIDENT_FREEZE = "incident_freeze"
-
-
-class Channel(StrEnum):
-    SELF_SERVICE = "self_service"
-    HELPDESK = "helpdesk"
-    OWNER_REQUEST = "owner_request"
-    CAMPAIGN = "campaign"
-
-
-class Role(StrEnum):
-    REQUESTER = "requester"
-    APPROVER = "approver"
-    EXECUTOR = "executor"
-    AUDITOR = "auditor"
-    ADMIN = "admin"
-
-
-class CredentialAction(StrEnum):
-    """What happens to the credential once a case is approved."""
-
-    RESET_TOKEN = "reset_token"  # the subject receives a one-time token and chooses the password
-    TEMP_PASSWORD = "temp_password"
-    BLOCK = "block"  # the tier refuses recovery outright
-
-
-class ContactKind(StrEnum):
-    EMAIL = "email"
-    SMS = "sms"
-
-
-@dataclass(frozen=True, slots=True)
-class Contact:
-    kind: ContactKind
-    address: str
-    confirmed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class LinkedAccount:
-    """One account of a subject in one connected system (a *target*)."""
-
-    target: str
-    account_id: str
-
-
-@dataclass(slots=True)
-class Subject:
-    """An identity that can be recovered: a person or a non-human identity."""
-
-    id: str
-    display_name: str
-    kind: SubjectKind = SubjectKind.HUMAN
-    employment: Employment = Employment.EMPLOYEE
-    privileged: bool = False
-    groups: frozenset[str] = frozenset()
-    manager: str | None = None
-    sponsor: str | None = None
-    owner: str | None = None
-    contacts: tuple[Contact, ...] = ()
-    holds: frozenset[Hold] = frozenset()
-    accounts: tuple[LinkedAccount, ...] = ()
-    mfa_bound: bool = False
-    time_zone: str = "UTC"
-    #: The identity assurance level the subject was proofed at (1..3); re-proofing
-    #: must reach it (R-4).
-    ial: int = 1
-
-    def confirmed_contacts(self, kind: ContactKind | None = None) -> list[Contact]:
-        """Contacts whose confirmation came back (R-14), optionally of one kind."""
-        return [c for c in self.contacts if c.confirmed and (kind is None or c.kind == kind)]
-
-
-@dataclass(frozen=True, slots=True)
-class Operator:
-    """Someone who acts on cases. ``person`` identifies the human behind the
-    operator record: separation of duties compares persons, not records."""
-
-    id: str
-    name: str
-    person: str
-    roles: frozenset[Role]
-    scope: frozenset[str]
-    groups: frozenset[str] = frozenset()  # memberships, e.g. 'security-approvers'
-    active: bool = True
-
-    @property
-    def actor(self) -> str:
-        return f"operator:{self.id}"
-
-    def has_role(self, role: Role) -> bool:
-        return self.active and (role in self.roles or Role.ADMIN in self.roles)
-
-    def covers(self, subject: Subject) -> bool:
-        """Whether ``subject`` lies within this operator's scope (groups; ``*`` is all)."""
-        return "*" in self.scope or bool(self.scope & subject.groups)
 
 
 @dataclass(frozen=True, slots=True)

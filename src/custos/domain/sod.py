@@ -7,12 +7,41 @@ their scope; the subject never approves or executes their own case.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import Protocol
 
 from custos.domain.errors import NotAuthorized, OutOfScope, SeparationOfDuties
+from custos.domain.identities import Operator, Role, Subject
 
-if TYPE_CHECKING:
-    from custos.domain.model import Case, Operator, Role, Subject
+
+class _Decision(Protocol):
+    @property
+    def person(self) -> str: ...
+
+
+class _TierRequirements(Protocol):
+    @property
+    def tier(self) -> str: ...
+    @property
+    def approver_groups(self) -> frozenset[str]: ...
+
+
+class CaseFacts(Protocol):
+    """What separation of duties reads of a case (``domain.model.Case`` has it);
+    a protocol so that this module does not import the case model."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def subject_id(self) -> str: ...
+    @property
+    def requester_person(self) -> str | None: ...
+    @property
+    def executor_person(self) -> str | None: ...
+    @property
+    def approvals(self) -> Iterable[_Decision]: ...
+    @property
+    def requirements(self) -> _TierRequirements: ...
 
 
 def check_role(operator: Operator, role: Role) -> None:
@@ -34,22 +63,18 @@ def check_not_subject(operator: Operator, subject: Subject) -> None:
 
 
 def check_requester(operator: Operator, subject: Subject) -> None:
-    from custos.domain.model import Role
-
     check_role(operator, Role.REQUESTER)
     check_scope(operator, subject)
     check_not_subject(operator, subject)
 
 
-def check_subject_of(case: Case, subject: Subject) -> None:
+def check_subject_of(case: CaseFacts, subject: Subject) -> None:
     """The subject handed in must be the case's own: checks run against it."""
     if subject.id != case.subject_id:
         raise NotAuthorized(f"subject '{subject.id}' is not the subject of case {case.id}")
 
 
-def check_approver(case: Case, operator: Operator, subject: Subject) -> None:
-    from custos.domain.model import Role
-
+def check_approver(case: CaseFacts, operator: Operator, subject: Subject) -> None:
     check_subject_of(case, subject)
     check_role(operator, Role.APPROVER)
     check_scope(operator, subject)
@@ -70,9 +95,7 @@ def check_approver(case: Case, operator: Operator, subject: Subject) -> None:
         )
 
 
-def check_executor(case: Case, operator: Operator, subject: Subject) -> None:
-    from custos.domain.model import Role
-
+def check_executor(case: CaseFacts, operator: Operator, subject: Subject) -> None:
     check_subject_of(case, subject)
     check_role(operator, Role.EXECUTOR)
     check_scope(operator, subject)

@@ -30,9 +30,9 @@ import structlog
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from custos.bootstrap import Services
 from custos.export.ocsf import to_ocsf
 from custos.export.sinks import Outgoing, Sink, SinkError, make_sink
+from custos.service.ports import Services
 from custos.store.database import is_sqlite
 from custos.store.mapping import maybe_aware
 from custos.store.tables import export_cursors, ledger

@@ -15,7 +15,6 @@ from typing import Any
 import structlog
 from sqlalchemy import select
 
-from custos.bootstrap import Services
 from custos.domain.events import DomainEvent, EventType, Outcome
 from custos.ledger import witness
 from custos.ledger.heads import key_ring, stored_heads
@@ -24,6 +23,7 @@ from custos.ledger.signing import TreeHead
 from custos.ledger.tree_store import StoredTree
 from custos.ledger.verify import Problem, Progress, VerificationReport, verify_ledger
 from custos.notify.webhook import post_signed
+from custos.service.ports import Services
 from custos.store.tables import ledger
 
 log = structlog.get_logger("custos.ledger.audit")

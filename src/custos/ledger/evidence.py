@@ -28,13 +28,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from custos.bootstrap import Services
 from custos.domain.events import DomainEvent, EventType
 from custos.ledger.heads import key_ring, sign_tree_head
 from custos.ledger.policies import policy_text
 from custos.ledger.summary import render_summary
 from custos.ledger.tree_store import StoredTree
-from custos.service.queries import case_detail
+from custos.service.ports import Services
+from custos.service.recovery.queries import case_detail
 from custos.store.tables import ledger
 
 FORMAT = "custos-evidence/1"

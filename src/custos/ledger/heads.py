@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, select
 
-from custos.bootstrap import Services
 from custos.ledger import witness
 from custos.ledger.signing import KeyRing, NoLedgerKey, TreeHead, sign_head
 from custos.ledger.tree_store import StoredTree
+from custos.service.ports import Services
 from custos.store.tables import tree_heads
 
 

@@ -14,13 +14,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
-from custos.bootstrap import Services
 from custos.domain.errors import InvalidInput, NotAuthorized, NotFound
 from custos.domain.model import Operator, Role
 from custos.ledger import merkle
 from custos.ledger.heads import head_at, latest_head
 from custos.ledger.signing import TreeHead, verify_head
 from custos.ledger.tree_store import StoredTree
+from custos.service.ports import Services
 from custos.store.tables import ledger
 
 LEDGER_READERS = frozenset({Role.ADMIN, Role.AUDITOR})

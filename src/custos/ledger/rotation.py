@@ -4,10 +4,10 @@ event (``admin:ledger_key:rotated``, R-36) carrying only public key ids."""
 
 from __future__ import annotations
 
-from custos.bootstrap import Services
 from custos.domain.events import DomainEvent, EventType
 from custos.ledger.heads import key_ring
 from custos.ledger.signing import LedgerKey, NoLedgerKey
+from custos.service.ports import Services
 
 
 def rotate_ledger_key(svc: Services, *, actor: str = "cli:local") -> LedgerKey:

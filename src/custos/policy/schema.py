@@ -40,7 +40,7 @@ from pydantic import (
 )
 
 from custos.domain.model import Channel, CredentialAction, Employment, Hold, SubjectKind
-from custos.policy.recovery import recovery_violations
+from custos.domain.recovery_rules import tier_problems
 from custos.proofing.base import METHODS
 
 #: Proofing methods a policy may name: those registered in ``proofing.base.METHODS``
@@ -75,6 +75,24 @@ class PolicyRuleError(ValueError):
     def __init__(self, violations: Iterable[RuleViolation]) -> None:
         self.violations = tuple(violations)
         super().__init__("; ".join(v.reason for v in self.violations))
+
+
+def recovery_violations(tier: Tier) -> list[RuleViolation]:
+    """The 800-63B-4 recovery-rule violations of ``tier`` (R-1, R-2, R-3): the
+    rules live in :mod:`custos.domain.recovery_rules`; this hands them the tier's
+    keys. None for a block tier or one whose proofing is missing (other rules
+    report that)."""
+    if tier.action == CredentialAction.BLOCK or tier.proofing is None:
+        return []
+    problems = tier_problems(
+        aal=tier.aal,
+        methods={m: METHODS[m].kind for m in tier.proofing.methods},
+        factors=tier.proofing.factors,
+        channels=[str(c) for c in tier.channels or ()],
+        min_ial=tier.proofing.min_ial,
+        risk_analysis=tier.risk_analysis,
+    )
+    return [RuleViolation((key,), reason) for key, reason in problems]
 
 
 def _raise_if_any(violations: list[RuleViolation]) -> None:

@@ -1,5 +1,5 @@
 """The throttle rules, as data (R-18, R-20, R-21). Pure: the counters live in the
-store (``store/rate_limit_repository.py``), the checks in ``service/throttles.py``,
+store (``store/rate_limit_repository.py``), the checks in ``service/signals/throttles.py``,
 the reasoning in docs/abuse-resistance.md.
 
 Proofing attempts are counted three ways, all before the evidence is checked:

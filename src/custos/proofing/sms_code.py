@@ -5,7 +5,7 @@ HMAC-SHA256 stored, bound to the case id with its own domain separator (an email
 code never verifies as an SMS code), valid :data:`CODE_TTL` = 10 minutes (the
 800-63B limit for SMS, R-13), single use enforced by the store. SMS recovery is
 refused while a SIM-swap or porting signal is recent (R-44); that check is the
-service layer's (``service/sms.py``).
+service layer's (``service/notices/sms.py``).
 """
 
 from __future__ import annotations

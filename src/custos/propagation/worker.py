@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from custos.bootstrap import Services
 from custos.connectors.errors import ConnectorError
 from custos.connectors.spi import PrepareWritesOp, SetPasswordOp
 from custos.domain.errors import DomainError
@@ -31,9 +30,10 @@ from custos.domain.states import OPEN_FOR_DECISION, CaseState
 from custos.export.delivery import export_due
 from custos.ledger.heads import sign_tree_head_if_due
 from custos.propagation import verification
-from custos.service import notices
-from custos.service.outbox_sweep import deliver_stranded
-from custos.service.self_service import sweep_pending_flows
+from custos.service.notices import dispatch as notices
+from custos.service.notices.outbox_sweep import deliver_stranded
+from custos.service.ports import Services
+from custos.service.recovery.self_service import sweep_pending_flows
 from custos.store.case_repository import ConcurrentUpdate
 from custos.store.receipt_repository import FINAL, Attempt, CheckRow, Receipt, ReceiptState
 from custos.store.unit_of_work import UnitOfWork

@@ -10,12 +10,12 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 import custos
-from custos.bootstrap import Services
 from custos.reports import charts as charts_mod
 from custos.reports.controls import Control, controls
 from custos.reports.figures import Figures, Period, collect
 from custos.reports.ledger_status import LedgerVerifier, verify_ledger_status
 from custos.reports.text import duration
+from custos.service.ports import Services
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from custos.bootstrap import Services
+    from custos.service.ports import Services
 
 State = Literal["verified", "broken", "unavailable"]
 

@@ -16,10 +16,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from custos.bootstrap import Services
 from custos.export.delivery import export_status
 from custos.reports.figures import Figures, Period, collect
 from custos.reports.ledger_status import LedgerStatus
+from custos.service.ports import Services
 from custos.store.tables import cases
 
 LastVerification = Callable[[Services], dict[str, Any] | None]

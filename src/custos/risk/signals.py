@@ -5,7 +5,7 @@ it does not apply. :data:`DEFAULT_SIGNALS` is the set in use; a new signal is on
 function here plus one entry in that tuple (or a tuple of its own passed to
 ``assess``). Points are documented in ``docs/policy.md``.
 
-Providers are pure: the service layer (``service/risk_context.py``) gathers the
+Providers are pure: the service layer (``service/signals/risk_context.py``) gathers the
 counts, sightings and flags into the context first. Reasons never carry an
 address, a device id or a location name: they reach the ledger and notices.
 """

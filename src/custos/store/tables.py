@@ -1,6 +1,7 @@
-"""Table definitions (SQLAlchemy Core). The Alembic migrations under
-``store/migrations`` create exactly these; ``tests/integration/store`` checks
-that the two agree."""
+"""Table definitions of the store (SQLAlchemy Core). The Alembic migrations
+under ``store/migrations`` create exactly these and the built-in directory's
+own (``connectors/builtin_tables.py``); ``custos.store.schema`` gathers both and
+``tests/integration/store`` checks that migrations and tables agree."""
 
 from __future__ import annotations
 
@@ -9,12 +10,10 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
@@ -22,20 +21,8 @@ from sqlalchemy import (
     text,
 )
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-
-
-def _ts(name: str, nullable: bool = True) -> Column[object]:
-    return Column(name, DateTime(timezone=True), nullable=nullable)
-
+from custos.store.metadata import metadata
+from custos.store.metadata import timestamp as _ts
 
 subjects = Table(
     "subjects",
@@ -273,29 +260,6 @@ self_service_flows = Table(
     _ts("expires_at", nullable=False),
     # Keyed digest of the signed device cookie the request came with (0008).
     Column("device_digest", String(64)),
-)
-
-builtin_accounts = Table(
-    "builtin_accounts",
-    metadata,
-    Column("target", String(100), primary_key=True),
-    Column("account_id", String(300), primary_key=True),
-    Column("password_hash", String(200)),
-    Column("must_change", Boolean, nullable=False, default=False),
-    _ts("password_changed_at"),
-    Column("locked", Boolean, nullable=False, default=False),
-    Column("enabled", Boolean, nullable=False, default=True),
-)
-
-builtin_sessions = Table(
-    "builtin_sessions",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("target", String(100), nullable=False),
-    Column("account_id", String(300), nullable=False),
-    _ts("created_at", nullable=False),
-    _ts("revoked_at"),
-    Index("ix_builtin_sessions_account", "target", "account_id"),
 )
 
 export_cursors = Table(

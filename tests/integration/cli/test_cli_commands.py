@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from conftest import World
-from custos.bootstrap import Services, bootstrap
+from custos.bootstrap import bootstrap
 from custos.cli.main import app
 from custos.clock import ManualClock
 from custos.config import load_settings
@@ -22,8 +22,9 @@ from custos.credentials.keys import MasterKey
 from custos.domain.errors import NotAuthorized
 from custos.domain.model import Role
 from custos.policy.loader import DEFAULT_POLICY_PATH
-from custos.service.cases import open_helpdesk_case
-from custos.service.operators import add_operator, authenticate
+from custos.service.ports import Services
+from custos.service.recovery.cases import open_helpdesk_case
+from custos.service.recovery.operators import add_operator, authenticate
 
 TOKEN_RE = re.compile(r"\bcop_[A-Za-z0-9_-]{43}\b")
 

@@ -13,7 +13,8 @@ from custos.cli.main import app
 from custos.config import load_settings
 from custos.credentials.keys import MasterKey
 from custos.domain.model import Channel, Employment, Subject, SubjectKind
-from custos.service import opening, risk_signals
+from custos.service.recovery import opening
+from custos.service.signals import risk_signals
 from custos.store.tables import ledger
 
 

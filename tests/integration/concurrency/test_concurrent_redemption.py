@@ -10,9 +10,9 @@ from process_race import race
 from webauthn_authenticator import enrol_webauthn, prove_case_with_key
 
 from conftest import World
-from custos.bootstrap import Services
 from custos.domain.model import Operator, Role
-from custos.service import cases, credentials, self_service
+from custos.service.ports import Services
+from custos.service.recovery import cases, credentials, self_service
 from custos.store.tables import reset_tokens, sealed_secrets
 
 RACERS = 50

@@ -11,9 +11,10 @@ import pyotp
 from process_race import race
 
 from conftest import World
-from custos.bootstrap import Services
 from custos.proofing import rate_rules
-from custos.service import self_service, throttles
+from custos.service.ports import Services
+from custos.service.recovery import self_service
+from custos.service.signals import throttles
 from custos.store.tables import ledger
 
 RACERS = 20

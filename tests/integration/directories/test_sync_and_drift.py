@@ -15,8 +15,8 @@ from conftest import World, make_world
 from custos.cli.main import app
 from custos.connectors.builtin import BuiltinDirectory
 from custos.domain.model import Subject
-from custos.service.drift import check_drift
-from custos.service.sync import sync_subjects
+from custos.service.directories.drift import check_drift
+from custos.service.directories.sync import sync_subjects
 from custos.store.tables import linked_accounts
 
 TARGETS = {
@@ -97,7 +97,7 @@ def test_drift_reports_an_account_whose_password_was_rolled_back(sqlite_world: W
     sqlite_world.drain()
     assert [f.status for f in check_drift(sqlite_world.svc)] == ["landed"]
     # Someone restores the directory from a backup taken before the recovery.
-    from custos.store.tables import builtin_accounts
+    from custos.connectors.builtin_tables import builtin_accounts
 
     with sqlite_world.svc.uow() as uow:
         uow.conn.execute(

@@ -12,7 +12,8 @@ from subject_helpers import sign_in, with_password
 
 from conftest import World
 from custos.domain.errors import InvalidInput, ProofingFailed, ReauthenticationRequired
-from custos.service import contacts, self_service
+from custos.service.enrolment import contacts
+from custos.service.recovery import self_service
 from custos.store.tables import subject_contacts
 
 

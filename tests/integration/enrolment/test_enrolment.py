@@ -16,7 +16,8 @@ from webauthn_authenticator import ORIGIN, SoftAuthenticator, enrol_webauthn
 from conftest import World
 from custos.domain.enrolment import AuthenticatorKind
 from custos.domain.errors import NotFound, ProofingFailed, ReauthenticationRequired
-from custos.service import enrolment, subject_sessions
+from custos.service.enrolment import authenticators as enrolment
+from custos.service.enrolment import subject_sessions
 from custos.store.tables import ledger
 
 

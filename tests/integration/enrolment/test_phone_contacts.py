@@ -17,7 +17,7 @@ from subject_helpers import sign_in, with_password
 from conftest import World
 from custos.domain.errors import InvalidInput, ProofingFailed, SmsBlocked, Throttled
 from custos.domain.model import ContactKind
-from custos.service import contacts
+from custos.service.enrolment import contacts
 from custos.store.tables import ledger, subject_contacts
 
 

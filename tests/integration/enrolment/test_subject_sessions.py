@@ -13,7 +13,7 @@ from conftest import World
 from custos.credentials.tokens import token_digest
 from custos.domain.enrolment import Aal
 from custos.domain.errors import InvalidInput, NotAuthorized, Throttled
-from custos.service import subject_sessions
+from custos.service.enrolment import subject_sessions
 from custos.store.tables import ledger
 from custos.store.tables import subject_sessions as sessions_table
 

@@ -11,8 +11,9 @@ from subject_helpers import key_assertion, sign_in, with_password
 from webauthn_authenticator import ORIGIN, SoftAuthenticator, enrol_webauthn
 
 from conftest import World
-from custos.service import subject_sessions, webauthn_ceremonies
-from custos.service.webauthn_ceremonies import SIGN_IN
+from custos.service.ceremonies import webauthn_ceremonies
+from custos.service.ceremonies.webauthn_ceremonies import SIGN_IN
+from custos.service.enrolment import subject_sessions
 
 
 def _partial(world: World, subject_id: str) -> str:

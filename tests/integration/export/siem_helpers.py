@@ -12,8 +12,9 @@ from servers.rsyslog import Rsyslog
 from sqlalchemy import select
 
 from conftest import World
-from custos.bootstrap import Services, bootstrap
+from custos.bootstrap import bootstrap
 from custos.config import SiemConfig
+from custos.service.ports import Services
 from custos.store.tables import ledger
 
 # <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG, SD being one element here.

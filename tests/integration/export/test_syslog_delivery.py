@@ -20,7 +20,7 @@ from custos.domain.model import Role
 from custos.export.delivery import Exporter, export_due, export_status
 from custos.export.sinks import Outgoing, SinkError, SyslogSink
 from custos.propagation.worker import Worker
-from custos.service import cases
+from custos.service.recovery import cases
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["tcp", "tls"])

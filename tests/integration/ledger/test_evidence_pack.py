@@ -18,7 +18,7 @@ from custos.api.app import create_app
 from custos.domain.model import Role
 from custos.ledger.evidence import export_pack
 from custos.ledger.pack_check import verify_pack
-from custos.service import credentials, self_service
+from custos.service.recovery import credentials, self_service
 
 PASSWORD = "marble-lantern-quiver-27-fjord"
 

@@ -16,7 +16,8 @@ import pytest
 
 from conftest import World, make_world
 from custos.domain.model import Role
-from custos.service import cases, fraud
+from custos.service.recovery import cases
+from custos.service.signals import fraud
 
 SECRET = "webhook-shared-secret-3b1e"
 

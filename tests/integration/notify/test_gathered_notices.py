@@ -19,7 +19,7 @@ from conftest import World
 from custos.credentials.tokens import token_digest
 from custos.domain.events import EventType
 from custos.notify.base import Message, NotificationFailed
-from custos.service import notices
+from custos.service.notices import dispatch as notices
 from custos.store.tables import ledger, repudiation_tokens, throttles
 from custos.store.unit_of_work import UnitOfWork
 

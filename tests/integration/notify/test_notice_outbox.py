@@ -17,7 +17,8 @@ from custos.domain.events import EventType
 from custos.notify.base import Message
 from custos.notify.sms import SmsMessage
 from custos.propagation.worker import Worker
-from custos.service import notices, outbox, sms
+from custos.service.notices import dispatch as notices
+from custos.service.notices import outbox, sms
 from custos.store.tables import ledger, notice_outbox
 from custos.store.unit_of_work import UnitOfWork
 

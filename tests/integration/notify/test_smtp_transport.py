@@ -19,7 +19,7 @@ from custos.domain.states import CaseState
 from custos.notify import messages
 from custos.notify.base import NotificationFailed
 from custos.notify.email import SmtpNotifier
-from custos.service import self_service
+from custos.service.recovery import self_service
 from custos.store.tables import ledger
 
 

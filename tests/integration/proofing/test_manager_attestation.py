@@ -24,7 +24,7 @@ from proof_world import SECURITY_ADDRESS, proof_world
 from conftest import BACKENDS, World
 from custos.api.app import create_app
 from custos.domain.model import Role
-from custos.service import self_service
+from custos.service.recovery import self_service
 
 
 @pytest.fixture(params=BACKENDS)

@@ -20,7 +20,8 @@ from custos.api.app import create_app
 from custos.domain.errors import ProofingFailed
 from custos.domain.model import Role
 from custos.domain.states import CaseState
-from custos.service import cases, reproofing, self_service
+from custos.service.ceremonies import reproofing
+from custos.service.recovery import cases, self_service
 
 
 @pytest.fixture

@@ -15,7 +15,9 @@ from custos.domain.errors import ProofingFailed, SmsBlocked
 from custos.domain.model import Role
 from custos.domain.states import CaseState
 from custos.notify.sms import SmsMessage
-from custos.service import cases, risk_signals, self_service, sms_commands
+from custos.service.notices import sms_commands
+from custos.service.recovery import cases, self_service
+from custos.service.signals import risk_signals
 from custos.store.tables import ledger
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 
 from conftest import START, World, make_world, pg_schema
 from custos.connectors.builtin import BuiltinDirectory
+from custos.connectors.builtin_tables import builtin_accounts
 from custos.connectors.ldap import LdapConnector
 from custos.connectors.registry import ConnectorRegistry
 from custos.domain.events import EventType
@@ -33,7 +34,7 @@ from custos.ledger.audit import verify
 from custos.propagation import verification
 from custos.propagation.worker import Worker
 from custos.store.receipt_repository import Receipt, ReceiptState
-from custos.store.tables import builtin_accounts, linked_accounts, receipts
+from custos.store.tables import linked_accounts, receipts
 
 PASSWORD = "Saffron-Kettle-Glacier-19-Drum"
 Factory = Callable[..., World]

@@ -16,7 +16,7 @@ from custos.domain.errors import AlreadyDecided
 from custos.domain.model import Role
 from custos.domain.states import CaseState
 from custos.propagation.worker import Worker
-from custos.service import cases
+from custos.service.recovery import cases
 from custos.store.receipt_repository import ReceiptState
 from custos.store.tables import linked_accounts
 

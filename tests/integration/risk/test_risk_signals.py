@@ -16,7 +16,8 @@ from risk_world import report_sim_swap, risk_world
 from conftest import BACKENDS, World
 from custos.domain.events import DomainEvent, EventType
 from custos.domain.model import Case, Role
-from custos.service import cases, risk_signals, self_service
+from custos.service.recovery import cases, self_service
+from custos.service.signals import risk_signals
 from custos.store.tables import ledger
 
 

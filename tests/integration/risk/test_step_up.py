@@ -18,7 +18,8 @@ from custos.domain.states import CaseState
 from custos.policy import schema
 from custos.policy.loader import PolicyError, parse_policy
 from custos.proofing.base import METHODS, ProofingMethodInfo
-from custos.service import cases, risk_signals
+from custos.service.recovery import cases
+from custos.service.signals import risk_signals
 from custos.store.tables import ledger
 
 

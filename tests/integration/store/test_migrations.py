@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 
 from conftest import World
 from custos.store.database import upgrade
-from custos.store.tables import metadata
+from custos.store.schema import metadata
 
 
 def test_migrations_match_the_declared_tables(world: World) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
-from custos.store.tables import metadata
+from custos.store.schema import metadata
 
 engine: Engine = context.config.attributes["engine"]
 

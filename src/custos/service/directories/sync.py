@@ -1,0 +1,192 @@
+"""``custos subjects sync``: import identities from the configured targets and
+link each subject's accounts by the targets' correlation attributes. Anything
+ambiguous is reported as a conflict or an orphan, never guessed."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from custos.connectors.errors import ConnectorError
+from custos.connectors.spi import AccountRecord, ListAccountsOp
+from custos.domain.events import DomainEvent, EventType
+from custos.domain.model import Contact, ContactKind, Subject
+from custos.service.ports import Services
+from custos.store.tables import linked_accounts
+
+
+@dataclass
+class SyncReport:
+    created: list[str] = field(default_factory=list)
+    linked: list[tuple[str, str, str]] = field(default_factory=list)  # subject, target, account
+    unchanged: int = 0
+    conflicts: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Account:
+    target: str
+    record: AccountRecord
+
+
+def _key(svc: Services, target: str, record: AccountRecord) -> str | None:
+    attribute = svc.settings.targets[target].correlation_attribute
+    value = record.account_id if attribute is None else record.attributes.get(attribute)
+    return value.strip().lower() if value else None
+
+
+def _collect(
+    svc: Services, report: SyncReport, tick: Callable[[str], None]
+) -> dict[str, list[_Account]]:
+    by_key: dict[str, list[_Account]] = defaultdict(list)
+    for name in svc.registry.names():
+        if "list_accounts" not in svc.registry.get(name).capabilities:
+            continue
+        connector = svc.registry.get(name).connector
+        assert isinstance(connector, ListAccountsOp)
+        tick(f"reading {name}")
+        seen: dict[str, AccountRecord] = {}
+        try:
+            for record in connector.list_accounts():
+                key = _key(svc, name, record)
+                if key is None:
+                    attribute = svc.settings.targets[name].correlation_attribute
+                    report.conflicts.append(
+                        f"{name}/{record.account_id}: no '{attribute}' to correlate on"
+                    )
+                    continue
+                if key in seen:
+                    report.conflicts.append(
+                        f"{name}: accounts '{seen[key].account_id}' and '{record.account_id}' "
+                        f"share the correlation value '{key}'"
+                    )
+                    by_key[key] = [a for a in by_key[key] if a.target != name]
+                    continue
+                seen[key] = record
+                by_key[key].append(_Account(name, record))
+        except ConnectorError as exc:
+            report.unreachable.append(f"{name}: {exc.answer}")
+    return by_key
+
+
+def _new_subject(key: str, accounts: list[_Account]) -> Subject:
+    attrs: dict[str, str] = {}
+    for account in accounts:
+        for name, value in account.record.attributes.items():
+            attrs.setdefault(name, value)
+    display = attrs.get("displayName") or attrs.get("cn") or attrs.get("name") or key
+    mail = attrs.get("mail") or attrs.get("email")
+    # A directory's mail attribute is not a confirmed recovery contact (R-14): the
+    # subject confirms it before any code or link goes there.
+    contacts = (Contact(ContactKind.EMAIL, mail, confirmed=False),) if mail else ()
+    return Subject(id=key, display_name=display, contacts=contacts)
+
+
+def sync_subjects(
+    svc: Services, *, dry_run: bool = False, tick: Callable[[str], None] = lambda _: None
+) -> SyncReport:
+    report = SyncReport()
+    by_key = _collect(svc, report, tick)
+    now = svc.clock.now()
+    with svc.uow() as uow:
+        links = {
+            (r.target, r.account_id): r.subject_id
+            for r in uow.conn.execute(select(linked_accounts))
+        }
+        known = {sid.lower(): sid for sid in uow.subjects.list_ids()}
+        listed = {(a.target, a.record.account_id) for accounts in by_key.values() for a in accounts}
+        reachable = {
+            n
+            for n in svc.registry.names()
+            if not any(u.startswith(f"{n}:") for u in report.unreachable)
+        }
+        for (target, account), subject_id in sorted(links.items()):
+            if (
+                target in reachable
+                and (target, account) not in listed
+                and "list_accounts" in svc.registry.get(target).capabilities
+            ):
+                report.orphans.append(
+                    f"{target}/{account}: linked to '{subject_id}' but missing from the target"
+                )
+        for key, accounts in sorted(by_key.items()):
+            tick(key)
+            owners = {
+                links[(a.target, a.record.account_id)]
+                for a in accounts
+                if (a.target, a.record.account_id) in links
+            }
+            if key in known:
+                owners.add(known[key])
+            if len(owners) > 1:
+                report.conflicts.append(
+                    f"'{key}': accounts belong to several subjects: " + ", ".join(sorted(owners))
+                )
+                continue
+            subject_id = owners.pop() if owners else None
+            if subject_id is None:
+                sources = [a for a in accounts if svc.settings.targets[a.target].identity_source]
+                if not sources:
+                    report.orphans.extend(
+                        f"{a.target}/{a.record.account_id}: no subject "
+                        f"'{key}' and no identity source lists it"
+                        for a in accounts
+                    )
+                    continue
+                subject = _new_subject(key, accounts)
+                if not dry_run:
+                    uow.subjects.add(subject, now=now)
+                subject_id = subject.id
+                known[key] = subject_id
+                report.created.append(subject_id)
+            for account in accounts:
+                pair = (account.target, account.record.account_id)
+                if links.get(pair) == subject_id:
+                    report.unchanged += 1
+                    continue
+                if not dry_run:
+                    uow.conn.execute(
+                        linked_accounts.insert().values(
+                            target=pair[0], account_id=pair[1], subject_id=subject_id
+                        )
+                    )
+                links[pair] = subject_id
+                report.linked.append((subject_id, pair[0], pair[1]))
+        if not dry_run:
+            uow.ledger.append(
+                [
+                    DomainEvent(
+                        type=EventType.SUBJECTS_SYNCED,
+                        occurred_at=now,
+                        actor="cli:local",
+                        subject_id=None,
+                        case_id=None,
+                        data={
+                            "created": len(report.created),
+                            "linked": len(report.linked),
+                            "unchanged": report.unchanged,
+                            "conflicts": len(report.conflicts),
+                            "orphans": len(report.orphans),
+                            "unreachable": report.unreachable,
+                        },
+                    )
+                ]
+                + [
+                    DomainEvent(
+                        type=EventType.ACCOUNT_LINKED,
+                        occurred_at=now,
+                        actor="cli:local",
+                        subject_id=subject,
+                        case_id=None,
+                        data={"target": target, "account": account},
+                    )
+                    for subject, target, account in report.linked
+                ]
+            )
+            uow.commit()
+    return report

@@ -1,0 +1,316 @@
+"""Subject sign-in to Custos for self-management (R-26, R-27, R-28, R-30).
+
+A subject signs in with their directory password, checked by the identity-source
+target's ``authenticate`` operation, then with a second factor when one is bound
+(TOTP, WebAuthn or a saved recovery code). Every step that authenticates issues a
+new session token and ends the old one (R-26); a full authentication sets
+``reauth_at``, which sensitive changes require to be under five minutes old
+(R-27). Sessions end after an hour idle or a day in all (R-30), on sign-out, and
+on any recovery of the subject (R-24).
+
+Failures answer one generic ``NotAuthorized`` whatever failed (unknown subject,
+wrong password, no account on the identity source) and count toward a
+throttle per subject, like proofing (R-18).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from custos.connectors.errors import ConnectorError
+from custos.connectors.spi import AuthenticateOp
+from custos.credentials.tokens import issue_token, looks_like_token, token_digest
+from custos.domain.enrolment import (
+    AAL_OF_KIND,
+    SECOND_FACTOR_METHODS,
+    Aal,
+    SubjectSession,
+)
+from custos.domain.errors import InvalidInput, NotAuthorized
+from custos.domain.events import DomainEvent, EventType, Outcome
+from custos.domain.model import LinkedAccount, Subject, subject_actor
+from custos.proofing import throttle
+from custos.service.enrolment import second_factor
+from custos.service.ports import Services
+from custos.store.unit_of_work import UnitOfWork
+
+SESSION_PREFIX = "css"
+SIGN_IN_FAILED = "sign-in failed"
+MAX_PASSWORD = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A new session token (shown once) and what the session may still need."""
+
+    token: str
+    aal: Aal
+    second_factor_due: bool
+    second_factors: tuple[str, ...]
+    #: A saved recovery code used as the second factor is replaced (R-12); shown once.
+    replacement_recovery_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionContext:
+    session: SubjectSession
+    subject: Subject
+
+
+def sign_in(
+    svc: Services, *, identifier: str, password: str, source_address: str | None = None
+) -> SignedIn:
+    """Check the directory password; return a session (a partial one when a second
+    factor is bound). Raises NotAuthorized (one message for every failure) or
+    Throttled."""
+    del source_address  # recorded by the API's access log
+    if not identifier.strip() or not password or len(password) > MAX_PASSWORD:
+        raise NotAuthorized(SIGN_IN_FAILED)
+    now = svc.clock.now()
+    with svc.uow() as uow:
+        subject = uow.subjects.find(identifier.strip())
+    subject_id = subject.id if subject is not None else None
+    if subject_id is not None:
+        _check_throttle(svc, subject_id, now)
+    passed = subject is not None and password_ok(svc, subject, password)
+    with svc.uow() as uow:
+        if subject is None or not passed:
+            if subject is not None:
+                uow.throttles.record_failure(_throttle_key(subject.id), now=now)
+                _event(uow, EventType.SESSION_SIGN_IN_FAILED, subject.id, now, Outcome.FAILURE)
+                uow.commit()
+            raise NotAuthorized(SIGN_IN_FAILED)
+        factors = available_second_factors(uow, subject.id)
+        due = bool(factors)
+        issued = _new_session(
+            uow, subject.id, aal=Aal.AAL1, due=due, now=now, reauth_at=None if due else now
+        )
+        if not due:
+            uow.throttles.reset(_throttle_key(subject.id))
+        _event(
+            uow, EventType.SESSION_SIGNED_IN, subject.id, now, data={"aal": 1, "complete": not due}
+        )
+        uow.commit()
+    return SignedIn(token=issued, aal=Aal.AAL1, second_factor_due=due, second_factors=factors)
+
+
+def complete_second_factor(svc: Services, *, token: str, method: str, response: str) -> SignedIn:
+    """Finish a sign-in with a second factor: a new token replaces the partial one
+    (R-26) and ``reauth_at`` is now. Raises NotAuthorized or Throttled."""
+    ctx = current(svc, token, allow_partial=True)
+    return _full_authentication(svc, ctx, method=method, response=response, password=None)
+
+
+def reauthenticate(
+    svc: Services, *, token: str, password: str, method: str | None, response: str
+) -> SignedIn:
+    """A full re-authentication inside a session (R-27): the password again and,
+    when one is bound, a second factor, in one request. A new token replaces the
+    old (R-26). Raises NotAuthorized or Throttled."""
+    ctx = current(svc, token)
+    return _full_authentication(svc, ctx, method=method, response=response, password=password)
+
+
+def current(svc: Services, token: str, *, allow_partial: bool = False) -> SessionContext:
+    """The live session behind ``token`` (its idle clock restarted). Raises
+    NotAuthorized for an unknown, ended, idle or too old session, or a partial
+    one unless ``allow_partial``."""
+    if not looks_like_token(token, prefix=SESSION_PREFIX):
+        raise NotAuthorized("sign in first")
+    now = svc.clock.now()
+    with svc.uow() as uow:
+        session = uow.sessions.by_digest(token_digest(token))
+        if session is None or not session.live(now):
+            raise NotAuthorized("the session ended; sign in again")
+        if session.second_factor_due and not allow_partial:
+            raise NotAuthorized("finish signing in with your second factor")
+        subject = uow.subjects.get(session.subject_id)
+        if subject is None:
+            raise NotAuthorized("the session ended; sign in again")
+        uow.sessions.touch(session.id, now=now)
+        uow.commit()
+    return SessionContext(session=session, subject=subject)
+
+
+def sign_out(svc: Services, token: str) -> None:
+    ctx = current(svc, token, allow_partial=True)
+    now = svc.clock.now()
+    with svc.uow() as uow:
+        if uow.sessions.end(ctx.session.id, now=now, reason="signed out"):
+            _event(uow, EventType.SESSION_ENDED, ctx.subject.id, now, data={"reason": "signed out"})
+        uow.commit()
+
+
+def end_all(uow: UnitOfWork, subject_id: str, *, now: datetime, reason: str) -> int:
+    """End every Custos session of the subject in the caller's transaction (R-24)."""
+    ended = uow.sessions.end_all(subject_id, now=now, reason=reason)
+    if ended:
+        _event(
+            uow,
+            EventType.SESSION_ENDED,
+            subject_id,
+            now,
+            data={"reason": reason, "sessions": ended},
+        )
+    return ended
+
+
+def password_ok(svc: Services, subject: Subject, password: str) -> bool:
+    """The password checked by the subject's identity-source account: the first
+    linked account on a target marked ``identity_source``, else on any target
+    offering ``authenticate``. A target that cannot answer counts as a failure."""
+    for account in _identity_accounts(svc, subject):
+        connector = svc.registry.operation(account.target, "authenticate")
+        assert isinstance(connector, AuthenticateOp)
+        try:
+            return connector.authenticate(account.account_id, password)
+        except ConnectorError:
+            return False
+    return False
+
+
+def available_second_factors(uow: UnitOfWork, subject_id: str) -> tuple[str, ...]:
+    """Second-factor methods the subject has bound, strongest first."""
+    kinds = {a.kind for a in uow.authenticators.active(subject_id)}
+    methods = [m for m, kind in SECOND_FACTOR_METHODS.items() if kind in kinds]
+    return tuple(sorted(methods, key=lambda m: -AAL_OF_KIND[SECOND_FACTOR_METHODS[m]]))
+
+
+def _identity_accounts(svc: Services, subject: Subject) -> list[LinkedAccount]:
+    settings_targets = svc.settings.targets
+    offering = [
+        a
+        for a in subject.accounts
+        if svc.registry.has(a.target) and "authenticate" in svc.registry.get(a.target).capabilities
+    ]
+    marked = [
+        a
+        for a in offering
+        if a.target in settings_targets and settings_targets[a.target].identity_source
+    ]
+    return list(marked or offering)
+
+
+def _full_authentication(
+    svc: Services, ctx: SessionContext, *, method: str | None, response: str, password: str | None
+) -> SignedIn:
+    now = svc.clock.now()
+    subject = ctx.subject
+    _check_throttle(svc, subject.id, now)
+    if password is not None and not password_ok(svc, subject, password):
+        _fail(svc, subject.id, now)
+    with svc.uow() as uow:
+        factors = available_second_factors(uow, subject.id)
+        aal, replacement = Aal.AAL1, None
+        if factors:
+            if method is None or method not in factors:
+                raise InvalidInput("give one of your second factors", methods=list(factors))
+            kind = SECOND_FACTOR_METHODS[method]
+            result = second_factor.verify(
+                svc,
+                uow,
+                subject=subject,
+                kind=kind,
+                response=response,
+                session_id=ctx.session.id,
+                now=now,
+            )
+            if not result.passed:
+                uow.commit()  # a consumed challenge stays consumed
+                _fail(svc, subject.id, now)
+            replacement = result.replacement_code
+            aal = AAL_OF_KIND[kind]
+        uow.sessions.end(ctx.session.id, now=now, reason="replaced on authentication")
+        issued = _new_session(
+            uow,
+            subject.id,
+            aal=aal,
+            due=False,
+            now=now,
+            reauth_at=now,
+            created_at=None if ctx.session.second_factor_due else ctx.session.created_at,
+        )
+        uow.throttles.reset(_throttle_key(subject.id))
+        kind_name = method or "password"
+        _event(
+            uow,
+            EventType.SESSION_REAUTHENTICATED
+            if password is not None
+            else EventType.SESSION_SIGNED_IN,
+            subject.id,
+            now,
+            data={"aal": int(aal), "factor": kind_name, "complete": True},
+        )
+        uow.commit()
+    return SignedIn(
+        token=issued,
+        aal=aal,
+        second_factor_due=False,
+        second_factors=factors,
+        replacement_recovery_code=replacement,
+    )
+
+
+def _new_session(
+    uow: UnitOfWork,
+    subject_id: str,
+    *,
+    aal: Aal,
+    due: bool,
+    now: datetime,
+    reauth_at: datetime | None,
+    created_at: datetime | None = None,
+) -> str:
+    token = issue_token(SESSION_PREFIX)
+    uow.sessions.add(
+        token.digest,
+        subject_id=subject_id,
+        aal=aal,
+        second_factor_due=due,
+        now=now,
+        reauth_at=reauth_at,
+        created_at=created_at,
+    )
+    return token.plain
+
+
+def _throttle_key(subject_id: str) -> str:
+    return f"signin:{subject_id}"
+
+
+def _check_throttle(svc: Services, subject_id: str, now: datetime) -> None:
+    with svc.uow() as uow:
+        failures, last = uow.throttles.get(_throttle_key(subject_id))
+    throttle.check_attempt(failures, last, now)
+
+
+def _fail(svc: Services, subject_id: str, now: datetime) -> None:
+    with svc.uow() as uow:
+        uow.throttles.record_failure(_throttle_key(subject_id), now=now)
+        _event(uow, EventType.SESSION_SIGN_IN_FAILED, subject_id, now, Outcome.FAILURE)
+        uow.commit()
+    raise NotAuthorized(SIGN_IN_FAILED)
+
+
+def _event(
+    uow: UnitOfWork,
+    type_: EventType,
+    subject_id: str,
+    now: datetime,
+    outcome: Outcome = Outcome.SUCCESS,
+    data: dict[str, object] | None = None,
+) -> None:
+    uow.ledger.append(
+        [
+            DomainEvent(
+                type=type_,
+                occurred_at=now,
+                actor=subject_actor(subject_id),
+                subject_id=subject_id,
+                case_id=None,
+                outcome=outcome,
+                data=data or {},
+            )
+        ]
+    )

@@ -1,0 +1,175 @@
+"""Sending messages after the transaction commits, and the recovery notices that
+go to every confirmed contact with a repudiation link (R-22, R-23).
+
+Delivery contract: a message is handed to the notifier only after the unit of
+work committed (never inside a transaction, never for a rolled-back change).
+It is written, sealed, to the notice outbox with the change, so a crash after
+the commit loses none (``service/notices/outbox.py``; the worker sends what is left).
+Delivery never raises: the change it reports is already committed, an error
+answer would misreport it and, on self-service endpoints, tell a known account
+from an unknown one (R-19). A failure is logged (kind and case, never the body or
+a secret, R-37) and recorded in the ledger as ``notify:subject:failed`` in a
+transaction of its own; a success as ``notify:subject:sent``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Final, cast
+
+import structlog
+
+from custos.credentials.tokens import issue_token
+from custos.domain.events import DomainEvent
+from custos.domain.model import Case, ContactKind, Subject
+from custos.notify import messages
+from custos.notify.base import Message, NotificationFailed
+from custos.service.notices import outbox
+from custos.service.ports import Services
+from custos.store.unit_of_work import UnitOfWork
+
+log = structlog.get_logger("custos.notify")
+
+REPUDIATION_PREFIX: Final = "crp"
+REPUDIATION_TTL: Final = timedelta(days=7)
+
+
+def queue(
+    svc: Services, uow: UnitOfWork, batch: Sequence[Message], *, subject_id: str | None
+) -> None:
+    """Deliver ``batch`` once ``uow`` committed (see the module contract). The
+    messages are written (sealed) to the outbox in ``uow``'s transaction, so a
+    crash after the commit loses none (``service/notices/outbox.py``). Every batch
+    queued in one unit of work is sent after its commit, and their outcomes are
+    recorded together in one more transaction."""
+    if batch:
+        ids = outbox.hold(svc, uow, "email", batch, subject_id=subject_id)
+        uow.gather_after_commit(
+            "notices", (ids, list(batch), subject_id), partial(_deliver_gathered, svc)
+        )
+
+
+def _deliver_gathered(svc: Services, items: list[object]) -> None:
+    events, held = [], []
+    for item in items:
+        ids, batch, subject_id = cast(tuple[list[str], list[Message], str | None], item)
+        events.append(send(svc, batch, subject_id=subject_id))
+        held.extend(ids)
+    outbox.settle(svc, events, held)
+
+
+def send(svc: Services, batch: Sequence[Message], *, subject_id: str | None) -> DomainEvent:
+    """Send the messages of one batch; the ledger event that says how it went."""
+    failures: list[str] = []
+    for message in batch:
+        try:
+            svc.notifier.send(message)
+        except NotificationFailed as exc:
+            failures.append(str(exc))
+            log.warning(
+                "notification_failed", kind=message.kind, case=message.case_id, error=str(exc)
+            )
+        except Exception as exc:  # a notifier's own bug: recorded by type, never its text
+            failures.append(f"the notifier failed unexpectedly ({type(exc).__name__})")
+            log.error(
+                "notification_failed",
+                kind=message.kind,
+                case=message.case_id,
+                error=type(exc).__name__,
+            )
+    return outbox.delivery_event(
+        svc,
+        kind=batch[0].kind,
+        case_id=batch[0].case_id,
+        subject_id=subject_id,
+        recipients=len(batch),
+        failures=failures,
+    )
+
+
+def repudiation_link(svc: Services, uow: UnitOfWork, *, case_id: str, now: datetime) -> str:
+    """Issue a one-time "this wasn't me" token for the case (stored hashed, valid
+    7 days) and return its link, built from the configured origin (R-17)."""
+    token = issue_token(REPUDIATION_PREFIX)
+    uow.repudiations.add(
+        case_id=case_id, digest=token.digest, now=now, expires_at=now + REPUDIATION_TTL
+    )
+    return _repudiation_url(svc, token.plain)
+
+
+def _repudiation_url(svc: Services, plain: str) -> str:
+    return f"{svc.settings.public_origin}/repudiate#token={plain}"
+
+
+def notify_recovery(
+    svc: Services, uow: UnitOfWork, *, case: Case, subject: Subject, event: str, now: datetime
+) -> int:
+    """Queue a recovery notice to every confirmed email contact of ``subject``
+    (R-22): what happened (``credential_issued`` or ``completed``), when, through
+    which channel, and a repudiation link. Returns the number of recipients."""
+    return notify_recoveries(svc, uow, [(case, subject)], event=event, now=now)
+
+
+def notify_recoveries(
+    svc: Services,
+    uow: UnitOfWork,
+    done: Sequence[tuple[Case, Subject]],
+    *,
+    event: str,
+    now: datetime,
+) -> int:
+    """``notify_recovery`` for many cases at once (the worker's batches): the
+    repudiation token of every case (R-17) stored in one statement. Returns the
+    number of recipients."""
+    tokens: list[tuple[str, str]] = []
+    sent = 0
+    for case, subject in done:
+        contacts = subject.confirmed_contacts(ContactKind.EMAIL)
+        if not contacts:
+            continue
+        token = issue_token(REPUDIATION_PREFIX)
+        tokens.append((case.id, token.digest))
+        link = _repudiation_url(svc, token.plain)
+        batch = [
+            messages.recovery_notice(
+                to=contact.address,
+                case_id=case.id,
+                display_name=subject.display_name,
+                event=event,
+                at=now,
+                channel=str(case.channel),
+                repudiation_link=link,
+                expires_days=REPUDIATION_TTL.days,
+            )
+            for contact in contacts
+        ]
+        queue(svc, uow, batch, subject_id=subject.id)
+        sent += len(batch)
+    uow.repudiations.add_many(tokens, now=now, expires_at=now + REPUDIATION_TTL)
+    return sent
+
+
+def notify_recovery_code_used(
+    svc: Services, uow: UnitOfWork, *, case: Case, subject: Subject, remaining: int, now: datetime
+) -> None:
+    """Tell every confirmed email contact that a saved recovery code was used
+    (R-12, R-23), with a repudiation link. The replacement code is never sent."""
+    contacts = subject.confirmed_contacts(ContactKind.EMAIL)
+    if not contacts:
+        return
+    link = repudiation_link(svc, uow, case_id=case.id, now=now)
+    batch = [
+        messages.recovery_code_used(
+            to=contact.address,
+            case_id=case.id,
+            display_name=subject.display_name,
+            at=now,
+            remaining=remaining,
+            repudiation_link=link,
+            expires_days=REPUDIATION_TTL.days,
+        )
+        for contact in contacts
+    ]
+    queue(svc, uow, batch, subject_id=subject.id)

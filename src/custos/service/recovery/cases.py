@@ -1,0 +1,237 @@
+"""Operator commands on cases: open (help desk), proof, approve, deny, execute,
+cancel, retry. Separation of duties is checked here through the domain on every
+call, whatever face it came from (R-32, R-33, R-34)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from custos.domain import sod
+from custos.domain.errors import (
+    AlreadyDecided,
+    ChannelNotAllowed,
+    InvalidInput,
+    NotFound,
+    ProofingFailed,
+    RecoveryBlocked,
+    SmsBlocked,
+    Throttled,
+)
+from custos.domain.model import Case, Channel, Operator, ProofRecord, Role, subject_actor
+from custos.domain.states import CaseState
+from custos.proofing.base import METHODS
+from custos.service.notices import sms
+from custos.service.ports import Services
+from custos.service.recovery import credentials, proofing
+from custos.service.recovery.case_transaction import CaseTxn, case_transaction
+from custos.service.recovery.opening import open_case
+
+MAX_REASON = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class ProofResult:
+    case_id: str
+    state: CaseState
+    passed: bool
+
+
+def _reason(text: str, *, what: str) -> str:
+    text = text.strip()
+    if not text:
+        raise InvalidInput(f"{what} needs a reason")
+    if len(text) > MAX_REASON:
+        raise InvalidInput(f"the reason is longer than {MAX_REASON} characters")
+    return text
+
+
+def open_helpdesk_case(
+    svc: Services,
+    operator: Operator,
+    *,
+    subject_id: str,
+    reason: str,
+    channel: Channel = Channel.HELPDESK,
+    source_address: str | None = None,
+) -> Case:
+    """Open a case for a caller. Raises NotFound, NotAuthorized, OutOfScope,
+    SeparationOfDuties; ChannelNotAllowed or RecoveryBlocked after recording the
+    refused case (so the attempt is audited)."""
+    reason = _reason(reason, what="a recovery request")
+    if channel == Channel.SELF_SERVICE:
+        raise InvalidInput("operators cannot open self-service cases")
+    now = svc.clock.now()
+    with svc.uow() as uow:
+        subject = uow.subjects.get(subject_id)
+        if subject is None:
+            raise NotFound(f"no subject '{subject_id}'", subject_id=subject_id)
+        sod.check_requester(operator, subject)
+        case = open_case(
+            svc,
+            uow,
+            subject=subject,
+            channel=channel,
+            reason=reason,
+            requested_by=operator.actor,
+            requester_person=operator.person,
+            source_address=source_address,
+            now=now,
+        )
+        uow.commit()
+    if case.state == CaseState.BLOCKED:
+        raise RecoveryBlocked(case.outcome_reason, case_id=case.id)
+    if case.state == CaseState.DENIED:
+        raise ChannelNotAllowed(case.outcome_reason, case_id=case.id)
+    return case
+
+
+def _operator_on_case(txn: CaseTxn, operator: Operator, role: Role) -> None:
+    sod.check_role(operator, role)
+    sod.check_scope(operator, txn.subject)
+    sod.check_not_subject(operator, txn.subject)
+
+
+def add_proof(
+    svc: Services, operator: Operator, case_id: str, *, method: str, response: str
+) -> ProofResult:
+    """The agent records evidence the caller gave (a TOTP code, a saved recovery
+    code, the code sent to their confirmed contact). Raises ProofingFailed on a
+    wrong answer (after recording it), Throttled while paused."""
+    if method not in METHODS:
+        raise InvalidInput(f"unknown proofing method '{method}'", known=sorted(METHODS))
+    if method == "webauthn":
+        raise InvalidInput(
+            "the subject answers WebAuthn on their own device: send them a WebAuthn link"
+        )
+    with case_transaction(svc, case_id) as txn:
+        _operator_on_case(txn, operator, Role.REQUESTER)
+        passed = _proof(svc, txn, method=method, response=response, actor=operator.actor)
+        result = ProofResult(case_id=txn.case.id, state=txn.case.state, passed=passed)
+    if not passed:
+        raise ProofingFailed("the evidence did not match", case_id=case_id, state=str(result.state))
+    return result
+
+
+def record_subject_proof(
+    svc: Services, case_id: str, *, method: str, response: str
+) -> tuple[bool, CaseState]:
+    """Evidence the subject gave on their own device for a help-desk case (a
+    WebAuthn assertion through the agent's link); returns (passed, new state)."""
+    with case_transaction(svc, case_id) as txn:
+        passed = _proof(
+            svc, txn, method=method, response=response, actor=subject_actor(txn.subject.id)
+        )
+        return passed, txn.case.state
+
+
+def _proof(svc: Services, txn: CaseTxn, *, method: str, response: str, actor: str) -> bool:
+    """Check, record and commit one proofing attempt; returns whether it passed."""
+    case, now = txn.case, txn.now
+    if case.state != CaseState.PROOFING:
+        raise AlreadyDecided(f"case {case.id} is not collecting evidence (state '{case.state}')")
+    if method not in case.requirements.methods:
+        raise InvalidInput(
+            f"method '{method}' is not allowed by tier '{case.requirements.tier}'",
+            allowed=sorted(case.requirements.methods),
+        )
+    try:
+        if method == "sms_code":  # R-44: refused outright, with its own error id
+            sms.ensure_sms_allowed(svc, txn.uow, case=case, subject=txn.subject, now=now)
+        proofing.check_throttle(txn.uow, case, method, now)
+    except (Throttled, SmsBlocked):
+        txn.save_and_commit()
+        raise
+    verdict = proofing.verify(
+        svc, txn.uow, case=case, subject=txn.subject, method=method, response=response, now=now
+    )
+    proofing.record_outcome(txn.uow, txn.subject.id, method, verdict.passed, now)
+    case.record_proof(
+        ProofRecord(
+            method=method,
+            passed=verdict.passed,
+            at=now,
+            actor=actor,
+            phishing_resistant=METHODS[method].phishing_resistant,
+            kind=METHODS[method].kind,
+        )
+    )
+    txn.save_and_commit()
+    return verdict.passed
+
+
+def send_email_code(svc: Services, operator: Operator, case_id: str) -> bool:
+    with case_transaction(svc, case_id) as txn:
+        _operator_on_case(txn, operator, Role.REQUESTER)
+        if txn.case.state != CaseState.PROOFING:
+            raise AlreadyDecided(f"case {case_id} is not collecting evidence")
+        sent = proofing.send_email_code(
+            svc, txn.uow, case=txn.case, subject=txn.subject, actor=operator.actor, now=txn.now
+        )
+        txn.save_and_commit()
+    return sent
+
+
+def approve(svc: Services, operator: Operator, case_id: str, *, reason: str) -> Case:
+    reason = _reason(reason, what="an approval")
+    with case_transaction(svc, case_id) as txn:
+        txn.case.approve(operator, txn.subject, at=txn.now, reason=reason)
+        txn.save_and_commit()
+        return txn.case
+
+
+def deny(svc: Services, operator: Operator, case_id: str, *, reason: str) -> Case:
+    reason = _reason(reason, what="a denial")
+    with case_transaction(svc, case_id) as txn:
+        txn.case.deny(operator, txn.subject, at=txn.now, reason=reason)
+        txn.uow.tokens.void_live(txn.subject.id, now=txn.now, reason="case denied")
+        txn.save_and_commit()
+        return txn.case
+
+
+def execute(svc: Services, operator: Operator, case_id: str) -> Case:
+    """Carry out the credential action of an approved case: the subject receives
+    the one-time link; the executor never sees it (R-34)."""
+    with case_transaction(svc, case_id) as txn:
+        credentials.issue(
+            svc, txn.uow, case=txn.case, subject=txn.subject, executor=operator, now=txn.now
+        )
+        txn.save_and_commit()
+        return txn.case
+
+
+def cancel(svc: Services, operator: Operator, case_id: str, *, reason: str) -> Case:
+    reason = _reason(reason, what="a cancellation")
+    with case_transaction(svc, case_id) as txn:
+        if not (operator.has_role(Role.REQUESTER) or operator.has_role(Role.ADMIN)):
+            sod.check_role(operator, Role.REQUESTER)
+        sod.check_scope(operator, txn.subject)
+        txn.case.cancel(operator.actor, at=txn.now, reason=reason)
+        txn.uow.tokens.void_live(txn.subject.id, now=txn.now, reason="case cancelled")
+        txn.uow.secrets.wipe(txn.case.id)
+        txn.save_and_commit()
+        return txn.case
+
+
+def retry(svc: Services, operator: Operator, case_id: str, *, target: str | None = None) -> int:
+    """Queue the failed receipts of a case in ``needs_attention`` again."""
+    with case_transaction(svc, case_id) as txn:
+        _operator_on_case(txn, operator, Role.EXECUTOR)
+        if txn.case.state != CaseState.NEEDS_ATTENTION:
+            raise AlreadyDecided(
+                f"case {case_id} does not need attention (state '{txn.case.state}')"
+            )
+        if txn.uow.secrets.get(case_id) is None:
+            raise AlreadyDecided(f"case {case_id} holds no secret to propagate; open a new case")
+        count = txn.uow.receipts.retry(case_id, now=txn.now, target=target)
+        if count == 0:
+            raise InvalidInput(
+                "no failed receipt to retry" + (f" for '{target}'" if target else "")
+            )
+        txn.case.move(
+            CaseState.EXECUTING,
+            at=txn.now,
+            actor=operator.actor,
+            reason=f"retry of {count} receipt(s)",
+        )
+        txn.save_and_commit()
+        return count

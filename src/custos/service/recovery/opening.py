@@ -1,0 +1,130 @@
+"""Opening a case: score the risk, pick the tier, freeze the requirements."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from custos.domain.events import EventType
+from custos.domain.model import (
+    SYSTEM_ACTOR,
+    Case,
+    Channel,
+    CredentialAction,
+    Subject,
+    expiry_for,
+)
+from custos.domain.states import CaseState
+from custos.ledger.policies import remember_policy
+from custos.policy.engine import band_for, select_requirements
+from custos.risk.engine import collect, score
+from custos.service.ports import Services
+from custos.service.signals import risk_context
+from custos.store.unit_of_work import UnitOfWork
+
+
+def new_case_id(now: datetime) -> str:
+    return f"case-{now.strftime('%Y%m%d')}-{secrets.token_hex(5)}"
+
+
+def open_case(
+    svc: Services,
+    uow: UnitOfWork,
+    *,
+    subject: Subject,
+    channel: Channel,
+    reason: str,
+    requested_by: str,
+    requester_person: str | None,
+    source_address: str | None,
+    now: datetime,
+    device_digest: str | None = None,
+    flow_digest: str | None = None,
+) -> Case:
+    """Open a case in ``uow`` (not committed). The case ends up in ``proofing``, or
+    already ``blocked`` (a hold, a block tier) or ``denied`` (channel not allowed,
+    risk refused): the caller decides how to answer those. ``device_digest`` and
+    ``flow_digest`` come from a self-service flow (device novelty, velocity)."""
+    ctx = risk_context.gather(
+        svc,
+        uow,
+        subject=subject,
+        channel=channel,
+        source_address=source_address,
+        device_digest=device_digest,
+        flow_digest=flow_digest,
+        now=now,
+    )
+    fired = collect(ctx)
+    risk = score(fired, lambda total: band_for(svc.policy, total))
+    req = select_requirements(svc.policy, subject, channel, risk)
+    case = Case(
+        id=new_case_id(now),
+        subject_id=subject.id,
+        channel=channel,
+        reason=reason,
+        state=CaseState.OPENED,
+        opened_at=now,
+        updated_at=now,
+        expires_at=expiry_for(now, req),
+        requirements=req,
+        risk=risk,
+        requested_by=requested_by,
+        requester_person=requester_person,
+    )
+    case.emit(
+        EventType.CASE_OPENED,
+        at=now,
+        actor=requested_by,
+        reason=reason,
+        data={"channel": str(channel)},
+    )
+    case.emit(
+        EventType.RISK_ASSESSED,
+        at=now,
+        actor=SYSTEM_ACTOR,
+        data={
+            "score": risk.score,
+            "band": risk.band,
+            "reasons": list(risk.reasons),
+            "signals": [{"name": s.name, "points": s.points} for s in fired],
+        },
+    )
+    case.emit(
+        EventType.TIER_SELECTED,
+        at=now,
+        actor=SYSTEM_ACTOR,
+        data={
+            "tier": req.tier,
+            "policy_hash": req.policy_hash,
+            "policy_version": req.policy_version,
+            "action": str(req.action),
+            "factors": req.factors,
+            "methods": sorted(req.methods),
+            "approvals": req.approvals,
+            "phishing_resistant": req.phishing_resistant,
+            "refused": req.refused,
+        },
+    )
+    if req.action == CredentialAction.BLOCK:
+        holds = ", ".join(sorted(str(h) for h in subject.holds)) or "policy"
+        case.move(
+            CaseState.BLOCKED,
+            at=now,
+            actor=SYSTEM_ACTOR,
+            reason=f"tier '{req.tier}' blocks recovery ({holds})",
+        )
+    elif channel not in req.channels:
+        case.move(
+            CaseState.DENIED,
+            at=now,
+            actor=SYSTEM_ACTOR,
+            reason=f"channel '{channel}' is not allowed for tier '{req.tier}'",
+        )
+    elif req.refused:
+        case.move(CaseState.DENIED, at=now, actor=SYSTEM_ACTOR, reason=req.refusal_reason)
+    else:
+        case.move(CaseState.PROOFING, at=now, actor=SYSTEM_ACTOR)
+    remember_policy(uow.conn, policy_hash=svc.policy.hash, text=svc.policy.text, now=now)
+    uow.cases.add(case, source_address=source_address)
+    return case

@@ -1,0 +1,240 @@
+"""Fraud flags (R-43): an agent flags a case, or the subject repudiates it with
+the "this wasn't me" link of a recovery notice (R-22). Either way, in one
+transaction:
+
+1. the case moves to ``blocked`` when the state machine allows it (from opened,
+   proofing, awaiting_approval, approved, credential_issued); from any other
+   state it stays where it is (there is no move to ``blocked`` from executing,
+   verifying, needs_attention or a terminal state), and the steps below still run;
+2. every live reset link of the subject is voided;
+3. the sealed new password is wiped if still held, so unfinished propagation
+   stops (its receipts fail and ``retry`` has nothing to send);
+4. every unused repudiation link of the case is spent;
+5. the subject gets the ``incident_freeze`` hold, so the policy's ``frozen`` tier
+   refuses new recoveries until security removes it;
+6. a ``case:fraud:flagged`` ledger event records who flagged, why, and what was done.
+
+After the commit, a security alert goes to ``security_address`` (kind
+``repudiated``) and, when configured, to the signed security webhook.
+See docs/notifications.md.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+from typing import Any, Final
+
+import structlog
+
+from custos.credentials.tokens import looks_like_token, token_digest
+from custos.domain import sod
+from custos.domain.errors import InvalidInput, NotAuthorized, NotFound
+from custos.domain.events import EventType
+from custos.domain.model import SYSTEM_ACTOR, Case, Hold, Operator, Role, Subject, subject_actor
+from custos.domain.states import CaseState, can_move
+from custos.notify import messages
+from custos.notify.webhook import post_signed
+from custos.service.notices import dispatch as notices
+from custos.service.ports import Services
+from custos.store.unit_of_work import UnitOfWork
+
+log = structlog.get_logger("custos.fraud")
+
+MAX_REASON: Final = 2000
+#: The one answer to every repudiation, valid or not: it reveals nothing (R-19).
+REPUDIATION_ANSWER: Final = (
+    "Thank you. If this link was valid, the recovery has been stopped and your "
+    "security team has been told. Contact them if you have not heard from them."
+)
+REPUDIATION_REASON: Final = "the subject repudiated the recovery ('this wasn't me')"
+
+
+def repudiate(svc: Services, *, token: str) -> None:
+    """Flag the case behind a repudiation token. Returns None whatever happened:
+    an unknown, used, expired or malformed token does nothing and looks the same
+    to the caller."""
+    if not looks_like_token(token, prefix=notices.REPUDIATION_PREFIX):
+        return
+    digest = token_digest(token)
+    now = svc.clock.now()
+    with svc.uow() as uow:
+        case_id = uow.repudiations.use(digest, now=now)
+        if case_id is None:
+            return
+        case = uow.cases.get(case_id, for_update=True)
+        subject = uow.subjects.get(case.subject_id)
+        assert subject is not None  # cases reference subjects by foreign key
+        _flag(
+            svc,
+            uow,
+            case,
+            subject,
+            actor=subject_actor(subject.id),
+            flagged_by="the subject, through the link in a recovery notice",
+            source="repudiation_link",
+            reason=REPUDIATION_REASON,
+            now=now,
+        )
+        uow.cases.save(case)
+        uow.commit()
+
+
+def flag_fraud(svc: Services, operator: Operator, case_id: str, *, reason: str) -> Case:
+    """An operator with the requester or approver role, whose scope covers the
+    subject, flags the case. Works in every state (see the module docstring).
+    Raises NotFound, NotAuthorized, OutOfScope, SeparationOfDuties, InvalidInput."""
+    reason = reason.strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise InvalidInput(f"a fraud flag needs a reason of 1 to {MAX_REASON} characters")
+    if not (operator.has_role(Role.REQUESTER) or operator.has_role(Role.APPROVER)):
+        raise NotAuthorized(
+            f"operator '{operator.name}' needs the requester or approver role to flag fraud"
+        )
+    now = svc.clock.now()
+    with svc.uow() as uow:
+        # No expiry check first: a case that just ran out may still be flagged.
+        case = uow.cases.get(case_id, for_update=True)
+        subject = uow.subjects.get(case.subject_id)
+        if subject is None:
+            raise NotFound(f"no subject '{case.subject_id}'")
+        sod.check_scope(operator, subject)
+        sod.check_not_subject(operator, subject)
+        _flag(
+            svc,
+            uow,
+            case,
+            subject,
+            actor=operator.actor,
+            flagged_by=f"operator {operator.name} ({operator.id})",
+            source="operator",
+            reason=reason,
+            now=now,
+        )
+        uow.cases.save(case)
+        uow.commit()
+    return case
+
+
+def _flag(
+    svc: Services,
+    uow: UnitOfWork,
+    case: Case,
+    subject: Subject,
+    *,
+    actor: str,
+    flagged_by: str,
+    source: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    before = case.state
+    blocked = can_move(before, CaseState.BLOCKED)
+    if blocked:
+        case.move(CaseState.BLOCKED, at=now, actor=actor, reason=f"fraud flag: {reason}")
+    voided = uow.tokens.void_live(subject.id, now=now, reason="fraud flagged")
+    wiped = uow.secrets.wipe(case.id)
+    if wiped:
+        case.emit(EventType.SECRET_WIPED, at=now, actor=SYSTEM_ACTOR, reason="fraud flagged")
+    uow.repudiations.use_all(case.id, now=now)
+    froze = Hold.INCIDENT_FREEZE not in subject.holds
+    if froze:
+        subject.holds = subject.holds | {Hold.INCIDENT_FREEZE}
+        uow.subjects.update(subject)
+    case.emit(
+        EventType.FRAUD_FLAGGED,
+        at=now,
+        actor=actor,
+        reason=reason,
+        data={
+            "source": source,
+            "state_before": str(before),
+            "blocked": blocked,
+            "tokens_voided": voided,
+            "secret_wiped": wiped,
+            "hold": str(Hold.INCIDENT_FREEZE),
+            "hold_added": froze,
+        },
+    )
+    actions = [
+        f"case moved from {before} to blocked"
+        if blocked
+        else f"case left in '{before}': there is no move to blocked from there",
+        f"{voided} live reset link(s) voided",
+        "sealed new password wiped: unfinished propagation stops"
+        if wiped
+        else "no sealed password was held",
+        "subject placed under the incident_freeze hold"
+        if froze
+        else "subject was already under the incident_freeze hold",
+    ]
+    _alert_security(
+        svc,
+        uow,
+        case=case,
+        subject_id=subject.id,
+        flagged_by=flagged_by,
+        source=source,
+        reason=reason,
+        before=before,
+        actions=actions,
+        now=now,
+    )
+
+
+def _alert_security(
+    svc: Services,
+    uow: UnitOfWork,
+    *,
+    case: Case,
+    subject_id: str,
+    flagged_by: str,
+    source: str,
+    reason: str,
+    before: CaseState,
+    actions: list[str],
+    now: datetime,
+) -> None:
+    """Queue the alert mail (kind ``repudiated``) and the signed webhook; both
+    leave only after the commit."""
+    address = svc.settings.security_address
+    if address is None:
+        log.warning("security_address_unset", case=case.id, alert="fraud_flagged")
+    else:
+        alert = messages.repudiated(
+            to=address,
+            case_id=case.id,
+            subject_id=subject_id,
+            flagged_by=flagged_by,
+            source=source,
+            reason=reason,
+            at=now,
+            state_before=str(before),
+            state_after=str(case.state),
+            actions=actions,
+        )
+        notices.queue(svc, uow, [alert], subject_id=subject_id)
+    payload: dict[str, Any] = {
+        "type": str(EventType.FRAUD_FLAGGED),
+        "time": now.isoformat(),
+        "case": case.id,
+        "subject": subject_id,
+        "source": source,
+        "state_before": str(before),
+        "state_after": str(case.state),
+        "actions": actions,
+    }
+    uow.after_commit(partial(security_webhook_hook, svc, payload))
+
+
+def security_webhook_hook(svc: Services, payload: dict[str, Any]) -> None:
+    """POST ``payload`` to ``security_webhook_url`` signed (HMAC-SHA256) with
+    ``security_webhook_secret`` through :mod:`custos.notify.webhook` (which
+    retries and logs failures). Does nothing when either is unset. Never raises."""
+    url, secret = svc.settings.security_webhook_url, svc.settings.security_webhook_secret
+    if url is None or secret is None:
+        return
+    try:
+        post_signed(url, secret.get_secret_value().encode("utf-8"), payload)
+    except Exception as exc:  # an alert channel must not break the committed flag
+        log.error("security_webhook_failed", error=type(exc).__name__)
