@@ -2,7 +2,9 @@
 
 Rules: an approver is never the requester, the executor or the subject; one
 person counts once in a quorum whatever roles they hold; nobody acts outside
-their scope; the subject never approves or executes their own case.
+their scope; the subject never requests, proofs, approves, executes, cancels,
+retries or flags their own case (every operator action on a case checks
+:func:`check_not_subject`).
 """
 
 from __future__ import annotations
@@ -63,6 +65,15 @@ def check_not_subject(operator: Operator, subject: Subject) -> None:
 
 
 def check_requester(operator: Operator, subject: Subject) -> None:
+    check_role(operator, Role.REQUESTER)
+    check_scope(operator, subject)
+    check_not_subject(operator, subject)
+
+
+def check_canceller(operator: Operator, subject: Subject) -> None:
+    """Who may cancel a case: a requester (or admin) whose scope covers the
+    subject and who is not the subject. Raises NotAuthorized, OutOfScope,
+    SeparationOfDuties."""
     check_role(operator, Role.REQUESTER)
     check_scope(operator, subject)
     check_not_subject(operator, subject)

@@ -212,6 +212,21 @@ def test_subject_cannot_execute_own_recovery() -> None:
     assert case.state == CaseState.APPROVED
 
 
+def test_subject_cannot_cancel_own_recovery() -> None:
+    """R-32: the subject never cancels their own case, whatever roles they hold;
+    another requester in scope may."""
+    admin_self = operator("alice-admin", Role.ADMIN, person=SUBJECT.id, scope=frozenset({"*"}))
+    for self_operator in (SELF, admin_self):
+        with pytest.raises(SeparationOfDuties) as caught:
+            sod.check_canceller(self_operator, SUBJECT)
+        assert caught.value.error_id == "sod_violation"
+    sod.check_canceller(HELPDESK, SUBJECT)
+    with pytest.raises(NotAuthorized):
+        sod.check_canceller(BOB, SUBJECT)
+    with pytest.raises(OutOfScope):
+        sod.check_canceller(operator("r", Role.REQUESTER, scope=frozenset({"ops"})), SUBJECT)
+
+
 def test_subject_cannot_act_through_admin_role() -> None:
     """R-32, R-33: admin satisfies the role check, never the subject rule."""
     admin_self = operator("alice-admin", Role.ADMIN, person=SUBJECT.id, scope=frozenset({"*"}))

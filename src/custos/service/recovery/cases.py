@@ -202,9 +202,7 @@ def execute(svc: Services, operator: Operator, case_id: str) -> Case:
 def cancel(svc: Services, operator: Operator, case_id: str, *, reason: str) -> Case:
     reason = _reason(reason, what="a cancellation")
     with case_transaction(svc, case_id) as txn:
-        if not (operator.has_role(Role.REQUESTER) or operator.has_role(Role.ADMIN)):
-            sod.check_role(operator, Role.REQUESTER)
-        sod.check_scope(operator, txn.subject)
+        sod.check_canceller(operator, txn.subject)
         txn.case.cancel(operator.actor, at=txn.now, reason=reason)
         txn.uow.tokens.void_live(txn.subject.id, now=txn.now, reason="case cancelled")
         txn.uow.secrets.wipe(txn.case.id)
