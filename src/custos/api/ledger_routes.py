@@ -47,9 +47,10 @@ def entry(
     tree_size: int | None = Query(default=None, ge=1),
 ) -> dict[str, Any]:
     """The entry and its inclusion proof against the signed head at
-    ``tree_size`` (default: the newest signed head)."""
+    ``tree_size`` (default: the newest signed head). An entry about a subject
+    outside the operator's scope answers 404 as a missing one."""
     proofs.require_ledger_reader(operator)
-    return proofs.entry_with_proof(svc, seq, tree_size=tree_size)
+    return proofs.entry_with_proof(svc, seq, reader=operator, tree_size=tree_size)
 
 
 @router.get("/ledger/consistency")
@@ -65,11 +66,12 @@ def consistency(
 
 @router.get("/cases/{case_id}/evidence", response_class=Response)
 def evidence(case_id: str, svc: ServicesDep, operator: OperatorDep) -> Response:
-    """The case's evidence pack (a zip that verifies offline)."""
+    """The case's evidence pack (a zip that verifies offline); a case outside
+    the operator's scope answers 404 as an unknown one."""
     from custos.ledger.evidence import export_pack
 
     proofs.require_ledger_reader(operator)
-    pack = export_pack(svc, case_id, actor=f"operator:{operator.id}")
+    pack = export_pack(svc, case_id, reader=operator, actor=operator.actor)
     return Response(
         pack,
         media_type="application/zip",

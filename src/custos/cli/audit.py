@@ -113,7 +113,8 @@ def audit_proof(
     with failures():
         if server is None:
             svc = state(ctx).services()
-            answer = entry_with_proof(svc, seq, tree_size=tree_size)
+            # The CLI is the local administrator: it reads every entry (no scope).
+            answer = entry_with_proof(svc, seq, reader=None, tree_size=tree_size)
             keys = key_ring(svc).public_keys()
         else:
             answer = _fetch(server, token, seq, tree_size)
@@ -181,7 +182,8 @@ def evidence_export(
     from custos.ledger.evidence import export_pack
 
     with failures():
-        pack = export_pack(state(ctx).services(), case_id)
+        # The CLI is the local administrator: every case, no scope.
+        pack = export_pack(state(ctx).services(), case_id, reader=None)
     output.write_bytes(pack)
     console.print(f"evidence pack for {case_id} written to {output}")
 

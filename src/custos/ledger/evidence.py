@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import select
 
 from custos.domain.events import DomainEvent, EventType
+from custos.domain.model import Operator
 from custos.ledger.heads import key_ring, sign_tree_head
 from custos.ledger.policies import policy_text
 from custos.ledger.summary import render_summary
@@ -54,11 +55,15 @@ def proof_name(index: int) -> str:
     return f"proofs/{index:012d}.json"
 
 
-def export_pack(svc: Services, case_id: str, *, actor: str = "cli:local") -> bytes:
+def export_pack(
+    svc: Services, case_id: str, *, reader: Operator | None, actor: str = "cli:local"
+) -> bytes:
     """Build the evidence pack of ``case_id`` and return the zip bytes. Records
-    the export in the ledger and signs a new tree head. Raises NotFound for an
-    unknown case, NoLedgerKey when no signing key exists."""
-    detail = case_detail(svc, None, case_id)
+    the export in the ledger and signs a new tree head. ``reader``: the operator
+    asking (None: the local CLI). Raises NotFound for an unknown case and,
+    alike and before anything is recorded, for a case outside the reader's
+    scope; NoLedgerKey when no signing key exists."""
+    detail = case_detail(svc, reader, case_id)
     with svc.uow() as uow:
         text = policy_text(uow.conn, detail["policy_hash"])
     if text is None and svc.policy.hash == detail["policy_hash"]:

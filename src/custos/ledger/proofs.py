@@ -3,7 +3,11 @@ plain JSON for the API and the CLI, and their local verification.
 
 Every proof is against a *signed* head: the caller names a size, or gets the
 newest head. Reading them is for the admin and auditor roles only (R-38);
-:func:`require_ledger_reader` enforces that for every face.
+:func:`require_ledger_reader` enforces that for every face. An entry about a
+subject (or a case, hence its subject) is read only by an operator whose scope
+covers that subject; an entry about no subject (key rotations, syncs, operator
+records) by any ledger reader. An entry out of scope answers exactly as a
+missing one (docs/ledger.md).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from custos.ledger.signing import TreeHead, verify_head
 from custos.ledger.tree_store import StoredTree
 from custos.service.ports import Services
 from custos.store.tables import ledger
+from custos.store.unit_of_work import UnitOfWork
 
 LEDGER_READERS = frozenset({Role.ADMIN, Role.AUDITOR})
 
@@ -54,19 +59,48 @@ def latest_signed_head(svc: Services) -> dict[str, Any]:
     return _head(svc, None).to_json()
 
 
-def entry_with_proof(svc: Services, seq: int, *, tree_size: int | None = None) -> dict[str, Any]:
+def readable_by(
+    uow: UnitOfWork, reader: Operator | None, *, subject_id: str | None, case_id: str | None
+) -> bool:
+    """Whether ``reader`` may read an entry about ``subject_id`` / ``case_id``:
+    always for the local CLI (``reader`` None) and a ``*`` scope; an entry
+    naming a subject (or else a case) when the scope covers that subject, which
+    must still be known; an entry naming neither, always."""
+    if reader is None or "*" in reader.scope:
+        return True
+    if subject_id is None and case_id is not None:
+        try:
+            subject_id = uow.cases.get(case_id, children=False).subject_id
+        except NotFound:
+            return False
+    if subject_id is None:
+        return True
+    subject = uow.subjects.get(subject_id)
+    return subject is not None and reader.covers(subject)
+
+
+def entry_with_proof(
+    svc: Services, seq: int, *, reader: Operator | None, tree_size: int | None = None
+) -> dict[str, Any]:
     """Entry ``seq`` (its canonical bytes as text), its leaf index and hash, and
     its inclusion proof against the signed head at ``tree_size`` (default: the
-    newest). Raises NotFound, NoSignedHead, or NotCovered when the head is
-    older than the entry."""
+    newest). ``reader``: the operator asking (None: the local CLI). Raises
+    NotFound (also for an entry outside the reader's scope, with the same
+    message), NoSignedHead, or NotCovered when the head is older than the entry."""
     head = _head(svc, tree_size)
     with svc.uow() as uow:
         row = uow.conn.execute(
-            select(ledger.c.leaf_index, ledger.c.leaf_hash, ledger.c.canonical).where(
-                ledger.c.seq == seq
-            )
+            select(
+                ledger.c.leaf_index,
+                ledger.c.leaf_hash,
+                ledger.c.canonical,
+                ledger.c.subject_id,
+                ledger.c.case_id,
+            ).where(ledger.c.seq == seq)
         ).first()
-        if row is None:
+        if row is None or not readable_by(
+            uow, reader, subject_id=row.subject_id, case_id=row.case_id
+        ):
             raise NotFound(f"no ledger entry with seq {seq}")
         index = int(row.leaf_index)
         if index >= head.tree_size:

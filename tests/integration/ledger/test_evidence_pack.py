@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from ledger_helpers import cli, rows, signing_key
+from sqlalchemy import Table, func, select
 
 from conftest import World
 from custos.api.app import create_app
@@ -19,6 +20,7 @@ from custos.domain.model import Role
 from custos.ledger.evidence import export_pack
 from custos.ledger.pack_check import verify_pack
 from custos.service.recovery import credentials, self_service
+from custos.store.tables import ledger, tree_heads
 
 PASSWORD = "marble-lantern-quiver-27-fjord"
 
@@ -185,13 +187,44 @@ def test_pack_downloads_through_the_api_for_auditors_only(
     assert exported["case_id"] == case_id
 
 
+def test_pack_of_a_case_outside_the_scope_answers_as_an_unknown_case(
+    completed: tuple[World, str, dict[str, str]],
+) -> None:
+    """R-38 with scope (R-32): an auditor or admin scoped to ``contractors``
+    gets 404, with the body an unknown case gets, for a staff subject's pack;
+    nothing is recorded and no head is signed for the refused export."""
+    world, case_id, _ = completed
+    world.operator("cora", Role.AUDITOR, scope=("contractors",))
+    world.operator("carl", Role.ADMIN, scope=("contractors",))
+    before = (_count(world, ledger), _count(world, tree_heads))
+    with TestClient(create_app(world.svc)) as api:
+        unknown = api.get(
+            "/api/v1/cases/case-unknown/evidence",
+            headers={"Authorization": f"Bearer {world.tokens['cora']}"},
+        )
+        assert unknown.status_code == 404
+        for name in ("cora", "carl"):
+            hidden = api.get(
+                f"/api/v1/cases/{case_id}/evidence",
+                headers={"Authorization": f"Bearer {world.tokens[name]}"},
+            )
+            assert hidden.status_code == 404, (name, hidden.text)
+            assert hidden.text == unknown.text.replace("case-unknown", case_id)
+    assert (_count(world, ledger), _count(world, tree_heads)) == before
+
+
+def _count(world: World, table: Table) -> int:
+    with world.svc.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
 def test_no_secret_enters_any_ledger_entry(
     completed: tuple[World, str, dict[str, str]],
 ) -> None:
     """R-37: the password, the reset token, the e-mail code, the flow handle
     and the signing key never appear in the ledger, nor in a pack."""
     world, case_id, secrets = completed
-    pack = export_pack(world.svc, case_id)
+    pack = export_pack(world.svc, case_id, reader=None)
     with zipfile.ZipFile(io.BytesIO(pack)) as archive:
         packed = b"".join(archive.read(n) for n in archive.namelist())
     everything = "\n".join(r.canonical for r in rows(world))

@@ -10,16 +10,19 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 from ledger_helpers import cli, fill, rows, signing_key
+from sqlalchemy import select
 
 from conftest import World
 from custos.api.app import create_app
 from custos.cli.main import app as cli_app
+from custos.domain.events import DomainEvent, EventType
 from custos.domain.model import Role
 from custos.ledger import merkle
 from custos.ledger.heads import sign_tree_head
 from custos.ledger.proofs import check_entry_proof
 from custos.ledger.rotation import rotate_ledger_key
 from custos.ledger.signing import load_public_key
+from custos.store.tables import ledger
 
 
 @pytest.fixture
@@ -145,3 +148,80 @@ def test_cli_proof_checks_an_entry_locally(world: World, api: TestClient) -> Non
     result = cli(world, "audit", "proof", str(seq))
     assert result.exit_code == 0, result.output + result.stderr
     assert "inclusion proof verified" in result.output
+
+
+def _seq_of(world: World, *, subject_id: str | None, case_id: str | None = None) -> int:
+    with world.svc.engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(ledger.c.seq)
+                .where(
+                    ledger.c.subject_id.is_(None)
+                    if subject_id is None
+                    else ledger.c.subject_id == subject_id
+                )
+                .where(
+                    ledger.c.case_id.is_(None) if case_id is None else ledger.c.case_id == case_id
+                )
+                .order_by(ledger.c.seq)
+            )
+            .scalars()
+            .first()
+        )
+
+
+def test_entries_outside_the_readers_scope_answer_as_missing(world: World, api: TestClient) -> None:
+    """R-38 with scope (R-32): an auditor or admin scoped to ``contractors``
+    reads entries about contractors and entries about no subject, but an entry
+    about a staff subject, about a staff subject's case, or about a subject the
+    directory no longer knows answers 404 with the body of a missing entry; a
+    ``*`` scope reads them all."""
+    world.subject("olivia")  # staff
+    world.subject("kim", groups=("contractors",))
+    world.operator("cora", Role.AUDITOR, scope=("contractors",))
+    world.operator("carl", Role.ADMIN, scope=("contractors",))
+    opened = api.post(
+        "/api/v1/cases", headers=_auth(world, "hana"), json={"subject": "olivia", "reason": "call"}
+    )
+    assert opened.status_code == 201, opened.text
+    staff_case = opened.json()["id"]
+    with world.svc.uow() as uow:
+        uow.ledger.append(
+            [
+                DomainEvent(
+                    type=EventType.NOTIFICATION_SENT,
+                    occurred_at=world.clock.now(),
+                    actor="test",
+                    subject_id=subject,
+                    case_id=case,
+                )
+                for subject, case in (("kim", None), ("olivia", None), (None, staff_case))
+            ]
+        )
+        uow.commit()
+    sign_tree_head(world.svc)
+    about_kim = _seq_of(world, subject_id="kim")
+    about_olivia = _seq_of(world, subject_id="olivia")
+    about_staff_case = _seq_of(world, subject_id="olivia", case_id=staff_case)
+    about_case_only = _seq_of(world, subject_id=None, case_id=staff_case)
+    about_nobody = _seq_of(world, subject_id=None)  # an operator was created
+    about_unknown = rows(world)[4].seq  # fill(): subject "s0", not in the directory
+    missing = api.get("/api/v1/ledger/entries/999999", headers=_auth(world, "cora"))
+    assert missing.status_code == 404
+    for name in ("cora", "carl"):
+        for seq in (about_olivia, about_staff_case, about_case_only, about_unknown):
+            hidden = api.get(f"/api/v1/ledger/entries/{seq}", headers=_auth(world, name))
+            assert hidden.status_code == 404, (name, seq, hidden.text)
+            assert hidden.json() == {
+                "error": {
+                    **missing.json()["error"],
+                    "message": missing.json()["error"]["message"].replace("999999", str(seq)),
+                }
+            }
+        for seq in (about_kim, about_nobody):
+            shown = api.get(f"/api/v1/ledger/entries/{seq}", headers=_auth(world, name))
+            assert shown.status_code == 200, (name, seq, shown.text)
+            assert shown.json()["seq"] == seq
+    for seq in (about_kim, about_olivia, about_staff_case, about_case_only, about_unknown):
+        everyone = api.get(f"/api/v1/ledger/entries/{seq}", headers=_auth(world, "audrey"))
+        assert everyone.status_code == 200, (seq, everyone.text)
