@@ -1,23 +1,16 @@
-"""The real app served by uvicorn on loopback, and Debian's Chromium driven by
-Playwright with a virtual WebAuthn authenticator (Chrome DevTools Protocol).
+"""Debian's Chromium driven by Playwright (the app itself runs through
+``live_server``), with a virtual WebAuthn authenticator (Chrome DevTools Protocol).
 Playwright's own browser download is not used: a missing /usr/bin/chromium fails
 the test (``scripts/test`` installs Debian's ``chromium``)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
-
-from conftest import World
-from custos.api.app import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,32 +23,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serve(world: World, port: int) -> Iterator[None]:
-    """``create_app(world.svc)`` on 127.0.0.1:``port`` in a thread, until the block ends."""
-    config = uvicorn.Config(
-        create_app(world.svc), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     SecretStr,
     ValidationError,
     field_validator,
@@ -285,6 +286,10 @@ class Settings(BaseSettings):
     policy_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    #: Addresses or networks of the reverse proxies / load balancers in front of
+    #: ``custos serve``. Only a request from one of them has its X-Forwarded-For
+    #: read (custos.api.client_source); default none: the socket peer is the source.
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     outbox_dir: Path | None = None
     #: Ed25519 tree-head keys (custos.ledger.signing); default <data_dir>/ledger-keys.

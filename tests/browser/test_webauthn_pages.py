@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from browser_harness import REGISTER_JS, add_virtual_authenticator, chromium, free_port, serve
+from browser_harness import REGISTER_JS, add_virtual_authenticator, chromium
+from live_server import free_port, serve
 from playwright.sync_api import Page, expect
 from subject_helpers import PASSWORD, with_password
 

@@ -178,3 +178,26 @@ def test_load_key_env_key_wins_over_file(tmp_path: Path) -> None:
     settings = load_settings(None, data_dir=tmp_path, sealing_key=key.to_b64())
     assert load_key(settings).to_b64() == key.to_b64()
     assert not (tmp_path / "sealing.key").exists()
+
+
+def test_trusted_proxies_default_to_none(tmp_path: Path) -> None:
+    """R-20: without configuration no proxy is trusted, 127.0.0.1 included."""
+    assert load_settings(None, data_dir=tmp_path).trusted_proxies == []
+
+
+def test_trusted_proxies_read_addresses_and_networks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, 'trusted_proxies = ["10.0.0.0/8", "192.0.2.10", "fd00::/8"]\n')
+    found = [str(n) for n in load_settings(path).trusted_proxies]
+    assert found == ["10.0.0.0/8", "192.0.2.10/32", "fd00::/8"]
+    monkeypatch.setenv("CUSTOS_TRUSTED_PROXIES", '["127.0.0.1"]')
+    assert [str(n) for n in load_settings(path).trusted_proxies] == ["127.0.0.1/32"]
+
+
+@pytest.mark.parametrize("bad", ["localhost", "10.0.0.1/8", "*"])
+def test_trusted_proxies_refuse_what_is_not_a_network(tmp_path: Path, bad: str) -> None:
+    path = write(tmp_path, f'trusted_proxies = ["{bad}"]\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert "trusted_proxies" in caught.value.message

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from custos.api.client_source import source_address
 from custos.api.errors import Unauthenticated
 from custos.domain.errors import NotAuthorized
 from custos.domain.model import Operator
@@ -36,4 +37,11 @@ OperatorDep = Annotated[Operator, Depends(current_operator)]
 
 
 def client_address(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The request's source address: the socket peer, or what a configured
+    trusted proxy forwarded (custos.api.client_source). None when unknown."""
+    svc: Services = request.app.state.services
+    return source_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        svc.settings.trusted_proxies,
+    )

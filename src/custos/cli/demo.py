@@ -58,12 +58,11 @@ def _start(svc: Services) -> tuple[Any, threading.Event, list[threading.Thread]]
     import uvicorn
 
     from custos.api.app import create_app
+    from custos.api.serving import server_config
     from custos.propagation.worker import Worker
 
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(svc), host=svc.settings.host, port=svc.settings.port, log_level="warning"
-        )
+        server_config(create_app(svc), host=svc.settings.host, port=svc.settings.port)
     )
     stop = threading.Event()
     threads = [

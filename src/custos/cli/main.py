@@ -220,12 +220,13 @@ def serve(ctx: typer.Context) -> None:
     import uvicorn
 
     from custos.api.app import create_app
+    from custos.api.serving import server_config
 
     with failures():
         settings = state(ctx).settings()
         logs.configure(settings.log_level)
         svc = state(ctx).services()
-    uvicorn.run(create_app(svc), host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.Server(server_config(create_app(svc), host=settings.host, port=settings.port)).run()
 
 
 @app.command("worker")
