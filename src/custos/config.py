@@ -4,6 +4,7 @@ start with clear errors (environment wins over the file)."""
 from __future__ import annotations
 
 import os
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -64,6 +65,37 @@ class SecretSource(BaseModel):
             raise ConfigError(f"cannot read secret file {self.file}: {exc.strerror}") from exc
 
 
+def is_loopback_host(host: str | None) -> bool:
+    """``localhost``, 127.0.0.0/8 or ::1 (brackets allowed)."""
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _clear_text(url: str, *, secure_scheme: str, allow_insecure: bool, fix: str) -> None:
+    """Refuse ``url`` unless it uses ``secure_scheme``, or ``allow_insecure`` is
+    set and it points at this machine. Raises ValueError saying what to do."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() == secure_scheme:
+        return
+    if not allow_insecure:
+        raise ValueError(
+            f"{url} would send credentials in clear text: {fix} (or, for a server on "
+            "this machine only, set allow_insecure_transport = true)"
+        )
+    if not is_loopback_host(parts.hostname):
+        raise ValueError(
+            f"{url} would send credentials in clear text, and allow_insecure_transport "
+            "is accepted only for a loopback host (localhost, 127.0.0.0/8, ::1)"
+        )
+
+
 class _Target(BaseModel):
     model_config = ConfigDict(extra="forbid")
     disabled_capabilities: list[str] = Field(default_factory=list)
@@ -94,6 +126,21 @@ class LdapTarget(_Target):
     account_attribute: str = "uid"
     user_object_class: str = "inetOrgPerson"
     timeout_s: float = Field(default=10, gt=0, le=300)
+    #: Accept ldap:// without StartTLS; only for a server on this machine (tests, demos).
+    allow_insecure_transport: bool = False
+
+    @model_validator(mode="after")
+    def _encrypted(self) -> LdapTarget:
+        # A bind and every password change carry secrets: refuse them in clear.
+        if not self.start_tls:
+            for uri in self.url.split():  # libldap takes a space-separated list
+                _clear_text(
+                    uri,
+                    secure_scheme="ldaps",
+                    allow_insecure=self.allow_insecure_transport,
+                    fix="use ldaps:// or start_tls = true",
+                )
+        return self
 
 
 class ActiveDirectoryTarget(_Target):
@@ -109,10 +156,23 @@ class ActiveDirectoryTarget(_Target):
     account_attribute: Literal["sAMAccountName", "userPrincipalName"] = "sAMAccountName"
     timeout_s: float = Field(default=10, gt=0, le=300)
 
+    @model_validator(mode="after")
+    def _encrypted(self) -> ActiveDirectoryTarget:
+        # AD itself refuses unicodePwd in clear, so there is no insecure setting.
+        if not self.start_tls:
+            for uri in self.url.split():
+                if urlsplit(uri).scheme.lower() != "ldaps":
+                    raise ValueError(
+                        f"{uri} would send credentials in clear text: use ldaps:// or "
+                        "start_tls = true (Active Directory resets passwords only over "
+                        "an encrypted connection)"
+                    )
+        return self
+
 
 class ScimOAuth2(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    token_url: str
+    token_url: str = Field(pattern=r"^https?://")
     client_id: str
     client_secret: SecretSource
     scope: str | None = None
@@ -127,11 +187,22 @@ class ScimTarget(_Target):
     oauth2: ScimOAuth2 | None = None
     ca_file: Path | None = None
     timeout_s: float = Field(default=10, gt=0, le=300)
+    #: Accept http:// (base and token URL); only for a server on this machine (tests, demos).
+    allow_insecure_transport: bool = False
 
     @model_validator(mode="after")
     def _auth(self) -> ScimTarget:
         if (self.bearer_token is None) == (self.oauth2 is None):
             raise ValueError("give exactly one of bearer_token or oauth2")
+        # The bearer token, the client secret and every new password cross these URLs.
+        urls = [self.base_url] + ([self.oauth2.token_url] if self.oauth2 else [])
+        for url in urls:
+            _clear_text(
+                url,
+                secure_scheme="https",
+                allow_insecure=self.allow_insecure_transport,
+                fix="use https://",
+            )
         return self
 
 

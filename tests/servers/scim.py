@@ -191,6 +191,10 @@ class ScimServer:
         self._httpd = None
 
     @property
+    def tls(self) -> bool:
+        return self._tls is not None
+
+    @property
     def origin(self) -> str:
         return f"{'https' if self._tls else 'http'}://127.0.0.1:{self.port}"
 
@@ -301,10 +305,17 @@ def _basic_credentials(header: str) -> tuple[str, str]:
 
 
 def scim_target(server: ScimServer, **auth: Any) -> ScimTarget:
-    """A ScimTarget for ``server``; the static bearer token unless ``auth`` says otherwise."""
+    """A ScimTarget for ``server``; the static bearer token unless ``auth`` says
+    otherwise. A server without TLS is on loopback and said to be allowed so."""
     if not auth:
         auth = {"bearer_token": SecretSource(value=SecretStr(server.bearer_token))}
-    return ScimTarget(kind="scim", base_url=server.base_url, timeout_s=5, **auth)
+    return ScimTarget(
+        kind="scim",
+        base_url=server.base_url,
+        timeout_s=5,
+        allow_insecure_transport=not server.tls,
+        **auth,
+    )
 
 
 @pytest.fixture(scope="session")

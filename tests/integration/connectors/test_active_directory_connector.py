@@ -204,12 +204,6 @@ def test_wrong_service_password_is_permission_denied(samba_dc: SambaDC) -> None:
     assert steps[0].ok and steps[-1].name == "bind" and not steps[-1].ok
 
 
-def test_plain_ldap_without_start_tls_is_refused_at_construction(samba_dc: SambaDC) -> None:
-    with pytest.raises(ConnectorError, match="not encrypted") as refused:
-        ActiveDirectoryConnector("corp-ad", ad_target(samba_dc, url=samba_dc.ldap_url))
-    assert "start_tls" in str(refused.value)
-
-
 def test_start_tls_on_plain_port_resets_a_password(samba_dc: SambaDC) -> None:
     over_start_tls = ActiveDirectoryConnector(
         "corp-ad", ad_target(samba_dc, url=samba_dc.ldap_url, start_tls=True)

@@ -90,7 +90,8 @@ def test_untrusted_server_certificate_fails_tls_step_and_operations(
 
 
 def test_plain_ldap_without_tls_fails_the_tls_step(slapd_server: SlapdServer) -> None:
-    connector = LdapConnector("openldap", slapd_server.target(start_tls=False))
+    plain = slapd_server.target(start_tls=False, allow_insecure_transport=True)
+    connector = LdapConnector("openldap", plain)
     steps = connector.test()
     assert not step(steps, "tls").ok
     assert step(steps, "bind").ok  # the rest still runs, so the report is complete
