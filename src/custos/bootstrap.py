@@ -17,7 +17,7 @@ from custos.ledger.signing import KeyRing
 from custos.notify.base import Notifier
 from custos.notify.email import SmtpNotifier
 from custos.notify.outbox import OutboxNotifier
-from custos.policy.loader import DEFAULT_POLICY_PATH, load_policy
+from custos.policy.loader import DEFAULT_POLICY_PATH, load_policy, require_runnable_checks
 from custos.service.ports import Services
 from custos.store.database import make_engine, upgrade
 
@@ -66,6 +66,9 @@ def bootstrap(
         registry = ConnectorRegistry.from_config(settings.targets, engine)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    # A tier requiring a check no configured target can run would never complete
+    # a case honestly: refuse to start rather than find out per case.
+    require_runnable_checks(policy, registry.capability_map())
     if create_key:  # the demo: a first ledger signing key, like the sealing key
         KeyRing(settings.effective_ledger_keys_dir).ensure((clock or SystemClock()).now())
     return Services(

@@ -67,6 +67,7 @@ def _session(result: SignedIn, response: Response) -> SessionOut:
         second_factor_due=result.second_factor_due,
         second_factors=list(result.second_factors),
         replacement_recovery_code=result.replacement_recovery_code,
+        bind_required=result.bind_required,
     )
 
 

@@ -35,6 +35,8 @@ class SessionOut(BaseModel):
     second_factor_due: bool
     second_factors: list[str]
     replacement_recovery_code: str | None = None
+    #: R-45: bind a security key (WebAuthn) before anything else.
+    bind_required: bool = False
 
 
 class CodeBody(_Body):

@@ -22,10 +22,11 @@ from custos.cli import incident as incident_cli
 from custos.cli import report as report_cli
 from custos.cli.context import CliState, console, err_console, fail, failures, state
 from custos.cli.timeline import render_case
+from custos.connectors.registry import configured_capabilities
 from custos.domain.model import Role
 from custos.domain.states import CaseState
 from custos.notify.outbox import read_outbox
-from custos.policy.loader import PolicyError, load_policy
+from custos.policy.loader import PolicyError, load_policy, require_runnable_checks
 from custos.service.recovery import queries
 from custos.service.recovery.operators import add_operator, rotate_token
 from custos.store.database import make_engine, upgrade
@@ -88,10 +89,16 @@ def keys_generate(ctx: typer.Context) -> None:
 
 
 @policy_app.command("check")
-def policy_check(file: Path) -> None:
-    """Validate a policy file: exit 0 when valid, 1 with file:line: reason when not."""
+def policy_check(ctx: typer.Context, file: Path) -> None:
+    """Validate a policy file against the configured targets: exit 0 when valid,
+    1 with file:line: reason when not (also for a required post-recovery check
+    that no configured target can run)."""
+    with failures():
+        targets = state(ctx).settings().targets
+        capabilities = configured_capabilities(targets)
     try:
         loaded = load_policy(file)
+        require_runnable_checks(loaded, capabilities)
     except PolicyError as exc:
         for problem in exc.problems:
             err_console.print(str(problem), markup=False, soft_wrap=True)
@@ -99,6 +106,7 @@ def policy_check(file: Path) -> None:
     tiers = ", ".join(t.name for t in loaded.document.tiers)
     console.print(f"{file}: valid (version {loaded.version}, {loaded.hash})")
     console.print(f"tiers, first match wins: {tiers}")
+    console.print(f"every required check can run on the targets: {', '.join(sorted(targets))}")
 
 
 @case_app.command("list")

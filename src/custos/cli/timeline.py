@@ -27,7 +27,8 @@ def _describe(entry: dict[str, Any]) -> str:
     elif kind.startswith("propagation:receipt"):
         text = f"{data['target']}/{data['account']} attempt {data['attempt']}: {data['state']}"
     elif kind.startswith("verification:check"):
-        text = f"{data['check']} on {data['target']}/{data['account']}"
+        verdict = str(data.get("verdict", "")).replace("_", " ")
+        text = f"{data['check']} {verdict} on {data['target']}/{data['account']}".replace("  ", " ")
     elif kind == "proofing:case:attempted":
         text = f"{data['method']}"
     elif kind == "case:approval:granted":
@@ -80,7 +81,21 @@ def render_case(detail: dict[str, Any], console: Console) -> None:
         receipts.add_row(
             r["target"], r["account"], r["state"], str(r["attempts"]), r["answer"] or ""
         )
+    checks = Table(title="post-recovery checks", expand=True)
+    for column in ("check", "ran on", "account", "saw", "passed", "what it saw"):
+        checks.add_column(column, overflow="fold")
+    for c in detail.get("checks", []):
+        checks.add_row(
+            c["name"],
+            c["target"],
+            c["account_id"],
+            c.get("verdict", ""),
+            "yes" if c["passed"] else "no",
+            c["detail"],
+        )
     parts: list[Any] = [head, events]
     if detail["receipts"]:
         parts.append(receipts)
+    if detail.get("checks"):
+        parts.append(checks)
     console.print(Panel(Group(*parts), title=f"Custos case {detail['id']}"))

@@ -14,7 +14,7 @@ from custos.config import (
 )
 from custos.connectors.builtin import BuiltinDirectory
 from custos.connectors.errors import Unsupported
-from custos.connectors.spi import OPERATIONS, capabilities
+from custos.connectors.spi import OPERATIONS, capabilities, class_capabilities
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,34 @@ def build_connector(name: str, cfg: TargetConfig, engine: Engine) -> object:
     from custos.connectors.scim import ScimConnector
 
     return ScimConnector(name, cfg)
+
+
+def connector_class(cfg: TargetConfig) -> type:
+    """The connector class a target configuration builds (imported lazily, as
+    ``build_connector`` does)."""
+    if isinstance(cfg, BuiltinTarget):
+        return BuiltinDirectory
+    if isinstance(cfg, LdapTarget):
+        from custos.connectors.ldap import LdapConnector
+
+        return LdapConnector
+    if isinstance(cfg, ActiveDirectoryTarget):
+        from custos.connectors.active_directory import ActiveDirectoryConnector
+
+        return ActiveDirectoryConnector
+    from custos.connectors.scim import ScimConnector
+
+    return ScimConnector
+
+
+def configured_capabilities(targets: dict[str, TargetConfig]) -> dict[str, frozenset[str]]:
+    """What each configured target offers (its class's operations minus what its
+    configuration switches off), without connecting anywhere: ``policy check``
+    judges the checks a policy requires against it."""
+    return {
+        name: class_capabilities(connector_class(cfg)) - frozenset(cfg.disabled_capabilities)
+        for name, cfg in targets.items()
+    }
 
 
 class ConnectorRegistry:
@@ -76,6 +104,10 @@ class ConnectorRegistry:
             disabled=disabled,
             capabilities=capabilities(connector, disabled),
         )
+
+    def capability_map(self) -> dict[str, frozenset[str]]:
+        """Each target's name and the operations it offers."""
+        return {name: target.capabilities for name, target in self._targets.items()}
 
     def names(self) -> list[str]:
         return sorted(self._targets)

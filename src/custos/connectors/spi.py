@@ -60,6 +60,18 @@ class RevokeSessionsOp(Protocol):
 
 
 @runtime_checkable
+class ReadFactorsOp(Protocol):
+    """Targets that report the second factors bound to an account there (an
+    identity provider); the ``mfa_bound`` check asks them when Custos itself has
+    no accepted authenticator for the subject. No connector offers it yet."""
+
+    def bound_factors(self, account_id: str) -> frozenset[str]:
+        """The kinds of active second factors of the account, spelled as Custos
+        spells authenticator kinds (``webauthn``, ``totp``)."""
+        ...
+
+
+@runtime_checkable
 class ReadPasswordChangedOp(Protocol):
     def password_changed_at(self, account_id: str) -> datetime | None:
         """When the password last changed, as the target records it (None: never)."""
@@ -157,6 +169,7 @@ OPERATIONS: dict[str, type] = {
     "set_password": SetPasswordOp,
     "force_change": ForceChangeOp,
     "revoke_sessions": RevokeSessionsOp,
+    "read_factors": ReadFactorsOp,
     "read_password_changed": ReadPasswordChangedOp,
     "read_password_changed_many": ReadPasswordChangedManyOp,
     "prepare_writes": PrepareWritesOp,

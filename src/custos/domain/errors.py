@@ -69,6 +69,13 @@ class ReauthenticationRequired(NotAuthorized):
     error_id = "reauthentication_required"
 
 
+class PhishingResistantBindRequired(NotAuthorized):
+    """After a help-desk (agent-assisted) recovery the subject must first bind a
+    phishing-resistant authenticator (WebAuthn) or sign in with one (R-45)."""
+
+    error_id = "phishing_resistant_bind_required"
+
+
 class ChannelNotAllowed(DomainError):
     error_id = "channel_not_allowed"
 

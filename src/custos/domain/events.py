@@ -41,6 +41,14 @@ class EventType(StrEnum):
     FRAUD_FLAGGED = "case:fraud:flagged"
     OPERATOR_CREATED = "admin:operator:created"
     SUBJECTS_SYNCED = "admin:subjects:synced"
+    #: A sync changed a subject's mapped attributes (data: what changed, from which attribute).
+    SUBJECT_ATTRIBUTES_CHANGED = "sync:subject:attributes_changed"
+    #: A sync moved a subject to another policy tier (data: from, to, because).
+    SUBJECT_TIER_CHANGED = "sync:subject:tier_changed"
+    #: R-45: the subject's next sign-in must bind a phishing-resistant authenticator.
+    BIND_REQUIRED = "enrolment:subject:bind_required"
+    #: R-45 satisfied: a phishing-resistant authenticator was bound or used.
+    BIND_SATISFIED = "enrolment:subject:bind_satisfied"
     ACCOUNT_LINKED = "sync:account:linked"
     DRIFT_CHECKED = "verification:drift:checked"
     OPERATOR_TOKEN_ROTATED = "admin:operator:token_rotated"

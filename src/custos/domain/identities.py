@@ -5,7 +5,8 @@ that tiers match on. Plain data; nothing here imports I/O or the case model."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -90,6 +91,17 @@ class Subject:
     #: The identity assurance level the subject was proofed at (1..3); re-proofing
     #: must reach it (R-4).
     ial: int = 1
+    #: When the subject's contract or account ends, as the directory states it.
+    contract_end: datetime | None = None
+    #: The HR employee id the directories carry (correlation, never a secret).
+    employee_id: str | None = None
+    #: Which directory attribute set each mapped subject attribute, e.g.
+    #: ``{"privileged": "ad: member of Domain Admins"}`` (``subjects show``).
+    attribute_sources: dict[str, str] = field(default_factory=dict)
+    #: R-45: after a help-desk (agent-assisted) recovery, the next sign-in must
+    #: bind a phishing-resistant authenticator (or the subject re-proofs). Set
+    #: and cleared through SubjectRepository.set_bind_due, never by ``update``.
+    phishing_resistant_bind_due: bool = False
 
     def confirmed_contacts(self, kind: ContactKind | None = None) -> list[Contact]:
         """Contacts whose confirmation came back (R-14), optionally of one kind."""

@@ -79,6 +79,10 @@ class Requirements:
     refusal_reason: str = ""
     aal: int | None = None  # the AAL the tier recovers at (R-1..R-3); None: not stated
     min_ial: int | None = None  # the lowest IAL a re-proofing result may state
+    #: Checks of ``post_checks`` that may end "not applicable" and still pass.
+    optional_checks: frozenset[str] = frozenset()
+    #: Authenticator kinds the ``mfa_bound`` check accepts (R-6, R-45).
+    mfa_authenticators: frozenset[str] = frozenset({"webauthn"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,10 +333,17 @@ class Case:
             raise InvalidInput("a cancellation needs a reason")
         self.move(CaseState.CANCELLED, at=at, actor=actor, reason=reason)
 
-    def validated(self, *, at: datetime, by: str, checks: list[str]) -> None:
+    def validated(
+        self,
+        *,
+        at: datetime,
+        by: str,
+        checks: list[str],
+        reason: str = "post-recovery checks passed",
+    ) -> None:
         self.validated_by = by
         self.validated_at = at
-        self.move(CaseState.COMPLETED, at=at, actor=by, reason="post-recovery checks passed")
+        self.move(CaseState.COMPLETED, at=at, actor=by, reason=reason)
         self.emit(EventType.CASE_VALIDATED, at=at, actor=by, data={"checks": checks})
 
 

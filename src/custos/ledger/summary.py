@@ -77,11 +77,11 @@ def render_summary(detail: dict[str, Any], *, policy_included: bool) -> str:
         "",
         "## What was checked afterwards",
         "",
-        "| check | target | account | passed | detail |",
-        "|---|---|---|---|---|",
+        "| check | ran on | account | saw | counts as passed | what it saw |",
+        "|---|---|---|---|---|---|",
         *(
             f"| {_md(c['name'])} | {_md(c['target'])} | {_md(c['account_id'])} | "
-            f"{'yes' if c['passed'] else 'no'} | {_md(c['detail'])} |"
+            f"{_md(c['verdict'])} | {'yes' if c['passed'] else 'no'} | {_md(c['detail'])} |"
             for c in detail["checks"]
         ),
         "",

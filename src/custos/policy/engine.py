@@ -82,8 +82,8 @@ def select_requirements(
     ``requirements.channels``). A ``block`` tier yields ``action=BLOCK`` and allows
     every channel, so the request surfaces as blocked, not as a wrong channel. A
     refusing step-up yields ``refused=True`` and a ``refusal_reason``. Privileged
-    subjects always get at least two approvals (R-32) and ``sessions_revoked``
-    (R-24), whichever tier matched.
+    subjects always get at least two approvals (R-32) and a required (never
+    optional) ``sessions_revoked`` (R-24), whichever tier matched.
 
     Raises :class:`RecoveryBlocked` if no tier matches and :class:`InvalidInput`
     if ``risk.band`` is not a band of this policy.
@@ -104,6 +104,7 @@ def select_requirements(
     phishing_resistant = tier.proofing.phishing_resistant
     count = tier.approvals.count
     post_checks = tier.post_checks
+    optional = frozenset(tier.optional_checks)
     refused, refusal_reason = False, ""
     step = tier.step_up.get(risk.band)
     if step is not None:
@@ -119,6 +120,8 @@ def select_requirements(
         count = max(count, PRIVILEGED_MIN_APPROVALS)
         if PRIVILEGED_POST_CHECK not in post_checks:
             post_checks = (*post_checks, PRIVILEGED_POST_CHECK)
+        # R-24 "always for privileged": never "not applicable" for them.
+        optional = optional - {PRIVILEGED_POST_CHECK}
     targets = tier.required_targets
     return Requirements(
         tier=tier.name,
@@ -142,6 +145,8 @@ def select_requirements(
         refusal_reason=refusal_reason,
         aal=tier.aal,
         min_ial=tier.proofing.min_ial,
+        optional_checks=optional,
+        mfa_authenticators=frozenset(tier.mfa_authenticators),
     )
 
 

@@ -9,6 +9,7 @@ print ``file:line: reason`` for each.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from custos.domain.errors import InvalidInput
+from custos.policy.runnable import unrunnable_checks
 from custos.policy.schema import PolicyDocument, PolicyRuleError
 
 #: The policy shipped with Custos; used when configuration names no other file.
@@ -113,6 +115,29 @@ def parse_policy(text: str, source: str) -> LoadedPolicy:
     except ValidationError as exc:
         raise PolicyError(_schema_problems(exc, root, source)) from exc
     return LoadedPolicy(document=document, text=text, hash=policy_hash(text), source=source)
+
+
+def require_runnable_checks(
+    loaded: LoadedPolicy, capabilities: Mapping[str, frozenset[str]]
+) -> None:
+    """Refuse ``loaded`` when a tier requires a post-recovery check that none of
+    the configured targets (``capabilities``: name -> operations offered) can
+    ever run. Raises :class:`PolicyError` with one problem per tier and check,
+    pointing at the check's line."""
+    found = unrunnable_checks(loaded.document, capabilities)
+    if not found:
+        return
+    root = yaml.compose(loaded.text, Loader=yaml.SafeLoader)
+    raise PolicyError(
+        [
+            PolicyProblem(
+                loaded.source,
+                _line_of(root, ("tiers", u.tier_index, "post_checks", u.check_index)),
+                f"tiers[{u.tier_index}].post_checks: {u.reason}",
+            )
+            for u in found
+        ]
+    )
 
 
 def _syntax_problem(exc: yaml.MarkedYAMLError, source: str) -> PolicyProblem:

@@ -10,6 +10,7 @@ Document shape (``docs/policy.md`` is the reference)::
         ├── name, description, match: Match
         ├── action, channels, proofing: Proofing, approvals: Approvals
         ├── step_up: {band: StepUp}, token_ttl, post_checks, required_targets
+        ├── optional_checks, mfa_authenticators   which checks may be "not applicable"
         └── aal, risk_analysis             800-63B-4 recovery rules (policy/recovery.py)
 
 Rules that involve more than one field raise :class:`PolicyRuleError`, whose
@@ -52,6 +53,9 @@ PHISHING_RESISTANT_METHODS: frozenset[str] = frozenset(
 )
 #: Post-recovery checks the verification step knows how to run.
 KNOWN_POST_CHECKS: frozenset[str] = frozenset({"read_back", "sessions_revoked", "mfa_bound"})
+#: Authenticator kinds ``mfa_bound`` may accept (``mfa_authenticators``); saved
+#: recovery codes are a recovery method, never an everyday second factor.
+MFA_AUTHENTICATOR_KINDS: frozenset[str] = frozenset({"webauthn", "totp"})
 #: Reset tokens and temporary passwords live at most this long (R-13, R-17).
 MAX_TOKEN_TTL = timedelta(hours=24)
 #: R-18 allows at most 100 consecutive failures; lower limits are allowed.
@@ -186,6 +190,15 @@ def _known_method(value: str) -> str:
     return value
 
 
+def _known_authenticator(value: str) -> str:
+    if value not in MFA_AUTHENTICATOR_KINDS:
+        raise ValueError(
+            f"unknown authenticator kind '{value}'; known: "
+            f"{', '.join(sorted(MFA_AUTHENTICATOR_KINDS))}"
+        )
+    return value
+
+
 def _known_check(value: str) -> str:
     if value not in KNOWN_POST_CHECKS:
         raise ValueError(
@@ -198,6 +211,7 @@ Duration = Annotated[timedelta, PlainValidator(parse_duration)]
 Name = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
 Method = Annotated[StrictStr, AfterValidator(_known_method)]
 PostCheck = Annotated[StrictStr, AfterValidator(_known_check)]
+AuthenticatorKindName = Annotated[StrictStr, AfterValidator(_known_authenticator)]
 Count = Annotated[StrictInt, Field(ge=0)]
 # Match lists: a bare value is a one-item list; an empty list would match nothing.
 Kinds = Annotated[
@@ -311,6 +325,15 @@ class Tier(_Model):
     step_up: dict[Name, StepUp] = Field(default_factory=dict)
     token_ttl: Duration | None = None
     post_checks: Annotated[tuple[PostCheck, ...], AfterValidator(_unique)] = ()
+    #: Checks of ``post_checks`` that may end "not applicable" (a target that
+    #: cannot run them) and still let the case complete; every other check must
+    #: run and pass, or the case goes to needs_attention.
+    optional_checks: Annotated[tuple[PostCheck, ...], AfterValidator(_unique)] = ()
+    #: The authenticator kinds ``mfa_bound`` accepts: phishing-resistant only
+    #: unless the tier names others (R-6, R-45).
+    mfa_authenticators: Annotated[
+        tuple[AuthenticatorKindName, ...], AfterValidator(_non_empty), AfterValidator(_unique)
+    ] = ("webauthn",)
     required_targets: Annotated[
         Literal["all"] | tuple[str, ...], PlainValidator(_required_targets)
     ] = "all"
@@ -362,6 +385,14 @@ class Tier(_Model):
                         )
                     )
         problems.extend(recovery_violations(self))
+        for index, name in enumerate(self.optional_checks):
+            if name not in self.post_checks:
+                problems.append(
+                    RuleViolation(
+                        ("optional_checks", index),
+                        f"optional check '{name}' is not listed in post_checks",
+                    )
+                )
         if self.match.privileged and self.action != CredentialAction.BLOCK:
             # privileged recoveries need two distinct approvers; R-24: and
             # always end every other session.
@@ -376,6 +407,14 @@ class Tier(_Model):
                     RuleViolation(
                         ("post_checks",),
                         "a tier for privileged subjects must list sessions_revoked (R-24)",
+                    )
+                )
+            if "sessions_revoked" in self.optional_checks:
+                problems.append(
+                    RuleViolation(
+                        ("optional_checks",),
+                        "a tier for privileged subjects must end every session: "
+                        "sessions_revoked cannot be optional (R-24)",
                     )
                 )
         _raise_if_any(problems)

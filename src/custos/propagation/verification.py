@@ -1,7 +1,13 @@
-"""Post-recovery checks, per succeeded receipt: ``read_back`` (the target reports
-a password change at or after the redemption), ``sessions_revoked`` (every
-session ended where the target can do it, R-24, R-25), ``mfa_bound`` (the
-subject still has a second factor; checked from Custos's own enrolments)."""
+"""Post-recovery checks. Per succeeded receipt: ``read_back`` (the target reports
+a password change at or after the redemption) and ``sessions_revoked`` (every
+session of the account ended, R-24, R-25). Once per case: ``mfa_bound`` (the
+subject has an authenticator of a kind the tier accepts, phishing-resistant by
+default, bound in Custos or reported by a target that reports factors; R-6).
+
+Every result says where it ran (``target``: a target name, or ``custos``) and
+what it saw (``detail``). A check a target cannot run is "not applicable": it
+passes only when the tier lists it in ``optional_checks``; otherwise it fails
+and the case goes to needs_attention naming why. Nothing passes unseen."""
 
 from __future__ import annotations
 
@@ -13,23 +19,36 @@ from datetime import datetime, timedelta
 from custos.connectors.errors import ConnectorError, UnknownAccount
 from custos.connectors.registry import ConnectorRegistry
 from custos.connectors.spi import (
+    ReadFactorsOp,
     ReadPasswordChangedManyOp,
     ReadPasswordChangedOp,
     RevokeSessionsOp,
 )
+from custos.domain.enrolment import Authenticator
 from custos.store.receipt_repository import Receipt
 
 #: Clocks of directories drift; a read-back within this margin still counts.
 CLOCK_SKEW = timedelta(seconds=5)
+#: Where checks on the subject itself run (``CheckResult.target``).
+CUSTOS = "custos"
+
+PASSED, FAILED, NOT_APPLICABLE = "passed", "failed", "not_applicable"
 
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
+    """One check on one account (or, for ``mfa_bound``, on the subject: target
+    ``custos``, account the subject id). ``verdict`` is what the check saw:
+    passed, failed, or not_applicable (the target cannot run it); ``passed`` is
+    whether the case may complete on it (not_applicable only when ``optional``)."""
+
     name: str
     target: str
     account_id: str
     passed: bool
     detail: str
+    verdict: str = PASSED
+    optional: bool = False
 
 
 def run_checks(
@@ -38,25 +57,124 @@ def run_checks(
     receipts: list[Receipt],
     *,
     since: datetime,
+    optional: frozenset[str] = frozenset(),
 ) -> list[CheckResult]:
+    """The checks on targets (``read_back``, ``sessions_revoked``) of each receipt."""
     results: list[CheckResult] = []
     for receipt in receipts:
         for name in names:
             check = _CHECKS.get(name)
             if check is None:
-                continue  # checks on the subject rather than on a target run elsewhere
-            results.append(check(registry, receipt, since))
+                continue  # checks on the subject run once per case (subject_checks)
+            results.append(_optional(check(registry, receipt, since), optional))
     return results
 
 
 @dataclass(frozen=True, slots=True)
 class CaseChecks:
-    """The checks one case asks for: on each succeeded receipt, since when."""
+    """The checks one case asks for: on each succeeded receipt, since when; which
+    may end not applicable; and, for ``mfa_bound``, the subject's authenticators
+    bound in Custos and the kinds the tier accepts."""
 
     case_id: str
     names: tuple[str, ...]
     receipts: list[Receipt]
     since: datetime
+    optional: frozenset[str] = frozenset()
+    subject_id: str = ""
+    mfa_authenticators: frozenset[str] = frozenset({"webauthn"})
+    bound: tuple[Authenticator, ...] = ()
+
+
+def _optional(result: CheckResult, optional: frozenset[str]) -> CheckResult:
+    """Settle a not-applicable result by the tier: it passes only when optional."""
+    if result.verdict != NOT_APPLICABLE:
+        return result
+    if result.name in optional:
+        return CheckResult(
+            result.name,
+            result.target,
+            result.account_id,
+            True,
+            f"{result.detail} (optional in this tier)",
+            NOT_APPLICABLE,
+            optional=True,
+        )
+    return CheckResult(
+        result.name,
+        result.target,
+        result.account_id,
+        False,
+        f"{result.detail}; the tier requires this check, so the case needs a person",
+        NOT_APPLICABLE,
+    )
+
+
+def subject_checks(registry: ConnectorRegistry, item: CaseChecks) -> list[CheckResult]:
+    """The checks on the subject itself (``mfa_bound``), may call targets that
+    report factors."""
+    if "mfa_bound" not in item.names:
+        return []
+    return [_mfa_bound(registry, item, ask_targets=True)]
+
+
+def _mfa_bound(registry: ConnectorRegistry, item: CaseChecks, *, ask_targets: bool) -> CheckResult:
+    """Passes on an active authenticator of an accepted kind bound in Custos, or
+    one a target that reports factors sees on the subject's account; otherwise
+    fails naming every system that lacks one (R-6)."""
+    wanted = item.mfa_authenticators
+    kinds = " or ".join(sorted(wanted))
+    found = sorted(
+        (a for a in item.bound if a.active and str(a.kind) in wanted), key=lambda a: a.bound_at
+    )
+    if found:
+        first = found[0]
+        return CheckResult(
+            "mfa_bound",
+            CUSTOS,
+            item.subject_id,
+            True,
+            f"{first.kind} authenticator '{first.label}' bound in Custos since "
+            f"{first.bound_at.isoformat()}",
+        )
+    have = sorted({str(a.kind) for a in item.bound if a.active})
+    lacking = [f"Custos (bound: {', '.join(have) or 'none'})"]
+    for receipt in item.receipts:
+        where = f"{receipt.target}/{receipt.account_id}"
+        if not registry.offers(receipt.target, "read_factors"):
+            lacking.append(f"{where} (reports no factors)")
+            continue
+        if not ask_targets:
+            raise _NeedsTarget
+        connector = registry.get(receipt.target).connector
+        assert isinstance(connector, ReadFactorsOp)
+        try:
+            seen = connector.bound_factors(receipt.account_id)
+        except ConnectorError as exc:
+            lacking.append(f"{where} (factor read failed: {exc.answer})")
+            continue
+        if seen & wanted:
+            return CheckResult(
+                "mfa_bound",
+                receipt.target,
+                receipt.account_id,
+                True,
+                f"{receipt.target} reports {', '.join(sorted(seen & wanted))} bound to "
+                f"{receipt.account_id}",
+            )
+        lacking.append(f"{where} (bound: {', '.join(sorted(seen)) or 'none'})")
+    return CheckResult(
+        "mfa_bound",
+        CUSTOS,
+        item.subject_id,
+        False,
+        f"no {kinds} authenticator bound; lacking on: " + "; ".join(lacking),
+        FAILED,
+    )
+
+
+class _NeedsTarget(Exception):
+    """A check cannot be judged without calling a target."""
 
 
 def run_checks_many(
@@ -76,11 +194,18 @@ def run_checks_many(
             for name in item.names:
                 check = _CHECKS.get(name)
                 if check is None:
-                    continue  # checks on the subject rather than on a target run elsewhere
+                    continue  # checks on the subject: after the receipts' checks
                 verdict = _without_io(registry, name, receipt, item.since, bulk)
                 planned.append(
-                    (item.case_id, verdict or _bind(check, registry, receipt, item.since))
+                    (
+                        item.case_id,
+                        _optional(verdict, item.optional)
+                        if verdict
+                        else _bind(check, registry, receipt, item.since, item.optional),
+                    )
                 )
+        if "mfa_bound" in item.names:
+            planned.append((item.case_id, _bind_subject(registry, item)))
     results: dict[str, list[CheckResult]] = {item.case_id: [] for item in work}
     futures: list[tuple[str, CheckResult | Future[CheckResult]]] = [
         (case_id, pool.submit(p) if callable(p) else p) for case_id, p in planned
@@ -104,7 +229,12 @@ def judge_now(
             verdict = _without_io(registry, name, receipt, item.since, bulk)
             if verdict is None:
                 return None
-            results.append(verdict)
+            results.append(_optional(verdict, item.optional))
+    if "mfa_bound" in item.names:
+        try:
+            results.append(_mfa_bound(registry, item, ask_targets=False))
+        except _NeedsTarget:
+            return None
     return results
 
 
@@ -132,8 +262,13 @@ def _bind(
     registry: ConnectorRegistry,
     receipt: Receipt,
     since: datetime,
+    optional: frozenset[str],
 ) -> Callable[[], CheckResult]:
-    return lambda: check(registry, receipt, since)
+    return lambda: _optional(check(registry, receipt, since), optional)
+
+
+def _bind_subject(registry: ConnectorRegistry, item: CaseChecks) -> Callable[[], CheckResult]:
+    return lambda: _mfa_bound(registry, item, ask_targets=True)
 
 
 ReadBack = dict[str, datetime | None] | ConnectorError
@@ -172,7 +307,11 @@ def _read_back(registry: ConnectorRegistry, receipt: Receipt, since: datetime) -
     target = registry.get(receipt.target)
     if "read_password_changed" not in target.capabilities:
         return _result(
-            "read_back", receipt, False, "the target cannot report password-change times"
+            "read_back",
+            receipt,
+            False,
+            f"not applicable: {receipt.target} cannot report password-change times",
+            NOT_APPLICABLE,
         )
     connector = target.connector
     assert isinstance(connector, ReadPasswordChangedOp)
@@ -205,8 +344,10 @@ def _no_sessions(receipt: Receipt) -> CheckResult:
     return _result(
         "sessions_revoked",
         receipt,
-        True,
-        "not applicable: the target keeps no sessions Custos can end",
+        False,
+        f"not applicable: {receipt.target} offers no session revocation, so Custos "
+        "cannot end (or see) sessions there",
+        NOT_APPLICABLE,
     )
 
 
@@ -224,13 +365,16 @@ def _sessions(registry: ConnectorRegistry, receipt: Receipt, since: datetime) ->
     return _result("sessions_revoked", receipt, True, f"{ended} session(s) ended")
 
 
-def _result(name: str, receipt: Receipt, passed: bool, detail: str) -> CheckResult:
+def _result(
+    name: str, receipt: Receipt, passed: bool, detail: str, verdict: str | None = None
+) -> CheckResult:
     return CheckResult(
         name=name,
         target=receipt.target,
         account_id=receipt.account_id,
         passed=passed,
         detail=detail,
+        verdict=verdict or (PASSED if passed else FAILED),
     )
 
 

@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,13 +23,15 @@ import structlog
 
 from custos.connectors.errors import ConnectorError
 from custos.connectors.spi import PrepareWritesOp, SetPasswordOp
+from custos.domain.enrolment import Authenticator
 from custos.domain.errors import DomainError
 from custos.domain.events import EventType, Outcome
-from custos.domain.model import SYSTEM_ACTOR, Case
+from custos.domain.model import SYSTEM_ACTOR, Case, Channel
 from custos.domain.states import OPEN_FOR_DECISION, CaseState
 from custos.export.delivery import export_due
 from custos.ledger.heads import sign_tree_head_if_due
 from custos.propagation import verification
+from custos.service.enrolment import subject_sessions
 from custos.service.notices import dispatch as notices
 from custos.service.notices.outbox_sweep import deliver_stranded
 from custos.service.ports import Services
@@ -72,16 +74,31 @@ def _written(outcomes: list[Outcome_]) -> dict[str, set[str]]:
 
 
 def _case_checks(
-    case: Case, receipts: list[Receipt], redeemed: dict[str, datetime]
+    case: Case,
+    receipts: list[Receipt],
+    redeemed: dict[str, datetime],
+    bound: dict[str, tuple[Authenticator, ...]],
 ) -> verification.CaseChecks:
     """The tier's checks of a case, on its succeeded receipts, since the token's
-    redemption (or, without one, since it was executed or opened)."""
+    redemption (or, without one, since it was executed or opened), with the
+    subject's authenticators bound in Custos (``bound``, for ``mfa_bound``)."""
+    req = case.requirements
     return verification.CaseChecks(
         case_id=case.id,
-        names=case.requirements.post_checks,
+        names=req.post_checks,
         receipts=[r for r in receipts if r.state == ReceiptState.SUCCEEDED],
         since=redeemed.get(case.id) or case.executed_at or case.opened_at,
+        optional=req.optional_checks,
+        subject_id=case.subject_id,
+        mfa_authenticators=req.mfa_authenticators,
+        bound=bound.get(case.subject_id, ()),
     )
+
+
+def _bound(uow: UnitOfWork, cases: Iterable[Case]) -> dict[str, tuple[Authenticator, ...]]:
+    """The active authenticators of the subjects whose cases check ``mfa_bound``."""
+    wanted = {c.subject_id for c in cases if "mfa_bound" in c.requirements.post_checks}
+    return {s: tuple(uow.authenticators.active(s)) for s in sorted(wanted)}
 
 
 class Worker:
@@ -344,10 +361,11 @@ class Worker:
         if not verifying or not batch.read_back:
             return {}
         redeemed = uow.tokens.redeemed_at_many(case.id for case in verifying)
+        bound = _bound(uow, verifying)
         written = batch.written()
         settled: dict[str, list[verification.CheckResult]] = {}
         for case in verifying:
-            item = _case_checks(case, receipts[case.id], redeemed)
+            item = _case_checks(case, receipts[case.id], redeemed, bound)
             if any(r.account_id not in written.get(r.target, ()) for r in item.receipts):
                 continue  # read back (or written) in another batch: checked the usual way
             results = verification.judge_now(self.svc.registry, item, batch.read_back)
@@ -446,7 +464,8 @@ class Worker:
             loaded = uow.cases.get_many(case_ids)
             receipts = uow.receipts.for_cases(loaded)
             redeemed = uow.tokens.redeemed_at_many(loaded)
-        work = [_case_checks(case, receipts[case.id], redeemed) for case in loaded.values()]
+            bound = _bound(uow, loaded.values())
+        work = [_case_checks(case, receipts[case.id], redeemed, bound) for case in loaded.values()]
         results = verification.run_checks_many(self.svc.registry, work, pool=self._checkers)
         now = self.svc.clock.now()
         with self.svc.uow() as uow:
@@ -468,7 +487,7 @@ class Worker:
         (its secret wiped, its subject told, R-22) or needs_attention."""
         uow.receipts.add_checks(
             [
-                CheckRow(case.id, r.name, r.target, r.account_id, r.passed, r.detail)
+                CheckRow(case.id, r.name, r.target, r.account_id, r.passed, r.detail, r.verdict)
                 for case in verifying
                 for r in results[case.id]
             ],
@@ -483,10 +502,15 @@ class Worker:
                     actor=SYSTEM_ACTOR,
                     outcome=Outcome.SUCCESS if result.passed else Outcome.FAILURE,
                     reason=result.detail,
+                    # Where it ran and what it saw, so the ledger alone (and the
+                    # evidence pack) shows every check, not only its name.
                     data={
                         "check": result.name,
                         "target": result.target,
                         "account": result.account_id,
+                        "verdict": result.verdict,
+                        "optional": result.optional,
+                        "saw": result.detail,
                     },
                 )
             failed = [r for r in results[case.id] if not r.passed]
@@ -496,15 +520,25 @@ class Worker:
                     at=now,
                     actor=SYSTEM_ACTOR,
                     reason="post-recovery check failed: "
-                    + ", ".join(f"{r.name} on {r.target}" for r in failed),
+                    + "; ".join(f"{r.name} on {r.target}: {r.detail}" for r in failed),
                 )
                 continue
+            skipped = sorted(
+                {r.name for r in results[case.id] if r.verdict == verification.NOT_APPLICABLE}
+            )
             case.validated(
                 at=now,
                 by="system:post_checks",
                 checks=sorted({r.name for r in results[case.id]}),
+                reason="post-recovery checks passed"
+                + (f" (not applicable, optional: {', '.join(skipped)})" if skipped else ""),
             )
             completed.append(case)
+        for case in completed:
+            if case.channel == Channel.HELPDESK:
+                # R-45: an agent helped; the subject's next sign-in must bind a
+                # phishing-resistant authenticator before anything else.
+                subject_sessions.require_bind(uow, case.subject_id, now=now, case_id=case.id)
         wiped = uow.secrets.wipe_many(case.id for case in completed)
         for case in completed:
             if case.id in wiped:

@@ -86,6 +86,16 @@ class SubjectRepository:
     def list_ids(self) -> list[str]:
         return list(self._conn.execute(select(subjects.c.id).order_by(subjects.c.id)).scalars())
 
+    def set_bind_due(self, subject_id: str, due: bool) -> bool:
+        """Set or clear the R-45 flag (the next sign-in must bind a
+        phishing-resistant authenticator); whether it changed."""
+        result = self._conn.execute(
+            subjects.update()
+            .where(subjects.c.id == subject_id, subjects.c.phishing_resistant_bind_due != due)
+            .values(phishing_resistant_bind_due=due)
+        )
+        return bool(result.rowcount)
+
     def count(self) -> int:
         return int(self._conn.execute(select(func.count()).select_from(subjects)).scalar_one())
 

@@ -56,6 +56,10 @@ def subject_from_row(
         mfa_bound=bool(row.mfa_bound),
         time_zone=row.time_zone,
         ial=int(row.ial),
+        contract_end=maybe_aware(row.contract_end),
+        employee_id=row.employee_id,
+        attribute_sources=dict(row.attribute_sources or {}),
+        phishing_resistant_bind_due=bool(row.phishing_resistant_bind_due),
     )
 
 
@@ -74,6 +78,11 @@ def subject_to_row(subject: Subject) -> dict[str, Any]:
         "mfa_bound": subject.mfa_bound,
         "time_zone": subject.time_zone,
         "ial": subject.ial,
+        "contract_end": subject.contract_end,
+        "employee_id": subject.employee_id,
+        "attribute_sources": dict(sorted(subject.attribute_sources.items())),
+        # phishing_resistant_bind_due is not here: only set_bind_due writes it,
+        # so saving a subject read earlier never clears (or sets) it by accident.
     }
 
 
@@ -112,6 +121,8 @@ def requirements_to_json(req: Requirements) -> dict[str, Any]:
         "refusal_reason": req.refusal_reason,
         "aal": req.aal,
         "min_ial": req.min_ial,
+        "optional_checks": sorted(req.optional_checks),
+        "mfa_authenticators": sorted(req.mfa_authenticators),
     }
 
 
@@ -139,6 +150,10 @@ def requirements_from_json(data: dict[str, Any]) -> Requirements:
         refusal_reason=data.get("refusal_reason", ""),
         aal=data.get("aal"),
         min_ial=data.get("min_ial"),
+        # Cases frozen before these keys existed: nothing was optional, and the
+        # phishing-resistant kind is the strictest reading of mfa_bound.
+        optional_checks=frozenset(data.get("optional_checks", ())),
+        mfa_authenticators=frozenset(data.get("mfa_authenticators", ("webauthn",))),
     )
 
 

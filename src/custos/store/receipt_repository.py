@@ -65,6 +65,8 @@ class CheckRow:
     account_id: str
     passed: bool
     detail: str
+    #: What the check saw: passed, failed or not_applicable (the target cannot run it).
+    verdict: str = "passed"
 
 
 def _receipt(row: Any) -> Receipt:
@@ -258,6 +260,7 @@ class ReceiptRepository:
                         "account_id": r.account_id,
                         "passed": r.passed,
                         "detail": r.detail,
+                        "verdict": r.verdict,
                         "at": now,
                     }
                     for r in rows
@@ -274,6 +277,7 @@ class ReceiptRepository:
                 "target": r.target,
                 "account_id": r.account_id,
                 "passed": bool(r.passed),
+                "verdict": r.verdict or ("passed" if r.passed else "failed"),
                 "detail": r.detail,
                 "at": aware(r.at),
             }

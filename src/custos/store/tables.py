@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -43,6 +44,18 @@ subjects = Table(
     _ts("created_at", nullable=False),
     # The IAL the subject was proofed at; re-proofing must reach it.
     Column("ial", Integer, nullable=False, default=1, server_default="1"),
+    # From the directories through the attribute mapping (0011).
+    _ts("contract_end"),
+    Column("employee_id", String(200)),
+    Column("attribute_sources", JSON),
+    # the next sign-in must bind a phishing-resistant authenticator (0011).
+    Column(
+        "phishing_resistant_bind_due",
+        Boolean,
+        nullable=False,
+        default=False,
+        server_default=false(),
+    ),
 )
 
 linked_accounts = Table(
@@ -185,6 +198,8 @@ checks = Table(
     Column("passed", Boolean, nullable=False),
     Column("detail", Text, nullable=False),
     _ts("at", nullable=False),
+    # passed, failed or not_applicable (0011); None on rows written before.
+    Column("verdict", String(20)),
 )
 
 ledger = Table(

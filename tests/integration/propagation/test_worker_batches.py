@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from custos.connectors.builtin import BuiltinDirectory
 from custos.connectors.builtin_tables import builtin_accounts
 from custos.connectors.ldap import LdapConnector
 from custos.connectors.registry import ConnectorRegistry
+from custos.domain.enrolment import Authenticator, AuthenticatorKind
 from custos.domain.events import EventType
 from custos.domain.states import CaseState
 from custos.ledger.audit import verify
@@ -487,7 +489,7 @@ def test_a_failed_read_back_puts_only_its_case_in_needs_attention_naming_the_che
 
     case = _case(world, bad_case)
     assert case.state == CaseState.NEEDS_ATTENTION
-    assert case.outcome_reason == f"post-recovery check failed: read_back on {target}"
+    assert case.outcome_reason.startswith(f"post-recovery check failed: read_back on {target}: ")
     assert ("read_back", target, bad, False) in _checks(world, bad_case)
     with world.svc.uow(read_only=True) as uow:
         (receipt,) = uow.receipts.for_case(bad_case)
@@ -546,7 +548,10 @@ def test_judge_now_defers_checks_that_need_a_target_and_run_checks_many_runs_the
     """``judge_now`` answers only when no check needs a call: None while sessions
     must be ended (the target can revoke them) or a read-back is missing;
     otherwise exactly what ``run_checks`` answers. ``run_checks_many`` then ends
-    the sessions (R-24, R-25) and reads the bulk target back in one call."""
+    the sessions (R-24, R-25) and reads the bulk target back in one call. A
+    session check on a target that cannot revoke is "not applicable", which
+    fails unless the tier made it optional; ``mfa_bound`` runs once per case,
+    in Custos, and fails (naming every system) without a bound security key."""
     world = make()
     registry = ConnectorRegistry()
     sessions = Counting("sessions", world)
@@ -558,9 +563,18 @@ def test_judge_now_defers_checks_that_need_a_target_and_run_checks_many_runs_the
     opened = [sessions.open_session("amy") for _ in range(2)]
     since = datetime(2000, 1, 1, tzinfo=UTC)  # create_account stamped a later time
     names = ("read_back", "sessions_revoked", "mfa_bound")
-    amy = verification.CaseChecks("c-amy", names, [_receipt(1, "sessions", "amy")], since)
-    ben = verification.CaseChecks("c-ben", names, [_receipt(2, "sessions", "ben")], since)
-    cat = verification.CaseChecks("c-cat", names, [_receipt(3, "quiet", "cat")], since)
+    optional = frozenset({"sessions_revoked"})
+    key = Authenticator("a1", "amy", AuthenticatorKind.WEBAUTHN, "key", since, "test")
+    amy = verification.CaseChecks(
+        "c-amy", names, [_receipt(1, "sessions", "amy")], since, optional, "amy", bound=(key,)
+    )
+    ben = verification.CaseChecks(
+        "c-ben", names, [_receipt(2, "sessions", "ben")], since, optional, "ben", bound=(key,)
+    )
+    cat = verification.CaseChecks(
+        "c-cat", names, [_receipt(3, "quiet", "cat")], since, optional, "cat"
+    )
+    strict = replace(cat, optional=frozenset())
 
     with ThreadPoolExecutor(2) as pool:
         bulk = verification.read_back_many(
@@ -568,13 +582,22 @@ def test_judge_now_defers_checks_that_need_a_target_and_run_checks_many_runs_the
         )
         assert verification.judge_now(registry, amy, bulk) is None  # sessions to end
         assert verification.judge_now(registry, cat, {}) is None  # not read back yet
-        at_hand = verification.judge_now(registry, cat, bulk)
-        assert at_hand == verification.run_checks(registry, names, cat.receipts, since=since)
-        assert [(r.name, r.passed) for r in at_hand or []] == [
-            ("read_back", True),
-            ("sessions_revoked", True),
+        at_hand = verification.judge_now(registry, cat, bulk) or []
+        assert at_hand[:2] == verification.run_checks(
+            registry, names, cat.receipts, since=since, optional=optional
+        )
+        assert [(r.name, r.verdict, r.passed) for r in at_hand] == [
+            ("read_back", "passed", True),
+            ("sessions_revoked", "not_applicable", True),
+            ("mfa_bound", "failed", False),
         ]
-        assert "not applicable" in (at_hand or [])[1].detail
+        assert "optional in this tier" in at_hand[1].detail
+        assert at_hand[2].target == "custos"
+        assert "Custos (bound: none)" in at_hand[2].detail
+        assert "quiet/cat (reports no factors)" in at_hand[2].detail
+        required = verification.judge_now(registry, strict, bulk) or []
+        assert (required[1].verdict, required[1].passed) == ("not_applicable", False)
+        assert "the tier requires this check" in required[1].detail
         assert sessions.live_sessions("amy") == 2  # judging ended nothing
 
         for counting in (sessions, quiet):
@@ -591,8 +614,10 @@ def test_judge_now_defers_checks_that_need_a_target_and_run_checks_many_runs_the
     )
     assert sessions.live_sessions("amy") == 0 and len(opened) == 2
     assert {case_id: [r.name for r in rs] for case_id, rs in results.items()} == {
-        "c-amy": ["read_back", "sessions_revoked"],
-        "c-ben": ["read_back", "sessions_revoked"],
-        "c-cat": ["read_back", "sessions_revoked"],
+        "c-amy": ["read_back", "sessions_revoked", "mfa_bound"],
+        "c-ben": ["read_back", "sessions_revoked", "mfa_bound"],
+        "c-cat": ["read_back", "sessions_revoked", "mfa_bound"],
     }
-    assert all(r.passed for rs in results.values() for r in rs)
+    assert results["c-amy"][2].detail.startswith("webauthn authenticator 'key' bound in Custos")
+    assert [r.passed for r in results["c-cat"]] == [True, True, False]
+    assert all(r.passed for case_id in ("c-amy", "c-ben") for r in results[case_id])

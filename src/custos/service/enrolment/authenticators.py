@@ -124,7 +124,7 @@ def confirm_totp(svc: Services, *, token: str, pending_id: int, code: str) -> Au
 
 def begin_webauthn(svc: Services, *, token: str) -> dict[str, Any]:
     """Creation options (user verification required) bound to this session."""
-    ctx = subject_sessions.current(svc, token)
+    ctx = subject_sessions.current(svc, token, allow_bind_due=True)
     now = svc.clock.now()
     with svc.uow() as uow:
         require_binding_level(uow, ctx, AuthenticatorKind.WEBAUTHN, now)
@@ -136,8 +136,9 @@ def begin_webauthn(svc: Services, *, token: str) -> dict[str, Any]:
 
 
 def finish_webauthn(svc: Services, *, token: str, response: str, label: str) -> Authenticator:
-    """Verify the creation response and bind the credential. Raises ProofingFailed."""
-    ctx = subject_sessions.current(svc, token)
+    """Verify the creation response and bind the credential; binding it satisfies
+    the R-45 demand after a help-desk recovery. Raises ProofingFailed."""
+    ctx = subject_sessions.current(svc, token, allow_bind_due=True)
     now = svc.clock.now()
     with svc.uow() as uow:
         require_binding_level(uow, ctx, AuthenticatorKind.WEBAUTHN, now)
@@ -158,6 +159,7 @@ def finish_webauthn(svc: Services, *, token: str, response: str, label: str) -> 
                 "the security key response was not accepted", reason=str(exc)
             ) from exc
         _bound(svc, uow, ctx.subject, bound, now)
+        subject_sessions.satisfy_bind(uow, ctx.subject.id, now=now, by="webauthn bound")
         uow.commit()
     return bound
 

@@ -25,9 +25,10 @@ from custos.domain.enrolment import (
     AAL_OF_KIND,
     SECOND_FACTOR_METHODS,
     Aal,
+    AuthenticatorKind,
     SubjectSession,
 )
-from custos.domain.errors import InvalidInput, NotAuthorized
+from custos.domain.errors import InvalidInput, NotAuthorized, PhishingResistantBindRequired
 from custos.domain.events import DomainEvent, EventType, Outcome
 from custos.domain.model import LinkedAccount, Subject, subject_actor
 from custos.proofing import throttle
@@ -50,6 +51,9 @@ class SignedIn:
     second_factors: tuple[str, ...]
     #: A saved recovery code used as the second factor is replaced (R-12); shown once.
     replacement_recovery_code: str | None = None
+    #: R-45: after a help-desk recovery the session may do nothing but bind a
+    #: phishing-resistant authenticator (WebAuthn) until one is bound or used.
+    bind_required: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +96,13 @@ def sign_in(
             uow, EventType.SESSION_SIGNED_IN, subject.id, now, data={"aal": 1, "complete": not due}
         )
         uow.commit()
-    return SignedIn(token=issued, aal=Aal.AAL1, second_factor_due=due, second_factors=factors)
+    return SignedIn(
+        token=issued,
+        aal=Aal.AAL1,
+        second_factor_due=due,
+        second_factors=factors,
+        bind_required=subject.phishing_resistant_bind_due,
+    )
 
 
 def complete_second_factor(svc: Services, *, token: str, method: str, response: str) -> SignedIn:
@@ -108,14 +118,18 @@ def reauthenticate(
     """A full re-authentication inside a session (R-27): the password again and,
     when one is bound, a second factor, in one request. A new token replaces the
     old (R-26). Raises NotAuthorized or Throttled."""
-    ctx = current(svc, token)
+    ctx = current(svc, token, allow_bind_due=True)
     return _full_authentication(svc, ctx, method=method, response=response, password=password)
 
 
-def current(svc: Services, token: str, *, allow_partial: bool = False) -> SessionContext:
+def current(
+    svc: Services, token: str, *, allow_partial: bool = False, allow_bind_due: bool = False
+) -> SessionContext:
     """The live session behind ``token`` (its idle clock restarted). Raises
     NotAuthorized for an unknown, ended, idle or too old session, or a partial
-    one unless ``allow_partial``."""
+    one unless ``allow_partial``; PhishingResistantBindRequired when the subject
+    must bind a phishing-resistant authenticator first (R-45), unless
+    ``allow_bind_due`` (binding WebAuthn, re-authenticating, signing out)."""
     if not looks_like_token(token, prefix=SESSION_PREFIX):
         raise NotAuthorized("sign in first")
     now = svc.clock.now()
@@ -130,11 +144,17 @@ def current(svc: Services, token: str, *, allow_partial: bool = False) -> Sessio
             raise NotAuthorized("the session ended; sign in again")
         uow.sessions.touch(session.id, now=now)
         uow.commit()
+    if subject.phishing_resistant_bind_due and not (allow_partial or allow_bind_due):
+        raise PhishingResistantBindRequired(
+            "your account was recovered through the help desk: bind a security key "
+            "(WebAuthn) before anything else, or re-proof your identity",
+            subject=subject.id,
+        )
     return SessionContext(session=session, subject=subject)
 
 
 def sign_out(svc: Services, token: str) -> None:
-    ctx = current(svc, token, allow_partial=True)
+    ctx = current(svc, token, allow_partial=True, allow_bind_due=True)
     now = svc.clock.now()
     with svc.uow() as uow:
         if uow.sessions.end(ctx.session.id, now=now, reason="signed out"):
@@ -221,6 +241,10 @@ def _full_authentication(
                 _fail(svc, subject.id, now)
             replacement = result.replacement_code
             aal = AAL_OF_KIND[kind]
+            if kind == AuthenticatorKind.WEBAUTHN:
+                # A phishing-resistant authenticator already bound and now used
+                # proves what a new bind would (R-45).
+                satisfy_bind(uow, subject.id, now=now, by="webauthn sign-in")
         uow.sessions.end(ctx.session.id, now=now, reason="replaced on authentication")
         issued = _new_session(
             uow,
@@ -249,7 +273,33 @@ def _full_authentication(
         second_factor_due=False,
         second_factors=factors,
         replacement_recovery_code=replacement,
+        bind_required=subject.phishing_resistant_bind_due
+        and not (factors and method == "webauthn"),
     )
+
+
+def require_bind(uow: UnitOfWork, subject_id: str, *, now: datetime, case_id: str) -> None:
+    """R-45: after an agent-assisted recovery (case ``case_id``), the subject's next
+    sign-in must bind a phishing-resistant authenticator; recorded in the ledger."""
+    if uow.subjects.set_bind_due(subject_id, True):
+        uow.ledger.append(
+            [
+                DomainEvent(
+                    type=EventType.BIND_REQUIRED,
+                    occurred_at=now,
+                    actor="system:custos",
+                    subject_id=subject_id,
+                    case_id=case_id,
+                    data={"reason": "agent-assisted recovery (R-45)"},
+                )
+            ]
+        )
+
+
+def satisfy_bind(uow: UnitOfWork, subject_id: str, *, now: datetime, by: str) -> None:
+    """Clear the R-45 flag once a phishing-resistant authenticator is bound or used."""
+    if uow.subjects.set_bind_due(subject_id, False):
+        _event(uow, EventType.BIND_SATISFIED, subject_id, now, data={"by": by})
 
 
 def _new_session(

@@ -1,0 +1,68 @@
+"""Which post-recovery checks the configured targets can run at all, and the
+tiers that require one none of them can (``custos policy check``, bootstrap).
+
+A required check that no target can ever run would send every case of its tier
+to needs_attention (or, worse, pass on "not applicable"): it is refused when the
+policy is loaded, naming the tier and the check."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from custos.policy.schema import PolicyDocument
+
+#: The connector operations a check needs on a target; None: the check runs in
+#: Custos itself (``mfa_bound`` reads the authenticators bound here).
+CHECK_NEEDS: dict[str, frozenset[str] | None] = {
+    "read_back": frozenset({"read_password_changed", "read_password_changed_many"}),
+    "sessions_revoked": frozenset({"revoke_sessions"}),
+    "mfa_bound": None,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Unrunnable:
+    """A tier requires ``check`` but no configured target can run it."""
+
+    tier_index: int
+    tier: str
+    check: str
+    check_index: int
+    reason: str
+
+
+def runnable_on(check: str, capabilities: Mapping[str, frozenset[str]]) -> list[str]:
+    """The targets (of ``capabilities``: name -> operations) that can run ``check``;
+    ``["custos"]`` for a check that runs in Custos itself."""
+    needs = CHECK_NEEDS[check]
+    if needs is None:
+        return ["custos"]
+    return sorted(name for name, offered in capabilities.items() if offered & needs)
+
+
+def unrunnable_checks(
+    document: PolicyDocument, capabilities: Mapping[str, frozenset[str]]
+) -> list[Unrunnable]:
+    """Every (tier, check) pair where the tier requires the check (listed in
+    ``post_checks`` and not in ``optional_checks``) and no configured target
+    offers what it needs."""
+    found: list[Unrunnable] = []
+    for tier_index, tier in enumerate(document.tiers):
+        for check_index, check in enumerate(tier.post_checks):
+            if check in tier.optional_checks or runnable_on(check, capabilities):
+                continue
+            needs = ", ".join(sorted(CHECK_NEEDS[check] or ()))
+            targets = ", ".join(sorted(capabilities)) or "none"
+            found.append(
+                Unrunnable(
+                    tier_index,
+                    tier.name,
+                    check,
+                    check_index,
+                    f"tier '{tier.name}' requires check '{check}', which no configured "
+                    f"target can run (it needs {needs}; targets: {targets}); mark it "
+                    "optional in optional_checks or configure a target that offers it",
+                )
+            )
+    return found
