@@ -96,9 +96,61 @@ def _clear_text(url: str, *, secure_scheme: str, allow_insecure: bool, fix: str)
         )
 
 
+class AttributeMapping(BaseModel):
+    """Which directory attributes set which subject attributes (``subjects sync``;
+    docs/connectors.md#attribute-mapping). Every key is optional: an attribute
+    not mapped keeps what the subject has. Group names are the first RDN value of
+    each ``groups_attribute`` value (``CN=Domain Admins,CN=Users,...`` gives
+    ``Domain Admins``), compared without regard to case."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: Multi-valued attribute listing the account's groups (AD: memberOf).
+    groups_attribute: str | None = None
+    #: Membership of any of these groups makes the subject privileged.
+    privileged_groups: list[str] = Field(default_factory=list)
+    #: Attribute values that make the subject privileged, e.g. {adminCount = "1"}.
+    privileged_attributes: dict[str, str] = Field(default_factory=dict)
+    #: objectClass values that set the kind, e.g. {applicationProcess = "service"}.
+    kind_object_classes: dict[str, Literal["human", "service", "shared"]] = Field(
+        default_factory=dict
+    )
+    #: DN fragments (an OU) that set the kind, e.g. {"OU=Service Accounts" = "service"}.
+    kind_dn_contains: dict[str, Literal["human", "service", "shared"]] = Field(default_factory=dict)
+    #: Single-valued attributes; a DN value is reduced to its first RDN value.
+    owner_attribute: str | None = None  # AD: managedBy; LDAP: owner
+    manager_attribute: str | None = None  # manager
+    sponsor_attribute: str | None = None
+    #: AD accountExpires (100 ns since 1601; 0 and 2^63-1 mean never) or an LDAP
+    #: GeneralizedTime attribute.
+    contract_end_attribute: str | None = None
+    #: Contacts from the directory are unconfirmed until the subject confirms them (R-14).
+    email_attribute: str | None = None
+    phone_attribute: str | None = None
+    employee_id_attribute: str | None = None  # employeeID / employeeNumber
+
+    def attributes(self) -> list[str]:
+        """Every directory attribute the mapping reads."""
+        named = [
+            self.groups_attribute,
+            self.owner_attribute,
+            self.manager_attribute,
+            self.sponsor_attribute,
+            self.contract_end_attribute,
+            self.email_attribute,
+            self.phone_attribute,
+            self.employee_id_attribute,
+        ]
+        found = [n for n in named if n] + list(self.privileged_attributes)
+        if self.kind_object_classes:
+            found.append("objectClass")
+        return sorted(set(found))
+
+
 class _Target(BaseModel):
     model_config = ConfigDict(extra="forbid")
     disabled_capabilities: list[str] = Field(default_factory=list)
+    #: How this target's accounts set subject attributes (None: only name and mail).
+    mapping: AttributeMapping | None = None
     #: The attribute whose value links this target's accounts to subjects
     #: (``custos subjects sync``); None: the account id itself.
     correlation_attribute: str | None = None
@@ -218,6 +270,9 @@ def _default_targets() -> dict[str, TargetConfig]:
 
 class WorkerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    #: Seconds between two ``subjects sync`` runs in the worker; None: never
+    #: (run ``custos subjects sync`` yourself).
+    sync_interval_s: float | None = Field(default=None, gt=0)
     poll_interval_s: float = Field(default=0.5, gt=0, le=60)
     lease_s: int = Field(default=60, ge=5, le=3600)
     max_attempts: int = Field(default=5, ge=1, le=100)

@@ -7,12 +7,14 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from custos.cli.context import console, fail, failures, state
 from custos.connectors.errors import ConnectorError
 from custos.connectors.spi import OPERATIONS, TestOp
+from custos.domain.errors import RecoveryBlocked
+from custos.policy.engine import select_tier
 from custos.service.directories.drift import check_drift
 from custos.service.directories.sync import sync_subjects
 
@@ -76,17 +78,27 @@ def subjects_sync(
     with failures():
         svc = state(ctx).services()
         with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
         ) as progress:
-            task = progress.add_task("syncing")
+            task = progress.add_task("syncing", total=None)
             report = sync_subjects(
                 svc, dry_run=dry_run, tick=lambda what: progress.update(task, description=what)
             )
     verb = "would be" if dry_run else ""
     console.print(
-        f"subjects created {verb}: {len(report.created)}; accounts linked {verb}: "
-        f"{len(report.linked)}; already linked: {report.unchanged}"
+        f"subjects created {verb}: {len(report.created)}; changed {verb}: {len(report.changed)}; "
+        f"accounts linked {verb}: {len(report.linked)}; already linked: {report.unchanged}; "
+        f"orphaned: {len(report.orphans)}; conflicting: {len(report.conflicts)}"
     )
+    for line in report.changed:
+        console.print(f"  changed {line}", markup=False, soft_wrap=True)
+    for subject, before, after in report.tier_moves:
+        console.print(f"  tier {subject}: {before or '-'} -> {after or '-'}", markup=False)
     for subject, target, account in report.linked:
         console.print(f"  linked {target}/{account} -> {subject}", markup=False)
     for title, lines in (
@@ -100,6 +112,40 @@ def subjects_sync(
                 console.print(f"  {line}", markup=False, soft_wrap=True)
     if report.conflicts or report.orphans or report.unreachable:
         raise typer.Exit(1)
+
+
+@subjects_app.command("show")
+def subjects_show(ctx: typer.Context, user: str) -> None:
+    """A subject's attributes, its tier, and which directory attribute set each."""
+    with failures():
+        svc = state(ctx).services()
+        with svc.uow(read_only=True) as uow:
+            subject = uow.subjects.find(user)
+        if subject is None:
+            fail("not_found", f"no subject '{user}'")
+            raise typer.Exit(1)
+    try:
+        tier = select_tier(svc.policy, subject).name
+    except RecoveryBlocked:
+        tier = "none (no tier matches: not recoverable)"
+    table = Table(title=f"subject {subject.id}: tier {tier}")
+    for column in ("attribute", "value", "set by"):
+        table.add_column(column)
+    values = {
+        "kind": str(subject.kind),
+        "employment": str(subject.employment),
+        "privileged": str(subject.privileged),
+        "groups": ", ".join(sorted(subject.groups)) or "-",
+        "owner": subject.owner or "-",
+        "manager": subject.manager or "-",
+        "sponsor": subject.sponsor or "-",
+        "contract_end": subject.contract_end.isoformat() if subject.contract_end else "-",
+        "employee_id": subject.employee_id or "-",
+        "holds": ", ".join(sorted(subject.holds)) or "-",
+    }
+    for key, value in values.items():
+        table.add_row(key, escape(value), escape(subject.attribute_sources.get(key, "-")))
+    console.print(table)
 
 
 def drift(

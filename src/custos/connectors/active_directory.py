@@ -313,6 +313,9 @@ class ActiveDirectoryConnector:
         wanted = ["sAMAccountName", "userPrincipalName", "mail", "displayName"]
         if self._cfg.correlation_attribute and self._cfg.correlation_attribute not in wanted:
             wanted.append(self._cfg.correlation_attribute)
+        if self._cfg.mapping is not None:
+            # What the attribute mapping reads (memberOf, adminCount, managedBy, ...).
+            wanted += [a for a in self._cfg.mapping.attributes() if a not in wanted]
         query = "(&(objectCategory=person)(objectClass=user))"
         records: list[AccountRecord] = []
 
@@ -327,9 +330,18 @@ class ActiveDirectoryConnector:
                     if not dn:
                         continue  # referrals
                     values = {n: attrs[n][0].decode() for n in wanted if attrs.get(n)}
+                    every = {
+                        n: tuple(v.decode("utf-8", "replace") for v in attrs[n])
+                        for n in wanted
+                        if attrs.get(n)
+                    }
                     account = values.get(self._cfg.account_attribute)
                     if account:
-                        records.append(AccountRecord(account_id=account, attributes=values))
+                        records.append(
+                            AccountRecord(
+                                account_id=account, attributes=values, values=every, dn=dn
+                            )
+                        )
                 cookie = next(
                     (c.cookie for c in controls if c.controlType == paging.controlType), b""
                 )

@@ -485,27 +485,44 @@ class LdapConnector:
         """Every ``user_object_class`` entry under ``user_base``, read in pages
         (RFC 2696) and complete before the first is yielded, so no connection is
         held while the caller works. Attributes: the account attribute, mail, cn,
-        displayName and the correlation attribute, when the entry has them."""
+        displayName, the correlation attribute and every attribute the target's
+        attribute mapping reads, when the entry has them."""
         wanted = [self.cfg.account_attribute, "mail", "cn", "displayName"]
         if self.cfg.correlation_attribute:
             wanted.append(self.cfg.correlation_attribute)
+        if self.cfg.mapping is not None:
+            wanted += [a for a in self.cfg.mapping.attributes() if a not in wanted]
         records: list[AccountRecord] = []
         with self.session("list accounts") as conn:
-            for entry in self._paged(conn, f"(objectClass={self.cfg.user_object_class})", wanted):
+            for dn, entry in self._paged_dn(
+                conn, f"(objectClass={self.cfg.user_object_class})", wanted
+            ):
                 attributes = {name: value for name in wanted if (value := _first(entry, name))}
+                values = {
+                    name: tuple(v.decode("utf-8", "replace") for v in entry[name])
+                    for name in wanted
+                    if entry.get(name)
+                }
                 account_id = attributes.get(self.cfg.account_attribute)
                 if account_id:  # an entry without the naming attribute cannot be addressed
-                    records.append(AccountRecord(account_id=account_id, attributes=attributes))
+                    records.append(
+                        AccountRecord(
+                            account_id=account_id, attributes=attributes, values=values, dn=dn
+                        )
+                    )
         yield from records
 
     def _paged(self, conn: Any, filterstr: str, attrs: list[str]) -> Iterator[Entry]:
+        yield from (entry for _, entry in self._paged_dn(conn, filterstr, attrs))
+
+    def _paged_dn(self, conn: Any, filterstr: str, attrs: list[str]) -> Iterator[tuple[str, Entry]]:
         paging = SimplePagedResultsControl(True, size=self.page_size, cookie="")
         while True:
             msgid = conn.search_ext(
                 self.cfg.user_base, ldap.SCOPE_SUBTREE, filterstr, attrs, serverctrls=[paging]
             )
             _, found, _, controls = conn.result3(msgid, timeout=self.cfg.timeout_s)
-            yield from (cast(Entry, entry) for dn, entry in found if dn is not None)
+            yield from ((dn, cast(Entry, entry)) for dn, entry in found if dn is not None)
             cookie = next((c.cookie for c in controls if c.controlType == paging.controlType), b"")
             if not cookie:
                 return

@@ -9,7 +9,7 @@ stored or echoed in an answer.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -121,6 +121,10 @@ class AccountRecord:
 
     account_id: str
     attributes: dict[str, str]
+    #: Every value of each attribute read (memberOf, objectClass are multi-valued).
+    values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The entry's distinguished name, where the target has one.
+    dn: str = ""
 
 
 @runtime_checkable

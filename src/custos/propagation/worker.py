@@ -31,6 +31,7 @@ from custos.domain.states import OPEN_FOR_DECISION, CaseState
 from custos.export.delivery import export_due
 from custos.ledger.heads import sign_tree_head_if_due
 from custos.propagation import verification
+from custos.service.directories.sync import sync_subjects
 from custos.service.enrolment import subject_sessions
 from custos.service.notices import dispatch as notices
 from custos.service.notices.outbox_sweep import deliver_stranded
@@ -107,6 +108,7 @@ class Worker:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.cfg = svc.settings.worker
         self._passes = 0
+        self._synced_at: datetime | None = None
         # Threads for connector calls, kept for the worker's life: writes on one
         # pool (at most ``parallelism`` at a time), checks on another, so the
         # checks of one batch never queue behind the writes of the next.
@@ -175,7 +177,24 @@ class Worker:
         return done + self._tail(busy=bool(receipts))
 
     def _housekeeping(self) -> int:
-        return sweep_pending_flows(self.svc) + self.expire_cases() + deliver_stranded(self.svc)
+        return (
+            sweep_pending_flows(self.svc)
+            + self.expire_cases()
+            + deliver_stranded(self.svc)
+            + self._sync_if_due()
+        )
+
+    def _sync_if_due(self) -> int:
+        """``subjects sync`` every ``worker.sync_interval_s`` (never when unset)."""
+        interval = self.cfg.sync_interval_s
+        now = self.svc.clock.now()
+        if interval is None or (
+            self._synced_at is not None and now < self._synced_at + timedelta(seconds=interval)
+        ):
+            return 0
+        self._synced_at = now
+        report = sync_subjects(self.svc)
+        return len(report.created) + len(report.changed) + len(report.linked)
 
     def _finish(self, batch: Batch) -> None:
         self._verify_all(self._record_all(batch))

@@ -6,22 +6,32 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from sqlalchemy import select
 
 from custos.connectors.errors import ConnectorError
 from custos.connectors.spi import AccountRecord, ListAccountsOp
+from custos.domain.errors import RecoveryBlocked
 from custos.domain.events import DomainEvent, EventType
-from custos.domain.model import Contact, ContactKind, Subject
+from custos.domain.model import Contact, ContactKind, Subject, SubjectKind
+from custos.domain.states import OPEN_FOR_DECISION, CaseState
+from custos.policy.engine import select_tier
+from custos.service.directories.mapping import Mapped, apply_mapping
 from custos.service.ports import Services
-from custos.store.tables import linked_accounts
+from custos.store.tables import cases, linked_accounts
+from custos.store.unit_of_work import UnitOfWork
+
+SYNC_ACTOR = "system:sync"
 
 
 @dataclass
 class SyncReport:
     created: list[str] = field(default_factory=list)
     linked: list[tuple[str, str, str]] = field(default_factory=list)  # subject, target, account
+    changed: list[str] = field(default_factory=list)  # "subject: what changed"
+    tier_moves: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     unchanged: int = 0
     conflicts: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
@@ -157,6 +167,9 @@ def sync_subjects(
                     )
                 links[pair] = subject_id
                 report.linked.append((subject_id, pair[0], pair[1]))
+            mapped = _mapped(svc, accounts)
+            if mapped is not None and not dry_run:
+                _apply(svc, uow, subject_id, mapped, report, now)
         if not dry_run:
             uow.ledger.append(
                 [
@@ -169,6 +182,7 @@ def sync_subjects(
                         data={
                             "created": len(report.created),
                             "linked": len(report.linked),
+                            "changed": len(report.changed),
                             "unchanged": report.unchanged,
                             "conflicts": len(report.conflicts),
                             "orphans": len(report.orphans),
@@ -190,3 +204,133 @@ def sync_subjects(
             )
             uow.commit()
     return report
+
+
+def _mapped(svc: Services, accounts: list[_Account]) -> Mapped | None:
+    """The attributes the mapped accounts state: an identity source's first, then
+    the others' (a value one source states is not overridden by another)."""
+    ordered = sorted(
+        accounts, key=lambda a: (not svc.settings.targets[a.target].identity_source, a.target)
+    )
+    merged: Mapped | None = None
+    for account in ordered:
+        mapping = svc.settings.targets[account.target].mapping
+        if mapping is None:
+            continue
+        found = apply_mapping(account.target, mapping, account.record)
+        if merged is None:
+            merged = found
+            continue
+        for key in ("privileged", "kind", "groups", "owner", "manager", "sponsor"):
+            if getattr(merged, key) is None and getattr(found, key) is not None:
+                setattr(merged, key, getattr(found, key))
+                merged.sources[key] = found.sources[key]
+    return merged
+
+
+def _tier(svc: Services, subject: Subject) -> str | None:
+    try:
+        return select_tier(svc.policy, subject).name
+    except RecoveryBlocked:
+        return None
+
+
+def _apply(
+    svc: Services,
+    uow: UnitOfWork,
+    subject_id: str,
+    mapped: Mapped,
+    report: SyncReport,
+    now: datetime,
+) -> None:
+    """Write what the directories state onto the subject; record the change and,
+    when it moves the subject to another tier, a tier event. A subject who
+    becomes privileged loses its live tokens and its open cases (cancelled: they
+    were opened under a weaker tier's requirements)."""
+    subject = uow.subjects.get(subject_id)
+    if subject is None:
+        return
+    updated = subject
+    wanted: dict[str, object] = {
+        "privileged": mapped.privileged,
+        "kind": SubjectKind(mapped.kind) if mapped.kind else None,
+        "groups": mapped.groups,
+        "owner": mapped.owner,
+        "manager": mapped.manager,
+        "sponsor": mapped.sponsor,
+        "contract_end": mapped.contract_end,
+        "employee_id": mapped.employee_id,
+    }
+    changes: dict[str, object] = {}
+    for key, value in wanted.items():
+        if key not in mapped.sources and value is None:
+            continue  # not mapped: keep what the subject has
+        if getattr(subject, key) != value:
+            changes[key] = value
+    contacts = list(subject.contacts)
+    for kind, address in ((ContactKind.EMAIL, mapped.email), (ContactKind.SMS, mapped.phone)):
+        if address and not any(c.address.lower() == address.lower() for c in contacts):
+            # Unconfirmed until the subject confirms it (R-14).
+            contacts.append(Contact(kind, address, confirmed=False))
+    sources = {**subject.attribute_sources, **mapped.sources}
+    if (
+        not changes
+        and sources == subject.attribute_sources
+        and len(contacts) == len(subject.contacts)
+    ):
+        return
+    updated = replace(subject, contacts=tuple(contacts), attribute_sources=sources)
+    for key, value in changes.items():
+        setattr(updated, key, value)
+    uow.subjects.update(updated, now=now)
+    if changes:
+        report.changed.append(f"{subject_id}: " + ", ".join(sorted(changes)))
+        uow.ledger.append(
+            [
+                DomainEvent(
+                    type=EventType.SUBJECT_ATTRIBUTES_CHANGED,
+                    occurred_at=now,
+                    actor=SYNC_ACTOR,
+                    subject_id=subject_id,
+                    case_id=None,
+                    data={
+                        "changed": sorted(changes),
+                        "because": {k: sources.get(k, "") for k in sorted(changes)},
+                    },
+                )
+            ]
+        )
+    before, after = _tier(svc, subject), _tier(svc, updated)
+    if before != after:
+        report.tier_moves.append((subject_id, before, after))
+        uow.ledger.append(
+            [
+                DomainEvent(
+                    type=EventType.SUBJECT_TIER_CHANGED,
+                    occurred_at=now,
+                    actor=SYNC_ACTOR,
+                    subject_id=subject_id,
+                    case_id=None,
+                    data={"from": before, "to": after, "because": sources},
+                )
+            ]
+        )
+    if updated.privileged and not subject.privileged:
+        _contain(uow, subject_id, now)
+
+
+def _contain(uow: UnitOfWork, subject_id: str, now: datetime) -> None:
+    """A subject who became privileged: void its live tokens and cancel its cases
+    still open for decision, so none completes under the weaker tier."""
+    reason = "subject became privileged: recover again under the privileged tier"
+    uow.tokens.void_live(subject_id, now=now, reason=reason)
+    open_ids = uow.conn.execute(
+        select(cases.c.id).where(
+            cases.c.subject_id == subject_id,
+            cases.c.state.in_([str(s) for s in OPEN_FOR_DECISION | {CaseState.OPENED}]),
+        )
+    ).scalars()
+    for case_id in sorted(open_ids):
+        case = uow.cases.get(case_id, for_update=True)
+        case.move(CaseState.CANCELLED, at=now, actor=SYNC_ACTOR, reason=reason)
+        uow.cases.save(case)

@@ -1,0 +1,125 @@
+"""Apply a target's attribute mapping to one listed account: which subject
+attributes the directory states, and which directory attribute said so (so
+``subjects show`` can explain a tier). Pure: no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from custos.config import AttributeMapping
+from custos.connectors.spi import AccountRecord
+
+#: AD accountExpires counts 100 ns intervals since 1601-01-01; these mean "never".
+_AD_NEVER = {0, 9223372036854775807}
+_AD_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Mapped:
+    """What one account says about its subject; None: not stated by the mapping."""
+
+    privileged: bool | None = None
+    kind: str | None = None
+    groups: frozenset[str] | None = None
+    owner: str | None = None
+    manager: str | None = None
+    sponsor: str | None = None
+    contract_end: datetime | None = None
+    email: str | None = None
+    phone: str | None = None
+    employee_id: str | None = None
+    #: subject attribute -> "target: what set it"
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def rdn_value(value: str) -> str:
+    """``CN=Domain Admins,CN=Users,DC=x`` -> ``Domain Admins``; a value that is not
+    a DN is returned as it is."""
+    first = value.split(",", 1)[0]
+    if "=" in first and "," in value:
+        return first.split("=", 1)[1].strip()
+    return value.strip()
+
+
+def parse_contract_end(value: str) -> datetime | None:
+    """AD ``accountExpires`` (an integer) or an LDAP GeneralizedTime
+    (``20271231000000Z``). None for "never" and for values that parse as neither."""
+    text = value.strip()
+    if text.isdigit() and len(text) != 14 and not text.endswith("Z"):
+        ticks = int(text)
+        if ticks in _AD_NEVER:
+            return None
+        return _AD_EPOCH + timedelta(microseconds=ticks // 10)
+    for pattern in ("%Y%m%d%H%M%SZ", "%Y%m%d%H%M%S.%fZ", "%Y%m%d%H%M%S"):
+        try:
+            return datetime.strptime(text, pattern).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+def apply_mapping(target: str, mapping: AttributeMapping, record: AccountRecord) -> Mapped:
+    """The subject attributes ``mapping`` reads from ``record`` (listed by ``target``)."""
+    out = Mapped()
+
+    def every(name: str) -> tuple[str, ...]:
+        if name in record.values:
+            return record.values[name]
+        single = record.attributes.get(name)
+        return (single,) if single else ()
+
+    def one(name: str | None) -> str | None:
+        if not name:
+            return None
+        found = every(name)
+        return found[0] if found else None
+
+    if mapping.groups_attribute:
+        out.groups = frozenset(rdn_value(v) for v in every(mapping.groups_attribute))
+        out.sources["groups"] = f"{target}: {mapping.groups_attribute}"
+    if mapping.privileged_groups or mapping.privileged_attributes:
+        out.privileged = False
+        out.sources["privileged"] = f"{target}: in none of the privileged groups or attributes"
+        wanted = {g.lower(): g for g in mapping.privileged_groups}
+        held = sorted(g for g in out.groups or () if g.lower() in wanted)
+        if held:
+            out.privileged = True
+            out.sources["privileged"] = f"{target}: member of {', '.join(held)}"
+        else:
+            for name, value in sorted(mapping.privileged_attributes.items()):
+                if value in every(name):
+                    out.privileged = True
+                    out.sources["privileged"] = f"{target}: {name}={value}"
+                    break
+    classes = {c.lower() for c in every("objectClass")}
+    for object_class, kind in sorted(mapping.kind_object_classes.items()):
+        if object_class.lower() in classes:
+            out.kind = kind
+            out.sources["kind"] = f"{target}: objectClass {object_class}"
+            break
+    if out.kind is None:
+        for fragment, kind in sorted(mapping.kind_dn_contains.items()):
+            if fragment.lower() in record.dn.lower():
+                out.kind = kind
+                out.sources["kind"] = f"{target}: DN contains {fragment}"
+                break
+    for key, attribute in (
+        ("owner", mapping.owner_attribute),
+        ("manager", mapping.manager_attribute),
+        ("sponsor", mapping.sponsor_attribute),
+    ):
+        stated = one(attribute)
+        if attribute:
+            setattr(out, key, rdn_value(stated) if stated else None)
+            out.sources[key] = f"{target}: {attribute}"
+    if mapping.contract_end_attribute:
+        raw = one(mapping.contract_end_attribute)
+        out.contract_end = parse_contract_end(raw) if raw else None
+        out.sources["contract_end"] = f"{target}: {mapping.contract_end_attribute}"
+    out.email = one(mapping.email_attribute)
+    out.phone = one(mapping.phone_attribute)
+    out.employee_id = one(mapping.employee_id_attribute)
+    if mapping.employee_id_attribute:
+        out.sources["employee_id"] = f"{target}: {mapping.employee_id_attribute}"
+    return out
