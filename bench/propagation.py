@@ -43,6 +43,7 @@ from typing import Any, cast
 
 import ldap
 import ldap3
+import yaml
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -54,6 +55,7 @@ from custos.config import load_settings
 from custos.credentials.keys import MasterKey
 from custos.domain.model import Contact, ContactKind, LinkedAccount, Subject
 from custos.notify.base import Message
+from custos.policy.loader import DEFAULT_POLICY_PATH
 from custos.propagation.worker import Worker
 from custos.service.ports import Services
 from custos.service.recovery import credentials, self_service
@@ -68,6 +70,18 @@ class Inbox:
         self.last[(message.to, message.kind)] = message.body
 
 
+def bench_policy(folder: Path) -> Path:
+    """The shipped policy without its privileged tier: that tier requires ending
+    sessions, which a directory-only deployment cannot do (so Custos refuses to
+    start with it), and the bench recovers staff subjects only."""
+    policy = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
+    policy["tiers"] = [t for t in policy["tiers"] if t["name"] != "privileged"]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "bench-policy.yaml"
+    path.write_text(yaml.safe_dump(policy, sort_keys=False), encoding="utf-8")
+    return path
+
+
 def services(
     folder: Path, database_url: str | None, targets: dict[str, Any], concurrency: int
 ) -> tuple[Services, Inbox]:
@@ -76,6 +90,7 @@ def services(
     settings = load_settings(
         None,
         data_dir=folder,
+        policy_file=bench_policy(folder),
         sealing_key=MasterKey.generate().to_b64(),
         targets=targets,
         worker={"parallelism": concurrency, "batch": concurrency * 32, "poll_interval_s": 0.05},
