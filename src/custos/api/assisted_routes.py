@@ -10,10 +10,11 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from custos.api.auth import OperatorDep, ServicesDep
 from custos.api.pages import ATTEST_PAGE, CHALLENGE_PAGE, page
+from custos.api.schemas import RequestBody
 from custos.service.ceremonies import agent_challenge, attestation
 
 operator_router = APIRouter(prefix="/api/v1", tags=["operators"])
@@ -21,19 +22,15 @@ public_router = APIRouter(prefix="/api/v1", tags=["assisted proofing"])
 page_router = APIRouter(include_in_schema=False)
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class TokenIn(_Body):
+class TokenIn(RequestBody):
     token: str = Field(min_length=1, max_length=200)
 
 
-class ChallengeIn(_Body):
+class ChallengeIn(RequestBody):
     mode: Literal["totp", "contact_code"] | None = None
 
 
-class ChallengeAnswerIn(_Body):
+class ChallengeAnswerIn(RequestBody):
     token: str = Field(min_length=1, max_length=200)
     code: str = Field(min_length=1, max_length=20)
 

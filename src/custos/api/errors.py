@@ -87,6 +87,17 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # The framework's only 400: a body it cannot decode (not UTF-8, not
+            # JSON). That is invalid input like any other, with the same answer.
+            return JSONResponse(
+                body(
+                    "invalid_input",
+                    "the request is not valid",
+                    {"problems": [{"field": "(body)", "problem": "cannot be parsed as JSON"}]},
+                ),
+                status_code=422,
+            )
         error_id = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(body(error_id, str(exc.detail)), status_code=exc.status_code)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from custos.api.auth import OperatorDep, ServicesDep
-from custos.api.schemas import Accepted, CaseSummary
+from custos.api.schemas import Accepted, CaseSummary, RequestBody
 from custos.service.signals import fraud
 
 self_service_router = APIRouter(prefix="/api/v1/self-service", tags=["self-service"])
@@ -16,13 +16,11 @@ operator_router = APIRouter(prefix="/api/v1", tags=["operators"])
 page_router = APIRouter(include_in_schema=False)
 
 
-class RepudiateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RepudiateIn(RequestBody):
     token: str = Field(min_length=1, max_length=200)
 
 
-class FlagFraudIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FlagFraudIn(RequestBody):
     reason: str = Field(min_length=1, max_length=2000)
 
 

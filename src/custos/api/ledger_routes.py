@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from custos.api.auth import OperatorDep, ServicesDep
+from custos.api.schemas import MAX_LEDGER_SIZE
 from custos.ledger import proofs
 from custos.ledger.heads import key_ring
 
@@ -41,10 +42,10 @@ def latest_head(svc: ServicesDep, operator: OperatorDep) -> dict[str, Any]:
 
 @router.get("/ledger/entries/{seq}")
 def entry(
-    seq: int,
     svc: ServicesDep,
     operator: OperatorDep,
-    tree_size: int | None = Query(default=None, ge=1),
+    seq: int = Path(ge=1, le=MAX_LEDGER_SIZE),
+    tree_size: int | None = Query(default=None, ge=1, le=MAX_LEDGER_SIZE),
 ) -> dict[str, Any]:
     """The entry and its inclusion proof against the signed head at
     ``tree_size`` (default: the newest signed head). An entry about a subject
@@ -57,16 +58,26 @@ def entry(
 def consistency(
     svc: ServicesDep,
     operator: OperatorDep,
-    first: int = Query(ge=1),
-    second: int | None = Query(default=None, ge=1),
+    first: int = Query(ge=1, le=MAX_LEDGER_SIZE),
+    second: int | None = Query(default=None, ge=1, le=MAX_LEDGER_SIZE),
 ) -> dict[str, Any]:
     proofs.require_ledger_reader(operator)
     return proofs.consistency(svc, first, second)
 
 
-@router.get("/cases/{case_id}/evidence", response_class=Response)
+@router.post(
+    "/cases/{case_id}/evidence",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The evidence pack",
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 def evidence(case_id: str, svc: ServicesDep, operator: OperatorDep) -> Response:
-    """The case's evidence pack (a zip that verifies offline); a case outside
+    """Build the case's evidence pack (a zip that verifies offline). A POST: the
+    export is recorded in the ledger and signs a new tree head. A case outside
     the operator's scope answers 404 as an unknown one."""
     from custos.ledger.evidence import export_pack
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from custos.api.auth import ServicesDep, client_address
 from custos.api.errors import Unauthenticated
@@ -27,6 +27,7 @@ from custos.api.me_schemas import (
     SignInBody,
     WebAuthnRegistrationBody,
 )
+from custos.api.schemas import MAX_ROW_ID
 from custos.domain.enrolment import Authenticator
 from custos.domain.errors import NotAuthorized
 from custos.domain.model import ContactKind
@@ -57,6 +58,8 @@ def live_token(request: Request, svc: ServicesDep) -> str:
 
 
 TokenDep = Annotated[str, Depends(live_token)]
+#: A stored row id (pending TOTP, contact): positive and within the store's integers.
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def _session(result: SignedIn, response: Response) -> SessionOut:
@@ -144,7 +147,7 @@ def begin_totp(token: TokenDep, svc: ServicesDep, response: Response) -> Pending
 
 @router.post("/methods/totp/{pending_id}/confirm", response_model=AuthenticatorOut)
 def confirm_totp(
-    pending_id: int, body: CodeBody, token: TokenDep, svc: ServicesDep
+    pending_id: RowId, body: CodeBody, token: TokenDep, svc: ServicesDep
 ) -> AuthenticatorOut:
     bound = enrolment.confirm_totp(svc, token=token, pending_id=pending_id, code=body.code)
     return _authenticator(bound)
@@ -203,7 +206,7 @@ def add_contact(body: ContactBody, token: TokenDep, svc: ServicesDep) -> dict[st
 
 @router.post("/contacts/{contact_id}/confirm")
 def confirm_contact(
-    contact_id: int, body: CodeBody, token: TokenDep, svc: ServicesDep
+    contact_id: RowId, body: CodeBody, token: TokenDep, svc: ServicesDep
 ) -> dict[str, Any]:
     contacts.confirm(svc, token=token, contact_id=contact_id, code=body.code)
     return {"id": contact_id, "status": "confirmed"}
@@ -211,7 +214,7 @@ def confirm_contact(
 
 @router.put("/contacts/{contact_id}", status_code=201)
 def replace_contact(
-    contact_id: int, body: ContactBody, token: TokenDep, svc: ServicesDep
+    contact_id: RowId, body: ContactBody, token: TokenDep, svc: ServicesDep
 ) -> dict[str, Any]:
     new_id = contacts.replace(
         svc, token=token, contact_id=contact_id, address=body.address, kind=ContactKind(body.kind)
@@ -220,7 +223,7 @@ def replace_contact(
 
 
 @router.delete("/contacts/{contact_id}", status_code=204)
-def remove_contact(contact_id: int, token: TokenDep, svc: ServicesDep) -> Response:
+def remove_contact(contact_id: RowId, token: TokenDep, svc: ServicesDep) -> Response:
     contacts.remove(svc, token=token, contact_id=contact_id)
     return Response(status_code=204)
 

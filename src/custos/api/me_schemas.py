@@ -5,25 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from custos.api.schemas import RequestBody
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SignInBody(_Body):
+class SignInBody(RequestBody):
     identifier: str = Field(min_length=1, max_length=254)
     password: str = Field(min_length=1, max_length=1024)
 
 
-class SecondFactorBody(_Body):
+class SecondFactorBody(RequestBody):
     method: str = Field(min_length=1, max_length=30)
     #: A TOTP or saved recovery code, or the WebAuthn assertion JSON as a string.
     code: str = Field(default="", max_length=16384)
 
 
-class ReauthBody(_Body):
+class ReauthBody(RequestBody):
     password: str = Field(min_length=1, max_length=1024)
     method: str | None = Field(default=None, max_length=30)
     code: str = Field(default="", max_length=16384)
@@ -39,20 +37,20 @@ class SessionOut(BaseModel):
     bind_required: bool = False
 
 
-class CodeBody(_Body):
+class CodeBody(RequestBody):
     code: str = Field(min_length=1, max_length=64)
 
 
-class WebAuthnRegistrationBody(_Body):
+class WebAuthnRegistrationBody(RequestBody):
     credential: dict[str, Any]
     label: str = Field(default="", max_length=100)
 
 
-class RevokeBody(_Body):
+class RevokeBody(RequestBody):
     reason: str = Field(default="", max_length=200)
 
 
-class ContactBody(_Body):
+class ContactBody(RequestBody):
     address: str = Field(min_length=3, max_length=320)
     #: ``sms``: a phone number (international form) for SMS codes.
     kind: Literal["email", "sms"] = "email"
@@ -87,7 +85,7 @@ class ContactOut(BaseModel):
     confirmed_at: datetime | None
 
 
-class LinkBody(_Body):
+class LinkBody(RequestBody):
     link: str = Field(min_length=1, max_length=100)
 
 

@@ -16,7 +16,50 @@ operator_router = APIRouter(prefix="/api/v1", tags=["operators"])
 self_service_router = APIRouter(prefix="/api/v1/self-service", tags=["self-service"])
 
 
-@signals_router.post("/sim-swap", status_code=202, response_model=Accepted)
+#: The webhook reads its body raw (the signature covers the exact bytes), so its
+#: shape is declared here rather than by a model.
+SIM_SWAP_DOC: dict[str, object] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "subject": {"type": "string", "description": "A subject id."},
+                        "phone": {"type": "string", "description": "An E.164 number."},
+                        "kind": {"type": "string", "enum": sorted(risk_signals.KINDS)},
+                        "observed_at": {"type": "string", "format": "date-time"},
+                        "provider": {"type": "string", "maxLength": 100},
+                    },
+                    "required": ["kind"],
+                    "additionalProperties": False,
+                }
+            }
+        },
+    },
+    "parameters": [
+        {
+            "name": risk_signals.TIMESTAMP_HEADER,
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "Unix seconds of the request.",
+        },
+        {
+            "name": risk_signals.SIGNATURE_HEADER,
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "Hex HMAC-SHA256 of `<timestamp>.<body>` with the shared secret.",
+        },
+    ],
+}
+
+
+@signals_router.post(
+    "/sim-swap", status_code=202, response_model=Accepted, openapi_extra=SIM_SWAP_DOC
+)
 async def sim_swap(request: Request, svc: ServicesDep) -> Accepted:
     """A carrier reports a SIM swap or number porting, naming the subject by id
     or by the phone number (every subject keeping it). Signed with HMAC-SHA256

@@ -117,8 +117,9 @@ const $ = (id) => document.getElementById(id);
 let flow = '';
 function say(text, ok) { $('m').className = ok ? 'ok' : 'err'; $('m').textContent = text; }
 async function post(path, body) {
-  const r = await fetch(path, {method: 'POST', headers: {'Content-Type': 'application/json'},
-    body: JSON.stringify(body || {})});
+  // An operation that takes no body refuses one: send none when there is none.
+  const r = await fetch(path, body === undefined ? {method: 'POST'} : {method: 'POST',
+    headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
   let b = {}; try { b = await r.json(); } catch (e) { /* not JSON */ }
   return [r.ok, b];
 }
