@@ -445,6 +445,8 @@ class Settings(BaseSettings):
     sim_swap_max_skew_s: int = Field(default=300, ge=10, le=3600)
     #: No recovery activity for this long makes an account "dormant" (a risk signal).
     dormant_after_days: int = Field(default=180, ge=1, le=3650)
+    #: Serve Prometheus figures at ``/metrics`` (unauthenticated); off: 404.
+    metrics_enabled: bool = False
     #: Unauthenticated self-service answers take at least this long (R-19).
     enumeration_floor_ms: int = Field(default=250, ge=0, le=5000)
     #: The demo's SMS gateway writes here (default <data_dir>/sms-outbox).

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
 
 import custos
 from custos.api import (
     assisted_routes,
+    contract,
     errors,
     fraud_routes,
     ledger_routes,
@@ -23,10 +24,13 @@ from custos.api import (
 )
 from custos.api.equal_time import EqualTimeMiddleware
 from custos.api.reset_page import RESET_PAGE
+from custos.api.strict_input import refuse_unexpected_input
 from custos.service.ports import Services
 
 #: Unauthenticated endpoints whose answers must not tell accounts apart (R-19).
 UNAUTHENTICATED_PREFIXES = ("/api/v1/self-service/",)
+#: HSTS for a public origin served over https: two years, the preload minimum.
+HSTS = "max-age=63072000"
 
 
 def create_app(svc: Services) -> FastAPI:
@@ -37,9 +41,12 @@ def create_app(svc: Services) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
         redoc_url=None,
+        # Input an operation does not take (a body, a query parameter) is refused: 422.
+        dependencies=[Depends(refuse_unexpected_input)],
     )
     app.state.services = svc
     errors.install(app)
+    contract.install(app)
     app.include_router(self_service_routes.router)
     app.include_router(operator_routes.router)
     app.include_router(fraud_routes.self_service_router)
@@ -64,6 +71,8 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(assisted_routes.public_router)
     app.include_router(assisted_routes.page_router)
 
+    https = svc.settings.public_origin.startswith("https://")
+
     @app.middleware("http")
     async def _security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -73,6 +82,11 @@ def create_app(svc: Services) -> FastAPI:
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
+        if request.url.path.startswith("/api/v1/"):
+            # Answers name subjects, cases, codes and sessions: no cache keeps them.
+            response.headers["Cache-Control"] = "no-store"
+        if https:
+            response.headers["Strict-Transport-Security"] = HSTS
         return response
 
     @app.get("/healthz", tags=["health"])

@@ -122,6 +122,8 @@ def demo(
         if "public_origin" not in settings.model_fields_set:
             # Links in the demo mailbox must open this very demo.
             overrides["public_origin"] = f"http://{settings.host}:{port or settings.port}"
+        if "metrics_enabled" not in settings.model_fields_set:
+            overrides["metrics_enabled"] = True  # the demo shows every face
         settings = settings.model_copy(update=overrides)
         logs.configure("warning")
         from custos.bootstrap import bootstrap

@@ -169,13 +169,13 @@ def test_pack_downloads_through_the_api_for_auditors_only(
     world.operator("audrey", Role.AUDITOR)
     world.operator("hana", Role.REQUESTER)
     with TestClient(create_app(world.svc)) as api:
-        refused = api.get(
+        refused = api.post(
             f"/api/v1/cases/{case_id}/evidence",
             headers={"Authorization": f"Bearer {world.tokens['hana']}"},
         )
         assert refused.status_code == 403
         assert refused.json()["error"]["id"] == "not_authorized"
-        response = api.get(
+        response = api.post(
             f"/api/v1/cases/{case_id}/evidence",
             headers={"Authorization": f"Bearer {world.tokens['audrey']}"},
         )

@@ -187,6 +187,7 @@ def test_cli_writes_json_html_and_pdf(recovered: World, tmp_path: Path) -> None:
 
 
 def test_metrics_endpoint_exposes_the_figures(recovered: World) -> None:
+    recovered.svc.settings = recovered.svc.settings.model_copy(update={"metrics_enabled": True})
     with TestClient(create_app(recovered.svc)) as api:
         response = api.get("/metrics")
     assert response.status_code == 200
