@@ -63,12 +63,15 @@ async ({identifier, password, label}) => {
   const post = async (path, body, token) => {
     const headers = {'Content-Type': 'application/json'};
     if (token) headers.Authorization = 'Bearer ' + token;
-    const r = await fetch(path, {method: 'POST', headers, body: JSON.stringify(body)});
+    // An operation that takes no body refuses one (422): send none for those.
+    const r = await fetch(path, {method: 'POST', headers,
+      body: body === undefined ? undefined : JSON.stringify(body)});
     return [r.status, await r.json()];
   };
   const [signed, session] = await post('/api/v1/me/sign-in', {identifier, password});
   if (signed !== 200) return {step: 'sign-in', status: signed, body: session};
-  const [got, o] = await post('/api/v1/me/methods/webauthn/options', {}, session.session);
+  const [got, o] = await post('/api/v1/me/methods/webauthn/options', undefined,
+    session.session);
   if (got !== 200) return {step: 'options', status: got, body: o};
   const c = await navigator.credentials.create({publicKey: {...o,
     challenge: unb64(o.challenge), user: {...o.user, id: unb64(o.user.id)},

@@ -65,6 +65,9 @@ def test_execute_refuses_a_body_and_leaves_the_case_alone(world: World, api: Tes
     assert response.status_code == 422
     assert error_id(response) == "invalid_input"
     assert "correct-horse" not in response.text
+    # Authentication still answers first: no token, 401 whatever the body.
+    anonymous = api.post(f"/api/v1/cases/{case.id}/execute", json={"password": "x"})
+    assert anonymous.status_code == 401
     with world.svc.uow() as uow:
         assert uow.cases.get(case.id).state == case.state
 

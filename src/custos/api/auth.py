@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from custos.api.client_source import source_address
 from custos.api.errors import Unauthenticated
+from custos.api.strict_input import authenticates
 from custos.domain.errors import NotAuthorized
 from custos.domain.model import Operator
 from custos.service.ports import Services
@@ -22,6 +23,7 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
+@authenticates
 def current_operator(request: Request, svc: ServicesDep) -> Operator:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")

@@ -28,6 +28,7 @@ from custos.api.me_schemas import (
     WebAuthnRegistrationBody,
 )
 from custos.api.schemas import MAX_ROW_ID
+from custos.api.strict_input import authenticates
 from custos.domain.enrolment import Authenticator
 from custos.domain.errors import NotAuthorized
 from custos.domain.model import ContactKind
@@ -48,6 +49,7 @@ def session_token(request: Request) -> str:
     return token
 
 
+@authenticates
 def live_token(request: Request, svc: ServicesDep) -> str:
     token = session_token(request)
     try:

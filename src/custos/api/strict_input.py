@@ -10,6 +10,9 @@ application for every route, answers 422 ``invalid_input`` when
   carries a non-empty body, or
 * the query string names a parameter the operation does not declare.
 
+Authentication still answers first: before refusing, the guard runs the
+route's authenticating dependencies (registered with :func:`authenticates`), so
+a caller without valid credentials gets 401 as for any other invalid input.
 Request bodies forbid unknown fields through their base model
 (``schemas.RequestBody``). An operation that reads its body raw (a signed
 webhook) declares it in ``openapi_extra`` and is left alone: what the OpenAPI
@@ -18,7 +21,11 @@ document shows is what the API accepts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
@@ -26,6 +33,24 @@ from custos.domain.errors import InvalidInput
 
 #: Methods whose requests may carry a body at all.
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+Authenticator = TypeVar("Authenticator", bound=Callable[..., Any])
+#: Dependencies that authenticate a caller, called as ``(request, services)``.
+_AUTHENTICATORS: set[Callable[..., Any]] = set()
+
+
+def authenticates(dependency: Authenticator) -> Authenticator:
+    """Register a sync dependency ``(request, services)`` that raises for a caller
+    without valid credentials, so that it answers before the input guard."""
+    _AUTHENTICATORS.add(dependency)
+    return dependency
+
+
+def _authenticators(dependant: Dependant) -> list[Callable[..., Any]]:
+    found = [dependant.call] if dependant.call in _AUTHENTICATORS else []
+    for sub in dependant.dependencies:
+        found += _authenticators(sub)
+    return found
 
 
 def takes_body(route: APIRoute) -> bool:
@@ -43,21 +68,32 @@ def query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-async def refuse_unexpected_input(request: Request) -> None:
-    """Raise InvalidInput for a body or a query parameter the operation does not take."""
-    route = request.scope.get("route")
-    if not isinstance(route, APIRoute):
-        return
+async def _refusal(request: Request, route: APIRoute) -> InvalidInput | None:
     unknown = sorted(set(request.query_params) - query_names(route.dependant))
     if unknown:
-        raise InvalidInput(
+        return InvalidInput(
             "the request names query parameters this operation does not take",
             problems=[
                 {"field": name[:100], "problem": "unknown query parameter"} for name in unknown[:20]
             ],
         )
     if request.method in BODY_METHODS and not takes_body(route) and await request.body():
-        raise InvalidInput(
+        return InvalidInput(
             "this operation takes no request body; send none",
             problems=[{"field": "(body)", "problem": "unexpected request body"}],
         )
+    return None
+
+
+async def refuse_unexpected_input(request: Request) -> None:
+    """Raise InvalidInput for a body or a query parameter the operation does not
+    take, once the route's authentication passed (its error comes first)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    refusal = await _refusal(request, route)
+    if refusal is None:
+        return
+    for authenticate in _authenticators(route.dependant):
+        await run_in_threadpool(authenticate, request, request.app.state.services)
+    raise refusal
