@@ -139,6 +139,27 @@ def test_unparsable_body_is_invalid_input(api: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("GET", "/api/v1/cases/case%00x", None),
+        ("GET", "/api/v1/cases?subject=ada%00", None),
+        ("POST", "/api/v1/cases", {"subject": "ada\x00", "reason": "lost phone"}),
+        ("POST", "/api/v1/self-service/recoveries", {"identifier": "ada\x00"}),
+        ("POST", "/api/v1/me/sign-in", {"identifier": "ada\x00", "password": "x"}),
+    ],
+)
+def test_nul_character_is_invalid_input(
+    world: World, api: TestClient, method: str, url: str, body: dict[str, str] | None
+) -> None:
+    """PostgreSQL cannot store or compare text holding NUL: that used to be a 500
+    there; on both stores it is refused as invalid input."""
+    world.subject("ada")
+    response = api.request(method, url, json=body, headers=operator(world))
+    assert response.status_code == 422, response.text
+    assert error_id(response) == "invalid_input"
+
+
+@pytest.mark.parametrize(
     ("method", "path", "body"),
     [
         ("POST", "/api/v1/me/contacts/{n}/confirm", {"code": "12345678"}),

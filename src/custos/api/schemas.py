@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from custos.domain.model import Channel
 
@@ -19,9 +19,17 @@ MAX_LEDGER_SIZE = 2**63 - 1
 
 
 class RequestBody(BaseModel):
-    """The base of every request body: unknown fields are refused."""
+    """The base of every request body: unknown fields are refused, and so is a NUL
+    character in a text field (PostgreSQL cannot store one: it would be a 500)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        return value
 
 
 class OpenCase(RequestBody):

@@ -8,7 +8,9 @@ application for every route, answers 422 ``invalid_input`` when
 
 * a POST, PUT, PATCH or DELETE whose operation documents no ``requestBody``
   carries a non-empty body, or
-* the query string names a parameter the operation does not declare.
+* the query string names a parameter the operation does not declare, or
+* the path or the query string holds a NUL character (PostgreSQL cannot
+  store or compare one; bodies refuse it in their base model).
 
 Authentication still answers first: before refusing, the guard runs the
 route's authenticating dependencies (registered with :func:`authenticates`), so
@@ -69,6 +71,13 @@ def query_names(dependant: Dependant) -> set[str]:
 
 
 async def _refusal(request: Request, route: APIRoute) -> InvalidInput | None:
+    # PostgreSQL cannot store or compare text holding NUL: refuse it at the door.
+    texts = [request.url.path, *request.query_params.keys(), *request.query_params.values()]
+    if any("\x00" in text for text in texts):
+        return InvalidInput(
+            "the request holds a NUL character",
+            problems=[{"field": "(path or query)", "problem": "must not contain a NUL character"}],
+        )
     unknown = sorted(set(request.query_params) - query_names(route.dependant))
     if unknown:
         return InvalidInput(

@@ -154,11 +154,11 @@ def _parse(body: bytes, now: datetime) -> SimSwapSignal:
         phone = e164(raw) if isinstance(raw, str) and len(raw) <= 40 else None
         if phone is None:
             raise InvalidInput("'phone' must be an international number, like +491701234567")
-    elif not isinstance(subject, str) or not subject or len(subject) > 200:
+    elif not isinstance(subject, str) or not subject or len(subject) > 200 or "\x00" in subject:
         raise InvalidInput("'subject' must be a subject id")
     if kind not in KINDS:
         raise InvalidInput(f"'kind' must be one of {sorted(KINDS)}")
-    if not isinstance(provider, str) or not 0 < len(provider) <= 100:
+    if not isinstance(provider, str) or not 0 < len(provider) <= 100 or "\x00" in provider:
         raise InvalidInput("'provider' must be a short name")
     observed = now
     if "observed_at" in data:
