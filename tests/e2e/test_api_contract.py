@@ -17,7 +17,8 @@ from conftest import World, make_world
 from custos.api.app import create_app
 from custos.api.contract import EXTRAS, kind_of, operations
 from custos.domain.model import Channel, Role
-from custos.service import cases, subject_sessions
+from custos.service.enrolment import subject_sessions
+from custos.service.recovery import cases
 
 TOO_BIG = 2**63
 

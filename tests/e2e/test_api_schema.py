@@ -32,7 +32,8 @@ from custos.api.contract import operations
 from custos.domain.errors import NotAuthorized, Throttled
 from custos.domain.model import Channel, Role
 from custos.ledger.heads import key_ring, sign_tree_head
-from custos.service import cases, subject_sessions
+from custos.service.enrolment import subject_sessions
+from custos.service.recovery import cases
 
 #: Generated examples per operation (the boundary values come on top): the 54
 #: operations take about two minutes on two cores.
