@@ -198,13 +198,13 @@ def test_pack_of_a_case_outside_the_scope_answers_as_an_unknown_case(
     world.operator("carl", Role.ADMIN, scope=("contractors",))
     before = (_count(world, ledger), _count(world, tree_heads))
     with TestClient(create_app(world.svc)) as api:
-        unknown = api.get(
+        unknown = api.post(
             "/api/v1/cases/case-unknown/evidence",
             headers={"Authorization": f"Bearer {world.tokens['cora']}"},
         )
         assert unknown.status_code == 404
         for name in ("cora", "carl"):
-            hidden = api.get(
+            hidden = api.post(
                 f"/api/v1/cases/{case_id}/evidence",
                 headers={"Authorization": f"Bearer {world.tokens[name]}"},
             )
