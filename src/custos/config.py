@@ -96,6 +96,20 @@ def _clear_text(url: str, *, secure_scheme: str, allow_insecure: bool, fix: str)
         )
 
 
+def _check_filter(text: str) -> None:
+    """A mapping filter is one parenthesised LDAP filter with balanced parentheses;
+    the directory judges the rest (an invalid one fails the sync, naming it)."""
+    depth = 0
+    for index, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0 or (depth == 0 and index != len(text) - 1):
+            break
+    else:
+        if text.startswith("(") and depth == 0:
+            return
+    raise ValueError(f"'{text}' is not one parenthesised LDAP filter, e.g. '(memberOf=cn=...)'")
+
+
 class AttributeMapping(BaseModel):
     """Which directory attributes set which subject attributes (``subjects sync``;
     docs/connectors.md#attribute-mapping). Every key is optional: an attribute
@@ -106,17 +120,28 @@ class AttributeMapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
     #: Multi-valued attribute listing the account's groups (AD: memberOf).
     groups_attribute: str | None = None
+    #: LDAP without the memberOf overlay: the groups are the groupOfNames and
+    #: groupOfUniqueNames entries under this base whose member (uniqueMember) is
+    #: the account's DN, found by one group search per sync.
+    group_search_base: str | None = None
     #: Membership of any of these groups makes the subject privileged.
     privileged_groups: list[str] = Field(default_factory=list)
     #: Attribute values that make the subject privileged, e.g. {adminCount = "1"}.
     privileged_attributes: dict[str, str] = Field(default_factory=dict)
+    #: LDAP filters the directory evaluates: an account matching any is privileged,
+    #: e.g. ["(memberOf=cn=admins,ou=groups,dc=example,dc=org)"].
+    privileged_filters: list[str] = Field(default_factory=list)
     #: objectClass values that set the kind, e.g. {applicationProcess = "service"}.
     kind_object_classes: dict[str, Literal["human", "service", "shared"]] = Field(
         default_factory=dict
     )
     #: DN fragments (an OU) that set the kind, e.g. {"OU=Service Accounts" = "service"}.
     kind_dn_contains: dict[str, Literal["human", "service", "shared"]] = Field(default_factory=dict)
-    #: Single-valued attributes; a DN value is reduced to its first RDN value.
+    #: LDAP filters that set the kind, e.g. {"(employeeType=service)" = "service"}.
+    kind_filters: dict[str, Literal["human", "service", "shared"]] = Field(default_factory=dict)
+    #: Single-valued attributes. A DN value (manager, owner) is resolved to the
+    #: subject of the synced account with that DN; one that matches no synced
+    #: account is a conflict and the subject keeps its value.
     owner_attribute: str | None = None  # AD: managedBy; LDAP: owner
     manager_attribute: str | None = None  # manager
     sponsor_attribute: str | None = None
@@ -127,6 +152,32 @@ class AttributeMapping(BaseModel):
     email_attribute: str | None = None
     phone_attribute: str | None = None
     employee_id_attribute: str | None = None  # employeeID / employeeNumber
+
+    @field_validator("privileged_filters")
+    @classmethod
+    def _filter_list(cls, value: list[str]) -> list[str]:
+        for text in value:
+            _check_filter(text)
+        return value
+
+    @field_validator("kind_filters")
+    @classmethod
+    def _filter_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for text in value:
+            _check_filter(text)
+        return value
+
+    def filters(self) -> list[str]:
+        """Every LDAP filter the mapping asks the directory to evaluate."""
+        return sorted(set(self.privileged_filters) | set(self.kind_filters))
+
+    @property
+    def groups_key(self) -> str | None:
+        """Where an account record carries its group DNs: the groups attribute, or
+        ``memberOf`` when groups come from a group search; None: groups not mapped."""
+        if self.groups_attribute:
+            return self.groups_attribute
+        return "memberOf" if self.group_search_base else None
 
     def attributes(self) -> list[str]:
         """Every directory attribute the mapping reads."""

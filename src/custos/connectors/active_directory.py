@@ -50,7 +50,7 @@ from custos.connectors.ldap import (
     fold,
     parse_generalized_time,
 )
-from custos.connectors.spi import AccountInfo, AccountRecord, TestStep
+from custos.connectors.spi import AccountInfo, AccountRecord, TestStep, fold_dn
 
 T = TypeVar("T")
 log = structlog.get_logger("custos.connectors")
@@ -309,7 +309,9 @@ class ActiveDirectoryConnector:
     def list_accounts(self) -> Iterator[AccountRecord]:
         """Every user (not computer) under ``user_base``, read in RFC 2696 pages
         before the first is yielded. Attributes: sAMAccountName, userPrincipalName,
-        mail, displayName and the correlation attribute, when present."""
+        mail, displayName, the correlation attribute and what the attribute
+        mapping reads, when present; with mapping filters, the ones each entry
+        matches (one search per filter, evaluated by the DC)."""
         wanted = ["sAMAccountName", "userPrincipalName", "mail", "displayName"]
         if self._cfg.correlation_attribute and self._cfg.correlation_attribute not in wanted:
             wanted.append(self._cfg.correlation_attribute)
@@ -318,30 +320,45 @@ class ActiveDirectoryConnector:
             wanted += [a for a in self._cfg.mapping.attributes() if a not in wanted]
         query = "(&(objectCategory=person)(objectClass=user))"
         records: list[AccountRecord] = []
+        # The mapping's filters, evaluated by the DC: one search per filter.
+        matched: dict[str, set[str]] = {}
+        filters = self._cfg.mapping.filters() if self._cfg.mapping is not None else []
 
         def page_through(conn: Any) -> None:
+            records.clear()  # a retried call starts over
+            matched.clear()
+            for text in filters:
+                for dn, _ in pages(conn, f"(&{query}{text})", ["1.1"]):
+                    matched.setdefault(fold_dn(dn), set()).add(text)
+            for dn, attrs in pages(conn, query, wanted):
+                values = {n: attrs[n][0].decode() for n in wanted if attrs.get(n)}
+                every = {
+                    n: tuple(v.decode("utf-8", "replace") for v in attrs[n])
+                    for n in wanted
+                    if attrs.get(n)
+                }
+                account = values.get(self._cfg.account_attribute)
+                if account:
+                    records.append(
+                        AccountRecord(
+                            account_id=account,
+                            attributes=values,
+                            values=every,
+                            dn=dn,
+                            matched_filters=frozenset(matched.get(fold_dn(dn), ())),
+                        )
+                    )
+
+        def pages(conn: Any, filterstr: str, attrs: list[str]) -> Iterator[tuple[str, Any]]:
             paging = SimplePagedResultsControl(True, size=500, cookie="")
             while True:
                 msgid = conn.search_ext(
-                    self._cfg.user_base, ldap.SCOPE_SUBTREE, query, wanted, serverctrls=[paging]
+                    self._cfg.user_base, ldap.SCOPE_SUBTREE, filterstr, attrs, serverctrls=[paging]
                 )
                 _, found, _, controls = conn.result3(msgid, timeout=self._cfg.timeout_s)
-                for dn, attrs in found:
-                    if not dn:
-                        continue  # referrals
-                    values = {n: attrs[n][0].decode() for n in wanted if attrs.get(n)}
-                    every = {
-                        n: tuple(v.decode("utf-8", "replace") for v in attrs[n])
-                        for n in wanted
-                        if attrs.get(n)
-                    }
-                    account = values.get(self._cfg.account_attribute)
-                    if account:
-                        records.append(
-                            AccountRecord(
-                                account_id=account, attributes=values, values=every, dn=dn
-                            )
-                        )
+                for dn, attrs_found in found:
+                    if dn:  # not a referral
+                        yield dn, attrs_found
                 cookie = next(
                     (c.cookie for c in controls if c.controlType == paging.controlType), b""
                 )

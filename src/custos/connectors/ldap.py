@@ -40,6 +40,7 @@ back.
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
@@ -56,6 +57,7 @@ from custos.connectors.errors import ConnectorError, UnknownAccount
 from custos.connectors.ldap_errors import mapped, server_info, unbind_quietly
 from custos.connectors.ldap_probe import run_test
 from custos.connectors.spi import AccountInfo, AccountRecord, TestStep
+from custos.connectors.spi import fold_dn as _fold_dn
 
 #: ppolicy's "locked until an administrator unlocks it", used here to mean disabled.
 PERMANENT_LOCK = "000001010000Z"
@@ -486,40 +488,75 @@ class LdapConnector:
         (RFC 2696) and complete before the first is yielded, so no connection is
         held while the caller works. Attributes: the account attribute, mail, cn,
         displayName, the correlation attribute and every attribute the target's
-        attribute mapping reads, when the entry has them."""
+        attribute mapping reads, when the entry has them. With a mapping, also the
+        groups found by ``group_search_base`` and the mapping filters each entry
+        matches (one search per filter, evaluated by the directory)."""
         wanted = [self.cfg.account_attribute, "mail", "cn", "displayName"]
         if self.cfg.correlation_attribute:
             wanted.append(self.cfg.correlation_attribute)
-        if self.cfg.mapping is not None:
-            wanted += [a for a in self.cfg.mapping.attributes() if a not in wanted]
+        mapping = self.cfg.mapping
+        if mapping is not None:
+            wanted += [a for a in mapping.attributes() if a not in wanted]
+        users = f"(objectClass={self.cfg.user_object_class})"
         records: list[AccountRecord] = []
         with self.session("list accounts") as conn:
-            for dn, entry in self._paged_dn(
-                conn, f"(objectClass={self.cfg.user_object_class})", wanted
-            ):
+            groups = self._group_members(conn) if mapping and mapping.group_search_base else {}
+            matched: dict[str, set[str]] = defaultdict(set)
+            for text in mapping.filters() if mapping else []:
+                for dn, _ in self._paged_dn(conn, f"(&{users}{text})", ["1.1"]):
+                    matched[_fold_dn(dn)].add(text)
+            for dn, entry in self._paged_dn(conn, users, wanted):
                 attributes = {name: value for name in wanted if (value := _first(entry, name))}
                 values = {
                     name: tuple(v.decode("utf-8", "replace") for v in entry[name])
                     for name in wanted
                     if entry.get(name)
                 }
+                key = mapping.groups_key if mapping else None
+                if key and _fold_dn(dn) in groups:
+                    values[key] = tuple(dict.fromkeys(values.get(key, ()) + groups[_fold_dn(dn)]))
                 account_id = attributes.get(self.cfg.account_attribute)
                 if account_id:  # an entry without the naming attribute cannot be addressed
                     records.append(
                         AccountRecord(
-                            account_id=account_id, attributes=attributes, values=values, dn=dn
+                            account_id=account_id,
+                            attributes=attributes,
+                            values=values,
+                            dn=dn,
+                            matched_filters=frozenset(matched.get(_fold_dn(dn), ())),
                         )
                     )
         yield from records
 
+    def _group_members(self, conn: Any) -> dict[str, tuple[str, ...]]:
+        """Folded member DN -> the DNs of the groupOfNames / groupOfUniqueNames
+        entries under the mapping's ``group_search_base`` that list it."""
+        assert self.cfg.mapping is not None and self.cfg.mapping.group_search_base
+        found: dict[str, list[str]] = defaultdict(list)
+        query = "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"
+        for group_dn, entry in self._paged_dn(
+            conn, query, ["member", "uniqueMember"], base=self.cfg.mapping.group_search_base
+        ):
+            for raw in entry.get("member", []) + entry.get("uniqueMember", []):
+                # uniqueMember may carry an "#'0101'B" uid suffix (RFC 4517).
+                member = raw.decode("utf-8", "replace").split("#", 1)[0]
+                found[_fold_dn(member)].append(group_dn)
+        return {dn: tuple(groups) for dn, groups in found.items()}
+
     def _paged(self, conn: Any, filterstr: str, attrs: list[str]) -> Iterator[Entry]:
         yield from (entry for _, entry in self._paged_dn(conn, filterstr, attrs))
 
-    def _paged_dn(self, conn: Any, filterstr: str, attrs: list[str]) -> Iterator[tuple[str, Entry]]:
+    def _paged_dn(
+        self, conn: Any, filterstr: str, attrs: list[str], *, base: str | None = None
+    ) -> Iterator[tuple[str, Entry]]:
         paging = SimplePagedResultsControl(True, size=self.page_size, cookie="")
         while True:
             msgid = conn.search_ext(
-                self.cfg.user_base, ldap.SCOPE_SUBTREE, filterstr, attrs, serverctrls=[paging]
+                base or self.cfg.user_base,
+                ldap.SCOPE_SUBTREE,
+                filterstr,
+                attrs,
+                serverctrls=[paging],
             )
             _, found, _, controls = conn.result3(msgid, timeout=self.cfg.timeout_s)
             yield from ((dn, cast(Entry, entry)) for dn, entry in found if dn is not None)

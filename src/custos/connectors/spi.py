@@ -34,6 +34,33 @@ class Connector(Protocol):
     name: str
 
 
+def fold_dn(dn: str) -> str:
+    """A DN compared as directories compare the usual ones: case-insensitively,
+    without the spaces around separators (``CN=Ana, OU=People`` and
+    ``cn=ana,ou=people`` are one entry). Escaped commas stay inside their RDN."""
+    parts: list[str] = []
+    current = ""
+    escaped = False
+    for char in dn:
+        if escaped:
+            current += char
+            escaped = False
+        elif char == "\\":
+            current += char
+            escaped = True
+        elif char == ",":
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    folded = []
+    for part in parts:
+        name, _, value = part.partition("=")
+        folded.append(f"{name.strip()}={value.strip()}".lower() if _ else part.strip().lower())
+    return ",".join(folded)
+
+
 @runtime_checkable
 class SetPasswordOp(Protocol):
     def set_password(self, account_id: str, password: str, *, must_change: bool) -> str:
@@ -125,6 +152,9 @@ class AccountRecord:
     values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: The entry's distinguished name, where the target has one.
     dn: str = ""
+    #: The attribute mapping's LDAP filters this entry matches, as the directory
+    #: evaluated them (AttributeMapping.filters()).
+    matched_filters: frozenset[str] = frozenset()
 
 
 @runtime_checkable

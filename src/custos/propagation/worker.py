@@ -31,7 +31,7 @@ from custos.domain.states import OPEN_FOR_DECISION, CaseState
 from custos.export.delivery import export_due
 from custos.ledger.heads import sign_tree_head_if_due
 from custos.propagation import verification
-from custos.service.directories.sync import sync_subjects
+from custos.service.directories.sync import SYNC_ACTOR, sync_subjects
 from custos.service.enrolment import subject_sessions
 from custos.service.notices import dispatch as notices
 from custos.service.notices.outbox_sweep import deliver_stranded
@@ -39,12 +39,15 @@ from custos.service.ports import Services
 from custos.service.recovery.self_service import sweep_pending_flows
 from custos.store.case_repository import ConcurrentUpdate
 from custos.store.receipt_repository import FINAL, Attempt, CheckRow, Receipt, ReceiptState
+from custos.store.schedules import claim_run
 from custos.store.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("custos.worker")
 
 #: Passes between two sweeps for cases left between steps while work keeps coming.
 SWEEP_EVERY = 50
+#: The ``schedules`` row of the worker's ``subjects sync``.
+SYNC_SCHEDULE = "subjects_sync"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +111,6 @@ class Worker:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.cfg = svc.settings.worker
         self._passes = 0
-        self._synced_at: datetime | None = None
         # Threads for connector calls, kept for the worker's life: writes on one
         # pool (at most ``parallelism`` at a time), checks on another, so the
         # checks of one batch never queue behind the writes of the next.
@@ -185,15 +187,19 @@ class Worker:
         )
 
     def _sync_if_due(self) -> int:
-        """``subjects sync`` every ``worker.sync_interval_s`` (never when unset)."""
+        """``subjects sync`` every ``worker.sync_interval_s`` (never when unset),
+        as :data:`SYNC_ACTOR`. The last run is claimed in the database, so of
+        several workers only one syncs in a given interval."""
         interval = self.cfg.sync_interval_s
-        now = self.svc.clock.now()
-        if interval is None or (
-            self._synced_at is not None and now < self._synced_at + timedelta(seconds=interval)
+        if interval is None or not claim_run(
+            self.svc.engine,
+            SYNC_SCHEDULE,
+            now=self.svc.clock.now(),
+            interval_s=interval,
+            owner=self.owner,
         ):
             return 0
-        self._synced_at = now
-        report = sync_subjects(self.svc)
+        report = sync_subjects(self.svc, actor=SYNC_ACTOR)
         return len(report.created) + len(report.changed) + len(report.linked)
 
     def _finish(self, batch: Batch) -> None:

@@ -286,6 +286,16 @@ export_cursors = Table(
     _ts("updated_at", nullable=False),
 )
 
+schedules = Table(
+    "schedules",
+    metadata,
+    # One row per periodic job several workers could run (0012): the start of its
+    # last run, claimed by one worker with a conditional update.
+    Column("name", String(100), primary_key=True),
+    _ts("last_run_at", nullable=False),
+    Column("claimed_by", String(200), nullable=False),
+)
+
 
 # -- the tamper-evident ledger (custos.ledger) ---------------------------------------
 Index("uq_ledger_leaf_index", ledger.c.leaf_index, unique=True)

@@ -4,6 +4,7 @@ attributes the directory states, and which directory attribute said so (so
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +32,35 @@ class Mapped:
     employee_id: str | None = None
     #: subject attribute -> "target: what set it"
     sources: dict[str, str] = field(default_factory=dict)
+    #: owner/manager/sponsor -> the DN the directory states, for the sync to
+    #: resolve to a subject (:func:`resolve_references`).
+    references: dict[str, str] = field(default_factory=dict)
+
+
+def is_dn(value: str) -> bool:
+    """``cn=x,ou=y`` is a DN; ``ana`` or ``ana@example.org`` is not."""
+    first = value.split(",", 1)[0]
+    return "=" in first and "," in value
+
+
+def resolve_references(
+    mapped: Mapped, subject_of: Callable[[str], str | None], conflicts: list[str], subject_id: str
+) -> None:
+    """Replace each DN in ``mapped.references`` by the subject of the synced account
+    with that DN (``subject_of``). One that names no synced account is a conflict:
+    the attribute is dropped from ``mapped`` so the subject keeps its value."""
+    for key, dn in sorted(mapped.references.items()):
+        found = subject_of(dn)
+        if found is None:
+            conflicts.append(
+                f"{subject_id}: {key} '{dn}' ({mapped.sources[key]}) is no account "
+                "the sync read: the subject keeps its current value"
+            )
+            setattr(mapped, key, None)
+            del mapped.sources[key]
+        else:
+            setattr(mapped, key, found)
+    mapped.references.clear()
 
 
 def rdn_value(value: str) -> str:
@@ -75,12 +105,18 @@ def apply_mapping(target: str, mapping: AttributeMapping, record: AccountRecord)
         found = every(name)
         return found[0] if found else None
 
-    if mapping.groups_attribute:
-        out.groups = frozenset(rdn_value(v) for v in every(mapping.groups_attribute))
-        out.sources["groups"] = f"{target}: {mapping.groups_attribute}"
-    if mapping.privileged_groups or mapping.privileged_attributes:
+    if mapping.groups_key:
+        out.groups = frozenset(rdn_value(v) for v in every(mapping.groups_key))
+        out.sources["groups"] = (
+            f"{target}: {mapping.groups_attribute}"
+            if mapping.groups_attribute
+            else f"{target}: groups under {mapping.group_search_base}"
+        )
+    if mapping.privileged_groups or mapping.privileged_attributes or mapping.privileged_filters:
         out.privileged = False
-        out.sources["privileged"] = f"{target}: in none of the privileged groups or attributes"
+        out.sources["privileged"] = (
+            f"{target}: in none of the privileged groups, attributes or filters"
+        )
         wanted = {g.lower(): g for g in mapping.privileged_groups}
         held = sorted(g for g in out.groups or () if g.lower() in wanted)
         if held:
@@ -92,12 +128,22 @@ def apply_mapping(target: str, mapping: AttributeMapping, record: AccountRecord)
                     out.privileged = True
                     out.sources["privileged"] = f"{target}: {name}={value}"
                     break
+            for text in mapping.privileged_filters:
+                if out.privileged:
+                    break
+                if text in record.matched_filters:
+                    out.privileged = True
+                    out.sources["privileged"] = f"{target}: matches {text}"
     classes = {c.lower() for c in every("objectClass")}
     for object_class, kind in sorted(mapping.kind_object_classes.items()):
         if object_class.lower() in classes:
             out.kind = kind
             out.sources["kind"] = f"{target}: objectClass {object_class}"
             break
+    for text, kind in sorted(mapping.kind_filters.items()):
+        if out.kind is None and text in record.matched_filters:
+            out.kind = kind
+            out.sources["kind"] = f"{target}: matches {text}"
     if out.kind is None:
         for fragment, kind in sorted(mapping.kind_dn_contains.items()):
             if fragment.lower() in record.dn.lower():
@@ -111,8 +157,11 @@ def apply_mapping(target: str, mapping: AttributeMapping, record: AccountRecord)
     ):
         stated = one(attribute)
         if attribute:
-            setattr(out, key, rdn_value(stated) if stated else None)
             out.sources[key] = f"{target}: {attribute}"
+            if stated and is_dn(stated):
+                out.references[key] = stated
+            else:
+                setattr(out, key, stated.strip() if stated else None)
     if mapping.contract_end_attribute:
         raw = one(mapping.contract_end_attribute)
         out.contract_end = parse_contract_end(raw) if raw else None

@@ -12,17 +12,18 @@ from datetime import datetime
 from sqlalchemy import select
 
 from custos.connectors.errors import ConnectorError
-from custos.connectors.spi import AccountRecord, ListAccountsOp
+from custos.connectors.spi import AccountRecord, ListAccountsOp, fold_dn
 from custos.domain.errors import RecoveryBlocked
 from custos.domain.events import DomainEvent, EventType
 from custos.domain.model import Contact, ContactKind, Subject, SubjectKind
 from custos.domain.states import OPEN_FOR_DECISION, CaseState
 from custos.policy.engine import select_tier
-from custos.service.directories.mapping import Mapped, apply_mapping
+from custos.service.directories.mapping import Mapped, apply_mapping, resolve_references
 from custos.service.ports import Services
 from custos.store.tables import cases, linked_accounts
 from custos.store.unit_of_work import UnitOfWork
 
+#: The actor of a sync the worker runs on its schedule (``cli:local`` from the CLI).
 SYNC_ACTOR = "system:sync"
 
 
@@ -98,8 +99,14 @@ def _new_subject(key: str, accounts: list[_Account]) -> Subject:
 
 
 def sync_subjects(
-    svc: Services, *, dry_run: bool = False, tick: Callable[[str], None] = lambda _: None
+    svc: Services,
+    *,
+    dry_run: bool = False,
+    tick: Callable[[str], None] = lambda _: None,
+    actor: str = "cli:local",
 ) -> SyncReport:
+    """Create, link and map subjects from every target that lists accounts; every
+    ledger event names ``actor`` (the worker passes :data:`SYNC_ACTOR`)."""
     report = SyncReport()
     by_key = _collect(svc, report, tick)
     now = svc.clock.now()
@@ -124,6 +131,8 @@ def sync_subjects(
                 report.orphans.append(
                     f"{target}/{account}: linked to '{subject_id}' but missing from the target"
                 )
+        to_map: list[tuple[str, list[_Account]]] = []
+        subject_at: dict[str, str] = {}  # folded DN -> subject id
         for key, accounts in sorted(by_key.items()):
             tick(key)
             owners = {
@@ -167,16 +176,25 @@ def sync_subjects(
                     )
                 links[pair] = subject_id
                 report.linked.append((subject_id, pair[0], pair[1]))
-            mapped = _mapped(svc, accounts)
+            to_map.append((subject_id, accounts))
+            for account in accounts:
+                if account.record.dn:
+                    subject_at[fold_dn(account.record.dn)] = subject_id
+        # Mapped after every account has its subject, so a manager's DN resolves
+        # to a subject created later in this same run.
+        for subject_id, accounts in to_map:
+            mapped = _mapped(
+                svc, accounts, lambda dn: subject_at.get(fold_dn(dn)), report, subject_id
+            )
             if mapped is not None and not dry_run:
-                _apply(svc, uow, subject_id, mapped, report, now)
+                _apply(svc, uow, subject_id, mapped, report, now, actor)
         if not dry_run:
             uow.ledger.append(
                 [
                     DomainEvent(
                         type=EventType.SUBJECTS_SYNCED,
                         occurred_at=now,
-                        actor="cli:local",
+                        actor=actor,
                         subject_id=None,
                         case_id=None,
                         data={
@@ -194,7 +212,7 @@ def sync_subjects(
                     DomainEvent(
                         type=EventType.ACCOUNT_LINKED,
                         occurred_at=now,
-                        actor="cli:local",
+                        actor=actor,
                         subject_id=subject,
                         case_id=None,
                         data={"target": target, "account": account},
@@ -206,9 +224,17 @@ def sync_subjects(
     return report
 
 
-def _mapped(svc: Services, accounts: list[_Account]) -> Mapped | None:
+def _mapped(
+    svc: Services,
+    accounts: list[_Account],
+    subject_of: Callable[[str], str | None],
+    report: SyncReport,
+    subject_id: str,
+) -> Mapped | None:
     """The attributes the mapped accounts state: an identity source's first, then
-    the others' (a value one source states is not overridden by another)."""
+    the others' (a value one source states is not overridden by another). DNs
+    (manager, owner, sponsor) are resolved to subjects through ``subject_of``;
+    one that resolves to nothing is reported as a conflict."""
     ordered = sorted(
         accounts, key=lambda a: (not svc.settings.targets[a.target].identity_source, a.target)
     )
@@ -218,6 +244,7 @@ def _mapped(svc: Services, accounts: list[_Account]) -> Mapped | None:
         if mapping is None:
             continue
         found = apply_mapping(account.target, mapping, account.record)
+        resolve_references(found, subject_of, report.conflicts, subject_id)
         if merged is None:
             merged = found
             continue
@@ -242,6 +269,7 @@ def _apply(
     mapped: Mapped,
     report: SyncReport,
     now: datetime,
+    actor: str,
 ) -> None:
     """Write what the directories state onto the subject; record the change and,
     when it moves the subject to another tier, a tier event. A subject who
@@ -268,10 +296,14 @@ def _apply(
         if getattr(subject, key) != value:
             changes[key] = value
     contacts = list(subject.contacts)
+    # Subject.contacts holds the confirmed ones only: compare with every current
+    # row, so an address waiting for confirmation is not stated again each sync.
+    stored = {(c.kind, c.address.lower()) for c in uow.contacts.current(subject_id)}
     for kind, address in ((ContactKind.EMAIL, mapped.email), (ContactKind.SMS, mapped.phone)):
-        if address and not any(c.address.lower() == address.lower() for c in contacts):
+        if address and (kind, address.lower()) not in stored:
             # Unconfirmed until the subject confirms it (R-14).
             contacts.append(Contact(kind, address, confirmed=False))
+            stored.add((kind, address.lower()))
     sources = {**subject.attribute_sources, **mapped.sources}
     if (
         not changes
@@ -290,7 +322,7 @@ def _apply(
                 DomainEvent(
                     type=EventType.SUBJECT_ATTRIBUTES_CHANGED,
                     occurred_at=now,
-                    actor=SYNC_ACTOR,
+                    actor=actor,
                     subject_id=subject_id,
                     case_id=None,
                     data={
@@ -308,7 +340,7 @@ def _apply(
                 DomainEvent(
                     type=EventType.SUBJECT_TIER_CHANGED,
                     occurred_at=now,
-                    actor=SYNC_ACTOR,
+                    actor=actor,
                     subject_id=subject_id,
                     case_id=None,
                     data={"from": before, "to": after, "because": sources},
@@ -316,14 +348,29 @@ def _apply(
             ]
         )
     if updated.privileged and not subject.privileged:
-        _contain(uow, subject_id, now)
+        _contain(uow, subject_id, now, actor)
 
 
-def _contain(uow: UnitOfWork, subject_id: str, now: datetime) -> None:
-    """A subject who became privileged: void its live tokens and cancel its cases
-    still open for decision, so none completes under the weaker tier."""
+def _contain(uow: UnitOfWork, subject_id: str, now: datetime, actor: str) -> None:
+    """A subject who became privileged: void its live tokens (one
+    ``credential:token:voided`` event with the count) and cancel its cases still
+    open for decision, wiping their sealed secrets, so none completes under the
+    weaker tier."""
     reason = "subject became privileged: recover again under the privileged tier"
-    uow.tokens.void_live(subject_id, now=now, reason=reason)
+    voided = uow.tokens.void_live(subject_id, now=now, reason=reason)
+    if voided:
+        uow.ledger.append(
+            [
+                DomainEvent(
+                    type=EventType.TOKENS_VOIDED,
+                    occurred_at=now,
+                    actor=actor,
+                    subject_id=subject_id,
+                    case_id=None,
+                    data={"voided": voided, "reason": reason},
+                )
+            ]
+        )
     open_ids = uow.conn.execute(
         select(cases.c.id).where(
             cases.c.subject_id == subject_id,
@@ -332,5 +379,6 @@ def _contain(uow: UnitOfWork, subject_id: str, now: datetime) -> None:
     ).scalars()
     for case_id in sorted(open_ids):
         case = uow.cases.get(case_id, for_update=True)
-        case.move(CaseState.CANCELLED, at=now, actor=SYNC_ACTOR, reason=reason)
+        case.move(CaseState.CANCELLED, at=now, actor=actor, reason=reason)
+        uow.secrets.wipe(case_id)
         uow.cases.save(case)
