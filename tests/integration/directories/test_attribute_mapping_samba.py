@@ -1,6 +1,8 @@
 """The attribute mapping against a real Samba AD domain controller: group
 membership, manager and account expiry set subject attributes, and a subject
-synced from AD lands in the privileged tier because of its group."""
+synced from AD lands in the privileged tier because of its group. The manager's
+DN resolves to the subject of that account (not to the DN's CN); a manager DN
+that is no synced account is a conflict; a kind filter is evaluated by the DC."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ MAPPING = {
     "manager_attribute": "manager",
     "contract_end_attribute": "accountExpires",
     "email_attribute": "mail",
+    "kind_filters": {"(description=shared mailbox*)": "shared"},
 }
 #: 2027-06-30 00:00 UTC in AD's 100 ns ticks since 1601.
 _TICKS_PER_SECOND = 10_000_000
@@ -56,8 +59,18 @@ def test_a_subject_synced_from_samba_ad_is_privileged_because_of_its_group(
     admin, boss = f"adm{suffix}", f"boss{suffix}"
     admin_dn = samba_dc.add_user(admin, strong_password())
     boss_dn = samba_dc.add_user(boss, strong_password())
+    lost, desk = f"lost{suffix}", f"desk{suffix}"
+    lost_dn = samba_dc.add_user(lost, strong_password())
+    desk_dn = samba_dc.add_user(desk, strong_password())
     conn = samba_dc.admin()
     try:
+        # The CN differs from the account name: only a resolution through the
+        # synced accounts gives the right subject.
+        conn.rename_s(boss_dn, f"CN=Boss Person {suffix}")
+        boss_dn = f"CN=Boss Person {suffix},{samba_dc.user_base}"
+        groups_dn = f"CN=Domain Admins,{samba_dc.user_base}"
+        conn.modify_s(lost_dn, [(ldap.MOD_REPLACE, "manager", [groups_dn.encode()])])
+        conn.modify_s(desk_dn, [(ldap.MOD_REPLACE, "description", [b"shared mailbox, 2F"])])
         conn.modify_s(
             f"CN=Domain Admins,{samba_dc.user_base}",
             [(ldap.MOD_ADD, "member", [admin_dn.encode()])],
@@ -90,6 +103,15 @@ def test_a_subject_synced_from_samba_ad_is_privileged_because_of_its_group(
     assert subject.manager == boss
     assert subject.contract_end == datetime(2027, 6, 30, tzinfo=UTC)
     assert select_tier(ad_world.svc.policy, subject).name == "privileged"
+    assert (
+        f"{lost}: manager '{groups_dn}' (ad: manager) is no account the sync read: "
+        "the subject keeps its current value"
+    ) in report.conflicts
+    with ad_world.svc.uow(read_only=True) as uow:
+        lost_subject, desk_subject = uow.subjects.get(lost), uow.subjects.get(desk)
+    assert lost_subject is not None and lost_subject.manager is None
+    assert desk_subject is not None and str(desk_subject.kind) == "shared"
+    assert desk_subject.attribute_sources["kind"] == "ad: matches (description=shared mailbox*)"
     assert select_tier(ad_world.svc.policy, plain).name == "standard"
     moves = [c for t, c in events if t == str(EventType.SUBJECT_TIER_CHANGED)]
     assert len(moves) == 1
