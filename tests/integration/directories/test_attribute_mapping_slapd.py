@@ -398,3 +398,35 @@ def test_subjects_show_names_the_attribute_behind_the_tier(tmp_path: Path, tree:
     row = next(line for line in out.splitlines() if "employee_id" in line)
     assert "E-77" in row and "openldap: employeeNumber" in row
     assert missing.returncode == 1 and "not_found" in missing.stderr
+
+
+def test_a_filter_the_directory_rejects_is_reported_for_its_target(
+    tmp_path: Path, tree: Tree
+) -> None:
+    """A mapping filter that passes the load check (one parenthesised filter) but
+    that the directory cannot evaluate stops the reading of that target only:
+    reported as unreachable with the directory's answer, nothing created."""
+    tree.add("una")
+    bad = {**mapping(tree), "privileged_filters": ["(!cn=una)"]}
+    target = tree.server.target(user_base=tree.base, identity_source=True, mapping=bad)
+    world = make_world(
+        f"sqlite:///{tmp_path / 'custos.db'}",
+        tmp_path,
+        targets={"directory": {"kind": "builtin"}, "openldap": target},
+    )
+    try:
+        report = sync_subjects(world.svc)
+    finally:
+        world.svc.engine.dispose()
+    assert report.created == []
+    assert len(report.unreachable) == 1 and report.unreachable[0].startswith("openldap: ")
+
+
+@pytest.mark.parametrize("text", ["memberOf=cn=admins", "(cn=a)(cn=b)", "(cn=a", ""])
+def test_a_malformed_mapping_filter_is_refused_at_configuration_load(
+    slapd_server: SlapdServer, text: str
+) -> None:
+    with pytest.raises(ValueError, match="not one parenthesised LDAP filter"):
+        slapd_server.target(mapping={"privileged_filters": [text]})
+    with pytest.raises(ValueError, match="not one parenthesised LDAP filter"):
+        slapd_server.target(mapping={"kind_filters": {text: "service"}})
