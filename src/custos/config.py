@@ -112,7 +112,7 @@ def _check_filter(text: str) -> None:
 
 class AttributeMapping(BaseModel):
     """Which directory attributes set which subject attributes (``subjects sync``;
-    docs/connectors.md#attribute-mapping). Every key is optional: an attribute
+    docs/operations.md#attribute-mapping). Every key is optional: an attribute
     not mapped keeps what the subject has. Group names are the first RDN value of
     each ``groups_attribute`` value (``CN=Domain Admins,CN=Users,...`` gives
     ``Domain Admins``), compared without regard to case."""
