@@ -6,7 +6,8 @@ LDAP integration tests.
 default policy, core/cosine/nis/inetorgperson schema, ACLs), loads it with
 ``slapadd -n0`` into a fresh ``slapd.d``, starts ``slapd -d 0`` in the foreground
 on ``ldap://127.0.0.1:<free>/`` and ``ldaps://127.0.0.1:<free>/`` and seeds the
-tree as the root DN (about 0.1 s in all). The default policy: pwdMinLength 8,
+tree as the root DN (about 0.1 s in all); ``launch(..., member_of=True)`` adds the
+memberOf overlay. The default policy: pwdMinLength 8,
 pwdInHistory 3, pwdCheckQuality 1, pwdMustChange, pwdLockout after 5 failures
 (locked until unlocked). ``cn=custos,ou=services`` may write userPassword, pwdReset
 and pwdAccountLockedTime under ou=people; ``cn=readonly,ou=services`` may only
@@ -79,11 +80,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _config_ldif(folder: Path, tls: TlsFiles, admin_password: str) -> str:
+def _config_ldif(folder: Path, tls: TlsFiles, admin_password: str, member_of: bool) -> str:
     schemas = "".join(
         f"include: file://{SCHEMA_DIR / name}.ldif\n"
         for name in ("core", "cosine", "nis", "inetorgperson")
     )
+    member_of_module = "olcModuleLoad: memberof\n" if member_of else ""
     # The service account may write exactly what the connector writes; the read-only
     # account exists to prove PermissionDenied on writes.
     return f"""\
@@ -101,7 +103,7 @@ cn: module{{0}}
 olcModulePath: {MODULE_PATH}
 olcModuleLoad: back_mdb
 olcModuleLoad: ppolicy
-
+{member_of_module}
 dn: cn=schema,cn=config
 objectClass: olcSchemaConfig
 cn: schema
@@ -142,6 +144,18 @@ objectClass: olcPPolicyConfig
 olcOverlay: {{0}}ppolicy
 olcPPolicyDefault: {POLICY_DN}
 olcPPolicyHashCleartext: TRUE
+{_MEMBER_OF if member_of else ""}"""
+
+
+_MEMBER_OF = """
+dn: olcOverlay={1}memberof,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcMemberOf
+olcOverlay: {1}memberof
+olcMemberOfGroupOC: groupOfNames
+olcMemberOfMemberAD: member
+olcMemberOfMemberOfAD: memberOf
+olcMemberOfRefInt: TRUE
 """
 
 
@@ -327,9 +341,10 @@ class SlapdServer:
         return LdapTarget.model_validate(values)
 
 
-def launch(folder: Path) -> SlapdServer:
-    """Configure and start a throwaway slapd in ``folder`` (also used by bench/).
-    Fails (pytest.fail) with slapd's own words when it cannot."""
+def launch(folder: Path, *, member_of: bool = False) -> SlapdServer:
+    """Configure and start a throwaway slapd in ``folder`` (also used by bench/);
+    ``member_of``: with the memberOf overlay (groupOfNames ``member`` kept in the
+    members' ``memberOf``). Fails (pytest.fail) with slapd's own words when it cannot."""
     (folder / "data").mkdir(parents=True)
     (folder / "slapd.d").mkdir()
     tls = make_tls_files(folder)
@@ -343,7 +358,7 @@ def launch(folder: Path) -> SlapdServer:
         readonly_password=strong_password(),
     )
     ldif = folder / "config.ldif"
-    ldif.write_text(_config_ldif(folder, tls, server.admin_password))
+    ldif.write_text(_config_ldif(folder, tls, server.admin_password, member_of))
     loaded = subprocess.run(
         [_binary("slapadd"), "-n0", "-F", str(folder / "slapd.d"), "-l", str(ldif)],
         capture_output=True,

@@ -23,7 +23,7 @@ from typing import Any
 import ldap
 import ldap.modlist
 import pytest
-from servers.slapd import SUFFIX, SlapdServer, strong_password
+from servers.slapd import SUFFIX, SlapdServer, launch, strong_password
 from sqlalchemy import select
 
 from conftest import World, make_world
@@ -101,13 +101,27 @@ class Tree:
             conn.unbind_s()
 
 
-@pytest.fixture
-def tree(slapd_server: SlapdServer) -> Tree:
+def _tree(server: SlapdServer) -> Tree:
     tag = f"t{secrets.token_hex(4)}"
-    made = Tree(slapd_server, f"ou={tag},{slapd_server.people_base}", f"ou=g{tag},{SUFFIX}")
+    made = Tree(server, f"ou={tag},{server.people_base}", f"ou=g{tag},{SUFFIX}")
     made._add(made.base, {"objectClass": [b"organizationalUnit"], "ou": [tag.encode()]})
     made._add(made.groups, {"objectClass": [b"organizationalUnit"], "ou": [f"g{tag}".encode()]})
     return made
+
+
+@pytest.fixture
+def tree(slapd_server: SlapdServer) -> Tree:
+    return _tree(slapd_server)
+
+
+@pytest.fixture(scope="module")
+def slapd_with_member_of(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlapdServer]:
+    """A second slapd, this one with the memberOf overlay."""
+    server = launch(tmp_path_factory.mktemp("slapd-memberof"), member_of=True)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def mapping(tree: Tree) -> dict[str, Any]:
@@ -430,3 +444,37 @@ def test_a_malformed_mapping_filter_is_refused_at_configuration_load(
         slapd_server.target(mapping={"privileged_filters": [text]})
     with pytest.raises(ValueError, match="not one parenthesised LDAP filter"):
         slapd_server.target(mapping={"kind_filters": {text: "service"}})
+
+
+def test_with_the_member_of_overlay_groups_and_filters_read_member_of(
+    tmp_path: Path, slapd_with_member_of: SlapdServer
+) -> None:
+    """OpenLDAP with the memberOf overlay: ``groups_attribute = "memberOf"`` and the
+    issue's own example, ``privileged_filters = ["(memberOf=cn=admins,...)"]``,
+    evaluated by slapd."""
+    tree = _tree(slapd_with_member_of)
+    ivan = tree.add("ivan")
+    tree.add("jill")
+    admins = tree.group("admins", ivan)
+    tree.group("staff", ivan, f"uid=jill,{tree.base}")
+    rules = {"groups_attribute": "memberOf", "privileged_filters": [f"(memberOf={admins})"]}
+    target = tree.server.target(user_base=tree.base, identity_source=True, mapping=rules)
+    world = make_world(
+        f"sqlite:///{tmp_path / 'custos.db'}",
+        tmp_path,
+        targets={"directory": {"kind": "builtin"}, "openldap": target},
+    )
+    try:
+        sync_subjects(world.svc)
+        with world.svc.uow(read_only=True) as uow:
+            i, j = uow.subjects.get("ivan"), uow.subjects.get("jill")
+    finally:
+        world.svc.engine.dispose()
+    assert i is not None and j is not None
+    assert i.groups == frozenset({"admins", "staff"}) and j.groups == frozenset({"staff"})
+    assert (
+        i.privileged
+        and i.attribute_sources["privileged"] == f"openldap: matches (memberOf={admins})"
+    )
+    assert not j.privileged
+    assert i.attribute_sources["groups"] == "openldap: memberOf"
