@@ -104,7 +104,7 @@ def test_a_subject_synced_from_samba_ad_is_privileged_because_of_its_group(
     assert subject.contract_end == datetime(2027, 6, 30, tzinfo=UTC)
     assert select_tier(ad_world.svc.policy, subject).name == "privileged"
     assert (
-        f"{lost}: manager '{groups_dn}' (ad: manager) is no account the sync read: "
+        f"{lost}: manager '{groups_dn}' (ad: manager) is no account this sync linked to a subject: "
         "the subject keeps its current value"
     ) in report.conflicts
     with ad_world.svc.uow(read_only=True) as uow:

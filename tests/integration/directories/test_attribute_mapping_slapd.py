@@ -243,7 +243,7 @@ def test_slapd_mapping_sets_every_subject_attribute_from_groups_dns_and_filters(
 def test_a_manager_dn_that_is_no_synced_account_is_a_conflict(
     ldap_world: World, tree: Tree
 ) -> None:
-    """A DN that resolves to no account the sync read (here the service account
+    """A DN that resolves to no account the sync linked (here the service account
     under ou=services) is reported as a conflict naming the subject, the
     attribute and the DN; the subject keeps its value instead of a guess."""
     outsider = tree.server.service_dn
@@ -251,8 +251,8 @@ def test_a_manager_dn_that_is_no_synced_account_is_a_conflict(
     report = sync_subjects(ldap_world.svc)
     assert report.created == ["nina"]
     assert report.conflicts == [
-        f"nina: manager '{outsider}' (openldap: manager) is no account the sync read: "
-        "the subject keeps its current value"
+        f"nina: manager '{outsider}' (openldap: manager) is no account "
+        "this sync linked to a subject: the subject keeps its current value"
     ]
     with ldap_world.svc.uow(read_only=True) as uow:
         nina = uow.subjects.get("nina")

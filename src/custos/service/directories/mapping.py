@@ -54,7 +54,7 @@ def resolve_references(
         if found is None:
             conflicts.append(
                 f"{subject_id}: {key} '{dn}' ({mapped.sources[key]}) is no account "
-                "the sync read: the subject keeps its current value"
+                "this sync linked to a subject: the subject keeps its current value"
             )
             setattr(mapped, key, None)
             del mapped.sources[key]
