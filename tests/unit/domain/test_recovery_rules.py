@@ -100,3 +100,158 @@ def test_aal3_tier_offering_self_service_is_a_problem() -> None:
         risk_analysis=None,
     )
     assert [key for key, _ in problems] == ["channels"]
+
+
+def problems_of(
+    aal: int, names: tuple[str, ...], *, factors: int = 2, min_ial: int | None = None
+) -> list[tuple[str, str]]:
+    """``tier_problems`` of an attended tier (no self-service) with a risk analysis."""
+    return tier_problems(
+        aal=aal,
+        methods=kinds(*names),
+        factors=factors,
+        channels=["helpdesk"],
+        min_ial=min_ial,
+        risk_analysis="RA-7",
+    )
+
+
+def test_aal3_tier_with_reproofing_at_ial3_is_sound() -> None:
+    """R-3: re-proofing at IAL3, attended, is the one sound AAL3 tier."""
+    assert problems_of(3, ("reproofing",), factors=1, min_ial=3) == []
+
+
+@pytest.mark.parametrize("min_ial", [None, 1, 2], ids=["absent", "ial1", "ial2"])
+def test_aal3_tier_with_reproofing_below_ial3_is_a_problem(min_ial: int | None) -> None:
+    """R-3, R-11: an AAL3 tier re-proofs at IAL3; below it (or unstated) it is refused."""
+    problems = problems_of(3, ("reproofing",), factors=1, min_ial=min_ial)
+    assert problems == [
+        (
+            "proofing",
+            "an AAL3 tier needs 'reproofing' with min_ial 3 "
+            "(attended, biometric comparison) (R-3, R-11)",
+        )
+    ]
+
+
+def test_aal3_tier_without_reproofing_is_a_problem() -> None:
+    """R-3: codes and authenticators never recover an AAL3 account."""
+    problems = problems_of(3, ("recovery_code", "email_code", "webauthn"), factors=3)
+    assert [key for key, _ in problems] == ["proofing"]
+    assert "min_ial 3" in problems[0][1]
+
+
+def test_aal2_tier_that_can_never_recover_is_a_problem() -> None:
+    """R-2: authenticators alone (no code, no re-proofing) can never make an AAL2
+    recovery, whatever ``factors`` says."""
+    problems = problems_of(2, ("totp", "webauthn"), factors=2)
+    assert problems == [
+        (
+            "proofing",
+            "an AAL2 tier needs two code methods, a code and an authenticator, "
+            "or reproofing among its methods (R-2)",
+        )
+    ]
+
+
+def test_aal2_tier_with_assisted_methods_only_is_a_problem() -> None:
+    """R-2: help-desk methods never make an AAL2 combination on their own."""
+    problems = problems_of(2, ("manager_attestation", "agent_challenge"), factors=2)
+    assert [key for key, _ in problems] == ["proofing"]
+    assert "(R-2)" in problems[0][1]
+
+
+@pytest.mark.parametrize(
+    "names",
+    [("recovery_code", "email_code"), ("email_code", "totp"), ("recovery_code", "webauthn")],
+    ids=["two-codes", "code-and-totp", "code-and-webauthn"],
+)
+def test_aal2_tier_with_two_factors_is_sound(names: tuple[str, ...]) -> None:
+    """R-2: two codes, or a code and an authenticator, with factors 2 and no
+    re-proofing, is a sound AAL2 tier: the boundary sits at two factors."""
+    assert problems_of(2, names, factors=2) == []
+
+
+@pytest.mark.parametrize(
+    "names",
+    [("recovery_code", "email_code"), ("email_code", "totp")],
+    ids=["two-codes", "code-and-totp"],
+)
+def test_aal2_tier_with_one_factor_is_a_problem(names: tuple[str, ...]) -> None:
+    """R-2: the same sound tier asking one factor is a step-up, not a recovery."""
+    assert problems_of(2, names, factors=1) == [
+        ("proofing", "one code alone is a step-up, not an AAL2 recovery: factors >= 2 (R-2)")
+    ]
+
+
+@pytest.mark.parametrize(
+    "names",
+    [("manager_attestation",), ("agent_challenge",), ("recovery_code", "manager_attestation")],
+    ids=["attestation-alone", "agent-alone", "code-and-attestation"],
+)
+def test_aal1_tier_with_helpdesk_attestation_is_a_problem(names: tuple[str, ...]) -> None:
+    """R-1: an AAL1 tier does not accept a help-desk attestation as a factor."""
+    problems = problems_of(1, names, factors=1)
+    assert [key for key, _ in problems] == ["proofing"]
+    assert problems[0][1].startswith("an AAL1 tier recovers only by saved code")
+
+
+def test_aal1_tier_with_codes_only_is_sound() -> None:
+    """R-1: saved codes and issued codes (recovery contact) recover an AAL1 account."""
+    assert problems_of(1, ("recovery_code", "email_code", "sms_code"), factors=1) == []
+
+
+def test_aal1_recovery_refuses_assisted_proofs() -> None:
+    """R-1: a passed help-desk attestation alone does not recover an AAL1 account."""
+    assert not recovery_complete(1, [("manager_attestation", ProofKind.ASSISTED)])
+    assert not recovery_complete(1, [("manager_attestation", None)])
+    assert not recovery_complete(1, [])
+
+
+def test_aal2_recovery_needs_two_distinct_code_methods() -> None:
+    """R-2: the same code method passed twice is still one code."""
+    assert not recovery_complete(2, [ISSUED, ISSUED])
+    assert recovery_complete(2, [SAVED, ("sms_code", ProofKind.ISSUED_CODE)])
+
+
+def test_aal3_recovery_refuses_everything_but_reproofing() -> None:
+    """R-3: neither assisted proofs nor codes recover an AAL3 account."""
+    assert not recovery_complete(3, [AGENT, SAVED, TOTP])
+    assert not recovery_complete(3, [])
+    assert recovery_complete(3, [AGENT, REPROOF])
+
+
+def test_min_ial_with_reproofing_is_sound() -> None:
+    """R-4: min_ial is stated together with re-proofing."""
+    base = {"aal": None, "factors": 1, "channels": ["self_service"], "risk_analysis": None}
+    assert tier_problems(methods=kinds("reproofing"), min_ial=2, **base) == []
+    assert tier_problems(methods=kinds("totp"), min_ial=2, **base) == [
+        ("proofing", "min_ial needs 'reproofing' among the methods (R-4)")
+    ]
+
+
+def test_helpdesk_risk_analysis_blank_is_a_problem() -> None:
+    """R-1: a blank risk-analysis reference is no reference; the reason names the
+    channel or the assisted methods."""
+    base = {"aal": None, "factors": 1, "min_ial": None}
+    channel = tier_problems(
+        methods=kinds("totp"), channels=["helpdesk"], risk_analysis="  ", **base
+    )
+    assert channel == [
+        ("risk_analysis", "the help-desk channel needs a documented risk analysis reference (R-1)")
+    ]
+    assisted = tier_problems(
+        methods=kinds("manager_attestation", "agent_challenge"),
+        channels=["self_service"],
+        risk_analysis=None,
+        **base,
+    )
+    assert assisted == [
+        (
+            "risk_analysis",
+            "agent_challenge, manager_attestation needs a documented risk analysis reference (R-1)",
+        )
+    ]
+    assert not tier_problems(
+        methods=kinds("agent_challenge"), channels=["helpdesk"], risk_analysis="RA-7", **base
+    )
