@@ -1,0 +1,163 @@
+"""Requirements the engine places on a case, field by field, over a policy whose
+every number differs from the defaults (so a field taken from the wrong place shows)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from custos.domain.model import (
+    Channel,
+    CredentialAction,
+    Hold,
+    Requirements,
+    RiskAssessment,
+    Subject,
+)
+from custos.policy.engine import select_requirements
+from custos.policy.loader import LoadedPolicy, parse_policy
+
+TEXT = """\
+version: 3
+risk_bands: {calm: [0, 49], hot: [50, 100]}
+defaults: {case_ttl: 12h, max_proofing_failures: 3, approval_expiry: 6h}
+tiers:
+  - name: locked
+    match: {holds: [legal_hold]}
+    action: block
+    approvals: {count: 3, from_groups: [breakglass], expire_after: 2h}
+  - name: frozen
+    match: {holds: [incident_freeze]}
+    action: block
+  - name: keys
+    match: {groups: [key-holders]}
+    risk_analysis: RA-9
+    channels: [helpdesk]
+    proofing: {factors: 1, methods: [webauthn, totp], phishing_resistant: true}
+    approvals: {count: 1, expire_after: 90m}
+    action: reset_token
+    token_ttl: 5m
+  - name: plain
+    match: {kind: human}
+    channels: [self_service]
+    proofing: {factors: 1, methods: [webauthn, totp]}
+    step_up: {hot: {phishing_resistant: true}}
+    action: reset_token
+    token_ttl: 7m
+"""
+POLICY: LoadedPolicy = parse_policy(TEXT, "engine.yaml")
+CALM = RiskAssessment(score=10, band="calm", reasons=())
+HOT = RiskAssessment(score=60, band="hot", reasons=())
+
+
+def select(subject: Subject, risk: RiskAssessment = CALM) -> Requirements:
+    return select_requirements(POLICY, subject, Channel.SELF_SERVICE, risk)
+
+
+def person(**attrs: object) -> Subject:
+    return Subject(id="u1", display_name="U One", **attrs)  # type: ignore[arg-type]
+
+
+def test_block_tier_requirements_are_pinned_field_by_field() -> None:
+    """R-32: a block tier proves nothing and issues nothing; its approvals are the
+    break-glass quorum, frozen with the policy's identity and the case's band."""
+    req = select(person(holds=frozenset({Hold.LEGAL_HOLD})), HOT)
+    assert req == Requirements(
+        tier="locked",
+        action=CredentialAction.BLOCK,
+        channels=frozenset(Channel),
+        factors=0,
+        methods=frozenset(),
+        phishing_resistant=False,
+        approvals=3,
+        approver_groups=frozenset({"breakglass"}),
+        approval_expiry=timedelta(hours=2),
+        token_ttl=timedelta(0),
+        post_checks=(),
+        required_targets=None,
+        case_ttl=timedelta(hours=12),
+        max_proofing_failures=3,
+        policy_hash=POLICY.hash,
+        policy_version=3,
+        risk_band="hot",
+        refused=False,
+        refusal_reason="",
+        aal=None,
+        min_ial=None,
+    )
+
+
+def test_block_tier_without_expiry_takes_the_default_approval_expiry() -> None:
+    """A block tier that states no approvals needs no quorum beyond the break-glass
+    floor the service applies, and its approvals lapse after the policy default."""
+    req = select(person(holds=frozenset({Hold.INCIDENT_FREEZE})))
+    assert (req.tier, req.action) == ("frozen", CredentialAction.BLOCK)
+    assert (req.approvals, req.approver_groups) == (0, frozenset())
+    assert req.approval_expiry == timedelta(hours=6)
+    assert req.risk_band == "calm"
+
+
+def test_approval_expiry_is_the_tiers_own_when_stated() -> None:
+    """An approval lapses after the tier's ``expire_after``, not the default."""
+    req = select(person(groups=frozenset({"key-holders"})))
+    assert req.tier == "keys"
+    assert req.approval_expiry == timedelta(minutes=90)
+
+
+def test_approval_expiry_falls_back_to_the_policy_default() -> None:
+    """A tier that states no ``expire_after`` takes ``defaults.approval_expiry``."""
+    req = select(person())
+    assert req.tier == "plain"
+    assert req.approval_expiry == timedelta(hours=6)
+
+
+def test_tier_phishing_resistant_reaches_the_requirements() -> None:
+    """A tier-level ``phishing_resistant`` is demanded of the case at every band."""
+    for risk in (CALM, HOT):
+        req = select(person(groups=frozenset({"key-holders"})), risk)
+        assert req.phishing_resistant is True
+
+
+def test_phishing_resistant_comes_only_from_the_tier_or_the_band() -> None:
+    """Without the tier's or the band's say, a case need not be phishing-resistant;
+    a step-up that asks for it raises it."""
+    assert select(person(), CALM).phishing_resistant is False
+    assert select(person(), HOT).phishing_resistant is True
+
+
+def test_recovery_tier_requirements_are_pinned_field_by_field() -> None:
+    """Every field of a recovery tier's requirements comes from the tier or the
+    policy defaults, frozen with the policy's identity."""
+    req = select(person(groups=frozenset({"key-holders"})), HOT)
+    assert req == Requirements(
+        tier="keys",
+        action=CredentialAction.RESET_TOKEN,
+        channels=frozenset({Channel.HELPDESK}),
+        factors=1,
+        methods=frozenset({"webauthn", "totp"}),
+        phishing_resistant=True,
+        approvals=1,
+        approver_groups=frozenset(),
+        approval_expiry=timedelta(minutes=90),
+        token_ttl=timedelta(minutes=5),
+        post_checks=(),
+        required_targets=None,
+        case_ttl=timedelta(hours=12),
+        max_proofing_failures=3,
+        policy_hash=POLICY.hash,
+        policy_version=3,
+        risk_band="hot",
+        refused=False,
+        refusal_reason="",
+        aal=None,
+        min_ial=None,
+    )
+
+
+@pytest.mark.parametrize("privileged", [True, False])
+def test_privileged_floor_applies_only_to_privileged_subjects(privileged: bool) -> None:
+    """R-32, R-24: two approvals and ``sessions_revoked`` for privileged subjects only."""
+    req = select(person(groups=frozenset({"key-holders"}), privileged=privileged))
+    assert req.approvals == (2 if privileged else 1)
+    assert req.post_checks == (("sessions_revoked",) if privileged else ())
