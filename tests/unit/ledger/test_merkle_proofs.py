@@ -127,3 +127,40 @@ def test_completed_nodes_are_exactly_the_finished_subtrees() -> None:
     done = merkle.completed_nodes(7, leaf_hash(b"eighth"), tree)
     assert [(level, index) for level, index, _ in done] == [(1, 3), (2, 1), (3, 0)]
     assert merkle.completed_nodes(8, leaf_hash(b"ninth"), tree) == []
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("first", [0, -1, -8])
+def test_verify_consistency_refuses_a_first_size_below_one(tree: MemoryTree, first: int) -> None:
+    """R-38: an empty or negative first tree proves nothing, and the check ends
+    (without the range guard, first 0 spins forever on ``fn = -1``)."""
+    for proof in ([tree.root(5)], consistency_proof(1, 5, tree), [bytes(32)] * 3):
+        assert not verify_consistency(first, 5, tree.root(0), tree.root(5), proof)
+    assert not verify_consistency(first, 0, tree.root(0), tree.root(0), [])
+
+
+@pytest.mark.timeout(10)
+def test_verify_consistency_refuses_a_smaller_second_tree(tree: MemoryTree) -> None:
+    """R-38: a second tree smaller than the first is a rolled-back ledger; no
+    proof, not even the genuine forward one or an empty one, makes it consistent."""
+    for n in range(1, 34):
+        for m in range(n + 1, 35):
+            forward = consistency_proof(n, m, tree)
+            first, second = tree.root(m), tree.root(n)
+            for proof in (forward, forward[::-1], [], [second], [first, *forward]):
+                assert not verify_consistency(m, n, first, second, proof), (m, n, proof)
+            # Even claiming the same root for both sizes does not pass.
+            assert not verify_consistency(m, n, first, first, [])
+
+
+@pytest.mark.parametrize(("first", "second"), [(3, 2), (6, 4), (6, 3)])
+def test_verify_consistency_refuses_a_forged_rollback(
+    tree: MemoryTree, first: int, second: int
+) -> None:
+    """R-38: a rolled-back head whose root the forger computed from the proof
+    itself (``node_hash(old_root, c)``) is refused: without the size guard, the
+    RFC walk accepts exactly this proof for a second tree smaller than the first."""
+    old_root = tree.root(first)
+    forged = leaf_hash(b"forged")
+    claimed = node_hash(old_root, forged)
+    assert not verify_consistency(first, second, old_root, claimed, [old_root, forged])
