@@ -308,6 +308,17 @@ def test_ensure_live_leaves_in_flight_case_alone(state: CaseState) -> None:
     assert case.pending_events == []
 
 
+def test_ensure_live_leaves_blocked_case_alone_while_hold_stands() -> None:
+    """R-32: a case blocked by a hold waits for break-glass, however long the hold
+    stands; it is never expired under the hold."""
+    case = make_case(CaseState.BLOCKED, tier="frozen", action=CredentialAction.BLOCK)
+    late = case.expires_at + timedelta(days=365)
+    assert not case.is_expired(late)
+    case.ensure_live(late)
+    assert case.state == CaseState.BLOCKED
+    assert case.pending_events == []
+
+
 # -- cancel ------------------------------------------------------------------------------
 
 

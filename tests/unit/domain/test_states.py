@@ -160,3 +160,75 @@ def test_diagram_is_a_mermaid_state_diagram_with_notes() -> None:
     assert "stateDiagram-v2" in text
     assert re.search(r"note (right|left) of blocked", text)
     assert re.search(r"note (right|left) of needs_attention", text)
+
+
+# The moves below are written out by name, not derived from TRANSITIONS, so that
+# editing the table and the diagram together cannot make them legal unnoticed.
+S = CaseState
+FORBIDDEN_BY_NAME = [
+    # Approval without proofing: the case must pass proofing first.
+    (S.OPENED, S.APPROVED),
+    (S.OPENED, S.AWAITING_APPROVAL),
+    (S.OPENED, S.CREDENTIAL_ISSUED),
+    (S.OPENED, S.EXECUTING),
+    (S.OPENED, S.COMPLETED),
+    # A credential without a decision: approval comes first.
+    (S.PROOFING, S.CREDENTIAL_ISSUED),
+    (S.AWAITING_APPROVAL, S.CREDENTIAL_ISSUED),
+    (S.AWAITING_APPROVAL, S.EXECUTING),
+    (S.APPROVED, S.EXECUTING),
+    # A block is left only through break-glass (back to approval) or cancel.
+    (S.BLOCKED, S.APPROVED),
+    (S.BLOCKED, S.CREDENTIAL_ISSUED),
+    (S.BLOCKED, S.PROOFING),
+    (S.BLOCKED, S.EXPIRED),
+    # In-flight credential work is never expired or denied half-way.
+    (S.EXECUTING, S.EXPIRED),
+    (S.EXECUTING, S.CANCELLED),
+    (S.VERIFYING, S.EXPIRED),
+    (S.NEEDS_ATTENTION, S.COMPLETED),
+]
+FINAL_STATES = (S.COMPLETED, S.DENIED, S.EXPIRED, S.CANCELLED)
+
+
+@pytest.mark.parametrize(("current", "target"), FORBIDDEN_BY_NAME)
+def test_check_move_refuses_named_forbidden_move(current: CaseState, target: CaseState) -> None:
+    """R-32: no path skips proofing, approval or a block's break-glass exit."""
+    assert not can_move(current, target)
+    with pytest.raises(IllegalTransition):
+        check_move(current, target)
+
+
+@pytest.mark.parametrize("final", FINAL_STATES)
+def test_check_move_refuses_every_move_out_of_a_final_state(final: CaseState) -> None:
+    """A completed, denied, expired or cancelled case never moves again (R-35:
+    its ledger record is final)."""
+    for target in CaseState:
+        assert not can_move(final, target), target
+        with pytest.raises(IllegalTransition):
+            check_move(final, target)
+
+
+def test_named_happy_path_is_legal() -> None:
+    """The moves of an ordinary recovery, by name."""
+    path = [
+        S.OPENED,
+        S.PROOFING,
+        S.AWAITING_APPROVAL,
+        S.APPROVED,
+        S.CREDENTIAL_ISSUED,
+        S.EXECUTING,
+        S.VERIFYING,
+        S.COMPLETED,
+    ]
+    for current, target in itertools.pairwise(path):
+        check_move(current, target)
+    check_move(S.BLOCKED, S.AWAITING_APPROVAL)
+    check_move(S.BLOCKED, S.CANCELLED)
+
+
+def test_blocked_is_not_open_for_decision() -> None:
+    """A blocked case waits on a hold, not on a decision: it is never swept as
+    expired (see Case.is_expired and the worker's expire_cases)."""
+    assert S.BLOCKED not in OPEN_FOR_DECISION
+    assert {S.PROOFING, S.AWAITING_APPROVAL, S.APPROVED, S.CREDENTIAL_ISSUED} == OPEN_FOR_DECISION
