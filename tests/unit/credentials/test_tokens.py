@@ -10,12 +10,15 @@ import secrets
 import pytest
 
 from custos.credentials.tokens import (
+    OPERATOR_PREFIX,
+    RESET_PREFIX,
     IssuedToken,
     issue_token,
     looks_like_token,
     token_digest,
     token_matches,
 )
+from custos.service.enrolment.subject_sessions import SESSION_PREFIX
 
 
 def test_issue_token_has_256_bits_of_entropy() -> None:
@@ -138,3 +141,55 @@ def test_looks_like_token_rejects_junk(text: str) -> None:
 
 def test_issued_token_type_is_exported() -> None:
     assert isinstance(issue_token(), IssuedToken)
+
+
+def test_token_prefixes_are_distinct_per_kind() -> None:
+    """R-17: operator, reset and session tokens carry distinct prefixes, so a token
+    of one kind never passes the shape check of another."""
+    prefixes = {"reset": RESET_PREFIX, "operator": OPERATOR_PREFIX, "session": SESSION_PREFIX}
+    assert prefixes == {"reset": "crt", "operator": "cop", "session": "css"}
+    for mine in prefixes.values():
+        token = issue_token(mine).plain
+        assert token.startswith(f"{mine}_")
+        for other in prefixes.values():
+            assert looks_like_token(token, prefix=other) is (other == mine)
+
+
+@pytest.mark.parametrize("prefix", ["ab", "abcdefgh"])
+def test_issue_token_accepts_prefix_of_two_to_eight_letters(prefix: str) -> None:
+    """R-17: the prefix rule's edges: 2 and 8 letters are accepted, and the token
+    is the prefix, an underscore and 43 characters (32 bytes)."""
+    token = issue_token(prefix).plain
+    assert len(token) == len(prefix) + 1 + 43
+    assert looks_like_token(token)
+    assert looks_like_token(token, prefix=prefix)
+
+
+@pytest.mark.parametrize("prefix", ["a", "abcdefghi"])
+def test_issue_token_refuses_prefix_of_one_or_nine_letters(prefix: str) -> None:
+    with pytest.raises(ValueError, match="prefix must be 2 to 8 lower-case ASCII letters"):
+        issue_token(prefix)
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("ab_" + "A" * 43, True),
+        ("abcdefgh_" + "A" * 43, True),  # the longest token: 52 characters
+        ("a_" + "A" * 43, False),
+        ("abcdefghi_" + "A" * 43, False),
+        ("crt_" + "A" * 43 + "B" * 17, False),  # 64 characters
+        ("crt_" + "A" * 43 + "B" * 18, False),  # 65 characters
+        ("crt_" + "-_" * 21 + "z", True),
+    ],
+)
+def test_looks_like_token_pins_length_limits(text: str, ok: bool) -> None:
+    """R-17: 2 to 8 prefix letters, exactly 43 body characters, nothing longer."""
+    assert looks_like_token(text) is ok
+
+
+def test_looks_like_token_wrong_prefix_is_refused() -> None:
+    token = issue_token(RESET_PREFIX).plain
+    assert looks_like_token(token, prefix=RESET_PREFIX)
+    assert not looks_like_token(token, prefix=OPERATOR_PREFIX)
+    assert not looks_like_token(token, prefix="cr")
