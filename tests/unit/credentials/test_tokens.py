@@ -167,7 +167,7 @@ def test_issue_token_accepts_prefix_of_two_to_eight_letters(prefix: str) -> None
 
 @pytest.mark.parametrize("prefix", ["a", "abcdefghi"])
 def test_issue_token_refuses_prefix_of_one_or_nine_letters(prefix: str) -> None:
-    with pytest.raises(ValueError, match="prefix must be 2 to 8 lower-case ASCII letters"):
+    with pytest.raises(ValueError, match=r"^token prefix must be 2 to 8 lower-case ASCII letters$"):
         issue_token(prefix)
 
 

@@ -255,3 +255,25 @@ def test_helpdesk_risk_analysis_blank_is_a_problem() -> None:
     assert not tier_problems(
         methods=kinds("agent_challenge"), channels=["helpdesk"], risk_analysis="RA-7", **base
     )
+
+
+def test_problem_reasons_name_every_offending_method_and_channel() -> None:
+    """R-1, R-3: the reasons `custos policy check` prints name what to remove."""
+    assert problems_of(1, ("webauthn", "totp", "recovery_code"), factors=1) == [
+        (
+            "proofing",
+            "an AAL1 tier recovers only by saved code, issued code or recovery contact; "
+            "remove totp, webauthn (R-1)",
+        )
+    ]
+    attended = tier_problems(
+        aal=3,
+        methods=kinds("reproofing"),
+        factors=1,
+        channels=["self_service", "helpdesk"],
+        min_ial=3,
+        risk_analysis="RA-7",
+    )
+    assert attended == [
+        ("channels", "an AAL3 tier recovers only attended: remove self_service (R-3)")
+    ]

@@ -444,3 +444,87 @@ def test_case_and_events_carry_no_secret() -> None:
     text = json.dumps([e.canonical() for e in case.pending_events])
     assert "password" not in text.lower()
     assert case.pending_events[-1].reason == str(CredentialAction.RESET_TOKEN)
+
+
+# -- what each refusal says ---------------------------------------------------------------
+
+
+def test_each_refusal_names_the_rule_it_applies() -> None:
+    """R-32, R-33: every refusal says which rule stopped the operator (the API and
+    the CLI show this text), with the details the error contract carries."""
+    both = operator("dave", Role.REQUESTER, Role.APPROVER)
+    outsider = operator("olga", Role.APPROVER, scope=frozenset({"contractors"}))
+    alice_op = operator("al", Role.REQUESTER, Role.APPROVER, Role.EXECUTOR, person="alice")
+    ivan = operator("ivan", Role.APPROVER, Role.EXECUTOR)
+    executed = make_case()
+    executed.executor_person = "ivan"
+    approved_by_bob = make_case(approver_groups=frozenset({"sec", "iam"}))
+    approved_by_bob.approve(
+        operator("bob", Role.APPROVER, groups=frozenset({"sec"})), SUBJECT, at=T0, reason="ok"
+    )
+    other = Subject(id="mallory", display_name="Mallory", groups=frozenset({"staff"}))
+    cases: list[tuple[Any, type[Exception], str, dict[str, object]]] = [
+        (
+            lambda: sod.check_role(EVE, Role.APPROVER),
+            NotAuthorized,
+            "operator 'eve' lacks the 'approver' role",
+            {"role": "approver"},
+        ),
+        (
+            lambda: sod.check_scope(outsider, SUBJECT),
+            OutOfScope,
+            "subject 'alice' is outside the scope of operator 'olga'",
+            {"subject": "alice"},
+        ),
+        (
+            lambda: sod.check_not_subject(alice_op, SUBJECT),
+            SeparationOfDuties,
+            "an operator cannot act on their own recovery case",
+            {},
+        ),
+        (
+            lambda: sod.check_subject_of(make_case(), other),
+            NotAuthorized,
+            "subject 'mallory' is not the subject of case case-1",
+            {},
+        ),
+        (
+            lambda: sod.check_approver(make_case(requester=both), both, SUBJECT),
+            SeparationOfDuties,
+            "the requester of a case cannot approve it (R-32)",
+            {},
+        ),
+        (
+            lambda: sod.check_approver(executed, ivan, SUBJECT),
+            SeparationOfDuties,
+            "the executor of a case cannot approve it (R-33)",
+            {},
+        ),
+        (
+            lambda: sod.check_approver(
+                approved_by_bob,
+                operator("bob2", Role.APPROVER, person="bob", groups=frozenset({"sec"})),
+                SUBJECT,
+            ),
+            SeparationOfDuties,
+            "this person has already approved the case; one person counts once (R-33)",
+            {},
+        ),
+        (
+            lambda: sod.check_approver(approved_by_bob, CAROL, SUBJECT),
+            NotAuthorized,
+            "approvals for tier 'privileged' must come from: iam, sec",
+            {},
+        ),
+        (
+            lambda: sod.check_executor(approved_by_bob, operator("bob", Role.EXECUTOR), SUBJECT),
+            SeparationOfDuties,
+            "an approver of a case cannot execute it (R-33)",
+            {},
+        ),
+    ]
+    for call, error, message, details in cases:
+        with pytest.raises(error) as caught:
+            call()
+        assert caught.value.message == message  # type: ignore[attr-defined]
+        assert caught.value.details == details  # type: ignore[attr-defined]

@@ -164,3 +164,27 @@ def test_verify_consistency_refuses_a_forged_rollback(
     forged = leaf_hash(b"forged")
     claimed = node_hash(old_root, forged)
     assert not verify_consistency(first, second, old_root, claimed, [old_root, forged])
+
+
+def test_compact_range_counts_its_leaves(tree: MemoryTree) -> None:
+    """R-38: the streaming verifier's compact range knows how many leaves it holds
+    and, empty, has the empty tree's root."""
+    compact = CompactRange()
+    assert (compact.size, compact.root()) == (0, merkle.EMPTY_ROOT)
+    for n in range(1, 20):
+        compact.append(tree(0, n - 1))
+        assert compact.size == n
+        assert compact.root() == tree.root(n)
+
+
+def test_proofs_name_the_sizes_they_refuse(tree: MemoryTree) -> None:
+    """The refusal is the module's own, naming the sizes (not an accident deeper
+    down, such as a negative shift for first size 0)."""
+    with pytest.raises(ValueError, match=r"^leaf 5 is not in a tree of size 5$"):
+        inclusion_proof(5, 5, tree)
+    with pytest.raises(ValueError, match=r"^leaf -1 is not in a tree of size 5$"):
+        inclusion_proof(-1, 5, tree)
+    with pytest.raises(ValueError, match=r"^no consistency proof from size 0 to size 5$"):
+        consistency_proof(0, 5, tree)
+    with pytest.raises(ValueError, match=r"^no consistency proof from size 6 to size 5$"):
+        consistency_proof(6, 5, tree)

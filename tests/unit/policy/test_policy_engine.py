@@ -7,15 +7,18 @@ from datetime import timedelta
 
 import pytest
 
+from custos.domain.errors import InvalidInput, RecoveryBlocked
 from custos.domain.model import (
     Channel,
     CredentialAction,
+    Employment,
     Hold,
     Requirements,
     RiskAssessment,
     Subject,
+    SubjectKind,
 )
-from custos.policy.engine import select_requirements
+from custos.policy.engine import band_for, select_requirements
 from custos.policy.loader import LoadedPolicy, parse_policy
 
 TEXT = """\
@@ -45,6 +48,7 @@ tiers:
     step_up: {hot: {phishing_resistant: true}}
     action: reset_token
     token_ttl: 7m
+    required_targets: [directory, mail]
 """
 POLICY: LoadedPolicy = parse_policy(TEXT, "engine.yaml")
 CALM = RiskAssessment(score=10, band="calm", reasons=())
@@ -161,3 +165,35 @@ def test_privileged_floor_applies_only_to_privileged_subjects(privileged: bool) 
     req = select(person(groups=frozenset({"key-holders"}), privileged=privileged))
     assert req.approvals == (2 if privileged else 1)
     assert req.post_checks == (("sessions_revoked",) if privileged else ())
+
+
+def test_required_targets_listed_by_the_tier_are_frozen_in_order() -> None:
+    """A tier naming its required targets freezes them, in the policy's order."""
+    assert select(person()).required_targets == ("directory", "mail")
+
+
+def test_unmatched_subject_is_blocked_with_its_details() -> None:
+    """A subject no tier describes is not recovered; the refusal names the subject
+    and the policy (error details, shown to the operator)."""
+    service = Subject(
+        id="svc-9", display_name="Svc", kind=SubjectKind.SERVICE, employment=Employment.NONE
+    )
+    with pytest.raises(RecoveryBlocked) as caught:
+        select(service)
+    assert caught.value.details == {"subject": "svc-9", "policy_hash": POLICY.hash}
+    assert caught.value.message == (
+        "no policy tier matches subject 'svc-9' (kind service, employment none, privileged False)"
+    )
+
+
+def test_undeclared_band_is_refused_with_its_details() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        select(person(), RiskAssessment(score=99, band="extreme", reasons=()))
+    assert caught.value.details == {"band": "extreme"}
+    assert caught.value.message == f"risk band 'extreme' is not declared by policy {POLICY.hash}"
+
+
+@pytest.mark.parametrize("score", [-1, 101])
+def test_band_for_names_the_score_out_of_range(score: int) -> None:
+    with pytest.raises(ValueError, match=rf"^risk score {score} is outside 0\.\.100$"):
+        band_for(POLICY, score)
