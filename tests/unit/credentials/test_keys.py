@@ -87,8 +87,9 @@ def test_repr_and_str_hide_key_material_always() -> None:
         assert key.to_b64() not in shown
         assert material.hex() not in shown
         assert "redacted" in shown
+    assert repr(key) == str(key) == "MasterKey(<redacted>)"
 
 
 def test_pickle_refused_always() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"^MasterKey cannot be pickled$"):
         pickle.dumps(MasterKey.generate())

@@ -445,3 +445,58 @@ def test_refused_move_appends_no_event_and_keeps_state() -> None:
     assert case.state == CaseState.PROOFING
     assert case.updated_at == T0
     assert case.pending_events == []
+
+
+# -- what each refusal and conclusion records --------------------------------------------
+
+
+def test_refusals_say_what_is_wrong() -> None:
+    """The messages the API and CLI show for an expired case, a decided case and a
+    decision without a reason."""
+    case = make_case(CaseState.AWAITING_APPROVAL)
+    with pytest.raises(CaseExpired) as expired:
+        case.ensure_live(case.expires_at)
+    assert expired.value.message == "case case-1 expired at 2025-03-13T10:00:00+00:00"
+    decided = make_case(CaseState.APPROVED)
+    with pytest.raises(AlreadyDecided) as caught:
+        decided.deny(APPROVER, SUBJECT, at=T0, reason="no")
+    assert caught.value.message == "case case-1 is not awaiting approval (state 'approved')"
+    with pytest.raises(InvalidInput) as no_reason:
+        make_case(CaseState.AWAITING_APPROVAL).deny(APPROVER, SUBJECT, at=T0, reason=" ")
+    assert no_reason.value.message == "a denial needs a reason"
+    with pytest.raises(InvalidInput) as no_cancel_reason:
+        make_case().cancel("operator:hd", at=T0, reason="")
+    assert no_cancel_reason.value.message == "a cancellation needs a reason"
+
+
+def test_denial_is_recorded_at_its_time() -> None:
+    """R-35: the denial's event carries the time of the decision."""
+    case = make_case(CaseState.AWAITING_APPROVAL)
+    at = T0 + timedelta(minutes=7)
+    case.deny(APPROVER, SUBJECT, at=at, reason="callback failed")
+    event = state_changes(case)[-1]
+    assert (event.occurred_at, event.actor, event.reason) == (at, APPROVER.actor, "callback failed")
+
+
+def test_validated_records_who_checked_and_completes_the_case() -> None:
+    """R-35: completion names the validator, the checks and the reason."""
+    case = make_case(CaseState.VERIFYING)
+    at = T0 + timedelta(minutes=9)
+    case.validated(at=at, by="worker:w1", checks=["read_back", "sessions_revoked"])
+    assert (case.state, case.validated_by, case.validated_at) == (
+        CaseState.COMPLETED,
+        "worker:w1",
+        at,
+    )
+    moved, checked = case.pending_events[-2:]
+    assert (moved.type, moved.actor, moved.reason, moved.occurred_at) == (
+        EventType.CASE_STATE_CHANGED,
+        "worker:w1",
+        "post-recovery checks passed",
+        at,
+    )
+    assert (checked.type, checked.actor, checked.data) == (
+        EventType.CASE_VALIDATED,
+        "worker:w1",
+        {"checks": ["read_back", "sessions_revoked"]},
+    )

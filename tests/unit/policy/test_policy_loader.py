@@ -6,12 +6,15 @@ import hashlib
 from pathlib import Path
 
 import pytest
+import yaml
 
 from custos.domain.errors import InvalidInput
 from custos.policy.loader import (
     DEFAULT_POLICY_PATH,
     LoadedPolicy,
     PolicyError,
+    PolicyProblem,
+    _syntax_problem,
     load_policy,
     parse_policy,
     policy_hash,
@@ -163,3 +166,25 @@ def test_load_policy_hash_matches_file_bytes_when_crlf(tmp_path: Path) -> None:
     path = tmp_path / "crlf.yaml"
     path.write_bytes(VALID.replace("\n", "\r\n").encode())
     assert load_policy(path).hash == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_yaml_syntax_error_names_context_and_problem() -> None:
+    """The reason joins the parser's context and problem, on the problem's line."""
+    text = VALID.replace("channels: [self_service]", "channels: [self_service")
+    [(line, reason)] = problems_of(text)
+    assert line == 6
+    assert reason == (
+        "YAML syntax error: while parsing a flow sequence expected ',' or ']', but got ':'"
+    )
+
+
+def test_yaml_error_without_position_is_reported_on_line_one() -> None:
+    """A parser error carrying no mark still gets a line (1) and a reason."""
+    bare = yaml.MarkedYAMLError(problem="something broke")
+    assert _syntax_problem(bare, "p.yaml") == PolicyProblem(
+        "p.yaml", 1, "YAML syntax error: something broke"
+    )
+    with_context = yaml.MarkedYAMLError(context="while reading", problem="a bad byte")
+    assert _syntax_problem(with_context, "p.yaml").reason == (
+        "YAML syntax error: while reading a bad byte"
+    )

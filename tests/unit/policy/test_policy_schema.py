@@ -187,3 +187,13 @@ def test_required_targets_accepts_list_of_names() -> None:
 def test_string_number_for_factors_is_rejected() -> None:
     text = HEAD + TIER.replace("factors: 1", "factors: '1'")
     assert len(reasons(text)) == 1
+
+
+def test_document_tier_finds_a_tier_by_name() -> None:
+    from custos.policy.loader import DEFAULT_POLICY_PATH, load_policy
+
+    document = load_policy(DEFAULT_POLICY_PATH).document
+    assert document.tier("contractor").name == "contractor"
+    assert document.tier("frozen").name == "frozen"
+    with pytest.raises(KeyError):
+        document.tier("nobody")
