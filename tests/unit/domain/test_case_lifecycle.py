@@ -31,6 +31,7 @@ from custos.domain.model import (
     Subject,
     expiry_for,
 )
+from custos.domain.recovery_rules import ProofKind
 from custos.domain.states import CaseState
 
 T0 = datetime(2025, 3, 12, 10, 0, tzinfo=UTC)
@@ -500,3 +501,136 @@ def test_validated_records_who_checked_and_completes_the_case() -> None:
         "worker:w1",
         {"checks": ["read_back", "sessions_revoked"]},
     )
+
+
+def test_aal2_case_is_not_satisfied_by_one_code_even_at_one_factor() -> None:
+    """R-2: at AAL2, one code alone is a step-up, not a recovery, whatever the
+    factor count; a code and a bound authenticator complete it."""
+    case = make_case(aal=2, factors=1)
+    case.record_proof(
+        ProofRecord(
+            "email_code",
+            True,
+            T0 + timedelta(minutes=1),
+            "subject:alice",
+            False,
+            ProofKind.ISSUED_CODE,
+        )
+    )
+    assert not case.proofing_satisfied()
+    assert case.state == CaseState.PROOFING
+    case.record_proof(
+        ProofRecord(
+            "totp", True, T0 + timedelta(minutes=2), "subject:alice", False, ProofKind.AUTHENTICATOR
+        )
+    )
+    assert case.proofing_satisfied()
+    assert case.state == CaseState.APPROVED
+
+
+def test_proofing_and_approval_events_are_recorded_field_by_field() -> None:
+    """R-35: who, when, what and why of each proofing attempt and approval."""
+    case = make_case(approvals=1)
+    at1, at2, at3 = (T0 + timedelta(minutes=m) for m in (1, 2, 3))
+    case.record_proof(proof(passed=False, minutes=1))
+    case.record_proof(proof("webauthn", minutes=2, phishing_resistant=True))
+    case.approve(APPROVER, SUBJECT, at=at3, reason="called back")
+    seen = [
+        (e.type, e.occurred_at, e.actor, e.outcome, e.reason, e.data) for e in case.pending_events
+    ]
+    assert seen == [
+        (
+            EventType.PROOFING_ATTEMPTED,
+            at1,
+            "subject:alice",
+            Outcome.FAILURE,
+            "",
+            {"method": "totp", "phishing_resistant": False},
+        ),
+        (
+            EventType.PROOFING_ATTEMPTED,
+            at2,
+            "subject:alice",
+            Outcome.SUCCESS,
+            "",
+            {"method": "webauthn", "phishing_resistant": True},
+        ),
+        (
+            EventType.PROOFING_SATISFIED,
+            at2,
+            SYSTEM_ACTOR,
+            Outcome.SUCCESS,
+            "",
+            {"methods": ["webauthn"]},
+        ),
+        (
+            EventType.CASE_STATE_CHANGED,
+            at2,
+            SYSTEM_ACTOR,
+            Outcome.SUCCESS,
+            "",
+            {"from": "proofing", "to": "awaiting_approval"},
+        ),
+        (
+            EventType.CASE_APPROVED,
+            at3,
+            APPROVER.actor,
+            Outcome.SUCCESS,
+            "called back",
+            {"approvals": 1, "required": 1},
+        ),
+        (
+            EventType.CASE_STATE_CHANGED,
+            at3,
+            SYSTEM_ACTOR,
+            Outcome.SUCCESS,
+            "quorum met",
+            {"from": "awaiting_approval", "to": "approved"},
+        ),
+    ]
+    [approval] = case.approvals
+    assert (approval.operator_id, approval.person, approval.decided_at, approval.reason) == (
+        APPROVER.id,
+        APPROVER.person,
+        at3,
+        "called back",
+    )
+
+
+def test_too_many_failures_deny_the_case_at_the_last_attempt() -> None:
+    """R-18: the denial is the system's, at the time of the last failed attempt."""
+    case = make_case(max_proofing_failures=2)
+    case.record_proof(proof(passed=False, minutes=1))
+    case.record_proof(proof(passed=False, minutes=4))
+    event = state_changes(case)[-1]
+    assert case.state == CaseState.DENIED
+    assert (event.occurred_at, event.actor, event.reason) == (
+        T0 + timedelta(minutes=4),
+        SYSTEM_ACTOR,
+        "too many failed proofing attempts",
+    )
+
+
+def test_no_approval_tier_approves_at_the_proof_time() -> None:
+    case = make_case()
+    case.record_proof(proof(minutes=3))
+    event = state_changes(case)[-1]
+    assert (event.occurred_at, event.actor, event.reason) == (
+        T0 + timedelta(minutes=3),
+        SYSTEM_ACTOR,
+        "tier requires no approval",
+    )
+
+
+def test_wrong_state_refusals_name_the_case_and_state() -> None:
+    with pytest.raises(AlreadyDecided) as not_proofing:
+        make_case(CaseState.APPROVED).record_proof(proof())
+    assert not_proofing.value.message == (
+        "case case-1 is not collecting proofing evidence (state 'approved')"
+    )
+    with pytest.raises(AlreadyDecided) as not_waiting:
+        make_case(CaseState.PROOFING).approve(APPROVER, SUBJECT, at=T0, reason="ok")
+    assert not_waiting.value.message == "case case-1 is not awaiting approval (state 'proofing')"
+    with pytest.raises(ProofingIncomplete) as early:
+        make_case(CaseState.AWAITING_APPROVAL).issue_credential(EXECUTOR, SUBJECT, at=T0)
+    assert early.value.message == "case case-1 is not approved yet (state 'awaiting_approval')"
