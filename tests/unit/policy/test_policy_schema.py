@@ -197,3 +197,25 @@ def test_document_tier_finds_a_tier_by_name() -> None:
     assert document.tier("frozen").name == "frozen"
     with pytest.raises(KeyError):
         document.tier("nobody")
+
+
+def test_format_duration_of_nothing_is_zero_seconds() -> None:
+    assert format_duration(timedelta(0)) == "0s"
+    assert format_duration(timedelta(days=1, seconds=1)) == "1d1s"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["[]", "[ad, ad]", "['', ad]", "[ad, 3]", "some", "ALL", "{ad: 1}"],
+)
+def test_required_targets_refuses_anything_but_all_or_distinct_names(value: str) -> None:
+    """A tier names the targets a recovery must reach, each once, or 'all'."""
+    text = HEAD + TIER + f"    required_targets: {value}\n"
+    assert reasons(text) == [
+        "tiers[0].required_targets: required_targets is 'all' or a list of distinct target names"
+    ]
+
+
+def test_required_targets_all_is_kept_as_all() -> None:
+    policy = parse_policy(HEAD + TIER + "    required_targets: all\n", "p")
+    assert policy.document.tiers[0].required_targets == "all"
