@@ -188,3 +188,23 @@ def test_yaml_error_without_position_is_reported_on_line_one() -> None:
     assert _syntax_problem(with_context, "p.yaml").reason == (
         "YAML syntax error: while reading a bad byte"
     )
+
+
+@pytest.mark.parametrize(
+    ("part", "tag"),
+    [
+        ("function-after", True),
+        ("function-before", True),
+        ("function-plain", True),
+        ("literal['all']", True),
+        ("tuple[str, ...]", True),
+        ("channels", False),
+        ("function", False),
+    ],
+)
+def test_type_tags_of_pydantic_locations_are_recognised(part: str, tag: bool) -> None:
+    """Validator and union-member names pydantic puts in error locations are not
+    policy keys, so problem paths leave them out."""
+    from custos.policy.loader import _is_type_tag
+
+    assert _is_type_tag(part) is tag

@@ -219,3 +219,11 @@ def test_required_targets_refuses_anything_but_all_or_distinct_names(value: str)
 def test_required_targets_all_is_kept_as_all() -> None:
     policy = parse_policy(HEAD + TIER + "    required_targets: all\n", "p")
     assert policy.document.tiers[0].required_targets == "all"
+
+
+def test_rule_error_says_every_violation() -> None:
+    from custos.policy.schema import PolicyRuleError, RuleViolation
+
+    error = PolicyRuleError([RuleViolation(("a",), "first"), RuleViolation(("b",), "second")])
+    assert str(error) == "first; second"
+    assert [v.reason for v in error.violations] == ["first", "second"]
