@@ -208,3 +208,41 @@ def test_type_tags_of_pydantic_locations_are_recognised(part: str, tag: bool) ->
     from custos.policy.loader import _is_type_tag
 
     assert _is_type_tag(part) is tag
+
+
+def test_policy_error_lists_every_problem_with_source_and_line() -> None:
+    """`custos policy check` prints each problem as ``source:line: reason``."""
+    text = (
+        VALID.replace("15m", "0s")
+        .replace("[totp]", "[totp, totp]")
+        .replace("channels: [self_service]", "channels: [self_service]\n    channels: [helpdesk]")
+    )
+    with pytest.raises(PolicyError) as info:
+        parse_policy(text, "site.yaml")
+    assert str(info.value) == "site.yaml:6: key 'channels' appears twice"
+    assert info.value.details == {"problems": 1}
+    with pytest.raises(PolicyError) as info:
+        parse_policy(VALID.replace("15m", "0s").replace("[totp]", "[totp, totp]"), "site.yaml")
+    assert str(info.value) == (
+        "site.yaml:6: tiers[0].proofing.methods: 'totp' is listed twice\n"
+        "site.yaml:8: tiers[0].token_ttl: a duration must be positive, got '0s'"
+    )
+    assert info.value.details == {"problems": 2}
+    assert [p.source for p in info.value.problems] == ["site.yaml", "site.yaml"]
+
+
+def test_yaml_errors_carry_the_source_name() -> None:
+    with pytest.raises(PolicyError) as info:
+        parse_policy("a: [1\n", "site.yaml")
+    [problem] = info.value.problems
+    assert (problem.source, problem.line) == ("site.yaml", 2)
+    with pytest.raises(PolicyError) as nested:
+        parse_policy(VALID + "    post_checks: [read_back]\n    post_checks: [read_back]\n", "x")
+    assert [(p.source, p.line) for p in nested.value.problems] == [("x", 10)]
+
+
+def test_duration_of_another_type_is_refused_with_its_type() -> None:
+    text = VALID.replace("token_ttl: 15m", "token_ttl: [15m]")
+    assert problems_of(text) == [
+        (8, "tiers[0].token_ttl: a duration must be a string such as '10m' or '4h', not list")
+    ]
