@@ -93,3 +93,9 @@ def test_repr_and_str_hide_key_material_always() -> None:
 def test_pickle_refused_always() -> None:
     with pytest.raises(TypeError, match=r"^MasterKey cannot be pickled$"):
         pickle.dumps(MasterKey.generate())
+
+
+def test_key_of_wrong_length_is_refused_by_name() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        MasterKey(b"\x00" * 31)
+    assert caught.value.message == "master key must be exactly 32 bytes"

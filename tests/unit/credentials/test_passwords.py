@@ -228,3 +228,41 @@ def test_temporary_password_uses_secrets(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(secrets, "choice", spy)
     generate_temporary_password(15)
     assert len(calls) >= 15
+
+
+def test_rejection_lists_every_reason_and_the_limits() -> None:
+    """R-17: the message and details name each failed rule and the length limits
+    (never the password)."""
+    with pytest.raises(PasswordRejected) as caught:
+        check_new_password("kimberly1", mfa_bound=False, user_inputs=["Kimberly"])
+    assert caught.value.message == (
+        "password rejected: it must be at least 15 characters long; "
+        "it must not contain your name, email address or account identifiers; "
+        "it is too easy to guess; use a longer passphrase of uncommon words"
+    )
+    assert caught.value.details == {
+        "reasons": [
+            "must be at least 15 characters long",
+            "must not contain your name, email address or account identifiers",
+            "is too easy to guess; use a longer passphrase of uncommon words",
+        ],
+        "min_length": 15,
+        "max_length": MAX_LENGTH,
+    }
+
+
+def test_weak_long_password_is_refused_without_a_second_factor() -> None:
+    """Score 3 is the bar without MFA, 2 with it: the same guessable passphrase
+    passes only with a bound second factor."""
+    weak = "sunshine20242024"  # zxcvbn score 2
+    with pytest.raises(PasswordRejected) as caught:
+        check_new_password(weak, mfa_bound=False)
+    assert caught.value.details["min_length"] == 15
+    check_new_password(weak, mfa_bound=True)
+
+
+def test_user_input_of_exactly_four_characters_is_refused() -> None:
+    """The shortest name part looked for is four characters."""
+    with pytest.raises(PasswordRejected):
+        check_new_password("zq7!Vx-Ivan-w9#Lp2", mfa_bound=True, user_inputs=["Ivan Q"])
+    check_new_password("zq7!Vx-Iva-w9#Lp2Tk", mfa_bound=True, user_inputs=["Iva Q"])

@@ -634,3 +634,13 @@ def test_wrong_state_refusals_name_the_case_and_state() -> None:
     with pytest.raises(ProofingIncomplete) as early:
         make_case(CaseState.AWAITING_APPROVAL).issue_credential(EXECUTOR, SUBJECT, at=T0)
     assert early.value.message == "case case-1 is not approved yet (state 'awaiting_approval')"
+
+
+def test_refusals_name_the_method_and_the_closed_state() -> None:
+    with pytest.raises(InvalidInput) as method:
+        make_case().record_proof(proof("sms_code"))
+    assert method.value.message == "method 'sms_code' is not allowed by tier 'standard'"
+    assert method.value.details == {"allowed": ["email_code", "recovery_code", "totp", "webauthn"]}
+    with pytest.raises(AlreadyDecided) as closed:
+        make_case(CaseState.COMPLETED).issue_credential(EXECUTOR, SUBJECT, at=T0)
+    assert closed.value.message == "case case-1 cannot be executed (state 'completed')"

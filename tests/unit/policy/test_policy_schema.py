@@ -227,3 +227,16 @@ def test_rule_error_says_every_violation() -> None:
     error = PolicyRuleError([RuleViolation(("a",), "first"), RuleViolation(("b",), "second")])
     assert str(error) == "first; second"
     assert [v.reason for v in error.violations] == ["first", "second"]
+
+
+def test_unknown_method_and_check_are_refused_with_the_known_ones() -> None:
+    text = HEAD + TIER.replace("[totp, email_code]", "[totp, sms]")
+    assert reasons(text) == [
+        "tiers[0].proofing.methods[1]: unknown proofing method 'sms'; known: agent_challenge, "
+        "email_code, manager_attestation, recovery_code, reproofing, sms_code, totp, webauthn"
+    ]
+    text = HEAD + TIER + "    post_checks: [read_back, pinged]\n"
+    assert reasons(text) == [
+        "tiers[0].post_checks[1]: unknown post check 'pinged'; known: mfa_bound, read_back, "
+        "sessions_revoked"
+    ]
