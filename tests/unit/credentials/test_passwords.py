@@ -266,3 +266,14 @@ def test_user_input_of_exactly_four_characters_is_refused() -> None:
     with pytest.raises(PasswordRejected):
         check_new_password("zq7!Vx-Ivan-w9#Lp2", mfa_bound=True, user_inputs=["Ivan Q"])
     check_new_password("zq7!Vx-Iva-w9#Lp2Tk", mfa_bound=True, user_inputs=["Iva Q"])
+
+
+def test_temporary_password_draws_again_until_it_has_every_character_class(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A draw without upper case, lower case and a digit is thrown away, not returned."""
+    first = ["a"] * 20
+    second = list("Qm7xTr4pWk9zNc3vHd7y")
+    draws = iter(first + second)
+    monkeypatch.setattr(passwords.secrets, "choice", lambda _alphabet: next(draws))
+    assert generate_temporary_password(20) == "".join(second)

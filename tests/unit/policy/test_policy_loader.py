@@ -246,3 +246,11 @@ def test_duration_of_another_type_is_refused_with_its_type() -> None:
     assert problems_of(text) == [
         (8, "tiers[0].token_ttl: a duration must be a string such as '10m' or '4h', not list")
     ]
+
+
+def test_document_that_is_not_a_mapping_names_its_source() -> None:
+    with pytest.raises(PolicyError) as info:
+        parse_policy("- a\n- b\n", "site.yaml")
+    [problem] = info.value.problems
+    assert (problem.source, problem.line) == ("site.yaml", 1)
+    assert problem.reason == "a policy file is a YAML mapping; this one is a list"

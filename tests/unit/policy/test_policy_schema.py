@@ -240,3 +240,20 @@ def test_unknown_method_and_check_are_refused_with_the_known_ones() -> None:
         "tiers[0].post_checks[1]: unknown post check 'pinged'; known: mfa_bound, read_back, "
         "sessions_revoked"
     ]
+
+
+def test_duration_given_as_timedelta_passes_through() -> None:
+    assert parse_duration(timedelta(minutes=5)) == timedelta(minutes=5)
+
+
+def test_unknown_tier_name_is_the_key_error() -> None:
+    from custos.policy.loader import DEFAULT_POLICY_PATH, load_policy
+
+    with pytest.raises(KeyError) as caught:
+        load_policy(DEFAULT_POLICY_PATH).document.tier("nobody")
+    assert caught.value.args == ("nobody",)
+
+
+def test_recovery_tier_without_proofing_is_reported_not_crashed() -> None:
+    text = HEAD + TIER.replace("    proofing: {factors: 1, methods: [totp, email_code]}\n", "")
+    assert reasons(text) == ["tiers[0]: tier 't' (reset_token) needs 'proofing'"]
