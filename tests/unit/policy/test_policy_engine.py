@@ -197,3 +197,28 @@ def test_undeclared_band_is_refused_with_its_details() -> None:
 def test_band_for_names_the_score_out_of_range(score: int) -> None:
     with pytest.raises(ValueError, match=rf"^risk score {score} is outside 0\.\.100$"):
         band_for(POLICY, score)
+
+
+OPTIONAL = parse_policy(
+    TEXT.replace(
+        "    approvals: {count: 1, expire_after: 90m}\n",
+        "    approvals: {count: 1, expire_after: 90m}\n"
+        "    post_checks: [read_back, sessions_revoked]\n"
+        "    optional_checks: [read_back, sessions_revoked]\n"
+        "    mfa_authenticators: [webauthn, totp]\n",
+    ),
+    "optional.yaml",
+)
+
+
+@pytest.mark.parametrize("privileged", [False, True])
+def test_optional_checks_and_mfa_authenticators_reach_the_case(privileged: bool) -> None:
+    """R-24: sessions_revoked may end "not applicable" only for an unprivileged
+    subject; for a privileged one it is always required, whichever tier matched.
+    The tier's accepted MFA authenticators are frozen on the case (R-6)."""
+    holder = person(groups=frozenset({"key-holders"}), privileged=privileged)
+    req = select_requirements(OPTIONAL, holder, Channel.HELPDESK, CALM)
+    assert req.post_checks == ("read_back", "sessions_revoked")
+    expected = {"read_back"} if privileged else {"read_back", "sessions_revoked"}
+    assert req.optional_checks == expected
+    assert req.mfa_authenticators == {"webauthn", "totp"}
