@@ -4,6 +4,7 @@ SQLite and PostgreSQL (R-14, R-22, R-27, R-28, R-45, R-46)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -12,6 +13,7 @@ import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from risk_world import texts
+from sqlalchemy import select
 from subject_helpers import PASSWORD, totp_code, with_password
 from webauthn_authenticator import ORIGIN, enrol_webauthn
 
@@ -19,6 +21,7 @@ from conftest import BACKENDS, World, make_world, pg_schema
 from custos.api.app import create_app
 from custos.domain.model import Role
 from custos.policy.loader import DEFAULT_POLICY_PATH
+from custos.store.tables import ledger
 
 NEW_PASSWORD = "quartz-lantern-meadow-7-orbit"
 
@@ -231,3 +234,52 @@ def test_subject_adds_a_phone_number_over_http(world: World, api: TestClient) ->
         refused = api.post("/api/v1/me/contacts", headers=bearer(session), json=body)
         assert refused.status_code == 422, refused.text
         assert refused.json()["error"]["id"] == "invalid_input"
+
+
+def test_contact_confirmation_code_is_void_after_five_wrong_tries(
+    world: World, api: TestClient
+) -> None:
+    """R-14, R-15, R-36 through the API: four wrong codes answer 400
+    proofing_failed, the fifth voids the code (409 code_voided, a ledger event)
+    and from then on even the right code answers code_voided; removing the
+    contact and adding it again sends a new code that works."""
+    world.subject("erin")
+    with_password(world, "erin")
+    signed = api.post("/api/v1/me/sign-in", json={"identifier": "erin", "password": PASSWORD})
+    session = bearer(signed.json()["session"])
+    address = "erin@home.example.net"
+    added = api.post("/api/v1/me/contacts", headers=session, json={"address": address})
+    contact = added.json()["id"]
+    right = _contact_code(world, address)
+    wrong = f"{(int(right) + 1) % 10**8:08d}"
+    answers = [
+        api.post(f"/api/v1/me/contacts/{contact}/confirm", headers=session, json={"code": wrong})
+        for _ in range(5)
+    ]
+    assert [(a.status_code, a.json()["error"]["id"]) for a in answers] == [
+        (400, "proofing_failed")
+    ] * 4 + [(409, "code_voided")]
+    late = api.post(f"/api/v1/me/contacts/{contact}/confirm", headers=session, json={"code": right})
+    assert (late.status_code, late.json()["error"]["id"]) == (409, "code_voided")
+    with world.svc.engine.connect() as conn:
+        voided = list(
+            conn.execute(
+                select(ledger.c.outcome).where(ledger.c.type == "enrolment:contact:code_voided")
+            ).scalars()
+        )
+    assert voided == ["denied"]
+    assert api.delete(f"/api/v1/me/contacts/{contact}", headers=session).status_code == 204
+    again = api.post("/api/v1/me/contacts", headers=session, json={"address": address})
+    fresh = api.post(
+        f"/api/v1/me/contacts/{again.json()['id']}/confirm",
+        headers=session,
+        json={"code": _contact_code(world, address)},
+    )
+    assert fresh.status_code == 200, fresh.text
+
+
+def _contact_code(world: World, address: str) -> str:
+    body = world.mail(address, "contact_confirmation")[-1]["body"]
+    match = re.search(r"code within \d+ minutes: (\d{8})", body)
+    assert match, body
+    return match.group(1)

@@ -26,6 +26,7 @@ STATUS: dict[type[e.DomainError], int] = {
     e.ChannelNotAllowed: 403,
     e.RecoveryBlocked: 409,
     e.ProofingFailed: 400,
+    e.CodeVoided: 409,
     e.ProofingIncomplete: 409,
     e.Throttled: 429,
     e.AlreadyDecided: 409,

@@ -13,6 +13,7 @@ Hierarchy::
     ├── RecoveryBlocked            recovery_blocked
     │   └── SmsBlocked             sms_blocked
     ├── ProofingFailed             proofing_failed
+    │   └── CodeVoided             code_voided
     ├── ProofingIncomplete         proofing_incomplete
     ├── Throttled                  throttled
     ├── AlreadyDecided             already_decided
@@ -92,6 +93,13 @@ class SmsBlocked(RecoveryBlocked):
 
 class ProofingFailed(DomainError):
     error_id = "proofing_failed"
+
+
+class CodeVoided(ProofingFailed):
+    """A one-time code voided after too many wrong guesses: no answer can pass
+    any more, a new code must be asked for."""
+
+    error_id = "code_voided"
 
 
 class ProofingIncomplete(DomainError):

@@ -60,6 +60,7 @@ class EventType(StrEnum):
     SESSION_ENDED = "auth:session:ended"
     CONTACT_ADDED = "enrolment:contact:added"
     CONTACT_CONFIRMED = "enrolment:contact:confirmed"
+    CONTACT_CODE_VOIDED = "enrolment:contact:code_voided"
     CONTACT_REMOVED = "enrolment:contact:removed"
     TOTP_BOUND = "enrolment:totp:bound"
     TOTP_REVOKED = "enrolment:totp:revoked"

@@ -169,6 +169,14 @@ class ContactRepository:
         )
         return int(result.rowcount) == 1
 
+    def void_confirmation(self, contact_id: int) -> None:
+        """Forget a pending contact's code: nothing confirms it any more."""
+        self._conn.execute(
+            subject_contacts.update()
+            .where(subject_contacts.c.id == contact_id, subject_contacts.c.confirmed_at.is_(None))
+            .values(confirm_digest=None, confirm_expires_at=None)
+        )
+
     def remove(self, contact_id: int, *, now: datetime) -> bool:
         result = self._conn.execute(
             subject_contacts.update()

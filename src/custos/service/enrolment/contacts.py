@@ -3,7 +3,9 @@
 A contact is an email address or a phone number for SMS codes (stored in E.164
 form). An added contact receives an 8-digit confirmation code (HMAC-stored, one
 hour, single use) by email or by text, and counts for recovery only once the
-code came back (R-14). Up to MAX_CONTACTS contacts (at least two, R-14).
+code came back (R-14); the fifth wrong try voids the code (the contact must be
+removed and added again for a new one). Up to MAX_CONTACTS contacts (at least
+two, R-14).
 Removing a contact, or replacing one (remove and add), tells the OLD address or
 number (R-23). Every change needs a fresh re-authentication (R-27) and is a
 ledger event. A phone number is refused while the carrier's SIM-swap signal for
@@ -18,8 +20,15 @@ import re
 from datetime import datetime, timedelta
 from typing import Final
 
-from custos.domain.errors import InvalidInput, NotFound, ProofingFailed, SmsBlocked, Throttled
-from custos.domain.events import EventType
+from custos.domain.errors import (
+    CodeVoided,
+    InvalidInput,
+    NotFound,
+    ProofingFailed,
+    SmsBlocked,
+    Throttled,
+)
+from custos.domain.events import EventType, Outcome
 from custos.domain.model import ContactKind, Subject
 from custos.domain.phones import e164
 from custos.notify import enrolment_messages
@@ -37,6 +46,13 @@ from custos.store.unit_of_work import UnitOfWork
 
 MAX_CONTACTS: Final = 5
 CONFIRM_TTL: Final = timedelta(hours=1)
+#: Tries at a contact's confirmation code; the last wrong one voids it.
+MAX_CONFIRM_ATTEMPTS: Final = 5
+NOT_ACCEPTED: Final = "the confirmation code was not accepted"
+VOIDED: Final = (
+    "too many wrong codes: this confirmation code is void. Remove the contact and "
+    "add it again for a new code"
+)
 _ADDRESS: Final = re.compile(r"^[^@\s<>]{1,64}@[^@\s<>]{1,255}$")
 
 
@@ -145,23 +161,60 @@ def _admit_text(svc: Services, uow: UnitOfWork, subject: Subject, now: datetime)
 
 
 def confirm(svc: Services, *, token: str, contact_id: int, code: str) -> None:
-    """Confirm a pending contact with the code sent to it (R-14). Raises ProofingFailed."""
+    """Confirm a pending contact with the code sent to it (R-14). Every try is
+    counted before the code is checked; the MAX_CONFIRM_ATTEMPTS-th wrong one
+    voids the code (a ledger event). Raises ProofingFailed for a wrong code (or
+    a contact that is not the subject's, or not pending), CodeVoided once the
+    code is void: removing the contact and adding it again sends a new one."""
     ctx = subject_sessions.current(svc, token)
     now = svc.clock.now()
+    subject_id = ctx.subject.id
     with svc.uow() as uow:
         stored = uow.contacts.get(contact_id)
         if (
             stored is None
-            or stored.subject_id != ctx.subject.id
-            or stored.confirm_digest is None
-            or not email_code.code_matches(
-                svc.mac_key, case_id=_binding(contact_id), code=code, digest=stored.confirm_digest
-            )
-            or not uow.contacts.confirm(contact_id, now=now)
+            or stored.subject_id != subject_id
+            or stored.confirmed
+            or stored.removed_at is not None
         ):
-            raise ProofingFailed("the confirmation code was not accepted")
-        record(uow, EventType.CONTACT_CONFIRMED, ctx.subject.id, now, data={"contact": contact_id})
+            raise ProofingFailed(NOT_ACCEPTED)
+        digest = stored.confirm_digest
+        attempt = (
+            None
+            if digest is None
+            else uow.limits.reserve_attempt(
+                _attempts_key(contact_id), now=now, max_count=MAX_CONFIRM_ATTEMPTS
+            )
+        )
+        if digest is None or attempt is None:
+            raise CodeVoided(VOIDED)
+        if email_code.code_matches(
+            svc.mac_key, case_id=_binding(contact_id), code=code, digest=digest
+        ) and uow.contacts.confirm(contact_id, now=now):
+            uow.limits.clear(_attempts_key(contact_id))
+            record(uow, EventType.CONTACT_CONFIRMED, subject_id, now, data={"contact": contact_id})
+            uow.commit()
+            return
+        if attempt < MAX_CONFIRM_ATTEMPTS:
+            uow.commit()  # the failed try stays counted
+            raise ProofingFailed(NOT_ACCEPTED)
+        uow.contacts.void_confirmation(contact_id)
+        uow.limits.clear(_attempts_key(contact_id))
+        record(
+            uow,
+            EventType.CONTACT_CODE_VOIDED,
+            subject_id,
+            now,
+            data={"contact": contact_id, "attempts": attempt},
+            reason="too many wrong confirmation codes",
+            outcome=Outcome.DENIED,
+        )
         uow.commit()
+    raise CodeVoided(VOIDED)
+
+
+def _attempts_key(contact_id: int) -> str:
+    return f"contact-confirm:{contact_id}"
 
 
 def remove(svc: Services, *, token: str, contact_id: int) -> None:

@@ -50,6 +50,7 @@ def record(
     *,
     data: dict[str, object] | None = None,
     reason: str = "",
+    outcome: Outcome = Outcome.SUCCESS,
 ) -> None:
     """Append a subject-level ledger event (no case) in the caller's transaction."""
     uow.ledger.append(
@@ -60,7 +61,7 @@ def record(
                 actor=subject_actor(subject_id),
                 subject_id=subject_id,
                 case_id=None,
-                outcome=Outcome.SUCCESS,
+                outcome=outcome,
                 reason=reason,
                 data=data or {},
             )
