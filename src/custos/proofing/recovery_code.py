@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import threading
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Final
@@ -86,6 +87,31 @@ def parse_code(text: str) -> tuple[str, str] | None:
     return canonical[:LOOKUP_CHARS], canonical[LOOKUP_CHARS:]
 
 
+class _Tally:
+    """A thread-safe count of the argon2 verifications this process ran."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+
+_checks = _Tally()
+
+
+def hash_checks() -> int:
+    """How many argon2 verifications (real or dummy) this process has run: the
+    expensive step (19 MiB, tens of ms each) that throttles must guard."""
+    return _checks.count
+
+
 def verify_code(text: str, stored_hash: str) -> bool:
     """Return whether ``text`` is the code hashed in ``stored_hash``.
 
@@ -96,6 +122,7 @@ def verify_code(text: str, stored_hash: str) -> bool:
     parsed = parse_code(text)
     if parsed is None:
         return False
+    _checks.add()
     try:
         return HASHER.verify(stored_hash, parsed[0] + parsed[1])
     except (VerificationError, InvalidHashError):
@@ -104,6 +131,7 @@ def verify_code(text: str, stored_hash: str) -> bool:
 
 def dummy_verify() -> None:
     """Spend the time of one verification, for unknown lookup ids (R-19)."""
+    _checks.add()
     with contextlib.suppress(VerificationError):
         HASHER.verify(DUMMY_HASH, "0" * (LOOKUP_CHARS + SECRET_CHARS))
 

@@ -267,8 +267,7 @@ def submit_proof(
         )
     target = _target(svc, handle)
     if target is None:
-        proofing.equalise_unknown(svc, method)
-        raise ProofingFailed(GENERIC_FAILURE)
+        _fail_without_flow(svc, method, source_address)
     source = source_address or target.source_address
     if target.case_id is None:
         with svc.uow() as uow:
@@ -318,6 +317,20 @@ def submit_proof(
     return SelfServiceProof(
         status=_status(state), replacement_recovery_code=verdict.replacement_code
     )
+
+
+def _fail_without_flow(svc: Services, method: str, source: str | None) -> NoReturn:
+    """The answer for a malformed, unknown or expired handle: the source's proof
+    allowance is counted first, so a flood of made-up handles is refused before
+    it spends the dummy verification (an argon2 hash for recovery codes); then
+    it fails like a wrong code."""
+    with svc.uow() as uow:
+        refusal = throttles.admit_proof_source(uow, source=source, now=svc.clock.now())
+        uow.commit()
+    if refusal is not None:
+        raise proofing.throttled(refusal)
+    proofing.equalise_unknown(svc, method)
+    raise ProofingFailed(GENERIC_FAILURE)
 
 
 def _count_without_case(

@@ -79,6 +79,16 @@ def reserve_proof(
     return refusal
 
 
+def admit_proof_source(uow: UnitOfWork, *, source: str | None, now: datetime) -> Refusal | None:
+    """Count one proof against the per-source allowance alone, for a flow handle
+    that names no live flow: checked before the dummy verification it would
+    otherwise cost, so made-up handles cannot buy hashes unthrottled. Nothing to
+    count without a source."""
+    if source is None:
+        return None
+    return _request(uow, _key("proof-src", source), rate_rules.PROOFS_PER_SOURCE, now)
+
+
 def proof_passed(uow: UnitOfWork, *, who: str, method: str, source: str | None) -> None:
     """A success ends the run of consecutive failures for this authenticator, from
     this source and overall. Other sources' counters stay (an attacker's delays
