@@ -15,10 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import structlog
 from fastapi.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from conftest import World
+from custos.api import equal_time
 from custos.api.app import create_app
 from custos.domain.model import Contact, ContactKind, LinkedAccount, Subject, SubjectKind
 
@@ -175,3 +177,23 @@ def test_known_and_unknown_accounts_are_indistinguishable(world: World, api: Tes
         # jitter, so a median gap under NEGLIGIBLE_MS is not an oracle.
         assert p >= 0.001 or gap_ms < NEGLIGIBLE_MS, (endpoint, report)
         assert 0.8 <= ratio <= 1.25, (endpoint, report)
+
+
+def test_floor_warning_names_the_route_never_the_flow_handle(world: World) -> None:
+    """R-37: a request slower than the floor is logged with its route template;
+    the live flow handle in its path never reaches the log (nor does one on a
+    path no route matches)."""
+    world.svc.settings.enumeration_floor_ms = 1  # every request exceeds it
+    with TestClient(create_app(world.svc)) as client:
+        flow = client.post(f"{SS}/recoveries", json={"identifier": "nobody"}).json()["flow"]
+        with structlog.testing.capture_logs() as logs:
+            client.post(
+                f"{SS}/recoveries/{flow}/proofs", json={"method": "email_code", "code": "00000000"}
+            )
+            client.post(f"{SS}/recoveries/{flow}/no-such-step")
+    floor_logs = [e for e in logs if e["event"] == "enumeration_floor_exceeded"]
+    assert [e["route"] for e in floor_logs] == [
+        f"{SS}/recoveries/{{flow}}/proofs",
+        equal_time.UNMATCHED,
+    ]
+    assert flow not in repr(logs)

@@ -6,7 +6,9 @@ ledger and mail work of a real case. This ASGI middleware therefore holds back
 the start of every answer under the given path prefixes until at least
 ``floor_s`` seconds passed since the request arrived, so known and unknown
 accounts answer after the same time. A request slower than the floor is logged
-(``enumeration_floor_exceeded``): raise ``enumeration_floor_ms`` when it shows up.
+(``enumeration_floor_exceeded``) with its route template, never the path itself
+(it may hold a live flow handle): raise ``enumeration_floor_ms`` when it shows
+up.
 """
 
 from __future__ import annotations
@@ -20,18 +22,32 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("custos.api")
 
+#: What the log names when no route matched (the path may still hold a secret).
+UNMATCHED = "(no route)"
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that answered (``/recoveries/{flow}/proofs``),
+    never the request's own path; UNMATCHED when no route matched."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    return template if isinstance(template, str) else UNMATCHED
+
 
 class EqualTimeMiddleware:
     def __init__(
-        self, app: ASGIApp, *, floor_s: Callable[[], float], prefixes: tuple[str, ...]
+        self,
+        app: ASGIApp,
+        *,
+        floor_s: Callable[[], float],
+        prefixes: tuple[str, ...],
     ) -> None:
         self.app = app
         self.floor_s = floor_s
         self.prefixes = prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = str(scope.get("path", ""))
-        if scope["type"] != "http" or not path.startswith(self.prefixes):
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
         started = time.monotonic()
@@ -43,7 +59,12 @@ class EqualTimeMiddleware:
                 if remaining > 0:
                     await anyio.sleep(remaining)
                 elif floor > 0:
-                    log.warning("enumeration_floor_exceeded", path=path, floor_s=floor)
+                    log.warning(
+                        "enumeration_floor_exceeded",
+                        route=route_template(scope),
+                        method=scope.get("method"),
+                        floor_s=floor,
+                    )
             await send(message)
 
         await self.app(scope, receive, padded)
