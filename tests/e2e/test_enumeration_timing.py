@@ -155,15 +155,19 @@ def test_known_and_unknown_accounts_are_indistinguishable(world: World, api: Tes
         order = [(known[i], 0), (f"nobody{i:04d}", 1)]
         for identifier, group in order if i % 2 == 0 else reversed(order):
             sample = _one_sample(api, identifier, f"10.{group}.{i // 250}.{i % 250}")
-            for endpoint, (seconds, status, body) in sample.items():
-                key = (endpoint, status, repr(body))
-                times.setdefault(endpoint, ([], []))
-                if i >= WARM_UP:
-                    times[endpoint][group].append(seconds)
-                shapes = times.setdefault(f"shape:{endpoint}", ([], []))
-                shapes[group].append(hash(key))
+            for endpoint, measured in sample.items():
+                _sample(times, endpoint, group, measured, keep=i >= WARM_UP)
+    _assert_indistinguishable(times, ("start", "email-code", "proofs", "reset", "repudiate"))
+
+
+def _assert_indistinguishable(
+    times: dict[str, tuple[list[float], list[float]]], endpoints: tuple[str, ...]
+) -> None:
+    """Same answers (status and body) for both groups, and timing distributions
+    with no significant difference (p >= 0.001, or a median gap under
+    NEGLIGIBLE_MS) and medians within 25 % of each other."""
     report = {}
-    for endpoint in ("start", "email-code", "proofs", "reset", "repudiate"):
+    for endpoint in endpoints:
         assert set(times[f"shape:{endpoint}"][0]) == set(times[f"shape:{endpoint}"][1]), endpoint
         k, u = times[endpoint]
         p = mann_whitney_p(k, u)
@@ -177,6 +181,78 @@ def test_known_and_unknown_accounts_are_indistinguishable(world: World, api: Tes
         # jitter, so a median gap under NEGLIGIBLE_MS is not an oracle.
         assert p >= 0.001 or gap_ms < NEGLIGIBLE_MS, (endpoint, report)
         assert 0.8 <= ratio <= 1.25, (endpoint, report)
+
+
+def _with_passwords(world: World, count: int) -> list[str]:
+    """Known subjects whose directory account has a real password hash (so a
+    wrong password is a real argon2 verification, not the dummy one)."""
+    names = _subjects(world, count)
+    for name in names:
+        world.directory.create_account(name, "the-right-password-" + name)
+    return names
+
+
+def _sample(
+    times: dict[str, tuple[list[float], list[float]]],
+    endpoint: str,
+    group: int,
+    measured: tuple[float, int, Any],
+    *,
+    keep: bool,
+) -> None:
+    """Record one measured answer: its time (after the warm-up) and its shape."""
+    seconds, status, body = measured
+    times.setdefault(endpoint, ([], []))
+    if keep:
+        times[endpoint][group].append(seconds)
+    shapes = times.setdefault(f"shape:{endpoint}", ([], []))
+    shapes[group].append(hash((status, repr(body))))
+
+
+def test_sign_in_answers_known_and_unknown_identifiers_alike(world: World, api: TestClient) -> None:
+    """R-19 on ``POST /api/v1/me/sign-in``: a wrong password for a subject and any
+    password for an identifier that matches nobody get the same status, body and
+    Retry-After, attempt after attempt, through the per-source throttle's 429."""
+    known = _with_passwords(world, 1)[0]
+    answers: dict[str, list[tuple[int, Any, str | None]]] = {}
+    for identifier in (known, "nobody-at-all"):
+        answers[identifier] = []
+        for _ in range(6):
+            response = api.post(
+                "/api/v1/me/sign-in",
+                json={"identifier": identifier, "password": "not-the-password"},
+                headers={"X-Test-Client": "198.51.100.20"},
+            )
+            answers[identifier].append(
+                (response.status_code, response.json(), response.headers.get("retry-after"))
+            )
+    assert answers[known] == answers["nobody-at-all"]
+    assert [status for status, _, _ in answers[known]] == [401] * 4 + [429] * 2
+
+
+def test_sign_in_timing_tells_no_account_apart(world: World, api: TestClient) -> None:
+    """R-19 on ``POST /api/v1/me/sign-in``: a wrong password for a subject (a real
+    argon2 check and a ledger entry) and one for an identifier that matches
+    nobody (a dummy check and a ledger entry) take the same time: interleaved
+    samples, each from its own source, compared like the self-service endpoints.
+    Each subject serves a few samples (under the per-subject allowance), as every
+    one costs a password hash to create."""
+    pairs, per_subject = max(30, PAIRS // 2), 10
+    known = _with_passwords(world, (pairs + WARM_UP) // per_subject + 1)
+    times: dict[str, tuple[list[float], list[float]]] = {}
+    for i in range(pairs + WARM_UP):
+        order = [(known[i // per_subject], 0), (f"nobody{i // per_subject:04d}", 1)]
+        for identifier, group in order if i % 2 == 0 else reversed(order):
+            source = f"10.{2 + group}.{i // 250}.{i % 250}"
+            measured = _timed(
+                lambda identifier=identifier, source=source: api.post(
+                    "/api/v1/me/sign-in",
+                    json={"identifier": identifier, "password": "not-the-password"},
+                    headers={"X-Test-Client": source},
+                )
+            )
+            _sample(times, "sign-in", group, measured, keep=i >= WARM_UP)
+    _assert_indistinguishable(times, ("sign-in",))
 
 
 def test_floor_warning_names_the_route_never_the_flow_handle(world: World) -> None:

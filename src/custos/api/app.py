@@ -29,6 +29,7 @@ from custos.service.ports import Services
 
 #: Unauthenticated endpoints whose answers must not tell accounts apart (R-19).
 UNAUTHENTICATED_PREFIXES = ("/api/v1/self-service/",)
+UNAUTHENTICATED_PATHS = frozenset({"/api/v1/me/sign-in"})
 #: HSTS for a public origin served over https: two years, the preload minimum.
 HSTS = "max-age=63072000"
 
@@ -57,11 +58,13 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(signal_routes.signals_router)
     app.include_router(signal_routes.operator_router)
     app.include_router(signal_routes.self_service_router)
-    # every unauthenticated self-service answer takes at least the floor.
+    # every unauthenticated self-service answer, and the password step of a
+    # subject's sign-in, takes at least the floor.
     app.add_middleware(
         EqualTimeMiddleware,
         floor_s=lambda: svc.settings.enumeration_floor_ms / 1000,
         prefixes=UNAUTHENTICATED_PREFIXES,
+        paths=UNAUTHENTICATED_PATHS,
     )
     app.include_router(me_routes.router)
     app.include_router(webauthn_routes.self_service_router)

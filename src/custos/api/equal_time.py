@@ -2,13 +2,13 @@
 
 The unknown-account paths already do equivalent work (the same throttle
 upserts, a dummy HMAC or argon2 verification); what they cannot match is the
-ledger and mail work of a real case. This ASGI middleware therefore holds back
-the start of every answer under the given path prefixes until at least
-``floor_s`` seconds passed since the request arrived, so known and unknown
-accounts answer after the same time. A request slower than the floor is logged
-(``enumeration_floor_exceeded``) with its route template, never the path itself
-(it may hold a live flow handle): raise ``enumeration_floor_ms`` when it shows
-up.
+ledger and mail work of a real case, or a directory's bind. This ASGI middleware
+therefore holds back the start of every answer under the given path prefixes
+(and on the given exact paths) until at least ``floor_s`` seconds passed since
+the request arrived, so known and unknown accounts answer after the same time. A
+request slower than the floor is logged (``enumeration_floor_exceeded``) with
+its route template, never the path itself (it may hold a live flow handle):
+raise ``enumeration_floor_ms`` when it shows up.
 """
 
 from __future__ import annotations
@@ -41,13 +41,18 @@ class EqualTimeMiddleware:
         *,
         floor_s: Callable[[], float],
         prefixes: tuple[str, ...],
+        paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.floor_s = floor_s
         self.prefixes = prefixes
+        self.paths = paths
+
+    def applies(self, path: str) -> bool:
+        return path in self.paths or path.startswith(self.prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self.prefixes):
+        if scope["type"] != "http" or not self.applies(str(scope.get("path", ""))):
             await self.app(scope, receive, send)
             return
         started = time.monotonic()

@@ -111,20 +111,29 @@ def assertion_options(token: TokenDep, svc: ServicesDep) -> dict[str, Any]:
 
 @router.post("/sign-in/second-factor", response_model=SessionOut)
 def second_factor(
-    body: SecondFactorBody, token: TokenDep, svc: ServicesDep, response: Response
+    body: SecondFactorBody, token: TokenDep, request: Request, svc: ServicesDep, response: Response
 ) -> SessionOut:
     result = subject_sessions.complete_second_factor(
-        svc, token=token, method=body.method, response=body.code
+        svc,
+        token=token,
+        method=body.method,
+        response=body.code,
+        source_address=client_address(request),
     )
     return _session(result, response)
 
 
 @router.post("/reauthenticate", response_model=SessionOut)
 def reauthenticate(
-    body: ReauthBody, token: TokenDep, svc: ServicesDep, response: Response
+    body: ReauthBody, token: TokenDep, request: Request, svc: ServicesDep, response: Response
 ) -> SessionOut:
     result = subject_sessions.reauthenticate(
-        svc, token=token, password=body.password, method=body.method, response=body.code
+        svc,
+        token=token,
+        password=body.password,
+        method=body.method,
+        response=body.code,
+        source_address=client_address(request),
     )
     return _session(result, response)
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -19,22 +17,11 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from custos.connectors.builtin_tables import builtin_accounts, builtin_sessions
 from custos.connectors.errors import ConnectionFailed, UnknownAccount
 from custos.connectors.spi import AccountInfo, AccountRecord, TestStep
+from custos.credentials.password_hashing import HASHER, spend_one_verification
 from custos.store.mapping import maybe_aware
 
-_hasher = PasswordHasher()
 #: Accounts per query when many are read (well under SQLite's bound-parameter limit).
 _BATCH = 500
-
-
-@cache
-def _dummy_hash() -> str:
-    return _hasher.hash(secrets.token_hex(16))
-
-
-def _spend_one_verification(password: str) -> None:
-    """Cost what a real verification costs, so unknown accounts do not answer faster."""
-    with suppress(VerificationError, InvalidHashError):
-        _hasher.verify(_dummy_hash(), password)
 
 
 class BuiltinDirectory:
@@ -51,7 +38,7 @@ class BuiltinDirectory:
                 builtin_accounts.insert().values(
                     target=self.name,
                     account_id=account_id,
-                    password_hash=_hasher.hash(password) if password else None,
+                    password_hash=HASHER.hash(password) if password else None,
                     password_changed_at=datetime.now(UTC) if password else None,
                 )
             )
@@ -88,7 +75,7 @@ class BuiltinDirectory:
         if row.password_hash is None:
             return False
         try:
-            return _hasher.verify(row.password_hash, password)
+            return HASHER.verify(row.password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
 
@@ -99,16 +86,16 @@ class BuiltinDirectory:
         with self._guard(), self._engine.connect() as conn:
             row = self._row(conn, account_id)
         if row is None or row.password_hash is None:
-            _spend_one_verification(password)
+            spend_one_verification(password)
             return False
         try:
-            matched = _hasher.verify(row.password_hash, password)
+            matched = HASHER.verify(row.password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
         return bool(matched and row.enabled and not row.locked)
 
     def set_password(self, account_id: str, password: str, *, must_change: bool) -> str:
-        digest = _hasher.hash(password)
+        digest = HASHER.hash(password)
         with self._guard(), self._engine.begin() as conn:
             self._require(conn, account_id)
             conn.execute(

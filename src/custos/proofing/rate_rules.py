@@ -11,6 +11,12 @@ Proofing attempts are counted three ways, all before the evidence is checked:
   that one method (never the account, never another method);
 - per source, across subjects: a request window that slows spraying.
 
+Sign-in attempts (the directory password, then a second factor) are counted the
+same three ways, the password standing for the authenticator: per (subject,
+source) with the steep delays, per subject with the gentle ceiling and R-18's
+lock, and per source across subjects against password spraying (only the
+password step, the one that names an account).
+
 Code sends (email, SMS) are request windows: per (subject, source), per subject
 (a ceiling that only spaces sends out, so someone else's flood never stops the
 real subject's code), and per source.
@@ -75,6 +81,13 @@ PER_AUTHENTICATOR: Final = FailureRule(
 #: One source against any accounts (password-spraying style guessing).
 PROOFS_PER_SOURCE: Final = RequestRule(
     "source", window=timedelta(hours=1), free=60, spacing=timedelta(seconds=10)
+)
+
+#: Password sign-ins one source may try across subjects (password spraying).
+#: A subject signs in rarely (to manage their own methods): 30 an hour from one
+#: address is far more than people behind one gateway need, then one per 10 s.
+SIGN_INS_PER_SOURCE: Final = RequestRule(
+    "source", window=timedelta(hours=1), free=30, spacing=timedelta(seconds=10)
 )
 
 #: Codes one source may have sent to one subject (R-20).

@@ -20,7 +20,6 @@ from custos.store.tables import (
     reset_tokens,
     sealed_secrets,
     self_service_flows,
-    throttles,
     totp_enrolments,
 )
 
@@ -310,37 +309,6 @@ class EmailCodeRepository:
             .values(used_at=now)
         )
         return int(result.rowcount) == 1
-
-
-class ThrottleRepository:
-    """Consecutive-failure counters per key (e.g. ``proof:SUBJECT:METHOD``), held
-    in the database so limits hold across processes (R-18)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def get(self, key: str) -> tuple[int, datetime | None]:
-        row = self._conn.execute(select(throttles).where(throttles.c.key == key)).first()
-        return (0, None) if row is None else (row.failures, maybe_aware(row.last_failure_at))
-
-    def record_failure(self, key: str, *, now: datetime) -> int:
-        failures, _ = self.get(key)
-        if (
-            failures == 0
-            and self._conn.execute(select(throttles.c.key).where(throttles.c.key == key)).first()
-            is None
-        ):
-            self._conn.execute(throttles.insert().values(key=key, failures=1, last_failure_at=now))
-            return 1
-        self._conn.execute(
-            throttles.update()
-            .where(throttles.c.key == key)
-            .values(failures=throttles.c.failures + 1, last_failure_at=now)
-        )
-        return failures + 1
-
-    def reset(self, key: str) -> None:
-        self._conn.execute(throttles.delete().where(throttles.c.key == key))
 
 
 class FlowRepository:

@@ -16,7 +16,6 @@ from custos.store.credential_repository import (
     EnrolmentRepository,
     FlowRepository,
     SecretRepository,
-    ThrottleRepository,
     TokenRepository,
 )
 from custos.store.database import READ_ONLY, is_sqlite
@@ -66,7 +65,6 @@ class UnitOfWork:
         self.secrets = SecretRepository(self.conn)
         self.enrolments = EnrolmentRepository(self.conn)
         self.email_codes = EmailCodeRepository(self.conn)
-        self.throttles = ThrottleRepository(self.conn)
         self.flows = FlowRepository(self.conn)
         self.receipts = ReceiptRepository(self.conn)
         self.repudiations = RepudiationRepository(self.conn)

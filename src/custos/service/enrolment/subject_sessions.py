@@ -9,17 +9,25 @@ new session token and ends the old one (R-26); a full authentication sets
 on any recovery of the subject (R-24).
 
 Failures answer one generic ``NotAuthorized`` whatever failed (unknown subject,
-wrong password, no account on the identity source) and count toward a
-throttle per subject, like proofing (R-18).
+wrong password, no account on the identity source). Every attempt is counted
+before it is checked, like proofing (R-18, ``service/throttles.py``): per
+(subject, source) with steep delays, per subject with a higher, gentler ceiling
+(so failures from elsewhere never lock the owner out at their own source), and
+per source across subjects against password spraying. An identifier that
+matches nobody is counted under a keyed stand-in and spends a dummy password
+check, so it answers like a real account in status, body and work (R-19); the
+API adds the equal-time floor.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NoReturn
 
 from custos.connectors.errors import ConnectorError
 from custos.connectors.spi import AuthenticateOp
+from custos.credentials.password_hashing import spend_one_verification
 from custos.credentials.tokens import issue_token, looks_like_token, token_digest
 from custos.domain.enrolment import (
     AAL_OF_KIND,
@@ -28,15 +36,22 @@ from custos.domain.enrolment import (
     AuthenticatorKind,
     SubjectSession,
 )
-from custos.domain.errors import InvalidInput, NotAuthorized, PhishingResistantBindRequired
+from custos.domain.errors import (
+    InvalidInput,
+    NotAuthorized,
+    PhishingResistantBindRequired,
+    Throttled,
+)
 from custos.domain.events import DomainEvent, EventType, Outcome
 from custos.domain.model import LinkedAccount, Subject, subject_actor
-from custos.proofing import throttle
 from custos.service.enrolment import second_factor
 from custos.service.ports import Services
+from custos.service.signals import throttles
 from custos.store.unit_of_work import UnitOfWork
 
 SESSION_PREFIX = "css"
+#: The actor of a sign-in that named nobody Custos knows.
+UNKNOWN_ACTOR = "anonymous"
 SIGN_IN_FAILED = "sign-in failed"
 MAX_PASSWORD = 1024
 
@@ -67,31 +82,33 @@ def sign_in(
 ) -> SignedIn:
     """Check the directory password; return a session (a partial one when a second
     factor is bound). Raises NotAuthorized (one message for every failure) or
-    Throttled."""
-    del source_address  # recorded by the API's access log
-    if not identifier.strip() or not password or len(password) > MAX_PASSWORD:
+    Throttled (alike for known and unknown identifiers)."""
+    identifier = identifier.strip()
+    if not identifier or not password or len(password) > MAX_PASSWORD:
         raise NotAuthorized(SIGN_IN_FAILED)
     now = svc.clock.now()
     with svc.uow() as uow:
-        subject = uow.subjects.find(identifier.strip())
-    subject_id = subject.id if subject is not None else None
-    if subject_id is not None:
-        _check_throttle(svc, subject_id, now)
-    passed = subject is not None and password_ok(svc, subject, password)
+        subject = uow.subjects.find(identifier)
+        who = (
+            throttles.subject_who(subject.id)
+            if subject is not None
+            else throttles.anonymous_who(svc.mac_key, identifier)
+        )
+        _reserve(uow, who, source_address, now, names_account=True)
+        uow.commit()
+    if subject is None:
+        spend_one_verification(password)
+        _fail_unknown(svc, who, now)
+    if not password_ok(svc, subject, password):
+        _fail(svc, subject.id, now)
     with svc.uow() as uow:
-        if subject is None or not passed:
-            if subject is not None:
-                uow.throttles.record_failure(_throttle_key(subject.id), now=now)
-                _event(uow, EventType.SESSION_SIGN_IN_FAILED, subject.id, now, Outcome.FAILURE)
-                uow.commit()
-            raise NotAuthorized(SIGN_IN_FAILED)
         factors = available_second_factors(uow, subject.id)
         due = bool(factors)
         issued = _new_session(
             uow, subject.id, aal=Aal.AAL1, due=due, now=now, reauth_at=None if due else now
         )
         if not due:
-            uow.throttles.reset(_throttle_key(subject.id))
+            throttles.sign_in_passed(uow, who=who, source=source_address)
         _event(
             uow, EventType.SESSION_SIGNED_IN, subject.id, now, data={"aal": 1, "complete": not due}
         )
@@ -105,21 +122,38 @@ def sign_in(
     )
 
 
-def complete_second_factor(svc: Services, *, token: str, method: str, response: str) -> SignedIn:
+def complete_second_factor(
+    svc: Services,
+    *,
+    token: str,
+    method: str,
+    response: str,
+    source_address: str | None = None,
+) -> SignedIn:
     """Finish a sign-in with a second factor: a new token replaces the partial one
     (R-26) and ``reauth_at`` is now. Raises NotAuthorized or Throttled."""
     ctx = current(svc, token, allow_partial=True)
-    return _full_authentication(svc, ctx, method=method, response=response, password=None)
+    return _full_authentication(
+        svc, ctx, method=method, response=response, password=None, source=source_address
+    )
 
 
 def reauthenticate(
-    svc: Services, *, token: str, password: str, method: str | None, response: str
+    svc: Services,
+    *,
+    token: str,
+    password: str,
+    method: str | None,
+    response: str,
+    source_address: str | None = None,
 ) -> SignedIn:
     """A full re-authentication inside a session (R-27): the password again and,
     when one is bound, a second factor, in one request. A new token replaces the
     old (R-26). Raises NotAuthorized or Throttled."""
     ctx = current(svc, token, allow_bind_due=True)
-    return _full_authentication(svc, ctx, method=method, response=response, password=password)
+    return _full_authentication(
+        svc, ctx, method=method, response=response, password=password, source=source_address
+    )
 
 
 def current(
@@ -179,7 +213,8 @@ def end_all(uow: UnitOfWork, subject_id: str, *, now: datetime, reason: str) -> 
 def password_ok(svc: Services, subject: Subject, password: str) -> bool:
     """The password checked by the subject's identity-source account: the first
     linked account on a target marked ``identity_source``, else on any target
-    offering ``authenticate``. A target that cannot answer counts as a failure."""
+    offering ``authenticate``. A target that cannot answer counts as a failure;
+    a subject with no such account spends a dummy check (R-19)."""
     for account in _identity_accounts(svc, subject):
         connector = svc.registry.operation(account.target, "authenticate")
         assert isinstance(connector, AuthenticateOp)
@@ -187,6 +222,7 @@ def password_ok(svc: Services, subject: Subject, password: str) -> bool:
             return connector.authenticate(account.account_id, password)
         except ConnectorError:
             return False
+    spend_one_verification(password)
     return False
 
 
@@ -213,19 +249,30 @@ def _identity_accounts(svc: Services, subject: Subject) -> list[LinkedAccount]:
 
 
 def _full_authentication(
-    svc: Services, ctx: SessionContext, *, method: str | None, response: str, password: str | None
+    svc: Services,
+    ctx: SessionContext,
+    *,
+    method: str | None,
+    response: str,
+    password: str | None,
+    source: str | None,
 ) -> SignedIn:
     now = svc.clock.now()
     subject = ctx.subject
-    _check_throttle(svc, subject.id, now)
+    who = throttles.subject_who(subject.id)
+    with svc.uow() as uow:
+        bound = available_second_factors(uow, subject.id)
+        if bound:
+            _chosen(bound, method)
+        _reserve(uow, who, source, now, names_account=False)
+        uow.commit()
     if password is not None and not password_ok(svc, subject, password):
         _fail(svc, subject.id, now)
     with svc.uow() as uow:
         factors = available_second_factors(uow, subject.id)
         aal, replacement = Aal.AAL1, None
         if factors:
-            if method is None or method not in factors:
-                raise InvalidInput("give one of your second factors", methods=list(factors))
+            method = _chosen(factors, method)
             kind = SECOND_FACTOR_METHODS[method]
             result = second_factor.verify(
                 svc,
@@ -255,7 +302,7 @@ def _full_authentication(
             reauth_at=now,
             created_at=None if ctx.session.second_factor_due else ctx.session.created_at,
         )
-        uow.throttles.reset(_throttle_key(subject.id))
+        throttles.sign_in_passed(uow, who=who, source=source)
         kind_name = method or "password"
         _event(
             uow,
@@ -302,6 +349,14 @@ def satisfy_bind(uow: UnitOfWork, subject_id: str, *, now: datetime, by: str) ->
         _event(uow, EventType.BIND_SATISFIED, subject_id, now, data={"by": by})
 
 
+def _chosen(factors: tuple[str, ...], method: str | None) -> str:
+    """``method`` when it is one of the bound ``factors``; raises InvalidInput
+    otherwise (before anything is counted)."""
+    if method is None or method not in factors:
+        raise InvalidInput("give one of your second factors", methods=list(factors))
+    return method
+
+
 def _new_session(
     uow: UnitOfWork,
     subject_id: str,
@@ -325,20 +380,56 @@ def _new_session(
     return token.plain
 
 
-def _throttle_key(subject_id: str) -> str:
-    return f"signin:{subject_id}"
+def _reserve(
+    uow: UnitOfWork, who: str, source: str | None, now: datetime, *, names_account: bool
+) -> None:
+    """Count the attempt before anything is checked; raises Throttled (after
+    committing nothing) when a rule refuses it."""
+    refusal = throttles.reserve_sign_in(
+        uow, who=who, source=source, now=now, names_account=names_account
+    )
+    if refusal is None:
+        return
+    if refusal.locked:
+        raise Throttled(
+            "too many consecutive failures: signing in is locked for this account; "
+            "recover the account or ask the help desk",
+            retry_after_seconds=refusal.retry_after_s,
+            locked=True,
+        )
+    raise Throttled(
+        f"too many sign-in attempts: try again in {refusal.retry_after_s} seconds",
+        retry_after_seconds=refusal.retry_after_s,
+        locked=False,
+    )
 
 
-def _check_throttle(svc: Services, subject_id: str, now: datetime) -> None:
+def _fail(svc: Services, subject_id: str, now: datetime) -> NoReturn:
+    """Record a failure of a known subject (already counted) and refuse."""
     with svc.uow() as uow:
-        failures, last = uow.throttles.get(_throttle_key(subject_id))
-    throttle.check_attempt(failures, last, now)
-
-
-def _fail(svc: Services, subject_id: str, now: datetime) -> None:
-    with svc.uow() as uow:
-        uow.throttles.record_failure(_throttle_key(subject_id), now=now)
         _event(uow, EventType.SESSION_SIGN_IN_FAILED, subject_id, now, Outcome.FAILURE)
+        uow.commit()
+    raise NotAuthorized(SIGN_IN_FAILED)
+
+
+def _fail_unknown(svc: Services, who: str, now: datetime) -> NoReturn:
+    """Record a failure for an identifier that matches nobody, under its keyed
+    stand-in (never the identifier), and refuse. An attempt is worth auditing
+    either way (R-36), and the write matches a known subject's (R-19)."""
+    with svc.uow() as uow:
+        uow.ledger.append(
+            [
+                DomainEvent(
+                    type=EventType.SESSION_SIGN_IN_FAILED,
+                    occurred_at=now,
+                    actor=UNKNOWN_ACTOR,
+                    subject_id=None,
+                    case_id=None,
+                    outcome=Outcome.FAILURE,
+                    data={"unknown_identifier": who},
+                )
+            ]
+        )
         uow.commit()
     raise NotAuthorized(SIGN_IN_FAILED)
 

@@ -104,6 +104,38 @@ def attempts(uow: UnitOfWork, *, who: str, method: str, source: str | None = Non
     return 0 if counter is None else counter.count
 
 
+def reserve_sign_in(
+    uow: UnitOfWork, *, who: str, source: str | None, now: datetime, names_account: bool
+) -> Refusal | None:
+    """Count one sign-in attempt (before the password or second factor is
+    checked) per (subject, source), per subject and, for the password step that
+    names an account (``names_account``), per source across subjects. ``who`` is
+    a subject or the keyed stand-in of an identifier that matches nobody, which
+    is counted exactly alike (R-19). Returns None when it may go ahead, else the
+    first refusal (and nothing is counted)."""
+    src = source or "-"
+    savepoint = uow.conn.begin_nested()
+    refusal = None
+    if names_account and source is not None:
+        refusal = _request(uow, _key("signin-src", src), rate_rules.SIGN_INS_PER_SOURCE, now)
+    if refusal is None:
+        refusal = _failure(uow, _key("signin", who, src), rate_rules.PER_AUTHENTICATOR_SOURCE, now)
+    if refusal is None:
+        refusal = _failure(uow, _key("signin", who), rate_rules.PER_AUTHENTICATOR, now)
+    if refusal is None:
+        savepoint.commit()
+    else:
+        savepoint.rollback()
+    return refusal
+
+
+def sign_in_passed(uow: UnitOfWork, *, who: str, source: str | None) -> None:
+    """A complete sign-in ends the run of failures from this source and overall;
+    other sources' delays stay (as for proofing)."""
+    uow.limits.clear(_key("signin", who, source or "-"))
+    uow.limits.clear(_key("signin", who))
+
+
 def admit_send(uow: UnitOfWork, *, who: str, source: str | None, now: datetime) -> Refusal | None:
     """Count one code send (email or SMS) per (subject, source), per subject and
     per source (R-20). Returns None when it may go, else the refusal (nothing
