@@ -57,6 +57,7 @@ from custos.domain.model import Contact, ContactKind, LinkedAccount, Subject
 from custos.notify.base import Message
 from custos.policy.loader import DEFAULT_POLICY_PATH
 from custos.propagation.worker import Worker
+from custos.service.notices.outbox_sweep import deliver_due
 from custos.service.ports import Services
 from custos.service.recovery import credentials, self_service
 from custos.store.tables import cases
@@ -123,9 +124,11 @@ def prepare(
         source = f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"
         flow = self_service.start(svc, identifier=account, source_address=source)
         self_service.request_email_code(svc, handle=flow)
+        deliver_due(svc)  # what the worker's outbox sweep does
         body = inbox.last[(f"{account}@example.org", "email_code")]
         code = body.split(" is ")[1][:8]
         self_service.submit_proof(svc, handle=flow, method="email_code", response=code)
+        deliver_due(svc)
         token = inbox.last[(f"{account}@example.org", "reset_link")].split("#token=")[1].split()[0]
         credentials.redeem(svc, token=token, new_password=f"Bench-{secrets.token_hex(8)}-Aa1")
         if i % 250 == 0:

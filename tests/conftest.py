@@ -36,6 +36,7 @@ from custos.domain.model import (
 )
 from custos.notify.outbox import read_outbox
 from custos.proofing import recovery_code, totp
+from custos.service.notices.outbox_sweep import deliver_due
 from custos.service.ports import Services
 from custos.service.recovery.operators import add_operator
 
@@ -146,7 +147,18 @@ class World:
 
         return pyotp.TOTP(self.totp_secrets[subject_id]).at(self.clock.now())
 
+    def send_notices(self) -> int:
+        """What the worker does every pass for notices: send everything waiting
+        in the notice outbox (requests only write it). Returns the rows handled."""
+        handled = 0
+        while sent := deliver_due(self.svc):
+            handled += sent
+        return handled
+
     def mail(self, to: str, kind: str) -> list[dict[str, Any]]:
+        """The messages of ``kind`` that reached ``to``, after the notices
+        waiting in the outbox were sent."""
+        self.send_notices()
         return [m for m in read_outbox(self.outbox) if m["to"] == to and m["kind"] == kind]
 
     def last_code(self, subject_id: str) -> str:

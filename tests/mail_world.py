@@ -7,29 +7,39 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from servers.smtp import SmtpServer
+
 from conftest import World, make_world, pg_schema
 from custos.domain.model import Contact, ContactKind
 
 SECURITY_ADDRESS = "soc@example.org"
 
 
-def mail_world(backend: str, tmp_path: Path, smtp: dict[str, Any]) -> Iterator[World]:
+def mail_world(
+    backend: str, tmp_path: Path, smtp: dict[str, Any], *, server: SmtpServer | None = None
+) -> Iterator[World]:
     """A World on ``backend`` whose notifier is SMTP; security alerts go to
-    SECURITY_ADDRESS."""
+    SECURITY_ADDRESS. With ``server``, every read of that server's mail first
+    sends what waits in the World's outbox (as the worker's pass would)."""
     settings = {"smtp": smtp, "security_address": SECURITY_ADDRESS}
     if backend == "sqlite":
         world = make_world(f"sqlite:///{tmp_path / 'custos.db'}", tmp_path, **settings)
-        try:
-            yield world
-        finally:
-            world.svc.engine.dispose()
+        yield from _serving(world, server)
         return
     with pg_schema() as url:
         world = make_world(url, tmp_path, **settings)
-        try:
-            yield world
-        finally:
-            world.svc.engine.dispose()
+        yield from _serving(world, server)
+
+
+def _serving(world: World, server: SmtpServer | None) -> Iterator[World]:
+    if server is not None:
+        server.before_read = world.send_notices
+    try:
+        yield world
+    finally:
+        if server is not None:
+            server.before_read = None
+        world.svc.engine.dispose()
 
 
 def add_contact(world: World, subject_id: str, address: str, *, confirmed: bool = True) -> None:

@@ -83,6 +83,8 @@ def add_phone(world: World, subject_id: str, number: str = "+491701234567") -> N
 
 
 def texts(world: World) -> list[dict[str, Any]]:
+    """The texts sent so far, after the notices waiting in the outbox were sent."""
+    world.send_notices()
     return read_sms_outbox(world.svc.settings.effective_sms_outbox)
 
 

@@ -161,6 +161,7 @@ def test_recover_page_with_key_and_email_code_sends_reset_link(site: Site) -> No
     page.get_by_role("button", name="Verify").click()
     expect(status).to_contain_text("Check your email", timeout=15_000)
     site.shot("recover-link-sent")
+    link = site.world.mail("bob@example.org", "reset_link")[-1]
     with site.world.svc.uow() as uow:
-        case = uow.cases.get(site.world.mail("bob@example.org", "reset_link")[-1]["case_id"])
+        case = uow.cases.get(link["case_id"])
     assert {p.method for p in case.proofs if p.passed} == {"webauthn", "email_code"}

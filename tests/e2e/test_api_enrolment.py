@@ -197,8 +197,9 @@ def test_subject_with_two_authenticators_recovers_with_the_other_and_a_code(
         assert second.json()["status"] == "link_sent"
         assert second.json()["replacement_recovery_code"]
         assert finish_recovery(world, api, "dana") == "completed"
+    link = world.mail("dana@example.org", "reset_link")[-1]
     with world.svc.uow() as uow:
-        case = uow.cases.get(world.mail("dana@example.org", "reset_link")[-1]["case_id"])
+        case = uow.cases.get(link["case_id"])
     assert case.channel == "self_service" and case.requested_by == "subject:dana"
     assert {p.method for p in case.proofs if p.passed} == {"totp", "recovery_code"}
 

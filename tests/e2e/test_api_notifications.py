@@ -26,12 +26,12 @@ UNCONFIRMED = "bob@old.example.org"
 
 @pytest.fixture(params=BACKENDS)
 def world(request: pytest.FixtureRequest, tmp_path: Path, smtp: SmtpServer) -> Iterator[World]:
-    yield from mail_world(request.param, tmp_path, smtp.settings())
+    yield from mail_world(request.param, tmp_path, smtp.settings(), server=smtp)
 
 
 @pytest.fixture
 def sqlite_world(tmp_path: Path, smtp: SmtpServer) -> Iterator[World]:
-    yield from mail_world("sqlite", tmp_path, smtp.settings())
+    yield from mail_world("sqlite", tmp_path, smtp.settings(), server=smtp)
 
 
 @pytest.fixture
@@ -319,6 +319,7 @@ def test_no_message_carries_the_password_or_factor_secrets(
     api.post("/api/v1/self-service/reset", json={"token": token, "new_password": NEW_PASSWORD})
     world.drain()
     api.post(REPUDIATE, json={"token": fragment_token(used.text, "/repudiate")})
+    world.send_notices()
     kinds = {r.kind for r in smtp.received}
     assert kinds == {"recovery_code_used", "reset_link", "recovery_notice", "repudiated"}
     # Decoded parts and headers: a quoted-printable body would hide a literal match.

@@ -9,7 +9,7 @@ import hmac
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -58,12 +58,21 @@ class SmtpServer:
     ca_file: Path
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Run before every read of what was received: the test's Custos sends the
+    #: notices waiting in its outbox, as its worker would (``World.send_notices``).
+    before_read: Callable[[], object] | None = None
 
     def clear(self) -> None:
         with self.lock:
             self.received.clear()
+        self.before_read = None
+
+    def _flush(self) -> None:
+        if self.before_read is not None:
+            self.before_read()
 
     def to(self, address: str, kind: str | None = None) -> list[Received]:
+        self._flush()
         with self.lock:
             return [
                 r
@@ -72,6 +81,7 @@ class SmtpServer:
             ]
 
     def of_kind(self, kind: str) -> list[Received]:
+        self._flush()
         with self.lock:
             return [r for r in self.received if r.kind == kind]
 
@@ -167,7 +177,8 @@ def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServer
 
 
 @pytest.fixture
-def smtp(smtp_server: SmtpServer) -> SmtpServer:
+def smtp(smtp_server: SmtpServer) -> Iterator[SmtpServer]:
     """The session's SMTP server, emptied for this test."""
     smtp_server.clear()
-    return smtp_server
+    yield smtp_server
+    smtp_server.before_read = None

@@ -5,8 +5,8 @@ worker that dies loses its lease, never a receipt. Connector calls never run
 inside a database transaction.
 
 One ``run_once`` pass: resolve pending self-service flows, expire lapsed cases,
-send notices a crashed process left in the outbox, attempt due receipts, then
-advance cases whose receipts are all final."""
+send the notices waiting in the outbox (the only place they are sent from),
+attempt due receipts, then advance cases whose receipts are all final."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from custos.propagation import verification
 from custos.service.directories.sync import SYNC_ACTOR, sync_subjects
 from custos.service.enrolment import subject_sessions
 from custos.service.notices import dispatch as notices
-from custos.service.notices.outbox_sweep import deliver_stranded
+from custos.service.notices.outbox_sweep import deliver_due
 from custos.service.ports import Services
 from custos.service.recovery.self_service import sweep_pending_flows
 from custos.store.case_repository import ConcurrentUpdate
@@ -182,7 +182,7 @@ class Worker:
         return (
             sweep_pending_flows(self.svc)
             + self.expire_cases()
-            + deliver_stranded(self.svc)
+            + deliver_due(self.svc)
             + self._sync_if_due()
         )
 

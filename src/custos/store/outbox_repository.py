@@ -1,6 +1,6 @@
 """The notice outbox: sealed messages written in the transaction of the change
-they report, leased to whoever delivers them (first the process that wrote
-them), deleted once their delivery was tried (its outcome is in the ledger)."""
+they report, due at once, leased to the sweep that delivers them, deleted once
+their delivery was tried (its outcome is in the ledger)."""
 
 from __future__ import annotations
 
@@ -28,9 +28,8 @@ class OutboxRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def add_many(self, rows: Sequence[OutboxRow], *, leased_until: datetime) -> None:
-        """Insert ``rows``, leased to the inserting process until ``leased_until``
-        (it delivers them after its commit)."""
+    def add_many(self, rows: Sequence[OutboxRow], *, due_at: datetime) -> None:
+        """Insert ``rows``, for the sweep to take from ``due_at`` on."""
         insert_many(
             self._conn,
             notice_outbox,
@@ -41,25 +40,26 @@ class OutboxRepository:
                     "subject_id": r.subject_id,
                     "sealed": r.sealed,
                     "queued_at": r.queued_at,
-                    "lease_until": leased_until,
+                    "lease_until": due_at,
                 }
                 for r in rows
             ],
         )
 
-    def any_stranded(self, *, now: datetime) -> bool:
-        """Whether some row's lease ran out: a read the worker makes every pass,
-        so that it takes the write lock only when there is something to send."""
-        query = select(notice_outbox.c.id).where(notice_outbox.c.lease_until < now).limit(1)
+    def any_due(self, *, now: datetime) -> bool:
+        """Whether some row waits for the sweep: a read the worker makes every
+        pass, so that it takes the write lock only when there is something to
+        send."""
+        query = select(notice_outbox.c.id).where(notice_outbox.c.lease_until <= now).limit(1)
         return self._conn.execute(query).first() is not None
 
-    def claim_stranded(self, *, now: datetime, until: datetime, limit: int) -> list[OutboxRow]:
-        """Lease up to ``limit`` rows whose lease ran out (the process that queued
-        them died after its commit, or before recording them), oldest first."""
+    def claim_due(self, *, now: datetime, until: datetime, limit: int) -> list[OutboxRow]:
+        """Lease up to ``limit`` rows nobody holds (new ones, or ones whose sweep
+        died before recording them) until ``until``, in the order written."""
         query = (
             select(notice_outbox.c.id)
-            .where(notice_outbox.c.lease_until < now)
-            .order_by(notice_outbox.c.lease_until)
+            .where(notice_outbox.c.lease_until <= now)
+            .order_by(notice_outbox.c.lease_until, notice_outbox.c.id)
             .limit(limit)
         )
         return self.get_many(self._lease(query, until))

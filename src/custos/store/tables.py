@@ -416,16 +416,17 @@ notice_outbox = Table(
     "notice_outbox",
     metadata,
     # Messages (email or SMS) committed with the change they report, sealed (they
-    # may hold a code or a link), kept only until their delivery was tried: a
-    # crash between the commit and the delivery loses no notice; the
-    # worker sends what is left. The id is also the seal's associated data.
+    # may hold a code or a link), kept only until their delivery was tried: the
+    # worker's sweep sends them, and a crash before it recorded them loses no
+    # notice. The id (which sorts in the order written) is also the
+    # seal's associated data.
     Column("id", String(36), primary_key=True),
     Column("channel", String(10), nullable=False),
     Column("subject_id", String(200)),
     Column("sealed", LargeBinary, nullable=False),
     _ts("queued_at", nullable=False),
-    # Until when a process holds the row to deliver it: the one that wrote it,
-    # from its commit on, or the worker's sweep once that lease ran out.
+    # From when the sweep may take the row: when written, then, once a sweep
+    # took it, until that sweep's lease runs out.
     _ts("lease_until", nullable=False),
     Index("ix_notice_outbox_lease_until", "lease_until"),
 )

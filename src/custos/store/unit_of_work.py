@@ -45,7 +45,6 @@ class UnitOfWork:
         self._engine = engine
         self.read_only = read_only
         self._after_commit: list[Callable[[], None]] = []
-        self._gathered: dict[str, list[object]] = {}
         self.committed = False
 
     @property
@@ -83,18 +82,6 @@ class UnitOfWork:
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once the transaction committed (never if it rolled back)."""
         self._after_commit.append(action)
-
-    def gather_after_commit(
-        self, key: str, item: object, flush: Callable[[list[object]], None]
-    ) -> None:
-        """Keep ``item`` under ``key``; once the transaction committed, ``flush``
-        (the first one given for the key) runs once with every item kept under
-        it, in order: many side effects of one kind handled together."""
-        items = self._gathered.get(key)
-        if items is None:
-            items = self._gathered[key] = []
-            self.after_commit(lambda: flush(items))
-        items.append(item)
 
     def commit(self) -> None:
         self._tx.commit()

@@ -10,7 +10,7 @@ on any recovery of the subject (R-24).
 
 Failures answer one generic ``NotAuthorized`` whatever failed (unknown subject,
 wrong password, no account on the identity source). Every attempt is counted
-before it is checked, like proofing (R-18, ``service/throttles.py``): per
+before it is checked, like proofing (R-18, ``service/signals/throttles.py``): per
 (subject, source) with steep delays, per subject with a higher, gentler ceiling
 (so failures from elsewhere never lock the owner out at their own source), and
 per source across subjects against password spraying. An identifier that

@@ -1,23 +1,21 @@
-"""Sending messages after the transaction commits, and the recovery notices that
+"""Queuing messages with the change they report, and the recovery notices that
 go to every confirmed contact with a repudiation link (R-22, R-23).
 
-Delivery contract: a message is handed to the notifier only after the unit of
-work committed (never inside a transaction, never for a rolled-back change).
-It is written, sealed, to the notice outbox with the change, so a crash after
-the commit loses none (``service/notices/outbox.py``; the worker sends what is left).
-Delivery never raises: the change it reports is already committed, an error
-answer would misreport it and, on self-service endpoints, tell a known account
-from an unknown one (R-19). A failure is logged (kind and case, never the body or
-a secret, R-37) and recorded in the ledger as ``notify:subject:failed`` in a
-transaction of its own; a success as ``notify:subject:sent``.
+Delivery contract: a message is written, sealed, to the notice outbox in the
+transaction of the change it reports, and only the worker's sweep sends it
+(``service/notices/outbox_sweep.py``), after the commit and never for a rolled-back
+change. A request never talks to the mail relay itself, so it does the same
+work for a known and an unknown account, however slow the relay is (R-19).
+Delivery never raises: a failure is logged (kind and case, never the body or a
+secret, R-37) and recorded in the ledger as ``notify:subject:failed``; a
+success as ``notify:subject:sent``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Final, cast
+from typing import Final
 
 import structlog
 
@@ -39,25 +37,11 @@ REPUDIATION_TTL: Final = timedelta(days=7)
 def queue(
     svc: Services, uow: UnitOfWork, batch: Sequence[Message], *, subject_id: str | None
 ) -> None:
-    """Deliver ``batch`` once ``uow`` committed (see the module contract). The
-    messages are written (sealed) to the outbox in ``uow``'s transaction, so a
-    crash after the commit loses none (``service/notices/outbox.py``). Every batch
-    queued in one unit of work is sent after its commit, and their outcomes are
-    recorded together in one more transaction."""
+    """Write ``batch`` to the outbox in ``uow``'s transaction (sealed); the
+    worker's next sweep sends it once ``uow`` committed (see the module
+    contract)."""
     if batch:
-        ids = outbox.hold(svc, uow, "email", batch, subject_id=subject_id)
-        uow.gather_after_commit(
-            "notices", (ids, list(batch), subject_id), partial(_deliver_gathered, svc)
-        )
-
-
-def _deliver_gathered(svc: Services, items: list[object]) -> None:
-    events, held = [], []
-    for item in items:
-        ids, batch, subject_id = cast(tuple[list[str], list[Message], str | None], item)
-        events.append(send(svc, batch, subject_id=subject_id))
-        held.extend(ids)
-    outbox.settle(svc, events, held)
+        outbox.hold(svc, uow, "email", batch, subject_id=subject_id)
 
 
 def send(svc: Services, batch: Sequence[Message], *, subject_id: str | None) -> DomainEvent:

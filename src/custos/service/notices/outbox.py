@@ -1,19 +1,25 @@
 """Durable delivery of messages (R-22): a notice is written, sealed, in the same
 transaction as the change it reports, and deleted in the transaction that
-records its delivery in the ledger. It is written leased to its own process
-for ``LEASE``, which sends it right after the commit. So a process that dies
-after its commit but before (or while) sending loses no notice: once the lease
-ran out, the worker's sweep (``outbox_sweep``) leases, sends and records it.
-Delivery is at least once: a crash after sending but before recording, or a
-delivery slower than its lease, sends that message again.
+records its delivery in the ledger. Requests never send anything themselves:
+only the worker's sweep (``outbox_sweep``, every pass) does, so a request does
+the same work whoever it is about, however slow the mail relay or SMS gateway
+is (R-19). The sweep leases the rows it takes for ``LEASE`` before sending
+them; a sweep that dies after taking them loses none: once the lease ran out,
+the next sweep takes them again. Delivery is at least once: a crash after
+sending but before recording, or a delivery slower than its lease, sends that
+message again.
 
 The rows are sealed with the sealing key (they may hold a one-time code or a
-repudiation link) and bound to their own id; nothing of them is logged.
+repudiation link) and bound to their own id; nothing of them is logged. Row ids
+sort in the order the rows were written, so the sweep sends in that order.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
+import threading
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
@@ -34,13 +40,27 @@ log = structlog.get_logger("custos.notify")
 
 Channel = Literal["email", "sms"]
 
-#: How long a delivery holds its rows before the sweep may take them: also how
-#: late a notice is when its process died after the commit.
+#: How long a sweep holds the rows it took before another sweep may take them:
+#: also how late a notice is when the sweep that took it died.
 LEASE: Final = timedelta(minutes=5)
+
+_last_stamp = 0
+_stamp_lock = threading.Lock()
 
 
 def _aad(row_id: str) -> str:
     return f"outbox:{row_id}"
+
+
+def _row_id() -> str:
+    """A UUID-shaped id whose first half is a nanosecond stamp, strictly growing
+    in this process, and whose second half is random: ids sort in the order the
+    rows were written, even when the clock gives every row the same time."""
+    global _last_stamp
+    with _stamp_lock:
+        _last_stamp = max(_last_stamp + 1, time.time_ns())
+        stamp = _last_stamp
+    return str(uuid.UUID(int=(stamp << 64) | secrets.randbits(64)))
 
 
 def hold(
@@ -51,17 +71,18 @@ def hold(
     *,
     subject_id: str | None,
 ) -> list[str]:
-    """Write ``messages`` to the outbox in ``uow``'s transaction, leased to this
-    process for ``LEASE``; their row ids, in order."""
+    """Write ``messages`` to the outbox in ``uow``'s transaction, due at once:
+    the worker's next sweep sends them (after the commit; never if it rolled
+    back). Returns their row ids, in order."""
     now = svc.clock.now()
     rows = []
     for message in messages:
-        row_id = str(uuid.uuid4())
+        row_id = _row_id()
         plain = json.dumps(asdict(message), separators=(",", ":"))
         rows.append(
             OutboxRow(row_id, channel, subject_id, svc.sealer.seal(plain, aad=_aad(row_id)), now)
         )
-    uow.outbox.add_many(rows, leased_until=now + LEASE)
+    uow.outbox.add_many(rows, due_at=now)
     return [r.id for r in rows]
 
 

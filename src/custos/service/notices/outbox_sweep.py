@@ -1,6 +1,8 @@
-"""The worker's sweep of the notice outbox: messages whose process died between
-its commit and their delivery (their lease ran out) are sent now and recorded
-like any other delivery (R-22)."""
+"""The worker's sweep of the notice outbox, the only place messages are sent
+from (R-19, R-22): every pass it takes the rows due (new ones, and ones whose
+earlier sweep died before recording them), sends them grouped per subject, kind
+and case, and records each group's outcome in the ledger as it drops the rows,
+in one transaction."""
 
 from __future__ import annotations
 
@@ -24,15 +26,16 @@ log = structlog.get_logger("custos.notify")
 LIMIT = 200
 
 
-def deliver_stranded(svc: Services, *, limit: int = LIMIT) -> int:
-    """Send what crashed processes left in the outbox; returns how many rows were
-    handled (sent, failed or unreadable: each is recorded in the ledger)."""
+def deliver_due(svc: Services, *, limit: int = LIMIT) -> int:
+    """Send up to ``limit`` messages waiting in the outbox; returns how many rows
+    were handled (sent, failed or unreadable: each is recorded in the ledger).
+    Never raises for a delivery: a failure is recorded (``notices.send``)."""
     now = svc.clock.now()
     with svc.uow(read_only=True) as uow:
-        if not uow.outbox.any_stranded(now=now):
+        if not uow.outbox.any_due(now=now):
             return 0
     with svc.uow() as uow:
-        rows = uow.outbox.claim_stranded(now=now, until=now + outbox.LEASE, limit=limit)
+        rows = uow.outbox.claim_due(now=now, until=now + outbox.LEASE, limit=limit)
         uow.commit()
     if not rows:
         return 0
@@ -54,7 +57,7 @@ def deliver_stranded(svc: Services, *, limit: int = LIMIT) -> int:
         events.append(notices.send(svc, batch, subject_id=subject_id))
     for (subject_id, _, _), text_batch in texts.items():
         events.append(sms.send_texts(svc, text_batch, subject_id=subject_id))
-    log.warning("outbox_stranded_delivered", count=len(rows))
+    log.info("outbox_delivered", count=len(rows))
     outbox.settle(svc, events, (row.id for row in rows))
     return len(rows)
 

@@ -1,18 +1,17 @@
 """SMS codes to a confirmed phone contact (R-13, R-15), refused after a SIM swap
 (R-44), and the audited admission of every code send (R-20, R-21).
 
-A code is sent only through ``svc.sms`` (an :class:`~custos.notify.sms.SmsGateway`)
-after the transaction committed; its delivery is recorded in the ledger like an
-email's. While the subject has a SIM-swap or porting signal younger than
-``sim_swap_block_days``, no SMS code is sent and none is accepted: operator
-commands answer ``sms_blocked``, self-service answers exactly as for any other
-refusal (R-19).
+A code is sent only through ``svc.sms`` (an :class:`~custos.notify.sms.SmsGateway`),
+by the worker's outbox sweep after the transaction committed; its delivery is
+recorded in the ledger like an email's. While the subject has a SIM-swap or
+porting signal younger than ``sim_swap_block_days``, no SMS code is sent and
+none is accepted: operator commands answer ``sms_blocked``, self-service
+answers exactly as for any other refusal (R-19).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Literal
 
 import structlog
@@ -148,18 +147,11 @@ def _emit_blocked(case: Case, now: datetime) -> None:
 def queue_texts(
     svc: Services, uow: UnitOfWork, batch: list[SmsMessage], *, subject_id: str
 ) -> None:
-    """Hand ``batch`` to the gateway once ``uow`` committed, and record how it went
-    (``notify:subject:sent`` or ``failed``, never the text). The texts are
-    written (sealed) to the outbox in ``uow``'s transaction, so a crash after the
-    commit loses none (``service/notices/outbox.py``)."""
+    """Write ``batch`` to the outbox in ``uow``'s transaction (sealed); the
+    worker's next sweep hands it to the gateway and records how it went
+    (``notify:subject:sent`` or ``failed``, never the text)."""
     if batch:
-        ids = outbox.hold(svc, uow, "sms", batch, subject_id=subject_id)
-        uow.after_commit(partial(_deliver, svc, ids, batch, subject_id=subject_id))
-
-
-def _deliver(svc: Services, ids: list[str], batch: list[SmsMessage], *, subject_id: str) -> None:
-    """Send the texts, record the outcome, drop their outbox rows. Never raises."""
-    outbox.settle(svc, [send_texts(svc, batch, subject_id=subject_id)], ids)
+        outbox.hold(svc, uow, "sms", batch, subject_id=subject_id)
 
 
 def send_texts(svc: Services, batch: list[SmsMessage], *, subject_id: str | None) -> DomainEvent:

@@ -1,8 +1,9 @@
-"""Notices gathered in one unit of work (``notices.queue``): none is handed to
-the notifier before the commit, all of them are after it, in the order queued,
-and their outcomes land in the ledger in one more transaction (R-22, R-38).
-A rolled-back unit of work sends nothing. ``notify_recoveries`` tells every
-confirmed contact of each case, each with its own repudiation link (R-22)."""
+"""Notices queued in one unit of work (``notices.queue``): none is handed to the
+notifier by the unit of work, before or after its commit; the worker's next
+outbox sweep sends all of them, in the order queued, and records their
+outcomes in the ledger in one transaction (R-19, R-22, R-38). A rolled-back
+unit of work sends nothing. ``notify_recoveries`` tells every confirmed contact
+of each case, each with its own repudiation link (R-22)."""
 
 from __future__ import annotations
 
@@ -95,11 +96,12 @@ def units(world: World, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return opened
 
 
-def test_two_queued_batches_go_after_the_commit_in_order_and_both_are_recorded(
+def test_two_queued_batches_go_with_the_next_sweep_in_order_and_both_are_recorded(
     world: World, recorder: Recorder, units: list[bool]
 ) -> None:
-    """R-22: notices go only after the change they report is committed; R-38:
-    each batch's outcome is a ledger entry, both written in one transaction
+    """R-22: notices go only after the change they report is committed, and only
+    from the sweep (R-19: the committing request sends nothing); R-38: each
+    batch's outcome is a ledger entry, both written in one transaction
     (adjacent leaves)."""
     with world.svc.uow() as uow:
         _mark(uow)
@@ -112,16 +114,18 @@ def test_two_queued_batches_go_after_the_commit_in_order_and_both_are_recorded(
         notices.queue(world.svc, uow, [_message("three@example.org", "case-2")], subject_id="2nd")
         notices.queue(world.svc, uow, [], subject_id="nobody")  # nothing to send
         assert recorder.sent == []  # not inside the transaction
-        units.clear()
         uow.commit()
+    assert recorder.sent == []  # nor by the request after its commit
+    units.clear()
+    assert world.send_notices() == 3
     assert recorder.sent == [
         ("one@example.org", "case-1", True),
         ("two@example.org", "case-1", True),
         ("three@example.org", "case-2", True),
     ]
-    # One more writing unit of work: the outcomes, recorded as their outbox rows
-    # are dropped.
-    assert units.count(False) == 1
+    # Two writing units of work: one leases the rows, one records the outcomes
+    # as it drops them.
+    assert units.count(False) == 2
 
     events = _notice_events(world, "case-1", "case-2")
     assert [(e["case_id"], e["type"]) for e in events] == [
@@ -154,6 +158,7 @@ def test_a_rolled_back_unit_of_work_sends_and_records_nothing(
 
     with pytest.raises(RuntimeError), failing():
         raise RuntimeError("the handler failed after queueing")
+    assert world.send_notices() == 0
     assert recorder.sent == []
     assert _notice_events(world, "case-3", "case-4", "case-5") == []
     with world.svc.uow(read_only=True) as uow:
@@ -175,7 +180,8 @@ def test_a_refused_batch_is_recorded_as_failed_beside_the_delivered_one(
             subject_id="s6",
         )
         notices.queue(world.svc, uow, [_message("fine@example.org", "case-7")], subject_id="s7")
-        uow.commit()  # does not raise
+        uow.commit()
+    assert world.send_notices() == 3  # does not raise
     assert [to for to, _, _ in recorder.sent] == [
         "bounce@example.org",
         "ok@example.org",
