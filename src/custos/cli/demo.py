@@ -166,7 +166,7 @@ def demo(
     custos = custos_command(state(ctx).options())
     base = f"http://{settings.host}:{settings.port}"
     live = running.read(settings.data_dir)
-    if live is not None and running.answers(live.base_url):
+    if live is not None and running.alive(live.pid) and running.answers(live.base_url):
         if not tour:
             fail(
                 "demo_running",

@@ -7,8 +7,8 @@ secrets file and the API token of every demo operator. The file holds live
 tokens in clear, like the terminal the demo prints them to; it sits beside the
 sealing key and the database, which give whoever can read that folder full
 control of the demo anyway. It is removed when the demo stops; one left by a
-killed demo is ignored (nothing answers at its address) and replaced at the
-next start. Demo only: ``custos serve`` writes no such file."""
+killed demo is ignored (its process is gone, or nothing answers at its
+address) and replaced at the next start. Demo only: ``custos serve`` writes no such file."""
 
 from __future__ import annotations
 
@@ -83,6 +83,17 @@ def forget(data_dir: Path, pid: int) -> None:
     found = read(data_dir)
     if found is not None and found.pid == pid:
         (data_dir / RUN_FILE).unlink(missing_ok=True)
+
+
+def alive(pid: int) -> bool:
+    """Is process ``pid`` still running (on this machine)?"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
 
 
 def answers(base_url: str) -> bool:
