@@ -42,8 +42,8 @@ from custos import logs
 from custos.bootstrap import bootstrap
 from custos.config import load_settings
 from custos.demo import seed as seeding
-from custos.service.cases import open_helpdesk_case
-from custos.service.operators import authenticate
+from custos.service.recovery.cases import open_helpdesk_case
+from custos.service.recovery.operators import authenticate
 
 TARGETS = {"custos --help": 5.0, "custos case list": 15.0}
 CASES = 12

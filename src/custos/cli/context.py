@@ -90,7 +90,6 @@ class CliState:
 
         return bootstrap(self.settings(), migrate=migrate, create_key=create_key)
 
-
     def options(self) -> list[str]:
         """The global options this command was given, to repeat in printed
         commands so that they act on the same deployment."""

@@ -8,7 +8,7 @@ Why these lists: ``import custos.cli.main`` and ``custos --help`` need typer,
 rich and the domain's enums (the ``--role`` choices), nothing else. ``custos
 case list`` needs the configuration (pydantic), the store (SQLAlchemy) and
 the service layer (which still imports much of the application through
-``custos.service.queries``), but never the API, the web server, the charts,
+``custos.service.recovery.queries``), but never the API, the web server, the charts,
 the PDF writer or the migrations."""
 
 from __future__ import annotations
