@@ -21,9 +21,9 @@ CPU cost allows at most on this machine's cores: client and server share them,
 so that ceiling says whether a target is reachable here at all. CPU time is
 counted in clock ticks (10 ms), so the figures mean little for small N.
 
-    uv run --all-extras python bench/propagation.py            # N=5000 on slapd
-    uv run --all-extras python bench/propagation.py -n 1000 --ad --ad-n 200
-    uv run --all-extras python bench/propagation.py --database-url postgresql://postgres@127.0.0.1/test
+    uv run --all-extras --group dev python bench/propagation.py            # N=5000 on slapd
+    uv run --all-extras --group dev python bench/propagation.py -n 1000 --ad --ad-n 200
+    uv run --all-extras --group dev python bench/propagation.py --database-url postgresql://postgres@127.0.0.1/test
 """
 
 from __future__ import annotations

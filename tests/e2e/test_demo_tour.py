@@ -72,6 +72,16 @@ def test_demo_tour_completes_with_exit_zero(tour: Tour) -> None:
     assert f"127.0.0.1:{tour.port}" in out
 
 
+def test_demo_tour_without_running_demo_says_it_runs_alone_and_cleans_up(tour: Tour) -> None:
+    """With no demo answering, the tour starts its own, says so plainly, and
+    leaves no record of a running demo behind when it stops."""
+    assert tour.result.returncode == 0
+    assert f"No demo answers at http://127.0.0.1:{tour.port}: the tour runs alone" in (
+        tour.result.stdout
+    )
+    assert not (tour.data / "demo-run.json").exists()
+
+
 def test_demo_tour_data_folder_holds_database_and_private_key(tour: Tour) -> None:
     assert tour.result.returncode == 0
     key = tour.data / "sealing.key"

@@ -8,17 +8,12 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-from rich.table import Table
 
-from custos.cli.context import console, err_console, fail, failures, state
-from custos.ledger.signing import load_public_key
+from custos.cli.context import command_group, console, err_console, escape, fail, failures, state
 
-audit_app = typer.Typer(help="The tamper-evident ledger.", no_args_is_help=True)
-evidence_app = typer.Typer(help="Evidence packs that verify offline.", no_args_is_help=True)
+audit_app = command_group("The tamper-evident ledger.")
+evidence_app = command_group("Evidence packs that verify offline.")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -27,6 +22,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 def audit_verify(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Recompute the ledger from the store and check every signed and witnessed
     head; exit 1 on any problem (and raise the tamper alert)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
     from custos.ledger.audit import audit_ledger
 
     with failures():
@@ -36,7 +33,7 @@ def audit_verify(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             BarColumn(),
             MofNCompleteColumn(),
             TimeRemainingColumn(),
-            console=err_console,
+            console=err_console.real,
             transient=True,
             disable=as_json,
         ) as bar:
@@ -73,10 +70,17 @@ def audit_head(ctx: typer.Context) -> None:
 def audit_keys(
     ctx: typer.Context,
     export: Annotated[
-        Path | None, typer.Option(help="Also write <key_id>.pem files into this folder.")
+        Path | None,
+        typer.Option(
+            help="Also write <key_id>.pem files into this folder "
+            "(for 'custos evidence verify --key FOLDER' and 'audit proof --key')."
+        ),
     ] = None,
 ) -> None:
-    """The public keys that sign tree heads (the last one is active)."""
+    """The public keys that sign tree heads (the last one is active). Auditors
+    check evidence packs and proofs with them."""
+    from rich.table import Table
+
     from custos.ledger.signing import KeyRing
 
     with failures():
@@ -109,6 +113,7 @@ def audit_proof(
     path to the signed root, and the head's signature."""
     from custos.ledger.heads import key_ring
     from custos.ledger.proofs import check_entry_proof, entry_with_proof
+    from custos.ledger.signing import key_id_of, load_public_key
 
     with failures():
         if server is None:
@@ -121,8 +126,6 @@ def audit_proof(
             keys = {}
         if key is not None:
             public = load_public_key(key.read_bytes())
-            from custos.ledger.signing import key_id_of
-
             keys = {key_id_of(public): public}
         elif server is not None:
             keys = _server_keys(server)
@@ -141,6 +144,8 @@ def audit_proof(
 
 
 def _fetch(server: str, token: str | None, seq: int, tree_size: int | None) -> dict[str, Any]:
+    import httpx
+
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     params = {"tree_size": tree_size} if tree_size else {}
     url = f"{server.rstrip('/')}/api/v1/ledger/entries/{seq}"
@@ -153,6 +158,10 @@ def _fetch(server: str, token: str | None, seq: int, tree_size: int | None) -> d
 
 
 def _server_keys(server: str) -> dict[str, Any]:
+    import httpx
+
+    from custos.ledger.signing import load_public_key
+
     response = httpx.get(f"{server.rstrip('/')}/api/v1/ledger/keys", timeout=30)
     response.raise_for_status()
     return {
@@ -188,16 +197,45 @@ def evidence_export(
     console.print(f"evidence pack for {case_id} written to {output}")
 
 
+KeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="The trusted ledger public key: a PEM file, or a folder of them. "
+        "'custos audit keys --export DIR' writes them on the deployment. "
+        "Default: the deployment's ledger key folder (ledger_keys_dir, "
+        "<data_dir>/ledger-keys) when run beside it.",
+        show_default=False,
+    ),
+]
+
+
 @evidence_app.command("verify")
-def evidence_verify(
-    pack: Path,
-    key: Annotated[Path, typer.Option(help="The trusted ledger public key (PEM).")],
-) -> None:
-    """Verify a pack offline (no database): exit 0 when it holds, 1 naming what fails."""
-    from custos.ledger.pack_check import verify_pack
+def evidence_verify(ctx: typer.Context, pack: Path, key: KeyOpt = None) -> None:
+    """Verify a pack offline (no database): exit 0 when it holds, 1 naming what fails.
+
+    The head must be signed by a key you trust, never by the one inside the pack:
+    give --key (from 'custos audit keys --export DIR' on the deployment, or the
+    published PEM); beside the deployment the key matching the pack's head is
+    taken from its ledger key folder."""
+    from custos.ledger.pack_check import head_key_id, trusted_keys, verify_pack
 
     with failures():
-        public = load_public_key(key.read_bytes())
+        source = key if key is not None else state(ctx).settings().effective_ledger_keys_dir
+        wanted = head_key_id(pack)
+        if wanted is None:
+            fail("evidence_invalid", f"{pack}: not a readable evidence pack (no signed head)")
+            raise typer.Exit(1)
+        keys = trusted_keys(source) if source.exists() else {}
+        if key is not None and key.is_file():
+            # One key given: check with it whatever the head names, so that the
+            # report says which key signed and which one was given.
+            public = next(iter(keys.values()))
+        elif wanted in keys:
+            public = keys[wanted]
+            console.print(f"trusted key {wanted} from {source}", markup=False, soft_wrap=True)
+        else:
+            fail("no_trusted_key", _no_key(wanted, source, given=key is not None))
+            raise typer.Exit(1)
     report = verify_pack(pack, public)
     for line in report.checked:
         console.print(f"ok: {escape(line)}", soft_wrap=True)
@@ -209,4 +247,15 @@ def evidence_verify(
     console.print(
         f"evidence pack verified: case {report.case_id}, {report.entries} entries, "
         f"tree size {report.tree_size}"
+    )
+
+
+def _no_key(wanted: str, source: Path, *, given: bool) -> str:
+    where = f"{source} holds no key {wanted}" if source.exists() else f"{source} does not exist"
+    default = "" if given else " (the default: this deployment's ledger key folder)"
+    return (
+        f"the pack's head is signed by ledger key {wanted}, and {where}{default}. "
+        "Give --key with the ledger's public key, a PEM file or a folder of them: on the "
+        "deployment, 'custos audit keys --export DIR' writes one <key_id>.pem per key; "
+        "or use the PEM the operators published."
     )

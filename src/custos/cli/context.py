@@ -1,5 +1,9 @@
 """Shared CLI plumbing: loading settings and services, and turning errors into
-one readable line with the stable error id and a non-zero exit."""
+one readable line with the stable error id and a non-zero exit.
+
+Every CLI module imports only typer, rich and light parts of custos at module
+level: ``custos --help`` must not pay for the application (SQLAlchemy, the API,
+matplotlib). Commands import what they use inside their own body."""
 
 from __future__ import annotations
 
@@ -7,18 +11,67 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from custos.bootstrap import bootstrap
-from custos.config import Settings, load_settings
 from custos.domain.errors import DomainError
-from custos.service.ports import Services
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from custos.config import Settings
+    from custos.service.ports import Services
+
+
+class LazyConsole:
+    """A rich Console made at its first use: importing rich.console took a
+    fifth of ``custos --help``, which prints through typer alone. Give rich's
+    own APIs (progress bars, renderers) :attr:`real`."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._made: Console | None = None
+
+    @property
+    def real(self) -> Console:
+        if self._made is None:
+            from rich.console import Console
+
+            self._made = Console(stderr=self._stderr, highlight=False)
+        return self._made
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        self.real.print(*objects, **options)
+
+    def print_json(self, json: str) -> None:
+        self.real.print_json(json)
+
+    def rule(self, title: str) -> None:
+        self.real.rule(title)
+
+
+console = LazyConsole()
+err_console = LazyConsole(stderr=True)
+
+
+def command_group(help_text: str) -> typer.Typer:
+    """A typer app for one group of commands. Help is printed as plain text:
+    typer's rich help renderer (rich tables, markdown-it, pygments) alone took
+    longer to import than the rest of ``custos --help`` (bench/cli.py)."""
+    return typer.Typer(
+        help=help_text,
+        no_args_is_help=True,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+    )
+
+
+def escape(text: str) -> str:
+    """rich's markup escape, imported when first needed."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 @dataclass
@@ -27,11 +80,25 @@ class CliState:
     data_dir: Path | None = None
 
     def settings(self) -> Settings:
+        from custos.config import load_settings
+
         overrides = {"data_dir": self.data_dir} if self.data_dir else {}
         return load_settings(self.config, **overrides)
 
     def services(self, *, migrate: bool = False, create_key: bool = False) -> Services:
+        from custos.bootstrap import bootstrap
+
         return bootstrap(self.settings(), migrate=migrate, create_key=create_key)
+
+    def options(self) -> list[str]:
+        """The global options this command was given, to repeat in printed
+        commands so that they act on the same deployment."""
+        given: list[str] = []
+        if self.config is not None:
+            given += ["--config", str(self.config)]
+        if self.data_dir is not None:
+            given += ["--data-dir", str(self.data_dir)]
+        return given
 
 
 def state(ctx: typer.Context) -> CliState:

@@ -6,25 +6,20 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-from rich.table import Table
 
-from custos.cli.context import console, fail, failures, state
-from custos.connectors.errors import ConnectorError
-from custos.connectors.spi import OPERATIONS, TestOp
-from custos.domain.errors import RecoveryBlocked
-from custos.policy.engine import select_tier
-from custos.service.directories.drift import check_drift
-from custos.service.directories.sync import sync_subjects
+from custos.cli.context import command_group, console, escape, fail, failures, state
 
-connector_app = typer.Typer(help="Connected systems (targets).", no_args_is_help=True)
-subjects_app = typer.Typer(help="Subjects and their linked accounts.", no_args_is_help=True)
+connector_app = command_group("Connected systems (targets).")
+subjects_app = command_group("Subjects and their linked accounts.")
 
 
 @connector_app.command("list")
 def connector_list(ctx: typer.Context) -> None:
     """Every configured target and what it can do."""
+    from rich.table import Table
+
+    from custos.connectors.spi import OPERATIONS
+
     with failures():
         svc = state(ctx).services()
     table = Table(title="targets")
@@ -44,6 +39,9 @@ def connector_list(ctx: typer.Context) -> None:
 @connector_app.command("test")
 def connector_test(ctx: typer.Context, name: str) -> None:
     """Check connectivity, credentials and permissions of one target; exit 1 on a problem."""
+    from custos.connectors.errors import ConnectorError
+    from custos.connectors.spi import TestOp
+
     with failures():
         svc = state(ctx).services()
         if not svc.registry.has(name):
@@ -75,6 +73,10 @@ def subjects_sync(
 ) -> None:
     """Import identities from the targets and link accounts by correlation attributes.
     Exits 1 when conflicts, orphans or unreachable targets need a person."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+    from custos.service.directories.sync import sync_subjects
+
     with failures():
         svc = state(ctx).services()
         with Progress(
@@ -82,7 +84,7 @@ def subjects_sync(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            console=console,
+            console=console.real,
             transient=True,
         ) as progress:
             task = progress.add_task("syncing", total=None)
@@ -117,6 +119,11 @@ def subjects_sync(
 @subjects_app.command("show")
 def subjects_show(ctx: typer.Context, user: str) -> None:
     """A subject's attributes, its tier, and which directory attribute set each."""
+    from rich.table import Table
+
+    from custos.domain.errors import RecoveryBlocked
+    from custos.policy.engine import select_tier
+
     with failures():
         svc = state(ctx).services()
         with svc.uow(read_only=True) as uow:
@@ -153,10 +160,15 @@ def drift(
     days: Annotated[int, typer.Option(min=1, max=365, help="Recoveries of the last N days.")] = 7,
 ) -> None:
     """Read back every target of recent recoveries; exit 1 where one did not land."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+    from rich.table import Table
+
+    from custos.service.directories.drift import check_drift
+
     with failures():
         svc = state(ctx).services()
         with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
+            SpinnerColumn(), TextColumn("{task.description}"), console=console.real, transient=True
         ) as progress:
             task = progress.add_task("reading back")
             findings = check_drift(

@@ -6,12 +6,10 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from custos.cli.context import console, fail, failures, state
-from custos.export.delivery import Exporter, export_status
+from custos.cli.context import command_group, console, fail, failures, state
 
-app = typer.Typer(help="SIEM export (OCSF over syslog or HTTPS).", no_args_is_help=True)
+app = command_group("SIEM export (OCSF over syslog or HTTPS).")
 
 
 @app.command("run")
@@ -21,6 +19,8 @@ def run(
 ) -> None:
     """Deliver everything not yet acknowledged, now (ignores backoff). Exit 1 if a
     sink could not take its backlog."""
+    from custos.export.delivery import Exporter, export_status
+
     with failures():
         svc = state(ctx).services()
     if not svc.settings.siem.sinks:
@@ -43,6 +43,10 @@ def run(
 @app.command("status")
 def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Per sink: the last acknowledged ledger position and the backlog."""
+    from rich.table import Table
+
+    from custos.export.delivery import export_status
+
     with failures():
         rows = export_status(state(ctx).services())
     if as_json:

@@ -8,14 +8,10 @@ import getpass
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from custos.cli.context import console, failures, state
-from custos.service.signals import risk_signals
+from custos.cli.context import command_group, console, escape, failures, state
 
-app = typer.Typer(
-    help="Security incidents (a risk signal on every recovery).", no_args_is_help=True
-)
+app = command_group("Security incidents (a risk signal on every recovery).")
 
 GroupOpt = Annotated[
     str | None, typer.Option("--group", "-g", help="Subject group; omit for a global incident.")
@@ -33,6 +29,8 @@ def start(
     reason: Annotated[str, typer.Option("--reason", "-r", help="Why.")] = "declared incident",
 ) -> None:
     """Declare an incident (recorded in the ledger)."""
+    from custos.service.signals import risk_signals
+
     with failures():
         svc = state(ctx).services()
         incident = risk_signals.start_incident(svc, group=group, by=_admin(), reason=reason)
@@ -42,6 +40,8 @@ def start(
 @app.command("stop")
 def stop(ctx: typer.Context, group: GroupOpt = None) -> None:
     """End an incident (recorded in the ledger)."""
+    from custos.service.signals import risk_signals
+
     with failures():
         svc = state(ctx).services()
         incident = risk_signals.stop_incident(svc, group=group, by=_admin())
@@ -51,6 +51,8 @@ def stop(ctx: typer.Context, group: GroupOpt = None) -> None:
 @app.command("list")
 def list_incidents(ctx: typer.Context) -> None:
     """Incidents running now."""
+    from custos.service.signals import risk_signals
+
     with failures():
         running = risk_signals.incidents(state(ctx).services())
     if not running:
@@ -63,4 +65,6 @@ def list_incidents(ctx: typer.Context) -> None:
 
 
 def _label(scope: str) -> str:
+    from custos.service.signals import risk_signals
+
     return "everyone" if scope == risk_signals.GLOBAL_SCOPE else f"group '{scope}'"

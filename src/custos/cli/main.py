@@ -3,42 +3,43 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from custos import logs
-from custos.bootstrap import write_key_file
 from custos.cli import audit as audit_cli
 from custos.cli import demo as demo_cli
 from custos.cli import directories
 from custos.cli import export as export_cli
 from custos.cli import incident as incident_cli
 from custos.cli import report as report_cli
-from custos.cli.context import CliState, console, err_console, fail, failures, state
-from custos.cli.timeline import render_case
-from custos.connectors.registry import configured_capabilities
-from custos.domain.model import Role
-from custos.domain.states import CaseState
-from custos.notify.outbox import read_outbox
-from custos.policy.loader import PolicyError, load_policy, require_runnable_checks
-from custos.service.recovery import queries
-from custos.service.recovery.operators import add_operator, rotate_token
-from custos.store.database import make_engine, upgrade
-
-app = typer.Typer(
-    help="Custos: governed account recovery.", no_args_is_help=True, pretty_exceptions_enable=False
+from custos.cli.context import (
+    CliState,
+    command_group,
+    console,
+    err_console,
+    escape,
+    fail,
+    failures,
+    state,
 )
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-policy_app = typer.Typer(help="Recovery policy files.", no_args_is_help=True)
-case_app = typer.Typer(help="Recovery cases.", no_args_is_help=True)
-operator_app = typer.Typer(help="Operators and their API tokens.", no_args_is_help=True)
-keys_app = typer.Typer(help="The sealing key.", no_args_is_help=True)
+from custos.domain.model import Role
+
+if TYPE_CHECKING:
+    from custos.domain.states import CaseState
+
+# Module level imports stay light (typer, rich, the domain's enums): every
+# command imports the application parts it needs in its own body, so that
+# ``custos --help`` and quick commands do not load SQLAlchemy, the API or
+# matplotlib (tests/integration/cli/test_cli_imports.py).
+
+app = command_group("Custos: governed account recovery.")
+db_app = command_group("Database schema.")
+policy_app = command_group("Recovery policy files.")
+case_app = command_group("Recovery cases.")
+operator_app = command_group("Operators and their API tokens.")
+keys_app = command_group("The sealing key.")
 app.add_typer(db_app, name="db")
 app.add_typer(policy_app, name="policy")
 app.add_typer(case_app, name="case")
@@ -70,6 +71,8 @@ def main(ctx: typer.Context, config: ConfigOpt = None, data_dir: DataOpt = None)
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Create or migrate the schema to the newest revision."""
+    from custos.store.database import make_engine, upgrade
+
     with failures():
         settings = state(ctx).settings()
         upgrade(make_engine(settings.effective_database_url))
@@ -79,6 +82,8 @@ def db_upgrade(ctx: typer.Context) -> None:
 @keys_app.command("generate")
 def keys_generate(ctx: typer.Context) -> None:
     """Write a new sealing key file (mode 0600); refuses to overwrite one."""
+    from custos.bootstrap import write_key_file
+
     with failures():
         path = state(ctx).settings().effective_key_file
         if path.exists():
@@ -93,6 +98,9 @@ def policy_check(ctx: typer.Context, file: Path) -> None:
     """Validate a policy file against the configured targets: exit 0 when valid,
     1 with file:line: reason when not (also for a required post-recovery check
     that no configured target can run)."""
+    from custos.connectors.registry import configured_capabilities
+    from custos.policy.loader import PolicyError, load_policy, require_runnable_checks
+
     with failures():
         targets = state(ctx).settings().targets
         capabilities = configured_capabilities(targets)
@@ -118,6 +126,10 @@ def case_list(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Cases, newest first."""
+    from rich.table import Table
+
+    from custos.service.recovery import queries
+
     with failures():
         wanted = _state(state_)
         rows = queries.list_cases(
@@ -144,6 +156,8 @@ def case_list(
 
 
 def _state(value: str | None) -> CaseState | None:
+    from custos.domain.states import CaseState
+
     if value is None:
         return None
     try:
@@ -161,12 +175,15 @@ def case_show(
     ctx: typer.Context, case_id: str, as_json: Annotated[bool, typer.Option("--json")] = False
 ) -> None:
     """One case as a readable timeline."""
+    from custos.cli.timeline import render_case
+    from custos.service.recovery import queries
+
     with failures():
         detail = queries.case_detail(state(ctx).services(), None, case_id)
     if as_json:
         console.print_json(json.dumps(detail))
     else:
-        render_case(detail, console)
+        render_case(detail, console.real)
 
 
 @operator_app.command("add")
@@ -181,6 +198,8 @@ def operator_add(
     person: Annotated[str | None, typer.Option(help="The human behind it (default: NAME).")] = None,
 ) -> None:
     """Create an operator and print its API token once."""
+    from custos.service.recovery.operators import add_operator
+
     with failures():
         operator, token = add_operator(
             state(ctx).services(),
@@ -198,6 +217,8 @@ def operator_add(
 @operator_app.command("rotate-token")
 def operator_rotate(ctx: typer.Context, name: str) -> None:
     """Issue a new API token; the old one stops working at once."""
+    from custos.service.recovery.operators import rotate_token
+
     with failures():
         token = rotate_token(state(ctx).services(), name=name)
     console.print("new API token (shown once):")
@@ -209,11 +230,21 @@ def outbox(
     ctx: typer.Context,
     last: int = 10,
     to: Annotated[str | None, typer.Option(help="Only messages to this address.")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="Only messages of this kind: email_code, reset_link, recovery_notice..."),
+    ] = None,
 ) -> None:
     """Messages the demo 'sent' (the demo's stand-in for subjects' inboxes)."""
+    from custos.notify.outbox import read_outbox
+
     with failures():
         folder = state(ctx).settings().effective_outbox
-    messages = [m for m in read_outbox(folder) if to is None or m["to"] == to][-last:]
+    messages = [
+        m
+        for m in read_outbox(folder)
+        if (to is None or m["to"] == to) and (kind is None or m["kind"] == kind)
+    ][-last:]
     if not messages:
         console.print(f"the outbox {folder} is empty")
     for m in messages:
@@ -227,6 +258,7 @@ def serve(ctx: typer.Context) -> None:
     """Run the HTTP API (``custos worker`` runs propagation)."""
     import uvicorn
 
+    from custos import logs
     from custos.api.app import create_app
     from custos.api.serving import server_config
 
@@ -240,6 +272,10 @@ def serve(ctx: typer.Context) -> None:
 @app.command("worker")
 def worker(ctx: typer.Context) -> None:
     """Run the propagation worker until interrupted."""
+    import signal
+    import threading
+
+    from custos import logs
     from custos.propagation.worker import Worker
 
     with failures():

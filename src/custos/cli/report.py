@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from custos.cli.context import console, failures, state
+from custos.cli.context import command_group, console, failures, state
 from custos.domain.errors import InvalidInput
-from custos.reports.compliance import build_report, day_period, render_html
 
-app = typer.Typer(help="Compliance reports.", no_args_is_help=True)
+app = command_group("Compliance reports.")
+
+#: Without --from, a report covers this many days up to --to (default: today, UTC).
+DEFAULT_DAYS = 30
 
 
 class Format(StrEnum):
@@ -23,18 +25,43 @@ class Format(StrEnum):
     JSON = "json"
 
 
-def _day(value: str, option: str) -> datetime:
+def _day(value: str, option: str) -> date:
     try:
-        return datetime.strptime(value, "%Y-%m-%d")
+        return datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
         raise InvalidInput(f"{option} must be a date like 2026-11-30, not '{value}'") from None
+
+
+def period_days(from_: str | None, to: str | None, today: date) -> tuple[date, date]:
+    """The first and last day (inclusive) of a report: ``--to`` defaults to
+    ``today``, ``--from`` to the last of the :data:`DEFAULT_DAYS` days ending
+    on ``--to``. Raises InvalidInput."""
+    last = _day(to, "--to") if to is not None else today
+    first = _day(from_, "--from") if from_ is not None else last - timedelta(DEFAULT_DAYS - 1)
+    if last < first:
+        raise InvalidInput("--to is before --from")
+    return first, last
 
 
 @app.command("compliance")
 def compliance(
     ctx: typer.Context,
-    from_: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD, UTC).")],
-    to: Annotated[str, typer.Option("--to", help="Last day, inclusive (YYYY-MM-DD, UTC).")],
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="First day (YYYY-MM-DD, UTC). Default: 29 days before --to (the last 30 days).",
+            show_default=False,
+        ),
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Last day, inclusive (YYYY-MM-DD, UTC). Default: today.",
+            show_default=False,
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
     ] = None,
@@ -46,15 +73,17 @@ def compliance(
     ] = None,
 ) -> None:
     """NIST CSF 2.0, SP 800-53, OWASP NHI and AI RMF controls with their evidence,
-    and the recovery figures, for the days FROM to TO."""
+    and the recovery figures, for the days FROM to TO (default: the last 30
+    days, today included)."""
+    from custos.reports.compliance import build_report, day_period, render_html
+
     with failures():
-        first, last = _day(from_, "--from"), _day(to, "--to")
-        if last < first:
-            raise InvalidInput("--to is before --from")
         chosen = format_ or _format_of(output)
         if chosen == Format.PDF and output is None:
             raise InvalidInput("a PDF needs a file: give -o report.pdf")
-        report = build_report(state(ctx).services(), day_period(first.date(), last.date()))
+        svc = state(ctx).services()
+        first, last = period_days(from_, to, svc.clock.now().date())
+        report = build_report(svc, day_period(first, last))
     if chosen == Format.JSON:
         text = json.dumps(report.to_json(), indent=2)
     elif chosen == Format.HTML:

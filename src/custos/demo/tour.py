@@ -9,7 +9,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,25 @@ CODE = re.compile(r"\bis (\d{8})\.")
 LINK_TOKEN = re.compile(r"#token=(\S+)")
 WEBAUTHN_LINK = re.compile(r"#link=(\S+)")
 DONE = {"completed", "needs_attention", "denied", "expired", "cancelled", "blocked"}
+#: Staff the demo seeds without an authenticator app (custos.demo.seed): one
+#: emailed code recovers them while their risk is low.
+SELF_SERVICE_SUBJECTS = (
+    "bob",
+    "carol",
+    "erin",
+    "frank",
+    "heidi",
+    "ivan",
+    "mallory",
+    "niaj",
+    "peggy",
+    "rupert",
+    "trent",
+    "victor",
+    "yolanda",
+)
+#: The risk engine's window for recent recoveries (custos.risk.signals)
+RECENT = timedelta(days=30)
 
 
 class TourFailed(Exception):
@@ -120,8 +139,36 @@ class Tour:
             json={"link": match.group(1), "credential": assertion},
         )
 
+    def check_tokens(self) -> None:
+        """Every operator the tour plays is accepted by the demo (checked before
+        the first story, so a stale record fails with a clear reason)."""
+        for operator in self.tokens:
+            if self.http.get("/api/v1/me", headers=self._as(operator)).status_code != 200:
+                raise TourFailed(
+                    f"the demo at {self.http.base_url} refuses the token of {operator}: "
+                    "is it the demo of another data folder?"
+                )
+
+    def fresh_subject(self) -> str:
+        """The first of :data:`SELF_SERVICE_SUBJECTS` without a recovery in the
+        last 30 days. Each recent recovery raises a subject's risk until the
+        policy asks for a second factor, so a tour played again against the same
+        demo (or after the hints' walk-through) recovers someone else."""
+        since = datetime.now(UTC) - RECENT
+        for subject in SELF_SERVICE_SUBJECTS:
+            found = self._call(
+                "GET", f"/api/v1/cases?subject={subject}&limit=1", operator="auditor.barbara"
+            )["cases"]
+            if not found or _utc(found[0]["opened_at"]) < since:
+                return subject
+        raise TourFailed(
+            "every subject the tour recovers by email code had a recovery in the last "
+            "30 days; a demo on a new data folder starts afresh"
+        )
+
     # -- the two stories ---------------------------------------------------------------
-    def self_service(self, subject: str = "bob") -> dict[str, Any]:
+    def self_service(self, subject: str | None = None) -> dict[str, Any]:
+        subject = subject or self.fresh_subject()
         self.say(f"[bold]1. Self-service recovery for {subject}[/]")
         since = self._now()
         flow = self._call("POST", "/api/v1/self-service/recoveries", json={"identifier": subject})[
@@ -183,3 +230,8 @@ class Tour:
         self.say("  executor.edsger executes: the one-time link goes to the subject")
         self._redeem(subject, since)
         return self._wait(case_id)
+
+
+def _utc(stamp: str) -> datetime:
+    when = datetime.fromisoformat(stamp)
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

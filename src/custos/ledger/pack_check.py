@@ -15,7 +15,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from custos.ledger import merkle
-from custos.ledger.signing import KeyRingError, TreeHead, key_id_of, verify_head
+from custos.ledger.signing import (
+    KeyRingError,
+    TreeHead,
+    key_id_of,
+    load_public_key,
+    verify_head,
+)
 
 FORMAT = "custos-evidence/1"
 EXPORTED = "audit:evidence:exported"
@@ -49,6 +55,36 @@ def verify_pack(pack: Path | bytes, public: Ed25519PublicKey) -> PackReport:
         return report
     _Checker(files, public, report).run()
     return report
+
+
+def head_key_id(pack: Path) -> str | None:
+    """The key id the pack's tree head names (not trusted: it only picks which
+    trusted key to check with), or None when the pack does not say."""
+    try:
+        with zipfile.ZipFile(pack) as archive:
+            manifest = json.loads(archive.read("manifest.json"))
+            head = json.loads(archive.read(str(manifest.get("tree_head", "tree_head.json"))))
+        return str(head["key_id"])
+    except (OSError, zipfile.BadZipFile, KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def trusted_keys(source: Path) -> dict[str, Ed25519PublicKey]:
+    """Public keys by key id from ``source``: one PEM file, or a folder of them
+    (``*.pem`` as ``custos audit keys --export`` writes, ``*.pub`` as in the
+    deployment's ledger key folder). Key ids are computed from the keys, never
+    read from file names. Raises KeyRingError for a file that is not a key."""
+    files = sorted([*source.glob("*.pem"), *source.glob("*.pub")]) if source.is_dir() else [source]
+    keys: dict[str, Ed25519PublicKey] = {}
+    for path in files:
+        try:
+            public = load_public_key(path.read_bytes())
+        except KeyRingError as exc:
+            raise KeyRingError(f"{path}: {exc.message}") from None
+        except OSError as exc:
+            raise KeyRingError(f"{path}: cannot read it ({exc.strerror})") from None
+        keys[key_id_of(public)] = public
+    return keys
 
 
 def _bytes_io(data: bytes) -> Any:

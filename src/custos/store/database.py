@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -83,6 +84,10 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
 
 def alembic_config(engine: Engine) -> Config:
+    # Alembic is imported here, not at module level: only a migration needs it,
+    # and every CLI command imports this module.
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -91,4 +96,6 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Bring the schema to ``revision`` (Alembic)."""
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)

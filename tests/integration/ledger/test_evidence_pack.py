@@ -13,9 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from ledger_helpers import cli, rows, signing_key
 from sqlalchemy import Table, func, select
+from typer.testing import CliRunner
 
 from conftest import World
 from custos.api.app import create_app
+from custos.cli.main import app
 from custos.domain.model import Role
 from custos.ledger.evidence import export_pack
 from custos.ledger.pack_check import verify_pack
@@ -160,6 +162,82 @@ def test_pack_checked_with_another_key_fails(
         f"tree_head.json: signed by key {signing_key(world).key_id}, "
         f"not by the given key {stranger.key_id}"
     ]
+
+
+def test_pack_verifies_by_default_with_the_deployments_ledger_key_folder(
+    completed: tuple[World, str, dict[str, str]], tmp_path: Path
+) -> None:
+    """Beside the deployment, no --key: the key the pack's head names is taken
+    from the configured ledger key folder (never from the pack)."""
+    world, case_id, _ = completed
+    pack, _ = _pack(world, case_id, tmp_path)
+    folder = world.svc.settings.effective_ledger_keys_dir
+    result = cli(world, "evidence", "verify", str(pack))
+    assert result.exit_code == 0, result.output + result.stderr
+    assert f"trusted key {signing_key(world).key_id} from {folder}" in result.output
+    assert f"evidence pack verified: case {case_id}" in result.output
+
+
+def test_pack_verifies_with_the_folder_audit_keys_exports(
+    completed: tuple[World, str, dict[str, str]], tmp_path: Path
+) -> None:
+    """``--key FOLDER`` picks, among the keys there, the one the head names."""
+    world, case_id, _ = completed
+    pack, _ = _pack(world, case_id, tmp_path)
+    exported = tmp_path / "auditor-keys"
+    assert cli(world, "audit", "keys", "--export", str(exported)).exit_code == 0
+    from custos.ledger.signing import KeyRing
+
+    stranger = KeyRing(tmp_path / "other").generate(world.clock.now())
+    (exported / "0-stranger.pem").write_text(stranger.pem)
+    result = cli(world, "evidence", "verify", str(pack), "--key", str(exported))
+    assert result.exit_code == 0, result.output + result.stderr
+    assert f"trusted key {signing_key(world).key_id} from {exported}" in result.output
+
+
+def test_pack_without_a_trusted_key_says_where_the_key_comes_from(
+    completed: tuple[World, str, dict[str, str]], tmp_path: Path
+) -> None:
+    world, case_id, _ = completed
+    pack, _ = _pack(world, case_id, tmp_path)
+    elsewhere = tmp_path / "not-the-deployment"
+    env: dict[str, str | None] = {
+        "CUSTOS_CONFIG": None,
+        "CUSTOS_LEDGER_KEYS_DIR": None,
+        "CUSTOS_DATA_DIR": None,
+    }
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(elsewhere), "evidence", "verify", str(pack)], env=env
+    )
+    assert result.exit_code == 1
+    message = " ".join(result.stderr.split())
+    assert "[no_trusted_key]" in message
+    assert f"signed by ledger key {signing_key(world).key_id}" in message
+    assert "custos audit keys --export DIR" in message and "--key" in message, message
+
+
+def test_pack_with_a_key_folder_lacking_its_key_is_refused_naming_the_key(
+    completed: tuple[World, str, dict[str, str]], tmp_path: Path
+) -> None:
+    world, case_id, _ = completed
+    pack, _ = _pack(world, case_id, tmp_path)
+    from custos.ledger.signing import KeyRing
+
+    strangers = tmp_path / "strangers"
+    KeyRing(strangers).generate(world.clock.now())
+    result = cli(world, "evidence", "verify", str(pack), "--key", str(strangers))
+    assert result.exit_code == 1
+    message = " ".join(result.stderr.split())
+    assert "[no_trusted_key]: the pack's head is signed by ledger key " in message
+    assert f"{strangers} holds no key {signing_key(world).key_id}" in message, message
+
+
+def test_evidence_verify_help_says_where_the_key_comes_from(world: World) -> None:
+    result = cli(world, "evidence", "verify", "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "custos audit keys --export DIR" in text, text
+    assert "ledger key folder" in text
 
 
 def test_pack_downloads_through_the_api_for_auditors_only(

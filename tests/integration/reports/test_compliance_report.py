@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -184,6 +184,31 @@ def test_cli_writes_json_html_and_pdf(recovered: World, tmp_path: Path) -> None:
         cli, ["-c", str(config), "report", "compliance", "--from", "tomorrow", "--to", day]
     )
     assert bad.exit_code == 1 and "invalid_input" in bad.output
+
+
+def test_cli_without_dates_reports_the_last_30_days(recovered: World, tmp_path: Path) -> None:
+    """No --from/--to: the 30 days up to today (UTC, by the deployment's clock)."""
+    settings = recovered.svc.settings
+    config = tmp_path / "custos.toml"
+    config.write_text(
+        f'database_url = "{settings.effective_database_url}"\n'
+        f'sealing_key = "{settings.sealing_key.get_secret_value()}"\n'  # type: ignore[union-attr]
+        f'data_dir = "{tmp_path}"\n'
+    )
+    before = datetime.now(UTC).date()
+    args = ["-c", str(config), "report", "compliance", "--format", "json"]
+    result = CliRunner().invoke(cli, args)
+    after = datetime.now(UTC).date()
+    assert result.exit_code == 0, result.output
+    period = json.loads(result.stdout)["figures"]["period"]
+    expected = [
+        {
+            "from": datetime.combine(today - timedelta(days=29), time.min, UTC).isoformat(),
+            "to": datetime.combine(today + timedelta(days=1), time.min, UTC).isoformat(),
+        }
+        for today in {before, after}
+    ]
+    assert period in expected, period
 
 
 def test_metrics_endpoint_exposes_the_figures(recovered: World) -> None:
