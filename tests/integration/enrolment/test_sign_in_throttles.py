@@ -14,7 +14,7 @@ from subject_helpers import PASSWORD, with_password
 from conftest import World
 from custos.domain.errors import NotAuthorized, Throttled
 from custos.proofing import rate_rules
-from custos.service import subject_sessions
+from custos.service.enrolment import subject_sessions
 from custos.store.tables import ledger
 
 ATTACKER, HOME = "198.51.100.66", "192.0.2.10"

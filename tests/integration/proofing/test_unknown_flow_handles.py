@@ -10,7 +10,7 @@ from conftest import World
 from custos.credentials.tokens import issue_token
 from custos.domain.errors import ProofingFailed, Throttled
 from custos.proofing import rate_rules, recovery_code
-from custos.service import self_service
+from custos.service.recovery import self_service
 
 ATTACKER, HOME = "198.51.100.66", "192.0.2.10"
 CODE = "K7QF-3D9X-W2HM-8RZT-V4NP"
