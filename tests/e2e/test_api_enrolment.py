@@ -241,8 +241,9 @@ def test_contact_confirmation_code_is_void_after_five_wrong_tries(
     world: World, api: TestClient
 ) -> None:
     """R-14, R-15, R-36 through the API: four wrong codes answer 400
-    proofing_failed, the fifth voids the code (409 code_voided, a ledger event)
-    and from then on even the right code answers code_voided; removing the
+    proofing_failed, the fifth voids the code (409 code_voided, a ledger event,
+    and a status the OpenAPI document lists) and from then on even the right
+    code answers code_voided; removing the
     contact and adding it again sends a new code that works."""
     world.subject("erin")
     with_password(world, "erin")
@@ -262,6 +263,8 @@ def test_contact_confirmation_code_is_void_after_five_wrong_tries(
     ] * 4 + [(409, "code_voided")]
     late = api.post(f"/api/v1/me/contacts/{contact}/confirm", headers=session, json={"code": right})
     assert (late.status_code, late.json()["error"]["id"]) == (409, "code_voided")
+    documented = api.get("/api/v1/openapi.json").json()["paths"]
+    assert "409" in documented["/api/v1/me/contacts/{contact_id}/confirm"]["post"]["responses"]
     with world.svc.engine.connect() as conn:
         voided = list(
             conn.execute(

@@ -48,7 +48,8 @@ MEANING: dict[int, str] = {
     "`sod_violation`, `channel_not_allowed`).",
     404: "Not found (`not_found`, `no_signed_head`).",
     409: "Conflicts with the current state (`already_decided`, `case_illegal_transition`, "
-    "`recovery_blocked`, `sms_blocked`, `proofing_incomplete`, `concurrent_update`).",
+    "`recovery_blocked`, `sms_blocked`, `proofing_incomplete`, `concurrent_update`, "
+    "`code_voided`).",
     410: "The case expired (`case_expired`).",
     422: "Invalid request (`invalid_input` with `details.problems`, `password_rejected`, "
     "`entry_not_covered`); also a body sent to an operation that takes none.",
@@ -119,7 +120,7 @@ EXTRAS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/api/v1/me/methods/webauthn"): (400,),
     ("POST", "/api/v1/me/methods/{authenticator_id}/revoke"): (404,),
     ("POST", "/api/v1/me/contacts"): (409, 429),
-    ("POST", "/api/v1/me/contacts/{contact_id}/confirm"): (400,),
+    ("POST", "/api/v1/me/contacts/{contact_id}/confirm"): (400, 409),
     ("PUT", "/api/v1/me/contacts/{contact_id}"): (404, 409, 429),
     ("DELETE", "/api/v1/me/contacts/{contact_id}"): (404,),
     ("POST", "/api/v1/self-service/recoveries"): (429,),
