@@ -317,38 +317,53 @@ def _apply(
     uow.subjects.update(updated, now=now)
     if changes:
         report.changed.append(f"{subject_id}: " + ", ".join(sorted(changes)))
-        uow.ledger.append(
-            [
-                DomainEvent(
-                    type=EventType.SUBJECT_ATTRIBUTES_CHANGED,
-                    occurred_at=now,
-                    actor=actor,
-                    subject_id=subject_id,
-                    case_id=None,
-                    data={
-                        "changed": sorted(changes),
-                        "because": {k: sources.get(k, "") for k in sorted(changes)},
-                    },
-                )
-            ]
+        _subject_event(
+            uow,
+            EventType.SUBJECT_ATTRIBUTES_CHANGED,
+            subject_id,
+            now,
+            actor,
+            {
+                "changed": sorted(changes),
+                "because": {k: sources.get(k, "") for k in sorted(changes)},
+            },
         )
     before, after = _tier(svc, subject), _tier(svc, updated)
     if before != after:
         report.tier_moves.append((subject_id, before, after))
-        uow.ledger.append(
-            [
-                DomainEvent(
-                    type=EventType.SUBJECT_TIER_CHANGED,
-                    occurred_at=now,
-                    actor=actor,
-                    subject_id=subject_id,
-                    case_id=None,
-                    data={"from": before, "to": after, "because": sources},
-                )
-            ]
+        _subject_event(
+            uow,
+            EventType.SUBJECT_TIER_CHANGED,
+            subject_id,
+            now,
+            actor,
+            {"from": before, "to": after, "because": sources},
         )
     if updated.privileged and not subject.privileged:
         _contain(uow, subject_id, now, actor)
+
+
+def _subject_event(
+    uow: UnitOfWork,
+    type_: EventType,
+    subject_id: str,
+    now: datetime,
+    actor: str,
+    data: dict[str, object],
+) -> None:
+    """Append one event about ``subject_id`` in the caller's transaction."""
+    uow.ledger.append(
+        [
+            DomainEvent(
+                type=type_,
+                occurred_at=now,
+                actor=actor,
+                subject_id=subject_id,
+                case_id=None,
+                data=data,
+            )
+        ]
+    )
 
 
 def _contain(uow: UnitOfWork, subject_id: str, now: datetime, actor: str) -> None:
@@ -359,17 +374,13 @@ def _contain(uow: UnitOfWork, subject_id: str, now: datetime, actor: str) -> Non
     reason = "subject became privileged: recover again under the privileged tier"
     voided = uow.tokens.void_live(subject_id, now=now, reason=reason)
     if voided:
-        uow.ledger.append(
-            [
-                DomainEvent(
-                    type=EventType.TOKENS_VOIDED,
-                    occurred_at=now,
-                    actor=actor,
-                    subject_id=subject_id,
-                    case_id=None,
-                    data={"voided": voided, "reason": reason},
-                )
-            ]
+        _subject_event(
+            uow,
+            EventType.TOKENS_VOIDED,
+            subject_id,
+            now,
+            actor,
+            {"voided": voided, "reason": reason},
         )
     open_ids = uow.conn.execute(
         select(cases.c.id).where(
