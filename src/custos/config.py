@@ -319,6 +319,21 @@ def _default_targets() -> dict[str, TargetConfig]:
     return {"directory": BuiltinTarget()}
 
 
+class ConsoleConfig(BaseModel):
+    """The operators' web console (docs/console.md). Sessions end after
+    ``idle_minutes`` without a request or ``absolute_hours`` in all (R-30)."""
+
+    model_config = ConfigDict(extra="forbid")
+    idle_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    absolute_hours: int = Field(default=12, ge=1, le=7 * 24)
+
+    @model_validator(mode="after")
+    def _idle_within_absolute(self) -> ConsoleConfig:
+        if self.idle_minutes > self.absolute_hours * 60:
+            raise ValueError("idle_minutes cannot exceed absolute_hours")
+        return self
+
+
 class WorkerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     #: Seconds between two ``subjects sync`` runs in the worker; None: never
@@ -480,6 +495,7 @@ class Settings(BaseSettings):
     security_webhook_secret: SecretStr | None = None
     targets: dict[str, TargetConfig] = Field(default_factory=_default_targets)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     siem: SiemConfig = Field(default_factory=SiemConfig)
     #: Email over SMTP; when unset, messages go to the outbox folder (the demo).
     smtp: SmtpConfig | None = None

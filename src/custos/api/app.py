@@ -26,6 +26,7 @@ from custos.api.equal_time import EqualTimeMiddleware
 from custos.api.reset_page import RESET_PAGE
 from custos.api.strict_input import refuse_unexpected_input
 from custos.service.ports import Services
+from custos.web import install as web
 
 #: Unauthenticated endpoints whose answers must not tell accounts apart (R-19).
 UNAUTHENTICATED_PREFIXES = ("/api/v1/self-service/",)
@@ -73,6 +74,7 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(assisted_routes.operator_router)
     app.include_router(assisted_routes.public_router)
     app.include_router(assisted_routes.page_router)
+    web.install(app)
 
     https = svc.settings.public_origin.startswith("https://")
 

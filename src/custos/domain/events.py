@@ -85,6 +85,16 @@ class EventType(StrEnum):
     AGENT_CHALLENGE_SENT = "proofing:agent_challenge:sent"
     AGENT_CHALLENGE_ANSWERED = "proofing:agent_challenge:answered"
     AGENT_CHALLENGE_SUPPRESSED = "proofing:agent_challenge:suppressed"
+    # Operators in the console (docs/console.md): sign-in, sessions, administration.
+    OPERATOR_SIGNED_IN = "auth:operator:signed_in"
+    OPERATOR_SIGN_IN_FAILED = "auth:operator:sign_in_failed"
+    OPERATOR_SESSION_ENDED = "auth:operator:session_ended"
+    OPERATOR_SECOND_FACTOR_BOUND = "auth:operator:second_factor_bound"
+    OPERATOR_PASSWORD_SET = "admin:operator:password_set"
+    OPERATOR_DISABLED = "admin:operator:disabled"
+    OPERATOR_ENABLED = "admin:operator:enabled"
+    OPERATOR_ROLES_CHANGED = "admin:operator:roles_changed"
+    OPERATOR_TOKEN_REVOKED = "admin:operator:token_revoked"
 
 
 class Outcome(StrEnum):

@@ -509,6 +509,21 @@ subject_sessions = Table(
     Column("end_reason", String(100)),
 )
 
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    # Operators' console sessions (R-26, R-30): the cookie's token is stored as SHA-256.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("operator_id", ForeignKey("operators.id"), nullable=False, index=True),
+    Column("method", String(30), nullable=False),
+    Column("source", String(64)),
+    _ts("created_at", nullable=False),
+    _ts("last_seen_at", nullable=False),
+    _ts("ended_at"),
+    Column("end_reason", String(100)),
+)
+
 pending_totp = Table(
     "pending_totp",
     metadata,

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine
 
 from custos.store.authenticator_repository import AuthenticatorRepository
 from custos.store.case_repository import CaseRepository
+from custos.store.console_session_repository import ConsoleSessionRepository
 from custos.store.contact_repository import ContactRepository
 from custos.store.credential_repository import (
     EmailCodeRepository,
@@ -71,6 +72,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(self.conn)
         self.authenticators = AuthenticatorRepository(self.conn)
         self.sessions = SessionRepository(self.conn)
+        self.console_sessions = ConsoleSessionRepository(self.conn)
         self.limits = RateLimitRepository(self.conn)
         self.risk = RiskRepository(self.conn)
         self.proofed_attributes = ProofedAttributeRepository(self.conn)

@@ -1,0 +1,1 @@
+"""The operators' console (docs/console.md): one module of routes per area."""

@@ -1,0 +1,24 @@
+"""Mounting the web faces on the application: the package's static assets at
+``/static/``, the console's routes, and pages answering errors as pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from custos.web.console import home_routes
+from custos.web.page_errors import error_page
+
+STATIC = Path(__file__).parent / "static"
+
+#: The console's routers, in the order they are matched.
+CONSOLE_ROUTERS = (home_routes.router,)
+
+
+def install(app: FastAPI) -> None:
+    app.state.page_errors = error_page
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in CONSOLE_ROUTERS:
+        app.include_router(router)
