@@ -4,6 +4,7 @@ signature, issuer, audience, key id, times, replay, IAL and core attributes
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from idv_provider import ATTRIBUTES, Provider, claims, jwks_server, provider_settings
 from proof_world import proof_world
+from sqlalchemy import select
 
 from conftest import BACKENDS, World
 from custos.api.app import create_app
@@ -22,6 +24,7 @@ from custos.domain.model import Role
 from custos.domain.states import CaseState
 from custos.service.ceremonies import reproofing
 from custos.service.recovery import cases, self_service
+from custos.store.tables import ledger
 
 
 @pytest.fixture
@@ -333,3 +336,39 @@ def test_jwks_url_with_untrusted_certificate_fails_closed(
         token = provider.sign(claims(world.clock.now()), "k-es")
         assert "unavailable" in rejection(world, case_id, token)
         world.svc.engine.dispose()
+
+
+def test_passing_reproofing_lifts_the_bind_demand_of_a_helpdesk_recovery(
+    world: World, provider: Provider
+) -> None:
+    """R-45: after an agent-assisted recovery the subject must bind a
+    phishing-resistant authenticator *or re-proof*; a passed re-proofing lifts
+    the demand (ledger: enrolment:subject:bind_satisfied, by re-proofing), a
+    failed one leaves it."""
+    enrol(world, "bob")
+    with world.svc.uow() as uow:
+        uow.subjects.set_bind_due("bob", True)
+        uow.commit()
+    failed_case = helpdesk_case(world, "bob")
+    rejection(world, failed_case, provider.sign(claims(world.clock.now(), ial=1), "k-es"))
+    with world.svc.uow() as uow:
+        subject = uow.subjects.get("bob")
+    assert subject is not None and subject.phishing_resistant_bind_due
+    cases.cancel(world.svc, world.operators["hana"], failed_case, reason="retry")
+
+    case_id = helpdesk_case(world, "bob")
+    assert prove(world, case_id, provider.sign(claims(world.clock.now()), "k-es")) == (
+        CaseState.APPROVED
+    )
+    with world.svc.uow() as uow:
+        subject = uow.subjects.get("bob")
+        satisfied = list(
+            uow.conn.execute(
+                select(ledger.c.canonical).where(
+                    ledger.c.subject_id == "bob",
+                    ledger.c.type == "enrolment:subject:bind_satisfied",
+                )
+            ).scalars()
+        )
+    assert subject is not None and not subject.phishing_resistant_bind_due
+    assert [json.loads(e)["data"] for e in satisfied] == [{"by": "re-proofing"}]

@@ -18,6 +18,7 @@ from custos.domain.events import EventType, Outcome
 from custos.domain.model import SYSTEM_ACTOR, Case, Subject
 from custos.proofing import reproofing
 from custos.proofing.reproofing import ReproofingRejected
+from custos.service.enrolment import subject_sessions
 from custos.service.ports import Services
 from custos.store.unit_of_work import UnitOfWork
 
@@ -61,7 +62,8 @@ def verify(
 ) -> bool:
     """Whether ``token`` re-proofs ``subject`` for ``case``. A result whose
     signature checks out is spent at once (its ``jti`` stored), whatever the
-    verdict, so no result counts twice. Records the verdict on the case."""
+    verdict, so no result counts twice. Records the verdict on the case; a pass
+    lifts the subject's R-45 bind demand."""
     provider: str | None = None
     try:
         verified = svc.idv.verify(token)
@@ -116,4 +118,7 @@ def verify(
             "attributes_matched": sorted(uow.proofed_attributes.of(subject.id)),
         },
     )
+    # R-45: re-proofing is the other way out of the bind demand an agent-assisted
+    # recovery left (a later agent-assisted completion sets it again).
+    subject_sessions.satisfy_bind(uow, subject.id, now=now, by="re-proofing")
     return True
