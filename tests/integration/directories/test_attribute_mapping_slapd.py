@@ -478,3 +478,112 @@ def test_with_the_member_of_overlay_groups_and_filters_read_member_of(
     )
     assert not j.privileged
     assert i.attribute_sources["groups"] == "openldap: memberOf"
+
+
+def _toml_target(tree: Tree, name: str, *, identity_source: bool) -> str:
+    server = tree.server
+    lines = [
+        f"[targets.{name}]",
+        'kind = "ldap"',
+        f'url = "{server.ldap_url}"',
+        "start_tls = true",
+        f'ca_file = "{server.ca_file}"',
+        f'bind_dn = "{server.service_dn}"',
+        f'user_base = "{tree.base}"',
+        'correlation_attribute = "employeeNumber"',
+        f"identity_source = {'true' if identity_source else 'false'}",
+        f'bind_password = {{ value = "{server.service_password}" }}',
+    ]
+    if identity_source:
+        lines += [
+            f"[targets.{name}.mapping]",
+            'employee_id_attribute = "employeeNumber"',
+            'email_attribute = "mail"',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def test_cli_subjects_sync_links_accounts_with_other_names_by_employee_id(
+    tmp_path: Path, slapd_server: SlapdServer
+) -> None:
+    """Issue 11 "Attribute mapping": ``custos subjects sync`` (the real CLI, in a
+    subprocess, configured by a TOML file) links an HR account ``alice.smith``
+    and an application account ``asmith`` to one subject because both carry the
+    employee id E-4242, prints its summary, reports the account whose employee id
+    nobody in HR has as an orphan (exit 1), and a second run links nothing new."""
+    hr = _tree(slapd_server)
+    apps = _tree(slapd_server)
+    hr.add("alice.smith", employeeNumber="E-4242", mail="alice@corp.test")
+    hr.add("bob.jones", employeeNumber="E-5151")
+    apps.add("asmith", employeeNumber="E-4242")
+    apps.add("bjones", employeeNumber="E-5151")
+    apps.add("ghost", employeeNumber="E-0000")
+    config = tmp_path / "custos.toml"
+    config.write_text(
+        '[targets.directory]\nkind = "builtin"\n'
+        + _toml_target(hr, "hr", identity_source=True)
+        + _toml_target(apps, "apps", identity_source=False),
+        encoding="utf-8",
+    )
+    world = make_world(
+        f"sqlite:///{tmp_path / 'custos.db'}",
+        tmp_path,
+        start=datetime.now(UTC),
+        targets={
+            "directory": {"kind": "builtin"},
+            "hr": hr.server.target(
+                user_base=hr.base,
+                identity_source=True,
+                correlation_attribute="employeeNumber",
+                mapping={"employee_id_attribute": "employeeNumber", "email_attribute": "mail"},
+            ),
+            "apps": apps.server.target(user_base=apps.base, correlation_attribute="employeeNumber"),
+        },
+    )
+    settings = world.svc.settings
+    assert settings.sealing_key is not None
+    env = {
+        **os.environ,
+        "CUSTOS_DATABASE_URL": settings.effective_database_url,
+        "CUSTOS_SEALING_KEY": settings.sealing_key.get_secret_value(),
+        "COLUMNS": "250",
+    }
+    custos = str(Path(sys.executable).parent / "custos")
+    command = [custos, "--config", str(config), "--data-dir", str(settings.data_dir)]
+    try:
+        first = subprocess.run(
+            [*command, "subjects", "sync"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        second = subprocess.run(
+            [*command, "subjects", "sync"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        with world.svc.uow(read_only=True) as uow:
+            alice = uow.subjects.get("e-4242")
+            bob = uow.subjects.get("e-5151")
+            ghost = uow.subjects.get("e-0000")
+    finally:
+        world.svc.engine.dispose()
+    assert first.returncode == 1, first.stderr  # the orphan needs a person
+    out = first.stdout
+    assert "subjects created : 2" in out, out
+    assert "linked apps/asmith -> e-4242" in out
+    assert "linked apps/bjones -> e-5151" in out
+    assert "orphans (1):" in out and "ghost" in out
+    assert alice is not None and bob is not None and ghost is None
+    assert {(a.target, a.account_id) for a in alice.accounts} == {
+        ("hr", "alice.smith"),
+        ("apps", "asmith"),
+    }
+    assert alice.employee_id == "E-4242"
+    assert "subjects created : 0" in second.stdout, second.stdout
+    assert "accounts linked : 0" in second.stdout
