@@ -12,6 +12,7 @@ import custos
 from custos.api import (
     assisted_routes,
     contract,
+    docs_pages,
     errors,
     fraud_routes,
     ledger_routes,
@@ -41,7 +42,9 @@ def create_app(svc: Services) -> FastAPI:
         version=custos.__version__,
         description="Governed account recovery: cases, proofing, approvals, propagation.",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        # Swagger UI and ReDoc are served with local assets (custos.api.docs_pages),
+        # not FastAPI's pages, which load theirs from a CDN.
+        docs_url=None,
         redoc_url=None,
         # Input an operation does not take (a body, a query parameter) is refused: 422.
         dependencies=[Depends(refuse_unexpected_input)],
@@ -49,6 +52,7 @@ def create_app(svc: Services) -> FastAPI:
     app.state.services = svc
     errors.install(app)
     contract.install(app)
+    docs_pages.install(app)
     app.include_router(self_service_routes.router)
     app.include_router(operator_routes.router)
     app.include_router(fraud_routes.self_service_router)
@@ -87,7 +91,10 @@ def create_app(svc: Services) -> FastAPI:
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
-        if request.url.path.startswith("/api/v1/"):
+        if request.url.path.startswith(f"{docs_pages.ASSETS_PATH}/"):
+            # The documentation pages' scripts and styles are public files.
+            response.headers["Cache-Control"] = docs_pages.ASSETS_CACHE_CONTROL
+        elif request.url.path.startswith("/api/v1/"):
             # Answers name subjects, cases, codes and sessions: no cache keeps them.
             response.headers["Cache-Control"] = "no-store"
         if https:
