@@ -117,7 +117,7 @@ def _hints(svc: Services, tokens: dict[str, str], custos: str) -> None:
     inbox = f"{custos} outbox --to bob@{seeding.DOMAIN}"
     console.print(
         f"""
-Custos demo is running at {base}  (API docs: {base}/api/v1/docs)
+Custos demo is running at {base}  (API docs: {base}/api/v1/docs or /api/v1/redoc)
 Data folder: {svc.settings.data_dir.resolve()}
 
 Try a self-service recovery as bob (from this folder, in another shell):
