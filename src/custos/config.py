@@ -27,6 +27,7 @@ from pydantic_settings import (
 )
 
 from custos.domain.errors import InvalidInput
+from custos.domain.identities import Role
 
 
 class ConfigError(InvalidInput):
@@ -319,21 +320,6 @@ def _default_targets() -> dict[str, TargetConfig]:
     return {"directory": BuiltinTarget()}
 
 
-class ConsoleConfig(BaseModel):
-    """The operators' web console (docs/console.md). Sessions end after
-    ``idle_minutes`` without a request or ``absolute_hours`` in all (R-30)."""
-
-    model_config = ConfigDict(extra="forbid")
-    idle_minutes: int = Field(default=15, ge=1, le=24 * 60)
-    absolute_hours: int = Field(default=12, ge=1, le=7 * 24)
-
-    @model_validator(mode="after")
-    def _idle_within_absolute(self) -> ConsoleConfig:
-        if self.idle_minutes > self.absolute_hours * 60:
-            raise ValueError("idle_minutes cannot exceed absolute_hours")
-        return self
-
-
 class WorkerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     #: Seconds between two ``subjects sync`` runs in the worker; None: never
@@ -463,6 +449,116 @@ class SmtpConfig(BaseModel):
     @property
     def effective_port(self) -> int:
         return self.port or {"starttls": 587, "tls": 465, "none": 25}[self.security]
+
+
+def _default_scopes() -> list[str]:
+    return ["openid", "profile", "email"]
+
+
+def _default_id_token_algorithms() -> list[JwsAlgorithm]:
+    return ["RS256", "ES256"]
+
+
+class RoleRule(BaseModel):
+    """One rule of the SSO role mapping: members of ``group`` (a value of the
+    groups claim, compared exactly) get ``roles`` over the subjects of ``scope``
+    (subject groups; ``*`` is every subject)."""
+
+    model_config = ConfigDict(extra="forbid")
+    group: str = Field(min_length=1, max_length=256)
+    roles: list[Role] = Field(min_length=1)
+    scope: list[str] = Field(min_length=1)
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _known_roles(cls, value: Any) -> Any:
+        # Say which name is wrong and which exist, not pydantic's enum message.
+        known = [str(r) for r in Role]
+        if isinstance(value, list):
+            unknown = [str(v) for v in value if str(v) not in known]
+            if unknown:
+                raise ValueError(
+                    f"unknown role {', '.join(repr(u) for u in unknown)}: "
+                    f"the roles are {', '.join(known)}"
+                )
+        return value
+
+
+class OidcConfig(BaseModel):
+    """Operator sign-in to the console through an OpenID Connect provider
+    (``[console.oidc]``, docs/console.md#single-sign-on): the authorization code flow with
+    PKCE, state and nonce; the username claim names the operator, the groups
+    claim picks roles and scope through ``role_mapping``."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: The provider's issuer identifier; its discovery document is read from
+    #: ``<issuer>/.well-known/openid-configuration`` and must name this issuer.
+    issuer: str = Field(pattern=r"^https?://")
+    client_id: str = Field(min_length=1)
+    client_secret: SecretSource
+    scopes: list[str] = Field(default_factory=_default_scopes)
+    #: The claim whose value is the operator's name (matched to existing operators).
+    username_claim: str = Field(default="preferred_username", min_length=1)
+    #: The claim listing the person's groups (a list of strings, or one string).
+    groups_claim: str = Field(default="groups", min_length=1)
+    #: Every rule whose group the person is in applies: roles and scopes are united.
+    role_mapping: list[RoleRule] = Field(min_length=1)
+    #: Signature algorithms accepted on ID tokens (never ``none`` or HS*).
+    id_token_algorithms: list[JwsAlgorithm] = Field(
+        default_factory=_default_id_token_algorithms, min_length=1
+    )
+    #: The label of the sign-in button ("Sign in with <label>").
+    label: str = Field(default="single sign-on", min_length=1, max_length=60)
+    ca_file: Path | None = None  # CA bundle for the provider (system CAs if unset)
+    timeout_s: float = Field(default=10, gt=0, le=300)
+    #: Accept an http:// issuer; only for a provider on this machine (tests, demos).
+    allow_insecure_transport: bool = False
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("an issuer is an http(s) URL without query or fragment")
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid(cls, value: list[str]) -> list[str]:
+        if "openid" not in value:
+            raise ValueError("the scopes must include 'openid'")
+        if any(not s or " " in s for s in value):
+            raise ValueError("a scope is one word without spaces")
+        return value
+
+    @model_validator(mode="after")
+    def _encrypted(self) -> OidcConfig:
+        # The client secret and the authorization code cross the provider's URLs.
+        _clear_text(
+            self.issuer,
+            secure_scheme="https",
+            allow_insecure=self.allow_insecure_transport,
+            fix="use an https:// issuer",
+        )
+        return self
+
+
+class ConsoleConfig(BaseModel):
+    """The operators' web console (docs/console.md). Sessions end after
+    ``idle_minutes`` without a request or ``absolute_hours`` in all (R-30)."""
+
+    model_config = ConfigDict(extra="forbid")
+    idle_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    absolute_hours: int = Field(default=12, ge=1, le=7 * 24)
+    #: OpenID Connect single sign-on for operators (docs/console.md#single-sign-on);
+    #: unset: local accounts only.
+    oidc: OidcConfig | None = None
+
+    @model_validator(mode="after")
+    def _idle_within_absolute(self) -> ConsoleConfig:
+        if self.idle_minutes > self.absolute_hours * 60:
+            raise ValueError("idle_minutes cannot exceed absolute_hours")
+        return self
 
 
 class Settings(BaseSettings):

@@ -18,6 +18,7 @@ from custos.idv.verify import IdvVerifier
 from custos.notify.base import Notifier
 from custos.notify.sms import SmsGateway, SmsOutbox
 from custos.policy.loader import LoadedPolicy
+from custos.sso.relying_party import OidcRelyingParty
 from custos.store.unit_of_work import UnitOfWork
 
 
@@ -36,11 +37,15 @@ class Services:
     mac_key: bytes = field(init=False, repr=False)
     #: Re-proofing providers with their cached key sets (custos.idv).
     idv: IdvVerifier = field(init=False, repr=False)
+    #: Operator single sign-on to the console (custos.sso); None: not configured.
+    sso: OidcRelyingParty | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.sealer = Sealer(self.key)
         self.mac_key = self.key.subkey("custos/codes/v1")
         self.idv = IdvVerifier(self.settings.proofing, self.clock)
+        oidc = self.settings.console.oidc
+        self.sso = None if oidc is None else OidcRelyingParty(oidc, self.clock)
 
     @property
     def sms(self) -> SmsGateway:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, func, or_, select
 
-from custos.domain.model import LinkedAccount, Operator, Subject
+from custos.domain.model import LinkedAccount, Operator, Role, Subject
 from custos.store.bulk import chunks
 from custos.store.contact_repository import ContactRepository
 from custos.store.mapping import operator_from_row, subject_from_row, subject_to_row
@@ -136,6 +136,29 @@ class OperatorRepository:
     def get(self, operator_id: str) -> Operator | None:
         row = self._conn.execute(select(operators).where(operators.c.id == operator_id)).first()
         return None if row is None else operator_from_row(row)
+
+    def by_name(self, name: str) -> Operator | None:
+        row = self._conn.execute(select(operators).where(operators.c.name == name)).first()
+        return None if row is None else operator_from_row(row)
+
+    def set_access(
+        self,
+        operator_id: str,
+        *,
+        roles: frozenset[Role],
+        scope: frozenset[str],
+        groups: frozenset[str],
+    ) -> None:
+        """Replace the operator's roles, scope and group memberships."""
+        self._conn.execute(
+            operators.update()
+            .where(operators.c.id == operator_id)
+            .values(
+                roles=sorted(str(r) for r in roles),
+                scope=sorted(scope),
+                groups=sorted(groups),
+            )
+        )
 
     def exists(self, name: str, person: str) -> bool:
         row = self._conn.execute(

@@ -594,3 +594,17 @@ agent_challenges = Table(
     _ts("expires_at", nullable=False),
     _ts("answered_at"),
 )
+
+console_sso_attempts = Table(
+    "console_sso_attempts",
+    metadata,
+    # Operator single sign-on started and not yet come back (10 minutes): the
+    # SHA-256 of the state sent to the provider and of the browser's binding
+    # cookie; the PKCE verifier and nonce are derived from the state with a key,
+    # never stored.
+    Column("state_digest", String(64), primary_key=True),
+    Column("browser_digest", String(64), nullable=False),
+    Column("return_to", String(500), nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("expires_at", nullable=False),
+)

@@ -34,6 +34,7 @@ from custos.store.receipt_repository import ReceiptRepository
 from custos.store.repudiation_repository import RepudiationRepository
 from custos.store.risk_repository import RiskRepository
 from custos.store.session_repository import SessionRepository
+from custos.store.sso_attempt_repository import SsoAttemptRepository
 
 
 class UnitOfWork:
@@ -79,6 +80,7 @@ class UnitOfWork:
         self.used_jtis = UsedJtiRepository(self.conn)
         self.attestations = AttestationRepository(self.conn)
         self.challenges = ChallengeRepository(self.conn)
+        self.sso_attempts = SsoAttemptRepository(self.conn)
         return self
 
     def after_commit(self, action: Callable[[], None]) -> None:
