@@ -14,6 +14,7 @@ token's (Core §5.3.2). Nothing here logs or returns a code or a token.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -23,6 +24,7 @@ from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from custos.clock import Clock
@@ -120,41 +122,32 @@ class OidcRelyingParty:
         return self._identity(claims)
 
     def _validated(self, raw: str, *, nonce: str, access_token: object) -> dict[str, Any]:
-        registry = JWSRegistry(algorithms=list(self.config.id_token_algorithms))
-        try:
-            try:
-                decoded = jwt.decode(raw, self.provider.keys(), registry=registry)
-            except InvalidKeyIdError:
-                # A key id the cached set lacks: the provider may have rotated its keys.
-                decoded = jwt.decode(raw, self.provider.keys(refresh=True), registry=registry)
-            claims = CodeIDToken(
-                decoded.claims,
-                decoded.header,
-                {
-                    "iss": {"essential": True, "value": self.provider.metadata().issuer},
-                    "aud": {"essential": True, "value": self.config.client_id},
-                    "sub": {"essential": True},
-                    "nonce": {"essential": True},
-                },
-                {
-                    "nonce": nonce,
-                    "client_id": self.config.client_id,
-                    "access_token": access_token if isinstance(access_token, str) else None,
-                },
+        issuer = self.provider.metadata().issuer
+
+        def check(keys: KeySet) -> dict[str, Any]:
+            return validate_id_token(
+                raw,
+                keys=keys,
+                issuer=issuer,
+                client_id=self.config.client_id,
+                algorithms=self.config.id_token_algorithms,
+                nonce=nonce,
+                access_token=access_token if isinstance(access_token, str) else None,
+                now=int(self._clock.now().timestamp()),
             )
-            claims.validate(now=int(self._clock.now().timestamp()), leeway=LEEWAY_S)
-        except JoseError as exc:
-            raise IdTokenInvalid(
-                f"the provider's ID token is not valid ({_jose_reason(exc)})"
-            ) from exc
-        return dict(claims)
+
+        try:
+            return check(self.provider.keys())
+        except IdTokenInvalid as exc:
+            if not isinstance(exc.__cause__, InvalidKeyIdError):
+                raise
+        # A key id the cached set lacks: the provider may have rotated its keys.
+        return check(self.provider.keys(refresh=True))
 
     def _needs_userinfo(self, claims: dict[str, Any]) -> bool:
         return self.config.username_claim not in claims or self.config.groups_claim not in claims
 
-    def _userinfo(
-        self, client: Any, endpoint: str, id_claims: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _userinfo(self, client: Any, endpoint: str, id_claims: dict[str, Any]) -> dict[str, Any]:
         try:
             response = client.get(endpoint, headers={"Accept": "application/json"})
         except httpx2.HTTPError as exc:
@@ -212,3 +205,39 @@ def _jose_reason(exc: JoseError) -> str:
     reason = exc.error or type(exc).__name__
     claim = getattr(exc, "claim", None)
     return f"{reason}: {claim}"[:100] if isinstance(claim, str) else reason[:100]
+
+
+def validate_id_token(
+    raw: str,
+    *,
+    keys: KeySet,
+    issuer: str,
+    client_id: str,
+    algorithms: Sequence[str],
+    nonce: str,
+    access_token: str | None,
+    now: int,
+) -> dict[str, Any]:
+    """The claims of ID token ``raw`` once valid (Core §3.1.3.7): signed by one of
+    ``keys`` under one of ``algorithms``; ``iss`` is ``issuer``; ``aud`` holds
+    ``client_id`` (with ``azp`` when it holds others); ``exp``, ``iat`` and ``nbf``
+    hold at ``now`` (seconds) within :data:`LEEWAY_S`; ``nonce`` is the one sent;
+    ``at_hash``, when present, matches ``access_token``. Raises IdTokenInvalid,
+    caused by joserfc's error."""
+    try:
+        decoded = jwt.decode(raw, keys, registry=JWSRegistry(algorithms=list(algorithms)))
+        claims = CodeIDToken(
+            decoded.claims,
+            decoded.header,
+            {
+                "iss": {"essential": True, "value": issuer},
+                "aud": {"essential": True, "value": client_id},
+                "sub": {"essential": True},
+                "nonce": {"essential": True},
+            },
+            {"nonce": nonce, "client_id": client_id, "access_token": access_token},
+        )
+        claims.validate(now=now, leeway=LEEWAY_S)
+    except JoseError as exc:
+        raise IdTokenInvalid(f"the provider's ID token is not valid ({_jose_reason(exc)})") from exc
+    return dict(claims)

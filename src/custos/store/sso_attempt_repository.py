@@ -45,9 +45,7 @@ class SsoAttemptRepository:
         if row is None:
             return None
         deleted = self._conn.execute(
-            console_sso_attempts.delete().where(
-                console_sso_attempts.c.state_digest == state_digest
-            )
+            console_sso_attempts.delete().where(console_sso_attempts.c.state_digest == state_digest)
         )
         if deleted.rowcount != 1:  # another node took it first
             return None

@@ -75,8 +75,7 @@ def _create(
     name = identity.username
     if uow.operators.exists(name, name):
         raise OperatorConflict(
-            f"an operator for the person '{name}' exists under another name: "
-            "ask an administrator"
+            f"an operator for the person '{name}' exists under another name: ask an administrator"
         )
     operator = Operator(
         id=f"op-{secrets.token_hex(6)}",

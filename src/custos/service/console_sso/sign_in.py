@@ -2,9 +2,9 @@
 
 Every refusal is a structured log line (error id, reason, issuer, name, source;
 never a code or a token). A refusal past the state check (the answer belongs to
-a sign-in this browser started) is also a ledger event ``auth:console_sso:refused``;
-an answer without a valid state is only logged, so that anyone's made-up
-requests cannot fill the ledger.
+a sign-in this browser started) is also a ledger event
+``auth:operator:sign_in_failed`` with ``method: oidc``; an answer without a valid
+state is only logged, so that anyone's made-up requests cannot fill the ledger.
 """
 
 from __future__ import annotations
@@ -88,9 +88,7 @@ def finish(
     return SsoSignIn(operator=operator, return_to=attempt.return_to)
 
 
-def _log(
-    exc: SsoFailed, *, issuer: str, identity: SsoIdentity | None, source: str | None
-) -> None:
+def _log(exc: SsoFailed, *, issuer: str, identity: SsoIdentity | None, source: str | None) -> None:
     log.warning(
         "console_sso_refused",
         error_id=exc.error_id,
@@ -121,6 +119,7 @@ def _record(
                     outcome=Outcome.DENIED if isinstance(exc, DENIALS) else Outcome.FAILURE,
                     reason=exc.message,
                     data={
+                        "method": "oidc",
                         "error": exc.error_id,
                         "issuer": issuer,
                         "name": identity.username if identity else None,
