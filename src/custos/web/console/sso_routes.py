@@ -19,7 +19,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from custos.api.auth import client_address
 from custos.service.console_sso import attempts, sign_in
 from custos.sso import errors
-from custos.web.console.session import secure_origin, services, start_session_response
+from custos.web.console.session import (
+    safe_next,
+    secure_origin,
+    services,
+    start_session_response,
+)
 from custos.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -76,6 +81,13 @@ ADVICE: Final[dict[type[errors.SsoFailed], tuple[int, str, str]]] = {
         "Ask an administrator: an operator for you exists under another name.",
     ),
 }
+
+
+def sso_button(request: Request, next_path: str = "/") -> dict[str, str | None]:
+    """What ``console/_sso_button.html`` needs on the sign-in page: the button's
+    label (None when single sign-on is not configured) and where to go after."""
+    oidc = services(request).settings.console.oidc
+    return {"sso_label": oidc.label if oidc else None, "next_path": safe_next(next_path)}
 
 
 def binding_cookie(request: Request) -> str:
