@@ -239,3 +239,18 @@ def test_a_code_is_never_logged_nor_in_the_ledger(sso_site: SsoSite, capsys: obj
     assert "console_sso_refused" in captured.err + captured.out
     assert code not in captured.err + captured.out
     assert state not in captured.err + captured.out
+
+
+def test_an_answer_naming_another_issuer_is_refused(sso_site: SsoSite) -> None:
+    """RFC 9207: a code sent back with another provider's issuer is not redeemed."""
+    sso_site.provider.person("u-1001", "alice", "custos-helpdesk")
+    with sso_site.browser() as browser:
+        callback = sign_in_at_provider(browser, sso_site, "u-1001")
+        parts = urlsplit(callback)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        assert query["iss"] == sso_site.provider.issuer
+        query["iss"] = "https://evil.example"
+        answer = browser.get(parts._replace(query=urlencode(query)).geturl())
+    _refusal(answer, 403, "sso_provider_error")
+    assert "another identity provider" in answer.text
+    assert _operator(sso_site, "alice") is None
