@@ -27,8 +27,7 @@ def browser() -> Iterator[Browser]:
 
 
 def _page(browser: Browser) -> Page:
-    # axe-core is injected as an inline script, which the pages' CSP forbids.
-    return browser.new_context(bypass_csp=True).new_page()
+    return browser.new_context().new_page()
 
 
 def _sign_in_at_provider(page: Page, site: SsoSite, sub: str) -> None:
