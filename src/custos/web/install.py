@@ -8,13 +8,19 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from custos.web.console import home_routes, sso_routes
+from custos.web.console import admin_routes
+from custos.web.console import home_routes
+from custos.web.console import sso_routes
 from custos.web.page_errors import error_page
 
 STATIC = Path(__file__).parent / "static"
 
 #: The console's routers, in the order they are matched.
-CONSOLE_ROUTERS = (home_routes.router, sso_routes.router)
+CONSOLE_ROUTERS = (
+    home_routes.router,
+    sso_routes.router,
+    admin_routes.router,
+)
 
 
 def install(app: FastAPI) -> None:
