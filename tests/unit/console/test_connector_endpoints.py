@@ -1,0 +1,112 @@
+"""What the administration page says of a target's endpoint
+(service/console/connector_summary.py): where it is, how it authenticates, and
+where each secret is read from; never a secret itself (R-42)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import TypeAdapter
+
+from custos.config import TargetConfig
+from custos.service.console.connector_summary import endpoint_facts, without_userinfo
+
+SECRET = "s3cret-Value-never-shown"
+TARGET: TypeAdapter[TargetConfig] = TypeAdapter(TargetConfig)
+
+
+def _shown(facts: tuple[tuple[str, str], ...]) -> str:
+    return "\n".join(f"{label}: {value}" for label, value in facts)
+
+
+def test_an_ldap_target_names_its_server_and_where_the_password_is_read_from() -> None:
+    cfg = TARGET.validate_python(
+        {
+            "kind": "ldap",
+            "url": "ldaps://ldap.example.org",
+            "ca_file": "/etc/custos/ca.pem",
+            "bind_dn": "cn=custos,ou=services,dc=example,dc=org",
+            "bind_password": {"env": "CUSTOS_LDAP_PASSWORD"},
+            "user_base": "ou=people,dc=example,dc=org",
+        }
+    )
+    facts = dict(endpoint_facts(cfg))
+    assert facts["URL"] == "ldaps://ldap.example.org"
+    assert facts["Encryption"] == "LDAPS"
+    assert facts["CA file"] == "/etc/custos/ca.pem"
+    assert facts["Bind DN"] == "cn=custos,ou=services,dc=example,dc=org"
+    assert facts["Bind password"] == (
+        "not shown; read from environment variable CUSTOS_LDAP_PASSWORD"
+    )
+    assert facts["Timeout"] == "10 s"
+
+
+def test_a_bind_password_written_in_the_configuration_is_not_shown() -> None:
+    for kind in ("ldap", "active_directory"):
+        cfg = TARGET.validate_python(
+            {
+                "kind": kind,
+                "url": "ldap://dc.example.org",
+                "start_tls": True,
+                "bind_dn": "cn=custos",
+                "bind_password": {"value": SECRET},
+                "user_base": "dc=example,dc=org",
+            }
+        )
+        shown = _shown(endpoint_facts(cfg))
+        assert SECRET not in shown
+        assert "Bind password: not shown; written in the configuration" in shown
+        assert "Encryption: StartTLS" in shown
+
+
+def test_a_scim_target_shows_neither_its_token_nor_its_client_secret(tmp_path: Path) -> None:
+    bearer = TARGET.validate_python(
+        {
+            "kind": "scim",
+            "base_url": "https://idp.example.org/scim/v2",
+            "bearer_token": {"value": SECRET},
+        }
+    )
+    shown = _shown(endpoint_facts(bearer))
+    assert SECRET not in shown
+    assert "Authentication: bearer token" in shown
+    assert "Bearer token: not shown; written in the configuration" in shown
+
+    secret_file = tmp_path / "client-secret"
+    secret_file.write_text(SECRET)
+    oauth = TARGET.validate_python(
+        {
+            "kind": "scim",
+            "base_url": "https://idp.example.org/scim/v2",
+            "oauth2": {
+                "token_url": "https://idp.example.org/oauth/token",
+                "client_id": "custos",
+                "client_secret": {"file": str(secret_file)},
+            },
+        }
+    )
+    shown = _shown(endpoint_facts(oauth))
+    assert SECRET not in shown
+    assert "Client id: custos" in shown
+    assert f"Client secret: not shown; read from file {secret_file}" in shown
+
+
+def test_credentials_in_a_url_are_cut_out() -> None:
+    assert without_userinfo(f"https://custos:{SECRET}@idp.example.org:8443/scim") == (
+        "https://idp.example.org:8443/scim"
+    )
+    assert without_userinfo("ldaps://ldap.example.org") == "ldaps://ldap.example.org"
+    cfg = TARGET.validate_python(
+        {
+            "kind": "scim",
+            "base_url": f"https://custos:{SECRET}@idp.example.org/scim/v2",
+            "bearer_token": {"env": "SCIM_TOKEN"},
+        }
+    )
+    assert SECRET not in _shown(endpoint_facts(cfg))
+
+
+def test_a_target_registered_without_configuration_says_so() -> None:
+    assert endpoint_facts(None) == (
+        ("Configuration", "registered by the application, not from the configuration"),
+    )
