@@ -8,9 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from custos.web.console import admin_routes
-from custos.web.console import home_routes
-from custos.web.console import sso_routes
+from custos.web.console import admin_routes, home_routes, sso_routes
 from custos.web.page_errors import error_page
 
 STATIC = Path(__file__).parent / "static"
