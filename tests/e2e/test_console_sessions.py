@@ -143,3 +143,20 @@ def test_api_errors_stay_json_and_page_errors_are_pages(world: World, client: Te
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html")
     assert "Error id: not_found" in page.text
+
+
+def test_an_htmx_request_that_fails_gets_a_fragment_to_show_in_place(
+    world: World, client: TestClient
+) -> None:
+    """htmx swaps error answers (base.html's htmx-config): a failing htmx action
+    gets the message and error id as a fragment, not a whole page."""
+    sign_in(client, world, "hana")
+    page = client.get("/")
+    assert '"[45]..", "swap": true' in page.text
+    answer = client.post(
+        "/console/sign-out", headers={"HX-Request": "true", "X-CSRF-Token": "0" * 64}
+    )
+    assert answer.status_code == 403
+    assert answer.text.lstrip().startswith('<div class="notice bad" role="alert">')
+    assert "Error id: csrf_refused" in answer.text
+    assert "<html" not in answer.text

@@ -49,6 +49,17 @@ def error_page(
         if request.headers.get("hx-request"):
             return Response(status_code=200, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
+    if request.headers.get("hx-request"):
+        # htmx swaps this into the part of the page that asked (base.html lets
+        # htmx swap error answers), so the message shows where the action was.
+        return render(
+            request,
+            "_error_fragment.html",
+            status_code=status,
+            headers=headers,
+            message=message,
+            error_id=error_id,
+        )
     return render(
         request,
         "error.html",
