@@ -310,8 +310,52 @@ class ScimTarget(_Target):
         return self
 
 
+#: LemonLDAP::NG session kinds the connector can end, as the sessions explorer
+#: names them: ``global`` (SSO sessions), ``offline`` (OIDC offline sessions,
+#: whose refresh tokens outlive the SSO session), ``persistent`` (the per-user
+#: record: login history, OIDC consents, and the registered second factors).
+LemonLdapSessionKind = Literal["global", "offline", "persistent"]
+
+
+def _default_lemonldap_kinds() -> list[LemonLdapSessionKind]:
+    return ["global", "offline"]
+
+
+class LemonLdapTarget(_Target):
+    """A LemonLDAP::NG 2.x SSO portal, through a Manager that serves the
+    ``sessions`` and ``api`` modules (sessions explorer, Manager API v1) behind
+    HTTP Basic authentication (docs/connectors.md#lemonldapng)."""
+
+    kind: Literal["lemonldap"]
+    #: Base URL of the Manager (``/sessions/...`` and ``/api/v1/...`` below it).
+    url: str = Field(pattern=r"^https?://")
+    username: str = Field(min_length=1)
+    password: SecretSource
+    ca_file: Path | None = None
+    timeout_s: float = Field(default=10, gt=0, le=300)
+    #: Which kinds of session ``revoke_sessions`` deletes (and reads back).
+    session_kinds: list[LemonLdapSessionKind] = Field(
+        default_factory=_default_lemonldap_kinds, min_length=1
+    )
+    #: Accept http://; only for a Manager on this machine (tests, demos).
+    allow_insecure_transport: bool = False
+
+    @model_validator(mode="after")
+    def _encrypted(self) -> LemonLdapTarget:
+        # The Basic credential crosses every request.
+        _clear_text(
+            self.url,
+            secure_scheme="https",
+            allow_insecure=self.allow_insecure_transport,
+            fix="use https://",
+        )
+        if "global" not in self.session_kinds:
+            raise ValueError("session_kinds must include global (the SSO sessions)")
+        return self
+
+
 TargetConfig = Annotated[
-    BuiltinTarget | LdapTarget | ActiveDirectoryTarget | ScimTarget,
+    BuiltinTarget | LdapTarget | ActiveDirectoryTarget | ScimTarget | LemonLdapTarget,
     Field(discriminator="kind"),
 ]
 

@@ -10,6 +10,7 @@ from custos.config import (
     ActiveDirectoryTarget,
     BuiltinTarget,
     LdapTarget,
+    LemonLdapTarget,
     TargetConfig,
 )
 from custos.connectors.builtin import BuiltinDirectory
@@ -41,6 +42,10 @@ def build_connector(name: str, cfg: TargetConfig, engine: Engine) -> object:
         from custos.connectors.active_directory import ActiveDirectoryConnector
 
         return ActiveDirectoryConnector(name, cfg)
+    if isinstance(cfg, LemonLdapTarget):
+        from custos.connectors.lemonldap import LemonLdapConnector
+
+        return LemonLdapConnector(name, cfg)
     from custos.connectors.scim import ScimConnector
 
     return ScimConnector(name, cfg)
@@ -59,6 +64,10 @@ def connector_class(cfg: TargetConfig) -> type:
         from custos.connectors.active_directory import ActiveDirectoryConnector
 
         return ActiveDirectoryConnector
+    if isinstance(cfg, LemonLdapTarget):
+        from custos.connectors.lemonldap import LemonLdapConnector
+
+        return LemonLdapConnector
     from custos.connectors.scim import ScimConnector
 
     return ScimConnector

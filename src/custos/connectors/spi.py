@@ -89,12 +89,24 @@ class RevokeSessionsOp(Protocol):
 @runtime_checkable
 class ReadFactorsOp(Protocol):
     """Targets that report the second factors bound to an account there (an
-    identity provider); the ``mfa_bound`` check asks them when Custos itself has
-    no accepted authenticator for the subject. No connector offers it yet."""
+    identity provider, an SSO portal); the ``mfa_bound`` check asks them when
+    Custos itself has no accepted authenticator for the subject."""
 
     def bound_factors(self, account_id: str) -> frozenset[str]:
         """The kinds of active second factors of the account, spelled as Custos
         spells authenticator kinds (``webauthn``, ``totp``)."""
+        ...
+
+
+@runtime_checkable
+class ResetFactorsOp(Protocol):
+    """Targets where second factors can be removed (a credential reissue: the
+    subject enrols again)."""
+
+    def reset_factors(self, account_id: str) -> int:
+        """Remove every second factor registered for the account and read back
+        that none remains; return how many were removed. Raises a connector
+        error when some remain."""
         ...
 
 
@@ -204,6 +216,7 @@ OPERATIONS: dict[str, type] = {
     "force_change": ForceChangeOp,
     "revoke_sessions": RevokeSessionsOp,
     "read_factors": ReadFactorsOp,
+    "reset_factors": ResetFactorsOp,
     "read_password_changed": ReadPasswordChangedOp,
     "read_password_changed_many": ReadPasswordChangedManyOp,
     "prepare_writes": PrepareWritesOp,
