@@ -11,6 +11,7 @@ LemonLDAP::NG connector's tests.
   ``Apache::Session::File`` folders under ``folder``, and the handlers' local
   session cache (``Cache::FileCache``) there too, shared by both processes as
   it is shared by the processes of one host;
+  ``handlerInternalCache`` is 0 (see the comment there);
 * ``manager.psgi``: ``Lemonldap::NG::Manager`` with the ``sessions`` and
   ``api`` modules and no LemonLDAP::NG protection, behind HTTP Basic
   (``Plack::Middleware::Auth::Basic``), which is how the packaged API vhost is
@@ -33,6 +34,7 @@ import os
 import secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -141,6 +143,11 @@ def _lmconf(folder: Path, slapd: SlapdServer, portal: str) -> dict[str, object]:
         "globalStorageOptions": storage("sessions"),
         "persistentStorage": "Apache::Session::File",
         "persistentStorageOptions": storage("psessions"),
+        # Each handler process (the portal is one) keeps the last session it
+        # checked in memory for this many seconds (15 by default) without
+        # asking the backend: a deleted session would live on that long. Off
+        # here so a test sees the deletion at once (docs/connectors.md says so).
+        "handlerInternalCache": 0,
         "localSessionStorage": "Cache::FileCache",
         "localSessionStorageOptions": {
             "namespace": "lemonldap-ng-sessions",
@@ -271,6 +278,20 @@ class LemonLdapServer:
         """The SSO session files on disk (what the File backend holds)."""
         return [p for p in self.sessions_dir.iterdir() if p.is_file()]
 
+    def sessions_of(self, uid: str, kind: str = "global") -> int:
+        """How many sessions of ``kind`` the Manager's sessions explorer finds
+        for ``uid`` (read here with its own HTTP call, not the connector's)."""
+        key = "_session_uid" if kind == "persistent" else "_whatToTrace"
+        response = httpx.get(
+            f"{self.manager_url}/sessions/{kind}",
+            params={key: uid},
+            auth=(API_USER, self.api_password),
+            verify=ssl.create_default_context(cafile=str(self.ca_file)),
+            timeout=20,
+        )
+        response.raise_for_status()
+        return int(response.json()["count"])
+
     # -- Custos's side ---------------------------------------------------------------
     def target(self, **overrides: object) -> LemonLdapTarget:
         values: dict[str, object] = {
@@ -320,9 +341,13 @@ class LemonLdapServer:
                     )
                 )
         self._wait(self.portal_url, verify=True, name="portal")
-        self._wait(f"{self.manager_url}/api/v1/status", verify=str(self.ca_file), name="manager")
+        self._wait(
+            f"{self.manager_url}/api/v1/status",
+            verify=ssl.create_default_context(cafile=str(self.ca_file)),
+            name="manager",
+        )
 
-    def _wait(self, url: str, *, verify: bool | str, name: str) -> None:
+    def _wait(self, url: str, *, verify: bool | ssl.SSLContext, name: str) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             try:

@@ -1,8 +1,10 @@
 """Post-recovery checks. Per succeeded receipt: ``read_back`` (the target reports
-a password change at or after the redemption) and ``sessions_revoked`` (every
-session of the account ended, R-24, R-25). Once per case: ``mfa_bound`` (the
-subject has an authenticator of a kind the tier accepts, phishing-resistant by
-default, bound in Custos or reported by a target that reports factors; R-6).
+a password change at or after the redemption; not asked of a target that holds
+sessions but no password, such as an SSO portal, where nothing was written) and
+``sessions_revoked`` (every session of the account ended, R-24, R-25). Once
+per case: ``mfa_bound`` (the subject has an authenticator of a kind the tier
+accepts, phishing-resistant by default, bound in Custos or reported by a target
+that reports factors; R-6).
 
 Every result says where it ran (``target``: a target name, or ``custos``) and
 what it saw (``detail``). A check a target cannot run is "not applicable": it
@@ -35,6 +37,26 @@ CUSTOS = "custos"
 PASSED, FAILED, NOT_APPLICABLE = "passed", "failed", "not_applicable"
 
 
+def holds_sessions_only(registry: ConnectorRegistry, target: str) -> bool:
+    """Whether ``target`` keeps sessions but no password (an SSO portal such as
+    LemonLDAP::NG): propagation ends its sessions instead of writing a secret."""
+    return (
+        registry.has(target)
+        and registry.offers(target, "revoke_sessions")
+        and not registry.offers(target, "set_password")
+    )
+
+
+def _check_for(
+    registry: ConnectorRegistry, name: str, receipt: Receipt
+) -> Callable[[ConnectorRegistry, Receipt, datetime], CheckResult] | None:
+    """The per-receipt check ``name`` for ``receipt``; None for checks on the
+    subject, and for a read-back where no password was written."""
+    if name == "read_back" and holds_sessions_only(registry, receipt.target):
+        return None
+    return _CHECKS.get(name)
+
+
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """One check on one account (or, for ``mfa_bound``, on the subject: target
@@ -63,7 +85,7 @@ def run_checks(
     results: list[CheckResult] = []
     for receipt in receipts:
         for name in names:
-            check = _CHECKS.get(name)
+            check = _check_for(registry, name, receipt)
             if check is None:
                 continue  # checks on the subject run once per case (subject_checks)
             results.append(_optional(check(registry, receipt, since), optional))
@@ -192,7 +214,7 @@ def run_checks_many(
     for item in work:
         for receipt in item.receipts:
             for name in item.names:
-                check = _CHECKS.get(name)
+                check = _check_for(registry, name, receipt)
                 if check is None:
                     continue  # checks on the subject: after the receipts' checks
                 verdict = _without_io(registry, name, receipt, item.since, bulk)
@@ -224,7 +246,7 @@ def judge_now(
     results: list[CheckResult] = []
     for receipt in item.receipts:
         for name in item.names:
-            if name not in _CHECKS:
+            if _check_for(registry, name, receipt) is None:
                 continue
             verdict = _without_io(registry, name, receipt, item.since, bulk)
             if verdict is None:

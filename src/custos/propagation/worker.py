@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from custos.connectors.errors import ConnectorError
-from custos.connectors.spi import PrepareWritesOp, SetPasswordOp
+from custos.connectors.spi import PrepareWritesOp, RevokeSessionsOp, SetPasswordOp
 from custos.domain.enrolment import Authenticator
 from custos.domain.errors import DomainError
 from custos.domain.events import EventType, Outcome
@@ -290,6 +290,8 @@ class Worker:
             return ConnectorError("the case holds no secret any more (wiped or cancelled)"), ""
         blob, must_change = sealed
         try:
+            if verification.holds_sessions_only(self.svc.registry, receipt.target):
+                return None, self._contain(receipt)
             connector = self.svc.registry.operation(receipt.target, "set_password")
             assert isinstance(connector, SetPasswordOp)
             if must_change:
@@ -304,6 +306,15 @@ class Worker:
             return exc, ""
         except DomainError as exc:  # e.g. the secret does not unseal: never retryable
             return ConnectorError(exc.message), ""
+
+    def _contain(self, receipt: Receipt) -> str:
+        """A target that holds sessions but no password (an SSO portal): the
+        change there is ending the account's sessions, right away; the
+        ``sessions_revoked`` check ends (and reads back) them again."""
+        connector = self.svc.registry.operation(receipt.target, "revoke_sessions")
+        assert isinstance(connector, RevokeSessionsOp)
+        ended = connector.revoke_sessions(receipt.account_id)
+        return f"holds no password: {ended} session(s) ended"
 
     def _next_state(
         self, receipt: Receipt, error: ConnectorError | None, now: datetime
