@@ -32,6 +32,7 @@ def _classes() -> dict[str, type]:
     from custos.connectors.active_directory import ActiveDirectoryConnector
     from custos.connectors.builtin import BuiltinDirectory
     from custos.connectors.ldap import LdapConnector
+    from custos.connectors.lemonldap import LemonLdapConnector
     from custos.connectors.scim import ScimConnector
 
     return {
@@ -39,10 +40,11 @@ def _classes() -> dict[str, type]:
         "ldap": LdapConnector,
         "ad": ActiveDirectoryConnector,
         "scim": ScimConnector,
+        "lemonldap": LemonLdapConnector,
     }
 
 
-KINDS = ("builtin", "ldap", "ad", "scim")
+KINDS = ("builtin", "ldap", "ad", "scim", "lemonldap")
 
 
 def kinds_with(capability: str) -> list[str]:

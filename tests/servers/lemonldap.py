@@ -43,9 +43,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from contract_harness import Harness
 
 from custos.config import LemonLdapTarget, SecretSource
-from servers.slapd import SlapdServer
+from custos.connectors.lemonldap import LemonLdapConnector
+from servers.slapd import SlapdServer, strong_password
 from servers.tls import make_tls_files
 
 PORTAL_PSGI = Path("/usr/share/lemonldap-ng/portal/htdocs/index.psgi")
@@ -407,3 +409,23 @@ def lemonldap_server(
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def lemonldap_harness(lemonldap_server: LemonLdapServer, slapd_server: SlapdServer) -> Harness:
+    """The contract-suite harness for kind ``lemonldap``: accounts are the test
+    slapd's users, and a login is a sign-in through the portal."""
+    connector = LemonLdapConnector("sso", lemonldap_server.target())
+
+    def create() -> tuple[str, str]:
+        uid, password = f"user-{secrets.token_hex(4)}", strong_password()
+        slapd_server.add_user(uid, password)
+        return uid, password
+
+    return Harness(
+        kind="lemonldap",
+        connector=connector,
+        create_account=create,
+        can_login=lambda uid, password: lemonldap_server.sign_in(uid, password) is not None,
+        strong_password=strong_password,
+    )
