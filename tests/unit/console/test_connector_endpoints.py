@@ -110,3 +110,20 @@ def test_a_target_registered_without_configuration_says_so() -> None:
     assert endpoint_facts(None) == (
         ("Configuration", "registered by the application, not from the configuration"),
     )
+
+
+def test_a_lemonldap_target_names_its_manager_and_hides_the_basic_password() -> None:
+    """R-42: the Manager's Basic password is named by where it is read from."""
+    cfg = TARGET.validate_python(
+        {
+            "kind": "lemonldap",
+            "url": "https://llng-manager.example.org",
+            "username": "custos",
+            "password": {"value": SECRET},
+        }
+    )
+    facts = dict(endpoint_facts(cfg))
+    assert SECRET not in _shown(endpoint_facts(cfg))
+    assert facts["Manager URL"] == "https://llng-manager.example.org"
+    assert facts["Password"] == "not shown; written in the configuration"
+    assert facts["Session kinds"] == "global, offline"

@@ -11,6 +11,7 @@ from custos.config import (
     ActiveDirectoryTarget,
     BuiltinTarget,
     LdapTarget,
+    LemonLdapTarget,
     ScimTarget,
     SecretSource,
     TargetConfig,
@@ -24,6 +25,7 @@ CAPABILITY_LABELS: dict[str, str] = {
     "force_change": "require a new password at next logon",
     "revoke_sessions": "end the account's sessions",
     "read_factors": "read the second factors bound there",
+    "reset_factors": "remove the second factors registered there",
     "read_password_changed": "read when the password last changed",
     "read_password_changed_many": "read many password-change times at once",
     "prepare_writes": "look accounts up in batches before writing",
@@ -91,7 +93,25 @@ def endpoint_facts(cfg: TargetConfig | None) -> tuple[tuple[str, str], ...]:
             facts.insert(2, ("CA file", str(cfg.ca_file)))
         facts.append(("Timeout", f"{cfg.timeout_s:g} s"))
         return tuple(facts)
+    if isinstance(cfg, LemonLdapTarget):
+        return _lemonldap_facts(cfg)
     return _scim_facts(cfg)
+
+
+def _lemonldap_facts(cfg: LemonLdapTarget) -> tuple[tuple[str, str], ...]:
+    facts = [
+        ("Manager URL", without_userinfo(cfg.url)),
+        ("Authentication", "HTTP Basic"),
+        ("User", cfg.username),
+        ("Password", _secret_source(cfg.password)),
+        ("Session kinds", ", ".join(cfg.session_kinds)),
+    ]
+    if cfg.ca_file:
+        facts.append(("CA file", str(cfg.ca_file)))
+    if cfg.allow_insecure_transport:
+        facts.append(("Encryption", "plain http allowed (loopback only)"))
+    facts.append(("Timeout", f"{cfg.timeout_s:g} s"))
+    return tuple(facts)
 
 
 def without_userinfo(url: str) -> str:
