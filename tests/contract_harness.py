@@ -31,6 +31,7 @@ class Harness:
 def _classes() -> dict[str, type]:
     from custos.connectors.active_directory import ActiveDirectoryConnector
     from custos.connectors.builtin import BuiltinDirectory
+    from custos.connectors.entra import EntraConnector
     from custos.connectors.ldap import LdapConnector
     from custos.connectors.lemonldap import LemonLdapConnector
     from custos.connectors.scim import ScimConnector
@@ -41,10 +42,11 @@ def _classes() -> dict[str, type]:
         "ad": ActiveDirectoryConnector,
         "scim": ScimConnector,
         "lemonldap": LemonLdapConnector,
+        "entra": EntraConnector,
     }
 
 
-KINDS = ("builtin", "ldap", "ad", "scim", "lemonldap")
+KINDS = ("builtin", "ldap", "ad", "scim", "lemonldap", "entra")
 
 
 def kinds_with(capability: str) -> list[str]:

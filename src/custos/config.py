@@ -354,8 +354,67 @@ class LemonLdapTarget(_Target):
         return self
 
 
+class _CloudTarget(_Target):
+    """What the cloud identity-provider targets share: HTTPS (http:// only on
+    loopback with ``allow_insecure_transport``), a CA bundle, and how far the
+    connector follows a 429's ``Retry-After`` or retries a 5xx before it gives
+    the receipt back to the worker as Retryable."""
+
+    ca_file: Path | None = None
+    timeout_s: float = Field(default=10, gt=0, le=300)
+    #: Extra tries of one request after a 429 or 5xx (0: none).
+    max_retries: int = Field(default=2, ge=0, le=10)
+    #: The longest ``Retry-After`` waited in the request; a longer one ends the
+    #: try (Retryable) and the worker's backoff takes over.
+    max_retry_after_s: float = Field(default=10, ge=0, le=300)
+    #: Accept http:// URLs; only for a server on this machine (tests, demos).
+    allow_insecure_transport: bool = False
+
+    def _require_https(self, *urls: str) -> None:
+        for url in urls:
+            _clear_text(
+                url,
+                secure_scheme="https",
+                allow_insecure=self.allow_insecure_transport,
+                fix="use https://",
+            )
+
+
+class EntraTarget(_CloudTarget):
+    """Microsoft Entra ID through Microsoft Graph v1.0 with an app registration's
+    client credentials (docs/connectors.md#microsoft-entra-id). Accounts are
+    named by userPrincipalName."""
+
+    kind: Literal["entra"]
+    tenant_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9.-]+$")
+    client_id: str = Field(min_length=1)
+    client_secret: SecretSource
+    #: The token authority's host; the authority is ``<authority_host>/<tenant_id>``
+    #: (national clouds and tests change it). MSAL accepts https only.
+    authority_host: str = Field(
+        default="https://login.microsoftonline.com", pattern=r"^https://[^/]+/?$"
+    )
+    graph_url: str = Field(default="https://graph.microsoft.com/v1.0", pattern=r"^https?://")
+    #: ``cloud_only``: every user is a cloud user; one synced from AD is refused.
+    #: ``ad_synced``: AD is a target too and owns synced users' passwords (they
+    #: reach Entra by password hash sync or writeback): the connector does not
+    #: write those, it still ends their sessions.
+    hybrid: Literal["cloud_only", "ad_synced"] = "cloud_only"
+    #: Lifetime of a Temporary Access Pass the connector issues (Graph: 10..43200).
+    tap_lifetime_minutes: int = Field(default=60, ge=10, le=43200)
+
+    @model_validator(mode="after")
+    def _encrypted(self) -> EntraTarget:
+        self._require_https(self.graph_url)
+        return self
+
+    @property
+    def authority(self) -> str:
+        return f"{self.authority_host.rstrip('/')}/{self.tenant_id}"
+
+
 TargetConfig = Annotated[
-    BuiltinTarget | LdapTarget | ActiveDirectoryTarget | ScimTarget | LemonLdapTarget,
+    BuiltinTarget | LdapTarget | ActiveDirectoryTarget | ScimTarget | LemonLdapTarget | EntraTarget,
     Field(discriminator="kind"),
 ]
 

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from custos.config import (
     ActiveDirectoryTarget,
     BuiltinTarget,
+    EntraTarget,
     LdapTarget,
     LemonLdapTarget,
     TargetConfig,
@@ -46,6 +47,10 @@ def build_connector(name: str, cfg: TargetConfig, engine: Engine) -> object:
         from custos.connectors.lemonldap import LemonLdapConnector
 
         return LemonLdapConnector(name, cfg)
+    if isinstance(cfg, EntraTarget):
+        from custos.connectors.entra import EntraConnector
+
+        return EntraConnector(name, cfg)
     from custos.connectors.scim import ScimConnector
 
     return ScimConnector(name, cfg)
@@ -68,6 +73,10 @@ def connector_class(cfg: TargetConfig) -> type:
         from custos.connectors.lemonldap import LemonLdapConnector
 
         return LemonLdapConnector
+    if isinstance(cfg, EntraTarget):
+        from custos.connectors.entra import EntraConnector
+
+        return EntraConnector
     from custos.connectors.scim import ScimConnector
 
     return ScimConnector

@@ -127,3 +127,21 @@ def test_a_lemonldap_target_names_its_manager_and_hides_the_basic_password() -> 
     assert facts["Manager URL"] == "https://llng-manager.example.org"
     assert facts["Password"] == "not shown; written in the configuration"
     assert facts["Session kinds"] == "global, offline"
+
+
+def test_an_entra_target_names_its_tenant_and_never_its_client_secret() -> None:
+    cfg = TARGET.validate_python(
+        {
+            "kind": "entra",
+            "tenant_id": "contoso.onmicrosoft.com",
+            "client_id": "app-1",
+            "client_secret": {"value": SECRET},
+            "hybrid": "ad_synced",
+        }
+    )
+    facts = dict(endpoint_facts(cfg))
+    assert SECRET not in _shown(endpoint_facts(cfg))
+    assert facts["Client secret"] == "not shown; written in the configuration"
+    assert facts["Authority"] == "https://login.microsoftonline.com/contoso.onmicrosoft.com"
+    assert facts["Graph URL"] == "https://graph.microsoft.com/v1.0"
+    assert facts["Hybrid"] == "ad_synced"

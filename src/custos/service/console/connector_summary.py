@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 from custos.config import (
     ActiveDirectoryTarget,
     BuiltinTarget,
+    EntraTarget,
     LdapTarget,
     LemonLdapTarget,
     ScimTarget,
@@ -95,6 +96,8 @@ def endpoint_facts(cfg: TargetConfig | None) -> tuple[tuple[str, str], ...]:
         return tuple(facts)
     if isinstance(cfg, LemonLdapTarget):
         return _lemonldap_facts(cfg)
+    if isinstance(cfg, EntraTarget):
+        return _entra_facts(cfg)
     return _scim_facts(cfg)
 
 
@@ -137,6 +140,23 @@ def _scim_facts(cfg: ScimTarget) -> tuple[tuple[str, str], ...]:
             ("Authentication", "bearer token"),
             ("Bearer token", _secret_source(cfg.bearer_token)),
         ]
+    if cfg.ca_file:
+        facts.append(("CA file", str(cfg.ca_file)))
+    if cfg.allow_insecure_transport:
+        facts.append(("Encryption", "plain http allowed (loopback only)"))
+    facts.append(("Timeout", f"{cfg.timeout_s:g} s"))
+    return tuple(facts)
+
+
+def _entra_facts(cfg: EntraTarget) -> tuple[tuple[str, str], ...]:
+    facts = [
+        ("Graph URL", without_userinfo(cfg.graph_url)),
+        ("Authority", without_userinfo(cfg.authority)),
+        ("Authentication", "OAuth 2.0 client credentials (MSAL)"),
+        ("Client id", cfg.client_id),
+        ("Client secret", _secret_source(cfg.client_secret)),
+        ("Hybrid", cfg.hybrid),
+    ]
     if cfg.ca_file:
         facts.append(("CA file", str(cfg.ca_file)))
     if cfg.allow_insecure_transport:
