@@ -130,4 +130,8 @@ class Operator:
 
     def covers(self, subject: Subject) -> bool:
         """Whether ``subject`` lies within this operator's scope (groups; ``*`` is all)."""
-        return "*" in self.scope or bool(self.scope & subject.groups)
+        return self.covers_groups(subject.groups)
+
+    def covers_groups(self, groups: frozenset[str]) -> bool:
+        """Whether a subject in ``groups`` lies within this operator's scope."""
+        return "*" in self.scope or bool(self.scope & groups)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, func, or_, select
@@ -12,6 +13,19 @@ from custos.store.bulk import chunks
 from custos.store.contact_repository import ContactRepository
 from custos.store.mapping import operator_from_row, subject_from_row, subject_to_row
 from custos.store.tables import linked_accounts, operators, subjects
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectBrief:
+    """What a list of subjects shows (and scope is decided on): no contact, no account."""
+
+    id: str
+    display_name: str
+    kind: str
+    employment: str
+    privileged: bool
+    groups: frozenset[str]
+    holds: frozenset[str]
 
 
 class SubjectRepository:
@@ -82,6 +96,50 @@ class SubjectRepository:
             select(linked_accounts.c.subject_id).where(linked_accounts.c.account_id == identifier)
         ).first()
         return None if owner is None else self.get(owner.subject_id)
+
+    def search(
+        self, text: str, *, after: str | None = None, limit: int = 500
+    ) -> list[SubjectBrief]:
+        """Subjects whose id, display name, employee id or a linked account id
+        contains ``text`` (case-insensitive; empty matches all), by id, after the
+        id ``after`` (keyset paging)."""
+        query = select(
+            subjects.c.id,
+            subjects.c.display_name,
+            subjects.c.kind,
+            subjects.c.employment,
+            subjects.c.privileged,
+            subjects.c.groups,
+            subjects.c.holds,
+        )
+        needle = text.strip().lower()
+        if needle:
+            accounts = select(linked_accounts.c.subject_id).where(
+                func.lower(linked_accounts.c.account_id).contains(needle, autoescape=True)
+            )
+            query = query.where(
+                or_(
+                    func.lower(subjects.c.id).contains(needle, autoescape=True),
+                    func.lower(subjects.c.display_name).contains(needle, autoescape=True),
+                    func.lower(subjects.c.employee_id).contains(needle, autoescape=True),
+                    subjects.c.id.in_(accounts),
+                )
+            )
+        if after is not None:
+            query = query.where(subjects.c.id > after)
+        rows = self._conn.execute(query.order_by(subjects.c.id).limit(limit))
+        return [
+            SubjectBrief(
+                id=r.id,
+                display_name=r.display_name,
+                kind=r.kind,
+                employment=r.employment,
+                privileged=bool(r.privileged),
+                groups=frozenset(r.groups),
+                holds=frozenset(r.holds),
+            )
+            for r in rows
+        ]
 
     def list_ids(self) -> list[str]:
         return list(self._conn.execute(select(subjects.c.id).order_by(subjects.c.id)).scalars())

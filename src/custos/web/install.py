@@ -8,7 +8,14 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from custos.web.console import admin_routes, home_routes, sso_routes
+from custos.web.console import (
+    admin_routes,
+    case_actions,
+    case_routes,
+    helpdesk_routes,
+    home_routes,
+    sso_routes,
+)
 from custos.web.page_errors import error_page
 
 STATIC = Path(__file__).parent / "static"
@@ -18,6 +25,9 @@ CONSOLE_ROUTERS = (
     home_routes.router,
     sso_routes.router,
     admin_routes.router,
+    helpdesk_routes.router,
+    case_routes.router,
+    case_actions.router,
 )
 
 

@@ -4,6 +4,7 @@ call, whatever face it came from (R-32, R-33, R-34)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from custos.domain import sod
@@ -27,6 +28,8 @@ from custos.service.recovery.case_transaction import CaseTxn, case_transaction
 from custos.service.recovery.opening import open_case
 
 MAX_REASON = 2000
+#: A help-desk ticket reference: letters, digits and ``-_.:#/``, as ticket systems spell them.
+TICKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:#/-]{0,99}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +56,14 @@ def open_helpdesk_case(
     reason: str,
     channel: Channel = Channel.HELPDESK,
     source_address: str | None = None,
+    ticket: str | None = None,
 ) -> Case:
-    """Open a case for a caller. Raises NotFound, NotAuthorized, OutOfScope,
-    SeparationOfDuties; ChannelNotAllowed or RecoveryBlocked after recording the
-    refused case (so the attempt is audited)."""
+    """Open a case for a caller. ``ticket``: the help-desk ticket it answers,
+    recorded in the ``case:case:opened`` event. Raises NotFound, NotAuthorized,
+    OutOfScope, SeparationOfDuties, InvalidInput; ChannelNotAllowed or
+    RecoveryBlocked after recording the refused case (so the attempt is audited)."""
     reason = _reason(reason, what="a recovery request")
+    ticket = _ticket(ticket)
     if channel == Channel.SELF_SERVICE:
         raise InvalidInput("operators cannot open self-service cases")
     now = svc.clock.now()
@@ -76,6 +82,7 @@ def open_helpdesk_case(
             requester_person=operator.person,
             source_address=source_address,
             now=now,
+            ticket=ticket,
         )
         uow.commit()
     if case.state == CaseState.BLOCKED:
@@ -83,6 +90,18 @@ def open_helpdesk_case(
     if case.state == CaseState.DENIED:
         raise ChannelNotAllowed(case.outcome_reason, case_id=case.id)
     return case
+
+
+def _ticket(text: str | None) -> str | None:
+    """A ticket reference stripped, or None when empty. Raises InvalidInput."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if not TICKET.match(text):
+        raise InvalidInput(
+            "a ticket reference is 1-100 letters, digits, '.', '_', ':', '#', '/' or '-'"
+        )
+    return text
 
 
 def _operator_on_case(txn: CaseTxn, operator: Operator, role: Role) -> None:

@@ -40,11 +40,13 @@ def open_case(
     now: datetime,
     device_digest: str | None = None,
     flow_digest: str | None = None,
+    ticket: str | None = None,
 ) -> Case:
     """Open a case in ``uow`` (not committed). The case ends up in ``proofing``, or
     already ``blocked`` (a hold, a block tier) or ``denied`` (channel not allowed,
     risk refused): the caller decides how to answer those. ``device_digest`` and
-    ``flow_digest`` come from a self-service flow (device novelty, velocity)."""
+    ``flow_digest`` come from a self-service flow (device novelty, velocity);
+    ``ticket`` is the help-desk ticket reference, kept in the opening event."""
     ctx = risk_context.gather(
         svc,
         uow,
@@ -72,13 +74,10 @@ def open_case(
         requested_by=requested_by,
         requester_person=requester_person,
     )
-    case.emit(
-        EventType.CASE_OPENED,
-        at=now,
-        actor=requested_by,
-        reason=reason,
-        data={"channel": str(channel)},
-    )
+    opened: dict[str, object] = {"channel": str(channel)}
+    if ticket:
+        opened["ticket"] = ticket
+    case.emit(EventType.CASE_OPENED, at=now, actor=requested_by, reason=reason, data=opened)
     case.emit(
         EventType.RISK_ASSESSED,
         at=now,

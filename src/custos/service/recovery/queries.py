@@ -7,6 +7,7 @@ from typing import Any
 
 from custos.domain import sod
 from custos.domain.errors import NotFound
+from custos.domain.events import EventType
 from custos.domain.model import Operator
 from custos.domain.states import CaseState
 from custos.service.ceremonies import agent_challenge
@@ -69,6 +70,7 @@ def case_detail(svc: Services, operator: Operator | None, case_id: str) -> dict[
         },
         "channel": str(case.channel),
         "reason": case.reason,
+        "ticket": ticket_of(timeline),
         "state": str(case.state),
         "opened_at": case.opened_at.isoformat(),
         "updated_at": case.updated_at.isoformat(),
@@ -124,3 +126,12 @@ def case_detail(svc: Services, operator: Operator | None, case_id: str) -> dict[
             for e in timeline
         ],
     }
+
+
+def ticket_of(timeline: list[dict[str, Any]]) -> str | None:
+    """The help-desk ticket reference recorded when the case opened, if any."""
+    for event in timeline:
+        if event["type"] == str(EventType.CASE_OPENED):
+            ticket = event["data"].get("ticket")
+            return str(ticket) if ticket else None
+    return None
