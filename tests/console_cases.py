@@ -20,25 +20,28 @@ class Desk:
     pages: list[str] = field(default_factory=list)
 
     def get(self, path: str) -> httpx.Response:
-        answer = self.client.get(path)
+        answer: httpx.Response = self.client.get(path)
         self.pages.append(answer.text)
         return answer
 
     def open_case(self, subject_id: str, *, reason: str = "caller locked out") -> str:
         """Open a case from the subject's page; returns its id."""
         csrf = csrf_of(self.get(f"/console/subjects/{subject_id}").text)
-        answer = self.client.post(
+        answer: httpx.Response = self.client.post(
             f"/console/subjects/{subject_id}/cases",
             data={"csrf": csrf, "reason": reason, "ticket": "INC-1"},
             follow_redirects=False,
         )
         assert answer.status_code == 303, answer.text
-        return answer.headers["location"].split("/console/cases/")[1].split("?")[0]
+        location = str(answer.headers["location"])
+        return location.split("/console/cases/")[1].split("?")[0]
 
     def act(self, case_id: str, action: str, **form: str) -> httpx.Response:
         """Post ``action`` from the case page (with its CSRF token); follows the
         redirect, so the answer is the case page after the action."""
         csrf = csrf_of(self.get(f"/console/cases/{case_id}").text)
-        answer = self.client.post(f"/console/cases/{case_id}/{action}", data={"csrf": csrf, **form})
+        answer: httpx.Response = self.client.post(
+            f"/console/cases/{case_id}/{action}", data={"csrf": csrf, **form}
+        )
         self.pages.append(answer.text)
         return answer

@@ -319,15 +319,15 @@ def test_receipts_update_live_until_the_case_is_final(world: World, desks: dict[
     assert 'hx-trigger="every 2s"' in issued.text  # credential_issued: waiting for the subject
     credentials.redeem(world.svc, token=world.last_link_token("alice"), new_password=PASSWORD)
     executing = _live(desks["edsger"], case_id, "credential_issued")
-    assert executing.headers.get("hx-refresh") == "true"
+    assert executing.headers.get("hx-redirect") == f"/console/cases/{case_id}"
     same = _live(desks["edsger"], case_id, "executing")
-    assert "hx-refresh" not in same.headers
+    assert "hx-redirect" not in same.headers
     assert 'hx-trigger="every 2s"' in same.text
     assert "<html" not in same.text
     assert 'id="receipts"' in same.text and "pending" in same.text
     world.drain()
     final = _live(desks["edsger"], case_id, "executing")
-    assert final.headers.get("hx-refresh") == "true"
+    assert final.headers.get("hx-redirect") == f"/console/cases/{case_id}"
     done = _live(desks["edsger"], case_id, "completed")
     assert "hx-trigger" not in done.text
     assert "succeeded" in done.text

@@ -38,9 +38,11 @@ def live(
     shown: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
     """The live part alone. When the state moved on from the one the page shows
-    (``shown``), htmx reloads the whole page: other actions may apply now."""
+    (``shown``), htmx loads the whole page again (other actions may apply now),
+    without the notice of the action that led to it."""
     page = case_page(services(request), ctx.operator, case_id)
-    headers = {"HX-Refresh": "true"} if shown is not None and shown != page.state else None
+    moved = shown is not None and shown != page.state
+    headers = {"HX-Redirect": f"/console/cases/{page.detail['id']}"} if moved else None
     return render(request, "console/case/_live.html", headers=headers, page=page)
 
 
