@@ -106,6 +106,20 @@ def test_an_emailed_code_is_sent_then_typed_never_shown(
     assert all(code not in html for html in hana.pages)
 
 
+def test_a_pasted_reproofing_result_is_checked_like_any_proof(
+    world: World, desks: dict[str, Desk]
+) -> None:
+    """A result that is not a signed provider result fails, and is recorded."""
+    world.subject("root", privileged=True, groups=("it-admins",))
+    hana = desks["hana"]
+    case_id = hana.open_case("root")
+    page = hana.act(case_id, "proofs", method="reproofing", response="not.a.result")
+    assert "The evidence did not match" in page.text
+    with world.svc.uow() as uow:
+        proofs = uow.cases.get(case_id).proofs
+    assert [(p.method, p.passed) for p in proofs] == [("reproofing", False)]
+
+
 def test_a_method_the_tier_does_not_allow_is_refused_with_its_reason(
     world: World, desks: dict[str, Desk]
 ) -> None:

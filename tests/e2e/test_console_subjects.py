@@ -45,6 +45,9 @@ def test_search_lists_only_subjects_in_scope(client: TestClient) -> None:
     assert "/console/subjects/alfred" in page.text
     assert "alma" not in page.text
     assert "2 subjects found" in page.text
+    everyone = client.get("/console/subjects")
+    assert "alma" not in everyone.text
+    assert "2 subjects found" in everyone.text
 
 
 def test_search_matches_names_and_account_ids_case_insensitively(client: TestClient) -> None:

@@ -1,4 +1,4 @@
-"""Separation-of-duties refusals in plain words on console pages (R-32, R-33):
+"""Separation-of-duties refusals in plain words on the help desk's pages (R-33):
 each sentence matches a refusal the domain really makes, and says nothing when
 the domain would let the operator act."""
 
@@ -40,7 +40,7 @@ EDSGER = op("edsger", Role.EXECUTOR, Role.APPROVER)
 ALICE_OP = op("alice-op", Role.REQUESTER, Role.APPROVER, Role.EXECUTOR, person="alice")
 
 
-def case(*, approved_by: tuple[Operator, ...] = (), executor: Operator | None = None) -> Case:
+def case(*, approved_by: tuple[Operator, ...] = ()) -> Case:
     return Case(
         id="case-1",
         subject_id="alice",
@@ -73,22 +73,12 @@ def case(*, approved_by: tuple[Operator, ...] = (), executor: Operator | None = 
         requested_by=HANA.actor,
         requester_person=HANA.person,
         approvals=[Approval(o.id, o.person, T0, "ok") for o in approved_by],
-        executor_person=executor.person if executor else None,
     )
 
 
 @pytest.mark.parametrize(
     ("action", "operator", "facts", "words"),
     [
-        ("approve", HANA, case(), "You opened this case, so someone else must approve it."),
-        ("deny", HANA, case(), "You opened this case, so someone else must deny it."),
-        (
-            "approve",
-            EDSGER,
-            case(executor=EDSGER),
-            "You executed this case, so someone else must approve it.",
-        ),
-        ("approve", LINUS, case(approved_by=(LINUS,)), "You have already approved this case"),
         (
             "execute",
             LINUS,
@@ -97,6 +87,7 @@ def case(*, approved_by: tuple[Operator, ...] = (), executor: Operator | None = 
         ),
         ("execute", ALICE_OP, case(), OWN_ACCOUNT),
         ("proof", ALICE_OP, case(), OWN_ACCOUNT),
+        ("cancel", ALICE_OP, case(), OWN_ACCOUNT),
     ],
 )
 def test_each_sentence_matches_a_refusal_of_the_domain(
@@ -105,19 +96,14 @@ def test_each_sentence_matches_a_refusal_of_the_domain(
     said = sod_refusal(action, case=facts, operator=operator, subject=SUBJECT)
     assert said is not None and said.startswith(words)
     with pytest.raises(SeparationOfDuties):
-        if action in ("approve", "deny"):
-            sod.check_approver(facts, operator, SUBJECT)
-        elif action == "execute":
+        if action == "execute":
             sod.check_executor(facts, operator, SUBJECT)
         else:
             sod.check_not_subject(operator, SUBJECT)
 
 
 def test_nothing_is_said_when_the_domain_lets_the_operator_act() -> None:
-    facts = case(approved_by=(HANA,))
-    for action, check in (
-        ("approve", sod.check_approver),
-        ("execute", sod.check_executor),
-    ):
-        check(facts, EDSGER, SUBJECT)  # raises nothing
+    facts = case(approved_by=(LINUS,))
+    sod.check_executor(facts, EDSGER, SUBJECT)  # raises nothing
+    for action in ("execute", "proof", "cancel", "retry", "flag"):
         assert sod_refusal(action, case=facts, operator=EDSGER, subject=SUBJECT) is None

@@ -78,10 +78,14 @@ def open_case(
             ticket=ticket,
         )
     except (RecoveryBlocked, ChannelNotAllowed) as exc:
+        recorded = exc.details.get("case_id")
+        if not isinstance(recorded, str):
+            # No case was recorded (no tier of the policy describes the subject).
+            return _subject_response(
+                request, ctx, subject_id, error=exc.message, status_code=status_for(exc), form=form
+            )
         notice = "opened_blocked" if isinstance(exc, RecoveryBlocked) else "opened_denied"
-        return RedirectResponse(
-            f"/console/cases/{exc.details['case_id']}?notice={notice}", status_code=303
-        )
+        return RedirectResponse(f"/console/cases/{recorded}?notice={notice}", status_code=303)
     except NotFound:
         raise
     except DomainError as exc:
