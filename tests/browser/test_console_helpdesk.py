@@ -12,14 +12,15 @@ the app served by uvicorn: a privileged subject locked out calls the help desk.
   API, as the reset page does); the worker runs, and the executor's case page,
   never reloaded by the test, shows the receipts and checks arrive live.
 
-axe-core runs on every console page (tests/accessibility.py)."""
+axe-core runs on every console page (tests/accessibility.py), under the pages'
+own CSP, and no operator's page logs an error (a CSP violation would)."""
 
 from __future__ import annotations
 
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,7 +30,7 @@ from accessibility import assert_accessible
 from browser_harness import REGISTER_JS, add_virtual_authenticator, chromium
 from console_helpers import browser_cookie
 from live_server import free_port, serve
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect
 from subject_helpers import PASSWORD, with_password
 
 from conftest import World, make_world
@@ -47,15 +48,28 @@ class Journey:
     origin: str
     browser: Browser
     api: httpx.Client
+    #: Console errors (a CSP violation among them) and uncaught errors of operators' pages.
+    errors: list[str] = field(default_factory=list)
 
     def console(self, name: str) -> Page:
         """A browser context of its own for operator ``name``, signed in."""
-        # axe-core is injected as a script: the pages' CSP would refuse it.
-        context = self.browser.new_context(bypass_csp=True)
+        context = self.browser.new_context()  # the pages' CSP stays in force
         context.add_cookies([cast(Any, browser_cookie(self.world, name, self.origin))])
         page = context.new_page()
         page.on("dialog", lambda dialog: dialog.accept())  # data-confirm forms
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on("response", self._response)
         return page
+
+    def _console(self, message: ConsoleMessage) -> None:
+        # The browser asks for /favicon.ico on its own; Custos serves none.
+        if message.type == "error" and not message.location["url"].endswith("/favicon.ico"):
+            self.errors.append(f"{message.text} at {message.location['url']}")
+
+    def _response(self, response: Response) -> None:
+        if response.status >= 400:
+            self.errors.append(f"{response.status} from {response.url}")
 
     def shot(self, page: Page, name: str) -> None:
         if SHOTS:
@@ -194,7 +208,8 @@ def test_helpdesk_recovers_a_privileged_subject_with_live_receipts(journey: Jour
     journey.shot(executor, "console-case-completed")
     assert world.directory.verify_password("root", NEW_PASSWORD)
 
-    # Nothing secret ever reached an operator's screen.
+    # No page broke its CSP or threw; nothing secret reached an operator's screen.
+    assert journey.errors == []
     for page in (desk, executor):
         html = page.content()
         for secret in (code, token, NEW_PASSWORD, PASSWORD):
