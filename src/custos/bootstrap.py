@@ -19,6 +19,7 @@ from custos.notify.email import SmtpNotifier
 from custos.notify.outbox import OutboxNotifier
 from custos.policy.loader import DEFAULT_POLICY_PATH, load_policy, require_runnable_checks
 from custos.service.ports import Services
+from custos.signals.keys import SsfKeyRing
 from custos.store.database import make_engine, upgrade
 
 
@@ -69,8 +70,10 @@ def bootstrap(
     # A tier requiring a check no configured target can run would never complete
     # a case honestly: refuse to start rather than find out per case.
     require_runnable_checks(policy, registry.capability_map())
-    if create_key:  # the demo: a first ledger signing key, like the sealing key
-        KeyRing(settings.effective_ledger_keys_dir).ensure((clock or SystemClock()).now())
+    if create_key:  # the demo: first ledger and SET signing keys, like the sealing key
+        now = (clock or SystemClock()).now()
+        KeyRing(settings.effective_ledger_keys_dir).ensure(now)
+        SsfKeyRing(settings.effective_ssf_keys_dir).ensure(settings.ssf.algorithm, now)
     return Services(
         settings=settings,
         engine=engine,

@@ -526,6 +526,33 @@ class ProofingConfig(BaseModel):
         return self
 
 
+class SsfConfig(BaseModel):
+    """Custos as an OpenID Shared Signals transmitter (docs/shared-signals.md):
+    its signing keys, how SETs name subjects, and how they are pushed (RFC 8935)
+    to the streams an admin configured."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: The SET signing key ring (private keys mode 0600); default <data_dir>/ssf-keys.
+    keys_dir: Path | None = None
+    #: The algorithm of keys made by ``custos ssf keys rotate`` (RS256 for
+    #: receivers that follow the CAEP interoperability profile).
+    algorithm: JwsAlgorithm = "ES256"
+    #: How a SET names the subject: ``email`` (the first confirmed email contact,
+    #: else ``iss_sub``) or always ``iss_sub`` (iss: this issuer, sub: the subject id).
+    subject_format: Literal["email", "iss_sub"] = "email"
+    #: Accept http:// push endpoints; only for a receiver on this machine (tests, demos).
+    allow_insecure_transport: bool = False
+    #: CA bundle the receivers' certificates are checked against (system CAs if unset).
+    ca_file: Path | None = None
+    timeout_s: float = Field(default=10, gt=0, le=120)
+    #: Attempts per SET before it is recorded as failed for good.
+    max_attempts: int = Field(default=50, ge=1, le=1000)
+    backoff_base_s: float = Field(default=5.0, gt=0, le=3600)
+    backoff_max_s: float = Field(default=1800.0, gt=0, le=86400)
+    #: Seconds a receiver waits between two verification requests on one stream.
+    min_verification_interval_s: int = Field(default=10, ge=0, le=86400)
+
+
 class SmtpConfig(BaseModel):
     """The SMTP relay for notifications (docs/notifications.md). ``security``:
     ``starttls`` (upgrade on 587), ``tls`` (implicit TLS on 465) or ``none``,
@@ -719,6 +746,8 @@ class Settings(BaseSettings):
     sms_outbox_dir: Path | None = None
     #: Re-proofing providers and other proofing settings (docs/proofing.md).
     proofing: ProofingConfig = Field(default_factory=ProofingConfig)
+    #: The shared-signals transmitter (docs/shared-signals.md).
+    ssf: SsfConfig = Field(default_factory=SsfConfig)
 
     @field_validator("public_origin")
     @classmethod
@@ -748,6 +777,10 @@ class Settings(BaseSettings):
     @property
     def effective_ledger_keys_dir(self) -> Path:
         return self.ledger_keys_dir or self.data_dir / "ledger-keys"
+
+    @property
+    def effective_ssf_keys_dir(self) -> Path:
+        return self.ssf.keys_dir or self.data_dir / "ssf-keys"
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

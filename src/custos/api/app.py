@@ -21,6 +21,7 @@ from custos.api import (
     operator_routes,
     self_service_routes,
     signal_routes,
+    ssf_routes,
     webauthn_routes,
 )
 from custos.api.equal_time import EqualTimeMiddleware
@@ -63,6 +64,8 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(signal_routes.signals_router)
     app.include_router(signal_routes.operator_router)
     app.include_router(signal_routes.self_service_router)
+    app.include_router(ssf_routes.well_known_router)
+    app.include_router(ssf_routes.router)
     # every unauthenticated self-service answer, and the password step of a
     # subject's sign-in, takes at least the floor.
     app.add_middleware(

@@ -46,10 +46,10 @@ MEANING: dict[int, str] = {
     401: "No valid credentials (`unauthenticated`; `signature_invalid` for signed requests).",
     403: "Not allowed (`not_authorized`, `reauthentication_required`, `out_of_scope`, "
     "`sod_violation`, `channel_not_allowed`).",
-    404: "Not found (`not_found`, `no_signed_head`).",
+    404: "Not found (`not_found`, `no_signed_head`, `stream_not_found`).",
     409: "Conflicts with the current state (`already_decided`, `case_illegal_transition`, "
     "`recovery_blocked`, `sms_blocked`, `proofing_incomplete`, `concurrent_update`, "
-    "`code_voided`).",
+    "`code_voided`, `stream_disabled`).",
     410: "The case expired (`case_expired`).",
     422: "Invalid request (`invalid_input` with `details.problems`, `password_rejected`, "
     "`entry_not_covered`); also a body sent to an operation that takes none.",
@@ -80,6 +80,8 @@ def _exact(*paths: str) -> Callable[[str, str], bool]:
 KINDS: tuple[Kind, ...] = (
     Kind("health", _exact("/healthz", "/readyz"), ()),
     Kind("public key", _exact("/api/v1/ledger/keys"), ()),
+    Kind("transmitter metadata", _exact("/.well-known/ssf-configuration", "/api/v1/ssf/jwks"), ()),
+    Kind("shared-signals admin", _prefix("/api/v1/ssf/"), (401, 403), OPERATOR_SCHEME),
     Kind("subject sign-in", _exact("/api/v1/me/sign-in"), (401, 429)),
     Kind("operator", _exact("/api/v1/me"), (401,), OPERATOR_SCHEME),
     Kind("subject", _prefix("/api/v1/me/"), (401, 403), SUBJECT_SCHEME),
@@ -131,6 +133,13 @@ EXTRAS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/api/v1/challenges/answer"): (429,),
     ("POST", "/api/v1/signals/sim-swap"): (404,),
     ("GET", "/readyz"): (503,),
+    ("GET", "/api/v1/ssf/streams"): (404,),
+    ("PATCH", "/api/v1/ssf/streams"): (404,),
+    ("PUT", "/api/v1/ssf/streams"): (404,),
+    ("DELETE", "/api/v1/ssf/streams"): (404,),
+    ("GET", "/api/v1/ssf/status"): (404,),
+    ("POST", "/api/v1/ssf/status"): (404,),
+    ("POST", "/api/v1/ssf/verify"): (404, 409, 429),
 }
 
 

@@ -14,6 +14,7 @@ from custos.cli import directories
 from custos.cli import export as export_cli
 from custos.cli import incident as incident_cli
 from custos.cli import report as report_cli
+from custos.cli import ssf as ssf_cli
 from custos.cli.context import (
     CliState,
     command_group,
@@ -55,6 +56,7 @@ app.command(name="drift")(directories.drift)
 app.add_typer(export_cli.app, name="export")
 app.add_typer(report_cli.app, name="report")
 app.add_typer(incident_cli.app, name="incident")
+app.add_typer(ssf_cli.app, name="ssf")
 
 ConfigOpt = Annotated[
     Path | None,

@@ -95,6 +95,18 @@ class EventType(StrEnum):
     OPERATOR_ENABLED = "admin:operator:enabled"
     OPERATOR_ROLES_CHANGED = "admin:operator:roles_changed"
     OPERATOR_TOKEN_REVOKED = "admin:operator:token_revoked"
+    # Shared signals (docs/shared-signals.md): streams, their SETs, the signing keys.
+    SSF_STREAM_CREATED = "admin:ssf_stream:created"
+    SSF_STREAM_UPDATED = "admin:ssf_stream:updated"
+    SSF_STREAM_STATUS_CHANGED = "admin:ssf_stream:status_changed"
+    SSF_STREAM_DELETED = "admin:ssf_stream:deleted"
+    SSF_VERIFICATION_REQUESTED = "admin:ssf_stream:verification_requested"
+    SSF_KEY_ROTATED = "admin:ssf_key:rotated"
+    SSF_KEY_RETIRED = "admin:ssf_key:retired"
+    #: A SET reached its receiver (202); data: stream, event type, jti.
+    SSF_SET_DELIVERED = "ssf:set:delivered"
+    #: A SET was refused for good (400 with its ``err``) or ran out of attempts.
+    SSF_SET_FAILED = "ssf:set:failed"
 
 
 class Outcome(StrEnum):

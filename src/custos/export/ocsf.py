@@ -78,6 +78,15 @@ _TYPES: dict[str, tuple[OcsfClass, int, str]] = {
     "case:case:validated": (API_ACTIVITY, 3, "Update"),
     "risk:case:assessed": (API_ACTIVITY, 3, "Update"),
     "policy:case:tier_selected": (API_ACTIVITY, 3, "Update"),
+    "admin:ssf_stream:created": (API_ACTIVITY, 1, "Create"),
+    "admin:ssf_stream:updated": (API_ACTIVITY, 3, "Update"),
+    "admin:ssf_stream:status_changed": (API_ACTIVITY, 3, "Update"),
+    "admin:ssf_stream:deleted": (API_ACTIVITY, 4, "Delete"),
+    "admin:ssf_stream:verification_requested": (API_ACTIVITY, 99, "Stream Verification"),
+    "admin:ssf_key:rotated": (API_ACTIVITY, 99, "Signing Key Rotated"),
+    "admin:ssf_key:retired": (API_ACTIVITY, 99, "Signing Key Retired"),
+    "ssf:set:delivered": (API_ACTIVITY, 99, "Security Event Delivered"),
+    "ssf:set:failed": (API_ACTIVITY, 99, "Security Event Delivery Failed"),
 }
 _PREFIX: dict[str, tuple[OcsfClass, int, str]] = {
     "credential": (ACCOUNT_CHANGE, 99, "Other"),

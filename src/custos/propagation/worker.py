@@ -6,7 +6,8 @@ inside a database transaction.
 
 One ``run_once`` pass: resolve pending self-service flows, expire lapsed cases,
 send the notices waiting in the outbox (the only place they are sent from),
-attempt due receipts, then advance cases whose receipts are all final."""
+push the SETs waiting in the SET outbox (shared signals), attempt due
+receipts, then advance cases whose receipts are all final."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ from custos.service.notices import dispatch as notices
 from custos.service.notices.outbox_sweep import deliver_due
 from custos.service.ports import Services
 from custos.service.recovery.self_service import sweep_pending_flows
+from custos.service.shared_signals import delivery as shared_signals
+from custos.service.shared_signals.emission import Recovered, signal_recoveries
 from custos.store.case_repository import ConcurrentUpdate
 from custos.store.receipt_repository import FINAL, Attempt, CheckRow, Receipt, ReceiptState
 from custos.store.schedules import claim_run
@@ -96,6 +99,19 @@ def _case_checks(
         subject_id=case.subject_id,
         mfa_authenticators=req.mfa_authenticators,
         bound=bound.get(case.subject_id, ()),
+    )
+
+
+def _sessions_ended(results: list[verification.CheckResult]) -> tuple[str, ...]:
+    """The targets where the ``sessions_revoked`` check ended the sessions."""
+    return tuple(
+        sorted(
+            {
+                r.target
+                for r in results
+                if r.name == "sessions_revoked" and r.verdict == verification.PASSED
+            }
+        )
     )
 
 
@@ -183,6 +199,7 @@ class Worker:
             sweep_pending_flows(self.svc)
             + self.expire_cases()
             + deliver_due(self.svc)
+            + shared_signals.deliver_due(self.svc)
             + self._sync_if_due()
         )
 
@@ -589,6 +606,18 @@ class Worker:
                 if case.subject_id in subjects
             ],
             event="completed",
+            now=now,
+        )
+        # R-31: relying parties hear of it through their shared-signals streams,
+        # from the outbox once this commits.
+        signal_recoveries(
+            self.svc,
+            uow,
+            [
+                Recovered(case, subjects[case.subject_id], _sessions_ended(results[case.id]))
+                for case in completed
+                if case.subject_id in subjects
+            ],
             now=now,
         )
         return len(verifying)

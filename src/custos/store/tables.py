@@ -608,3 +608,49 @@ console_sso_attempts = Table(
     _ts("created_at", nullable=False),
     _ts("expires_at", nullable=False),
 )
+
+
+# -- shared signals: the transmitter's streams and its SET outbox (docs/shared-signals.md) --
+ssf_streams = Table(
+    "ssf_streams",
+    metadata,
+    # One receiver each (OpenID SSF). The push Authorization value is a secret:
+    # sealed (its associated data: the stream id), never returned by the API.
+    Column("id", String(64), primary_key=True),
+    Column("audience", JSON, nullable=False),
+    Column("endpoint_url", String(2000), nullable=False),
+    Column("sealed_authorization", LargeBinary),
+    Column("events_requested", JSON, nullable=False),
+    Column("description", String(500)),
+    Column("status", String(20), nullable=False),
+    Column("status_reason", String(300)),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    _ts("last_verification_at"),
+)
+
+ssf_outbox = Table(
+    "ssf_outbox",
+    metadata,
+    # SETs committed with the change they report (a completed recovery) or the
+    # request that asked for them (verification), sealed (they name the subject
+    # and the case's reason), kept until delivered or failed for good; the
+    # outcome is in the ledger. The id (which sorts in the order written) is
+    # also the seal's associated data.
+    Column("id", String(36), primary_key=True),
+    # No foreign key: a completion that writes SETs must not wait on (or lock) the
+    # stream row an admin is changing; the sweep drops rows whose stream is gone.
+    Column("stream_id", String(64), nullable=False, index=True),
+    Column("event_type", String(200), nullable=False),
+    Column("jti", String(64), nullable=False),
+    Column("subject_id", String(200)),
+    Column("case_id", String(64)),
+    Column("sealed", LargeBinary, nullable=False),
+    _ts("queued_at", nullable=False),
+    # From when the sweep may take the row: when written, the next attempt after
+    # a failure, or, once a sweep took it, until that sweep's lease runs out.
+    _ts("due_at", nullable=False),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("last_error", String(300)),
+    Index("ix_ssf_outbox_due_at", "due_at"),
+)

@@ -34,6 +34,7 @@ from custos.store.receipt_repository import ReceiptRepository
 from custos.store.repudiation_repository import RepudiationRepository
 from custos.store.risk_repository import RiskRepository
 from custos.store.session_repository import SessionRepository
+from custos.store.ssf_repository import SetOutboxRepository, StreamRepository
 from custos.store.sso_attempt_repository import SsoAttemptRepository
 
 
@@ -81,6 +82,8 @@ class UnitOfWork:
         self.attestations = AttestationRepository(self.conn)
         self.challenges = ChallengeRepository(self.conn)
         self.sso_attempts = SsoAttemptRepository(self.conn)
+        self.ssf_streams = StreamRepository(self.conn)
+        self.ssf_outbox = SetOutboxRepository(self.conn)
         return self
 
     def after_commit(self, action: Callable[[], None]) -> None:
