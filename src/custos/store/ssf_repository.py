@@ -137,12 +137,13 @@ class SetRow:
 
 @dataclass(frozen=True, slots=True)
 class Retry:
-    """A row to try again at ``due_at``, having been tried ``attempts`` times."""
+    """A row to try again at ``due_at``, having been tried ``attempts`` times;
+    ``last_error`` None keeps the one it had (a row that waits behind another)."""
 
     id: str
     due_at: datetime
     attempts: int
-    last_error: str
+    last_error: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,12 +238,13 @@ class SetOutboxRepository:
         """Put rows back for a later attempt, only those still under this sweep's
         lease (one whose lease ran out belongs to the sweep that took it over)."""
         for retry in retries:
+            values: dict[str, Any] = {"due_at": retry.due_at, "attempts": retry.attempts}
+            if retry.last_error is not None:
+                values["last_error"] = retry.last_error[:300]
             self._conn.execute(
                 update(ssf_outbox)
                 .where(ssf_outbox.c.id == retry.id, ssf_outbox.c.due_at == leased_until)
-                .values(
-                    due_at=retry.due_at, attempts=retry.attempts, last_error=retry.last_error[:300]
-                )
+                .values(**values)
             )
 
     def delete_many(self, ids: Iterable[str]) -> None:
@@ -255,7 +257,8 @@ class SetOutboxRepository:
         return int(result.rowcount)
 
     def backlog(self) -> dict[str, Backlog]:
-        """Per stream with SETs waiting: how many, and the newest failure text."""
+        """Per stream with SETs waiting: how many, and the failure of the oldest
+        SET that failed (the one the others wait behind)."""
         counts = self._conn.execute(
             select(ssf_outbox.c.stream_id, func.count()).group_by(ssf_outbox.c.stream_id)
         )
@@ -266,5 +269,6 @@ class SetOutboxRepository:
             .order_by(ssf_outbox.c.id)
         )
         for stream_id, error in failing:
-            found[stream_id] = Backlog(found[stream_id].waiting, error)
+            if found[stream_id].last_error is None:
+                found[stream_id] = Backlog(found[stream_id].waiting, error)
         return found

@@ -46,7 +46,6 @@ LIMIT: Final = 100
 #: How long a sweep holds the SETs it took: also how late a SET is when the
 #: sweep that took it died.
 LEASE: Final = timedelta(minutes=5)
-WAITING: Final = "waiting behind an earlier SET of this stream"
 
 
 @dataclass
@@ -88,7 +87,7 @@ def deliver_due(svc: Services, *, limit: int = LIMIT) -> int:
             blocked: datetime | None = None
             for row in stream_rows:
                 if blocked is not None:
-                    outcomes.retries.append(Retry(row.id, blocked, row.attempts, WAITING))
+                    outcomes.retries.append(Retry(row.id, blocked, row.attempts, None))
                     continue
                 if key is None:
                     result = PushResult(Verdict.RETRY, None, no_key)
@@ -157,7 +156,7 @@ def _settle(
         log.warning(
             "ssf_set_retry",
             stream=stream_id,
-            event=_short(row.event_type),
+            event_type=_short(row.event_type),
             status=result.status,
             attempt=attempts,
             retry_in_s=delay,
@@ -190,7 +189,7 @@ def _settle(
     log.info(
         "ssf_set_delivered" if delivered else "ssf_set_failed",
         stream=stream_id,
-        event=_short(row.event_type),
+        event_type=_short(row.event_type),
         status=result.status,
         err=result.err,
     )
