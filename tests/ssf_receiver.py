@@ -7,11 +7,13 @@ issuer, the audience, the required claims, the absence of ``sub`` and ``exp``,
 and that the SET holds exactly one event of a type it knows. A SET that passes
 is answered 202; one that does not, 400 with the RFC 8935 ``err`` a receiver
 would send. It can also be told to answer 400 with a given ``err`` whatever
-it receives, and it can be stopped and started again on the same port."""
+it receives, serve https with a test certificate, and be stopped and started
+again on the same port."""
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +21,7 @@ from typing import Any
 
 import httpx
 import jwt
+from servers.tls import TlsFiles
 
 from custos.domain.shared_signals import (
     CREDENTIAL_CHANGE,
@@ -64,6 +67,8 @@ class Receiver:
     metadata_url: str
     #: When set, every push is answered 400 with this ``err``.
     refuse_with: str | None = None
+    #: Serve https with this certificate (for 127.0.0.1) instead of http.
+    tls: TlsFiles | None = None
     received: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
@@ -71,7 +76,8 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/events"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/events"
 
     def start(self) -> None:
         receiver = self
@@ -93,6 +99,10 @@ class Receiver:
                 del format, args
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.tls.cert_file, self.tls.key_file)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 

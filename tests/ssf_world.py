@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 from live_server import free_port, serve
+from servers.tls import TlsFiles
 from ssf_receiver import Receiver
 
 from conftest import World, make_world, pg_schema
@@ -35,13 +36,20 @@ class SsfWorld:
     def headers(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.admin}"}
 
-    def receiver(self, *, audience: str = "https://rp.example.net", start: bool = True) -> Receiver:
+    def receiver(
+        self,
+        *,
+        audience: str = "https://rp.example.net",
+        start: bool = True,
+        tls: TlsFiles | None = None,
+    ) -> Receiver:
         """A receiver on a free port (started unless ``start`` is False)."""
         receiver = Receiver(
             port=free_port(),
             issuer=self.origin,
             audience=audience,
             metadata_url=f"{self.origin}/.well-known/ssf-configuration",
+            tls=tls,
         )
         if start:
             receiver.start()
