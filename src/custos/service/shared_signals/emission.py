@@ -5,7 +5,7 @@ least once.
 
 - ``credential-change`` (``credential_type`` password, ``change_type`` update)
   for every completed case: the password was replaced on every required target
-  and read back.
+  (and read back, when the tier checks ``read_back``).
 - ``session-revoked`` when the case's tier asks for sessions to end (it lists
   ``sessions_revoked`` in its post-recovery checks, R-24): the redemption ended
   the subject's Custos sessions, and the check ended them on every target that
@@ -71,7 +71,10 @@ def _events(item: Recovered, now: datetime) -> list[tuple[str, dict[str, object]
             ssf.credential_change(
                 channel=case.channel,
                 occurred_at=now,
-                reason_admin=reason("the password was reset and read back on every target"),
+                reason_admin=reason(
+                    "the password was replaced on every required target"
+                    + (" and read back" if "read_back" in req.post_checks else "")
+                ),
             ),
         )
     ]
