@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -12,35 +11,16 @@ import typer
 
 from custos.cli.context import command_group, console, failures, state
 from custos.domain.errors import InvalidInput
+from custos.reports.periods import DEFAULT_DAYS as DEFAULT_DAYS
+from custos.reports.periods import period_days
 
 app = command_group("Compliance reports.")
-
-#: Without --from, a report covers this many days up to --to (default: today, UTC).
-DEFAULT_DAYS = 30
 
 
 class Format(StrEnum):
     HTML = "html"
     PDF = "pdf"
     JSON = "json"
-
-
-def _day(value: str, option: str) -> date:
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        raise InvalidInput(f"{option} must be a date like 2026-11-30, not '{value}'") from None
-
-
-def period_days(from_: str | None, to: str | None, today: date) -> tuple[date, date]:
-    """The first and last day (inclusive) of a report: ``--to`` defaults to
-    ``today``, ``--from`` to the last of the :data:`DEFAULT_DAYS` days ending
-    on ``--to``. Raises InvalidInput."""
-    last = _day(to, "--to") if to is not None else today
-    first = _day(from_, "--from") if from_ is not None else last - timedelta(DEFAULT_DAYS - 1)
-    if last < first:
-        raise InvalidInput("--to is before --from")
-    return first, last
 
 
 @app.command("compliance")

@@ -9,34 +9,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from custos.service.recovery.entry_lines import describe_entry
+
 OUTCOME_STYLE = {"success": "green", "failure": "red", "denied": "yellow"}
-
-
-def _describe(entry: dict[str, Any]) -> str:
-    data = entry["data"]
-    kind = entry["type"]
-    if kind == "case:case:state_changed":
-        text = f"{data['from']} -> {data['to']}"
-    elif kind == "risk:case:assessed":
-        text = f"risk {data['score']} ({data['band']}): " + "; ".join(data["reasons"] or ["none"])
-    elif kind == "policy:case:tier_selected":
-        text = (
-            f"tier {data['tier']}: {data['factors']} factor(s) of "
-            f"{', '.join(data['methods'])}; {data['approvals']} approval(s)"
-        )
-    elif kind.startswith("propagation:receipt"):
-        text = f"{data['target']}/{data['account']} attempt {data['attempt']}: {data['state']}"
-    elif kind.startswith("verification:check"):
-        verdict = str(data.get("verdict", "")).replace("_", " ")
-        text = f"{data['check']} {verdict} on {data['target']}/{data['account']}".replace("  ", " ")
-    elif kind == "proofing:case:attempted":
-        text = f"{data['method']}"
-    elif kind == "case:approval:granted":
-        text = f"approval {data['approvals']} of {data['required']}"
-    else:
-        text = ", ".join(f"{k}={v}" for k, v in data.items() if not isinstance(v, (dict, list)))
-    reason = entry.get("reason") or ""
-    return f"{text} - {reason}" if reason and reason not in text else text
 
 
 def render_case(detail: dict[str, Any], console: Console) -> None:
@@ -71,7 +46,7 @@ def render_case(detail: dict[str, Any], console: Console) -> None:
             entry["time"][11:19],
             Text(entry["type"].split(":", 1)[1], style=style),
             who(entry["actor"]),
-            _describe(entry),
+            describe_entry(entry),
         )
 
     receipts = Table(title="receipts", expand=True)

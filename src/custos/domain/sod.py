@@ -5,6 +5,10 @@ person counts once in a quorum whatever roles they hold; nobody acts outside
 their scope; the subject never requests, proofs, approves, executes, cancels,
 retries or flags their own case (every operator action on a case checks
 :func:`check_not_subject`).
+
+Each refusal names the rule it applied in ``details["rule"]`` (``own_case``,
+``requester``, ``executor``, ``already_approved``, ``approver_executes``,
+``approver_groups``), so that a face can explain it in its own words.
 """
 
 from __future__ import annotations
@@ -61,7 +65,9 @@ def check_scope(operator: Operator, subject: Subject) -> None:
 
 def check_not_subject(operator: Operator, subject: Subject) -> None:
     if operator.person == subject.id:
-        raise SeparationOfDuties("an operator cannot act on their own recovery case")
+        raise SeparationOfDuties(
+            "an operator cannot act on their own recovery case", rule="own_case"
+        )
 
 
 def check_requester(operator: Operator, subject: Subject) -> None:
@@ -91,18 +97,23 @@ def check_approver(case: CaseFacts, operator: Operator, subject: Subject) -> Non
     check_scope(operator, subject)
     check_not_subject(operator, subject)
     if case.requester_person is not None and operator.person == case.requester_person:
-        raise SeparationOfDuties("the requester of a case cannot approve it (R-32)")
+        raise SeparationOfDuties(
+            "the requester of a case cannot approve it (R-32)", rule="requester"
+        )
     if case.executor_person is not None and operator.person == case.executor_person:
-        raise SeparationOfDuties("the executor of a case cannot approve it (R-33)")
+        raise SeparationOfDuties("the executor of a case cannot approve it (R-33)", rule="executor")
     if any(a.person == operator.person for a in case.approvals):
         raise SeparationOfDuties(
-            "this person has already approved the case; one person counts once (R-33)"
+            "this person has already approved the case; one person counts once (R-33)",
+            rule="already_approved",
         )
     groups = case.requirements.approver_groups
     if groups and not (groups & operator.groups):
         raise NotAuthorized(
             f"approvals for tier '{case.requirements.tier}' must come from: "
-            + ", ".join(sorted(groups))
+            + ", ".join(sorted(groups)),
+            rule="approver_groups",
+            groups=sorted(groups),
         )
 
 
@@ -112,4 +123,6 @@ def check_executor(case: CaseFacts, operator: Operator, subject: Subject) -> Non
     check_scope(operator, subject)
     check_not_subject(operator, subject)
     if any(a.person == operator.person for a in case.approvals):
-        raise SeparationOfDuties("an approver of a case cannot execute it (R-33)")
+        raise SeparationOfDuties(
+            "an approver of a case cannot execute it (R-33)", rule="approver_executes"
+        )

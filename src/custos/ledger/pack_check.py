@@ -35,6 +35,8 @@ class PackReport:
     case_id: str = ""
     entries: int = 0
     tree_size: int = 0
+    #: The pack's tree head once its signature verified with the given key.
+    head: TreeHead | None = None
     checked: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -57,11 +59,12 @@ def verify_pack(pack: Path | bytes, public: Ed25519PublicKey) -> PackReport:
     return report
 
 
-def head_key_id(pack: Path) -> str | None:
+def head_key_id(pack: Path | bytes) -> str | None:
     """The key id the pack's tree head names (not trusted: it only picks which
-    trusted key to check with), or None when the pack does not say."""
+    trusted key to check with), or None when the pack does not say. ``pack``: a
+    path or the zip bytes."""
     try:
-        with zipfile.ZipFile(pack) as archive:
+        with zipfile.ZipFile(pack if isinstance(pack, Path) else _bytes_io(pack)) as archive:
             manifest = json.loads(archive.read("manifest.json"))
             head = json.loads(archive.read(str(manifest.get("tree_head", "tree_head.json"))))
         return str(head["key_id"])
@@ -144,6 +147,7 @@ class _Checker:
             self.fail(f"{name}: the signature does not verify (the head was altered)")
             return None
         self.report.tree_size = head.tree_size
+        self.report.head = head
         self.report.checked.append(f"{name}: signed by key {head.key_id}")
         return head
 

@@ -14,7 +14,7 @@ from custos.reports import charts as charts_mod
 from custos.reports.controls import Control, controls
 from custos.reports.figures import Figures, Period, collect
 from custos.reports.ledger_status import LedgerVerifier, verify_ledger_status
-from custos.reports.text import duration
+from custos.reports.text import counts, duration
 from custos.service.ports import Services
 
 
@@ -49,6 +49,29 @@ def build_report(
     with svc.engine.connect() as conn:
         figures = collect(conn, period, status)
     return Report(svc.clock.now(), period, figures, controls(figures))
+
+
+def summary_rows(report: Report) -> list[tuple[str, str]]:
+    """The report's headline figures as (label, value) lines (the PDF's summary
+    table, the console's report page)."""
+    f = report.figures
+    share = f.dual_control["share"]
+    return [
+        ("Recoveries opened", str(f.recoveries["total"])),
+        ("Completed", str(f.recoveries["by_state"].get("completed", 0))),
+        ("Completed under dual control", "n/a" if share is None else f"{share * 100:.0f}%"),
+        (
+            "Time to restore, median / 95th percentile",
+            f"{duration(f.time_to_restore['median_s'])} / {duration(f.time_to_restore['p95_s'])}",
+        ),
+        ("Proofing failures", str(f.proofing["failures"])),
+        (
+            "Propagation failures per system",
+            counts(f.propagation["failed_attempts_by_target"]),
+        ),
+        ("Policy exceptions used", f"{f.exceptions['used']} ({f.exceptions['note']})"),
+        ("Ledger verification", str(f.ledger["state"])),
+    ]
 
 
 _ENV = Environment(

@@ -22,8 +22,7 @@ from reportlab.platypus import (  # type: ignore[import-untyped]
 
 import custos
 from custos.reports import charts as charts_mod
-from custos.reports.compliance import Report
-from custos.reports.text import counts, duration
+from custos.reports.compliance import Report, summary_rows
 
 _STATUS_COLOURS = {"met": "#2e7d32", "attention": "#c0392b", "no_data": "#7a8591"}
 _WIDTH = A4[0] - 36 * mm
@@ -34,24 +33,7 @@ def _p(text: str, style: ParagraphStyle) -> Paragraph:
 
 
 def _summary(report: Report, body: ParagraphStyle) -> Table:
-    f = report.figures
-    share = f.dual_control["share"]
-    rows = [
-        ("Recoveries opened", str(f.recoveries["total"])),
-        ("Completed", str(f.recoveries["by_state"].get("completed", 0))),
-        ("Completed under dual control", "n/a" if share is None else f"{share * 100:.0f}%"),
-        (
-            "Time to restore, median / 95th percentile",
-            f"{duration(f.time_to_restore['median_s'])} / {duration(f.time_to_restore['p95_s'])}",
-        ),
-        ("Proofing failures", str(f.proofing["failures"])),
-        (
-            "Propagation failures per system",
-            counts(f.propagation["failed_attempts_by_target"]),
-        ),
-        ("Policy exceptions used", f"{f.exceptions['used']} ({f.exceptions['note']})"),
-        ("Ledger verification", str(f.ledger["state"])),
-    ]
+    rows = summary_rows(report)
     table = Table(
         [[_p(k, body), _p(v, body)] for k, v in rows], colWidths=[_WIDTH * 0.38, _WIDTH * 0.62]
     )

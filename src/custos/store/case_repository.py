@@ -139,7 +139,8 @@ class CaseRepository:
                     )
             except IntegrityError as exc:
                 raise SeparationOfDuties(
-                    "this person has already approved the case; one person counts once (R-33)"
+                    "this person has already approved the case; one person counts once (R-33)",
+                    rule="already_approved",
                 ) from exc
         for proof in case.proofs[seen_proofs:]:
             self._conn.execute(

@@ -10,7 +10,10 @@ from fastapi.staticfiles import StaticFiles
 
 from custos.web.console import (
     admin_routes,
+    approval_routes,
+    audit_routes,
     case_actions,
+    case_list_routes,
     case_routes,
     helpdesk_routes,
     home_routes,
@@ -28,6 +31,9 @@ CONSOLE_ROUTERS = (
     helpdesk_routes.router,
     case_routes.router,
     case_actions.router,
+    approval_routes.router,
+    case_list_routes.router,
+    audit_routes.router,
 )
 
 

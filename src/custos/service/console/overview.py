@@ -8,6 +8,7 @@ from typing import Any
 
 from custos.domain.model import Operator, Role
 from custos.domain.states import CaseState
+from custos.service.console.approval_inbox import InboxCase, inbox
 from custos.service.ports import Services
 from custos.service.recovery.queries import list_cases
 
@@ -17,7 +18,7 @@ LIMIT = 50
 
 @dataclass(frozen=True, slots=True)
 class Overview:
-    to_approve: list[dict[str, Any]] = field(default_factory=list)
+    to_approve: list[InboxCase] = field(default_factory=list)
     to_execute: list[dict[str, Any]] = field(default_factory=list)
     need_attention: list[dict[str, Any]] = field(default_factory=list)
     my_open: list[dict[str, Any]] = field(default_factory=list)
@@ -27,18 +28,14 @@ OPEN_STATES = (CaseState.OPENED, CaseState.PROOFING, CaseState.AWAITING_APPROVAL
 
 
 def waiting_for(svc: Services, operator: Operator) -> Overview:
-    """The cases waiting for ``operator``: to approve (not their own request), to
-    execute, needing attention, and their own open requests."""
-    to_approve: list[dict[str, Any]] = []
+    """The cases waiting for ``operator``: to approve (the approval inbox: what
+    they may decide), to execute, needing attention, and their own open requests."""
+    to_approve: list[InboxCase] = []
     to_execute: list[dict[str, Any]] = []
     attention: list[dict[str, Any]] = []
     mine: list[dict[str, Any]] = []
     if operator.has_role(Role.APPROVER):
-        to_approve = [
-            c
-            for c in list_cases(svc, operator, state=CaseState.AWAITING_APPROVAL, limit=LIMIT)
-            if c["requested_by"] != operator.actor
-        ]
+        to_approve = inbox(svc, operator, limit=LIMIT)
     if operator.has_role(Role.EXECUTOR):
         to_execute = list_cases(svc, operator, state=CaseState.APPROVED, limit=LIMIT)
     if operator.has_role(Role.REQUESTER) or operator.has_role(Role.EXECUTOR):
