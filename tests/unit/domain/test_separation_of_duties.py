@@ -451,7 +451,8 @@ def test_case_and_events_carry_no_secret() -> None:
 
 def test_each_refusal_names_the_rule_it_applies() -> None:
     """R-32, R-33: every refusal says which rule stopped the operator (the API and
-    the CLI show this text), with the details the error contract carries."""
+    the CLI show this text), with the details the error contract carries; a
+    separation-of-duties refusal names its rule there (the console words it)."""
     both = operator("dave", Role.REQUESTER, Role.APPROVER)
     outsider = operator("olga", Role.APPROVER, scope=frozenset({"contractors"}))
     alice_op = operator("al", Role.REQUESTER, Role.APPROVER, Role.EXECUTOR, person="alice")
@@ -480,7 +481,7 @@ def test_each_refusal_names_the_rule_it_applies() -> None:
             lambda: sod.check_not_subject(alice_op, SUBJECT),
             SeparationOfDuties,
             "an operator cannot act on their own recovery case",
-            {},
+            {"rule": "own_case"},
         ),
         (
             lambda: sod.check_subject_of(make_case(), other),
@@ -492,13 +493,13 @@ def test_each_refusal_names_the_rule_it_applies() -> None:
             lambda: sod.check_approver(make_case(requester=both), both, SUBJECT),
             SeparationOfDuties,
             "the requester of a case cannot approve it (R-32)",
-            {},
+            {"rule": "requester"},
         ),
         (
             lambda: sod.check_approver(executed, ivan, SUBJECT),
             SeparationOfDuties,
             "the executor of a case cannot approve it (R-33)",
-            {},
+            {"rule": "executor"},
         ),
         (
             lambda: sod.check_approver(
@@ -508,19 +509,19 @@ def test_each_refusal_names_the_rule_it_applies() -> None:
             ),
             SeparationOfDuties,
             "this person has already approved the case; one person counts once (R-33)",
-            {},
+            {"rule": "already_approved"},
         ),
         (
             lambda: sod.check_approver(approved_by_bob, CAROL, SUBJECT),
             NotAuthorized,
             "approvals for tier 'privileged' must come from: iam, sec",
-            {},
+            {"rule": "approver_groups", "groups": ["iam", "sec"]},
         ),
         (
             lambda: sod.check_executor(approved_by_bob, operator("bob", Role.EXECUTOR), SUBJECT),
             SeparationOfDuties,
             "an approver of a case cannot execute it (R-33)",
-            {},
+            {"rule": "approver_executes"},
         ),
     ]
     for call, error, message, details in cases:

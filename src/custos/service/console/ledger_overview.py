@@ -95,7 +95,7 @@ def _witnesses(svc: Services, head: TreeHead | None) -> list[Witness]:
     found = []
     path = svc.settings.ledger_witness_file
     if path is not None:
-        found.append(_file_witness(str(path), *witness.read_file(path), head))
+        found.append(file_witness(str(path), *witness.read_file(path), head))
     if svc.settings.ledger_witness_url is not None:
         found.append(
             Witness(
@@ -109,9 +109,11 @@ def _witnesses(svc: Services, head: TreeHead | None) -> list[Witness]:
     return found
 
 
-def _file_witness(
+def file_witness(
     where: str, heads: list[TreeHead], unreadable: list[str], head: TreeHead | None
 ) -> Witness:
+    """How far a witness file holding ``heads`` (and ``unreadable`` lines) got,
+    against the database's newest signed ``head``."""
     latest = max(heads, key=lambda h: h.tree_size) if heads else None
     size = latest.tree_size if latest else None
     if unreadable:
