@@ -78,7 +78,10 @@ def test_the_timeline_says_who_did_what_and_lists_every_ledger_entry(
     rows = re.findall(r"<tr>\s*<td>(\d+)</td>", page.text)
     assert len(rows) == len(entries)
     for entry in entries:
-        assert f'<td class="mono">{entry["type"]}</td>' in page.text
+        assert (
+            '<td class="mono">' + str(entry["type"]).replace(":", ":<wbr>") + "</td>" in page.text
+        )
+        assert f'<time datetime="{entry["time"]}">' in page.text
     assert "the subject (Carl)" in text  # the redemption, by the subject
     assert 'action="/console/audit/cases/' + case_id + '/evidence"' in page.text
 
