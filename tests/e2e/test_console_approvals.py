@@ -94,6 +94,9 @@ def test_the_inbox_lists_exactly_the_cases_waiting_for_the_approver(
     assert "No case waits for your approval." in page.text
     sign_in(client, world, "linus")
     assert still_proofing not in client.get("/console/approvals").text
+    early = client.get(f"/console/approvals/{still_proofing}")
+    assert "This case does not wait for approval yet" in early.text
+    assert 'name="decision"' not in early.text
 
 
 def test_the_case_page_shows_what_the_approver_weighs(world: World, client: TestClient) -> None:
@@ -157,6 +160,11 @@ def test_denying_with_a_reason_ends_the_case_in_the_ledger(
     assert moves[0]["reason"] == "caller could not name their manager"
     after = client.get(f"/console/approvals/{case_id}?done=denied")
     assert "You denied this case." in after.text
+    # The notice tells only what this operator did: a crafted link cannot fake it.
+    assert (
+        "Your approval is recorded."
+        not in client.get(f"/console/approvals/{case_id}?done=approved").text
+    )
 
 
 @pytest.mark.parametrize("decision", ["approve", "deny"])

@@ -63,6 +63,11 @@ def test_approver_groups_are_named() -> None:
             "awaiting_approval",
             "This case no longer waits for a decision (it is awaiting approval).",
         ),
+        (
+            AlreadyDecided("x", state="proofing"),
+            "",
+            "This case does not wait for approval yet: its proofs are still being collected.",
+        ),
         (OutOfScope("x"), "", "This case's subject is outside your scope."),
         (NotAuthorized("x", role="approver"), "", "You do not hold the approver role."),
         (InvalidInput("something else went wrong"), "", "Something else went wrong."),

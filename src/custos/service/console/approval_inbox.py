@@ -74,6 +74,8 @@ class DecisionContext:
     action: str
     targets: list[Target]
     refusal: DomainError | None
+    #: What the operator decided on this case, if they did: "approved" or "denied".
+    decided: str | None = None
 
     @property
     def proofs(self) -> list[dict[str, Any]]:
@@ -168,4 +170,18 @@ def decision_context(svc: Services, operator: Operator, case_id: str) -> Decisio
             for a in subject.accounts
         ],
         refusal=refusal(case, operator, subject),
+        decided=_decided(case, operator, detail),
     )
+
+
+def _decided(case: Case, operator: Operator, detail: dict[str, Any]) -> str | None:
+    if any(a.operator_id == operator.id for a in case.approvals):
+        return "approved"
+    denials = [
+        e
+        for e in detail["timeline"]
+        if e["type"] == "case:case:state_changed" and e["data"].get("to") == "denied"
+    ]
+    if denials and denials[-1]["actor"] == operator.actor:
+        return "denied"
+    return None

@@ -63,7 +63,7 @@ def approval_page(
     case_id: CaseId,
     done: Annotated[Literal["approved", "denied"] | None, Query()] = None,
 ) -> HTMLResponse:
-    return _page(request, ctx, case_id, notice=DONE[done] if done else None)
+    return _page(request, ctx, case_id, done=done)
 
 
 @router.post("/console/approvals/{case_id}", response_model=None)
@@ -94,7 +94,7 @@ def _page(
     ctx: ConsoleContext,
     case_id: str,
     *,
-    notice: str | None = None,
+    done: str | None = None,
     problem: str | None = None,
     refused: DomainError | None = None,
     reason: str = "",
@@ -113,7 +113,8 @@ def _page(
         action=ACTIONS.get(context.action, context.action),
         refusal=plain_refusal(why, tier=detail["tier"], state=detail["state"]) if why else None,
         refused_now=refused is not None,
-        notice=notice,
+        # Only what this operator did decide: a link cannot make the page say so.
+        notice=DONE[done] if done and done == context.decided else None,
         problem=problem,
         reason=reason,
         max_reason=MAX_REASON,

@@ -19,6 +19,9 @@ RULES = {
     "approver_executes": "You approved this case, so you cannot carry it out.",
 }
 
+#: States before approval: a case there is not decided, it is not ready yet.
+NOT_YET = frozenset({"opened", "proofing"})
+
 
 def plain_refusal(exc: DomainError, *, tier: str = "", state: str = "") -> str:
     """One or two sentences saying why the operator may not decide ``tier``'s
@@ -34,6 +37,8 @@ def plain_refusal(exc: DomainError, *, tier: str = "", state: str = "") -> str:
             "You are not in any of these groups."
         )
     if isinstance(exc, AlreadyDecided):
+        if (exc.details.get("state") or state) in NOT_YET:
+            return "This case does not wait for approval yet: its proofs are still being collected."
         now = str(exc.details.get("state") or state).replace("_", " ")
         return f"This case no longer waits for a decision (it is {now or 'decided'})."
     if isinstance(exc, OutOfScope):
