@@ -11,8 +11,6 @@ import typer
 
 from custos.cli.context import command_group, console, failures, state
 from custos.domain.errors import InvalidInput
-from custos.reports.periods import DEFAULT_DAYS as DEFAULT_DAYS
-from custos.reports.periods import period_days
 
 app = command_group("Compliance reports.")
 
@@ -56,6 +54,7 @@ def compliance(
     and the recovery figures, for the days FROM to TO (default: the last 30
     days, today included)."""
     from custos.reports.compliance import build_report, day_period, render_html
+    from custos.reports.periods import period_days
 
     with failures():
         chosen = format_ or _format_of(output)

@@ -1,5 +1,5 @@
 """``custos report compliance`` without dates covers the last 30 days, today
-included (docs/reports.md)."""
+included (docs/reports.md); the rule lives in ``custos.reports.periods``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from custos.cli.report import DEFAULT_DAYS, period_days
 from custos.domain.errors import InvalidInput
+from custos.reports.periods import DEFAULT_DAYS, period_days
 
 TODAY = date(2026, 12, 6)
 
