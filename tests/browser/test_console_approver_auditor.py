@@ -1,7 +1,8 @@
 """Approvers' and auditors' journeys in a real browser (docs/console.md):
 Debian's Chromium driven by Playwright against the app served by uvicorn, the
-operator signed in with a console session cookie. Every page passes axe-core
-(no serious or critical violation)."""
+operator signed in with a console session cookie, the pages' CSP in force (a
+refusal would show as a console error). Every page passes axe-core (no serious
+or critical violation)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -38,14 +39,22 @@ class Site:
     world: World
     origin: str
     browser: Browser
+    #: What went wrong in any page: console errors (a CSP refusal shows there)
+    #: and answers of 400 or more, checked after each test.
+    errors: list[str] = field(default_factory=list)
 
     def signed_in(self, name: str) -> Page:
-        """A new page of a new browser context holding ``name``'s console session.
-        The context bypasses the CSP so that axe-core can be injected (the CSP
-        itself is checked in tests/e2e/test_console_pages_csp.py)."""
-        context = self.browser.new_context(bypass_csp=True, accept_downloads=True)
+        """A new page of a new browser context (the pages' CSP in force) holding
+        ``name``'s console session."""
+        context = self.browser.new_context(accept_downloads=True)
         context.add_cookies([browser_cookie(self.world, name, self.origin)])  # type: ignore[list-item]
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on(
+            "response",
+            lambda r: self.errors.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+        )
+        return page
 
 
 def shot(page: Page, name: str) -> None:
@@ -60,7 +69,15 @@ def site(tmp_path: Path) -> Iterator[Site]:
     world = make_world(f"sqlite:///{tmp_path / 'custos.db'}", tmp_path, public_origin=origin)
     try:
         with serve(world, port), chromium() as browser:
-            yield Site(world=world, origin=origin, browser=browser)
+            site = Site(world=world, origin=origin, browser=browser)
+            yield site
+            # The browser's own favicon request is the one 404 the console answers
+            # (its console line, "Failed to load resource", is the answer seen above).
+            assert [
+                e
+                for e in site.errors
+                if "favicon.ico" not in e and not e.startswith("Failed to load resource")
+            ] == []
     finally:
         world.svc.engine.dispose()
 
