@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from approval_world import awaiting_case, two_approvals_policy, world_on
 from console_helpers import console_client, csrf_of, sign_in
@@ -53,15 +52,14 @@ def _inbox_ids(client: TestClient) -> list[str]:
 
 def _decide(
     client: TestClient, case_id: str, decision: str, reason: str, *, csrf: str | None = None
-) -> httpx.Response:
+) -> Any:
     page = client.get(f"/console/approvals/{case_id}")
     token = csrf if csrf is not None else csrf_of(page.text)
-    answer: httpx.Response = client.post(
+    return client.post(
         f"/console/approvals/{case_id}",
         data={"csrf": token, "decision": decision, "reason": reason},
         follow_redirects=False,
     )
-    return answer
 
 
 def test_the_inbox_lists_exactly_the_cases_waiting_for_the_approver(
