@@ -112,7 +112,7 @@ def test_every_confirmed_contact_gets_the_recovery_notice_with_a_working_link(
         assert fragment_token(notice.text, "/repudiate").startswith("crp_")
     assert smtp.to(UNCONFIRMED) == []
     page = api.get("/repudiate")
-    assert page.status_code == 200 and "/api/v1/self-service/repudiate" in page.text
+    assert page.status_code == 200 and "/static/portal-repudiate.js" in page.text
 
     token = fragment_token(smtp.to(CONFIRMED[0], "reset_link")[-1].text, "/reset")
     redeemed = api.post(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, FastAPI, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 import custos
@@ -25,7 +25,6 @@ from custos.api import (
     webauthn_routes,
 )
 from custos.api.equal_time import EqualTimeMiddleware
-from custos.api.reset_page import RESET_PAGE
 from custos.api.strict_input import refuse_unexpected_input
 from custos.service.ports import Services
 from custos.web import install as web
@@ -58,7 +57,6 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(operator_routes.router)
     app.include_router(fraud_routes.self_service_router)
     app.include_router(fraud_routes.operator_router)
-    app.include_router(fraud_routes.page_router)
     app.include_router(ledger_routes.router)
     app.include_router(metrics_routes.router)
     app.include_router(signal_routes.signals_router)
@@ -77,10 +75,8 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(me_routes.router)
     app.include_router(webauthn_routes.self_service_router)
     app.include_router(webauthn_routes.operator_router)
-    app.include_router(webauthn_routes.page_router)
     app.include_router(assisted_routes.operator_router)
     app.include_router(assisted_routes.public_router)
-    app.include_router(assisted_routes.page_router)
     web.install(app)
 
     https = svc.settings.public_origin.startswith("https://")
@@ -118,16 +114,5 @@ def create_app(svc: Services) -> FastAPI:
                 errors.body("not_ready", "the database does not answer"), status_code=503
             )
         return JSONResponse({"status": "ready", "policy": svc.policy.hash})
-
-    @app.get("/reset", response_class=HTMLResponse, include_in_schema=False)
-    def reset_page() -> HTMLResponse:
-        return HTMLResponse(
-            RESET_PAGE,
-            headers={
-                "Cache-Control": "no-store",
-                "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; "
-                "style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'",
-            },
-        )
 
     return app

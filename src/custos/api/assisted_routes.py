@@ -9,17 +9,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Response
-from fastapi.responses import HTMLResponse
 from pydantic import Field
 
 from custos.api.auth import OperatorDep, ServicesDep
-from custos.api.pages import ATTEST_PAGE, CHALLENGE_PAGE, page
 from custos.api.schemas import RequestBody
 from custos.service.ceremonies import agent_challenge, attestation
 
 operator_router = APIRouter(prefix="/api/v1", tags=["operators"])
 public_router = APIRouter(prefix="/api/v1", tags=["assisted proofing"])
-page_router = APIRouter(include_in_schema=False)
 
 
 class TokenIn(RequestBody):
@@ -102,13 +99,3 @@ def answer_challenge(
 ) -> dict[str, Any]:
     response.headers["Cache-Control"] = "no-store"
     return {"result": agent_challenge.answer(svc, token=body.token, code=body.code)}
-
-
-@page_router.get("/attest", response_class=HTMLResponse)
-def attest_page() -> HTMLResponse:
-    return page(ATTEST_PAGE)
-
-
-@page_router.get("/challenge", response_class=HTMLResponse)
-def challenge_page() -> HTMLResponse:
-    return page(CHALLENGE_PAGE)

@@ -128,6 +128,8 @@ EXTRAS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/api/v1/self-service/recoveries"): (429,),
     ("POST", "/api/v1/self-service/recoveries/{flow}/proofs"): (400, 429),
     ("POST", "/api/v1/self-service/reset"): (400,),
+    ("POST", "/api/v1/self-service/reset/check"): (400,),
+    ("POST", "/api/v1/self-service/reset/progress"): (400,),
     ("POST", "/api/v1/self-service/webauthn-links/options"): (400,),
     ("POST", "/api/v1/self-service/webauthn-links/proof"): (400, 429),
     ("POST", "/api/v1/challenges/answer"): (429,),

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
+from custos.api import qr_code
 from custos.api.auth import ServicesDep, client_address
 from custos.api.errors import Unauthenticated
 from custos.api.me_schemas import (
@@ -153,7 +154,11 @@ def methods(token: TokenDep, svc: ServicesDep) -> list[AuthenticatorOut]:
 def begin_totp(token: TokenDep, svc: ServicesDep, response: Response) -> PendingTotpOut:
     response.headers["Cache-Control"] = "no-store"
     pending = enrolment.begin_totp(svc, token=token)
-    return PendingTotpOut(pending_id=pending.pending_id, otpauth_uri=pending.otpauth_uri)
+    return PendingTotpOut(
+        pending_id=pending.pending_id,
+        otpauth_uri=pending.otpauth_uri,
+        qr_code=qr_code.svg_data_uri(pending.otpauth_uri),
+    )
 
 
 @router.post("/methods/totp/{pending_id}/confirm", response_model=AuthenticatorOut)

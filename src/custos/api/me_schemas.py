@@ -71,6 +71,8 @@ class AuthenticatorOut(BaseModel):
 class PendingTotpOut(BaseModel):
     pending_id: int
     otpauth_uri: str
+    #: The same URI as a QR code for the authenticator app: an SVG ``data:`` URI.
+    qr_code: str
 
 
 class RecoveryCodesOut(BaseModel):

@@ -5,6 +5,7 @@ endpoint takes (a password sent to the wrong place), fails loudly with 422
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -68,17 +69,66 @@ class Accepted(BaseModel):
 
 class FlowStarted(Accepted):
     flow: str
+    #: Methods any self-service tier accepts, answered on the page: the same list
+    #: for every identifier (R-19; service/recovery/offered_methods.py).
+    methods: list[str]
 
 
 class SelfServiceProofOut(BaseModel):
     status: str
     replacement_recovery_code: str | None = None
+    #: With ``more_proof_required``: the methods that can still count for this
+    #: case, among those the subject has. Empty otherwise.
+    methods: list[str] = []
 
 
 class RedeemOut(BaseModel):
     status: str
     case: str
     temporary_password: str | None = None
+    #: Reads which systems were updated: ``POST /api/v1/self-service/reset/progress``.
+    progress: str
+
+
+class ResetCheckIn(RequestBody):
+    token: str = Field(min_length=1, max_length=200)
+    new_password: str | None = Field(default=None, max_length=1024)
+
+
+class PasswordVerdictOut(BaseModel):
+    acceptable: bool
+    #: The rules the candidate fails, as fixed texts (never the password).
+    reasons: list[str]
+    #: zxcvbn's guessability score, 0 (guessed at once) to 4.
+    score: int
+
+
+class ResetCheckOut(BaseModel):
+    #: ``reset_token``: choose a password; ``temp_password``: Custos makes one.
+    action: str
+    min_length: int
+    max_length: int
+    expires_at: datetime
+    verdict: PasswordVerdictOut | None = None
+
+
+class ProgressIn(RequestBody):
+    ticket: str = Field(min_length=1, max_length=200)
+
+
+class SystemProgressOut(BaseModel):
+    system: str
+    account: str
+    #: ``pending``, ``succeeded``, ``retryable_failure`` or ``failed``.
+    state: str
+    updated_at: datetime
+
+
+class ProgressOut(BaseModel):
+    case: str
+    state: str
+    finished: bool
+    systems: list[SystemProgressOut]
 
 
 class CaseSummary(BaseModel):

@@ -10,13 +10,25 @@ from custos.api.auth import ServicesDep, client_address
 from custos.api.schemas import (
     Accepted,
     FlowStarted,
+    PasswordVerdictOut,
+    ProgressIn,
+    ProgressOut,
     ProofIn,
     RedeemIn,
     RedeemOut,
+    ResetCheckIn,
+    ResetCheckOut,
     SelfServiceProofOut,
     StartRecovery,
+    SystemProgressOut,
 )
-from custos.service.recovery import credentials, self_service
+from custos.service.recovery import (
+    credentials,
+    offered_methods,
+    reset_check,
+    reset_progress,
+    self_service,
+)
 
 router = APIRouter(prefix="/api/v1/self-service", tags=["self-service"])
 
@@ -37,7 +49,12 @@ def start(
         source_address=client_address(request),
         device_digest=device_cookie.device_digest(svc, device),
     )
-    return FlowStarted(status="accepted", message=START_MESSAGE, flow=flow)
+    return FlowStarted(
+        status="accepted",
+        message=START_MESSAGE,
+        flow=flow,
+        methods=list(offered_methods.offered_to_anyone(svc.policy)),
+    )
 
 
 @router.post("/recoveries/{flow}/email-code", status_code=202, response_model=Accepted)
@@ -61,7 +78,9 @@ def prove(
         source_address=client_address(request),
     )
     return SelfServiceProofOut(
-        status=result.status, replacement_recovery_code=result.replacement_recovery_code
+        status=result.status,
+        replacement_recovery_code=result.replacement_recovery_code,
+        methods=list(result.methods),
     )
 
 
@@ -75,5 +94,46 @@ def reset(body: RedeemIn, request: Request, svc: ServicesDep, response: Response
         source_address=client_address(request),
     )
     return RedeemOut(
-        status="accepted", case=result.case_id, temporary_password=result.temporary_password
+        status="accepted",
+        case=result.case_id,
+        temporary_password=result.temporary_password,
+        progress=reset_progress.issue_ticket(svc, result.case_id, now=svc.clock.now()),
+    )
+
+
+@router.post("/reset/check", response_model=ResetCheckOut)
+def check_reset(body: ResetCheckIn, svc: ServicesDep, response: Response) -> ResetCheckOut:
+    """Whether a reset link still works, what it does, and the password rules'
+    verdict on a candidate (the same rules as ``/reset``). Changes nothing."""
+    response.headers["Cache-Control"] = "no-store"
+    rules = reset_check.check(svc, token=body.token, candidate=body.new_password)
+    verdict = rules.verdict
+    return ResetCheckOut(
+        action=rules.action,
+        min_length=rules.min_length,
+        max_length=rules.max_length,
+        expires_at=rules.expires_at,
+        verdict=None
+        if verdict is None
+        else PasswordVerdictOut(
+            acceptable=verdict.acceptable, reasons=list(verdict.reasons), score=verdict.score
+        ),
+    )
+
+
+@router.post("/reset/progress", response_model=ProgressOut)
+def progress(body: ProgressIn, svc: ServicesDep, response: Response) -> ProgressOut:
+    """Which systems the recovery updated, with the ticket ``/reset`` answered."""
+    response.headers["Cache-Control"] = "no-store"
+    seen = reset_progress.progress(svc, body.ticket)
+    return ProgressOut(
+        case=seen.case_id,
+        state=seen.state,
+        finished=seen.finished,
+        systems=[
+            SystemProgressOut(
+                system=s.system, account=s.account, state=s.state, updated_at=s.updated_at
+            )
+            for s in seen.systems
+        ],
     )

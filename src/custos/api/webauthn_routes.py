@@ -1,7 +1,8 @@
 """WebAuthn as case proofing: options for a self-service flow (the assertion then
 goes to ``.../proofs`` with method ``webauthn`` and the assertion JSON as
 ``code``), and the help-desk path: the agent sends a link, the subject's own
-device asks for options and posts the assertion."""
+device asks for options and posts the assertion (the pages are in
+custos.web.portal)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,13 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Response
-from fastapi.responses import HTMLResponse
 
 from custos.api.auth import OperatorDep, ServicesDep
 from custos.api.me_schemas import LinkBody, LinkProofBody
-from custos.api.pages import page
-from custos.api.webauthn_pages import RECOVER_PAGE, WEBAUTHN_LINK_PAGE
 from custos.service.ceremonies import webauthn_proofing
 
 self_service_router = APIRouter(prefix="/api/v1/self-service", tags=["self-service"])
 operator_router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
-page_router = APIRouter(include_in_schema=False)
 
 
 @self_service_router.post("/recoveries/{flow}/webauthn/options")
@@ -47,16 +44,3 @@ def send_link(case_id: str, svc: ServicesDep, operator: OperatorDep) -> dict[str
     agent learns only whether the proof later passed (case state)."""
     sent = webauthn_proofing.send_link(svc, operator, case_id)
     return {"status": "sent", "recipients": sent}
-
-
-@page_router.get("/webauthn", response_class=HTMLResponse)
-def link_page() -> HTMLResponse:
-    """The page the help-desk link opens (``/webauthn#link=cwl_...``)."""
-    return page(WEBAUTHN_LINK_PAGE)
-
-
-@page_router.get("/recover", response_class=HTMLResponse)
-def recover_page() -> HTMLResponse:
-    """The subject's own recovery: identifier, emailed code or security key, then
-    the reset link by email."""
-    return page(RECOVER_PAGE)

@@ -23,6 +23,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from zxcvbn import zxcvbn
@@ -44,13 +45,26 @@ _TEMP_MAX_ATTEMPTS: Final = 100
 _WORD_SPLIT: Final = re.compile(r"[\W_]+")
 
 
-def check_new_password(password: str, *, mfa_bound: bool, user_inputs: Sequence[str] = ()) -> None:
-    """Return None when ``password`` is acceptable as a new password.
+@dataclass(frozen=True, slots=True)
+class PasswordVerdict:
+    """What the rules say of a candidate: the failed rules (fixed texts), the
+    zxcvbn score (0..4) and the length that applies."""
 
-    Raises PasswordRejected whose message lists every failed rule and whose
-    ``details["reasons"]`` is the list of those reasons (fixed texts that never
-    contain the password or a user input).
-    """
+    reasons: tuple[str, ...]
+    score: int
+    min_length: int
+
+    @property
+    def acceptable(self) -> bool:
+        return not self.reasons
+
+
+def assess_new_password(
+    password: str, *, mfa_bound: bool, user_inputs: Sequence[str] = ()
+) -> PasswordVerdict:
+    """Every rule checked against ``password``; never raises. The same verdict
+    :func:`check_new_password` acts on, so feedback while typing and the answer
+    on submit cannot disagree."""
     normalised = unicodedata.normalize("NFKC", password)
     inputs = [unicodedata.normalize("NFKC", text) for text in user_inputs if text]
     reasons: list[str] = []
@@ -62,19 +76,32 @@ def check_new_password(password: str, *, mfa_bound: bool, user_inputs: Sequence[
         reasons.append(f"must be at most {MAX_LENGTH} characters long")
     if _contains_user_input(normalised, inputs):
         reasons.append("must not contain your name, email address or account identifiers")
+    score = 0
     if length:
         result = zxcvbn(
             normalised[:ZXCVBN_MAX_LENGTH], user_inputs=inputs, max_length=ZXCVBN_MAX_LENGTH
         )
+        score = int(result["score"])
         # zxcvbn caps an n-character guess estimate at 10^n, so no 8-character
         # password reaches score 3: with a bound second factor, 2 is the bar.
-        if int(result["score"]) < (MIN_SCORE_WITH_MFA if mfa_bound else MIN_SCORE):
+        if score < (MIN_SCORE_WITH_MFA if mfa_bound else MIN_SCORE):
             reasons.append("is too easy to guess; use a longer passphrase of uncommon words")
-    if reasons:
+    return PasswordVerdict(reasons=tuple(reasons), score=score, min_length=minimum)
+
+
+def check_new_password(password: str, *, mfa_bound: bool, user_inputs: Sequence[str] = ()) -> None:
+    """Return None when ``password`` is acceptable as a new password.
+
+    Raises PasswordRejected whose message lists every failed rule and whose
+    ``details["reasons"]`` is the list of those reasons (fixed texts that never
+    contain the password or a user input).
+    """
+    verdict = assess_new_password(password, mfa_bound=mfa_bound, user_inputs=user_inputs)
+    if verdict.reasons:
         raise PasswordRejected(
-            "password rejected: it " + "; it ".join(reasons),
-            reasons=reasons,
-            min_length=minimum,
+            "password rejected: it " + "; it ".join(verdict.reasons),
+            reasons=list(verdict.reasons),
+            min_length=verdict.min_length,
             max_length=MAX_LENGTH,
         )
 

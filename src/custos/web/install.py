@@ -1,5 +1,6 @@
 """Mounting the web faces on the application: the package's static assets at
-``/static/``, the console's routes, and pages answering errors as pages."""
+``/static/``, the console's and the portal's routes, and pages answering errors
+as pages."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from custos.web.console import (
     sso_routes,
 )
 from custos.web.page_errors import error_page
+from custos.web.portal import account_pages, link_pages
 
 STATIC = Path(__file__).parent / "static"
 
@@ -35,10 +37,14 @@ CONSOLE_ROUTERS = (
     case_list_routes.router,
     audit_routes.router,
 )
+#: The subjects' pages (self-service portal).
+PORTAL_ROUTERS = (link_pages.router, account_pages.router)
 
 
 def install(app: FastAPI) -> None:
     app.state.page_errors = error_page
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in CONSOLE_ROUTERS:
+        app.include_router(router)
+    for router in PORTAL_ROUTERS:
         app.include_router(router)

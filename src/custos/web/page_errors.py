@@ -13,7 +13,9 @@ from custos.web.rendering import render
 
 #: Paths served as pages (everything else, /api/ above all, answers JSON).
 PAGE_PREFIXES = ("/console/", "/portal/")
-PAGE_PATHS = frozenset({"/"})
+#: The subjects' pages that links in emails open (custos.web.portal.link_pages).
+LINK_PAGES = frozenset({"/recover", "/reset", "/webauthn", "/attest", "/challenge", "/repudiate"})
+PAGE_PATHS = frozenset({"/"}) | LINK_PAGES
 
 TITLES = {
     403: "Not allowed",
@@ -25,6 +27,13 @@ TITLES = {
     429: "Too many attempts",
     500: "Something went wrong",
 }
+
+
+#: What a subject can do about an error on one of their pages.
+SUBJECT_NEXT_STEP = (
+    "If you came here from a link in an email, open the link again exactly as it was sent. "
+    "Otherwise start from your account page, or ask your help desk."
+)
 
 
 def is_page(request: Request) -> bool:
@@ -60,6 +69,8 @@ def error_page(
             message=message,
             error_id=error_id,
         )
+    path = request.url.path
+    subject_page = path in LINK_PAGES or path.startswith("/portal/")
     return render(
         request,
         "error.html",
@@ -68,7 +79,8 @@ def error_page(
         title=TITLES.get(status, "Something went wrong"),
         message=message,
         error_id=error_id,
-        what_to_do=None,
-        back_href=None,
-        back_label=None,
+        what_to_do=SUBJECT_NEXT_STEP if subject_page else None,
+        back_href="/portal/" if subject_page else None,
+        back_label="Back to your account page" if subject_page else None,
+        home="/portal/" if subject_page else "/",
     )

@@ -149,7 +149,7 @@ def redeem(
                 check_new_password(
                     new_password,
                     mfa_bound=subject.mfa_bound,
-                    user_inputs=_user_inputs(subject),
+                    user_inputs=password_inputs(subject),
                 )
             except PasswordRejected as exc:
                 case.emit(
@@ -227,7 +227,9 @@ def _refusal(
     return None
 
 
-def _user_inputs(subject: Subject) -> list[str]:
+def password_inputs(subject: Subject) -> list[str]:
+    """What a new password must not contain or be guessed from: the subject's
+    own id, name, contact addresses and account ids (zxcvbn user inputs)."""
     inputs = [subject.id, subject.display_name, *subject.display_name.split()]
     inputs += [c.address for c in subject.contacts]
     inputs += [c.address.split("@")[0] for c in subject.contacts]

@@ -25,7 +25,7 @@ from custos.proofing.base import METHODS
 from custos.service.ceremonies import attestation
 from custos.service.notices import sms
 from custos.service.ports import Services
-from custos.service.recovery import credentials, proofing
+from custos.service.recovery import credentials, offered_methods, proofing
 from custos.service.recovery.case_transaction import case_transaction
 from custos.service.recovery.opening import open_case
 from custos.service.signals import throttles
@@ -42,6 +42,9 @@ GENERIC_FAILURE = "the code was not accepted"
 class SelfServiceProof:
     status: str
     replacement_recovery_code: str | None = None
+    #: After a passed proof that does not yet suffice: what can still count
+    #: (offered_methods.still_open); empty otherwise.
+    methods: tuple[str, ...] = ()
 
 
 def start(
@@ -310,12 +313,19 @@ def submit_proof(
             credentials.issue(
                 svc, txn.uow, case=case, subject=txn.subject, executor=None, now=txn.now
             )
+        still_open: tuple[str, ...] = ()
+        if verdict.passed and case.state == CaseState.PROOFING:
+            still_open = offered_methods.still_open(
+                txn.uow, case=case, subject=txn.subject, now=txn.now
+            )
         txn.save_and_commit()
         state = case.state
     if not verdict.passed:
         raise ProofingFailed(GENERIC_FAILURE)
     return SelfServiceProof(
-        status=_status(state), replacement_recovery_code=verdict.replacement_code
+        status=_status(state),
+        replacement_recovery_code=verdict.replacement_code,
+        methods=still_open,
     )
 
 
