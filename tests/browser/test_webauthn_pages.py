@@ -102,6 +102,7 @@ def answer_link(site: Site, url: str) -> None:
     assert headers["cache-control"] == "no-store"
     assert headers["referrer-policy"] == "no-referrer"
     assert "connect-src 'self'" in headers["content-security-policy"]
+    assert "script-src 'self';" in headers["content-security-policy"]
     # The link never stays in the address bar or history.
     assert site.page.url == f"{site.origin}/webauthn"
     site.page.get_by_role("button", name="Use my security key").click()
@@ -120,9 +121,9 @@ def test_webauthn_link_page_proves_case_with_browser_key(site: Site) -> None:
     register_key_in_browser(site, "bob")
     case_id, url = helpdesk_link(site, "bob")
     answer_link(site, url)
-    status = site.page.locator("#m")
+    status = site.page.locator("#status .notice")
     expect(status).to_contain_text("Confirmed", timeout=15_000)
-    expect(status).to_have_class("ok")
+    expect(status).to_have_class("notice ok")
     site.shot("webauthn-link-passed")
     assert webauthn_proofs(site, case_id) == [True]
 
@@ -133,11 +134,11 @@ def test_webauthn_link_page_refuses_replayed_link(site: Site) -> None:
     register_key_in_browser(site, "bob")
     case_id, url = helpdesk_link(site, "bob")
     answer_link(site, url)
-    expect(site.page.locator("#m")).to_contain_text("Confirmed", timeout=15_000)
+    expect(site.page.locator("#status")).to_contain_text("Confirmed", timeout=15_000)
     answer_link(site, url)
-    status = site.page.locator("#m")
+    status = site.page.locator("#status .notice")
     expect(status).to_contain_text("already used or it expired", timeout=15_000)
-    expect(status).to_have_class("err")
+    expect(status).to_have_class("notice bad")
     site.shot("webauthn-link-replayed")
     assert webauthn_proofs(site, case_id) == [True]
 
@@ -153,7 +154,7 @@ def test_recover_page_with_key_and_email_code_sends_reset_link(site: Site) -> No
     page.get_by_label("User name or email").fill("bob")
     page.get_by_role("button", name="Continue").click()
     page.get_by_role("button", name="Use my security key").click()
-    status = page.locator("#m")
+    status = page.locator("#status")
     expect(status).to_contain_text("One more proof is needed", timeout=15_000)
     page.get_by_role("button", name="Email me a code").click()
     expect(status).to_contain_text("a code is on its way", timeout=15_000)

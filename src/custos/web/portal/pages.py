@@ -44,9 +44,7 @@ def add_pages(router: APIRouter, pages: tuple[Page, ...]) -> None:
 
 def _endpoint(page: Page) -> Callable[[Request], HTMLResponse]:
     def show(request: Request) -> HTMLResponse:
-        return render(
-            request, page.template, title=page.title, scripts=page.scripts, home=HOME
-        )
+        return render(request, page.template, title=page.title, scripts=page.scripts, home=HOME)
 
     show.__doc__ = f"The page {page.title!r}."
     return show

@@ -46,7 +46,7 @@
     const tr = document.createElement("tr");
     const actions = [];
     if (!contact.confirmed_at) {
-      actions.push(button("Enter code", `Enter the code sent to ${contact.address}`, "secondary", () => askCode(contact)));
+      actions.push(button("Enter code", `Enter code sent to ${contact.address}`, "secondary", () => askCode(contact)));
     }
     actions.push(button("Remove", `Remove ${contact.address}`, "danger", (b) => remove(contact, b)));
     tr.append(
