@@ -5,6 +5,7 @@ makes its fixture with ``open_portal(tmp_path)``."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,9 @@ from live_server import free_port, serve
 from playwright.sync_api import Page
 
 from conftest import World, make_world
+
+#: Set to a directory to keep screenshots of the pages (docs/screenshots/ holds some).
+SHOTS = os.environ.get("CUSTOS_BROWSER_SHOTS")
 
 
 @dataclass
@@ -29,6 +33,11 @@ class Portal:
         self.page.goto("about:blank")
         response = self.page.goto(f"{self.origin}{path}")
         assert response is not None and response.status == 200, path
+
+    def shot(self, name: str) -> None:
+        """A full-page screenshot ``<name>.png`` when CUSTOS_BROWSER_SHOTS is set."""
+        if SHOTS:
+            self.page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
     def emailed_url(self, to: str, kind: str, path: str) -> str:
         """The ``{origin}{path}#...`` link in the last ``kind`` message to ``to``."""

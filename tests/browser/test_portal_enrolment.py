@@ -47,6 +47,7 @@ def reauthenticate(portal: Portal, secret: str) -> None:
     form = page.locator("#reauth")
     expect(form).to_be_visible(timeout=WAIT)
     assert_accessible(page)
+    portal.shot("portal-reauthenticate")
     form.get_by_label("Password").fill(PASSWORD)
     expect(form.get_by_label("Second factor")).to_have_value("totp")
     form.get_by_label("Code").fill(next_code(portal, secret))
@@ -77,6 +78,7 @@ def test_a_subject_binds_an_app_codes_and_a_contact_behind_reauthentication(
     assert str(qr.get_attribute("src")).startswith("data:image/svg+xml")
     secret = page.locator("#totp-secret").inner_text().replace(" ", "")
     assert_accessible(page)
+    portal.shot("portal-totp")
     page.get_by_label("Code the app shows now").fill(next_code(portal, secret))
     page.get_by_role("button", name="Confirm").click()
     expect(page.locator("#status")).to_contain_text("authenticator app is set up", timeout=WAIT)
@@ -89,6 +91,7 @@ def test_a_subject_binds_an_app_codes_and_a_contact_behind_reauthentication(
     codes = page.locator("#codes li")
     expect(codes).to_have_count(10, timeout=WAIT)
     assert_accessible(page)
+    portal.shot("portal-recovery-codes")
     page.get_by_role("button", name="I saved them").click()
     expect(codes).to_have_count(0)
     expect(page.locator("#status")).to_contain_text("old ones no longer work")
@@ -105,6 +108,7 @@ def test_a_subject_binds_an_app_codes_and_a_contact_behind_reauthentication(
     page.locator("#confirm-contact").get_by_role("button", name="Confirm").click()
     expect(page.locator("#status")).to_contain_text(f"{CONTACT} is confirmed", timeout=WAIT)
     expect(page.locator("#contacts tr", has_text=CONTACT)).to_contain_text("Confirmed")
+    portal.shot("portal-contacts")
 
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{portal.origin}/portal/sign-in", timeout=WAIT)
@@ -137,6 +141,7 @@ def test_a_page_opened_without_its_link_says_so_and_what_to_do(
     message = portal.page.locator("#needs-link")
     expect(message).to_be_visible(timeout=WAIT)
     expect(message).to_contain_text(says)
+    portal.shot("portal-no-link" + path.replace("/", "-"))
     assert portal.page.locator("#with-link, #choose").filter(visible=True).count() == 0
     assert_accessible(portal.page)
 

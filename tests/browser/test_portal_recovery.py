@@ -74,6 +74,7 @@ def choose_password_and_see_systems(portal: Portal, subject_id: str) -> None:
     expect(page.locator("#length")).to_contain_text("long enough")
     page.get_by_label("Repeat it").fill(NEW_PASSWORD)
     expect(page.locator("#match")).to_have_text("The two passwords match.")
+    portal.shot(f"portal-reset-{subject_id}")
     page.get_by_role("button", name="Set password").click()
     page.wait_for_url(f"{portal.origin}/portal/recovery-done", timeout=WAIT)
     expect(page.locator("#systems-rows")).to_contain_text("directory", timeout=WAIT)
@@ -88,6 +89,7 @@ def choose_password_and_see_systems(portal: Portal, subject_id: str) -> None:
     expect(row).to_contain_text(subject_id)
     expect(row).to_contain_text("Updated")
     assert_accessible(page)
+    portal.shot(f"portal-recovery-done-{subject_id}")
     assert portal.world.directory.verify_password(subject_id, NEW_PASSWORD)
 
 
@@ -103,6 +105,7 @@ def test_recovery_with_an_authenticator_app_ends_on_the_updated_systems(portal: 
         "Use a saved recovery code",
         "Email me a code",
     ]
+    portal.shot("portal-recover-methods")
     portal.page.get_by_role("button", name="Use my authenticator app").click()
     code = pyotp.TOTP(portal.world.totp_secrets["bob"]).at(portal.world.clock.now())
     portal.page.get_by_label("Code from your authenticator app").fill(code)
@@ -123,6 +126,7 @@ def test_recovery_with_a_saved_code_shows_its_replacement_once(portal: Portal) -
     expect_link_sent(portal)
     replacement = portal.page.locator("#replacement-code")
     expect(replacement).to_be_visible()
+    portal.shot("portal-recover-saved-code")
     assert replacement.inner_text().strip() not in ("", used)
     choose_password_and_see_systems(portal, "carol")
 
@@ -149,6 +153,7 @@ def test_recovery_with_a_security_key_registered_on_the_portal(portal: Portal) -
     page.get_by_role("button", name="Use my security key").click()
     expect(page.locator("#status")).to_contain_text("One more proof is needed", timeout=WAIT)
     assert offered(portal) == ["Email me a code"]
+    portal.shot("portal-recover-one-more-proof")
     page.get_by_role("button", name="Email me a code").click()
     expect(page.locator("#status")).to_contain_text("a code is on its way", timeout=WAIT)
     page.get_by_label("Code from the email").fill(world.last_code("dave"))

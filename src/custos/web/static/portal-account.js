@@ -6,9 +6,15 @@
   const $ = portal.byId;
   const KINDS = { totp: "Authenticator app", webauthn: "Security key", recovery_codes: "Saved recovery codes" };
 
-  function cell(text) {
+  function cell(text, note) {
     const td = document.createElement("td");
     td.textContent = text;
+    if (note) {
+      const span = document.createElement("span");
+      span.className = "hint";
+      span.textContent = note;
+      td.append(span);
+    }
     return td;
   }
 
@@ -35,10 +41,8 @@
       ...all.map((a) => {
         const tr = document.createElement("tr");
         tr.append(
-          cell(KINDS[a.kind] || a.kind),
-          cell(a.label || ""),
-          cell(me.when(a.bound_at)),
-          cell(me.when(a.last_used_at)),
+          cell(KINDS[a.kind] || a.kind, a.label),
+          cell(me.when(a.bound_at), `Last used: ${me.when(a.last_used_at)}`),
           cell(a.active ? "In use" : `Removed ${me.when(a.revoked_at)}`),
         );
         return tr;

@@ -49,9 +49,13 @@
       actions.push(button("Enter code", `Enter code sent to ${contact.address}`, "secondary", () => askCode(contact)));
     }
     actions.push(button("Remove", `Remove ${contact.address}`, "danger", (b) => remove(contact, b)));
+    const kind = document.createElement("span");
+    kind.className = "hint";
+    kind.textContent = KINDS[contact.kind] || contact.kind;
+    const address = cell(contact.address, kind);
+    address.className = "address";
     tr.append(
-      cell(KINDS[contact.kind] || contact.kind),
-      cell(contact.address),
+      address,
       cell(contact.confirmed_at ? `Confirmed ${me.when(contact.confirmed_at)}` : "Waiting for its code"),
       cell(...actions),
     );
@@ -67,7 +71,7 @@
     if (!answer.body.length) {
       const tr = document.createElement("tr");
       const td = cell("No contact yet.");
-      td.colSpan = 4;
+      td.colSpan = 3;
       tr.append(td);
       $("contacts").replaceChildren(tr);
       return;
@@ -123,6 +127,15 @@
     confirming = null;
     portal.show("confirm-contact", false);
     load();
+  });
+
+  const HINTS = {
+    email: "An address you can read when you cannot sign in, for example a private one.",
+    sms: "A phone number in international form, for example +49 170 1234567.",
+  };
+  $("contact-kind").addEventListener("change", (event) => {
+    $("contact-hint").textContent = HINTS[event.target.value];
+    $("contact-address").type = event.target.value === "sms" ? "tel" : "email";
   });
 
   $("confirm-cancel").addEventListener("click", () => {

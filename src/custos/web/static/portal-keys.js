@@ -4,10 +4,17 @@
 (() => {
   const $ = portal.byId;
 
-  function cell(content) {
+  function cell(...content) {
     const td = document.createElement("td");
-    td.append(content);
+    td.append(...content);
     return td;
+  }
+
+  function hint(text) {
+    const span = document.createElement("span");
+    span.className = "hint";
+    span.textContent = text;
+    return span;
   }
 
   function removeButton(key) {
@@ -42,7 +49,7 @@
     if (!keys.length) {
       const tr = document.createElement("tr");
       const td = cell("No security key yet.");
-      td.colSpan = 4;
+      td.colSpan = 3;
       tr.append(td);
       $("keys").replaceChildren(tr);
       return;
@@ -51,9 +58,8 @@
       ...keys.map((key) => {
         const tr = document.createElement("tr");
         tr.append(
-          cell(key.label || "Security key"),
+          cell(key.label || "Security key", hint(`Last used: ${me.when(key.last_used_at)}`)),
           cell(me.when(key.bound_at)),
-          cell(me.when(key.last_used_at)),
           cell(removeButton(key)),
         );
         return tr;
