@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from browser_harness import add_virtual_authenticator, chromium
 from live_server import free_port, serve
@@ -57,11 +58,14 @@ class Portal:
 
 
 @contextmanager
-def open_portal(tmp_path: Path) -> Iterator[Portal]:
+def open_portal(tmp_path: Path, **settings: Any) -> Iterator[Portal]:
+    """The app on a free loopback port (with ``settings``), Chromium with a key."""
     port = free_port()
     # WebAuthn needs a secure context and a domain as RP id: http://localhost is both.
     origin = f"http://localhost:{port}"
-    world = make_world(f"sqlite:///{tmp_path / 'custos.db'}", tmp_path, public_origin=origin)
+    world = make_world(
+        f"sqlite:///{tmp_path / 'custos.db'}", tmp_path, public_origin=origin, **settings
+    )
     try:
         with serve(world, port), chromium() as browser:
             context = browser.new_context()

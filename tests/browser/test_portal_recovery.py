@@ -16,6 +16,8 @@ from playwright.sync_api import expect
 from portal_browser import Portal, open_portal
 from subject_helpers import PASSWORD, with_password
 
+from custos.policy.loader import DEFAULT_POLICY_PATH
+
 NEW_PASSWORD = "quartz-lantern-meadow-7-orbit"
 WAIT = 15_000
 
@@ -160,3 +162,41 @@ def test_recovery_with_a_security_key_registered_on_the_portal(portal: Portal) -
     page.get_by_role("button", name="Verify").click()
     expect_link_sent(portal)
     choose_password_and_see_systems(portal, "dave")
+
+
+def test_a_tier_that_issues_a_temporary_password_shows_it_once(tmp_path: Path) -> None:
+    """R-17: on a ``temp_password`` tier the reset page chooses nothing: the
+    subject asks for the temporary password, sees it once, and the last page
+    names the system it was set on (to be changed at first sign-in)."""
+    text = DEFAULT_POLICY_PATH.read_text()
+    at = text.index("- name: standard")
+    text = text[:at] + text[at:].replace("action: reset_token", "action: temp_password", 1)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(text)
+    with open_portal(tmp_path, policy_file=policy) as portal:
+        page = portal.page
+        portal.world.subject("bob")
+        start_recovery(portal, "bob")
+        page.get_by_role("button", name="Email me a code").click()
+        expect(page.locator("#status")).to_contain_text("a code is on its way", timeout=WAIT)
+        page.get_by_label("Code from the email").fill(portal.world.last_code("bob"))
+        page.get_by_role("button", name="Verify").click()
+        expect_link_sent(portal)
+        url = portal.emailed_url("bob@example.org", "reset_link", "/reset")
+        portal.open(url[len(portal.origin) :])
+        expect(page.get_by_role("heading", name="Get a temporary password")).to_be_visible(
+            timeout=WAIT
+        )
+        expect(page.locator("#choose")).to_be_hidden()
+        assert_accessible(page)
+        page.get_by_role("button", name="Show my temporary password").click()
+        shown = page.locator("#temporary-password")
+        expect(shown).not_to_be_empty(timeout=WAIT)
+        temporary = shown.inner_text().strip()
+        assert len(temporary) >= 15
+        assert_accessible(page)
+        page.get_by_role("link", name="I noted it: show the update of my accounts").click()
+        page.wait_for_url(f"{portal.origin}/portal/recovery-done", timeout=WAIT)
+        portal.world.drain()
+        expect(page.locator("#systems-rows")).to_contain_text("Updated", timeout=WAIT)
+        assert portal.world.directory.verify_password("bob", temporary)

@@ -132,8 +132,8 @@ def progress(body: ProgressIn, svc: ServicesDep, response: Response) -> Progress
         finished=seen.finished,
         systems=[
             SystemProgressOut(
-                system=s.system, account=s.account, state=s.state, updated_at=s.updated_at
+                system=one.system, account=one.account, state=one.state, updated_at=one.updated_at
             )
-            for s in seen.systems
+            for one in seen.systems
         ],
     )
