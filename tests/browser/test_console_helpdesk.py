@@ -155,7 +155,7 @@ def test_helpdesk_recovers_a_privileged_subject_with_live_receipts(journey: Jour
     subject.goto("about:blank")
     subject.goto(emailed_link(journey, "root", "webauthn_link", "/webauthn#link="))
     subject.get_by_role("button", name="Use my security key").click()
-    expect(subject.locator("#m")).to_contain_text("Confirmed", timeout=15_000)
+    expect(subject.locator("#status")).to_contain_text("Confirmed", timeout=15_000)
 
     # Factor two: an emailed code the caller reads out; the agent types it.
     desk.goto(f"{journey.origin}/console/cases/{case_id}")
