@@ -31,7 +31,7 @@ from custos.web import install as web
 
 #: Unauthenticated endpoints whose answers must not tell accounts apart (R-19).
 UNAUTHENTICATED_PREFIXES = ("/api/v1/self-service/",)
-UNAUTHENTICATED_PATHS = frozenset({"/api/v1/me/sign-in"})
+UNAUTHENTICATED_PATHS = frozenset({"/api/v1/me/sign-in", "/console/sign-in/password"})
 #: HSTS for a public origin served over https: two years, the preload minimum.
 HSTS = "max-age=63072000"
 

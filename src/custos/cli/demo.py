@@ -59,6 +59,14 @@ def prepare(svc: Services) -> tuple[dict[str, str], dict[str, str], dict[str, di
     return tokens, stored["totp"], stored.get("webauthn", {})
 
 
+def _console_links(svc: Services) -> dict[str, str]:
+    """A one-time console sign-in link per demo operator (docs/console.md#the-demo)."""
+    from custos.demo import seed as seeding
+    from custos.service.console.demo_sign_in import issue_demo_links
+
+    return issue_demo_links(svc, [name for name, *_ in seeding.OPERATORS])
+
+
 def _bind(host: str, port: int) -> socket.socket:
     """The demo's listening address, taken before anything else happens: a demo
     that cannot serve must not rotate the tokens of the one that does."""
@@ -105,19 +113,27 @@ def _start(
     return server, stop, threads
 
 
-def _hints(svc: Services, tokens: dict[str, str], custos: str) -> None:
+def _hints(svc: Services, tokens: dict[str, str], links: dict[str, str], custos: str) -> None:
     from custos.demo import seed as seeding
 
     base = f"http://{svc.settings.host}:{svc.settings.port}"
-    console.print("[bold]Demo operators[/] (API tokens are new at every start):")
+    console.print(
+        "[bold]Demo operators[/]: open an operator's console link to sign in as them "
+        "(one click; each link works once, for 30 minutes; new links and API tokens "
+        "at every start):"
+    )
     for name, roles, scope, groups in seeding.OPERATORS:
         extra = f"; groups {', '.join(groups)}" if groups else ""
         console.print(f"  {name:<16} {', '.join(roles)} on {', '.join(scope)}{extra}", markup=False)
-        console.print(f"  {'':<16} {tokens[name]}", markup=False, soft_wrap=True)
+        console.print(f"  {'':<16} console: {links[name]}", markup=False, soft_wrap=True)
+        console.print(f"  {'':<16} API:     {tokens[name]}", markup=False, soft_wrap=True)
     inbox = f"{custos} outbox --to bob@{seeding.DOMAIN}"
     console.print(
         f"""
 Custos demo is running at {base}  (API docs: {base}/api/v1/docs or /api/v1/redoc)
+Console: {base}/  (open an operator's console link above to land in it signed in. A
+  demo link is a complete sign-in; real operators sign in with a password and a
+  second factor: give one a way in with {custos} operator enrolment-link NAME)
 Data folder: {svc.settings.data_dir.resolve()}
 
 Try a self-service recovery as bob (from this folder, in another shell):
@@ -214,6 +230,7 @@ def _serve(settings: Settings, sock: socket.socket, *, tour: bool, custos: str) 
         logs.configure("warning")
         svc = bootstrap(settings, migrate=True, create_key=True)
         tokens, _, _ = prepare(svc)
+        links = {} if tour else _console_links(svc)
     server, stop, threads = _start(svc, sock)
     me = running.RunningDemo(
         base_url=f"http://{settings.host}:{settings.port}",
@@ -228,7 +245,7 @@ def _serve(settings: Settings, sock: socket.socket, *, tour: bool, custos: str) 
         if tour:
             _play(me)
             return
-        _hints(svc, tokens, custos)
+        _hints(svc, tokens, links, custos)
         while True:
             time.sleep(1)
     except KeyboardInterrupt:

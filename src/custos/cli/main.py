@@ -25,7 +25,7 @@ from custos.cli.context import (
     failures,
     state,
 )
-from custos.domain.model import Role
+from custos.cli.operators import operator_app
 
 if TYPE_CHECKING:
     from custos.domain.states import CaseState
@@ -39,7 +39,6 @@ app = command_group("Custos: governed account recovery.")
 db_app = command_group("Database schema.")
 policy_app = command_group("Recovery policy files.")
 case_app = command_group("Recovery cases.")
-operator_app = command_group("Operators and their API tokens.")
 keys_app = command_group("The sealing key.")
 app.add_typer(db_app, name="db")
 app.add_typer(policy_app, name="policy")
@@ -186,45 +185,6 @@ def case_show(
         console.print_json(json.dumps(detail))
     else:
         render_case(detail, console.real)
-
-
-@operator_app.command("add")
-def operator_add(
-    ctx: typer.Context,
-    name: str,
-    role: Annotated[list[Role], typer.Option("--role", help="Repeat for several roles.")],
-    scope: Annotated[list[str], typer.Option("--scope", help="Subject group, or '*'.")],
-    group: Annotated[
-        list[str] | None, typer.Option("--group", help="Membership, e.g. security-approvers.")
-    ] = None,
-    person: Annotated[str | None, typer.Option(help="The human behind it (default: NAME).")] = None,
-) -> None:
-    """Create an operator and print its API token once."""
-    from custos.service.recovery.operators import add_operator
-
-    with failures():
-        operator, token = add_operator(
-            state(ctx).services(),
-            name=name,
-            roles=role,
-            scope=scope,
-            groups=group or [],
-            person=person,
-        )
-    console.print(f"operator {operator.name} ({operator.id}) created")
-    console.print("API token (shown once, store it now):")
-    console.print(token, markup=False)
-
-
-@operator_app.command("rotate-token")
-def operator_rotate(ctx: typer.Context, name: str) -> None:
-    """Issue a new API token; the old one stops working at once."""
-    from custos.service.recovery.operators import rotate_token
-
-    with failures():
-        token = rotate_token(state(ctx).services(), name=name)
-    console.print("new API token (shown once):")
-    console.print(token, markup=False)
 
 
 @app.command("outbox")

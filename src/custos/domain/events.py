@@ -107,6 +107,10 @@ class EventType(StrEnum):
     SSF_SET_DELIVERED = "ssf:set:delivered"
     #: A SET was refused for good (400 with its ``err``) or ran out of attempts.
     SSF_SET_FAILED = "ssf:set:failed"
+    #: An admin revoked an operator's second factors: the next sign-in enrols anew.
+    OPERATOR_SECOND_FACTOR_RESET = "admin:operator:second_factor_reset"
+    #: A one-time console link for an operator (data: purpose, expires_at; never the link).
+    OPERATOR_LINK_ISSUED = "admin:operator:link_issued"
 
 
 class Outcome(StrEnum):

@@ -69,6 +69,8 @@ _TYPES: dict[str, tuple[OcsfClass, int, str]] = {
     "auth:operator:sign_in_failed": (AUTHENTICATION, 1, "Logon"),
     "auth:operator:session_ended": (AUTHENTICATION, 2, "Logoff"),
     "auth:operator:second_factor_bound": (ACCOUNT_CHANGE, 10, "MFA Factor Enable"),
+    "admin:operator:second_factor_reset": (ACCOUNT_CHANGE, 11, "MFA Factor Disable"),
+    "admin:operator:link_issued": (ACCOUNT_CHANGE, 99, "One-Time Link Issued"),
     "proofing:case:attempted": (AUTHENTICATION, 99, "Identity Proofing"),
     "proofing:recovery_code:used": (AUTHENTICATION, 99, "Identity Proofing"),
     "proofing:case:satisfied": (AUTHENTICATION, 99, "Identity Proofing Satisfied"),

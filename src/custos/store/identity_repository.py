@@ -11,7 +11,13 @@ from sqlalchemy import Connection, func, or_, select
 from custos.domain.model import LinkedAccount, Operator, Role, Subject
 from custos.store.bulk import chunks
 from custos.store.contact_repository import ContactRepository
-from custos.store.mapping import operator_from_row, subject_from_row, subject_to_row
+from custos.store.mapping import (
+    aware,
+    maybe_aware,
+    operator_from_row,
+    subject_from_row,
+    subject_to_row,
+)
 from custos.store.tables import linked_accounts, operators, subjects
 
 
@@ -162,7 +168,14 @@ class OperatorRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def add(self, operator: Operator, *, token_digest: str, now: datetime) -> None:
+    def add(
+        self,
+        operator: Operator,
+        *,
+        token_digest: str | None,
+        now: datetime,
+        token_expires_at: datetime | None = None,
+    ) -> None:
         self._conn.execute(
             operators.insert().values(
                 id=operator.id,
@@ -173,23 +186,58 @@ class OperatorRepository:
                 groups=sorted(operator.groups),
                 active=operator.active,
                 token_digest=token_digest,
+                token_expires_at=token_expires_at,
                 created_at=now,
             )
         )
 
-    def set_token_digest(self, name: str, digest: str) -> bool:
+    def set_token_digest(
+        self, name: str, digest: str | None, *, expires_at: datetime | None = None
+    ) -> bool:
+        """Replace the API token of operator ``name`` (None: no token at all);
+        whether the operator exists."""
         result = self._conn.execute(
-            operators.update().where(operators.c.name == name).values(token_digest=digest)
+            operators.update()
+            .where(operators.c.name == name)
+            .values(token_digest=digest, token_expires_at=expires_at)
         )
         return int(result.rowcount) == 1
 
-    def by_token_digest(self, digest: str) -> tuple[Operator, str] | None:
-        """The operator holding the token with this digest and the stored digest
-        (for a constant-time comparison by the caller), or None."""
+    def by_token_digest(self, digest: str) -> tuple[Operator, str, datetime | None] | None:
+        """The operator holding the token with this digest, the stored digest
+        (for a constant-time comparison by the caller) and when the token
+        expires (None: never), or None."""
         row = self._conn.execute(
             select(operators).where(operators.c.token_digest == digest)
         ).first()
-        return None if row is None else (operator_from_row(row), row.token_digest)
+        if row is None:
+            return None
+        return operator_from_row(row), row.token_digest, maybe_aware(row.token_expires_at)
+
+    def token_of(self, operator_id: str) -> tuple[bool, datetime | None, datetime] | None:
+        """Whether the operator has an API token, when it expires, and when the
+        operator was created; None for an unknown operator."""
+        row = self._conn.execute(
+            select(
+                operators.c.token_digest, operators.c.token_expires_at, operators.c.created_at
+            ).where(operators.c.id == operator_id)
+        ).first()
+        if row is None:
+            return None
+        return (
+            row.token_digest is not None,
+            maybe_aware(row.token_expires_at),
+            aware(row.created_at),
+        )
+
+    def set_active(self, operator_id: str, active: bool) -> bool:
+        """Enable or disable the operator; whether it changed."""
+        result = self._conn.execute(
+            operators.update()
+            .where(operators.c.id == operator_id, operators.c.active != active)
+            .values(active=active)
+        )
+        return bool(result.rowcount)
 
     def get(self, operator_id: str) -> Operator | None:
         row = self._conn.execute(select(operators).where(operators.c.id == operator_id)).first()

@@ -76,8 +76,11 @@ operators = Table(
     Column("scope", JSON, nullable=False),
     Column("groups", JSON, nullable=False),
     Column("active", Boolean, nullable=False, default=True),
-    Column("token_digest", String(64), nullable=False, unique=True),
+    # The API token's SHA-256; None: no token (never issued, or revoked) (0016).
+    Column("token_digest", String(64), unique=True),
     _ts("created_at", nullable=False),
+    # When the API token stops working; None: never (0016).
+    _ts("token_expires_at"),
 )
 
 cases = Table(
@@ -653,4 +656,68 @@ ssf_outbox = Table(
     Column("attempts", Integer, nullable=False, default=0, server_default="0"),
     Column("last_error", String(300)),
     Index("ix_ssf_outbox_due_at", "due_at"),
+)
+
+
+# -- operators' local console accounts (docs/console.md#signing-in, 0016) ---------
+operator_passwords = Table(
+    "operator_passwords",
+    metadata,
+    # argon2id hashes only; must_change: a one-time password an admin handed out.
+    Column("operator_id", ForeignKey("operators.id"), primary_key=True),
+    Column("hash", String(200), nullable=False),
+    Column("must_change", Boolean, nullable=False),
+    _ts("set_at", nullable=False),
+)
+
+operator_factors = Table(
+    "operator_factors",
+    metadata,
+    # Second factors with their lifecycle (R-36): a TOTP secret sealed, a WebAuthn
+    # credential's public key and signature counter. revoked_at None: active.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("operator_id", ForeignKey("operators.id"), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("label", String(100), nullable=False),
+    Column("sealed_secret", LargeBinary),
+    Column("last_step", BigInteger),
+    Column("credential_id", String(400), unique=True),
+    Column("public_key", LargeBinary),
+    Column("sign_count", BigInteger),
+    _ts("created_at", nullable=False),
+    _ts("last_used_at"),
+    _ts("revoked_at"),
+    Column("revoked_by", String(200)),
+)
+
+operator_sign_ins = Table(
+    "operator_sign_ins",
+    metadata,
+    # A sign-in between its steps (10 minutes), keyed by the SHA-256 of a cookie
+    # token; a TOTP secret being enrolled is sealed, a WebAuthn challenge kept
+    # until answered once.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("operator_id", ForeignKey("operators.id"), nullable=False, index=True),
+    Column("stage", String(20), nullable=False),
+    Column("method", String(30), nullable=False),
+    Column("sealed_totp", LargeBinary),
+    Column("challenge", String(100)),
+    _ts("created_at", nullable=False),
+    _ts("expires_at", nullable=False),
+    _ts("used_at"),
+)
+
+operator_links = Table(
+    "operator_links",
+    metadata,
+    # One-time links (enrolment, the demo's sign-in): stored hashed, single use.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("operator_id", ForeignKey("operators.id"), nullable=False, index=True),
+    Column("purpose", String(20), nullable=False),
+    Column("issued_by", String(200), nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("expires_at", nullable=False),
+    _ts("used_at"),
 )

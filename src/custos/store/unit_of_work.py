@@ -22,6 +22,7 @@ from custos.store.credential_repository import (
 from custos.store.database import READ_ONLY, is_sqlite
 from custos.store.identity_repository import OperatorRepository, SubjectRepository
 from custos.store.ledger_repository import LedgerRepository
+from custos.store.operator_credential_repository import OperatorCredentialRepository
 from custos.store.outbox_repository import OutboxRepository
 from custos.store.proofing_repository import (
     AttestationRepository,
@@ -75,6 +76,7 @@ class UnitOfWork:
         self.authenticators = AuthenticatorRepository(self.conn)
         self.sessions = SessionRepository(self.conn)
         self.console_sessions = ConsoleSessionRepository(self.conn)
+        self.operator_credentials = OperatorCredentialRepository(self.conn)
         self.limits = RateLimitRepository(self.conn)
         self.risk = RiskRepository(self.conn)
         self.proofed_attributes = ProofedAttributeRepository(self.conn)

@@ -10,14 +10,18 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from custos.web.console import (
+    account_routes,
     admin_routes,
     approval_routes,
     audit_routes,
     case_actions,
     case_list_routes,
     case_routes,
+    enrolment_routes,
     helpdesk_routes,
     home_routes,
+    operator_admin_routes,
+    sign_in_routes,
     sso_routes,
 )
 from custos.web.page_errors import error_page
@@ -36,6 +40,10 @@ CONSOLE_ROUTERS = (
     approval_routes.router,
     case_list_routes.router,
     audit_routes.router,
+    sign_in_routes.router,
+    enrolment_routes.router,
+    operator_admin_routes.router,
+    account_routes.router,
 )
 #: The subjects' pages (self-service portal).
 PORTAL_ROUTERS = (link_pages.router, account_pages.router)

@@ -37,6 +37,11 @@ def subject_who(subject_id: str) -> str:
     return f"s:{subject_id}"
 
 
+def operator_who(operator_id: str) -> str:
+    """An operator signing in to the console (counted apart from subjects)."""
+    return f"o:{operator_id}"
+
+
 def anonymous_who(mac_key: bytes, identifier: str) -> str:
     """A stable, keyed stand-in for an identifier that matches no subject (the
     identifier itself is not kept)."""
