@@ -19,7 +19,12 @@ from pathlib import Path
 TIMEOUT_S = 180
 #: The last line of the demo's hints (the whole block prints at once).
 READY_MARK = "stops the demo"
-OPERATOR_TOKEN = re.compile(r"^  (\S+)\s+\S.* on .*\n\s+(cop_[A-Za-z0-9_-]{43})$", re.MULTILINE)
+#: An operator's block: name, roles, then its console link and its API token.
+OPERATOR_BLOCK = (
+    r"^  (\S+)\s+\S.* on .*\n\s+console: (http\S+#token=col_[A-Za-z0-9_-]{43})\n"
+    r"\s+API:\s+(cop_[A-Za-z0-9_-]{43})$"
+)
+OPERATOR_TOKEN = re.compile(OPERATOR_BLOCK, re.MULTILINE)
 
 
 def free_port() -> int:
@@ -65,7 +70,11 @@ class DemoProcess:
 
     def tokens(self) -> dict[str, str]:
         """The operators' tokens the demo printed at its start."""
-        return dict(OPERATOR_TOKEN.findall(self.output))
+        return {name: token for name, _, token in OPERATOR_TOKEN.findall(self.output)}
+
+    def console_links(self) -> dict[str, str]:
+        """The operators' one-time console sign-in links the demo printed at its start."""
+        return {name: link for name, link, _ in OPERATOR_TOKEN.findall(self.output)}
 
     def hinted(self, marker: str) -> list[str]:
         """The arguments after ``custos`` (or ``custos.cli.main``) of the printed
