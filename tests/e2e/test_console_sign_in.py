@@ -28,6 +28,7 @@ from conftest import World
 from custos.api.app import UNAUTHENTICATED_PATHS
 from custos.domain.model import Role
 from custos.service.console import operator_admin
+from custos.service.signals import throttles
 from custos.web.console.session import cookie_name
 
 GENERIC = "sign-in failed: check your name, password and code"
@@ -251,3 +252,19 @@ def test_single_sign_on_link_only_when_configured(world: World, client: TestClie
         object.__delattr__(console, "oidc")
     assert 'href="/console/sso/start?next=/console/cases"' in page.text
     assert "or sign in with single sign-on" in page.text
+
+
+def test_a_lock_after_100_failures_is_lifted_by_an_admins_one_time_password(
+    world: World, client: TestClient, otp: pyotp.TOTP
+) -> None:
+    """R-18: 100 consecutive failures lock the account; an admin's new way in lifts it."""
+    key = f"signin:{throttles.operator_who(world.operators['hana'].id)}"
+    with world.svc.uow() as uow:
+        for _ in range(100):
+            uow.limits.reserve_attempt(key, now=world.clock.now(), max_count=None)
+        uow.commit()
+    locked = post_password(client, "hana")
+    assert locked.status_code == 429 and "locked" in locked.text
+    password = operator_admin.one_time_password(world.svc, "cli:local", "hana")
+    answer = post_password(client, "hana", password)
+    assert answer.headers["location"] == "/console/sign-in/new-password"

@@ -144,3 +144,25 @@ def test_demo_on_a_port_taken_by_another_program_refuses_before_rotating_tokens(
     assert result.returncode == 1
     assert "[address_in_use]" in result.stderr, result.stderr
     assert not (tmp_path / "data" / "custos.db").exists()
+
+
+def test_demo_prints_the_console_and_a_one_time_sign_in_link_per_operator(
+    demo: DemoProcess,
+) -> None:
+    """A newcomer lands in the console with one click (docs/console.md#the-demo)."""
+    assert f"Console: {demo.base}/" in demo.output
+    links = demo.console_links()
+    assert len(links) == 8, demo.output
+    link = links["auditor.barbara"]
+    assert link.startswith(f"{demo.base}/console/sign-in/link#token=col_")
+    with httpx.Client(base_url=demo.base, timeout=30) as browser:
+        page = browser.get("/console/sign-in/link")
+        assert page.status_code == 200
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+        assert csrf is not None
+        form = {"csrf": csrf.group(1), "token": link.split("#token=")[1]}
+        signed = browser.post("/console/sign-in/link", data=form)
+        assert signed.status_code == 303 and signed.headers["location"] == "/"
+        assert "Signed in as auditor.barbara" in browser.get("/").text
+        again = browser.post("/console/sign-in/link", data=form)
+        assert again.status_code == 400, "a link works once"

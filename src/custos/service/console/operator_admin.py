@@ -34,6 +34,7 @@ from custos.service.console import operator_links, operator_passwords, sessions
 from custos.service.console.operator_ledger import record
 from custos.service.ports import Services
 from custos.service.recovery import operators as operator_records
+from custos.service.signals import throttles
 from custos.store.unit_of_work import UnitOfWork
 
 #: Who acts: a signed-in console operator, or the command line's actor string.
@@ -303,7 +304,8 @@ def one_time_password(svc: Services, actor: Actor, name: str) -> str:
 
 def enrolment_link(svc: Services, actor: Actor, name: str) -> str:
     """A new one-time enrolment link for the operator (choose a password, then a
-    second factor if none is bound); returned once. Raises NotFound,
+    second factor if none is bound); returned once. Like a one-time password, it
+    lifts a sign-in lock. Raises NotFound,
     NotAuthorized, SelfChangeRefused."""
     by = _actor(actor)
     now = svc.clock.now()
@@ -311,14 +313,22 @@ def enrolment_link(svc: Services, actor: Actor, name: str) -> str:
         target = _target(uow, name)
         _not_self(actor, target, "send an enrolment link to")
         token = operator_links.issue(uow, target, LinkPurpose.ENROL, actor=by, now=now)
+        _lift_lock(uow, target)
         uow.commit()
     return operator_links.link_url(svc, token)
+
+
+def _lift_lock(uow: UnitOfWork, operator: Operator) -> None:
+    """A new way in from an admin ends the operator's run of sign-in failures
+    (and so the lock after 100, R-18); other sources' delays stay."""
+    throttles.sign_in_passed(uow, who=throttles.operator_who(operator.id), source=None)
 
 
 def _set_one_time_password(
     uow: UnitOfWork, operator: Operator, hashed: str, *, by: str, now: datetime
 ) -> None:
     uow.operator_credentials.set_password(operator.id, hashed, must_change=True, now=now)
+    _lift_lock(uow, operator)
     record(
         uow,
         EventType.OPERATOR_PASSWORD_SET,
