@@ -46,8 +46,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
 
 def signed_in_page(site: Site, name: str, otp: pyotp.TOTP) -> Page:
     """A new browser context in which ``name`` signs in through the pages."""
-    # axe-core is added to the page as a script file: the pages' CSP would block it.
-    page = site.browser.new_context(bypass_csp=True).new_page()
+    page = site.browser.new_context().new_page()
     page.goto(f"{site.origin}/")
     expect(page).to_have_url(f"{site.origin}/console/sign-in?next=/")
     assert_accessible(page)
@@ -98,7 +97,7 @@ def test_a_new_operator_arrives_by_enrolment_link_and_sets_up_an_app(site: Site)
     page (its key as text too), then the console and My account."""
     site.world.operator("root", Role.ADMIN)
     link = operator_admin.enrolment_link(site.world.svc, "cli:local", "root")
-    page = site.browser.new_context(bypass_csp=True).new_page()
+    page = site.browser.new_context().new_page()
     page.goto(link)
     expect(page).to_have_url(f"{site.origin}/console/sign-in/link")
     assert_accessible(page)
@@ -132,7 +131,7 @@ def test_an_operator_enrols_a_security_key_and_signs_in_with_it(site: Site) -> N
     """operator-key.js with Chromium's virtual authenticator (CDP)."""
     site.world.operator("kim", Role.EXECUTOR)
     set_password(site.world, "kim")
-    page = site.browser.new_context(bypass_csp=True).new_page()
+    page = site.browser.new_context().new_page()
     add_virtual_authenticator(page)
 
     def password_step() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pyotp
 import pytest
@@ -24,7 +25,7 @@ from operator_helpers import (
     sign_in_with_totp,
 )
 
-from conftest import World
+from conftest import World, make_world
 from custos.api.app import UNAUTHENTICATED_PATHS
 from custos.domain.model import Role
 from custos.service.console import operator_admin
@@ -242,16 +243,29 @@ def test_next_never_leads_off_the_site(world: World, client: TestClient, otp: py
     assert done.headers["location"] == "/"
 
 
-def test_single_sign_on_link_only_when_configured(world: World, client: TestClient) -> None:
-    assert "/console/sso/start" not in client.get("/console/sign-in").text
-    console = world.svc.settings.console
-    object.__setattr__(console, "oidc", {"issuer": "https://idp.example"})
+def test_single_sign_on_button_only_when_configured(tmp_path: Path) -> None:
+    assert "/console/sso/start" not in _sign_in_page(tmp_path / "off", None)
+    oidc = {
+        "issuer": "https://idp.example",
+        "client_id": "custos-console",
+        "client_secret": {"value": "not-used-here"},
+        "role_mapping": [{"group": "helpdesk", "roles": ["requester"], "scope": ["staff"]}],
+        "label": "Example SSO",
+    }
+    page = _sign_in_page(tmp_path / "on", oidc)
+    assert 'href="/console/sso/start?next=/console/cases"' in page
+    assert "Sign in with Example SSO" in page
+
+
+def _sign_in_page(folder: Path, oidc: dict[str, object] | None) -> str:
+    folder.mkdir()
+    console = {"oidc": oidc} if oidc else {}
+    world = make_world(f"sqlite:///{folder / 'custos.db'}", folder, console=console)
     try:
-        page = client.get("/console/sign-in?next=/console/cases")
+        with console_client(world) as c:
+            return c.get("/console/sign-in?next=/console/cases").text
     finally:
-        object.__delattr__(console, "oidc")
-    assert 'href="/console/sso/start?next=/console/cases"' in page.text
-    assert "or sign in with single sign-on" in page.text
+        world.svc.engine.dispose()
 
 
 def test_a_lock_after_100_failures_is_lifted_by_an_admins_one_time_password(

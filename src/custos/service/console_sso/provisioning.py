@@ -17,7 +17,6 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
-from custos.credentials.tokens import OPERATOR_PREFIX, issue_token
 from custos.domain.events import DomainEvent, EventType
 from custos.domain.model import Operator, Role
 from custos.service.ports import Services
@@ -85,8 +84,8 @@ def _create(
         scope=access.scope,
         groups=access.matched_groups,
     )
-    # The API token is never shown: an SSO operator asks for one like any other.
-    uow.operators.add(operator, token_digest=issue_token(OPERATOR_PREFIX).digest, now=now)
+    # No API token: an SSO operator asks an administrator for one like any other.
+    uow.operators.add(operator, token_digest=None, now=now)
     uow.ledger.append(
         [
             DomainEvent(

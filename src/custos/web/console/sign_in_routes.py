@@ -5,8 +5,7 @@ floor (custos.api.equal_time, R-19). Enrolment pages: ``enrolment_routes``."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from urllib.parse import quote
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -18,20 +17,13 @@ from custos.service.console import operator_links, operator_sign_in
 from custos.web.console.pre_session import PreSessionDep, pending_token
 from custos.web.console.session import safe_next, services
 from custos.web.console.sign_in_flow import sign_in_page, signed_in, start_over, to_stage
+from custos.web.console.sso_routes import sso_button
 
 router = APIRouter(include_in_schema=False)
 
 PASSWORD_PATH = "/console/sign-in/password"  # noqa: S105 - a path
 NextQuery = Annotated[str | None, Query(max_length=500)]
 NextForm = Annotated[str | None, Form(max_length=500)]
-
-
-def _sso(request: Request, next_path: str | None) -> dict[str, Any]:
-    """The single sign-on link, when ``console.oidc`` is configured."""
-    configured = getattr(services(request).settings.console, "oidc", None) is not None
-    target = safe_next(next_path)
-    query = "" if target == "/" else f"?next={quote(target, safe='/')}"
-    return {"sso": configured, "sso_query": query}
 
 
 def _password_page(
@@ -53,7 +45,7 @@ def _password_page(
         failure=failure,
         signed_out=signed_out,
         expired=expired,
-        **_sso(request, next_path),
+        **sso_button(request, safe_next(next_path)),
     )
 
 
