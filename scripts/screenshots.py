@@ -32,7 +32,8 @@ SHOTS: list[tuple[str, str | None, str]] = [
     ("console-audit-ledger.png", "auditor.barbara", "/console/audit/ledger"),
     ("console-admin-policy.png", "admin.margaret", "/console/admin/policy"),
     ("console-admin-connectors.png", "admin.margaret", "/console/admin/connectors"),
-    ("portal-recover.png", None, "/recover"),
+    ("console-sign-in.png", None, "/console/sign-in"),
+    ("console-admin-operators.png", "admin.margaret", "/console/admin/operators"),
     ("api-docs.png", None, "/api/v1/docs"),
 ]
 
