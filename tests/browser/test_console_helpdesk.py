@@ -6,8 +6,7 @@ the app served by uvicorn: a privileged subject locked out calls the help desk.
   reason and a ticket, sends the security-key link (answered in the subject's
   browser) and an email code (read out by the caller, typed by the agent);
 * two approvers from security-approvers, each in a browser context of their
-  own, read the case page; they approve through the JSON API, as the approvals
-  pages of the console are not on main yet;
+  own, find it in their approvals inbox and approve it there with a reason;
 * the executor executes; the subject sets the password (through the reset
   API, as the reset page does); the worker runs, and the executor's case page,
   never reloaded by the test, shows the receipts and checks arrive live.
@@ -115,15 +114,6 @@ def emailed_link(journey: Journey, subject_id: str, kind: str, marker: str) -> s
     return body[body.index(f"{journey.origin}{marker}") :].split()[0]
 
 
-def approve_by_api(journey: Journey, name: str, case_id: str) -> None:
-    answer = journey.api.post(
-        f"/api/v1/cases/{case_id}/approve",
-        headers={"Authorization": f"Bearer {journey.world.tokens[name]}"},
-        json={"reason": f"{name}: caller verified with key and code"},
-    )
-    assert answer.status_code == 200, answer.text
-
-
 def test_helpdesk_recovers_a_privileged_subject_with_live_receipts(journey: Journey) -> None:
     """R-32, R-33, R-34, R-45: two factors, one phishing-resistant on the subject's
     own device; two distinct approvers; an executor who approved nothing; no
@@ -169,14 +159,20 @@ def test_helpdesk_recovers_a_privileged_subject_with_live_receipts(journey: Jour
     expect(desk.locator("#h-summary + dl")).to_contain_text("awaiting approval")
     assert_accessible(desk)
 
-    # Two approvers, each in a browser context of their own.
+    # Two approvers, each in a browser context of their own, decide from their
+    # inbox on the approvals page.
     for name in ("ada", "grace"):
         approver = journey.console(name)
-        approver.goto(f"{journey.origin}/console/cases/{case_id}")
-        expect(approver.locator("#h-req + dl")).to_contain_text("2 from distinct people")
+        approver.goto(f"{journey.origin}/console/approvals")
+        approver.get_by_role("link", name=case_id).click()
+        expect(approver.get_by_role("heading", name=f"Case {case_id}")).to_be_visible()
         assert_accessible(approver)
-        approve_by_api(journey, name, case_id)
-        approver.reload()
+        approver.get_by_label("Reason (required)").fill(
+            f"{name}: caller verified with key and code"
+        )
+        approver.get_by_role("button", name="Approve").click()
+        expect(approver.get_by_text("Your approval is recorded.")).to_be_visible()
+        approver.goto(f"{journey.origin}/console/cases/{case_id}")
         expect(approver.locator("#h-req + dl")).to_contain_text(f"{name}")
         approver.context.close()
 
