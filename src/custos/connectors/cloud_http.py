@@ -33,13 +33,13 @@ from typing import Any
 import httpx
 
 from custos.connectors.errors import (
-    ConnectionFailed,
     ConnectorError,
     PasswordPolicy,
     PermissionDenied,
     Retryable,
     UnknownAccount,
 )
+from custos.connectors.http_transport import transport_errors
 
 _MAX_ANSWER = 300
 #: The first pause before retrying a 5xx (or a 429 without a wait), doubled each time.
@@ -171,18 +171,9 @@ class CloudHttp:
         fresh: bool,
     ) -> httpx.Response:
         headers = {"Authorization": self._authorization(fresh)}
-        try:
+        what = f"{self.dialect.label} target '{self.name}'"
+        with transport_errors(what, self.base_url, method, path):
             return self.client.request(method, path, params=params, json=body, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise ConnectionFailed(
-                f"{self.dialect.label} target '{self.name}' unreachable at {self.base_url}",
-                answer=exc.__class__.__name__,
-            ) from exc
-        except httpx.TransportError as exc:
-            raise Retryable(
-                f"{self.dialect.label} target '{self.name}': {method} {path} failed",
-                answer=exc.__class__.__name__,
-            ) from exc
 
     def _error(
         self,

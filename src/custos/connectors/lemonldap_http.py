@@ -28,11 +28,11 @@ import httpx
 
 from custos.config import LemonLdapTarget
 from custos.connectors.errors import (
-    ConnectionFailed,
     ConnectorError,
     PermissionDenied,
     Retryable,
 )
+from custos.connectors.http_transport import transport_errors
 
 _MAX_ANSWER = 300
 
@@ -80,18 +80,9 @@ class LemonLdapHttp:
         """Send one request and return the response whatever its status; raises
         ConnectionFailed or Retryable when no answer came."""
         auth = httpx.BasicAuth(self._cfg.username, self._cfg.password.reveal())
-        try:
+        what = f"LemonLDAP::NG target '{self.name}'"
+        with transport_errors(what, self.base_url, method, path, detail=True):
             return self.client.request(method, path, params=params, auth=auth)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise ConnectionFailed(
-                f"LemonLDAP::NG target '{self.name}' unreachable at {self.base_url}",
-                answer=f"{exc.__class__.__name__}: {exc}",
-            ) from exc
-        except httpx.TransportError as exc:
-            raise Retryable(
-                f"LemonLDAP::NG target '{self.name}': {method} {path} failed",
-                answer=exc.__class__.__name__,
-            ) from exc
 
     def _error(self, method: str, path: str, response: httpx.Response) -> ConnectorError:
         status = response.status_code

@@ -25,13 +25,13 @@ from scim2_models import Context, Error, ScimPolicy
 
 from custos.config import ScimTarget
 from custos.connectors.errors import (
-    ConnectionFailed,
     ConnectorError,
     PasswordPolicy,
     PermissionDenied,
     Retryable,
     UnknownAccount,
 )
+from custos.connectors.http_transport import transport_errors
 from custos.connectors.scim_auth import ClientCredentials, StaticBearer, TokenSource
 
 SCIM_JSON = "application/scim+json"
@@ -122,18 +122,9 @@ class ScimHttp:
         headers = {"Content-Type": SCIM_JSON} if body is not None else {}
         if authenticated:
             headers["Authorization"] = f"Bearer {self.tokens.token()}"
-        try:
+        what = f"SCIM target '{self.name}'"
+        with transport_errors(what, self.base_url, method, path, detail=True):
             return self.client.request(method, path, params=params, json=body, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise ConnectionFailed(
-                f"SCIM target '{self.name}' unreachable at {self.base_url}",
-                answer=f"{exc.__class__.__name__}: {exc}",
-            ) from exc
-        except httpx.TransportError as exc:
-            raise Retryable(
-                f"SCIM target '{self.name}': {method} {path} failed",
-                answer=exc.__class__.__name__,
-            ) from exc
 
     def _error(
         self,
