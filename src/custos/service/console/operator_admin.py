@@ -31,7 +31,7 @@ from custos.domain.operator_accounts import (
     token_state,
 )
 from custos.service.console import operator_links, operator_passwords, sessions
-from custos.service.console.operator_ledger import record
+from custos.service.console.operator_ledger import access_data, record
 from custos.service.ports import Services
 from custos.service.recovery import operators as operator_records
 from custos.service.signals import throttles
@@ -230,11 +230,7 @@ def set_access(
 
 
 def _access(operator: Operator) -> dict[str, list[str]]:
-    return {
-        "roles": sorted(str(r) for r in operator.roles),
-        "scope": sorted(operator.scope),
-        "groups": sorted(operator.groups),
-    }
+    return access_data(operator.roles, operator.scope, operator.groups)
 
 
 def rotate_token(svc: Services, actor: Actor, name: str, *, token_days: int | None = None) -> str:

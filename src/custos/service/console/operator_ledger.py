@@ -7,8 +7,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from custos.domain.events import DomainEvent, EventType, Outcome
-from custos.domain.model import Operator
+from custos.domain.model import Operator, Role
 from custos.store.unit_of_work import UnitOfWork
+
+
+def access_data(
+    roles: frozenset[Role], scope: frozenset[str], groups: frozenset[str]
+) -> dict[str, list[str]]:
+    """An operator's access as events spell it: sorted roles, scope and groups."""
+    return {
+        "roles": sorted(str(r) for r in roles),
+        "scope": sorted(scope),
+        "groups": sorted(groups),
+    }
 
 
 def record(

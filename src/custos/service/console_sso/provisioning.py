@@ -17,8 +17,9 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
-from custos.domain.events import DomainEvent, EventType
-from custos.domain.model import Operator, Role
+from custos.domain.events import EventType
+from custos.domain.model import Operator
+from custos.service.console.operator_ledger import access_data, record
 from custos.service.ports import Services
 from custos.service.recovery.operators import NAME
 from custos.sso.errors import ClaimsInvalid, NoRoleMapped, OperatorConflict, OperatorDisabled
@@ -86,25 +87,17 @@ def _create(
     )
     # No API token: an SSO operator asks an administrator for one like any other.
     uow.operators.add(operator, token_digest=None, now=now)
-    uow.ledger.append(
-        [
-            DomainEvent(
-                type=EventType.OPERATOR_CREATED,
-                occurred_at=now,
-                actor=ACTOR,
-                subject_id=None,
-                case_id=None,
-                data={
-                    "operator": operator.id,
-                    "name": name,
-                    "roles": sorted(str(r) for r in operator.roles),
-                    "scope": sorted(operator.scope),
-                    "groups": sorted(operator.groups),
-                    "source": "oidc",
-                    "issuer": identity.issuer,
-                },
-            )
-        ]
+    record(
+        uow,
+        EventType.OPERATOR_CREATED,
+        operator,
+        now,
+        actor=ACTOR,
+        data={
+            **access_data(operator.roles, operator.scope, operator.groups),
+            "source": "oidc",
+            "issuer": identity.issuer,
+        },
     )
     return operator
 
@@ -124,33 +117,17 @@ def _update(
     uow.operators.set_access(
         operator.id, roles=access.roles, scope=access.scope, groups=access.matched_groups
     )
-    uow.ledger.append(
-        [
-            DomainEvent(
-                type=EventType.OPERATOR_ROLES_CHANGED,
-                occurred_at=now,
-                actor=ACTOR,
-                subject_id=None,
-                case_id=None,
-                data={
-                    "operator": operator.id,
-                    "name": operator.name,
-                    "from": _access(*before),
-                    "to": _access(*after),
-                    "source": "oidc",
-                    "issuer": identity.issuer,
-                },
-            )
-        ]
+    record(
+        uow,
+        EventType.OPERATOR_ROLES_CHANGED,
+        operator,
+        now,
+        actor=ACTOR,
+        data={
+            "from": access_data(*before),
+            "to": access_data(*after),
+            "source": "oidc",
+            "issuer": identity.issuer,
+        },
     )
     return replace(operator, roles=access.roles, scope=access.scope, groups=access.matched_groups)
-
-
-def _access(
-    roles: frozenset[Role], scope: frozenset[str], groups: frozenset[str]
-) -> dict[str, object]:
-    return {
-        "roles": sorted(str(r) for r in roles),
-        "scope": sorted(scope),
-        "groups": sorted(groups),
-    }
