@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from conftest import World, make_world, pg_schema
+from conftest import World, make_world, pg_database
 from custos.domain.model import Employment, Role
 from custos.policy import loader
 from custos.service.recovery import cases
@@ -61,7 +61,7 @@ def world_on(backend: str, tmp_path: Path, **settings: Any) -> Iterator[World]:
         finally:
             world.svc.engine.dispose()
         return
-    with pg_schema() as url:
+    with pg_database() as url:
         world = make_world(url, tmp_path, **settings)
         try:
             yield world

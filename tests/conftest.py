@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import db_templates
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -194,6 +195,9 @@ def make_world(
 ) -> World:
     clock = ManualClock(start)
     outbox = tmp_path / "outbox"
+    sqlite_file = database_url.removeprefix("sqlite:///")
+    if sqlite_file != database_url and not Path(sqlite_file).exists():
+        db_templates.copy_sqlite_template(Path(sqlite_file))
     config = load_settings(
         None,
         data_dir=tmp_path,
@@ -233,15 +237,39 @@ def pg_schema() -> Iterator[str]:
         admin.dispose()
 
 
+@contextmanager
+def pg_database() -> Iterator[str]:
+    """A fresh database in the test PostgreSQL, already at the newest revision
+    (copied from a migrated template); yields its URL."""
+    with db_templates.pg_database(PG_URL) as url:
+        yield url
+
+
 def _world(backend: str, tmp_path: Path) -> Iterator[World]:
     if backend == "sqlite":
         w = make_world(f"sqlite:///{tmp_path / 'custos.db'}", tmp_path)
         yield w
         w.svc.engine.dispose()
         return
-    with pg_schema() as url:
+    with pg_database() as url:
         w = make_world(url, tmp_path)
         try:
             yield w
         finally:
             w.svc.engine.dispose()
+
+
+#: Fixtures whose server binds fixed ports (the Samba AD domain controller: 389
+#: and 636): under pytest-xdist every test using one runs in the same worker.
+FIXED_PORT_FIXTURES = frozenset({"samba_dc", "ad_harness"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the Samba AD tests in one xdist group (``--dist loadgroup``): two
+    workers would each start a domain controller on the same ports."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        harness = callspec.params.get("harness") if callspec is not None else None
+        if fixtures & FIXED_PORT_FIXTURES or harness == "ad":
+            item.add_marker(pytest.mark.xdist_group("samba-ad"))

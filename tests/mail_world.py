@@ -9,7 +9,7 @@ from typing import Any
 
 from servers.smtp import SmtpServer
 
-from conftest import World, make_world, pg_schema
+from conftest import World, make_world, pg_database
 from custos.domain.model import Contact, ContactKind
 
 SECURITY_ADDRESS = "soc@example.org"
@@ -26,7 +26,7 @@ def mail_world(
         world = make_world(f"sqlite:///{tmp_path / 'custos.db'}", tmp_path, **settings)
         yield from _serving(world, server)
         return
-    with pg_schema() as url:
+    with pg_database() as url:
         world = make_world(url, tmp_path, **settings)
         yield from _serving(world, server)
 

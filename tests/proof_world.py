@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from conftest import World, make_world, pg_schema
+from conftest import World, make_world, pg_database
 
 SECURITY_ADDRESS = "soc@example.org"
 
@@ -57,7 +57,7 @@ def proof_world(backend: str, tmp_path: Path, **settings: Any) -> Iterator[World
         finally:
             world.svc.engine.dispose()
         return
-    with pg_schema() as url:
+    with pg_database() as url:
         world = make_world(url, tmp_path, **settings)
         try:
             yield world

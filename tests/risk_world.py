@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from conftest import World, make_world, pg_schema
+from conftest import World, make_world, pg_database
 from custos.domain.model import Contact, ContactKind
 from custos.notify.sms import read_sms_outbox
 from custos.service.signals import risk_signals
@@ -64,7 +64,7 @@ def risk_world(backend: str, tmp_path: Path, **settings: Any) -> Iterator[World]
         yield w
         w.svc.engine.dispose()
         return
-    with pg_schema() as url:
+    with pg_database() as url:
         w = make_world(url, tmp_path, **settings)
         try:
             yield w

@@ -17,7 +17,7 @@ from live_server import free_port, serve
 from servers.tls import TlsFiles
 from ssf_receiver import Receiver
 
-from conftest import World, make_world, pg_schema
+from conftest import World, make_world, pg_database
 from custos.domain.model import Role
 from custos.service.shared_signals import keys
 
@@ -88,7 +88,7 @@ def ssf_world(backend: str, tmp_path: Path, **ssf: Any) -> Iterator[SsfWorld]:
         if backend == "sqlite":
             url = f"sqlite:///{tmp_path / 'custos.db'}"
         else:
-            url = stack.enter_context(pg_schema())
+            url = stack.enter_context(pg_database())
         world = make_world(url, tmp_path, public_origin=origin, ssf=settings)
         stack.callback(world.svc.engine.dispose)
         keys.rotate(world.svc, actor="test:setup")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from subject_helpers import PASSWORD, totp_code, with_password
 from webauthn_authenticator import ORIGIN, enrol_webauthn
 
-from conftest import BACKENDS, World, make_world, pg_schema
+from conftest import BACKENDS, World, make_world, pg_database
 from custos.api.app import create_app
 from custos.domain.model import Role
 from custos.policy.loader import DEFAULT_POLICY_PATH
@@ -169,7 +169,7 @@ def two_factor_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         yield world
         world.svc.engine.dispose()
         return
-    with pg_schema() as url:
+    with pg_database() as url:
         world = make_world(url, tmp_path, policy_file=policy)
         try:
             yield world

@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from subject_helpers import sign_in, with_password
 
-from conftest import BACKENDS, World, make_world, pg_schema
+from conftest import BACKENDS, World, make_world, pg_database
 from custos.api.app import create_app
 from custos.domain.model import Contact, ContactKind, Employment
 from custos.policy.loader import DEFAULT_POLICY_PATH
@@ -54,7 +54,7 @@ def two_factor_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         yield world
         world.svc.engine.dispose()
         return
-    with pg_schema() as url:
+    with pg_database() as url:
         world = make_world(url, tmp_path, policy_file=policy)
         try:
             yield world
