@@ -165,6 +165,7 @@ class CaseRepository:
         state: CaseState | None = None,
         subject_id: str | None = None,
         limit: int = 100,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
         query = select(
             cases.c.id,
@@ -182,7 +183,8 @@ class CaseRepository:
             query = query.where(cases.c.state == str(state))
         if subject_id is not None:
             query = query.where(cases.c.subject_id == subject_id)
-        return [dict(r._mapping) for r in self._conn.execute(query.limit(limit))]
+        page = query.limit(limit).offset(offset)
+        return [dict(r._mapping) for r in self._conn.execute(page)]
 
     def ids_in_states(self, states: set[CaseState], limit: int = 500) -> list[str]:
         query = (

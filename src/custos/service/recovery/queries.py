@@ -23,18 +23,29 @@ def list_cases(
     subject_id: str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
-    """Cases newest first; an operator sees only subjects in their scope
-    (``operator`` None: the local CLI, which has the database anyway)."""
+    """Up to ``limit`` cases newest first; an operator sees only subjects in
+    their scope (``operator`` None: the local CLI, which has the database
+    anyway). Scope is applied before the limit: the store is read page by page
+    until ``limit`` visible cases are found or none are left."""
     with svc.uow() as uow:
-        rows = uow.cases.search(state=state, subject_id=subject_id, limit=limit)
         if operator is None or "*" in operator.scope:
-            return rows
-        visible = []
-        for row in rows:
-            subject = uow.subjects.get(row["subject_id"])
-            if subject is not None and operator.covers(subject):
-                visible.append(row)
-        return visible
+            return uow.cases.search(state=state, subject_id=subject_id, limit=limit)
+        visible: list[dict[str, Any]] = []
+        covers: dict[str, bool] = {}
+        offset = 0
+        while len(visible) < limit:
+            rows = uow.cases.search(state=state, subject_id=subject_id, limit=limit, offset=offset)
+            for row in rows:
+                subject_id_of_row = row["subject_id"]
+                if subject_id_of_row not in covers:
+                    subject = uow.subjects.get(subject_id_of_row)
+                    covers[subject_id_of_row] = subject is not None and operator.covers(subject)
+                if covers[subject_id_of_row]:
+                    visible.append(row)
+            if len(rows) < limit:
+                break
+            offset += limit
+        return visible[:limit]
 
 
 def case_detail(svc: Services, operator: Operator | None, case_id: str) -> dict[str, Any]:
