@@ -11,7 +11,8 @@ Hierarchy::
     │   └── ReauthenticationRequired  reauthentication_required
     ├── ChannelNotAllowed          channel_not_allowed
     ├── RecoveryBlocked            recovery_blocked
-    │   └── SmsBlocked             sms_blocked
+    │   ├── SmsBlocked             sms_blocked
+    │   └── RecoveryRefused        recovery_refused
     ├── ProofingFailed             proofing_failed
     │   └── CodeVoided             code_voided
     ├── ProofingIncomplete         proofing_incomplete
@@ -22,6 +23,7 @@ Hierarchy::
     ├── CaseExpired                case_expired
     ├── SignatureInvalid           signature_invalid
     └── InvalidInput               invalid_input
+        └── ReproofingFirst        reproofing_first
 
 Faces map these to HTTP or console answers in one module each; handlers never
 format responses themselves.
@@ -91,6 +93,13 @@ class SmsBlocked(RecoveryBlocked):
     error_id = "sms_blocked"
 
 
+class RecoveryRefused(RecoveryBlocked):
+    """The policy refuses this recovery here (a ``refuse`` tier, an ended
+    contract, a requester who is not an owner); the message says whom to contact."""
+
+    error_id = "recovery_refused"
+
+
 class ProofingFailed(DomainError):
     error_id = "proofing_failed"
 
@@ -139,3 +148,9 @@ class SignatureInvalid(DomainError):
 
 class InvalidInput(DomainError):
     error_id = "invalid_input"
+
+
+class ReproofingFirst(InvalidInput):
+    """A ``reproof`` tier: identity re-proofing must pass before any other proof."""
+
+    error_id = "reproofing_first"

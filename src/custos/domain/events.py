@@ -28,6 +28,11 @@ class EventType(StrEnum):
     TOKEN_REDEEMED = "credential:token:redeemed"
     TOKEN_REJECTED = "credential:token:rejected"
     TOKENS_VOIDED = "credential:token:voided"
+    #: A reissue removed every authenticator bound in Custos (targets: receipts).
+    AUTHENTICATORS_REMOVED = "credential:authenticators:removed"
+    #: A refused self-service request: the subject's confirmed contacts are told
+    #: whom to contact (never the caller, R-19).
+    REFUSAL_SENT = "notify:case:refusal_sent"
     TEMP_PASSWORD_ISSUED = "credential:temp_password:issued"
     PASSWORD_REJECTED = "credential:password:rejected"
     SECRET_WIPED = "credential:secret:wiped"

@@ -47,7 +47,22 @@ class CredentialAction(StrEnum):
 
     RESET_TOKEN = "reset_token"  # the subject receives a one-time token and chooses the password
     TEMP_PASSWORD = "temp_password"
+    #: A reset and more: every session ended where a target can, every outstanding
+    #: token voided, every authenticator removed (in Custos and on targets that
+    #: can), and re-enrolment required before the next sign-in.
+    REISSUE = "reissue"
+    #: Identity re-proofing through the configured IDV provider before any other
+    #: proof counts; then a reset as ``reset_token``.
+    REPROOF = "reproof"
+    #: Recovery is refused with instructions: the tier names whom to contact.
+    REFUSE = "refuse"
     BLOCK = "block"  # the tier refuses recovery outright
+
+
+#: Actions that open no recovery at all: the case is refused as it opens.
+REFUSING_ACTIONS: frozenset[CredentialAction] = frozenset(
+    {CredentialAction.BLOCK, CredentialAction.REFUSE}
+)
 
 
 class ContactKind(StrEnum):
@@ -83,6 +98,9 @@ class Subject:
     manager: str | None = None
     sponsor: str | None = None
     owner: str | None = None
+    #: Every owner of a shared or service account (subject ids); only an owner
+    #: may request a shared account's recovery, and every owner is told.
+    owners: tuple[str, ...] = ()
     contacts: tuple[Contact, ...] = ()
     holds: frozenset[Hold] = frozenset()
     accounts: tuple[LinkedAccount, ...] = ()

@@ -15,6 +15,7 @@ from custos.domain.errors import (
     CaseExpired,
     InvalidInput,
     ProofingIncomplete,
+    ReproofingFirst,
 )
 from custos.domain.events import DomainEvent, EventType, Outcome
 from custos.domain.identities import (
@@ -83,6 +84,11 @@ class Requirements:
     optional_checks: frozenset[str] = frozenset()
     #: Authenticator kinds the ``mfa_bound`` check accepts (R-6, R-45).
     mfa_authenticators: frozenset[str] = frozenset({"webauthn"})
+    #: Methods that must be among the passed ones whatever else passed (e.g. a
+    #: contractor's sponsor attestation; ``reproofing`` for a ``reproof`` tier).
+    required_methods: frozenset[str] = frozenset()
+    #: A ``refuse`` tier's instructions: whom to contact instead.
+    instructions: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +117,8 @@ class ProofRecord:
 
 
 SYSTEM_ACTOR = "system:custos"
+#: The proofing method a ``reproof`` tier demands before any other (R-4).
+REPROOFING = "reproofing"
 
 _OUTCOME_OF_STATE = {
     CaseState.DENIED: Outcome.DENIED,
@@ -206,6 +214,14 @@ class Case:
     def passed_methods(self) -> set[str]:
         return {p.method for p in self.proofs if p.passed}
 
+    def awaits_reproofing(self) -> bool:
+        """A ``reproof`` case whose re-proofing has not passed yet: no other proof
+        counts before it does."""
+        return (
+            self.requirements.action == CredentialAction.REPROOF
+            and REPROOFING not in self.passed_methods()
+        )
+
     def proofing_failures(self) -> int:
         return sum(1 for p in self.proofs if not p.passed)
 
@@ -216,6 +232,8 @@ class Case:
             return False
         if not recovery_rules.recovery_complete(req.aal, [(p.method, p.kind) for p in passed]):
             return False  # e.g. one code alone at AAL2 is a step-up, not a recovery (R-2)
+        if not req.required_methods <= {p.method for p in passed}:
+            return False  # e.g. a contractor's sponsor has not attested yet
         return not req.phishing_resistant or any(p.phishing_resistant for p in passed)
 
     def record_proof(self, proof: ProofRecord) -> None:
@@ -229,6 +247,12 @@ class Case:
             raise InvalidInput(
                 f"method '{proof.method}' is not allowed by tier '{self.requirements.tier}'",
                 allowed=sorted(self.requirements.methods),
+            )
+        if self.awaits_reproofing() and proof.method != REPROOFING:
+            raise ReproofingFirst(
+                f"tier '{self.requirements.tier}' re-proofs the subject's identity through "
+                f"the identity verification provider before any other proof",
+                method=REPROOFING,
             )
         self.proofs.append(proof)
         self.emit(

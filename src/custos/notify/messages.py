@@ -13,6 +13,7 @@ recovery_code_used  confirmed contacts    the one-time repudiation link (R-12, R
 repudiated          security_address      none (R-43)
 attestation_request manager or sponsor    the one-time attestation link
 attestation_refused security_address      none
+recovery_refused    confirmed contacts    none (a refuse tier's instructions)
 agent_challenge     confirmed contacts    the one-time challenge page link (R-21)
 webauthn_link       confirmed contacts    the one-time WebAuthn page link of a case
 contact_confirmation the new address     the contact confirmation code (R-14)
@@ -49,6 +50,7 @@ SECRET_OF_KIND: Final[Mapping[str, str | None]] = {
     "repudiated": None,
     "attestation_request": "link",
     "attestation_refused": None,
+    "recovery_refused": None,
     "agent_challenge": "link",
     # Subject self-management: builders in notify/enrolment_messages.py.
     "webauthn_link": "link",
@@ -125,6 +127,14 @@ def message(kind: str, to: str, case_id: str | None, rendered: Rendered) -> Mess
         kind=kind,
         case_id=case_id,
     )
+
+
+def recovery_refused(*, to: str, case_id: str, display_name: str, instructions: str) -> Message:
+    """Tell the subject (never the caller of a self-service request, who may be
+    anyone, R-19) that the policy refuses recovery here, and whom to contact."""
+    context = {"case_id": case_id, "display_name": display_name, "instructions": instructions}
+    rendered = render("recovery_refused", "Your account cannot be recovered online", context)
+    return message("recovery_refused", to, case_id, rendered)
 
 
 def email_code(*, to: str, case_id: str, code: str, minutes: int) -> Message:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from custos.domain.errors import InvalidInput, RecoveryBlocked
+from custos.domain.identities import REFUSING_ACTIONS
 from custos.domain.model import (
+    REPROOFING,
     Channel,
     CredentialAction,
     Requirements,
@@ -18,7 +20,7 @@ from custos.domain.model import (
     Subject,
 )
 from custos.policy.loader import LoadedPolicy
-from custos.policy.schema import SCORE_MAX, SCORE_MIN, Match, Tier
+from custos.policy.schema import REISSUE_CHECKS, SCORE_MAX, SCORE_MIN, Match, Tier
 
 #: R-32: a privileged subject's recovery always needs two distinct approvers.
 PRIVILEGED_MIN_APPROVALS = 2
@@ -80,10 +82,13 @@ def select_requirements(
 
     ``channel`` is not checked here (the service layer compares it with
     ``requirements.channels``). A ``block`` tier yields ``action=BLOCK`` and allows
-    every channel, so the request surfaces as blocked, not as a wrong channel. A
-    refusing step-up yields ``refused=True`` and a ``refusal_reason``. Privileged
-    subjects always get at least two approvals (R-32) and a required (never
-    optional) ``sessions_revoked`` (R-24), whichever tier matched.
+    every channel, so the request surfaces as blocked, not as a wrong channel; a
+    ``refuse`` tier likewise, with its ``instructions``. A ``reissue`` always
+    checks ``sessions_revoked`` and ``factors_removed``; a ``reproof`` requires a
+    passed re-proofing. A refusing step-up yields ``refused=True`` and a
+    ``refusal_reason``. Privileged subjects always get at least two approvals
+    (R-32) and a required (never optional) ``sessions_revoked`` (R-24),
+    whichever tier matched.
 
     Raises :class:`RecoveryBlocked` if no tier matches and :class:`InvalidInput`
     if ``risk.band`` is not a band of this policy.
@@ -96,7 +101,7 @@ def select_requirements(
             band=risk.band,
         )
     tier = select_tier(policy, subject)
-    if tier.action == CredentialAction.BLOCK or tier.proofing is None or tier.token_ttl is None:
+    if tier.action in REFUSING_ACTIONS or tier.proofing is None or tier.token_ttl is None:
         # The schema gives every non-block tier proofing and token_ttl; the last
         # two tests only narrow the types.
         return _blocked(policy, tier, risk.band)
@@ -122,6 +127,11 @@ def select_requirements(
             post_checks = (*post_checks, PRIVILEGED_POST_CHECK)
         # R-24 "always for privileged": never "not applicable" for them.
         optional = optional - {PRIVILEGED_POST_CHECK}
+    required_methods = frozenset(tier.proofing.required)
+    if tier.action == CredentialAction.REISSUE:
+        post_checks = (*post_checks, *(c for c in REISSUE_CHECKS if c not in post_checks))
+    if tier.action == CredentialAction.REPROOF:
+        required_methods |= {REPROOFING}
     targets = tier.required_targets
     return Requirements(
         tier=tier.name,
@@ -147,15 +157,17 @@ def select_requirements(
         min_ial=tier.proofing.min_ial,
         optional_checks=optional,
         mfa_authenticators=frozenset(tier.mfa_authenticators),
+        required_methods=required_methods,
     )
 
 
 def _blocked(policy: LoadedPolicy, tier: Tier, band: str) -> Requirements:
-    """Requirements of a block tier: nothing to prove, every channel, no credential."""
+    """Requirements of a block or refuse tier: nothing to prove, every channel,
+    no credential; a refuse tier's instructions."""
     document = policy.document
     return Requirements(
         tier=tier.name,
-        action=CredentialAction.BLOCK,
+        action=tier.action if tier.action in REFUSING_ACTIONS else CredentialAction.BLOCK,
         channels=frozenset(Channel),
         factors=0,
         methods=frozenset(),
@@ -172,4 +184,5 @@ def _blocked(policy: LoadedPolicy, tier: Tier, band: str) -> Requirements:
         policy_hash=policy.hash,
         policy_version=document.version,
         risk_band=band,
+        instructions=tier.instructions or "",
     )

@@ -18,6 +18,9 @@ CHECK_NEEDS: dict[str, frozenset[str] | None] = {
     "read_back": frozenset({"read_password_changed", "read_password_changed_many"}),
     "sessions_revoked": frozenset({"revoke_sessions"}),
     "mfa_bound": None,
+    # Always runs in Custos (no authenticator left bound here); targets that
+    # read or reset factors are read back too.
+    "factors_removed": None,
 }
 
 

@@ -5,10 +5,11 @@ Document shape (``docs/policy.md`` is the reference)::
     PolicyDocument
     ├── version: int >= 1              the author's revision number
     ├── risk_bands: {name: [lo, hi]}   cover 0..100, no gap, no overlap
-    ├── defaults: Defaults             case_ttl, max_proofing_failures, approval_expiry
+    ├── defaults: Defaults             case_ttl, max_proofing_failures, approval_expiry,
+    │                                  attestation_requests (caps per subject and attester)
     └── tiers: [Tier, ...]             first match wins
         ├── name, description, match: Match
-        ├── action, channels, proofing: Proofing, approvals: Approvals
+        ├── action, instructions (refuse), channels, proofing: Proofing, approvals
         ├── step_up: {band: StepUp}, token_ttl, post_checks, required_targets
         ├── optional_checks, mfa_authenticators   which checks may be "not applicable"
         └── aal, risk_analysis             800-63B-4 recovery rules (policy/recovery.py)
@@ -40,7 +41,15 @@ from pydantic import (
     model_validator,
 )
 
-from custos.domain.model import Channel, CredentialAction, Employment, Hold, SubjectKind
+from custos.domain.identities import REFUSING_ACTIONS
+from custos.domain.model import (
+    REPROOFING,
+    Channel,
+    CredentialAction,
+    Employment,
+    Hold,
+    SubjectKind,
+)
 from custos.domain.recovery_rules import tier_problems
 from custos.proofing.base import METHODS
 
@@ -52,7 +61,12 @@ PHISHING_RESISTANT_METHODS: frozenset[str] = frozenset(
     name for name, info in METHODS.items() if info.phishing_resistant
 )
 #: Post-recovery checks the verification step knows how to run.
-KNOWN_POST_CHECKS: frozenset[str] = frozenset({"read_back", "sessions_revoked", "mfa_bound"})
+KNOWN_POST_CHECKS: frozenset[str] = frozenset(
+    {"read_back", "sessions_revoked", "mfa_bound", "factors_removed"}
+)
+#: What a ``reissue`` always checks, whatever the tier lists: every session ended
+#: where a target can, and no authenticator left in Custos or on a target.
+REISSUE_CHECKS: tuple[str, ...] = ("sessions_revoked", "factors_removed")
 #: Authenticator kinds ``mfa_bound`` may accept (``mfa_authenticators``); saved
 #: recovery codes are a recovery method, never an everyday second factor.
 MFA_AUTHENTICATOR_KINDS: frozenset[str] = frozenset({"webauthn", "totp"})
@@ -86,7 +100,7 @@ def recovery_violations(tier: Tier) -> list[RuleViolation]:
     rules live in :mod:`custos.domain.recovery_rules`; this hands them the tier's
     keys. None for a block tier or one whose proofing is missing (other rules
     report that)."""
-    if tier.action == CredentialAction.BLOCK or tier.proofing is None:
+    if tier.action in REFUSING_ACTIONS or tier.proofing is None:
         return []
     problems = tier_problems(
         aal=tier.aal,
@@ -249,6 +263,9 @@ class Proofing(_Model):
     phishing_resistant: StrictBool = False
     #: The lowest IAL a re-proofing result may state (R-4); None: the account's own.
     min_ial: Literal[1, 2, 3] | None = None
+    #: Methods of ``methods`` that must pass whatever else does (they count
+    #: towards ``factors``), e.g. a contractor's sponsor attestation.
+    required: Annotated[tuple[Method, ...], AfterValidator(_unique)] = ()
 
     @model_validator(mode="after")
     def _satisfiable(self) -> Proofing:
@@ -258,6 +275,20 @@ class Proofing(_Model):
                 RuleViolation(
                     ("factors",),
                     f"{self.factors} factors cannot be met with {len(self.methods)} method(s)",
+                )
+            )
+        for index, name in enumerate(self.required):
+            if name not in self.methods:
+                problems.append(
+                    RuleViolation(
+                        ("required", index), f"required method '{name}' is not listed in methods"
+                    )
+                )
+        if len(self.required) > self.factors:
+            problems.append(
+                RuleViolation(
+                    ("required",),
+                    f"{len(self.required)} required methods exceed factors ({self.factors})",
                 )
             )
         if self.phishing_resistant and not PHISHING_RESISTANT_METHODS & set(self.methods):
@@ -303,22 +334,35 @@ class StepUp(_Model):
         return self
 
 
+class AttestationRequests(_Model):
+    """How many attestation requests (mails to a manager or sponsor) may go out
+    within ``window``: per subject recovered, and per attester asked."""
+
+    per_subject: Annotated[StrictInt, Field(ge=1, le=100)] = 2
+    per_attester: Annotated[StrictInt, Field(ge=1, le=1000)] = 5
+    window: Duration = timedelta(hours=24)
+
+
 class Defaults(_Model):
     """Values every tier shares unless it says otherwise."""
 
     case_ttl: Duration = timedelta(hours=24)
     max_proofing_failures: Annotated[StrictInt, Field(ge=1, le=MAX_PROOFING_FAILURES)] = 5
     approval_expiry: Duration = timedelta(hours=4)
+    attestation_requests: AttestationRequests = AttestationRequests()
 
 
 class Tier(_Model):
     """One rule of the policy. A ``block`` tier needs only ``name``, ``match``
-    and ``action``; every other tier also needs channels, proofing and token_ttl."""
+    and ``action``; a ``refuse`` tier also ``instructions``; every other tier
+    needs channels, proofing and token_ttl."""
 
     name: Name
     description: StrictStr = ""
     match: Match = Match()
     action: CredentialAction
+    #: A ``refuse`` tier's instructions to the caller: whom to contact instead.
+    instructions: Annotated[StrictStr, Field(min_length=1, max_length=500)] | None = None
     channels: Annotated[tuple[Channel, ...], AfterValidator(_unique)] | None = None
     proofing: Proofing | None = None
     approvals: Approvals = Approvals()
@@ -349,14 +393,57 @@ class Tier(_Model):
             raise ValueError(f"token_ttl may be at most {format_duration(MAX_TOKEN_TTL)}")
         return value
 
+    def _action_rules(self) -> list[RuleViolation]:
+        """What each action demands of the other keys (docs/policy.md#actions)."""
+        problems: list[RuleViolation] = []
+        if self.action == CredentialAction.REFUSE and self.instructions is None:
+            problems.append(
+                RuleViolation(
+                    (),
+                    f"tier '{self.name}' (refuse) needs 'instructions': whom the caller "
+                    "should contact instead",
+                )
+            )
+        if self.action != CredentialAction.REFUSE and self.instructions is not None:
+            problems.append(
+                RuleViolation(("instructions",), "'instructions' only goes with action refuse")
+            )
+        if self.action == CredentialAction.REISSUE and "mfa_bound" in self.post_checks:
+            problems.append(
+                RuleViolation(
+                    ("post_checks",),
+                    "a reissue removes every authenticator, so mfa_bound could never pass; "
+                    "the subject enrols again at the next sign-in",
+                )
+            )
+        if self.action != CredentialAction.REISSUE and "factors_removed" in self.post_checks:
+            problems.append(
+                RuleViolation(("post_checks",), "factors_removed only goes with action reissue")
+            )
+        if (
+            self.action == CredentialAction.REPROOF
+            and self.proofing is not None
+            and REPROOFING not in self.proofing.methods
+        ):
+            problems.append(
+                RuleViolation(
+                    ("proofing", "methods"),
+                    f"a reproof tier re-proofs first: list '{REPROOFING}' among the methods",
+                )
+            )
+        return problems
+
     @model_validator(mode="after")
     def _complete(self) -> Tier:
         problems: list[RuleViolation] = []
-        if self.action == CredentialAction.BLOCK:
+        problems.extend(self._action_rules())
+        if self.action in REFUSING_ACTIONS:
             for key in ("channels", "proofing", "token_ttl", "step_up"):
                 if getattr(self, key):
                     problems.append(
-                        RuleViolation((key,), f"a block tier refuses recovery; remove '{key}'")
+                        RuleViolation(
+                            (key,), f"a {self.action} tier refuses recovery; remove '{key}'"
+                        )
                     )
         else:
             for key in ("channels", "proofing", "token_ttl"):
@@ -393,7 +480,7 @@ class Tier(_Model):
                         f"optional check '{name}' is not listed in post_checks",
                     )
                 )
-        if self.match.privileged and self.action != CredentialAction.BLOCK:
+        if self.match.privileged and self.action not in REFUSING_ACTIONS:
             # R-32: privileged recoveries need two distinct approvers; R-24: and
             # always end every other session.
             if self.approvals.count < 2:

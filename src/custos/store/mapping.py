@@ -50,6 +50,7 @@ def subject_from_row(
         manager=row.manager,
         sponsor=row.sponsor,
         owner=row.owner,
+        owners=tuple(row.owners or ((row.owner,) if row.owner else ())),
         contacts=contacts,
         holds=frozenset(Hold(h) for h in row.holds),
         accounts=tuple(accounts),
@@ -74,6 +75,7 @@ def subject_to_row(subject: Subject) -> dict[str, Any]:
         "manager": subject.manager,
         "sponsor": subject.sponsor,
         "owner": subject.owner,
+        "owners": list(subject.owners) or None,
         "holds": sorted(str(h) for h in subject.holds),
         "mfa_bound": subject.mfa_bound,
         "time_zone": subject.time_zone,
@@ -123,6 +125,8 @@ def requirements_to_json(req: Requirements) -> dict[str, Any]:
         "min_ial": req.min_ial,
         "optional_checks": sorted(req.optional_checks),
         "mfa_authenticators": sorted(req.mfa_authenticators),
+        "required_methods": sorted(req.required_methods),
+        "instructions": req.instructions,
     }
 
 
@@ -154,6 +158,8 @@ def requirements_from_json(data: dict[str, Any]) -> Requirements:
         # phishing-resistant kind is the strictest reading of mfa_bound.
         optional_checks=frozenset(data.get("optional_checks", ())),
         mfa_authenticators=frozenset(data.get("mfa_authenticators", ("webauthn",))),
+        required_methods=frozenset(data.get("required_methods", ())),
+        instructions=data.get("instructions", ""),
     )
 
 

@@ -15,6 +15,7 @@ from custos.store.mapping import aware, maybe_aware
 from custos.store.tables import (
     agent_challenges,
     attestation_requests,
+    cases,
     proofed_attributes,
     used_jtis,
 )
@@ -136,6 +137,22 @@ class AttestationRepository:
             attestation_requests.c.decided_at.is_(None),
             attestation_requests.c.expires_at > now,
         )
+        return int(self._conn.execute(query).scalar_one())
+
+    def issued_since(
+        self, since: datetime, *, subject_id: str | None = None, attester_id: str | None = None
+    ) -> int:
+        """Attestation requests issued at or after ``since``: for the cases of
+        ``subject_id``, or to ``attester_id`` (the caps on attestation mails)."""
+        query = select(func.count()).where(attestation_requests.c.issued_at >= since)
+        if subject_id is not None:
+            query = query.where(
+                attestation_requests.c.case_id.in_(
+                    select(cases.c.id).where(cases.c.subject_id == subject_id)
+                )
+            )
+        if attester_id is not None:
+            query = query.where(attestation_requests.c.attester_id == attester_id)
         return int(self._conn.execute(query).scalar_one())
 
     def decide(self, attestation_id: int, *, decision: str, now: datetime) -> bool:

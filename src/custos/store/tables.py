@@ -37,6 +37,8 @@ subjects = Table(
     Column("manager", String(200)),
     Column("sponsor", String(200)),
     Column("owner", String(200)),
+    # Every owner of a shared or service account, ``owner`` first (0019).
+    Column("owners", JSON),
     # Contacts live in subject_contacts (0006).
     Column("holds", JSON, nullable=False),
     Column("mfa_bound", Boolean, nullable=False, default=False),

@@ -155,15 +155,18 @@ def test_subject_cannot_attest_their_own_recovery(world: World, api: TestClient)
     assert refused.json()["error"]["id"] == "sod_violation"
 
 
-def test_self_service_asks_the_manager_when_the_tier_lists_attestation(world: World) -> None:
-    """In self-service the request goes out on its own; the manager's attestation
-    then completes proofing and the subject receives the reset link."""
+def test_self_service_never_asks_the_manager_on_a_start_alone(world: World) -> None:
+    """A start proves nothing: the manager is not mailed when the flow resolves,
+    and a first proof that already recovers leaves nothing to attest (the
+    contractor tests cover a tier that needs the attestation)."""
     with_manager(world, "bob")
     flow = self_service.start(world.svc, identifier="bob", source_address=None)
     self_service.request_email_code(world.svc, handle=flow)  # resolves the flow
-    token = link_token(world, "mia@example.org", "attestation_request")
-    with TestClient(create_app(world.svc)) as api:
-        assert api.post("/api/v1/attestations/attest", json={"token": token}).status_code == 200
+    assert world.mail("mia@example.org", "attestation_request") == []
+    self_service.submit_proof(
+        world.svc, handle=flow, method="email_code", response=world.last_code("bob")
+    )
+    assert world.mail("mia@example.org", "attestation_request") == []
     assert len(world.mail("bob@example.org", "reset_link")) == 1
 
 

@@ -93,6 +93,12 @@ def sample_messages() -> list[Message]:
             at=AT,
             state="proofing",
         ),
+        messages.recovery_refused(
+            to="bob@example.org",
+            case_id="case-1",
+            display_name="Bob",
+            instructions="call the security desk on +49 30 1234",
+        ),
         messages.agent_challenge(
             to="bob@example.org", case_id="case-1", mode="totp", link=CHALLENGE_LINK, minutes=10
         ),
@@ -143,6 +149,7 @@ def sample_context() -> dict[str, Any]:
         "method": "webauthn",
         "label": "key",
         "change": "an address was removed",
+        "instructions": "call the security desk",
     }
     return base
 
@@ -170,6 +177,7 @@ def test_sample_messages_carry_only_their_own_secret() -> None:
         "repudiated": set(),
         "attestation_request": {ATTEST_LINK},
         "attestation_refused": set(),
+        "recovery_refused": set(),
         "agent_challenge": {CHALLENGE_LINK},
         "webauthn_link": {WEBAUTHN_LINK},
         "contact_confirmation": {CONTACT_CODE},

@@ -39,6 +39,7 @@ def test_every_known_check_says_what_it_needs() -> None:
         "read_back": frozenset({"read_password_changed", "read_password_changed_many"}),
         "sessions_revoked": frozenset({"revoke_sessions"}),
         "mfa_bound": None,
+        "factors_removed": None,
     } == CHECK_NEEDS
 
 

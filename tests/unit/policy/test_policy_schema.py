@@ -237,8 +237,8 @@ def test_unknown_method_and_check_are_refused_with_the_known_ones() -> None:
     ]
     text = HEAD + TIER + "    post_checks: [read_back, pinged]\n"
     assert reasons(text) == [
-        "tiers[0].post_checks[1]: unknown post check 'pinged'; known: mfa_bound, read_back, "
-        "sessions_revoked"
+        "tiers[0].post_checks[1]: unknown post check 'pinged'; known: factors_removed, "
+        "mfa_bound, read_back, sessions_revoked"
     ]
 
 

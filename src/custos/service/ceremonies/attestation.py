@@ -21,7 +21,7 @@ import structlog
 from custos.credentials.tokens import issue_token, looks_like_token, token_digest
 from custos.domain import attestation as rules
 from custos.domain import sod
-from custos.domain.errors import AlreadyDecided, InvalidInput, TokenInvalid
+from custos.domain.errors import AlreadyDecided, InvalidInput, Throttled, TokenInvalid
 from custos.domain.events import EventType, Outcome
 from custos.domain.model import (
     Case,
@@ -100,7 +100,7 @@ def request_for_case(
 ) -> str:
     """Issue the link inside ``uow`` (the caller saves the case and commits);
     the mail leaves after the commit. Returns the relation; raises as
-    :func:`request` does."""
+    :func:`request` does, and Throttled past the policy's caps."""
     if case.state != CaseState.PROOFING:
         raise AlreadyDecided(f"case {case.id} is not collecting evidence (state '{case.state}')")
     if METHOD not in case.requirements.methods:
@@ -121,6 +121,9 @@ def request_for_case(
         raise InvalidInput(f"the {relation} of '{subject.id}' has no confirmed email contact")
     if uow.attestations.live_count(case.id, now):
         raise InvalidInput("an attestation request for this case is already waiting")
+    _within_caps(
+        svc, uow, subject_id=subject.id, attester_id=attester_id, relation=relation, now=now
+    )
     token = issue_token(LINK_PREFIX)
     uow.attestations.add(
         case_id=case.id,
@@ -158,6 +161,38 @@ def request_for_case(
     ]
     notices.queue(svc, uow, batch, subject_id=subject.id)
     return relation
+
+
+def _within_caps(
+    svc: Services,
+    uow: UnitOfWork,
+    *,
+    subject_id: str,
+    attester_id: str,
+    relation: str,
+    now: datetime,
+) -> None:
+    """Raise Throttled when the policy's caps on attestation mails are reached:
+    per subject recovered and per attester asked, within the policy's window
+    (``defaults.attestation_requests``), so nobody can make Custos mail a
+    manager or sponsor without end."""
+    caps = svc.policy.document.defaults.attestation_requests
+    since = now - caps.window
+    hours = int(caps.window.total_seconds() // 3600)
+    if uow.attestations.issued_since(since, subject_id=subject_id) >= caps.per_subject:
+        raise Throttled(
+            f"{caps.per_subject} attestation request(s) for '{subject_id}' within "
+            f"{hours} h already; ask again later",
+            retry_after_seconds=int(caps.window.total_seconds()),
+            limit="attestation_per_subject",
+        )
+    if uow.attestations.issued_since(since, attester_id=attester_id) >= caps.per_attester:
+        raise Throttled(
+            f"the {relation} of '{subject_id}' was asked {caps.per_attester} time(s) within "
+            f"{hours} h already; ask again later",
+            retry_after_seconds=int(caps.window.total_seconds()),
+            limit="attestation_per_attester",
+        )
 
 
 def lookup(svc: Services, *, token: str) -> AttestationView:

@@ -15,6 +15,7 @@ from custos.domain.errors import (
     NotFound,
     ProofingFailed,
     RecoveryBlocked,
+    RecoveryRefused,
     SmsBlocked,
     Throttled,
 )
@@ -25,7 +26,7 @@ from custos.service.notices import sms
 from custos.service.ports import Services
 from custos.service.recovery import credentials, proofing
 from custos.service.recovery.case_transaction import CaseTxn, case_transaction
-from custos.service.recovery.opening import open_case
+from custos.service.recovery.opening import open_case, refusal_of
 
 MAX_REASON = 2000
 #: A help-desk ticket reference: letters, digits and ``-_.:#/``, as ticket systems spell them.
@@ -60,8 +61,9 @@ def open_helpdesk_case(
 ) -> Case:
     """Open a case for a caller. ``ticket``: the help-desk ticket it answers,
     recorded in the ``case:case:opened`` event. Raises NotFound, NotAuthorized,
-    OutOfScope, SeparationOfDuties, InvalidInput; ChannelNotAllowed or
-    RecoveryBlocked after recording the refused case (so the attempt is audited)."""
+    OutOfScope, SeparationOfDuties, InvalidInput; ChannelNotAllowed,
+    RecoveryBlocked or RecoveryRefused (a refuse tier's instructions, an ended
+    contract) after recording the refused case (so the attempt is audited)."""
     reason = _reason(reason, what="a recovery request")
     ticket = _ticket(ticket)
     if channel == Channel.SELF_SERVICE:
@@ -87,6 +89,10 @@ def open_helpdesk_case(
         uow.commit()
     if case.state == CaseState.BLOCKED:
         raise RecoveryBlocked(case.outcome_reason, case_id=case.id)
+    if refusal_of(case, subject) is not None:
+        raise RecoveryRefused(
+            case.outcome_reason, case_id=case.id, instructions=case.requirements.instructions
+        )
     if case.state == CaseState.DENIED:
         raise ChannelNotAllowed(case.outcome_reason, case_id=case.id)
     return case

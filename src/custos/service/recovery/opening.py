@@ -5,12 +5,14 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
+from custos.domain.eligibility import contract_refusal
 from custos.domain.events import EventType
 from custos.domain.model import (
     SYSTEM_ACTOR,
     Case,
     Channel,
     CredentialAction,
+    Requirements,
     Subject,
     expiry_for,
 )
@@ -43,8 +45,9 @@ def open_case(
     ticket: str | None = None,
 ) -> Case:
     """Open a case in ``uow`` (not committed). The case ends up in ``proofing``, or
-    already ``blocked`` (a hold, a block tier) or ``denied`` (channel not allowed,
-    risk refused): the caller decides how to answer those. ``device_digest`` and
+    already ``blocked`` (a hold, a block tier) or ``denied`` (a refuse tier, an
+    ended contract, channel not allowed, risk refused): the caller decides how to answer those
+    (:func:`refusal_of` tells a policy refusal from the others). ``device_digest`` and
     ``flow_digest`` come from a self-service flow (device novelty, velocity);
     ``ticket`` is the help-desk ticket reference, kept in the opening event."""
     ctx = risk_context.gather(
@@ -113,6 +116,8 @@ def open_case(
             actor=SYSTEM_ACTOR,
             reason=f"tier '{req.tier}' blocks recovery ({holds})",
         )
+    elif (refused := _policy_refusal(subject, req, requester_person, now)) is not None:
+        case.move(CaseState.DENIED, at=now, actor=SYSTEM_ACTOR, reason=refused)
     elif channel not in req.channels:
         case.move(
             CaseState.DENIED,
@@ -127,3 +132,21 @@ def open_case(
     remember_policy(uow.conn, policy_hash=svc.policy.hash, text=svc.policy.text, now=now)
     uow.cases.add(case, source_address=source_address)
     return case
+
+
+def _policy_refusal(
+    subject: Subject, req: Requirements, requester_person: str | None, now: datetime
+) -> str | None:
+    if req.action == CredentialAction.REFUSE:
+        return f"tier '{req.tier}' refuses recovery here: {req.instructions}"
+    del requester_person  # shared accounts: see service/recovery/shared_accounts.py
+    return contract_refusal(subject, now)
+
+
+def refusal_of(case: Case, subject: Subject) -> str | None:
+    """Why the policy refused ``case`` as it opened (a refuse tier, an ended
+    contract), or None for a
+    case that was not refused so (blocked, wrong channel, refused by risk)."""
+    if case.state != CaseState.DENIED:
+        return None
+    return _policy_refusal(subject, case.requirements, case.requester_person, case.opened_at)

@@ -25,7 +25,7 @@ from custos.proofing.base import METHODS
 from custos.service.ceremonies import attestation
 from custos.service.notices import sms
 from custos.service.ports import Services
-from custos.service.recovery import credentials, offered_methods, proofing
+from custos.service.recovery import credentials, offered_methods, proofing, refusals
 from custos.service.recovery.case_transaction import case_transaction
 from custos.service.recovery.opening import open_case
 from custos.service.signals import throttles
@@ -122,8 +122,6 @@ def _resolve(svc: Services, uow: UnitOfWork, flow: StoredFlow, now: datetime) ->
         flow_digest=flow.handle_digest,
     )
     state = "open" if case.state == CaseState.PROOFING else "refused"
-    if state == "open" and attestation.METHOD in case.requirements.methods:
-        _ask_attester(svc, uow, case, subject, now)
     uow.flows.resolve(flow.handle_digest, state=state, subject_id=subject.id, case_id=case.id)
     return case.id if state == "open" else None
 
@@ -131,8 +129,18 @@ def _resolve(svc: Services, uow: UnitOfWork, flow: StoredFlow, now: datetime) ->
 def _ask_attester(
     svc: Services, uow: UnitOfWork, case: Case, subject: Subject, now: datetime
 ) -> None:
-    """The tier lists manager_attestation: ask the manager or sponsor at once.
-    Without one on record the subject proves with the tier's other methods."""
+    """After a first passed proof that does not suffice, when the tier lists
+    manager_attestation and it has not passed: ask the manager or sponsor, once
+    per case, within the policy's caps. Never on an anonymous start alone: a
+    start proves nothing, and would let anyone mail a sponsor at will. Without
+    an attester on record (or past the caps) the subject proves with the
+    tier's other methods."""
+    if (
+        case.state != CaseState.PROOFING
+        or attestation.METHOD not in case.requirements.methods
+        or attestation.METHOD in case.passed_methods()
+    ):
+        return
     try:
         attestation.request_for_case(
             svc,
@@ -145,7 +153,6 @@ def _ask_attester(
         )
     except DomainError:
         return
-    uow.cases.save(case)
 
 
 def _case_of(svc: Services, handle: str) -> str | None:
@@ -177,6 +184,8 @@ class FlowTarget:
     case_id: str | None
     source_address: str | None
     device_digest: str | None
+    #: The case the policy refused as it opened (the subject is told why).
+    refused_case_id: str | None = None
 
 
 def _target(svc: Services, handle: str) -> FlowTarget | None:
@@ -200,6 +209,7 @@ def _target(svc: Services, handle: str) -> FlowTarget | None:
         case_id=flow.case_id if flow.state == "open" else None,
         source_address=flow.source_address,
         device_digest=flow.device_digest,
+        refused_case_id=flow.case_id if flow.state == "refused" else None,
     )
 
 
@@ -222,6 +232,11 @@ def _request_code(svc: Services, handle: str, method: str, source_address: str |
     if target is None:
         return
     source = source_address or target.source_address
+    if target.refused_case_id is not None:
+        # The same count as any other request; the subject (never the caller)
+        # learns whom to contact when the policy refused the recovery.
+        refusals.tell_subject(svc, target.refused_case_id, who=target.who, source=source)
+        return
     if target.case_id is None:
         with svc.uow() as uow:
             throttles.admit_send(uow, who=target.who, source=source, now=svc.clock.now())
@@ -313,6 +328,8 @@ def submit_proof(
             credentials.issue(
                 svc, txn.uow, case=case, subject=txn.subject, executor=None, now=txn.now
             )
+        if verdict.passed:
+            _ask_attester(svc, txn.uow, case, txn.subject, txn.now)
         still_open: tuple[str, ...] = ()
         if verdict.passed and case.state == CaseState.PROOFING:
             still_open = offered_methods.still_open(
