@@ -17,6 +17,8 @@ userPrincipalName; every operation first reads the user
 * ``password_changed_at``: ``lastPasswordChangeDateTime``.
 * ``bound_factors`` / ``authentication_methods`` / ``delete_authentication_methods``:
   ``/users/{id}/authentication/methods`` and the per-type delete endpoints.
+* ``reset_factors`` (a reissue): every deletable method deleted (a Temporary
+  Access Pass too), then the methods read back: none but the password may remain.
 * ``issue_temporary_access_pass`` / ``delete_temporary_access_passes``:
   ``/users/{id}/authentication/temporaryAccessPassMethods``. No policy switch
   calls them yet (docs/connectors.md#microsoft-entra-id).
@@ -41,7 +43,7 @@ from custos.connectors.entra_methods import (
     TemporaryAccessPass,
     method_from,
 )
-from custos.connectors.errors import ConnectorError, UnknownAccount, Unsupported
+from custos.connectors.errors import ConnectorError, Retryable, UnknownAccount, Unsupported
 from custos.connectors.spi import AccountInfo, TestStep
 
 #: What every read of a user asks for ($select; Graph returns little by default).
@@ -169,6 +171,21 @@ class EntraConnector:
         return frozenset(
             m.kind for m in self.authentication_methods(account_id) if m.kind is not None
         )
+
+    def reset_factors(self, account_id: str) -> int:
+        """Remove every authentication method but the password (a reissue: the
+        user registers again, e.g. with a Temporary Access Pass) and read back
+        that none remains; returns how many were removed. Raises Retryable when
+        some remain."""
+        removed = self.delete_authentication_methods(account_id)
+        left = [m for m in self.authentication_methods(account_id) if m.deletable]
+        if left:
+            kinds = ", ".join(sorted({m.kind or m.odata_type for m in left}))
+            raise Retryable(
+                f"Entra target '{self.name}': {len(left)} authentication method(s) of "
+                f"'{account_id}' remain after deletion ({kinds})"
+            )
+        return removed
 
     def test(self) -> list[TestStep]:
         """A token from the authority, then one user read from Graph (proves

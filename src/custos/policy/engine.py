@@ -129,6 +129,10 @@ def select_requirements(
         optional = optional - {PRIVILEGED_POST_CHECK}
     required_methods = frozenset(tier.proofing.required)
     if tier.action == CredentialAction.REISSUE:
+        if "factors_removed" not in post_checks:
+            # Not listed: removed "where a target can"; a target that neither
+            # reports nor removes factors is not applicable (Custos always checks).
+            optional = optional | {"factors_removed"}
         post_checks = (*post_checks, *(c for c in REISSUE_CHECKS if c not in post_checks))
     if tier.action == CredentialAction.REPROOF:
         required_methods |= {REPROOFING}

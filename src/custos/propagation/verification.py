@@ -1,8 +1,11 @@
 """Post-recovery checks. Per succeeded receipt: ``read_back`` (the target reports
 a password change at or after the redemption; not asked of a target that holds
 sessions but no password, such as an SSO portal, where nothing was written) and
-``sessions_revoked`` (every session of the account ended, R-24, R-25). Once
-per case: ``mfa_bound`` (the subject has an authenticator of a kind the tier
+``sessions_revoked`` (every session of the account ended, R-24, R-25), and for
+a reissue ``factors_removed`` (the target reads back no second factor left;
+a target that only removes them removes and reads back again). Once per case:
+``factors_removed`` in Custos (no authenticator bound before the reissue is
+still active) and ``mfa_bound`` (the subject has an authenticator of a kind the tier
 accepts, phishing-resistant by default, bound in Custos or reported by a target
 that reports factors; R-6).
 
@@ -24,6 +27,7 @@ from custos.connectors.spi import (
     ReadFactorsOp,
     ReadPasswordChangedManyOp,
     ReadPasswordChangedOp,
+    ResetFactorsOp,
     RevokeSessionsOp,
 )
 from custos.domain.enrolment import Authenticator
@@ -133,11 +137,39 @@ def _optional(result: CheckResult, optional: frozenset[str]) -> CheckResult:
 
 
 def subject_checks(registry: ConnectorRegistry, item: CaseChecks) -> list[CheckResult]:
-    """The checks on the subject itself (``mfa_bound``), may call targets that
-    report factors."""
-    if "mfa_bound" not in item.names:
-        return []
-    return [_mfa_bound(registry, item, ask_targets=True)]
+    """The checks on the subject itself (``factors_removed`` in Custos,
+    ``mfa_bound``), may call targets that report factors."""
+    results = [_custos_factors_removed(item)] if "factors_removed" in item.names else []
+    if "mfa_bound" in item.names:
+        results.append(_mfa_bound(registry, item, ask_targets=True))
+    return results
+
+
+def _custos_factors_removed(item: CaseChecks) -> CheckResult:
+    """After a reissue no authenticator bound in Custos before it is active (one
+    bound since is the subject's re-enrolment)."""
+    left = sorted(
+        (a for a in item.bound if a.active and a.bound_at <= item.since), key=lambda a: a.bound_at
+    )
+    enrolled = sum(1 for a in item.bound if a.active and a.bound_at > item.since)
+    again = f"; {enrolled} enrolled since" if enrolled else ""
+    if left:
+        names = ", ".join(f"{a.kind} '{a.label}'" for a in left)
+        return CheckResult(
+            "factors_removed",
+            CUSTOS,
+            item.subject_id,
+            False,
+            f"still bound in Custos from before the reissue: {names}",
+            FAILED,
+        )
+    return CheckResult(
+        "factors_removed",
+        CUSTOS,
+        item.subject_id,
+        True,
+        f"no authenticator from before the reissue is bound in Custos{again}",
+    )
 
 
 def _mfa_bound(registry: ConnectorRegistry, item: CaseChecks, *, ask_targets: bool) -> CheckResult:
@@ -226,6 +258,8 @@ def run_checks_many(
                         else _bind(check, registry, receipt, item.since, item.optional),
                     )
                 )
+        if "factors_removed" in item.names:
+            planned.append((item.case_id, _custos_factors_removed(item)))
         if "mfa_bound" in item.names:
             planned.append((item.case_id, _bind_subject(registry, item)))
     results: dict[str, list[CheckResult]] = {item.case_id: [] for item in work}
@@ -252,6 +286,8 @@ def judge_now(
             if verdict is None:
                 return None
             results.append(_optional(verdict, item.optional))
+    if "factors_removed" in item.names:
+        results.append(_custos_factors_removed(item))
     if "mfa_bound" in item.names:
         try:
             results.append(_mfa_bound(registry, item, ask_targets=False))
@@ -276,7 +312,65 @@ def _without_io(
         and not registry.offers(receipt.target, "revoke_sessions")
     ):
         return _no_sessions(receipt)
+    if (
+        name == "factors_removed"
+        and registry.has(receipt.target)
+        and not _handles_factors(registry, receipt.target)
+    ):
+        return _no_factors(receipt)
     return None
+
+
+def _handles_factors(registry: ConnectorRegistry, target: str) -> bool:
+    return registry.offers(target, "read_factors") or registry.offers(target, "reset_factors")
+
+
+def _no_factors(receipt: Receipt) -> CheckResult:
+    return _result(
+        "factors_removed",
+        receipt,
+        False,
+        f"not applicable: {receipt.target} neither reports nor removes second factors",
+        NOT_APPLICABLE,
+    )
+
+
+def _factors_removed(registry: ConnectorRegistry, receipt: Receipt, since: datetime) -> CheckResult:
+    """Read back that the account has no second factor left: through the
+    target's factor report where it has one, else by removing again (a removal
+    that reads back none left)."""
+    del since
+    if not registry.has(receipt.target) or not _handles_factors(registry, receipt.target):
+        return _no_factors(receipt)
+    connector = registry.get(receipt.target).connector
+    try:
+        if registry.offers(receipt.target, "read_factors"):
+            assert isinstance(connector, ReadFactorsOp)
+            left = connector.bound_factors(receipt.account_id)
+            if left:
+                return _result(
+                    "factors_removed",
+                    receipt,
+                    False,
+                    f"{receipt.target} still reports {', '.join(sorted(left))} bound to "
+                    f"{receipt.account_id}",
+                )
+            return _result(
+                "factors_removed",
+                receipt,
+                True,
+                f"{receipt.target} reports no second factor bound to {receipt.account_id}",
+            )
+        assert isinstance(connector, ResetFactorsOp)
+        removed = connector.reset_factors(receipt.account_id)
+    except ConnectorError as exc:
+        return _result("factors_removed", receipt, False, f"factor read-back failed: {exc.answer}")
+    return _result(
+        "factors_removed",
+        receipt,
+        True,
+        f"{removed} more removed now; {receipt.target} reads back none left",
+    )
 
 
 def _bind(
@@ -400,4 +494,8 @@ def _result(
     )
 
 
-_CHECKS = {"read_back": _read_back, "sessions_revoked": _sessions}
+_CHECKS = {
+    "read_back": _read_back,
+    "sessions_revoked": _sessions,
+    "factors_removed": _factors_removed,
+}

@@ -23,11 +23,16 @@ from datetime import datetime, timedelta
 import structlog
 
 from custos.connectors.errors import ConnectorError
-from custos.connectors.spi import PrepareWritesOp, RevokeSessionsOp, SetPasswordOp
+from custos.connectors.spi import (
+    PrepareWritesOp,
+    ResetFactorsOp,
+    RevokeSessionsOp,
+    SetPasswordOp,
+)
 from custos.domain.enrolment import Authenticator
 from custos.domain.errors import DomainError
 from custos.domain.events import EventType, Outcome
-from custos.domain.model import SYSTEM_ACTOR, Case, Channel
+from custos.domain.model import SYSTEM_ACTOR, Case, Channel, CredentialAction
 from custos.domain.states import OPEN_FOR_DECISION, CaseState
 from custos.export.delivery import export_due
 from custos.ledger.heads import sign_tree_head_if_due
@@ -116,8 +121,13 @@ def _sessions_ended(results: list[verification.CheckResult]) -> tuple[str, ...]:
 
 
 def _bound(uow: UnitOfWork, cases: Iterable[Case]) -> dict[str, tuple[Authenticator, ...]]:
-    """The active authenticators of the subjects whose cases check ``mfa_bound``."""
-    wanted = {c.subject_id for c in cases if "mfa_bound" in c.requirements.post_checks}
+    """The active authenticators of the subjects whose cases check ``mfa_bound``
+    or (a reissue) ``factors_removed``."""
+    wanted = {
+        c.subject_id
+        for c in cases
+        if {"mfa_bound", "factors_removed"} & set(c.requirements.post_checks)
+    }
     return {s: tuple(uow.authenticators.active(s)) for s in sorted(wanted)}
 
 
@@ -271,9 +281,11 @@ class Worker:
         accounts at once, so the batch can be verified as it is recorded."""
         with self.svc.uow(read_only=True) as uow:
             sealed = uow.secrets.get_many({r.case_id for r in receipts})
+            actions = uow.cases.actions_of(r.case_id for r in receipts)
 
         def one(receipt: Receipt) -> Outcome_:
-            error, answer = self._write(receipt, sealed.get(receipt.case_id))
+            reissue = actions.get(receipt.case_id) == CredentialAction.REISSUE
+            error, answer = self._write(receipt, sealed.get(receipt.case_id), reissue=reissue)
             return Outcome_(receipt, error, answer)
 
         self._prepare_writes(receipts)
@@ -301,6 +313,25 @@ class Worker:
         self._finish(self._attempt_all([receipt]))
 
     def _write(
+        self, receipt: Receipt, sealed: tuple[bytes, bool] | None, *, reissue: bool = False
+    ) -> tuple[ConnectorError | None, str]:
+        """Write the case's secret to one account; for a reissue, also remove
+        the account's second factors where the target can (the
+        ``factors_removed`` check reads back that none remain)."""
+        error, answer = self._write_secret(receipt, sealed)
+        if error is not None or not reissue:
+            return error, answer
+        if not self.svc.registry.offers(receipt.target, "reset_factors"):
+            return None, answer
+        connector = self.svc.registry.get(receipt.target).connector
+        assert isinstance(connector, ResetFactorsOp)
+        try:
+            removed = connector.reset_factors(receipt.account_id)
+        except ConnectorError as exc:
+            return exc, ""
+        return None, f"{answer}; reissue: {removed} second factor(s) removed"
+
+    def _write_secret(
         self, receipt: Receipt, sealed: tuple[bytes, bool] | None
     ) -> tuple[ConnectorError | None, str]:
         if sealed is None:

@@ -22,6 +22,7 @@ from custos.store.tables import (
     pending_totp,
     recovery_codes,
     subjects,
+    totp_enrolments,
     webauthn_challenges,
     webauthn_credentials,
 )
@@ -111,6 +112,37 @@ class AuthenticatorRepository:
     ) -> list[Authenticator]:
         revoked = [self.revoke(a.id, reason=reason, now=now) for a in self.active(subject_id, kind)]
         return [a for a in revoked if a is not None]
+
+    def revoke_all(self, subject_id: str, *, reason: str, now: datetime) -> list[Authenticator]:
+        """Revoke every active authenticator of the subject (a reissue): its TOTP
+        secret and unused saved codes are deleted with them, its WebAuthn
+        credentials stop counting (they follow their authenticator). Returns
+        the authenticators revoked; their history rows stay (R-36)."""
+        revoked = [self.revoke(a.id, reason=reason, now=now) for a in self.active(subject_id)]
+        self.discard_unused_codes(subject_id)
+        self._conn.execute(
+            totp_enrolments.delete().where(totp_enrolments.c.subject_id == subject_id)
+        )
+        return [a for a in revoked if a is not None]
+
+    def void_pending(self, subject_id: str, *, now: datetime) -> int:
+        """Spend every live enrolment or sign-in ceremony of the subject (TOTP
+        secrets shown and awaiting their first code, WebAuthn challenges and
+        case links): none may bind or prove anything after a reissue. Returns
+        how many were voided."""
+        voided = 0
+        for table in (pending_totp, webauthn_challenges):
+            result = self._conn.execute(
+                table.update()
+                .where(
+                    table.c.subject_id == subject_id,
+                    table.c.used_at.is_(None),
+                    table.c.expires_at > now,
+                )
+                .values(used_at=now)
+            )
+            voided += int(result.rowcount)
+        return voided
 
     def touch(self, authenticator_id: str, *, now: datetime) -> None:
         self._conn.execute(

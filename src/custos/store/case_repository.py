@@ -186,6 +186,18 @@ class CaseRepository:
         page = query.limit(limit).offset(offset)
         return [dict(r._mapping) for r in self._conn.execute(page)]
 
+    def actions_of(self, case_ids: Iterable[str]) -> dict[str, str]:
+        """The credential action frozen on each case (``requirements.action``),
+        read without loading the cases (the worker's writes need it)."""
+        wanted = sorted(set(case_ids))
+        found: dict[str, str] = {}
+        for chunk in chunks(wanted):
+            rows = self._conn.execute(
+                select(cases.c.id, cases.c.requirements).where(cases.c.id.in_(chunk))
+            )
+            found.update({row.id: str(row.requirements["action"]) for row in rows})
+        return found
+
     def ids_in_states(self, states: set[CaseState], limit: int = 500) -> list[str]:
         query = (
             select(cases.c.id)

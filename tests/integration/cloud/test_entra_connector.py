@@ -55,6 +55,7 @@ def test_capabilities_are_what_graph_offers(entra: EntraConnector) -> None:
         "force_change",
         "revoke_sessions",
         "read_factors",
+        "reset_factors",
         "read_password_changed",
         "find_account",
         "test",
@@ -126,6 +127,25 @@ def test_methods_are_listed_mapped_and_deleted_by_type(
     assert entra.bound_factors(upn) == frozenset()
     kinds = [m.odata_type for m in entra.authentication_methods(upn)]
     assert kinds == ["#microsoft.graph.passwordAuthenticationMethod"]
+
+
+def test_reset_factors_removes_every_method_and_a_pass_and_reads_back_none(
+    graph: GraphServer, entra: EntraConnector
+) -> None:
+    """A reissue: every method but the password goes, a Temporary Access Pass
+    too, and the read-back lists none left; the count is what was removed."""
+    upn, _ = _user(graph)
+    user = graph.user(upn)
+    assert user is not None
+    user.methods = {
+        "k1": "#microsoft.graph.fido2AuthenticationMethod",
+        "a1": "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod",
+    }
+    entra.issue_temporary_access_pass(upn)
+    assert entra.reset_factors(upn) == 3
+    kinds = [m.odata_type for m in entra.authentication_methods(upn)]
+    assert kinds == ["#microsoft.graph.passwordAuthenticationMethod"]
+    assert entra.reset_factors(upn) == 0
 
 
 def test_temporary_access_pass_is_issued_once_and_deleted(

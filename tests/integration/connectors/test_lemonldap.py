@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recoveries import self_service_recovery
+from recoveries import PASSWORD, self_service_recovery
+from reissue_world import helpdesk_reissue, reissue_world
 from servers.lemonldap import LemonLdapServer
 from servers.slapd import SlapdServer, strong_password
 
@@ -22,8 +23,10 @@ from custos.connectors.errors import ConnectionFailed, ConnectorError, Permissio
 from custos.connectors.lemonldap import LemonLdapConnector
 from custos.connectors.registry import ConnectorRegistry
 from custos.connectors.spi import capabilities
+from custos.domain.errors import NotAuthorized
 from custos.domain.states import CaseState
 from custos.policy.loader import DEFAULT_POLICY_PATH
+from custos.service.enrolment import subject_sessions
 from custos.service.recovery.queries import case_detail
 from custos.store.tables import linked_accounts
 
@@ -302,3 +305,78 @@ def test_registry_builds_the_connector_from_configuration(
     registry = ConnectorRegistry.from_config({"sso": lemonldap_server.target()}, engine=None)  # type: ignore[arg-type]
     assert registry.offers("sso", "revoke_sessions")
     assert not registry.offers("sso", "set_password")
+
+
+# -- a privileged reissue ---------------------------------------------------------------
+@pytest.fixture
+def reissue(tmp_path: Path, lemonldap_server: LemonLdapServer) -> Iterator[World]:
+    made = reissue_world(
+        f"sqlite:///{tmp_path / 'custos.db'}",
+        tmp_path,
+        targets={"directory": {"kind": "builtin"}, "sso": lemonldap_server.target()},
+    )
+    yield made
+    made.svc.engine.dispose()
+
+
+def test_after_a_reissue_no_authenticator_and_no_session_remain(
+    reissue: World, lemonldap_server: LemonLdapServer, slapd_server: SlapdServer
+) -> None:
+    """Issue 13, R-24: a privileged reissue through the help desk and the worker.
+    Before: two portal sessions, a TOTP and a WebAuthn factor at the portal, a
+    TOTP and saved codes in Custos, a Custos session. After: the directory has
+    the new password, the portal refuses the old cookies and reads back no
+    session and no factor, Custos has no authenticator and no session left and
+    demands re-enrolment; each check says where it ran and what it saw."""
+    world = reissue
+    uid, password = _user(slapd_server)
+    world.subject(uid, privileged=True, groups=("it-admins",), with_totp=True, codes=3)
+    _link(world, uid, "sso", uid)
+    cookies = [lemonldap_server.sign_in(uid, password) for _ in range(2)]
+    assert all(cookies) and all(lemonldap_server.is_signed_in(c) for c in cookies if c)
+    lemonldap_server.add_second_factor(uid, "TOTP", "phone")
+    lemonldap_server.add_second_factor(uid, "WebAuthn", "blue key")
+    world.directory.set_password(uid, "old-directory-pass-42", must_change=False)
+    custos_session = subject_sessions.sign_in(
+        world.svc, identifier=uid, password="old-directory-pass-42"
+    ).token
+
+    case_id = helpdesk_reissue(world, uid)
+    world.drain()
+
+    detail: dict[str, Any] = case_detail(world.svc, None, case_id)
+    assert detail["state"] == str(CaseState.COMPLETED), detail.get("outcome_reason")
+    assert world.directory.verify_password(uid, PASSWORD)
+    # LemonLDAP::NG: read back through its Manager, and the portal's own answer.
+    connector = LemonLdapConnector("sso", lemonldap_server.target())
+    try:
+        assert connector.bound_factors(uid) == frozenset()
+    finally:
+        connector.close()
+    assert lemonldap_server.sessions_of(uid) == 0
+    assert not any(lemonldap_server.is_signed_in(c) for c in cookies if c)
+    sso = next(r for r in detail["receipts"] if r["target"] == "sso")
+    assert (
+        sso["answer"]
+        == "holds no password: 2 session(s) ended; reissue: 2 second factor(s) removed"
+    )
+    # Custos: no authenticator, no session, re-enrolment demanded.
+    with world.svc.uow() as uow:
+        assert uow.authenticators.active(uid) == []
+        assert uow.enrolments.totp(uid) is None
+        assert uow.enrolments.remaining_recovery_codes(uid) == 0
+        subject = uow.subjects.get(uid)
+        assert subject is not None and subject.phishing_resistant_bind_due
+    with pytest.raises(NotAuthorized):
+        subject_sessions.current(world.svc, custos_session)
+    checks = {(c["name"], c["target"]): c for c in detail["checks"]}
+    assert checks[("factors_removed", "sso")]["verdict"] == "passed"
+    assert "reports no second factor" in checks[("factors_removed", "sso")]["detail"]
+    assert checks[("factors_removed", "custos")]["verdict"] == "passed"
+    assert checks[("factors_removed", "directory")]["verdict"] == "not_applicable"
+    assert checks[("sessions_revoked", "sso")]["verdict"] == "passed"
+    assert checks[("sessions_revoked", "directory")]["verdict"] == "passed"
+    types = [e["type"] for e in detail["timeline"]]
+    assert "credential:authenticators:removed" in types
+    again = subject_sessions.sign_in(world.svc, identifier=uid, password=PASSWORD)
+    assert again.bind_required and not again.second_factor_due

@@ -325,9 +325,17 @@ def _full_authentication(
     )
 
 
-def require_bind(uow: UnitOfWork, subject_id: str, *, now: datetime, case_id: str) -> None:
-    """R-45: after an agent-assisted recovery (case ``case_id``), the subject's next
-    sign-in must bind a phishing-resistant authenticator; recorded in the ledger."""
+def require_bind(
+    uow: UnitOfWork,
+    subject_id: str,
+    *,
+    now: datetime,
+    case_id: str,
+    reason: str = "agent-assisted recovery (R-45)",
+) -> None:
+    """R-45: after an agent-assisted recovery or a reissue (case ``case_id``), the
+    subject's next sign-in must bind a phishing-resistant authenticator before
+    anything else; recorded in the ledger with ``reason``."""
     if uow.subjects.set_bind_due(subject_id, True):
         uow.ledger.append(
             [
@@ -337,7 +345,7 @@ def require_bind(uow: UnitOfWork, subject_id: str, *, now: datetime, case_id: st
                     actor="system:custos",
                     subject_id=subject_id,
                     case_id=case_id,
-                    data={"reason": "agent-assisted recovery (R-45)"},
+                    data={"reason": reason},
                 )
             ]
         )

@@ -29,6 +29,7 @@ from custos.notify import messages
 from custos.service.enrolment import subject_sessions
 from custos.service.notices import dispatch as notices
 from custos.service.ports import Services
+from custos.service.recovery import reissue
 from custos.store.unit_of_work import UnitOfWork
 
 
@@ -170,6 +171,8 @@ def redeem(
         voided = uow.tokens.void_live(subject.id, now=now, reason="credential changed")
         # the recovery ends the subject's Custos sessions too.
         subject_sessions.end_all(uow, subject.id, now=now, reason="recovery")
+        if case.requirements.action == CredentialAction.REISSUE:
+            reissue.reissue_in_custos(uow, case=case, subject=subject, now=now)
         uow.secrets.put(
             case.id, svc.sealer.seal(password, aad=case.id), must_change=must_change, now=now
         )

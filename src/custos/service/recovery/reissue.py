@@ -1,0 +1,50 @@
+"""A credential reissue, the part that happens in Custos when the subject
+redeems the one-time link (``reissue`` tiers, docs/policy.md#actions).
+
+``credentials.redeem`` already voids every other live reset token and ends
+every Custos session of the subject, for every action. A reissue also:
+
+* revokes every authenticator bound in Custos (TOTP, WebAuthn, saved codes:
+  the TOTP secret and unused codes are deleted, history rows stay, R-36);
+* spends every live enrolment or sign-in ceremony (a TOTP secret awaiting its
+  first code, WebAuthn challenges and case links);
+* requires re-enrolment: the next sign-in may do nothing but bind a
+  phishing-resistant authenticator (the R-45 flag, ``subject_sessions``).
+
+On the targets the propagation worker removes the second factors where a
+target can (``reset_factors``) and the ``sessions_revoked`` and
+``factors_removed`` checks read back that none remain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from custos.domain.events import EventType
+from custos.domain.model import SYSTEM_ACTOR, Case, Subject
+from custos.service.enrolment import subject_sessions
+from custos.store.unit_of_work import UnitOfWork
+
+REASON = "credential reissued"
+
+
+def reissue_in_custos(uow: UnitOfWork, *, case: Case, subject: Subject, now: datetime) -> None:
+    """Remove every authenticator of ``subject`` bound in Custos, void its live
+    ceremonies and require re-enrolment, in the caller's transaction, with one
+    ledger event on ``case`` saying what went."""
+    removed = uow.authenticators.revoke_all(subject.id, reason=REASON, now=now)
+    voided = uow.authenticators.void_pending(subject.id, now=now)
+    case.emit(
+        EventType.AUTHENTICATORS_REMOVED,
+        at=now,
+        actor=SYSTEM_ACTOR,
+        reason=REASON,
+        data={
+            "removed": len(removed),
+            "kinds": sorted({str(a.kind) for a in removed}),
+            "ceremonies_voided": voided,
+            "left": len(uow.authenticators.active(subject.id)),
+        },
+    )
+    subject_sessions.require_bind(
+        uow, subject.id, now=now, case_id=case.id, reason=f"{REASON}: enrol again"
+    )
