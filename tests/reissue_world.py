@@ -7,10 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from recoveries import PASSWORD
+
 from conftest import World, make_world
 from custos.domain.model import Role
 from custos.service.recovery import cases, credentials
-from recoveries import PASSWORD
 
 INSTRUCTIONS = "Call the security desk on +49 30 1234 5678 (ticket queue SEC-ADMIN)."
 
