@@ -19,7 +19,7 @@ from custos.domain.errors import (
     ProofingFailed,
     Throttled,
 )
-from custos.domain.model import Case, Channel, ProofRecord, Subject, subject_actor
+from custos.domain.model import REPROOFING, Case, Channel, ProofRecord, Subject, subject_actor
 from custos.domain.states import CaseState
 from custos.proofing.base import METHODS
 from custos.service.ceremonies import attestation
@@ -292,7 +292,12 @@ def submit_proof(
             _count_without_case(svc, uow, target, method, source)
     with case_transaction(svc, target.case_id) as txn:
         case = txn.case
-        if case.state != CaseState.PROOFING or method not in case.requirements.methods:
+        if (
+            case.state != CaseState.PROOFING
+            or method not in case.requirements.methods
+            or (case.awaits_reproofing() and method != REPROOFING)
+        ):
+            # A method the case cannot take now fails like a wrong code.
             _count_without_case(svc, txn.uow, target, method, source)
         try:
             proofing.check_throttle(txn.uow, case, method, txn.now, source=source)
