@@ -112,9 +112,17 @@ def policy_check(ctx: typer.Context, file: Path) -> None:
         for problem in exc.problems:
             err_console.print(str(problem), markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    from custos.policy.actions import explain
+
     tiers = ", ".join(t.name for t in loaded.document.tiers)
     console.print(f"{file}: valid (version {loaded.version}, {loaded.hash})")
     console.print(f"tiers, first match wins: {tiers}")
+    for tier in loaded.document.tiers:
+        console.print(
+            f"  {tier.name}: {tier.action}: {explain(tier.action, tier.instructions)}",
+            markup=False,
+            soft_wrap=True,
+        )
     console.print(f"every required check can run on the targets: {', '.join(sorted(targets))}")
 
 

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 import custos
+from custos.policy.actions import outcome
 
 #: No inline script or style anywhere: every script and stylesheet is a file
 #: from /static/. Pages cannot be framed, forms post only here.
@@ -33,6 +34,7 @@ def environment() -> Environment:
     )
     env.globals["version"] = custos.__version__
     env.filters["when"] = when
+    env.filters["outcome"] = outcome
     return env
 
 

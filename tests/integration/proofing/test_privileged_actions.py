@@ -149,6 +149,27 @@ def test_the_api_shows_the_reissue_and_its_checks(world: World) -> None:
     }
 
 
+def test_the_console_case_page_shows_the_reissue_and_what_it_removed(world: World) -> None:
+    """The case page names the action in words, lists the checks the reissue
+    added, where each ran and what it saw, and the removal event."""
+    from console_helpers import console_client, sign_in
+
+    world.subject("root", privileged=True, groups=("it-admins",), with_totp=True)
+    case_id = helpdesk_reissue(world, "root")
+    world.drain()
+    world.operator("audrey", Role.AUDITOR)
+    client = console_client(world)
+    sign_in(client, world, "audrey")
+    page = client.get(f"/console/cases/{case_id}")
+    assert page.status_code == 200, page.text
+    html = " ".join(page.text.split())
+    assert "a reissue: a one-time link to a new password" in html
+    assert "factors_removed" in html
+    assert "no authenticator from before the reissue is bound in Custos" in html
+    assert "<td>credential:authenticators:removed</td>" in html
+    assert "<td>enrolment:subject:bind_required</td>" in html
+
+
 # -- refuse ---------------------------------------------------------------------------
 def test_the_help_desk_is_told_whom_to_contact(world: World) -> None:
     """A refuse tier: the case is recorded denied and the agent's answer is

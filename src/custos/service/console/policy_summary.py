@@ -7,15 +7,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from custos.domain.identities import REFUSING_ACTIONS
 from custos.domain.model import CredentialAction
+from custos.policy.actions import outcome
 from custos.policy.runnable import runnable_on
-from custos.policy.schema import Defaults, PolicyDocument, Tier, format_duration
-
-ACTIONS = {
-    CredentialAction.BLOCK: "refuse recovery",
-    CredentialAction.RESET_TOKEN: "reset link (the subject sets a new password)",
-    CredentialAction.TEMP_PASSWORD: "temporary password, changed at next logon",
-}
+from custos.policy.schema import (
+    REISSUE_CHECKS,
+    Defaults,
+    PolicyDocument,
+    Tier,
+    format_duration,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,8 @@ class TierSummary:
     required_targets: str
     aal: str
     risk_analysis: str
+    #: A refuse tier's instructions: whom the caller should contact.
+    instructions: str = ""
 
 
 def summarize(
@@ -66,6 +70,12 @@ def defaults(document: PolicyDocument) -> list[tuple[str, str]]:
         ("Case lifetime", format_duration(d.case_ttl)),
         ("Failed proofing attempts before denial", str(d.max_proofing_failures)),
         ("Approval expiry", format_duration(d.approval_expiry)),
+        (
+            "Attestation requests",
+            f"at most {d.attestation_requests.per_subject} per subject and "
+            f"{d.attestation_requests.per_attester} per manager or sponsor within "
+            f"{format_duration(d.attestation_requests.window)}",
+        ),
     ]
 
 
@@ -73,8 +83,8 @@ def _tier(tier: Tier, base: Defaults, capabilities: Mapping[str, frozenset[str]]
     return TierSummary(
         name=tier.name,
         description=tier.description,
-        action=ACTIONS.get(tier.action, str(tier.action)),
-        blocks=tier.action == CredentialAction.BLOCK,
+        action=outcome(tier.action),
+        blocks=tier.action in REFUSING_ACTIONS,
         match=_match(tier),
         channels=tuple(str(c) for c in tier.channels or ()),
         proofing=_proofing(tier),
@@ -86,7 +96,7 @@ def _tier(tier: Tier, base: Defaults, capabilities: Mapping[str, frozenset[str]]
         token_ttl=format_duration(tier.token_ttl) if tier.token_ttl else "",
         checks=tuple(
             CheckSummary(c, c in tier.optional_checks, tuple(runnable_on(c, capabilities)))
-            for c in tier.post_checks
+            for c in _checks(tier)
         ),
         mfa_authenticators=tier.mfa_authenticators if "mfa_bound" in tier.post_checks else (),
         required_targets=(
@@ -96,7 +106,15 @@ def _tier(tier: Tier, base: Defaults, capabilities: Mapping[str, frozenset[str]]
         ),
         aal=f"AAL{tier.aal}" if tier.aal else "",
         risk_analysis=tier.risk_analysis or "",
+        instructions=tier.instructions or "",
     )
+
+
+def _checks(tier: Tier) -> tuple[str, ...]:
+    """The tier's checks, with those a reissue always adds."""
+    if tier.action != CredentialAction.REISSUE:
+        return tier.post_checks
+    return (*tier.post_checks, *(c for c in REISSUE_CHECKS if c not in tier.post_checks))
 
 
 def _match(tier: Tier) -> tuple[str, ...]:
@@ -124,12 +142,16 @@ def _proofing(tier: Tier) -> tuple[str, ...]:
         lines.append("one of them phishing-resistant")
     if p.min_ial:
         lines.append(f"re-proofing at IAL{p.min_ial} or higher")
+    if p.required:
+        lines.append(f"always including {', '.join(p.required)}")
+    if tier.action == CredentialAction.REPROOF:
+        lines.append("re-proofing first, before any other proof")
     return tuple(lines)
 
 
 def _approvals(tier: Tier, base: Defaults) -> str:
     a = tier.approvals
-    if tier.action == CredentialAction.BLOCK:
+    if tier.action in REFUSING_ACTIONS:
         return ""
     if a.count == 0:
         return "none"

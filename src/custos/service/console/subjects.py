@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from custos.domain.errors import InvalidInput, NotFound, RecoveryBlocked
+from custos.domain.identities import REFUSING_ACTIONS
 from custos.domain.model import Channel, Operator, Role, Subject
 from custos.domain.states import TERMINAL, CaseState
 from custos.policy.engine import select_tier
@@ -107,6 +108,8 @@ class TierView:
     approvals: int
     approver_groups: list[str]
     action: str
+    #: A refuse tier's instructions: whom the caller should contact.
+    instructions: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +218,7 @@ def _tier(svc: Services, subject: Subject) -> tuple[TierView | None, str | None]
             name=tier.name,
             description=tier.description,
             why=why_tier(tier),
-            blocks=str(tier.action) == "block",
+            blocks=tier.action in REFUSING_ACTIONS,
             channels=[str(c) for c in tier.channels or ()],
             factors=proofing.factors if proofing else 0,
             methods=list(proofing.methods) if proofing else [],
@@ -223,6 +226,7 @@ def _tier(svc: Services, subject: Subject) -> tuple[TierView | None, str | None]
             approvals=tier.approvals.count,
             approver_groups=list(tier.approvals.from_groups),
             action=str(tier.action),
+            instructions=tier.instructions or "",
         ),
         None,
     )
