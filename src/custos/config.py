@@ -413,8 +413,66 @@ class EntraTarget(_CloudTarget):
         return f"{self.authority_host.rstrip('/')}/{self.tenant_id}"
 
 
+def _default_okta_scopes() -> list[str]:
+    return ["okta.users.manage", "okta.users.read"]
+
+
+class OktaOAuth(BaseModel):
+    """An Okta API service app: OAuth 2.0 client credentials with
+    ``private_key_jwt`` (a JWT signed with the app's private key, whose public
+    key is registered in the app's JWK set)."""
+
+    model_config = ConfigDict(extra="forbid")
+    client_id: str = Field(min_length=1)
+    #: The PEM private key (RSA or EC) that signs the client assertion.
+    private_key: SecretSource
+    #: The ``kid`` of the registered public key (Okta picks the key by it when the
+    #: app has several).
+    key_id: str | None = None
+    #: RS256 for an RSA key, ES256 for a P-256 key.
+    algorithm: Literal["RS256", "ES256"] = "RS256"
+    scopes: list[str] = Field(default_factory=_default_okta_scopes, min_length=1)
+
+
+class OktaTarget(_CloudTarget):
+    """An Okta org through its Management API (``/api/v1/users``) with an API
+    token (``SSWS``) or an OAuth service app (docs/connectors.md#okta).
+    Accounts are named by ``profile.login``."""
+
+    kind: Literal["okta"]
+    #: The org's URL, e.g. ``https://example.okta.com`` (no path).
+    org_url: str = Field(pattern=r"^https?://[^/]+/?$")
+    api_token: SecretSource | None = None
+    oauth: OktaOAuth | None = None
+    #: ``revoke_sessions`` also revokes the OpenID Connect and OAuth refresh and
+    #: access tokens Okta issued to the user (``oauthTokens=true``).
+    revoke_oauth_tokens: bool = True
+    #: ``cloud_only``: every user's password is Okta's; a user sourced from a
+    #: directory (delegated authentication to AD or LDAP) is refused.
+    #: ``directory_sourced``: that directory is a target too and owns those users'
+    #: passwords: the connector does not write them, it still ends their sessions.
+    hybrid: Literal["cloud_only", "directory_sourced"] = "cloud_only"
+
+    @model_validator(mode="after")
+    def _auth(self) -> OktaTarget:
+        if (self.api_token is None) == (self.oauth is None):
+            raise ValueError("give exactly one of api_token or oauth")
+        self._require_https(self.org_url)
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return self.org_url.rstrip("/")
+
+
 TargetConfig = Annotated[
-    BuiltinTarget | LdapTarget | ActiveDirectoryTarget | ScimTarget | LemonLdapTarget | EntraTarget,
+    BuiltinTarget
+    | LdapTarget
+    | ActiveDirectoryTarget
+    | ScimTarget
+    | LemonLdapTarget
+    | EntraTarget
+    | OktaTarget,
     Field(discriminator="kind"),
 ]
 

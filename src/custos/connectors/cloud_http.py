@@ -1,4 +1,4 @@
-"""HTTP for the cloud identity-provider connectors (Entra ID today): one
+"""HTTP for the cloud identity-provider connectors (Entra ID, Okta): one
 ``httpx.Client`` per target, bounded retries, and the mapping of every HTTP
 outcome into :mod:`custos.connectors.errors`.
 
@@ -16,8 +16,10 @@ anything else outside 2xx                      ConnectorError
 =============================================  ==============================
 
 A 429 or 5xx is tried again up to ``max_retries`` times in the request, waiting
-what ``Retry-After`` says (seconds or an HTTP date; Okta's ``X-Rate-Limit-Reset``
-epoch too) when it is at most ``max_retry_after_s``, else a short doubling pause.
+what ``Retry-After`` says (seconds or an HTTP date; on a 429, Okta's
+``X-Rate-Limit-Reset`` epoch too, which Okta sends on every answer, so it means
+"wait" only there) when it is at most ``max_retry_after_s``, else a short
+doubling pause.
 Secrets sent in a request are struck from every error text.
 """
 
@@ -27,6 +29,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -77,9 +80,47 @@ def tls_verify(ca_file: object) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=str(ca_file))
 
 
+def stamp(value: object, label: str) -> datetime | None:
+    """An ISO 8601 time as the vendor ``label`` writes it (``Z`` or an offset),
+    aware; None for no time; ConnectorError for one that cannot be read."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConnectorError(f"unreadable {label} time '{value[:40]}'") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def json_object(response: httpx.Response, label: str) -> dict[str, Any]:
+    """The JSON object a 2xx answer carries; ConnectorError for anything else."""
+    body = _json_body(response, label)
+    if not isinstance(body, dict):
+        raise ConnectorError(f"unexpected {label} answer from {response.request.url.path}")
+    return body
+
+
+def json_array(response: httpx.Response, label: str) -> list[Any]:
+    """The JSON array a 2xx answer carries; ConnectorError for anything else."""
+    body = _json_body(response, label)
+    if not isinstance(body, list):
+        raise ConnectorError(f"unexpected {label} answer from {response.request.url.path}")
+    return body
+
+
+def _json_body(response: httpx.Response, label: str) -> object:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ConnectorError(
+            f"unexpected {label} answer from {response.request.url.path}", answer="not JSON"
+        ) from exc
+
+
 def retry_after_s(response: httpx.Response, now: Callable[[], float] = time.time) -> float | None:
     """Seconds the server asks to wait (``Retry-After`` as seconds or an HTTP
-    date, or Okta's ``X-Rate-Limit-Reset`` epoch seconds); None when it says nothing."""
+    date, or on a 429 Okta's ``X-Rate-Limit-Reset`` epoch seconds); None when it
+    says nothing."""
     value = response.headers.get("Retry-After")
     if value:
         value = value.strip()
@@ -90,7 +131,7 @@ def retry_after_s(response: httpx.Response, now: Callable[[], float] = time.time
         except (TypeError, ValueError):
             return None
     reset = response.headers.get("X-Rate-Limit-Reset", "").strip()
-    if reset.isdigit():
+    if response.status_code == 429 and reset.isdigit():
         return max(0.0, float(reset) - now())
     return None
 

@@ -27,14 +27,22 @@ userPrincipalName; every operation first reads the user
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from custos.config import EntraTarget
-from custos.connectors.cloud_http import CloudHttp, Dialect, RetryBounds, VendorError, tls_verify
+from custos.connectors.cloud_http import (
+    CloudHttp,
+    Dialect,
+    RetryBounds,
+    VendorError,
+    json_object,
+    stamp,
+    tls_verify,
+)
 from custos.connectors.entra_auth import GraphTokens
 from custos.connectors.entra_methods import (
     DELETE_COLLECTIONS,
@@ -74,13 +82,7 @@ GRAPH = Dialect("Entra ID", _graph_error, _password_rule)
 
 
 def _stamp(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ConnectorError(f"unreadable Graph time '{value[:40]}'") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return stamp(value, "Graph")
 
 
 class EntraConnector:
@@ -327,12 +329,4 @@ class EntraConnector:
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError as exc:
-        raise ConnectorError(
-            f"unexpected Graph answer from {response.request.url.path}", answer="not JSON"
-        ) from exc
-    if not isinstance(body, dict):
-        raise ConnectorError(f"unexpected Graph answer from {response.request.url.path}")
-    return body
+    return json_object(response, "Graph")

@@ -12,6 +12,7 @@ from custos.config import (
     EntraTarget,
     LdapTarget,
     LemonLdapTarget,
+    OktaTarget,
     TargetConfig,
 )
 from custos.connectors.builtin import BuiltinDirectory
@@ -51,6 +52,10 @@ def build_connector(name: str, cfg: TargetConfig, engine: Engine) -> object:
         from custos.connectors.entra import EntraConnector
 
         return EntraConnector(name, cfg)
+    if isinstance(cfg, OktaTarget):
+        from custos.connectors.okta import OktaConnector
+
+        return OktaConnector(name, cfg)
     from custos.connectors.scim import ScimConnector
 
     return ScimConnector(name, cfg)
@@ -77,6 +82,10 @@ def connector_class(cfg: TargetConfig) -> type:
         from custos.connectors.entra import EntraConnector
 
         return EntraConnector
+    if isinstance(cfg, OktaTarget):
+        from custos.connectors.okta import OktaConnector
+
+        return OktaConnector
     from custos.connectors.scim import ScimConnector
 
     return ScimConnector

@@ -13,6 +13,7 @@ from custos.config import (
     EntraTarget,
     LdapTarget,
     LemonLdapTarget,
+    OktaTarget,
     ScimTarget,
     SecretSource,
     TargetConfig,
@@ -98,6 +99,8 @@ def endpoint_facts(cfg: TargetConfig | None) -> tuple[tuple[str, str], ...]:
         return _lemonldap_facts(cfg)
     if isinstance(cfg, EntraTarget):
         return _entra_facts(cfg)
+    if isinstance(cfg, OktaTarget):
+        return _okta_facts(cfg)
     return _scim_facts(cfg)
 
 
@@ -157,6 +160,30 @@ def _entra_facts(cfg: EntraTarget) -> tuple[tuple[str, str], ...]:
         ("Client secret", _secret_source(cfg.client_secret)),
         ("Hybrid", cfg.hybrid),
     ]
+    if cfg.ca_file:
+        facts.append(("CA file", str(cfg.ca_file)))
+    if cfg.allow_insecure_transport:
+        facts.append(("Encryption", "plain http allowed (loopback only)"))
+    facts.append(("Timeout", f"{cfg.timeout_s:g} s"))
+    return tuple(facts)
+
+
+def _okta_facts(cfg: OktaTarget) -> tuple[tuple[str, str], ...]:
+    facts = [("Org URL", without_userinfo(cfg.org_url))]
+    if cfg.oauth is not None:
+        facts += [
+            ("Authentication", "OAuth 2.0 client credentials (private_key_jwt)"),
+            ("Client id", cfg.oauth.client_id),
+            ("Private key", _secret_source(cfg.oauth.private_key)),
+            ("Scopes", " ".join(cfg.oauth.scopes)),
+        ]
+    elif cfg.api_token is not None:
+        facts += [
+            ("Authentication", "API token (SSWS)"),
+            ("API token", _secret_source(cfg.api_token)),
+        ]
+    facts.append(("Hybrid", cfg.hybrid))
+    facts.append(("Revoke OAuth tokens", "yes" if cfg.revoke_oauth_tokens else "no"))
     if cfg.ca_file:
         facts.append(("CA file", str(cfg.ca_file)))
     if cfg.allow_insecure_transport:
