@@ -44,7 +44,17 @@ from custos.service.recovery.operators import add_operator
 # Real servers for the connector contract suite and fault tests, one module each.
 pytest_plugins = [
     f"servers.{name}"
-    for name in ("builtin", "slapd", "samba", "scim", "graph", "rsyslog", "smtp", "lemonldap")
+    for name in (
+        "builtin",
+        "slapd",
+        "samba",
+        "scim",
+        "graph",
+        "okta",
+        "rsyslog",
+        "smtp",
+        "lemonldap",
+    )
 ] + ["oidc_world"]  # a real OpenID provider (oidc-provider) for single sign-on
 
 PG_URL = os.environ.get("CUSTOS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

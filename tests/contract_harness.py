@@ -34,6 +34,7 @@ def _classes() -> dict[str, type]:
     from custos.connectors.entra import EntraConnector
     from custos.connectors.ldap import LdapConnector
     from custos.connectors.lemonldap import LemonLdapConnector
+    from custos.connectors.okta import OktaConnector
     from custos.connectors.scim import ScimConnector
 
     return {
@@ -43,10 +44,11 @@ def _classes() -> dict[str, type]:
         "scim": ScimConnector,
         "lemonldap": LemonLdapConnector,
         "entra": EntraConnector,
+        "okta": OktaConnector,
     }
 
 
-KINDS = ("builtin", "ldap", "ad", "scim", "lemonldap", "entra")
+KINDS = ("builtin", "ldap", "ad", "scim", "lemonldap", "entra", "okta")
 
 
 def kinds_with(capability: str) -> list[str]:
