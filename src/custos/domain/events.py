@@ -34,6 +34,10 @@ class EventType(StrEnum):
     #: whom to contact (never the caller, R-19).
     REFUSAL_SENT = "notify:case:refusal_sent"
     TEMP_PASSWORD_ISSUED = "credential:temp_password:issued"
+    #: R-5: a recovery's fresh proof reset a locked authenticator (data: method, levels).
+    AUTHENTICATOR_LOCK_RESET = "credential:authenticator_lock:reset"
+    #: R-5: a locked authenticator above the level the recovery proved stays locked.
+    AUTHENTICATOR_LOCK_KEPT = "credential:authenticator_lock:kept"
     PASSWORD_REJECTED = "credential:password:rejected"
     SECRET_WIPED = "credential:secret:wiped"
     RECEIPT_ATTEMPTED = "propagation:receipt:attempted"

@@ -58,6 +58,8 @@ _TYPES: dict[str, tuple[OcsfClass, int, str]] = {
     "propagation:receipt:succeeded": (ACCOUNT_CHANGE, 4, "Password Reset"),
     "propagation:receipt:failed": (ACCOUNT_CHANGE, 4, "Password Reset"),
     "proofing:subject:throttled": (ACCOUNT_CHANGE, 9, "Lock"),
+    "credential:authenticator_lock:reset": (ACCOUNT_CHANGE, 12, "Unlock"),
+    "credential:authenticator_lock:kept": (ACCOUNT_CHANGE, 99, "Lock Kept"),
     "admin:operator:created": (ACCOUNT_CHANGE, 1, "Create"),
     "admin:operator:token_rotated": (ACCOUNT_CHANGE, 99, "API Token Rotated"),
     "admin:operator:token_revoked": (ACCOUNT_CHANGE, 99, "API Token Revoked"),

@@ -29,7 +29,7 @@ from custos.notify import messages
 from custos.service.enrolment import subject_sessions
 from custos.service.notices import dispatch as notices
 from custos.service.ports import Services
-from custos.service.recovery import reissue
+from custos.service.recovery import lock_resets, reissue
 from custos.store.unit_of_work import UnitOfWork
 
 
@@ -186,6 +186,7 @@ def redeem(
         )
         if must_change:
             case.emit(EventType.TEMP_PASSWORD_ISSUED, at=now, actor=SYSTEM_ACTOR)
+        lock_resets.reset_after_recovery(uow, case=case, now=now)
         queue_propagation(svc, uow, case=case, subject=subject, now=now)
         uow.cases.save(case)
         uow.commit()

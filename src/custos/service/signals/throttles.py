@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from custos.domain.authenticator_locks import SIGN_IN_METHOD
 from custos.proofing import rate_rules
 from custos.proofing.rate_rules import FailureRule, RequestRule
 from custos.store.unit_of_work import UnitOfWork
@@ -107,6 +109,30 @@ def attempts(uow: UnitOfWork, *, who: str, method: str, source: str | None = Non
     parts = ("proof", who, method) if source is None else ("proof", who, method, source)
     counter = uow.limits.get(_key(*parts))
     return 0 if counter is None else counter.count
+
+
+def locked_methods(uow: UnitOfWork, *, who: str, methods: Iterable[str]) -> list[str]:
+    """Which of ``methods`` R-18 has locked for ``who``, and ``password`` when its
+    sign-in is locked (docs/abuse-resistance.md)."""
+    lock_at = rate_rules.PER_AUTHENTICATOR.lock_at
+    assert lock_at is not None
+    keys = {method: _key("proof", who, method) for method in methods}
+    keys[SIGN_IN_METHOD] = _key("signin", who)
+    locked = []
+    for method, key in keys.items():
+        counter = uow.limits.get(key)
+        if counter is not None and counter.count >= lock_at:
+            locked.append(method)
+    return locked
+
+
+def lift_lock(uow: UnitOfWork, *, who: str, method: str) -> None:
+    """End ``who``'s run of failures on ``method`` (``password``: at sign-in), which
+    lifts its R-18 lock; the per-source delays stay. The caller has decided
+    that a fresh proof allows it (R-5)."""
+    uow.limits.clear(
+        _key("signin", who) if method == SIGN_IN_METHOD else _key("proof", who, method)
+    )
 
 
 def reserve_sign_in(

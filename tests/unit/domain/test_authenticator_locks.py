@@ -1,0 +1,55 @@
+"""R-5: a locked authenticator is reset only by a fresh proof at its own level
+(domain/authenticator_locks.py)."""
+
+from __future__ import annotations
+
+from custos.domain.authenticator_locks import (
+    SIGN_IN_METHOD,
+    decide,
+    lock_aal,
+    may_reset_from_session,
+    proven_aal,
+)
+from custos.domain.enrolment import Aal
+
+
+def test_each_method_locks_at_the_level_it_stands_for() -> None:
+    """R-5: the password and contact codes are AAL1, a TOTP app and saved codes
+    AAL2, a security key AAL3; anything unknown is treated as the highest."""
+    assert lock_aal(SIGN_IN_METHOD) == lock_aal("email_code") == lock_aal("sms_code") == Aal.AAL1
+    assert lock_aal("totp") == lock_aal("recovery_code") == Aal.AAL2
+    assert lock_aal("webauthn") == lock_aal("reproofing") == lock_aal("agent_challenge") == Aal.AAL3
+
+
+def test_a_tier_proves_the_aal_it_names_and_aal1_when_it_names_none() -> None:
+    assert [proven_aal(level) for level in (1, 2, 3)] == [Aal.AAL1, Aal.AAL2, Aal.AAL3]
+    assert proven_aal(None) == Aal.AAL1
+
+
+def test_an_aal2_recovery_resets_up_to_aal2_and_says_why_the_key_stays_locked() -> None:
+    """R-5: a recovery at an AAL2 tier resets the password, TOTP and saved-code
+    locks; the AAL3 security key stays locked and the reason names both levels."""
+    decisions = {
+        d.method: d
+        for d in decide(["webauthn", "totp", SIGN_IN_METHOD, "recovery_code"], tier="t", tier_aal=2)
+    }
+    assert {m for m, d in decisions.items() if d.reset} == {"totp", "recovery_code", "password"}
+    kept = decisions["webauthn"]
+    assert not kept.reset and kept.authenticator_aal == Aal.AAL3
+    assert "AAL3" in kept.reason and "AAL2" in kept.reason and "R-5" in kept.reason
+
+
+def test_only_an_aal3_recovery_resets_a_security_key() -> None:
+    assert all(d.reset for d in decide(["webauthn", "totp"], tier="t", tier_aal=3))
+    assert [d.reset for d in decide(["webauthn"], tier="t", tier_aal=None)] == [False]
+    assert [d.reset for d in decide(["totp"], tier="t", tier_aal=1)] == [False]
+    assert decide([], tier="t", tier_aal=3) == []
+
+
+def test_a_session_never_resets_a_lock_above_its_own_level() -> None:
+    """R-5: "may not be done from a session of lower AAL than the authenticator"."""
+    assert may_reset_from_session(Aal.AAL2, "totp")
+    assert not may_reset_from_session(Aal.AAL1, "totp")
+    assert not may_reset_from_session(Aal.AAL2, "webauthn")
+    assert may_reset_from_session(Aal.AAL3, "webauthn")
+    assert may_reset_from_session(Aal.AAL1, SIGN_IN_METHOD)
