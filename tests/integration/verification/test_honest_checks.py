@@ -313,3 +313,32 @@ def test_a_self_service_recovery_does_not_demand_a_bind(build: Any) -> None:
     with world.svc.uow() as uow:
         subject = uow.subjects.get("ida")
     assert subject is not None and not subject.phishing_resistant_bind_due
+
+
+OKTA_ONLY = """
+[targets.okta]
+kind = "okta"
+org_url = "https://example.okta.com"
+api_token = {env = "CUSTOS_TEST_NO_SUCH_VARIABLE"}
+"""
+
+
+def test_policy_check_counts_what_an_okta_target_can_run(tmp_path: Path) -> None:
+    """An Okta target ends sessions and reads password changes, so the default
+    policy's required checks can all run with it alone (judged from the
+    configuration, without connecting); with its ``revoke_sessions`` switched off
+    the privileged tier's ``sessions_revoked`` is refused again."""
+    runner = CliRunner()
+    okta_only = _config(tmp_path, OKTA_ONLY)
+    accepted = runner.invoke(
+        app, ["--config", str(okta_only), "policy", "check", str(DEFAULT_POLICY_PATH)]
+    )
+    assert accepted.exit_code == 0, accepted.output
+    assert "every required check can run" in accepted.output
+
+    switched_off = _config(tmp_path, OKTA_ONLY + 'disabled_capabilities = ["revoke_sessions"]\n')
+    refused = runner.invoke(
+        app, ["--config", str(switched_off), "policy", "check", str(DEFAULT_POLICY_PATH)]
+    )
+    assert refused.exit_code == 1
+    assert "tier 'privileged' requires check 'sessions_revoked'" in refused.output
