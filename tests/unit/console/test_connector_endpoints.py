@@ -145,3 +145,29 @@ def test_an_entra_target_names_its_tenant_and_never_its_client_secret() -> None:
     assert facts["Authority"] == "https://login.microsoftonline.com/contoso.onmicrosoft.com"
     assert facts["Graph URL"] == "https://graph.microsoft.com/v1.0"
     assert facts["Hybrid"] == "ad_synced"
+
+
+def test_an_okta_target_names_its_org_and_never_its_token_or_key() -> None:
+    token = TARGET.validate_python(
+        {"kind": "okta", "org_url": "https://example.okta.com", "api_token": {"value": SECRET}}
+    )
+    facts = dict(endpoint_facts(token))
+    assert SECRET not in _shown(endpoint_facts(token))
+    assert facts["Org URL"] == "https://example.okta.com"
+    assert facts["Authentication"] == "API token (SSWS)"
+    assert facts["API token"] == "not shown; written in the configuration"
+    assert facts["Revoke OAuth tokens"] == "yes"
+    app = TARGET.validate_python(
+        {
+            "kind": "okta",
+            "org_url": "https://example.okta.com",
+            "oauth": {"client_id": "0oa1", "private_key": {"value": SECRET}},
+            "hybrid": "directory_sourced",
+        }
+    )
+    facts = dict(endpoint_facts(app))
+    assert SECRET not in _shown(endpoint_facts(app))
+    assert facts["Authentication"] == "OAuth 2.0 client credentials (private_key_jwt)"
+    assert facts["Private key"] == "not shown; written in the configuration"
+    assert facts["Scopes"] == "okta.users.manage okta.users.read"
+    assert facts["Hybrid"] == "directory_sourced"
