@@ -2,13 +2,15 @@
 and a manager serving the sessions explorer and the Manager API v1, for the
 LemonLDAP::NG connector's tests.
 
-``launch(folder, slapd)`` writes, under ``folder``:
+``launch(folder, backend)`` writes, under ``folder``:
 
 * ``lemonldap-ng.ini`` (found through ``LLNG_DEFAULTCONFFILE``) and
   ``conf/lmConf-1.json``: the File configuration backend; LDAP authentication
   and user database pointed at the test slapd (bound as its read-only service
-  account), ``whatToTrace = uid``; SSO and persistent sessions in
-  ``Apache::Session::File`` folders under ``folder``, and the handlers' local
+  account; ``slapd_backend``) or at the Samba AD domain controller over LDAPS
+  with its CA (``samba_backend``), ``whatToTrace = uid`` (the account name);
+  SSO and persistent sessions in ``Apache::Session::File`` folders under
+  ``folder``, and the handlers' local
   session cache (``Cache::FileCache``) there too, shared by both processes as
   it is shared by the processes of one host;
   ``handlerInternalCache`` is 0 (see the comment there);
@@ -47,6 +49,7 @@ from contract_harness import Harness
 
 from custos.config import LemonLdapTarget, SecretSource
 from custos.connectors.lemonldap import LemonLdapConnector
+from servers.samba import SambaDC
 from servers.slapd import SlapdServer, strong_password
 from servers.tls import make_tls_files
 
@@ -116,12 +119,48 @@ def _starman() -> str:
     return found
 
 
-def _lmconf(folder: Path, slapd: SlapdServer, portal: str) -> dict[str, object]:
+@dataclass(frozen=True)
+class LdapBackend:
+    """The directory the portal authenticates against: the test slapd
+    (``slapd_backend``) or the Samba AD domain controller (``samba_backend``)."""
+
+    url: str
+    base: str
+    bind_dn: str
+    bind_password: str
+    account_attribute: str
+    object_class: str
+    ca_file: Path | None = None
+
+
+def slapd_backend(slapd: SlapdServer) -> LdapBackend:
+    return LdapBackend(
+        slapd.ldap_url.rstrip("/"),
+        slapd.people_base,
+        slapd.readonly_dn,
+        slapd.readonly_password,
+        "uid",
+        "inetOrgPerson",
+    )
+
+
+def samba_backend(dc: SambaDC) -> LdapBackend:
+    """Samba AD over LDAPS (it refuses simple binds in clear), bound as its
+    Administrator; users found by sAMAccountName."""
+    return LdapBackend(
+        dc.ldaps_url, dc.user_base, dc.admin_dn, dc.admin_password, "sAMAccountName", "user",
+        dc.ca_file,
+    )  # fmt: skip
+
+
+def _lmconf(folder: Path, backend: LdapBackend, portal: str) -> dict[str, object]:
     def storage(name: str) -> dict[str, str]:
         where = folder / name
         (where / "lock").mkdir(parents=True)
         return {"Directory": str(where), "LockDirectory": str(where / "lock")}
 
+    user_filter = f"(&({backend.account_attribute}=$user)(objectClass={backend.object_class}))"
+    tls = {"ldapVerify": "require", "ldapCAFile": str(backend.ca_file)} if backend.ca_file else {}
     return {
         "cfgNum": 1,
         "cfgAuthor": "custos tests",
@@ -132,13 +171,14 @@ def _lmconf(folder: Path, slapd: SlapdServer, portal: str) -> dict[str, object]:
         "userDB": "Same",
         "passwordDB": "Null",
         "registerDB": "Null",
-        "ldapServer": slapd.ldap_url.rstrip("/"),
-        "ldapBase": slapd.people_base,
-        "managerDn": slapd.readonly_dn,
-        "managerPassword": slapd.readonly_password,
-        "AuthLDAPFilter": "(&(uid=$user)(objectClass=inetOrgPerson))",
-        "LDAPFilter": "(&(uid=$user)(objectClass=inetOrgPerson))",
-        "ldapExportedVars": {"uid": "uid", "cn": "cn"},
+        "ldapServer": backend.url,
+        "ldapBase": backend.base,
+        "managerDn": backend.bind_dn,
+        "managerPassword": backend.bind_password,
+        "AuthLDAPFilter": user_filter,
+        "LDAPFilter": user_filter,
+        "ldapExportedVars": {"uid": backend.account_attribute, "cn": "cn"},
+        **tls,
         "exportedVars": {},
         "whatToTrace": "uid",
         "globalStorage": "Apache::Session::File",
@@ -380,8 +420,8 @@ class LemonLdapServer:
         )
 
 
-def launch(folder: Path, slapd: SlapdServer) -> LemonLdapServer:
-    """Configure and start a portal and a manager in ``folder`` against ``slapd``."""
+def launch(folder: Path, backend: LdapBackend) -> LemonLdapServer:
+    """Configure and start a portal and a manager in ``folder`` against ``backend``."""
     (folder / "conf").mkdir(parents=True)
     (folder / "cache").mkdir()
     tls = make_tls_files(folder)
@@ -392,7 +432,7 @@ def launch(folder: Path, slapd: SlapdServer) -> LemonLdapServer:
         ca_file=tls.ca_file,
         api_password=secrets.token_urlsafe(24),
     )
-    conf = _lmconf(folder, slapd, server.portal_url)
+    conf = _lmconf(folder, backend, server.portal_url)
     (folder / "conf" / "lmConf-1.json").write_text(json.dumps(conf, indent=1))
     (folder / "lemonldap-ng.ini").write_text(_ini(folder))
     (folder / "manager.psgi").write_text(_MANAGER_PSGI)
@@ -404,7 +444,7 @@ def launch(folder: Path, slapd: SlapdServer) -> LemonLdapServer:
 def lemonldap_server(
     tmp_path_factory: pytest.TempPathFactory, slapd_server: SlapdServer
 ) -> Iterator[LemonLdapServer]:
-    server = launch(tmp_path_factory.mktemp("lemonldap"), slapd_server)
+    server = launch(tmp_path_factory.mktemp("lemonldap"), slapd_backend(slapd_server))
     try:
         yield server
     finally:

@@ -53,3 +53,27 @@ def test_a_session_never_resets_a_lock_above_its_own_level() -> None:
     assert not may_reset_from_session(Aal.AAL2, "webauthn")
     assert may_reset_from_session(Aal.AAL3, "webauthn")
     assert may_reset_from_session(Aal.AAL1, SIGN_IN_METHOD)
+
+
+def test_the_reasons_name_the_method_both_levels_and_the_tier() -> None:
+    """The ledger carries these words to auditors: they are pinned here."""
+    reset, kept = decide(["totp", "webauthn"], tier="privileged", tier_aal=2)
+    assert reset.reason == "totp (AAL2) reset by a fresh recovery at tier 'privileged' (AAL2)"
+    assert kept.reason == (
+        "webauthn stays locked: it is AAL3 and tier 'privileged' names AAL2; only a "
+        "recovery at an AAL3 tier resets it (R-5)"
+    )
+    (unnamed,) = decide(["totp"], tier="standard", tier_aal=None)
+    assert unnamed.reason == (
+        "totp stays locked: it is AAL2 and tier 'standard' names no AAL (counted as AAL1); "
+        "only a recovery at an AAL2 tier resets it (R-5)"
+    )
+    (password,) = decide([SIGN_IN_METHOD, SIGN_IN_METHOD], tier="standard", tier_aal=None)
+    assert password.reason == (
+        "password (AAL1) reset by a fresh recovery at tier 'standard' (no AAL (counted as AAL1))"
+    )
+    assert [d.method for d in decide(["webauthn", "email_code", "totp"], tier="t", tier_aal=3)] == [
+        "email_code",
+        "totp",
+        "webauthn",
+    ]
