@@ -59,6 +59,7 @@ def test_the_reasons_name_the_method_both_levels_and_the_tier() -> None:
     """The ledger carries these words to auditors: they are pinned here."""
     reset, kept = decide(["totp", "webauthn"], tier="privileged", tier_aal=2)
     assert reset.reason == "totp (AAL2) reset by a fresh recovery at tier 'privileged' (AAL2)"
+    assert (reset.method, reset.authenticator_aal, reset.reset) == ("totp", Aal.AAL2, True)
     assert kept.reason == (
         "webauthn stays locked: it is AAL3 and tier 'privileged' names AAL2; only a "
         "recovery at an AAL3 tier resets it (R-5)"
