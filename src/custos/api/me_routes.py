@@ -19,6 +19,7 @@ from custos.api.me_schemas import (
     CodeBody,
     ContactBody,
     ContactOut,
+    LockOut,
     PendingTotpOut,
     ReauthBody,
     RecoveryCodesOut,
@@ -35,7 +36,7 @@ from custos.domain.errors import NotAuthorized
 from custos.domain.model import ContactKind
 from custos.service.ceremonies import webauthn_ceremonies
 from custos.service.enrolment import authenticators as enrolment
-from custos.service.enrolment import contacts, subject_sessions
+from custos.service.enrolment import contacts, locks, subject_sessions
 from custos.service.enrolment.subject_sessions import SignedIn
 
 router = APIRouter(prefix="/api/v1/me", tags=["self-management"])
@@ -63,6 +64,8 @@ def live_token(request: Request, svc: ServicesDep) -> str:
 TokenDep = Annotated[str, Depends(live_token)]
 #: A stored row id (pending TOTP, contact): positive and within the store's integers.
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+#: A method name as the throttles count them (``password`` for sign-in).
+LockMethod = Annotated[str, Path(min_length=1, max_length=50, pattern=r"^[a-z_]+$")]
 
 
 def _session(result: SignedIn, response: Response) -> SessionOut:
@@ -198,6 +201,22 @@ def revoke(
         svc, token=token, authenticator_id=authenticator_id, reason=body.reason
     )
     return _authenticator(revoked)
+
+
+@router.get("/locks", response_model=list[LockOut])
+def list_locks(token: TokenDep, svc: ServicesDep) -> list[LockOut]:
+    """The methods locked after too many failures (R-18) and what resets each."""
+    return [_lock(lock) for lock in locks.listed(svc, token=token)]
+
+
+@router.post("/locks/{method}/reset", response_model=LockOut)
+def reset_lock(method: LockMethod, token: TokenDep, svc: ServicesDep) -> LockOut:
+    """Reset one lock from a fresh session at the method's AAL or above (R-5)."""
+    return _lock(locks.reset(svc, token=token, method=method))
+
+
+def _lock(lock: locks.Lock) -> LockOut:
+    return LockOut(method=lock.method, aal=int(lock.aal), session_may_reset=lock.session_may_reset)
 
 
 @router.get("/contacts", response_model=list[ContactOut])

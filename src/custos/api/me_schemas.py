@@ -56,6 +56,15 @@ class ContactBody(RequestBody):
     kind: Literal["email", "sms"] = "email"
 
 
+class LockOut(BaseModel):
+    """A method R-18 locked: the AAL a fresh proof needs to reset it (R-5), and
+    whether this session is at that level."""
+
+    method: str
+    aal: int
+    session_may_reset: bool
+
+
 class AuthenticatorOut(BaseModel):
     id: str
     kind: str

@@ -6,17 +6,15 @@ The locks are made by the real throttles (100 consecutive failures, R-18)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from lock_helpers import lock, locked
 from recoveries import PASSWORD
 
 from conftest import BACKENDS, World, make_world, pg_schema
 from custos.domain.authenticator_locks import SIGN_IN_METHOD
 from custos.domain.events import EventType
-from custos.proofing.base import METHODS
-from custos.proofing.throttle import MAX_CONSECUTIVE_FAILURES
 from custos.service.recovery import credentials, self_service
 from custos.service.signals import throttles
 
@@ -55,33 +53,6 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
         made.svc.engine.dispose()
 
 
-def _lock(world: World, subject_id: str, method: str) -> None:
-    """100 failed attempts from different sources, spaced past every delay: the
-    per-authenticator counter reaches R-18's lock."""
-    who = throttles.subject_who(subject_id)
-    start = world.clock.now()
-    with world.svc.uow() as uow:
-        for n in range(MAX_CONSECUTIVE_FAILURES):
-            at, source = start + timedelta(seconds=61 * n), f"198.51.{n // 250}.{n % 250}"
-            if method == SIGN_IN_METHOD:
-                refused = throttles.reserve_sign_in(
-                    uow, who=who, source=source, now=at, names_account=False
-                )
-            else:
-                refused = throttles.reserve_proof(
-                    uow, who=who, method=method, source=source, now=at
-                )
-            assert refused is None
-        uow.commit()
-
-
-def _locked(world: World, subject_id: str) -> set[str]:
-    with world.svc.uow() as uow:
-        return set(
-            throttles.locked_methods(uow, who=throttles.subject_who(subject_id), methods=METHODS)
-        )
-
-
 def _prove(world: World, subject_id: str, *, recovery_code: bool) -> str:
     flow = self_service.start(world.svc, identifier=subject_id, source_address="10.4.4.4")
     self_service.request_email_code(world.svc, handle=flow)
@@ -110,14 +81,14 @@ def test_an_aal2_recovery_resets_locks_up_to_aal2_when_its_token_is_redeemed(
     stays locked, and the ledger records each decision with its reason."""
     world.subject("ada", groups=("aal2",), codes=3)
     for method in ("totp", "webauthn", SIGN_IN_METHOD):
-        _lock(world, "ada", method)
-    assert _locked(world, "ada") == {"totp", "webauthn", "password"}
+        lock(world, "ada", method)
+    assert locked(world, "ada") == {"totp", "webauthn", "password"}
 
     token = _prove(world, "ada", recovery_code=True)
-    assert _locked(world, "ada") == {"totp", "webauthn", "password"}  # nothing changes yet
+    assert locked(world, "ada") == {"totp", "webauthn", "password"}  # nothing changes yet
     case_id = credentials.redeem(world.svc, token=token, new_password=PASSWORD).case_id
 
-    assert _locked(world, "ada") == {"webauthn"}
+    assert locked(world, "ada") == {"webauthn"}
     with world.svc.uow() as uow:
         who = throttles.subject_who("ada")
         now = world.clock.now()
@@ -142,12 +113,12 @@ def test_a_tier_that_names_no_aal_resets_only_aal1_locks(world: World) -> None:
     password and the SMS code methods are reset, the TOTP app stays locked."""
     world.subject("bob", codes=3)
     for method in ("totp", "sms_code", SIGN_IN_METHOD):
-        _lock(world, "bob", method)
+        lock(world, "bob", method)
 
     token = _prove(world, "bob", recovery_code=False)
     case_id = credentials.redeem(world.svc, token=token, new_password=PASSWORD).case_id
 
-    assert _locked(world, "bob") == {"totp"}
+    assert locked(world, "bob") == {"totp"}
     events = _lock_events(world, case_id)
     assert events["totp"]["type"] == EventType.AUTHENTICATOR_LOCK_KEPT
     assert "no AAL" in str(events["totp"]["reason"])
