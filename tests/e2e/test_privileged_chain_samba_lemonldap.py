@@ -226,7 +226,8 @@ def test_a_domain_admin_synced_from_samba_is_recovered_and_its_sso_session_ends(
     # it: the case says so instead of completing (docs/policy.md#post-recovery-checks).
     assert story["state"] == "needs_attention"
     assert "sessions_revoked" in story["outcome_reason"] and "ad" in story["outcome_reason"]
-    assert {a["person"] for a in story["approvals"]} == {"ada", "grace"}
+    approvers = {world.operators[name].id for name in ("ada", "grace")}
+    assert {a["operator"] for a in story["approvals"]} == approvers
 
     # -- what the real servers say -----------------------------------------------------
     assert not ad_portal.is_signed_in(cookie)  # the old SSO session is refused
