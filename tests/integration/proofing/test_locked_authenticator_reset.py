@@ -12,7 +12,7 @@ import pytest
 from lock_helpers import lock, locked
 from recoveries import PASSWORD
 
-from conftest import BACKENDS, World, make_world, pg_schema
+from conftest import BACKENDS, World, make_world, pg_database
 from custos.domain.authenticator_locks import SIGN_IN_METHOD
 from custos.domain.events import EventType
 from custos.service.recovery import credentials, self_service
@@ -47,7 +47,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
         yield made
         made.svc.engine.dispose()
         return
-    with pg_schema() as url:
+    with pg_database() as url:
         made = make_world(url, tmp_path, policy_file=policy)
         yield made
         made.svc.engine.dispose()
