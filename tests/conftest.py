@@ -23,6 +23,7 @@ from custos.bootstrap import bootstrap
 from custos.clock import ManualClock
 from custos.config import load_settings
 from custos.connectors.builtin import BuiltinDirectory
+from custos.credentials import seal_contexts
 from custos.credentials.keys import MasterKey
 from custos.domain.model import (
     Contact,
@@ -122,7 +123,9 @@ class World:
             if with_totp:
                 secret = totp.new_totp_secret()
                 uow.enrolments.set_totp(
-                    subject_id, self.svc.sealer.seal(secret, aad=f"totp:{subject_id}"), now=now
+                    subject_id,
+                    self.svc.sealer.seal(secret, aad=seal_contexts.subject_totp(subject_id)),
+                    now=now,
                 )
                 self.totp_secrets[subject_id] = secret
             if codes:

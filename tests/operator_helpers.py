@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from conftest import World
+from custos.credentials import seal_contexts
 from custos.demo.soft_authenticator import SoftAuthenticator, b64
 from custos.service.console import operator_passwords
 from custos.store.tables import ledger
@@ -43,7 +44,7 @@ def enrol_totp(world: World, name: str) -> pyotp.TOTP:
     with world.svc.uow() as uow:
         uow.operator_credentials.add_totp(
             operator.id,
-            world.svc.sealer.seal(secret, aad=f"operator-totp:{operator.id}"),
+            world.svc.sealer.seal(secret, aad=seal_contexts.operator_totp(operator.id)),
             step=0,
             label="test app",
             now=world.clock.now(),

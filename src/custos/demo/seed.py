@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from custos.connectors.builtin import BuiltinDirectory
+from custos.credentials import seal_contexts
 from custos.demo.soft_authenticator import SoftAuthenticator, b64
 from custos.domain.enrolment import AuthenticatorKind
 from custos.domain.model import (
@@ -167,7 +168,9 @@ def seed(svc: Services) -> SeedResult:
             if subject.mfa_bound:
                 secret = totp.new_totp_secret()
                 uow.enrolments.set_totp(
-                    subject.id, svc.sealer.seal(secret, aad=f"totp:{subject.id}"), now=now
+                    subject.id,
+                    svc.sealer.seal(secret, aad=seal_contexts.subject_totp(subject.id)),
+                    now=now,
                 )
                 result.totp_secrets[subject.id] = secret
             if subject.privileged:  # the privileged tier needs a phishing-resistant factor

@@ -29,6 +29,7 @@ from custos.connectors.spi import (
     RevokeSessionsOp,
     SetPasswordOp,
 )
+from custos.credentials import seal_contexts
 from custos.domain.enrolment import Authenticator
 from custos.domain.errors import DomainError
 from custos.domain.events import EventType, Outcome
@@ -346,7 +347,7 @@ class Worker:
                 # A temporary password that the target cannot force to be
                 # changed would become a durable one: refuse, never downgrade.
                 self.svc.registry.operation(receipt.target, "force_change")
-            password = self.svc.sealer.unseal(blob, aad=receipt.case_id)
+            password = self.svc.sealer.unseal(blob, aad=seal_contexts.case_secret(receipt.case_id))
             answer = connector.set_password(receipt.account_id, password, must_change=must_change)
             del password
             return None, answer

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from custos.credentials import seal_contexts
 from custos.credentials.tokens import issue_token, looks_like_token, token_digest
 from custos.domain import sod
 from custos.domain.errors import AlreadyDecided, InvalidInput, Throttled, TokenInvalid
@@ -297,6 +298,6 @@ def _matches(
     if enrolled is None:
         return False
     sealed_secret, last_step = enrolled
-    secret = svc.sealer.unseal(sealed_secret, aad=f"totp:{subject.id}")
+    secret = svc.sealer.unseal(sealed_secret, aad=seal_contexts.subject_totp(subject.id))
     step = totp.verify_totp(secret, code, now=now, last_used_step=last_step)
     return step is not None and uow.enrolments.mark_totp_step(subject.id, step)

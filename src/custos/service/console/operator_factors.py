@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import structlog
 
+from custos.credentials import seal_contexts
 from custos.domain.model import Operator
 from custos.domain.operator_accounts import FactorKind, OperatorFactor
 from custos.proofing import totp
@@ -37,14 +38,6 @@ class TotpEnrolment:
     otpauth_uri: str = field(repr=False)
 
 
-def _aad(operator_id: str) -> str:
-    return f"operator-totp:{operator_id}"
-
-
-def _pending_aad(operator_id: str) -> str:
-    return f"operator-totp-pending:{operator_id}"
-
-
 def methods(uow: UnitOfWork, operator_id: str) -> tuple[FactorKind, ...]:
     """The kinds of second factor the operator has bound, the security key first."""
     kinds = {f.kind for f in uow.operator_credentials.factors(operator_id)}
@@ -61,10 +54,11 @@ def begin_totp(
     if sealed is None:
         secret = totp.new_totp_secret()
         uow.operator_credentials.set_pending_totp(
-            sign_in_id, svc.sealer.seal(secret, aad=_pending_aad(operator.id))
+            sign_in_id,
+            svc.sealer.seal(secret, aad=seal_contexts.operator_pending_totp(operator.id)),
         )
     else:
-        secret = svc.sealer.unseal(sealed, aad=_pending_aad(operator.id))
+        secret = svc.sealer.unseal(sealed, aad=seal_contexts.operator_pending_totp(operator.id))
     return TotpEnrolment(secret, totp.provisioning_uri(secret, operator.name, issuer=ISSUER))
 
 
@@ -81,13 +75,13 @@ def confirm_totp(
     sealed = uow.operator_credentials.pending_totp(sign_in_id)
     if sealed is None:
         return None
-    secret = svc.sealer.unseal(sealed, aad=_pending_aad(operator.id))
+    secret = svc.sealer.unseal(sealed, aad=seal_contexts.operator_pending_totp(operator.id))
     step = totp.verify_totp(secret, code, now=now, last_used_step=None)
     if step is None:
         return None
     return uow.operator_credentials.add_totp(
         operator.id,
-        svc.sealer.seal(secret, aad=_aad(operator.id)),
+        svc.sealer.seal(secret, aad=seal_contexts.operator_totp(operator.id)),
         step=step,
         label="authenticator app",
         now=now,
@@ -100,7 +94,9 @@ def check_totp(
     """Whether ``code`` is a fresh code of one of the operator's TOTP secrets; the
     step is used up (a code works once)."""
     for stored in uow.operator_credentials.totps(operator.id):
-        secret = svc.sealer.unseal(stored.sealed_secret, aad=_aad(operator.id))
+        secret = svc.sealer.unseal(
+            stored.sealed_secret, aad=seal_contexts.operator_totp(operator.id)
+        )
         step = totp.verify_totp(secret, code, now=now, last_used_step=stored.last_step)
         if step is not None and uow.operator_credentials.use_totp_step(
             stored.factor_id, step, now=now

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
+from custos.credentials import seal_contexts
 from custos.domain.enrolment import Authenticator, AuthenticatorKind
 from custos.domain.errors import InvalidInput, NotFound, ProofingFailed
 from custos.domain.events import EventType
@@ -69,7 +70,7 @@ def begin_totp(svc: Services, *, token: str) -> PendingTotp:
         pending_id = uow.authenticators.add_pending_totp(
             ctx.subject.id,
             ctx.session.id,
-            svc.sealer.seal(secret, aad=f"totp-pending:{ctx.subject.id}"),
+            svc.sealer.seal(secret, aad=seal_contexts.subject_pending_totp(ctx.subject.id)),
             now=now,
             expires_at=now + PENDING_TOTP_TTL,
         )
@@ -89,7 +90,9 @@ def confirm_totp(svc: Services, *, token: str, pending_id: int, code: str) -> Au
             pending_id, subject_id=subject.id, session_id=ctx.session.id, now=now
         )
         secret = (
-            None if sealed is None else svc.sealer.unseal(sealed, aad=f"totp-pending:{subject.id}")
+            None
+            if sealed is None
+            else svc.sealer.unseal(sealed, aad=seal_contexts.subject_pending_totp(subject.id))
         )
         step = (
             None if secret is None else totp.verify_totp(secret, code, now=now, last_used_step=None)
@@ -103,7 +106,7 @@ def confirm_totp(svc: Services, *, token: str, pending_id: int, code: str) -> Au
         replaced = uow.authenticators.active(subject.id, AuthenticatorKind.TOTP)
         bound = uow.enrolments.set_totp(
             subject.id,
-            svc.sealer.seal(secret, aad=f"totp:{subject.id}"),
+            svc.sealer.seal(secret, aad=seal_contexts.subject_totp(subject.id)),
             now=now,
             by=subject_actor(subject.id),
         )

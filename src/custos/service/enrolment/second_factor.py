@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from custos.credentials import seal_contexts
 from custos.domain.enrolment import AuthenticatorKind
 from custos.domain.model import ContactKind, Subject
 from custos.notify import enrolment_messages
@@ -56,7 +57,7 @@ def _totp(svc: Services, uow: UnitOfWork, subject_id: str, code: str, now: datet
     if enrolled is None:
         return False
     sealed, last_step = enrolled
-    secret = svc.sealer.unseal(sealed, aad=f"totp:{subject_id}")
+    secret = svc.sealer.unseal(sealed, aad=seal_contexts.subject_totp(subject_id))
     step = totp.verify_totp(secret, code, now=now, last_used_step=last_step)
     if step is None or not uow.enrolments.mark_totp_step(subject_id, step):
         return False

@@ -28,6 +28,7 @@ from typing import Any, Final, Literal
 
 import structlog
 
+from custos.credentials import seal_contexts
 from custos.domain.events import DomainEvent, EventType, Outcome
 from custos.domain.model import SYSTEM_ACTOR
 from custos.notify.base import Message
@@ -46,10 +47,6 @@ LEASE: Final = timedelta(minutes=5)
 
 _last_stamp = 0
 _stamp_lock = threading.Lock()
-
-
-def _aad(row_id: str) -> str:
-    return f"outbox:{row_id}"
 
 
 def _row_id() -> str:
@@ -80,7 +77,13 @@ def hold(
         row_id = _row_id()
         plain = json.dumps(asdict(message), separators=(",", ":"))
         rows.append(
-            OutboxRow(row_id, channel, subject_id, svc.sealer.seal(plain, aad=_aad(row_id)), now)
+            OutboxRow(
+                row_id,
+                channel,
+                subject_id,
+                svc.sealer.seal(plain, aad=seal_contexts.notice(row_id)),
+                now,
+            )
         )
     uow.outbox.add_many(rows, due_at=now)
     return [r.id for r in rows]
@@ -88,7 +91,9 @@ def hold(
 
 def opened(svc: Services, row: OutboxRow) -> Message | SmsMessage:
     """The message a row holds. Raises SealError when it does not unseal."""
-    fields: dict[str, Any] = json.loads(svc.sealer.unseal(row.sealed, aad=_aad(row.id)))
+    fields: dict[str, Any] = json.loads(
+        svc.sealer.unseal(row.sealed, aad=seal_contexts.notice(row.id))
+    )
     return SmsMessage(**fields) if row.channel == "sms" else Message(**fields)
 
 

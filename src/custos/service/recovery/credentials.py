@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from custos.credentials import seal_contexts
 from custos.credentials.passwords import check_new_password, generate_temporary_password
 from custos.credentials.tokens import issue_token, looks_like_token, token_digest
 from custos.domain.errors import (
@@ -174,7 +175,10 @@ def redeem(
         if case.requirements.action == CredentialAction.REISSUE:
             reissue.reissue_in_custos(uow, case=case, subject=subject, now=now)
         uow.secrets.put(
-            case.id, svc.sealer.seal(password, aad=case.id), must_change=must_change, now=now
+            case.id,
+            svc.sealer.seal(password, aad=seal_contexts.case_secret(case.id)),
+            must_change=must_change,
+            now=now,
         )
         temporary = password if must_change else None
         del password

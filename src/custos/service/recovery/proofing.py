@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from custos.credentials import seal_contexts
 from custos.domain.errors import InvalidInput, Throttled
 from custos.domain.events import EventType, Outcome
 from custos.domain.model import SYSTEM_ACTOR, Case, Channel, ContactKind, Subject
@@ -161,7 +162,7 @@ def _verify_totp(
     if enrolled is None:
         return False
     sealed_secret, last_step = enrolled
-    secret = svc.sealer.unseal(sealed_secret, aad=f"totp:{subject.id}")
+    secret = svc.sealer.unseal(sealed_secret, aad=seal_contexts.subject_totp(subject.id))
     step = totp.verify_totp(secret, code, now=now, last_used_step=last_step)
     # The guarded update refuses a step another request used meanwhile (replay).
     return step is not None and uow.enrolments.mark_totp_step(subject.id, step)

@@ -28,12 +28,13 @@ from typing import Final
 import httpx
 import structlog
 
+from custos.credentials import seal_contexts
 from custos.credentials.sealed import SealError
 from custos.domain.events import DomainEvent, EventType, Outcome
 from custos.domain.model import SYSTEM_ACTOR
 from custos.service.ports import Services
 from custos.service.shared_signals.keys import key_ring
-from custos.service.shared_signals.outbox import authorization_aad, claims_of
+from custos.service.shared_signals.outbox import claims_of
 from custos.signals.keys import NoSigningKey, SigningKey, SsfKeyError
 from custos.signals.push import PushResult, Verdict, endpoint_problem, make_client, push
 from custos.signals.tokens import sign_set
@@ -110,7 +111,7 @@ def _authorization(svc: Services, stream_id: str, sealed: bytes | None) -> str |
     if sealed is None:
         return None
     try:
-        return svc.sealer.unseal(sealed, aad=authorization_aad(stream_id))
+        return svc.sealer.unseal(sealed, aad=seal_contexts.stream_authorization(stream_id))
     except SealError:
         # Pushed without it: the receiver refuses, and the admin sees why.
         log.error("ssf_authorization_unreadable", stream=stream_id)

@@ -17,16 +17,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from custos.credentials import seal_contexts
 from custos.domain.shared_signals import Envelope, Stream
 from custos.service.ports import Services
 from custos.store.ssf_repository import SetRow
 
 _last_stamp = 0
 _stamp_lock = threading.Lock()
-
-
-def _aad(row_id: str) -> str:
-    return f"ssf-set:{row_id}"
 
 
 def ordered_id() -> str:
@@ -70,17 +67,14 @@ def queued(
         jti=jti,
         subject_id=subject_id,
         case_id=case_id,
-        sealed=svc.sealer.seal(plain, aad=_aad(row_id)),
+        sealed=svc.sealer.seal(plain, aad=seal_contexts.set_outbox(row_id)),
         queued_at=now,
     )
 
 
 def claims_of(svc: Services, row: SetRow) -> dict[str, Any]:
     """The claims a row holds. Raises SealError when it does not unseal."""
-    claims: dict[str, Any] = json.loads(svc.sealer.unseal(row.sealed, aad=_aad(row.id)))
+    claims: dict[str, Any] = json.loads(
+        svc.sealer.unseal(row.sealed, aad=seal_contexts.set_outbox(row.id))
+    )
     return claims
-
-
-def authorization_aad(stream_id: str) -> str:
-    """The associated data that binds a sealed push Authorization to its stream."""
-    return f"ssf-stream:{stream_id}"

@@ -27,13 +27,14 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from custos.credentials import seal_contexts
 from custos.domain import shared_signals as ssf
 from custos.domain.errors import AlreadyDecided, InvalidInput, NotAuthorized, NotFound, Throttled
 from custos.domain.events import DomainEvent, EventType
 from custos.domain.model import Operator, Role
 from custos.domain.shared_signals import Stream, StreamStatus
 from custos.service.ports import Services
-from custos.service.shared_signals.outbox import authorization_aad, issuer, queued
+from custos.service.shared_signals.outbox import issuer, queued
 from custos.signals.push import endpoint_problem
 from custos.store.ssf_repository import Backlog
 from custos.store.unit_of_work import UnitOfWork
@@ -372,7 +373,9 @@ def _description(given: str | None) -> str | None:
 def _sealed(svc: Services, stream_id: str, delivery: Delivery) -> bytes | None:
     if delivery.authorization is None:
         return None
-    return svc.sealer.seal(delivery.authorization, aad=authorization_aad(stream_id))
+    return svc.sealer.seal(
+        delivery.authorization, aad=seal_contexts.stream_authorization(stream_id)
+    )
 
 
 def _changed(stream: Stream, change: Change, *, replace_all: bool, now: datetime) -> Stream:
