@@ -18,19 +18,23 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from custos.domain.errors import InvalidInput
 
 KEY_BYTES: Final = 32
+#: Sealed blobs name their key by this many bytes of a one-way derivation.
+KEY_ID_BYTES: Final = 8
 _INFO_PREFIX: Final = b"custos/v1/"
+_KEY_ID_PURPOSE: Final = "key-id"
 
 
 class MasterKey:
     """32 bytes of key material; repr and str never show it."""
 
-    __slots__ = ("_material",)
+    __slots__ = ("_key_id", "_material")
 
     def __init__(self, material: bytes) -> None:
         """Wrap ``material``; raises InvalidInput unless it is exactly 32 bytes."""
         if not isinstance(material, bytes) or len(material) != KEY_BYTES:
             raise InvalidInput(f"master key must be exactly {KEY_BYTES} bytes")
         self._material = material
+        self._key_id = self.subkey(_KEY_ID_PURPOSE)[:KEY_ID_BYTES]
 
     @classmethod
     def generate(cls) -> MasterKey:
@@ -53,6 +57,17 @@ class MasterKey:
         if len(material) != KEY_BYTES:
             raise InvalidInput(f"master key decodes to {len(material)} bytes; expected {KEY_BYTES}")
         return cls(material)
+
+    @property
+    def key_id_bytes(self) -> bytes:
+        """The key's public name: 8 bytes of an HKDF derivation (reveals nothing
+        of the key); sealed blobs carry it."""
+        return self._key_id
+
+    @property
+    def key_id(self) -> str:
+        """:attr:`key_id_bytes` in hex (16 characters), as messages and events show it."""
+        return self.key_id_bytes.hex()
 
     def to_b64(self) -> str:
         """Return the key as standard base64 (44 characters)."""

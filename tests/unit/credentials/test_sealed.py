@@ -23,16 +23,18 @@ def test_seal_round_trips_empty_plaintext(sealer: Sealer) -> None:
     assert sealer.unseal(sealer.seal("", aad="case-1"), aad="case-1") == ""
 
 
-def test_seal_layout_is_version_nonce_ciphertext(sealer: Sealer) -> None:
-    blob = sealer.seal("abc", aad="case-1")
+def test_seal_layout_is_version_key_id_nonce_ciphertext() -> None:
+    key = MasterKey.generate()
+    blob = Sealer(key).seal("abc", aad="case-1")
     assert blob[:1] == VERSION
-    assert len(blob) == 1 + NONCE_BYTES + 3 + 16
+    assert blob[1:9] == key.key_id_bytes
+    assert len(blob) == 1 + 8 + NONCE_BYTES + 3 + 16
 
 
 def test_seal_uses_fresh_nonce_each_time(sealer: Sealer) -> None:
     blobs = {sealer.seal("same", aad="case-1") for _ in range(100)}
     assert len(blobs) == 100
-    assert len({b[1 : 1 + NONCE_BYTES] for b in blobs}) == 100
+    assert len({b[9 : 9 + NONCE_BYTES] for b in blobs}) == 100
 
 
 def test_seal_output_does_not_contain_plaintext(sealer: Sealer) -> None:
@@ -55,7 +57,7 @@ def test_unseal_rejects_wrong_key(sealer: Sealer) -> None:
         Sealer(MasterKey.generate()).unseal(blob, aad="case-1")
 
 
-@pytest.mark.parametrize("index", [1, 5, 13, -1])
+@pytest.mark.parametrize("index", [1, 5, 9, 13, 21, -1])
 def test_unseal_rejects_tampered_byte(sealer: Sealer, index: int) -> None:
     blob = bytearray(sealer.seal("s3cret", aad="case-1"))
     blob[index] ^= 0x01
@@ -66,11 +68,11 @@ def test_unseal_rejects_tampered_byte(sealer: Sealer, index: int) -> None:
 def test_unseal_rejects_unknown_version(sealer: Sealer) -> None:
     blob = sealer.seal("s3cret", aad="case-1")
     with pytest.raises(SealError) as caught:
-        sealer.unseal(b"\x02" + blob[1:], aad="case-1")
+        sealer.unseal(b"\x09" + blob[1:], aad="case-1")
     assert caught.value.message == "sealed secret is malformed or of an unknown version"
 
 
-@pytest.mark.parametrize("blob", [b"", b"\x01", b"\x01" + b"\x00" * 27])
+@pytest.mark.parametrize("blob", [b"", b"\x01", b"\x01" + b"\x00" * 27, b"\x02" + b"\x00" * 35])
 def test_unseal_rejects_truncated_blob(sealer: Sealer, blob: bytes) -> None:
     with pytest.raises(SealError):
         sealer.unseal(blob, aad="case-1")

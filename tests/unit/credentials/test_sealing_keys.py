@@ -1,0 +1,152 @@
+"""The sealing key ring: blobs name their key, a rotated ring opens old and
+new values while sealing only under the new key, MAC subkeys survive the
+rotation, and a retired key opens nothing (R-37: no material in messages)."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from custos.credentials.keys import MasterKey
+from custos.credentials.sealed import Sealer, SealError, prefix_of, sealed_key_id
+from custos.credentials.sealing_keys import MAC_PURPOSES, SealingKeys, SealingKeysInvalid
+from custos.domain.errors import InvalidInput
+
+
+def legacy_blob(key: MasterKey, plaintext: str, aad: str) -> bytes:
+    """A version-1 blob as Custos wrote it before keys had ids."""
+    nonce = secrets.token_bytes(12)
+    body = AESGCM(key.subkey("seal")).encrypt(nonce, plaintext.encode(), b"\x01" + aad.encode())
+    return b"\x01" + nonce + body
+
+
+class Switchable:
+    """A key source whose store changes under it (another process rotated)."""
+
+    def __init__(self, seen: SealingKeys, stored: SealingKeys) -> None:
+        self.seen, self.stored = seen, stored
+
+    def current(self) -> SealingKeys:
+        return self.seen
+
+    def refreshed(self) -> SealingKeys:
+        self.seen = self.stored
+        return self.seen
+
+    def subkey(self, purpose: str) -> bytes:
+        return self.seen.subkey(purpose)
+
+
+def test_rotated_ring_opens_old_values_and_seals_under_the_new_key() -> None:
+    old = SealingKeys(primary=MasterKey.generate())
+    before = Sealer(old).seal("totp-secret", aad="totp:ann")
+    new_key = MasterKey.generate()
+    rotated = old.rotated_to(new_key)
+    sealer = Sealer(rotated)
+    assert sealer.unseal(before, aad="totp:ann") == "totp-secret"
+    after = sealer.reseal(before, aad="totp:ann")
+    assert sealed_key_id(before) == old.primary.key_id
+    assert sealed_key_id(after) == new_key.key_id
+    assert after.startswith(prefix_of(new_key))
+    assert Sealer(rotated.without_readable()).unseal(after, aad="totp:ann") == "totp-secret"
+
+
+def test_a_retired_key_opens_nothing_and_the_error_names_only_its_id() -> None:
+    old = SealingKeys(primary=MasterKey.generate())
+    blob = Sealer(old).seal("pw", aad="case-1")
+    retired = old.rotated_to(MasterKey.generate()).without_readable()
+    with pytest.raises(SealError) as caught:
+        Sealer(retired).unseal(blob, aad="case-1")
+    assert old.primary.key_id in caught.value.message
+    assert old.primary.to_b64() not in caught.value.message
+
+
+def test_legacy_blobs_open_and_reseal_with_a_key_id() -> None:
+    key = MasterKey.generate()
+    blob = legacy_blob(key, "queued notice", "outbox:1")
+    assert sealed_key_id(blob) is None
+    rotated = SealingKeys(primary=key).rotated_to(MasterKey.generate())
+    sealer = Sealer(rotated)
+    assert sealer.unseal(blob, aad="outbox:1") == "queued notice"
+    assert sealed_key_id(sealer.reseal(blob, aad="outbox:1")) == rotated.primary.key_id
+    with pytest.raises(SealError):
+        Sealer(MasterKey.generate()).unseal(blob, aad="outbox:1")
+
+
+def test_a_blob_relabelled_to_another_key_of_the_ring_does_not_open() -> None:
+    """The key id is authenticated: swapping it cannot pick another key."""
+    first, second = MasterKey.generate(), MasterKey.generate()
+    ring = SealingKeys(primary=first, readable=(second,))
+    blob = bytearray(Sealer(ring).seal("pw", aad="case-1"))
+    blob[1:9] = second.key_id_bytes
+    with pytest.raises(SealError):
+        Sealer(ring).unseal(bytes(blob), aad="case-1")
+
+
+def test_a_value_under_a_key_not_yet_loaded_opens_after_one_refresh() -> None:
+    """A process that has not seen the rotation yet re-reads its store once."""
+    old = SealingKeys(primary=MasterKey.generate())
+    rotated = old.rotated_to(MasterKey.generate())
+    blob = Sealer(rotated).seal("pw", aad="case-1")
+    source = Switchable(old, rotated)
+    assert Sealer(source).unseal(blob, aad="case-1") == "pw"
+    assert source.seen is rotated
+
+
+def test_mac_subkeys_are_carried_through_rotations_without_the_old_key() -> None:
+    """Digests made before a rotation still match after it; the new ring holds
+    derived subkeys only, so it cannot re-derive the old sealing key."""
+    old = SealingKeys(primary=MasterKey.generate())
+    twice = old.rotated_to(MasterKey.generate()).without_readable()
+    twice = twice.rotated_to(MasterKey.generate()).without_readable()
+    for purpose in MAC_PURPOSES:
+        assert twice.subkey(purpose) == old.subkey(purpose)
+    text = twice.to_text()
+    assert old.primary.to_b64() not in text
+    assert SealingKeys.from_text(text).subkey("custos/codes/v1") == old.subkey("custos/codes/v1")
+
+
+def test_subkey_refuses_an_unregistered_purpose() -> None:
+    with pytest.raises(ValueError, match="not a registered MAC purpose"):
+        SealingKeys(primary=MasterKey.generate()).subkey("custos/new-thing/v1")
+
+
+def test_text_forms_round_trip() -> None:
+    single = SealingKeys(primary=MasterKey.generate())
+    assert single.to_text().strip() == single.primary.to_b64()
+    assert SealingKeys.from_text(single.to_text()).key_ids == single.key_ids
+    rotated = single.rotated_to(MasterKey.generate())
+    again = SealingKeys.from_text(rotated.to_text())
+    assert again.key_ids == rotated.key_ids
+    assert dict(again.carried) == dict(rotated.carried)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        '{"format": "other/1", "primary": "x"}',
+        '{"format": "custos-sealing-keys/1", "primary": "c2VjcmV0", "readable": []}',
+        '{"format": "custos-sealing-keys/1", "primary": "%s", "readable": "x"}',
+    ],
+)
+def test_malformed_rings_are_refused_without_echoing_them(text: str) -> None:
+    if "%s" in text:
+        text = text % MasterKey.generate().to_b64()
+    with pytest.raises(InvalidInput) as caught:
+        SealingKeys.from_text(text)
+    assert "c2VjcmV0" not in str(caught.value)
+
+
+def test_a_key_twice_in_a_ring_is_refused() -> None:
+    key = MasterKey.generate()
+    with pytest.raises(SealingKeysInvalid):
+        SealingKeys(primary=key, readable=(key,))
+
+
+def test_repr_shows_key_ids_only() -> None:
+    ring = SealingKeys(primary=MasterKey.generate())
+    assert ring.primary.key_id in repr(ring)
+    assert ring.primary.to_b64() not in repr(ring)
