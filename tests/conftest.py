@@ -25,6 +25,7 @@ from custos.config import load_settings
 from custos.connectors.builtin import BuiltinDirectory
 from custos.credentials import seal_contexts
 from custos.credentials.keys import MasterKey
+from custos.keystore.file_store import generate_key_file
 from custos.domain.model import (
     Contact,
     ContactKind,
@@ -204,18 +205,24 @@ def make_world(
     *,
     start: datetime = START,
     public_origin: str = "https://recovery.example.org",
+    key_file: bool = False,
     **settings: Any,
 ) -> World:
+    """``key_file``: the sealing key in ``<tmp_path>/sealing.key`` (a store that a
+    rotation can write) instead of the environment."""
     clock = ManualClock(start)
     outbox = tmp_path / "outbox"
     sqlite_file = database_url.removeprefix("sqlite:///")
     if sqlite_file != database_url and not Path(sqlite_file).exists():
         db_templates.copy_sqlite_template(Path(sqlite_file))
+    if key_file:
+        generate_key_file(tmp_path / "sealing.key")
+    else:
+        settings["sealing_key"] = MasterKey.generate().to_b64()
     config = load_settings(
         None,
         data_dir=tmp_path,
         database_url=database_url,
-        sealing_key=MasterKey.generate().to_b64(),
         public_origin=public_origin,
         outbox_dir=outbox,
         **settings,
@@ -233,6 +240,12 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
 @pytest.fixture
 def sqlite_world(tmp_path: Path) -> Iterator[World]:
     yield from _world("sqlite", tmp_path)
+
+
+@pytest.fixture(params=BACKENDS)
+def key_file_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """Like ``world``, with the sealing key in a file (``<tmp_path>/sealing.key``)."""
+    yield from _world(request.param, tmp_path, key_file=True)
 
 
 @contextmanager
@@ -258,14 +271,14 @@ def pg_database() -> Iterator[str]:
         yield url
 
 
-def _world(backend: str, tmp_path: Path) -> Iterator[World]:
+def _world(backend: str, tmp_path: Path, **options: Any) -> Iterator[World]:
     if backend == "sqlite":
-        w = make_world(f"sqlite:///{tmp_path / 'custos.db'}", tmp_path)
+        w = make_world(f"sqlite:///{tmp_path / 'custos.db'}", tmp_path, **options)
         yield w
         w.svc.engine.dispose()
         return
     with pg_database() as url:
-        w = make_world(url, tmp_path)
+        w = make_world(url, tmp_path, **options)
         try:
             yield w
         finally:

@@ -4,15 +4,14 @@ faces (API, CLI, worker command) import this module."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from sqlalchemy import Engine
 
 from custos.clock import Clock, SystemClock
 from custos.config import ConfigError, Settings
 from custos.connectors.registry import ConnectorRegistry
-from custos.credentials.keys import MasterKey
+from custos.keystore.file_store import FileKeyStore, generate_key_file
+from custos.keystore.live import LiveKeys
+from custos.keystore.selection import key_store
 from custos.ledger.signing import KeyRing
 from custos.notify.base import Notifier
 from custos.notify.email import SmtpNotifier
@@ -23,31 +22,15 @@ from custos.signals.keys import SsfKeyRing
 from custos.store.database import make_engine, upgrade
 
 
-def write_key_file(path: Path) -> MasterKey:
-    """Generate a master key into ``path`` with mode 0600 (refuses to overwrite)."""
-    key = MasterKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(key.to_b64() + "\n")
-    return key
-
-
-def load_key(settings: Settings, *, create: bool = False) -> MasterKey:
-    """The master key from ``sealing_key`` or ``sealing_key_file``; with ``create``,
-    a missing key file is generated (the demo). Raises ConfigError."""
-    if settings.sealing_key is not None:
-        return MasterKey.from_b64(settings.sealing_key.get_secret_value())
-    path = settings.effective_key_file
-    if not path.exists():
-        if create:
-            return write_key_file(path)
-        raise ConfigError(
-            f"no sealing key: set CUSTOS_SEALING_KEY or create {path} with 'custos keys generate'"
-        )
-    if path.stat().st_mode & 0o077:
-        raise ConfigError(f"sealing key file {path} must not be readable by others (chmod 600)")
-    return MasterKey.from_b64(path.read_text(encoding="ascii").strip())
+def load_key(settings: Settings, *, create: bool = False) -> LiveKeys:
+    """The sealing key ring from the configured store (``sealing_key_store``:
+    the environment, the key file, or a KMS plug-in), followed while the process
+    runs. With ``create``, a missing key file is generated (the demo). Raises
+    ConfigError."""
+    store = key_store(settings)
+    if create and isinstance(store, FileKeyStore) and not store.path.exists():
+        generate_key_file(store.path)
+    return LiveKeys(store)
 
 
 def bootstrap(

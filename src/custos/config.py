@@ -758,6 +758,11 @@ class Settings(BaseSettings):
     database_url: str | None = None
     sealing_key: SecretStr | None = None
     sealing_key_file: Path | None = None
+    #: Where the sealing key ring lives: auto (env when sealing_key is set, else
+    #: the file), file, env, or a plug-in "package.module:factory" (custos.keystore).
+    sealing_key_store: str = Field(
+        default="auto", pattern=r"^(auto|file|env|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$"
+    )
     public_origin: str = "http://127.0.0.1:8080"
     policy_file: Path | None = None
     host: str = "127.0.0.1"

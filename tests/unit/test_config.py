@@ -150,7 +150,7 @@ def test_load_key_private_file_is_read(tmp_path: Path) -> None:
     path.write_text(key.to_b64() + "\n")
     path.chmod(0o600)
     loaded = load_key(load_settings(None, data_dir=tmp_path))
-    assert loaded.to_b64() == key.to_b64()
+    assert loaded.current().primary.to_b64() == key.to_b64()
 
 
 def test_load_key_create_writes_private_file(tmp_path: Path) -> None:
@@ -159,9 +159,10 @@ def test_load_key_create_writes_private_file(tmp_path: Path) -> None:
     created = load_key(settings, create=True)
     path = data / "sealing.key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert path.read_text().strip() == created.to_b64()
+    assert path.read_text().strip() == created.current().primary.to_b64()
     # The next start reads the same key instead of making another.
-    assert load_key(settings, create=True).to_b64() == created.to_b64()
+    again = load_key(settings, create=True).current().primary
+    assert again.to_b64() == created.current().primary.to_b64()
 
 
 def test_load_key_missing_without_create_raises_config_error(tmp_path: Path) -> None:
@@ -176,7 +177,7 @@ def test_load_key_missing_without_create_raises_config_error(tmp_path: Path) -> 
 def test_load_key_env_key_wins_over_file(tmp_path: Path) -> None:
     key = MasterKey.generate()
     settings = load_settings(None, data_dir=tmp_path, sealing_key=key.to_b64())
-    assert load_key(settings).to_b64() == key.to_b64()
+    assert load_key(settings).current().primary.to_b64() == key.to_b64()
     assert not (tmp_path / "sealing.key").exists()
 
 

@@ -13,6 +13,7 @@ from custos.cli import demo as demo_cli
 from custos.cli import directories
 from custos.cli import export as export_cli
 from custos.cli import incident as incident_cli
+from custos.cli import keys as keys_cli
 from custos.cli import report as report_cli
 from custos.cli import ssf as ssf_cli
 from custos.cli.context import (
@@ -21,7 +22,6 @@ from custos.cli.context import (
     console,
     err_console,
     escape,
-    fail,
     failures,
     state,
 )
@@ -39,16 +39,14 @@ app = command_group("Custos: governed account recovery.")
 db_app = command_group("Database schema.")
 policy_app = command_group("Recovery policy files.")
 case_app = command_group("Recovery cases.")
-keys_app = command_group("The sealing key.")
 app.add_typer(db_app, name="db")
 app.add_typer(policy_app, name="policy")
 app.add_typer(case_app, name="case")
 app.add_typer(operator_app, name="operator")
-app.add_typer(keys_app, name="keys")
+app.add_typer(keys_cli.keys_app, name="keys")
 app.command(name="demo")(demo_cli.demo)
 app.add_typer(audit_cli.audit_app, name="audit")
 app.add_typer(audit_cli.evidence_app, name="evidence")
-keys_app.command("rotate-ledger")(audit_cli.rotate_ledger)
 app.add_typer(directories.connector_app, name="connector")
 app.add_typer(directories.subjects_app, name="subjects")
 app.command(name="drift")(directories.drift)
@@ -78,20 +76,6 @@ def db_upgrade(ctx: typer.Context) -> None:
         settings = state(ctx).settings()
         upgrade(make_engine(settings.effective_database_url))
     console.print("database is at the newest revision")
-
-
-@keys_app.command("generate")
-def keys_generate(ctx: typer.Context) -> None:
-    """Write a new sealing key file (mode 0600); refuses to overwrite one."""
-    from custos.bootstrap import write_key_file
-
-    with failures():
-        path = state(ctx).settings().effective_key_file
-        if path.exists():
-            fail("key_exists", f"{path} exists; it seals live secrets")
-            raise typer.Exit(1)
-        write_key_file(path)
-    console.print(f"sealing key written to {path} (mode 0600)")
 
 
 @policy_app.command("check")

@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from custos.clock import Clock
 from custos.config import Settings
 from custos.connectors.registry import ConnectorRegistry
-from custos.credentials.keys import MasterKey
 from custos.credentials.sealed import Sealer
+from custos.credentials.sealing_keys import KeySource
 from custos.idv.verify import IdvVerifier
 from custos.notify.base import Notifier
 from custos.notify.sms import SmsGateway, SmsOutbox
@@ -27,7 +27,8 @@ class Services:
     settings: Settings
     engine: Engine
     policy: LoadedPolicy
-    key: MasterKey
+    #: The sealing key ring (its MAC subkeys too), followed while the process runs.
+    key: KeySource
     notifier: Notifier
     clock: Clock
     registry: ConnectorRegistry
