@@ -79,6 +79,11 @@ class EventType(StrEnum):
     RECOVERY_CODES_REVOKED = "enrolment:recovery_codes:revoked"
     WEBAUTHN_LINK_SENT = "proofing:webauthn:link_sent"
     LEDGER_KEY_ROTATED = "admin:ledger_key:rotated"
+    #: ``custos keys rotate-sealing`` (R-36): key ids, the store, where the old ring is kept.
+    SEALING_KEY_ROTATION_STARTED = "admin:sealing_key:rotation_started"
+    SEALING_KEY_ROTATION_RESUMED = "admin:sealing_key:rotation_resumed"
+    #: Every value re-sealed; the old keys left the ring (data: counts, key ids).
+    SEALING_KEY_ROTATION_FINISHED = "admin:sealing_key:rotation_finished"
     LEDGER_VERIFIED = "audit:ledger:verified"
     LEDGER_TAMPER_DETECTED = "audit:ledger:tamper_detected"
     EVIDENCE_EXPORTED = "audit:evidence:exported"

@@ -723,3 +723,23 @@ operator_links = Table(
     _ts("expires_at", nullable=False),
     _ts("used_at"),
 )
+
+
+# -- sealing-key rotations (docs/operations.md#rotating-the-sealing-key, 0022) -----
+sealing_rotations = Table(
+    "sealing_rotations",
+    metadata,
+    # One row per rotation: which keys it retires, where the old ring was kept,
+    # how far the re-sealing got (a cursor per sealed column, committed with each
+    # batch, so an interrupted rotation resumes where it stopped). Key ids only.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("new_key_id", String(16), nullable=False),
+    Column("old_key_ids", JSON, nullable=False),
+    Column("retired_copy", String(1000)),
+    Column("state", String(20), nullable=False),
+    Column("cursors", JSON, nullable=False),
+    Column("resealed", JSON, nullable=False),
+    Column("started_by", String(200), nullable=False),
+    _ts("started_at", nullable=False),
+    _ts("finished_at"),
+)
