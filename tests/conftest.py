@@ -25,7 +25,6 @@ from custos.config import load_settings
 from custos.connectors.builtin import BuiltinDirectory
 from custos.credentials import seal_contexts
 from custos.credentials.keys import MasterKey
-from custos.keystore.file_store import generate_key_file
 from custos.domain.model import (
     Contact,
     ContactKind,
@@ -37,6 +36,7 @@ from custos.domain.model import (
     Subject,
     SubjectKind,
 )
+from custos.keystore.file_store import generate_key_file
 from custos.notify.outbox import read_outbox
 from custos.proofing import recovery_code, totp
 from custos.service.notices.outbox_sweep import deliver_due

@@ -66,7 +66,9 @@ def key_file(world: World) -> Path:
 def events(world: World, prefix: str = "admin:sealing_key:") -> list[dict[str, object]]:
     with world.svc.engine.connect() as conn:
         rows = conn.execute(
-            select(ledger.c.canonical).where(ledger.c.type.startswith(prefix)).order_by(ledger.c.seq)
+            select(ledger.c.canonical)
+            .where(ledger.c.type.startswith(prefix))
+            .order_by(ledger.c.seq)
         )
         return [json.loads(r.canonical) for r in rows]
 
@@ -210,11 +212,11 @@ def test_rotation_killed_mid_way_resumes(key_file_world: World) -> None:
     populate(world)
     old_id = live(world).current().primary.key_id
     s = world.svc.settings
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("CUSTOS_")
-    } | {"CUSTOS_DATABASE_URL": s.effective_database_url}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTOS_")} | {
+        "CUSTOS_DATABASE_URL": s.effective_database_url
+    }
     command = [sys.executable, "-m", "custos.cli.main", "--data-dir", str(s.data_dir)]
-    process = subprocess.Popen(  # noqa: S603 - our own CLI
+    process = subprocess.Popen(
         [*command, "keys", "rotate-sealing", "--batch", "1", "--pause", "1", "--settle", "0"],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -231,7 +233,7 @@ def test_rotation_killed_mid_way_resumes(key_file_world: World) -> None:
             process.kill()
     split = counts_by_key(world)
     assert split.get(old_id, 0) > 0
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [*command, "keys", "rotate-sealing", "--settle", "0"],
         env=env,
         capture_output=True,
