@@ -4,22 +4,28 @@ deleted) and out of the live ring at the end, ledger events at start and end."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kms_key_store import KEK_ENV, KmsWrappedStore
 from sealed_world import by_column, hold_notice, not_under_primary, open_everything, populate
 from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
-from conftest import World
+from conftest import BACKENDS, World, make_world, pg_schema
 from custos.bootstrap import bootstrap
+from custos.cli.main import app
+from custos.credentials.keys import MasterKey
 from custos.credentials.sealed import SealError
 from custos.credentials.sealing_keys import SealingKeys
 from custos.keystore.file_store import FileKeyStore
@@ -42,7 +48,7 @@ def cli(world: World, *args: str) -> Result:
         "CUSTOS_OUTBOX_DIR": str(s.effective_outbox),
     }
     return CliRunner().invoke(
-        __import__("custos.cli.main", fromlist=["app"]).app,
+        app,
         ["--data-dir", str(s.data_dir), *args],
         env=env,
     )
@@ -277,7 +283,7 @@ def test_a_key_from_the_environment_is_not_rotated(world: World) -> None:
     s = world.svc.settings
     assert s.sealing_key is not None
     result = CliRunner().invoke(
-        __import__("custos.cli.main", fromlist=["app"]).app,
+        app,
         ["--data-dir", str(s.data_dir), "keys", "rotate-sealing"],
         env={
             "CUSTOS_SEALING_KEY": s.sealing_key.get_secret_value(),
@@ -305,3 +311,45 @@ def test_values_sealed_under_a_retired_key_fail_naming_the_key(key_file_world: W
         fresh.sealer.unseal(old_blob, aad="case-x")
     kept = FileKeyStore(key_file(world).with_name(f"sealing.key.retired-{old_id}"))
     assert kept.load().primary.key_id == old_id
+
+
+@pytest.fixture(params=BACKENDS)
+def kms_world(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[World]:
+    """A World whose sealing keys live in the test KMS plug-in (tests/kms_key_store.py)."""
+    kek = secrets.token_bytes(32)
+    monkeypatch.setenv(KEK_ENV, base64.b64encode(kek).decode())
+    KmsWrappedStore(tmp_path / "sealing-keys.wrapped", kek).save(
+        SealingKeys(primary=MasterKey.generate())
+    )
+    plugin = {"sealing_key_store": "kms_key_store:store"}
+    if request.param == "sqlite":
+        w = make_world(f"sqlite:///{tmp_path / 'custos.db'}", tmp_path, **plugin)
+        yield w
+        w.svc.engine.dispose()
+        return
+    with pg_schema() as url:
+        w = make_world(url, tmp_path, **plugin)
+        yield w
+        w.svc.engine.dispose()
+
+
+def test_rotation_through_a_kms_key_store_plugin(kms_world: World) -> None:
+    """The KMS seam: a plug-in store named in the configuration is rotated like
+    the file; the old ring is kept where the plug-in says, wrapped."""
+    world = kms_world
+    populate(world, subjects=1)
+    store = live(world).store
+    assert isinstance(store, KmsWrappedStore)
+    old = live(world).current()
+    report = rotate_sealing_key(world.svc, live(world), settle_s=0)
+    assert report.finished
+    assert report.retired_copy == (
+        f"test KMS, wrapped ring in {store.path}.retired-{old.primary.key_id}"
+    )
+    assert old.primary.to_b64() not in store.path.read_text()
+    assert counts_by_key(world) == {
+        live(world).current().primary.key_id: sum(by_column(world.svc).values())
+    }
+    assert open_everything(another_process(world)) > 0
