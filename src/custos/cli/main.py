@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from custos.cli import audit as audit_cli
+from custos.cli import backup as backup_cli
 from custos.cli import demo as demo_cli
 from custos.cli import directories
 from custos.cli import export as export_cli
@@ -45,6 +46,8 @@ app.add_typer(case_app, name="case")
 app.add_typer(operator_app, name="operator")
 app.add_typer(keys_cli.keys_app, name="keys")
 app.command(name="demo")(demo_cli.demo)
+app.command(name="backup")(backup_cli.backup)
+app.command(name="restore")(backup_cli.restore)
 app.add_typer(audit_cli.audit_app, name="audit")
 app.add_typer(audit_cli.evidence_app, name="evidence")
 app.add_typer(directories.connector_app, name="connector")

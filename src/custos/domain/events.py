@@ -84,6 +84,10 @@ class EventType(StrEnum):
     SEALING_KEY_ROTATION_RESUMED = "admin:sealing_key:rotation_resumed"
     #: Every value re-sealed; the old keys left the ring (data: counts, key ids).
     SEALING_KEY_ROTATION_FINISHED = "admin:sealing_key:rotation_finished"
+    #: ``custos backup``: where, the copy's SHA-256, the ledger size and root it holds.
+    DATABASE_BACKED_UP = "admin:database:backed_up"
+    #: ``custos restore``: from which backup, what was lost, whether it was forced.
+    DATABASE_RESTORED = "admin:database:restored"
     LEDGER_VERIFIED = "audit:ledger:verified"
     LEDGER_TAMPER_DETECTED = "audit:ledger:tamper_detected"
     EVIDENCE_EXPORTED = "audit:evidence:exported"

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 if TYPE_CHECKING:
@@ -99,3 +99,23 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(engine), revision)
+
+
+def known_revisions() -> set[str]:
+    """Every migration revision this version of Custos ships."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return {script.revision for script in ScriptDirectory.from_config(cfg).walk_revisions()}
+
+
+def schema_revisions(conn: Connection) -> list[str]:
+    """The revisions the database behind ``conn`` is at (``alembic_version``),
+    sorted; empty for a database never migrated."""
+    if not inspect(conn).has_table("alembic_version"):
+        return []
+    return sorted(
+        str(r) for r in conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
+    )

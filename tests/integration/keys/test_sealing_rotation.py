@@ -17,14 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 from kms_key_store import KEK_ENV, KmsWrappedStore
 from sealed_world import by_column, hold_notice, not_under_primary, open_everything, populate
 from sqlalchemy import select
-from typer.testing import CliRunner, Result
 
 from conftest import BACKENDS, World, make_world, pg_schema
 from custos.bootstrap import bootstrap
-from custos.cli.main import app
 from custos.credentials.keys import MasterKey
 from custos.credentials.sealed import SealError
 from custos.credentials.sealing_keys import SealingKeys
@@ -35,23 +34,6 @@ from custos.service.keys.sealing_rotation import rotate_sealing_key
 from custos.service.ports import Services
 from custos.store import sealed_inventory as inventory
 from custos.store.tables import ledger, sealing_rotations
-
-
-def cli(world: World, *args: str) -> Result:
-    """``custos`` on the World's database and data folder, key from its file."""
-    s = world.svc.settings
-    env: dict[str, str | None] = {
-        "CUSTOS_SEALING_KEY": None,
-        "CUSTOS_SEALING_KEY_FILE": None,
-        "CUSTOS_CONFIG": None,
-        "CUSTOS_DATABASE_URL": s.effective_database_url,
-        "CUSTOS_OUTBOX_DIR": str(s.effective_outbox),
-    }
-    return CliRunner().invoke(
-        app,
-        ["--data-dir", str(s.data_dir), *args],
-        env=env,
-    )
 
 
 def live(world: World) -> LiveKeys:
@@ -101,7 +83,7 @@ def test_rotation_reseals_every_value_and_keeps_the_old_ring(
     old_id = live(world).current().primary.key_id
     old_text = key_file(world).read_text()
 
-    result = cli(world, "keys", "rotate-sealing", "--batch", "3", "--settle", "0")
+    result = run_cli(world, "keys", "rotate-sealing", "--batch", "3", "--settle", "0")
     assert result.exit_code == 0, result.output + result.stderr
     assert "rotation finished" in result.output
     retired = key_file(world).with_name(f"sealing.key.retired-{old_id}")
@@ -135,7 +117,7 @@ def test_rotation_reseals_every_value_and_keeps_the_old_ring(
     text = json.dumps([started, finished])
     assert SealingKeys.from_text(old_text).primary.to_b64() not in text
     assert ring.primary.to_b64() not in text
-    verify = cli(world, "audit", "verify")
+    verify = run_cli(world, "audit", "verify")
     assert verify.exit_code == 0, verify.output + verify.stderr
 
 
@@ -263,15 +245,15 @@ def test_batches_option_stops_with_both_keys_readable(key_file_world: World) -> 
     world = key_file_world
     populate(world)
     old_id = live(world).current().primary.key_id
-    first = cli(world, "keys", "rotate-sealing", "--batch", "2", "--batches", "1")
+    first = run_cli(world, "keys", "rotate-sealing", "--batch", "2", "--batches", "1")
     assert first.exit_code == 0, first.output + first.stderr
     assert "stopped after 1 batch(es)" in first.output
-    status = cli(world, "keys", "status")
+    status = run_cli(world, "keys", "status")
     assert f"also opens: {old_id}" in status.output
     assert "running" in status.output
-    rest = cli(world, "keys", "rotate-sealing", "--settle", "0")
+    rest = run_cli(world, "keys", "rotate-sealing", "--settle", "0")
     assert rest.exit_code == 0 and "rotation finished" in rest.output
-    status = json.loads(cli(world, "keys", "status", "--json").output)
+    status = json.loads(run_cli(world, "keys", "status", "--json").output)
     assert status["readable_key_ids"] == [] and status["rotation"]["state"] == "finished"
     assert all(list(v) == [status["primary_key_id"]] for v in status["sealed_values"].values())
 
@@ -280,17 +262,8 @@ def test_a_key_from_the_environment_is_not_rotated(world: World) -> None:
     """Custos cannot write the environment: refused before anything changes."""
     populate(world, subjects=1)
     before = counts_by_key(world)
-    s = world.svc.settings
-    assert s.sealing_key is not None
-    result = CliRunner().invoke(
-        app,
-        ["--data-dir", str(s.data_dir), "keys", "rotate-sealing"],
-        env={
-            "CUSTOS_SEALING_KEY": s.sealing_key.get_secret_value(),
-            "CUSTOS_DATABASE_URL": s.effective_database_url,
-            "CUSTOS_CONFIG": None,
-        },
-    )
+    assert world.svc.settings.sealing_key is not None
+    result = run_cli(world, "keys", "rotate-sealing")
     assert result.exit_code == 1
     assert "key_store_read_only" in result.stderr
     assert counts_by_key(world) == before
