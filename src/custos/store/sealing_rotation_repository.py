@@ -16,6 +16,8 @@ from custos.store.tables import sealing_rotations
 
 RUNNING = "running"
 FINISHED = "finished"
+#: Claimed, but stopped before the key store held the new key: nothing used it.
+ABANDONED = "abandoned"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,4 +113,12 @@ def finish(conn: Connection, rotation_id: int, *, now: datetime) -> None:
         update(sealing_rotations)
         .where(sealing_rotations.c.id == rotation_id)
         .values(state=FINISHED, finished_at=now)
+    )
+
+
+def abandon(conn: Connection, rotation_id: int, *, now: datetime) -> None:
+    conn.execute(
+        update(sealing_rotations)
+        .where(sealing_rotations.c.id == rotation_id)
+        .values(state=ABANDONED, finished_at=now)
     )

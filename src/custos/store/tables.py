@@ -742,4 +742,12 @@ sealing_rotations = Table(
     Column("started_by", String(200), nullable=False),
     _ts("started_at", nullable=False),
     _ts("finished_at"),
+    # One rotation at a time, held by the database across processes.
+    Index(
+        "uq_sealing_rotations_running",
+        "state",
+        unique=True,
+        sqlite_where=text("state = 'running'"),
+        postgresql_where=text("state = 'running'"),
+    ),
 )

@@ -21,6 +21,7 @@ from cli_runner import run_cli
 from kms_key_store import KEK_ENV, KmsWrappedStore
 from sealed_world import by_column, hold_notice, not_under_primary, open_everything, populate
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from conftest import BACKENDS, World, make_world, pg_schema
 from custos.bootstrap import bootstrap
@@ -30,9 +31,10 @@ from custos.credentials.sealing_keys import SealingKeys
 from custos.keystore.file_store import FileKeyStore
 from custos.keystore.live import LiveKeys
 from custos.service.console import operator_factors
-from custos.service.keys.sealing_rotation import rotate_sealing_key
+from custos.service.keys.sealing_rotation import SealingRotationMismatch, rotate_sealing_key
 from custos.service.ports import Services
 from custos.store import sealed_inventory as inventory
+from custos.store import sealing_rotation_repository as rotations
 from custos.store.tables import ledger, sealing_rotations
 
 
@@ -326,3 +328,47 @@ def test_rotation_through_a_kms_key_store_plugin(kms_world: World) -> None:
         live(world).current().primary.key_id: sum(by_column(world.svc).values())
     }
     assert open_everything(another_process(world)) > 0
+
+
+def test_a_start_that_never_reached_the_key_store_is_given_up(key_file_world: World) -> None:
+    """Claimed in the database, stopped before the store held the new key: no
+    value can be under that key, so the next run abandons the claim and
+    rotates afresh."""
+    world = key_file_world
+    populate(world, subjects=1)
+    old_id = live(world).current().primary.key_id
+    with world.svc.uow() as uow:
+        rotations.start(
+            uow.conn,
+            new_key_id="00" * 8,
+            old_key_ids=[old_id],
+            retired_copy=None,
+            by="test",
+            now=world.clock.now(),
+        )
+        uow.commit()
+    report = rotate_sealing_key(world.svc, live(world), settle_s=0)
+    assert report.finished and not report.resumed
+    with world.svc.engine.connect() as conn:
+        states = [r.state for r in conn.execute(select(sealing_rotations).order_by("id"))]
+    assert states == ["abandoned", "finished"]
+    assert not_under_primary(world.svc) == 0
+
+
+def test_one_rotation_at_a_time_is_held_by_the_database(key_file_world: World) -> None:
+    world = key_file_world
+    claim = {
+        "new_key_id": "11" * 8,
+        "old_key_ids": ["22" * 8],
+        "retired_copy": None,
+        "by": "test",
+        "now": world.clock.now(),
+    }
+    with world.svc.uow() as uow:
+        rotations.start(uow.conn, **claim)  # type: ignore[arg-type]
+        uow.commit()
+    with pytest.raises(IntegrityError), world.svc.uow() as uow:
+        rotations.start(uow.conn, **{**claim, "new_key_id": "33" * 8})  # type: ignore[arg-type]
+        uow.commit()
+    with pytest.raises(SealingRotationMismatch, match="put back the ring it wrote"):
+        rotate_sealing_key(world.svc, live(world), settle_s=0)

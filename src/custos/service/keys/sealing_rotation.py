@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import IntegrityError
+
 from custos.credentials.keys import MasterKey
 from custos.credentials.sealed import Sealer, SealError, prefix_of
 from custos.credentials.sealing_keys import SealingKeys
@@ -129,31 +131,52 @@ def _begin(svc: Services, live: LiveKeys, actor: str) -> RotationReport:
     with svc.uow() as uow:
         under_way = rotations.running(uow.conn)
     if under_way is not None:
-        if ring.primary.key_id != under_way.new_key_id:
+        if ring.primary.key_id == under_way.new_key_id:
+            return _record_start(svc, live, actor, under_way, resumed=True)
+        if ring.readable or ring.primary.key_id not in under_way.old_key_ids:
             raise SealingRotationMismatch(
                 f"the rotation under way (#{under_way.id}) seals under key "
                 f"{under_way.new_key_id}, but the key store ({live.store.description}) "
                 f"seals under {ring.primary.key_id}: put back the ring it wrote, "
                 "or the one kept at " + (under_way.retired_copy or "the start")
             )
-        return _record_start(svc, live, actor, under_way, resumed=True)
-    if not ring.readable:
-        kept = live.store.keep_retired(ring)
-        live.replace(ring.rotated_to(MasterKey.generate()))
-        ring = live.current()
-    else:
-        kept = None  # a start that stopped between the store and the database
-    with svc.uow() as uow:
-        started = rotations.start(
-            uow.conn,
-            new_key_id=ring.primary.key_id,
-            old_key_ids=[k.key_id for k in ring.readable],
-            retired_copy=kept,
-            by=actor,
-            now=svc.clock.now(),
-        )
-        uow.commit()
+        # Claimed, but the store never got the new ring (stopped in between): no
+        # value can be sealed under a key no store held. Give it up, start afresh.
+        with svc.uow() as uow:
+            rotations.abandon(uow.conn, under_way.id, now=svc.clock.now())
+            uow.commit()
+    if ring.readable:  # a ring under rotation that no claim describes: carry it on
+        started = _claim(svc, ring, retired_copy=None, actor=actor)
+        return _record_start(svc, live, actor, started, resumed=False)
+    # Keep the old ring first: a store Custos cannot write refuses here, before
+    # anything changed; then claim (one rotation at a time), then switch the store.
+    kept = live.store.keep_retired(ring)
+    rotated = ring.rotated_to(MasterKey.generate())
+    started = _claim(svc, rotated, retired_copy=kept, actor=actor)
+    live.replace(rotated)
     return _record_start(svc, live, actor, started, resumed=False)
+
+
+def _claim(
+    svc: Services, ring: SealingKeys, *, retired_copy: str | None, actor: str
+) -> rotations.Rotation:
+    try:
+        with svc.uow() as uow:
+            started = rotations.start(
+                uow.conn,
+                new_key_id=ring.primary.key_id,
+                old_key_ids=[k.key_id for k in ring.readable],
+                retired_copy=retired_copy,
+                by=actor,
+                now=svc.clock.now(),
+            )
+            uow.commit()
+    except IntegrityError:
+        raise SealingRotationError(
+            "another sealing-key rotation started at the same moment; let it run "
+            "('custos keys status')"
+        ) from None
+    return started
 
 
 def _record_start(

@@ -31,7 +31,16 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sealing_rotations")),
     )
+    op.create_index(
+        "uq_sealing_rotations_running",
+        "sealing_rotations",
+        ["state"],
+        unique=True,
+        sqlite_where=sa.text("state = 'running'"),
+        postgresql_where=sa.text("state = 'running'"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_sealing_rotations_running", table_name="sealing_rotations")
     op.drop_table("sealing_rotations")
