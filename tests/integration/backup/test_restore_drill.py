@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from cli_runner import run_cli
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, text
 
 from conftest import World, make_world, pg_schema
 from custos.domain.events import DomainEvent, EventType
@@ -305,3 +305,44 @@ def test_a_backup_taken_while_writes_continue_is_one_consistent_state(
     assert report.restored.ledger_size == manifest.facts.ledger_size
     assert report.loss is not None and report.loss.entries >= 3
     assert report.ok, (report.notes, report.audit)
+
+
+def test_restore_after_losing_the_database(signed: World, tmp_path: Path) -> None:
+    """Disaster recovery: the database is gone (an empty file or schema), the
+    witness file remains. Its heads past the backup still refuse a silent
+    rollback (which cases cannot be told any more); forced, the backup is back
+    and its evidence verifies."""
+    world = signed
+    witness = tmp_path / "witness.jsonl"
+    world.svc.settings = world.svc.settings.model_copy(update={"ledger_witness_file": witness})
+    case_id = recover(world, "olivia")
+    dest = tmp_path / "backup"
+    manifest = make_backup(world.svc, dest)
+    recover(world, "quentin")
+    seen = sign_tree_head(world.svc)
+    world.svc.engine.dispose()
+    if world.svc.engine.dialect.name == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{world.svc.engine.url.database}{suffix}").unlink(missing_ok=True)
+    else:
+        with world.svc.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            schema = c.execute(text("SELECT current_schema()")).scalar_one()
+            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            c.execute(text(f'CREATE SCHEMA "{schema}"'))
+        world.svc.engine.dispose()
+
+    refused = run_cli(world, "restore", str(dest))
+    assert refused.exit_code == 1, refused.output
+    message = " ".join(refused.stderr.split())
+    assert "restore_rollback" in message
+    assert f"seen at size {seen.tree_size}" in message
+    assert "which cases cannot be told" in message
+
+    report = restore_backup(world.svc, dest, force=True)
+    assert report.safety_copy is None  # nothing to save
+    assert report.loss is not None and not report.loss.known
+    assert report.restored.cases == manifest.facts.cases == 1
+    assert report.proofs and all(p.ok for p in report.proofs)
+    pack = tmp_path / "olivia.zip"
+    assert run_cli(world, "evidence", "export", case_id, "-o", str(pack)).exit_code == 0
+    assert verify_pack(pack.read_bytes(), key_ring(world.svc).active().public).ok
