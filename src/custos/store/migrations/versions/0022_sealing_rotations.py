@@ -1,7 +1,7 @@
 """sealing-key rotations: progress of the online re-sealing (resumable)
 
 Revision ID: 0022
-Revises: 0016
+Revises: 0019
 Create Date: 2026-12-10 09:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022"
-down_revision = "0016"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
