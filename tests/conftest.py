@@ -286,16 +286,53 @@ def _world(backend: str, tmp_path: Path, **options: Any) -> Iterator[World]:
 
 
 #: Fixtures whose server binds fixed ports (the Samba AD domain controller: 389
-#: and 636): under pytest-xdist every test using one runs in the same worker.
+#: and 636): under pytest-xdist every test using one must run in one worker.
 FIXED_PORT_FIXTURES = frozenset({"samba_dc", "ad_harness"})
+#: The test modules that start the domain controller; with the contract suite's
+#: ``[ad]`` tests they form the "samba-ad" group of the scheduler below.
+SAMBA_MODULES = (
+    "test_active_directory_batch.py",
+    "test_active_directory_connector.py",
+    "test_attribute_mapping_samba.py",
+    "test_privileged_chain_samba_lemonldap.py",
+    "test_propagation_faults.py",
+)
+
+
+def runs_samba(nodeid: str) -> bool:
+    """Whether the test ``nodeid`` belongs to the "samba-ad" group."""
+    path, _, rest = nodeid.partition("::")
+    return path.endswith(SAMBA_MODULES) or rest.endswith("[ad]")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep the Samba AD tests in one xdist group (``--dist loadgroup``): two
-    workers would each start a domain controller on the same ports."""
-    for item in items:
-        fixtures = set(getattr(item, "fixturenames", ()))
-        callspec = getattr(item, "callspec", None)
-        harness = callspec.params.get("harness") if callspec is not None else None
-        if fixtures & FIXED_PORT_FIXTURES or harness == "ad":
-            item.add_marker(pytest.mark.xdist_group("samba-ad"))
+    """Refuse to run a test that starts the Samba AD domain controller outside
+    the "samba-ad" group: two xdist workers would each start one on the same
+    ports. The group is decided from the test's id (SAMBA_MODULES, ``[ad]``):
+    the scheduler sees ids only."""
+    strays = [
+        item.nodeid
+        for item in items
+        if set(getattr(item, "fixturenames", ())) & FIXED_PORT_FIXTURES
+        and not runs_samba(item.nodeid)
+    ]
+    if strays:
+        raise pytest.UsageError(
+            "tests using the Samba AD domain controller must be in a module named in "
+            "tests/conftest.py SAMBA_MODULES: " + ", ".join(strays)
+        )
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``--dist loadgroup``: every Samba AD test in one work unit (so one
+    worker), every other test on its own. (pytest-xdist's own xdist_group mark
+    rewrites ``item._nodeid``, which pytest 9 no longer reads.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class SambaGroupScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "samba-ad" if runs_samba(nodeid) else nodeid
+
+    return SambaGroupScheduling(config, log)
