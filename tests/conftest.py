@@ -10,7 +10,7 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from custos.domain.model import (
 from custos.keystore.file_store import generate_key_file
 from custos.notify.outbox import read_outbox
 from custos.proofing import recovery_code, totp
+from custos.service.holds.commands import place_hold
 from custos.service.notices.outbox_sweep import deliver_due
 from custos.service.ports import Services
 from custos.service.recovery.operators import add_operator
@@ -107,7 +108,6 @@ class World:
             employment=employment,
             privileged=privileged,
             groups=frozenset(groups),
-            holds=frozenset(holds),
             contacts=(
                 Contact(ContactKind.EMAIL, f"{subject_id}@example.org", True),
                 Contact(ContactKind.EMAIL, f"{subject_id}@old.example.org", False),
@@ -134,7 +134,20 @@ class World:
                 for code in generated:
                     uow.enrolments.add_recovery_code(subject_id, code.lookup_id, code.hash, now=now)
                 self.recovery_codes[subject_id] = [c.plain for c in generated]
+            for hold in holds:  # records, as security would set them (docs/holds.md)
+                place_hold(
+                    uow,
+                    kind=str(hold),
+                    subject_id=subject_id,
+                    group=None,
+                    reason=f"test {hold}",
+                    ticket="TEST-1",
+                    set_by="system:test",
+                    set_by_person=None,
+                    now=now,
+                )
             uow.commit()
+            subject = replace(subject, holds=frozenset(str(h) for h in holds))
         self.directory.create_account(subject_id, secrets.token_urlsafe(20))
         return subject
 

@@ -24,12 +24,14 @@ from custos.domain.model import (
 )
 from custos.proofing import recovery_code, totp
 from custos.service.ceremonies.webauthn_ceremonies import user_handle
+from custos.service.holds.commands import place_hold
 from custos.service.ports import Services
 from custos.service.recovery.operators import add_operator
 from custos.store.unit_of_work import UnitOfWork
 
 DIRECTORY = "directory"
 DOMAIN = "example.org"
+SEED_ACTOR = "system:demo-seed"
 
 STAFF = [
     "alice",
@@ -126,10 +128,18 @@ def organisation() -> list[Subject]:
             employment=Employment.NONE,
             groups=frozenset({"staff"}),
         ),
-        _human("quinn", groups=frozenset({"staff"}), holds=frozenset({Hold.LEGAL_HOLD})),
-        _human("uma", groups=frozenset({"staff"}), holds=frozenset({Hold.INCIDENT_FREEZE})),
+        _human("quinn", groups=frozenset({"staff"})),
+        _human("uma", groups=frozenset({"staff"})),
     ]
     return subjects
+
+
+#: Holds the demo starts with (subject, kind, reason, ticket): records like any
+#: other, set by the seed, so any security approver may lift them.
+HOLDS: list[tuple[str, Hold, str, str]] = [
+    ("quinn", Hold.LEGAL_HOLD, "litigation hold on quinn's mailbox and accounts", "LEGAL-2041"),
+    ("uma", Hold.INCIDENT_FREEZE, "account under investigation after a phishing report", "IR-77"),
+]
 
 
 def _enrol_key(svc: Services, uow: UnitOfWork, subject: Subject, now: datetime) -> dict[str, str]:
@@ -140,7 +150,7 @@ def _enrol_key(svc: Services, uow: UnitOfWork, subject: Subject, now: datetime) 
         subject.id,
         AuthenticatorKind.WEBAUTHN,
         label="demo security key",
-        by="system:demo-seed",
+        by=SEED_ACTOR,
         now=now,
     )
     uow.authenticators.add_credential(
@@ -180,6 +190,18 @@ def seed(svc: Services) -> SeedResult:
                 for code in codes:
                     uow.enrolments.add_recovery_code(subject.id, code.lookup_id, code.hash, now=now)
                 result.recovery_codes[subject.id] = [c.plain for c in codes]
+        for subject_id, kind, reason, ticket in HOLDS:
+            place_hold(
+                uow,
+                kind=str(kind),
+                subject_id=subject_id,
+                group=None,
+                reason=reason,
+                ticket=ticket,
+                set_by=SEED_ACTOR,
+                set_by_person=None,
+                now=now,
+            )
         uow.commit()
     for subject in subjects:
         directory.create_account(subject.id, secrets.token_urlsafe(24))
@@ -187,7 +209,7 @@ def seed(svc: Services) -> SeedResult:
     result.subjects = len(subjects)
     for name, roles, scope, groups in OPERATORS:
         _, token = add_operator(
-            svc, name=name, roles=roles, scope=scope, groups=groups, actor="system:demo-seed"
+            svc, name=name, roles=roles, scope=scope, groups=groups, actor=SEED_ACTOR
         )
         result.operator_tokens[name] = token
     return result

@@ -6,6 +6,7 @@ Hierarchy::
     ├── IllegalTransition          case_illegal_transition
     ├── NotFound                   not_found
     ├── SeparationOfDuties         sod_violation
+    │   └── HoldLiftBySetter       hold_lift_by_setter
     ├── OutOfScope                 out_of_scope
     ├── NotAuthorized              not_authorized
     │   └── ReauthenticationRequired  reauthentication_required
@@ -18,6 +19,7 @@ Hierarchy::
     ├── ProofingIncomplete         proofing_incomplete
     ├── Throttled                  throttled
     ├── AlreadyDecided             already_decided
+    │   └── HoldNotStanding        hold_not_standing
     ├── TokenInvalid               token_invalid
     ├── PasswordRejected           password_rejected
     ├── CaseExpired                case_expired
@@ -55,6 +57,12 @@ class NotFound(DomainError):
 
 class SeparationOfDuties(DomainError):
     error_id = "sod_violation"
+
+
+class HoldLiftBySetter(SeparationOfDuties):
+    """The person who set a hold tries to lift it: a different person must."""
+
+    error_id = "hold_lift_by_setter"
 
 
 class OutOfScope(DomainError):
@@ -125,6 +133,12 @@ class Throttled(DomainError):
 
 class AlreadyDecided(DomainError):
     error_id = "already_decided"
+
+
+class HoldNotStanding(AlreadyDecided):
+    """The hold was lifted already, or its end time passed."""
+
+    error_id = "hold_not_standing"
 
 
 class TokenInvalid(DomainError):

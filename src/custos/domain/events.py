@@ -129,6 +129,13 @@ class EventType(StrEnum):
     OPERATOR_SECOND_FACTOR_RESET = "admin:operator:second_factor_reset"
     #: A one-time console link for an operator (data: purpose, expires_at; never the link).
     OPERATOR_LINK_ISSUED = "admin:operator:link_issued"
+    # Holds (docs/holds.md): set, lifted by another person, or ended by their end time.
+    HOLD_SET = "governance:hold:set"
+    HOLD_LIFTED = "governance:hold:lifted"
+    #: A lift refused (data: the rule, e.g. the setter may not lift their own hold).
+    HOLD_LIFT_REFUSED = "governance:hold:lift_refused"
+    #: The worker ended a hold whose end time passed.
+    HOLD_EXPIRED = "governance:hold:expired"
 
 
 class Outcome(StrEnum):

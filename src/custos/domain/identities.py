@@ -23,8 +23,12 @@ class Employment(StrEnum):
 
 
 class Hold(StrEnum):
+    """The hold kinds every policy knows (``domain/holds.py``); a policy may add
+    kinds of its own, so a subject's holds are plain strings."""
+
     LEGAL_HOLD = "legal_hold"
     INCIDENT_FREEZE = "incident_freeze"
+    FRAUD = "fraud"
 
 
 class Channel(StrEnum):
@@ -102,7 +106,11 @@ class Subject:
     #: may request a shared account's recovery, and every owner is told.
     owners: tuple[str, ...] = ()
     contacts: tuple[Contact, ...] = ()
-    holds: frozenset[Hold] = frozenset()
+    #: The kinds of the holds standing on the subject or on one of its groups
+    #: (``domain/holds.py``), as the store read them at the unit of work's time.
+    #: Holds are records of their own: set and lift them through
+    #: ``service/holds``, never through this field.
+    holds: frozenset[str] = frozenset()
     accounts: tuple[LinkedAccount, ...] = ()
     mfa_bound: bool = False
     time_zone: str = "UTC"

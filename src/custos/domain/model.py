@@ -52,7 +52,13 @@ from custos.domain.identities import (
     SubjectKind as SubjectKind,
 )
 from custos.domain.recovery_rules import ProofKind
-from custos.domain.states import OPEN_FOR_DECISION, CaseState, check_move
+from custos.domain.states import (
+    HOLD_RETURNS,
+    OPEN_FOR_DECISION,
+    CaseState,
+    check_move,
+    check_return,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +163,11 @@ class Case:
     validated_by: str | None = None
     validated_at: datetime | None = None
     outcome_reason: str = ""
+    #: The state a hold blocked the case in, and when: it goes back there when
+    #: the last hold on its subject ends (``hold``, ``release``). None for a case
+    #: not blocked by a hold (a fraud flag, a block tier, a refusal at opening).
+    held_from: CaseState | None = None
+    held_at: datetime | None = None
     version: int = 0
     pending_events: list[DomainEvent] = field(default_factory=list)
 
@@ -186,6 +197,9 @@ class Case:
 
     def move(self, target: CaseState, *, at: datetime, actor: str, reason: str = "") -> None:
         check_move(self.state, target)
+        self._enter(target, at=at, actor=actor, reason=reason)
+
+    def _enter(self, target: CaseState, *, at: datetime, actor: str, reason: str) -> None:
         previous = self.state
         self.state = target
         self.updated_at = at
@@ -199,6 +213,38 @@ class Case:
             reason=reason,
             data={"from": str(previous), "to": str(target)},
         )
+
+    # -- holds -------------------------------------------------------------------
+    def hold(self, *, at: datetime, actor: str, reason: str) -> bool:
+        """Block the case because a hold stands on its subject, remembering where
+        it stood; False (nothing changes) unless it waits on evidence, a decision
+        or the subject (``HOLD_RETURNS``): a case being propagated, already
+        blocked or closed is left as it is."""
+        if self.state not in HOLD_RETURNS:
+            return False
+        self.held_from, self.held_at = self.state, at
+        self.move(CaseState.BLOCKED, at=at, actor=actor, reason=reason)
+        return True
+
+    def release(self, *, at: datetime, actor: str, reason: str) -> bool:
+        """The last hold on the subject ended: go back to the state the hold
+        blocked the case in. The time spent held does not count against the
+        case's lifetime (its expiry moves on by as much); a one-time link sent
+        before keeps its own expiry. False for a case no hold blocked."""
+        if self.state != CaseState.BLOCKED or self.held_from is None:
+            return False
+        back = self.held_from
+        check_return(self.state, back)
+        if self.held_at is not None and at > self.held_at:
+            self.expires_at += at - self.held_at
+        self.held_from = self.held_at = None
+        self._enter(back, at=at, actor=actor, reason=reason)
+        return True
+
+    def keep_blocked(self) -> None:
+        """The block no longer ends with the holds (a fraud flag on this very
+        case): leaving it takes the break-glass path or a cancellation."""
+        self.held_from = self.held_at = None
 
     # -- expiry ----------------------------------------------------------------
     def is_expired(self, now: datetime) -> bool:

@@ -1,7 +1,8 @@
 """The recovery case state machine: legal moves are data in this module.
 
 The diagram beside this module (``docs/case-states.mmd``) draws the same
-table; ``tests/unit/domain/test_states.py`` checks that the two agree.
+tables (``TRANSITIONS``, and ``HOLD_RETURNS`` as edges labelled "last hold
+ends"); ``tests/unit/domain/test_states.py`` checks that they agree.
 States are stored as strings: a renamed state gets a new name, never a reused one.
 """
 
@@ -61,6 +62,15 @@ OPEN_FOR_DECISION: frozenset[CaseState] = frozenset(
 )
 
 
+#: Where a case a hold blocked goes back to when the last hold on its subject
+#: ends: the state it stood in when the hold blocked it, one of these (a case
+#: waiting on evidence, a decision or the subject; propagation is not stopped by
+#: a hold). Kept apart from TRANSITIONS on purpose: ``blocked -> approved`` is
+#: no way around approval, because only the state the case had already reached
+#: is allowed back (``Case.release`` holds it). See docs/holds.md.
+HOLD_RETURNS: frozenset[CaseState] = OPEN_FOR_DECISION
+
+
 def can_move(current: CaseState, target: CaseState) -> bool:
     """Whether ``current -> target`` is a legal move."""
     return target in TRANSITIONS[current]
@@ -71,6 +81,19 @@ def check_move(current: CaseState, target: CaseState) -> None:
     if not can_move(current, target):
         raise IllegalTransition(
             f"a case in state '{current}' cannot move to '{target}'",
+            current=str(current),
+            target=str(target),
+        )
+
+
+def check_return(current: CaseState, target: CaseState) -> None:
+    """Raise :class:`IllegalTransition` unless a case in ``current`` may go back
+    to ``target`` because its last hold ended (``blocked`` to a HOLD_RETURNS
+    state). Whether ``target`` is the state the case was blocked in is the
+    case's own check (``Case.release``)."""
+    if current != CaseState.BLOCKED or target not in HOLD_RETURNS:
+        raise IllegalTransition(
+            f"a case in state '{current}' cannot go back to '{target}' when a hold ends",
             current=str(current),
             target=str(target),
         )

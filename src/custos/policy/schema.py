@@ -7,6 +7,7 @@ Document shape (``docs/policy.md`` is the reference)::
     ├── risk_bands: {name: [lo, hi]}   cover 0..100, no gap, no overlap
     ├── defaults: Defaults             case_ttl, max_proofing_failures, approval_expiry,
     │                                  attestation_requests (caps per subject and attester)
+    ├── holds: HoldsSection            extra hold kinds; who sets and who lifts a hold
     └── tiers: [Tier, ...]             first match wins
         ├── name, description, match: Match
         ├── action, instructions (refuse), channels, proofing: Proofing, approvals
@@ -41,13 +42,14 @@ from pydantic import (
     model_validator,
 )
 
+from custos.domain.holds import BUILT_IN_KINDS, KIND_PATTERN, HoldRules
 from custos.domain.identities import REFUSING_ACTIONS
 from custos.domain.model import (
     REPROOFING,
     Channel,
     CredentialAction,
     Employment,
-    Hold,
+    Role,
     SubjectKind,
 )
 from custos.domain.recovery_rules import tier_problems
@@ -234,7 +236,10 @@ Kinds = Annotated[
 Employments = Annotated[
     tuple[Employment, ...], BeforeValidator(_one_or_many), AfterValidator(_non_empty)
 ]
-Holds = Annotated[tuple[Hold, ...], BeforeValidator(_one_or_many), AfterValidator(_non_empty)]
+#: A hold kind: a built-in one or one the policy's ``holds.kinds`` adds (checked
+#: by the document, which knows both).
+HoldKind = Annotated[StrictStr, Field(pattern=KIND_PATTERN.pattern)]
+Holds = Annotated[tuple[HoldKind, ...], BeforeValidator(_one_or_many), AfterValidator(_non_empty)]
 Groups = Annotated[tuple[StrictStr, ...], BeforeValidator(_one_or_many), AfterValidator(_non_empty)]
 
 
@@ -350,6 +355,43 @@ class Defaults(_Model):
     max_proofing_failures: Annotated[StrictInt, Field(ge=1, le=MAX_PROOFING_FAILURES)] = 5
     approval_expiry: Duration = timedelta(hours=4)
     attestation_requests: AttestationRequests = AttestationRequests()
+
+
+class HoldAccess(_Model):
+    """Who may set, or lift, a hold: an operator with ``role`` (an admin holds
+    every role) who, when ``from_groups`` is not empty, belongs to one of them."""
+
+    role: Role = Role.APPROVER
+    from_groups: Annotated[tuple[StrictStr, ...], AfterValidator(_unique)] = ()
+
+
+def _not_built_in(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    for kind in kinds:
+        if kind in BUILT_IN_KINDS:
+            raise ValueError(f"'{kind}' is a built-in hold kind; list only the kinds you add")
+    return kinds
+
+
+class HoldsSection(_Model):
+    """Holds (docs/holds.md): the kinds this policy adds to the built-in ones,
+    who sets a hold, and who lifts one (always a different person from the one
+    who set it). A lift needs a security approver unless the policy says
+    otherwise."""
+
+    kinds: Annotated[
+        tuple[HoldKind, ...], AfterValidator(_unique), AfterValidator(_not_built_in)
+    ] = ()
+    set_by: HoldAccess = HoldAccess()
+    lifted_by: HoldAccess = HoldAccess(from_groups=("security-approvers",))
+
+    def rules(self) -> HoldRules:
+        return HoldRules(
+            kinds=BUILT_IN_KINDS | frozenset(self.kinds),
+            set_role=self.set_by.role,
+            set_groups=frozenset(self.set_by.from_groups),
+            lift_role=self.lifted_by.role,
+            lift_groups=frozenset(self.lifted_by.from_groups),
+        )
 
 
 class Tier(_Model):
@@ -514,6 +556,7 @@ class PolicyDocument(_Model):
     version: Annotated[StrictInt, Field(ge=1)]
     risk_bands: dict[Name, tuple[StrictInt, StrictInt]]
     defaults: Defaults = Defaults()
+    holds: HoldsSection = HoldsSection()
     tiers: Annotated[tuple[Tier, ...], AfterValidator(_non_empty)]
 
     @field_validator("risk_bands")
@@ -549,7 +592,17 @@ class PolicyDocument(_Model):
     def _consistent(self) -> PolicyDocument:
         problems: list[RuleViolation] = []
         seen: set[str] = set()
+        kinds = BUILT_IN_KINDS | frozenset(self.holds.kinds)
         for index, tier in enumerate(self.tiers):
+            for position, kind in enumerate(tier.match.holds or ()):
+                if kind not in kinds:
+                    problems.append(
+                        RuleViolation(
+                            ("tiers", index, "match", "holds", position),
+                            f"unknown hold kind '{kind}'; known: {', '.join(sorted(kinds))} "
+                            "(a policy adds kinds under holds.kinds)",
+                        )
+                    )
             if tier.name in seen:
                 problems.append(
                     RuleViolation(

@@ -5,7 +5,8 @@ worker that dies loses its lease, never a receipt. Connector calls never run
 inside a database transaction.
 
 One ``run_once`` pass: resolve pending self-service flows, expire lapsed cases,
-send the notices waiting in the outbox (the only place they are sent from),
+record holds whose end time passed (releasing the cases they blocked), send the
+notices waiting in the outbox (the only place they are sent from),
 push the SETs waiting in the SET outbox (shared signals), attempt due
 receipts, then advance cases whose receipts are all final."""
 
@@ -40,6 +41,7 @@ from custos.ledger.heads import sign_tree_head_if_due
 from custos.propagation import verification
 from custos.service.directories.sync import SYNC_ACTOR, sync_subjects
 from custos.service.enrolment import subject_sessions
+from custos.service.holds.expiry import end_due_holds
 from custos.service.notices import dispatch as notices
 from custos.service.notices.outbox_sweep import deliver_due
 from custos.service.ports import Services
@@ -209,6 +211,7 @@ class Worker:
         return (
             sweep_pending_flows(self.svc)
             + self.expire_cases()
+            + end_due_holds(self.svc)
             + deliver_due(self.svc)
             + shared_signals.deliver_due(self.svc)
             + self._sync_if_due()

@@ -56,4 +56,4 @@ class Services:
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         """A unit of work; ``read_only`` for one that only reads (on SQLite it
         then takes no write lock, so it never waits for a writer)."""
-        return UnitOfWork(self.engine, read_only=read_only)
+        return UnitOfWork(self.engine, read_only=read_only, clock=self.clock)

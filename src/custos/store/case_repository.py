@@ -16,7 +16,7 @@ from custos.domain.states import CaseState
 from custos.store.bulk import chunks
 from custos.store.ledger_repository import LedgerRepository
 from custos.store.mapping import case_from_rows, case_to_row
-from custos.store.tables import approvals, cases, proofs
+from custos.store.tables import approvals, cases, proofs, subjects
 
 
 class ConcurrentUpdate(Exception):
@@ -206,6 +206,33 @@ class CaseRepository:
             .limit(limit)
         )
         return list(self._conn.execute(query).scalars())
+
+    def ids_under_hold(
+        self,
+        states: Iterable[CaseState],
+        *,
+        subject_id: str | None = None,
+        group: str | None = None,
+        held_only: bool = False,
+    ) -> list[str]:
+        """Ids of the cases in ``states`` of one subject, or of every subject
+        in ``group`` (membership as the subject's groups state it now), in id
+        order; ``held_only``: only cases a hold blocked (``held_from`` set)."""
+        query = (
+            select(cases.c.id, subjects.c.groups)
+            .join(subjects, subjects.c.id == cases.c.subject_id)
+            .where(cases.c.state.in_([str(s) for s in states]))
+            .order_by(cases.c.id)
+        )
+        if subject_id is not None:
+            query = query.where(cases.c.subject_id == subject_id)
+        if held_only:
+            query = query.where(cases.c.held_from.is_not(None))
+        return [
+            row.id
+            for row in self._conn.execute(query)
+            if group is None or group in (row.groups or ())
+        ]
 
     def expired_ids(self, states: set[CaseState], now: datetime, limit: int = 500) -> list[str]:
         query = (

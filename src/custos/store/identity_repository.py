@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -11,6 +11,7 @@ from sqlalchemy import Connection, func, or_, select
 from custos.domain.model import LinkedAccount, Operator, Role, Subject
 from custos.store.bulk import chunks
 from custos.store.contact_repository import ContactRepository
+from custos.store.hold_repository import HoldRepository
 from custos.store.mapping import (
     aware,
     maybe_aware,
@@ -31,12 +32,23 @@ class SubjectBrief:
     employment: str
     privileged: bool
     groups: frozenset[str]
+    #: Kinds of the holds standing on the subject or its groups.
     holds: frozenset[str]
 
 
+def _system_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class SubjectRepository:
-    def __init__(self, conn: Connection) -> None:
+    """Subjects with their accounts and confirmed contacts. ``Subject.holds``
+    is read from the hold records standing at ``now()`` (the unit of work's
+    clock): on the subject, or on a group it belongs to at that moment."""
+
+    def __init__(self, conn: Connection, now: Callable[[], datetime] = _system_now) -> None:
         self._conn = conn
+        self._now = now
+        self._holds = HoldRepository(conn)
 
     def add(self, subject: Subject, *, now: datetime) -> None:
         self._conn.execute(subjects.insert().values(**subject_to_row(subject), created_at=now))
@@ -70,7 +82,13 @@ class SubjectRepository:
                 .order_by(linked_accounts.c.target, linked_accounts.c.account_id)
             )
         ]
-        return subject_from_row(row, accounts, ContactRepository(self._conn).confirmed(subject_id))
+        held = self._holds.standing_kinds({row.id: frozenset(row.groups)}, self._now())
+        return subject_from_row(
+            row,
+            accounts,
+            ContactRepository(self._conn).confirmed(subject_id),
+            held.get(row.id, frozenset()),
+        )
 
     def get_many(self, subject_ids: Iterable[str]) -> dict[str, Subject]:
         """``get`` for several subjects in three queries per 500 ids."""
@@ -87,9 +105,16 @@ class SubjectRepository:
                 accounts.setdefault(a.subject_id, []).append(
                     LinkedAccount(target=a.target, account_id=a.account_id)
                 )
-            for row in self._conn.execute(select(subjects).where(subjects.c.id.in_(chunk))):
+            rows = list(self._conn.execute(select(subjects).where(subjects.c.id.in_(chunk))))
+            held = self._holds.standing_kinds(
+                {row.id: frozenset(row.groups) for row in rows}, self._now()
+            )
+            for row in rows:
                 found[row.id] = subject_from_row(
-                    row, accounts.get(row.id, []), contacts.get(row.id, ())
+                    row,
+                    accounts.get(row.id, []),
+                    contacts.get(row.id, ()),
+                    held.get(row.id, frozenset()),
                 )
         return found
 
@@ -116,7 +141,6 @@ class SubjectRepository:
             subjects.c.employment,
             subjects.c.privileged,
             subjects.c.groups,
-            subjects.c.holds,
         )
         needle = text.strip().lower()
         if needle:
@@ -133,7 +157,8 @@ class SubjectRepository:
             )
         if after is not None:
             query = query.where(subjects.c.id > after)
-        rows = self._conn.execute(query.order_by(subjects.c.id).limit(limit))
+        rows = list(self._conn.execute(query.order_by(subjects.c.id).limit(limit)))
+        held = self._holds.standing_kinds({r.id: frozenset(r.groups) for r in rows}, self._now())
         return [
             SubjectBrief(
                 id=r.id,
@@ -142,7 +167,7 @@ class SubjectRepository:
                 employment=r.employment,
                 privileged=bool(r.privileged),
                 groups=frozenset(r.groups),
-                holds=frozenset(r.holds),
+                holds=held.get(r.id, frozenset()),
             )
             for r in rows
         ]

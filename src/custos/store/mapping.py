@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from custos.domain.holds import HoldRecord
 from custos.domain.model import (
     Approval,
     Case,
@@ -13,7 +14,6 @@ from custos.domain.model import (
     Contact,
     CredentialAction,
     Employment,
-    Hold,
     LinkedAccount,
     Operator,
     ProofRecord,
@@ -37,9 +37,13 @@ def maybe_aware(value: datetime | None) -> datetime | None:
 
 
 def subject_from_row(
-    row: Any, accounts: list[LinkedAccount], contacts: tuple[Contact, ...] = ()
+    row: Any,
+    accounts: list[LinkedAccount],
+    contacts: tuple[Contact, ...] = (),
+    holds: frozenset[str] = frozenset(),
 ) -> Subject:
-    """``contacts``: the subject's confirmed, not removed rows of subject_contacts."""
+    """``contacts``: the subject's confirmed, not removed rows of subject_contacts;
+    ``holds``: the kinds of the holds standing on it or its groups."""
     return Subject(
         id=row.id,
         display_name=row.display_name,
@@ -52,7 +56,7 @@ def subject_from_row(
         owner=row.owner,
         owners=tuple(row.owners or ((row.owner,) if row.owner else ())),
         contacts=contacts,
-        holds=frozenset(Hold(h) for h in row.holds),
+        holds=holds,
         accounts=tuple(accounts),
         mfa_bound=bool(row.mfa_bound),
         time_zone=row.time_zone,
@@ -76,7 +80,6 @@ def subject_to_row(subject: Subject) -> dict[str, Any]:
         "sponsor": subject.sponsor,
         "owner": subject.owner,
         "owners": list(subject.owners) or None,
-        "holds": sorted(str(h) for h in subject.holds),
         "mfa_bound": subject.mfa_bound,
         "time_zone": subject.time_zone,
         "ial": subject.ial,
@@ -187,6 +190,8 @@ def case_to_row(case: Case) -> dict[str, Any]:
         "validated_by": case.validated_by,
         "validated_at": case.validated_at,
         "outcome_reason": case.outcome_reason,
+        "held_from": None if case.held_from is None else str(case.held_from),
+        "held_at": case.held_at,
     }
 
 
@@ -232,5 +237,47 @@ def case_from_rows(row: Any, approval_rows: list[Any], proof_rows: list[Any]) ->
         validated_by=row.validated_by,
         validated_at=maybe_aware(row.validated_at),
         outcome_reason=row.outcome_reason,
+        held_from=None if row.held_from is None else CaseState(row.held_from),
+        held_at=maybe_aware(row.held_at),
         version=row.version,
     )
+
+
+def hold_from_row(row: Any) -> HoldRecord:
+    return HoldRecord(
+        id=row.id,
+        kind=row.kind,
+        subject_id=row.subject_id,
+        group=row.group_name,
+        reason=row.reason,
+        ticket=row.ticket,
+        set_by=row.set_by,
+        set_by_person=row.set_by_person,
+        set_at=aware(row.set_at),
+        ends_at=maybe_aware(row.ends_at),
+        lifted_by=row.lifted_by,
+        lifted_by_person=row.lifted_by_person,
+        lifted_at=maybe_aware(row.lifted_at),
+        lift_reason=row.lift_reason,
+        expired_at=maybe_aware(row.expired_at),
+    )
+
+
+def hold_to_row(hold: HoldRecord) -> dict[str, Any]:
+    return {
+        "id": hold.id,
+        "kind": hold.kind,
+        "subject_id": hold.subject_id,
+        "group_name": hold.group,
+        "reason": hold.reason,
+        "ticket": hold.ticket,
+        "set_by": hold.set_by,
+        "set_by_person": hold.set_by_person,
+        "set_at": hold.set_at,
+        "ends_at": hold.ends_at,
+        "lifted_by": hold.lifted_by,
+        "lifted_by_person": hold.lifted_by_person,
+        "lifted_at": hold.lifted_at,
+        "lift_reason": hold.lift_reason,
+        "expired_at": hold.expired_at,
+    }

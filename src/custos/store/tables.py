@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     ForeignKey,
     Index,
@@ -39,8 +40,7 @@ subjects = Table(
     Column("owner", String(200)),
     # Every owner of a shared or service account, ``owner`` first (0019).
     Column("owners", JSON),
-    # Contacts live in subject_contacts (0006).
-    Column("holds", JSON, nullable=False),
+    # Contacts live in subject_contacts (0006); holds in holds (0017).
     Column("mfa_bound", Boolean, nullable=False, default=False),
     Column("time_zone", String(64), nullable=False, default="UTC"),
     _ts("created_at", nullable=False),
@@ -112,6 +112,10 @@ cases = Table(
     Column("outcome_reason", Text, nullable=False, default=""),
     Column("source_address", String(64)),
     Column("version", Integer, nullable=False, default=0),
+    # The state a hold blocked the case in, and when: it goes back there when
+    # the last hold ends (0017).
+    Column("held_from", String(30)),
+    _ts("held_at"),
 )
 
 approvals = Table(
@@ -394,6 +398,31 @@ incidents = Table(
     _ts("started_at", nullable=False),
     Column("started_by", String(200), nullable=False),
     Column("reason", Text, nullable=False),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    # A legal hold, an incident freeze, a fraud hold or a kind the policy adds,
+    # on one subject or on one group (exactly one of the two); it stands until
+    # lifted by another person or until ends_at (0017, docs/holds.md).
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("subject_id", ForeignKey("subjects.id"), index=True),
+    Column("group_name", String(200), index=True),
+    Column("reason", Text, nullable=False),
+    Column("ticket", String(100)),
+    Column("set_by", String(200), nullable=False),
+    Column("set_by_person", String(200)),
+    _ts("set_at", nullable=False),
+    _ts("ends_at"),
+    Column("lifted_by", String(200)),
+    Column("lifted_by_person", String(200)),
+    _ts("lifted_at"),
+    Column("lift_reason", Text),
+    # When the worker recorded that ends_at passed (a ledger event goes with it).
+    _ts("expired_at"),
+    CheckConstraint("(subject_id IS NULL) <> (group_name IS NULL)", name="one_target"),
 )
 
 sms_codes = Table(

@@ -8,6 +8,7 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
+from custos.clock import Clock, SystemClock
 from custos.store.authenticator_repository import AuthenticatorRepository
 from custos.store.case_repository import CaseRepository
 from custos.store.console_session_repository import ConsoleSessionRepository
@@ -20,6 +21,7 @@ from custos.store.credential_repository import (
     TokenRepository,
 )
 from custos.store.database import READ_ONLY, is_sqlite
+from custos.store.hold_repository import HoldRepository
 from custos.store.identity_repository import OperatorRepository, SubjectRepository
 from custos.store.ledger_repository import LedgerRepository
 from custos.store.operator_credential_repository import OperatorCredentialRepository
@@ -41,13 +43,18 @@ from custos.store.sso_attempt_repository import SsoAttemptRepository
 
 class UnitOfWork:
     """Use as a context manager; call :meth:`commit` once. Leaving the block
-    without committing rolls everything back, ledger entries included."""
+    without committing rolls everything back, ledger entries included.
+    ``clock`` is the time repositories read at when a question depends on it
+    (which holds stand on a subject)."""
 
     conn: Connection
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, *, read_only: bool = False, clock: Clock | None = None
+    ) -> None:
         self._engine = engine
         self.read_only = read_only
+        self.clock: Clock = clock or SystemClock()
         self._after_commit: list[Callable[[], None]] = []
         self.committed = False
 
@@ -62,7 +69,8 @@ class UnitOfWork:
         self._tx = self.conn.begin()
         self.ledger = LedgerRepository(self.conn)
         self.cases = CaseRepository(self.conn, self.ledger)
-        self.subjects = SubjectRepository(self.conn)
+        self.subjects = SubjectRepository(self.conn, self.clock.now)
+        self.holds = HoldRepository(self.conn)
         self.operators = OperatorRepository(self.conn)
         self.tokens = TokenRepository(self.conn)
         self.secrets = SecretRepository(self.conn)

@@ -11,16 +11,19 @@ import pytest
 
 from custos.domain.errors import DomainError, IllegalTransition
 from custos.domain.states import (
+    HOLD_RETURNS,
     OPEN_FOR_DECISION,
     TERMINAL,
     TRANSITIONS,
     CaseState,
     can_move,
     check_move,
+    check_return,
 )
 
 DIAGRAM = Path(__file__).parents[3] / "docs" / "case-states.mmd"
 _EDGE = re.compile(r"^\s*(\[\*\]|\w+)\s*-->\s*(\[\*\]|\w+)\s*$")
+_LABELLED_EDGE = re.compile(r"^\s*(\w+)\s*-->\s*(\w+)\s*:\s*(.+?)\s*$")
 
 LEGAL = sorted((a, b) for a, moves in TRANSITIONS.items() for b in moves)
 ILLEGAL = sorted(
@@ -144,6 +147,40 @@ def test_diagram_edges_equal_transitions_table() -> None:
     assert drawn == {s: set(moves) for s, moves in TRANSITIONS.items()}
 
 
+def test_diagram_draws_the_returns_from_a_hold_as_labelled_edges() -> None:
+    """The only labelled edges are the returns from a hold, exactly HOLD_RETURNS."""
+    labelled = [
+        m.groups()
+        for line in DIAGRAM.read_text(encoding="utf-8").splitlines()
+        if (m := _LABELLED_EDGE.match(line))
+    ]
+    assert {label for _, _, label in labelled} == {"last hold ends"}
+    assert len(labelled) == len(HOLD_RETURNS)
+    assert {(CaseState(a), CaseState(b)) for a, b, _ in labelled} == {
+        (CaseState.BLOCKED, s) for s in HOLD_RETURNS
+    }
+
+
+def test_a_held_case_returns_only_from_blocked_to_a_state_a_hold_blocks() -> None:
+    """R-32: going back after a hold is its own rule, never a way around approval:
+    ``check_move`` still refuses blocked -> approved; ``check_return`` allows it
+    (the case must have stood there, which Case.release checks)."""
+    assert HOLD_RETURNS == {
+        CaseState.PROOFING,
+        CaseState.AWAITING_APPROVAL,
+        CaseState.APPROVED,
+        CaseState.CREDENTIAL_ISSUED,
+    }
+    for target in HOLD_RETURNS:
+        check_return(CaseState.BLOCKED, target)  # does not raise
+    for target in set(CaseState) - HOLD_RETURNS:
+        with pytest.raises(IllegalTransition):
+            check_return(CaseState.BLOCKED, target)
+    for current in set(CaseState) - {CaseState.BLOCKED}:
+        with pytest.raises(IllegalTransition):
+            check_return(current, CaseState.PROOFING)
+
+
 def test_diagram_draws_each_legal_move_once() -> None:
     inner = [e for e in _diagram_edges() if "[*]" not in e]
     assert len(inner) == len(set(inner)) == len(LEGAL)
@@ -177,7 +214,8 @@ FORBIDDEN_BY_NAME = [
     (S.AWAITING_APPROVAL, S.CREDENTIAL_ISSUED),
     (S.AWAITING_APPROVAL, S.EXECUTING),
     (S.APPROVED, S.EXECUTING),
-    # A block is left only through break-glass (back to approval) or cancel.
+    # A block is left only through break-glass (back to approval) or cancel; a
+    # hold's end is check_return's business, never check_move's.
     (S.BLOCKED, S.APPROVED),
     (S.BLOCKED, S.CREDENTIAL_ISSUED),
     (S.BLOCKED, S.PROOFING),

@@ -19,6 +19,7 @@ from custos.domain.model import Contact, ContactKind, Subject, SubjectKind
 from custos.domain.states import OPEN_FOR_DECISION, CaseState
 from custos.policy.engine import select_tier
 from custos.service.directories.mapping import Mapped, apply_mapping, resolve_references
+from custos.service.holds.case_effects import reconcile_subject
 from custos.service.ports import Services
 from custos.store.tables import cases, linked_accounts
 from custos.store.unit_of_work import UnitOfWork
@@ -328,6 +329,11 @@ def _apply(
                 "because": {k: sources.get(k, "") for k in sorted(changes)},
             },
         )
+    if "groups" in changes:
+        # Group holds follow membership: read which stand on the new groups.
+        fresh = uow.subjects.get(subject_id)
+        assert fresh is not None  # updated just above
+        updated = fresh
     before, after = _tier(svc, subject), _tier(svc, updated)
     if before != after:
         report.tier_moves.append((subject_id, before, after))
@@ -341,6 +347,9 @@ def _apply(
         )
     if updated.privileged and not subject.privileged:
         _contain(uow, subject_id, now, actor)
+    if "groups" in changes:
+        # A hold on a group just joined applies now; one on a group left, no more.
+        reconcile_subject(uow, updated, now=now, actor=actor)
 
 
 def _subject_event(

@@ -141,6 +141,10 @@ def redeem(
                 raise TokenExpired("this link has expired; ask for a new recovery")
             raise TokenInvalid("this link was already used or replaced; ask for a new recovery")
 
+        if case.state != CaseState.CREDENTIAL_ISSUED or subject.holds:
+            # Blocked (a hold, a fraud flag) or closed: the link answers as a
+            # spent one, whatever the reason (docs/holds.md).
+            raise TokenInvalid("this link was already used or replaced; ask for a new recovery")
         if case.requirements.action == CredentialAction.TEMP_PASSWORD:
             password = generate_temporary_password()
             must_change = True

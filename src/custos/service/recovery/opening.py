@@ -20,6 +20,8 @@ from custos.domain.states import CaseState
 from custos.ledger.policies import remember_policy
 from custos.policy.engine import band_for, select_requirements
 from custos.risk.engine import collect, score
+from custos.service.holds.case_effects import block_reason
+from custos.service.holds.standing import active_holds
 from custos.service.ports import Services
 from custos.service.signals import risk_context
 from custos.store.unit_of_work import UnitOfWork
@@ -45,9 +47,11 @@ def open_case(
     ticket: str | None = None,
 ) -> Case:
     """Open a case in ``uow`` (not committed). The case ends up in ``proofing``, or
-    already ``blocked`` (a hold, a block tier) or ``denied`` (a refuse tier, an
-    ended contract, channel not allowed, risk refused): the caller decides how to answer those
-    (:func:`refusal_of` tells a policy refusal from the others). ``device_digest`` and
+    already ``blocked`` (a hold stands on the subject or one of its groups, a
+    block tier; such a case stays blocked when the hold ends: it was refused)
+    or ``denied`` (a refuse tier, an ended contract, channel not allowed, risk
+    refused): the caller decides how to answer those (:func:`refusal_of` tells
+    a policy refusal from the others). ``device_digest`` and
     ``flow_digest`` come from a self-service flow (device novelty, velocity);
     ``ticket`` is the help-desk ticket reference, kept in the opening event."""
     ctx = risk_context.gather(
@@ -108,13 +112,16 @@ def open_case(
             "refused": req.refused,
         },
     )
-    if req.action == CredentialAction.BLOCK:
-        holds = ", ".join(sorted(str(h) for h in subject.holds)) or "policy"
+    holds = active_holds(uow, subject, now) if subject.holds else []
+    if holds:
+        # Whatever the tiers say: a policy without a block tier still stops here.
+        case.move(CaseState.BLOCKED, at=now, actor=SYSTEM_ACTOR, reason=block_reason(holds))
+    elif req.action == CredentialAction.BLOCK:
         case.move(
             CaseState.BLOCKED,
             at=now,
             actor=SYSTEM_ACTOR,
-            reason=f"tier '{req.tier}' blocks recovery ({holds})",
+            reason=f"tier '{req.tier}' blocks recovery",
         )
     elif (refused := _policy_refusal(subject, req, requester_person, now)) is not None:
         case.move(CaseState.DENIED, at=now, actor=SYSTEM_ACTOR, reason=refused)

@@ -10,8 +10,11 @@ transaction:
 3. the sealed new password is wiped if still held, so unfinished propagation
    stops (its receipts fail and ``retry`` has nothing to send);
 4. every unused repudiation link of the case is spent;
-5. the subject gets the ``incident_freeze`` hold, so the policy's ``frozen`` tier
-   refuses new recoveries until security removes it;
+5. the subject gets a ``fraud`` hold (a record of its own, docs/holds.md; one
+   is enough: a standing one is not doubled), so every new recovery is refused
+   and the subject's other open cases wait in ``blocked`` until a security
+   approver other than the one who flagged lifts it; the flagged case itself
+   stays blocked when the hold is lifted;
 6. a ``case:fraud:flagged`` ledger event records who flagged, why, and what was done.
 
 After the commit, a security alert goes to ``security_address`` (kind
@@ -35,6 +38,7 @@ from custos.domain.model import SYSTEM_ACTOR, Case, Hold, Operator, Role, Subjec
 from custos.domain.states import CaseState, can_move
 from custos.notify import messages
 from custos.notify.webhook import post_signed
+from custos.service.holds.commands import place_hold
 from custos.service.notices import dispatch as notices
 from custos.service.ports import Services
 from custos.store.unit_of_work import UnitOfWork
@@ -71,6 +75,7 @@ def repudiate(svc: Services, *, token: str) -> None:
             case,
             subject,
             actor=subject_actor(subject.id),
+            person=subject.id,
             flagged_by="the subject, through the link in a recovery notice",
             source="repudiation_link",
             reason=REPUDIATION_REASON,
@@ -106,6 +111,7 @@ def flag_fraud(svc: Services, operator: Operator, case_id: str, *, reason: str) 
             case,
             subject,
             actor=operator.actor,
+            person=operator.person,
             flagged_by=f"operator {operator.name} ({operator.id})",
             source="operator",
             reason=reason,
@@ -123,6 +129,7 @@ def _flag(
     subject: Subject,
     *,
     actor: str,
+    person: str,
     flagged_by: str,
     source: str,
     reason: str,
@@ -132,15 +139,16 @@ def _flag(
     blocked = can_move(before, CaseState.BLOCKED)
     if blocked:
         case.move(CaseState.BLOCKED, at=now, actor=actor, reason=f"fraud flag: {reason}")
+    # Blocked by the flag itself (or already by a hold): lifting holds does not free it.
+    case.keep_blocked()
     voided = uow.tokens.void_live(subject.id, now=now, reason="fraud flagged")
     wiped = uow.secrets.wipe(case.id)
     if wiped:
         case.emit(EventType.SECRET_WIPED, at=now, actor=SYSTEM_ACTOR, reason="fraud flagged")
     uow.repudiations.use_all(case.id, now=now)
-    froze = Hold.INCIDENT_FREEZE not in subject.holds
-    if froze:
-        subject.holds = subject.holds | {Hold.INCIDENT_FREEZE}
-        uow.subjects.update(subject)
+    hold_id, froze = _fraud_hold(
+        uow, case, subject, actor=actor, person=person, reason=reason, now=now
+    )
     case.emit(
         EventType.FRAUD_FLAGGED,
         at=now,
@@ -152,7 +160,8 @@ def _flag(
             "blocked": blocked,
             "tokens_voided": voided,
             "secret_wiped": wiped,
-            "hold": str(Hold.INCIDENT_FREEZE),
+            "hold": str(Hold.FRAUD),
+            "hold_id": hold_id,
             "hold_added": froze,
         },
     )
@@ -164,9 +173,9 @@ def _flag(
         "sealed new password wiped: unfinished propagation stops"
         if wiped
         else "no sealed password was held",
-        "subject placed under the incident_freeze hold"
+        f"subject placed under a fraud hold ({hold_id})"
         if froze
-        else "subject was already under the incident_freeze hold",
+        else f"subject was already under a fraud hold ({hold_id})",
     ]
     _alert_security(
         svc,
@@ -180,6 +189,37 @@ def _flag(
         actions=actions,
         now=now,
     )
+
+
+def _fraud_hold(
+    uow: UnitOfWork,
+    case: Case,
+    subject: Subject,
+    *,
+    actor: str,
+    person: str,
+    reason: str,
+    now: datetime,
+) -> tuple[str, bool]:
+    """The subject's standing fraud hold, set now (ticket: the flagged case)
+    unless one already stands on the subject itself; its id and whether it is
+    new. The other open cases of the subject are blocked with it."""
+    for hold in uow.holds.standing_on(subject.id, frozenset(), now):
+        if hold.kind == Hold.FRAUD:
+            return hold.id, False
+    change = place_hold(
+        uow,
+        kind=str(Hold.FRAUD),
+        subject_id=subject.id,
+        group=None,
+        reason=f"fraud flagged on case {case.id}: {reason}",
+        ticket=case.id,
+        set_by=actor,
+        set_by_person=person,
+        now=now,
+        skip_cases=(case.id,),
+    )
+    return change.hold.id, True
 
 
 def _alert_security(

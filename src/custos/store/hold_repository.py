@@ -1,0 +1,161 @@
+"""Holds on subjects and groups (docs/holds.md). A hold stands while it is
+neither lifted nor past its end time: every question about standing holds
+takes the time to ask it at, so an end time counts before the worker records
+it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, or_, select
+
+from custos.domain.errors import NotFound
+from custos.domain.holds import HoldRecord, HoldStatus
+from custos.store.bulk import chunks
+from custos.store.mapping import hold_from_row, hold_to_row
+from custos.store.tables import holds
+
+
+def _standing(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        holds.c.lifted_at.is_(None),
+        holds.c.expired_at.is_(None),
+        or_(holds.c.ends_at.is_(None), holds.c.ends_at > now),
+    )
+
+
+def _ended(now: datetime) -> ColumnElement[bool]:
+    return or_(holds.c.expired_at.is_not(None), holds.c.ends_at <= now)
+
+
+class HoldRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, hold: HoldRecord) -> None:
+        self._conn.execute(holds.insert().values(**hold_to_row(hold)))
+
+    def get(self, hold_id: str, *, for_update: bool = False) -> HoldRecord:
+        """One hold; ``for_update`` locks its row on PostgreSQL. Raises NotFound."""
+        query = select(holds).where(holds.c.id == hold_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"no hold '{hold_id[:80]}'", hold=hold_id[:80])
+        return hold_from_row(row)
+
+    def lift(self, hold_id: str, *, by: str, person: str | None, at: datetime, reason: str) -> bool:
+        """Record the lift of a standing hold; False when it no longer stands
+        (lifted or ended meanwhile: one lift wins, however many race)."""
+        result = self._conn.execute(
+            holds.update()
+            .where(holds.c.id == hold_id, _standing(at))
+            .values(lifted_by=by, lifted_by_person=person, lifted_at=at, lift_reason=reason)
+        )
+        return result.rowcount == 1
+
+    def record_expiry(self, hold_id: str, *, at: datetime) -> bool:
+        """Record that the hold's end time passed; False when it was lifted or
+        recorded meanwhile (another worker)."""
+        result = self._conn.execute(
+            holds.update()
+            .where(
+                holds.c.id == hold_id,
+                holds.c.lifted_at.is_(None),
+                holds.c.expired_at.is_(None),
+                holds.c.ends_at <= at,
+            )
+            .values(expired_at=at)
+        )
+        return result.rowcount == 1
+
+    def due_to_end(self, now: datetime, *, limit: int = 100) -> list[HoldRecord]:
+        """Holds whose end time passed but whose expiry is not recorded yet."""
+        query = (
+            select(holds)
+            .where(
+                holds.c.lifted_at.is_(None),
+                holds.c.expired_at.is_(None),
+                holds.c.ends_at <= now,
+            )
+            .order_by(holds.c.ends_at, holds.c.id)
+            .limit(limit)
+        )
+        return [hold_from_row(r) for r in self._conn.execute(query)]
+
+    def standing_on(
+        self, subject_id: str, groups: frozenset[str], now: datetime
+    ) -> list[HoldRecord]:
+        """Holds standing at ``now`` on the subject or on one of ``groups``,
+        oldest first."""
+        target = holds.c.subject_id == subject_id
+        if groups:
+            target = or_(target, holds.c.group_name.in_(sorted(groups)))
+        query = select(holds).where(target, _standing(now)).order_by(holds.c.set_at, holds.c.id)
+        return [hold_from_row(r) for r in self._conn.execute(query)]
+
+    def standing_kinds(
+        self, subjects: Mapping[str, frozenset[str]], now: datetime
+    ) -> dict[str, frozenset[str]]:
+        """For each subject id (with its groups), the kinds of the holds standing
+        on it or its groups at ``now``; subjects without one are absent."""
+        found: dict[str, set[str]] = {}
+        for chunk in chunks(subjects):
+            rows = self._conn.execute(
+                select(holds.c.subject_id, holds.c.kind).where(
+                    holds.c.subject_id.in_(chunk), _standing(now)
+                )
+            )
+            for row in rows:
+                found.setdefault(row.subject_id, set()).add(row.kind)
+        groups = set().union(*subjects.values()) if subjects else set()
+        by_group: dict[str, set[str]] = {}
+        for chunk in chunks(groups):
+            rows = self._conn.execute(
+                select(holds.c.group_name, holds.c.kind).where(
+                    holds.c.group_name.in_(chunk), _standing(now)
+                )
+            )
+            for row in rows:
+                by_group.setdefault(row.group_name, set()).add(row.kind)
+        for subject_id, subject_groups in subjects.items():
+            for group in subject_groups & by_group.keys():
+                found.setdefault(subject_id, set()).update(by_group[group])
+        return {subject_id: frozenset(kinds) for subject_id, kinds in found.items()}
+
+    def search(
+        self,
+        *,
+        now: datetime,
+        subject_ids: Iterable[str] | None = None,
+        groups: Iterable[str] | None = None,
+        status: HoldStatus | None = None,
+        limit: int = 500,
+    ) -> list[HoldRecord]:
+        """Holds newest first, on any of ``subject_ids`` or ``groups`` when given
+        (None: no restriction on that side; both None: every hold), in
+        ``status`` at ``now`` when given."""
+        conditions: list[Any] = []
+        targets = []
+        if subject_ids is not None:
+            targets.append(holds.c.subject_id.in_(sorted(set(subject_ids))))
+        if groups is not None:
+            targets.append(holds.c.group_name.in_(sorted(set(groups))))
+        if targets:
+            conditions.append(or_(*targets))
+        if status == HoldStatus.STANDING:
+            conditions.append(_standing(now))
+        elif status == HoldStatus.LIFTED:
+            conditions.append(holds.c.lifted_at.is_not(None))
+        elif status == HoldStatus.EXPIRED:
+            conditions.append(and_(holds.c.lifted_at.is_(None), _ended(now)))
+        query = (
+            select(holds)
+            .where(*conditions)
+            .order_by(holds.c.set_at.desc(), holds.c.id)
+            .limit(limit)
+        )
+        return [hold_from_row(r) for r in self._conn.execute(query)]
