@@ -90,7 +90,7 @@ def ledger_types(world: World) -> list[str]:
         return [row.type for row in conn.execute(ledger.select().order_by(ledger.c.seq))]
 
 
-def holds_of(world: World, subject_id: str) -> frozenset[Hold]:
+def holds_of(world: World, subject_id: str) -> frozenset[str]:
     with world.svc.uow() as uow:
         subject = uow.subjects.get(subject_id)
     assert subject is not None
@@ -143,7 +143,7 @@ def test_repudiation_blocks_the_case_voids_the_link_and_alerts_security(
     assert first.status_code == 202
     story = case_detail(world, api)
     assert story["state"] == "blocked"
-    assert Hold.INCIDENT_FREEZE in holds_of(world, "bob")
+    assert Hold.FRAUD in holds_of(world, "bob")
     [flag] = [e for e in story["timeline"] if e["type"] == "case:fraud:flagged"]
     assert flag["actor"] == "subject:bob" and flag["data"]["blocked"] is True
     assert flag["data"]["tokens_voided"] == 1
@@ -211,7 +211,7 @@ def test_repudiation_after_completion_freezes_the_subject_without_blocking(
     assert story["state"] == "completed"
     [flag] = [e for e in story["timeline"] if e["type"] == "case:fraud:flagged"]
     assert flag["data"]["blocked"] is False and flag["data"]["state_before"] == "completed"
-    assert Hold.INCIDENT_FREEZE in holds_of(world, "bob")
+    assert Hold.FRAUD in holds_of(world, "bob")
     [alert] = smtp.to(SECURITY_ADDRESS, "repudiated")
     assert "case left in 'completed'" in alert.text
 
@@ -261,7 +261,7 @@ def test_operator_flag_fraud_blocks_the_case_and_alerts_security(
     )
     assert flagged.status_code == 200, flagged.text
     assert flagged.json()["state"] == "blocked"
-    assert Hold.INCIDENT_FREEZE in holds_of(world, "kim")
+    assert Hold.FRAUD in holds_of(world, "kim")
     [alert] = smtp.to(SECURITY_ADDRESS, "repudiated")
     assert f"operator linus ({world.operators['linus'].id})" in alert.text
     assert "could not answer basics" in alert.text

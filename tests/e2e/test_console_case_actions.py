@@ -263,7 +263,7 @@ def test_flag_fraud_blocks_the_case_and_freezes_the_subject(
     assert _state(world, case_id) == "blocked"
     with world.svc.uow() as uow:
         subject = uow.subjects.get("alice")
-    assert subject is not None and Hold.INCIDENT_FREEZE in subject.holds
+    assert subject is not None and Hold.FRAUD in subject.holds
 
 
 ACTIONS: list[tuple[str, dict[str, str]]] = [
