@@ -15,6 +15,7 @@ from custos.api import (
     docs_pages,
     errors,
     fraud_routes,
+    hold_routes,
     ledger_routes,
     me_routes,
     metrics_routes,
@@ -57,6 +58,7 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(operator_routes.router)
     app.include_router(fraud_routes.self_service_router)
     app.include_router(fraud_routes.operator_router)
+    app.include_router(hold_routes.router)
     app.include_router(ledger_routes.router)
     app.include_router(metrics_routes.router)
     app.include_router(signal_routes.signals_router)

@@ -45,11 +45,11 @@ MEANING: dict[int, str] = {
     400: "Evidence or link refused (`proofing_failed`, `token_invalid`, `token_expired`).",
     401: "No valid credentials (`unauthenticated`; `signature_invalid` for signed requests).",
     403: "Not allowed (`not_authorized`, `reauthentication_required`, `out_of_scope`, "
-    "`sod_violation`, `channel_not_allowed`).",
+    "`sod_violation`, `hold_lift_by_setter`, `channel_not_allowed`).",
     404: "Not found (`not_found`, `no_signed_head`, `stream_not_found`).",
     409: "Conflicts with the current state (`already_decided`, `case_illegal_transition`, "
     "`recovery_blocked`, `sms_blocked`, `proofing_incomplete`, `concurrent_update`, "
-    "`code_voided`, `stream_disabled`).",
+    "`code_voided`, `stream_disabled`, `hold_not_standing`).",
     410: "The case expired (`case_expired`).",
     422: "Invalid request (`invalid_input` with `details.problems`, `password_rejected`, "
     "`entry_not_covered`); also a body sent to an operation that takes none.",
@@ -85,7 +85,12 @@ KINDS: tuple[Kind, ...] = (
     Kind("subject sign-in", _exact("/api/v1/me/sign-in"), (401, 429)),
     Kind("operator", _exact("/api/v1/me"), (401,), OPERATOR_SCHEME),
     Kind("subject", _prefix("/api/v1/me/"), (401, 403), SUBJECT_SCHEME),
-    Kind("operator", _prefix("/api/v1/cases", "/api/v1/ledger/"), (401,), OPERATOR_SCHEME),
+    Kind(
+        "operator",
+        _prefix("/api/v1/cases", "/api/v1/ledger/", "/api/v1/holds"),
+        (401,),
+        OPERATOR_SCHEME,
+    ),
     Kind("self-service", _prefix("/api/v1/self-service/"), ()),
     # Attesters and subjects answering with the token of a link: a bad one is 400.
     Kind("link holder", _prefix("/api/v1/attestations/", "/api/v1/challenges/"), (400,)),
@@ -113,6 +118,10 @@ EXTRAS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", f"{_CASE}/attestation"): _CASE_CHANGE,
     ("POST", f"{_CASE}/challenge"): (*_CASE_CHANGE, 429),
     ("POST", f"{_CASE}/evidence"): (403,),
+    ("POST", "/api/v1/holds"): (403, 404),
+    ("GET", "/api/v1/holds"): (404,),
+    ("GET", "/api/v1/holds/{hold_id}"): (404,),
+    ("POST", "/api/v1/holds/{hold_id}/lift"): (403, 404, 409),
     ("GET", "/api/v1/ledger/heads/latest"): (403, 404),
     ("GET", "/api/v1/ledger/entries/{seq}"): (403, 404),
     ("GET", "/api/v1/ledger/consistency"): (403, 404),

@@ -13,6 +13,7 @@ from custos.cli import backup as backup_cli
 from custos.cli import demo as demo_cli
 from custos.cli import directories
 from custos.cli import export as export_cli
+from custos.cli import holds as holds_cli
 from custos.cli import incident as incident_cli
 from custos.cli import keys as keys_cli
 from custos.cli import report as report_cli
@@ -56,6 +57,7 @@ app.command(name="drift")(directories.drift)
 app.add_typer(export_cli.app, name="export")
 app.add_typer(report_cli.app, name="report")
 app.add_typer(incident_cli.app, name="incident")
+app.add_typer(holds_cli.hold_app, name="hold")
 app.add_typer(ssf_cli.app, name="ssf")
 
 ConfigOpt = Annotated[

@@ -165,12 +165,12 @@ def test_a_held_case_returns_only_from_blocked_to_a_state_a_hold_blocks() -> Non
     """R-32: going back after a hold is its own rule, never a way around approval:
     ``check_move`` still refuses blocked -> approved; ``check_return`` allows it
     (the case must have stood there, which Case.release checks)."""
-    assert HOLD_RETURNS == {
+    assert {
         CaseState.PROOFING,
         CaseState.AWAITING_APPROVAL,
         CaseState.APPROVED,
         CaseState.CREDENTIAL_ISSUED,
-    }
+    } == HOLD_RETURNS
     for target in HOLD_RETURNS:
         check_return(CaseState.BLOCKED, target)  # does not raise
     for target in set(CaseState) - HOLD_RETURNS:
