@@ -172,6 +172,16 @@ class SubjectRepository:
             for r in rows
         ]
 
+    def groups_of(self, subject_ids: Iterable[str]) -> dict[str, frozenset[str]]:
+        """The groups of each known subject among ``subject_ids``."""
+        found: dict[str, frozenset[str]] = {}
+        for chunk in chunks(subject_ids):
+            rows = self._conn.execute(
+                select(subjects.c.id, subjects.c.groups).where(subjects.c.id.in_(chunk))
+            )
+            found.update((r.id, frozenset(r.groups)) for r in rows)
+        return found
+
     def list_ids(self) -> list[str]:
         return list(self._conn.execute(select(subjects.c.id).order_by(subjects.c.id)).scalars())
 

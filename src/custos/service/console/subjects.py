@@ -18,7 +18,9 @@ from custos.domain.model import Channel, Operator, Role, Subject
 from custos.domain.states import TERMINAL, CaseState
 from custos.policy.engine import select_tier
 from custos.policy.schema import Tier
+from custos.service.console.hold_views import HoldLine, cannot_set, subject_holds
 from custos.service.console.masking import mask_contact
+from custos.service.holds.standing import hold_rules
 from custos.service.ports import Services
 from custos.service.recovery.queries import list_cases
 from custos.store.identity_repository import SubjectBrief
@@ -31,12 +33,6 @@ BATCH = 500
 MAX_QUERY = 200
 #: Closed cases a subject's page lists.
 PAST_CASES = 10
-
-HOLD_WORDS = {
-    "legal_hold": "Legal hold: every recovery is blocked while it lasts.",
-    "incident_freeze": "Incident freeze (set by a fraud flag or security): every recovery is "
-    "blocked until security lifts it.",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +127,12 @@ class SubjectPage:
     methods: list[BoundMethod]
     recovery_codes_left: int
     contacts: list[ContactLine]
-    holds: list[str]
+    #: Holds standing on the subject or its groups, with who may lift them.
+    holds: list[HoldLine]
+    #: Kinds a hold may have (the set form's choices).
+    hold_kinds: list[str]
+    #: Why this operator cannot set a hold on the subject (None: they can).
+    cannot_set_hold: str | None
     tier: TierView | None
     no_tier: str | None
     open_cases: list[dict[str, Any]]
@@ -166,6 +167,7 @@ def subject_page(svc: Services, operator: Operator, subject_id: str) -> SubjectP
             for c in uow.contacts.current(subject.id)
         ]
     tier, no_tier = _tier(svc, subject)
+    rules = hold_rules(svc)
     cases = list_cases(svc, operator, subject_id=subject.id, limit=100)
     accounts: dict[str, list[str]] = {}
     for account in subject.accounts:
@@ -187,7 +189,9 @@ def subject_page(svc: Services, operator: Operator, subject_id: str) -> SubjectP
         methods=methods,
         recovery_codes_left=codes_left,
         contacts=contacts,
-        holds=[HOLD_WORDS.get(str(h), str(h)) for h in sorted(subject.holds)],
+        holds=subject_holds(svc, operator, subject.id),
+        hold_kinds=sorted(rules.kinds),
+        cannot_set_hold=cannot_set(operator, rules, subject.id),
         tier=tier,
         no_tier=no_tier,
         open_cases=[c for c in cases if CaseState(c["state"]) not in TERMINAL],

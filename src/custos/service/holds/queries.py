@@ -60,6 +60,9 @@ def list_holds(
             subject = uow.subjects.get(subject_id)
             if subject is None or (operator is not None and not operator.covers(subject)):
                 raise NotFound(f"no subject '{subject_id}'", subject_id=subject_id)
+            # Every hold that applies to a subject in scope is shown, a hold on
+            # one of its groups outside the scope too: it is why the subject
+            # cannot recover.
             found = uow.holds.search(
                 now=now,
                 subject_ids=[subject.id],
@@ -67,16 +70,26 @@ def list_holds(
                 status=status,
                 limit=limit,
             )
-        else:
-            found = uow.holds.search(
-                now=now,
-                groups=None if group is None else [group],
-                subject_ids=[] if group is not None else None,
-                status=status,
-                limit=SCAN,
-            )
-        shown = [h for h in found if visible(uow, operator, h)][:limit]
-        return views(uow, shown, svc)
+            return views(uow, found, svc)
+        found = uow.holds.search(
+            now=now,
+            groups=None if group is None else [group],
+            subject_ids=[] if group is not None else None,
+            status=status,
+            limit=SCAN,
+        )
+        if operator is not None and "*" not in operator.scope:
+            groups = uow.subjects.groups_of(h.subject_id for h in found if h.subject_id)
+            found = [
+                h
+                for h in found
+                if operator.covers_groups(
+                    frozenset({h.group})
+                    if h.group is not None
+                    else groups.get(h.subject_id or "", frozenset())
+                )
+            ]
+        return views(uow, found[:limit], svc)
 
 
 def hold_view(svc: Services, operator: Operator | None, hold_id: str) -> HoldView:

@@ -18,8 +18,8 @@ NOTICES: Final[dict[str, Notice]] = {
     "opened": Notice("ok", "Case opened. Collect the evidence the tier asks for below."),
     "opened_blocked": Notice(
         "warn",
-        "The request was recorded as a case, but the policy blocks this recovery "
-        "(see the outcome below).",
+        "The request was recorded as a case, but the policy blocks this recovery or a hold "
+        "stands on the subject (see the outcome below).",
     ),
     "opened_denied": Notice(
         "warn",

@@ -1,5 +1,6 @@
 """The help desk's subject pages (docs/console.md#help-desk): search subjects in
-scope, a subject's page, and opening a case from it."""
+scope, a subject's page, and opening a case from it. The page's holds section
+posts to ``hold_routes``."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from custos.domain.errors import (
 from custos.domain.model import Channel
 from custos.service.console.subjects import MAX_QUERY, search_subjects, subject_page
 from custos.service.recovery import cases
+from custos.web.console.hold_notices import EMPTY_HOLD_FORM, notice_for
 from custos.web.console.session import CheckedDep, ConsoleDep, page_context, services
 from custos.web.rendering import render
 
@@ -47,8 +49,13 @@ def subjects(
 
 
 @router.get("/console/subjects/{subject_id}", response_class=HTMLResponse)
-def subject(request: Request, ctx: ConsoleDep, subject_id: SubjectId) -> HTMLResponse:
-    return _subject_response(request, ctx, subject_id)
+def subject(
+    request: Request,
+    ctx: ConsoleDep,
+    subject_id: SubjectId,
+    notice: Annotated[str | None, Query(max_length=40)] = None,
+) -> HTMLResponse:
+    return subject_response(request, ctx, subject_id, notice=notice)
 
 
 @router.post("/console/subjects/{subject_id}/cases", response_model=None)
@@ -81,7 +88,7 @@ def open_case(
         recorded = exc.details.get("case_id")
         if not isinstance(recorded, str):
             # No case was recorded (no tier of the policy describes the subject).
-            return _subject_response(
+            return subject_response(
                 request, ctx, subject_id, error=exc.message, status_code=status_for(exc), form=form
             )
         notice = "opened_blocked" if isinstance(exc, RecoveryBlocked) else "opened_denied"
@@ -89,7 +96,7 @@ def open_case(
     except NotFound:
         raise
     except DomainError as exc:
-        return _subject_response(
+        return subject_response(
             request, ctx, subject_id, error=exc.message, status_code=status_for(exc), form=form
         )
     return RedirectResponse(f"/console/cases/{case.id}?notice=opened", status_code=303)
@@ -99,15 +106,21 @@ def _missing(what: str) -> InvalidInput:
     return InvalidInput(f"opening a case needs {what}")
 
 
-def _subject_response(
+def subject_response(
     request: Request,
     ctx: ConsoleDep,
     subject_id: str,
     *,
     error: str | None = None,
+    error_id: str | None = None,
     status_code: int = 200,
     form: dict[str, str] | None = None,
+    notice: str | None = None,
+    hold_form: dict[str, str] | None = None,
 ) -> HTMLResponse:
+    """The subject's page; ``error`` on top, ``form``/``hold_form``: what the
+    case or hold form had (kept after a refusal), ``notice``: a key of
+    ``hold_notices.NOTICES``."""
     page = subject_page(services(request), ctx.operator, subject_id)
     return render(
         request,
@@ -116,5 +129,8 @@ def _subject_response(
         **page_context(request, ctx, page.display_name),
         page=page,
         error=error,
+        error_id=error_id,
+        notice=notice_for(notice),
         form=form or {"reason": "", "ticket": "", "channel": ""},
+        hold_form=hold_form or EMPTY_HOLD_FORM,
     )

@@ -137,6 +137,7 @@ NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
     ("/console/subjects", "Subjects", (Role.REQUESTER, Role.EXECUTOR)),
     ("/console/approvals", "Approvals", (Role.APPROVER,)),
     ("/console/cases", "Cases", (Role.REQUESTER, Role.APPROVER, Role.EXECUTOR, Role.AUDITOR)),
+    ("/console/audit/holds", "Holds", (Role.APPROVER, Role.AUDITOR)),
     ("/console/audit", "Audit", (Role.AUDITOR,)),
     ("/console/admin", "Administration", (Role.ADMIN,)),
     ("/console/account", "My account", ()),
@@ -144,13 +145,18 @@ NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
 
 
 def navigation(ctx: ConsoleContext, path: str) -> list[NavItem]:
-    items = []
-    for href, label, roles in NAV:
-        if roles and not any(ctx.operator.has_role(r) for r in roles):
-            continue
-        current = path == href if href == "/" else path.startswith(href)
-        items.append(NavItem(href, label, current))
-    return items
+    """The items the operator's roles show; the one whose href is the longest
+    prefix of ``path`` is current (the holds list lies under Audit)."""
+    shown = [
+        (href, label)
+        for href, label, roles in NAV
+        if not roles or any(ctx.operator.has_role(r) for r in roles)
+    ]
+    matching = [
+        href for href, _ in shown if (path == href if href == "/" else path.startswith(href))
+    ]
+    current = max(matching, key=len, default=None)
+    return [NavItem(href, label, href == current) for href, label in shown]
 
 
 def page_context(request: Request, ctx: ConsoleContext, title: str) -> dict[str, Any]:
