@@ -148,7 +148,9 @@ def test_a_hold_no_longer_standing_cannot_be_lifted() -> None:
 
 
 def test_a_hold_set_by_custos_itself_may_be_lifted_by_any_lifter() -> None:
-    check_lifter(hold(set_by="system:custos", set_by_person=None), ADA, RULES, now=T0, on_self=False)
+    check_lifter(
+        hold(set_by="system:custos", set_by_person=None), ADA, RULES, now=T0, on_self=False
+    )
 
 
 def test_setting_needs_the_policys_role_and_never_on_oneself() -> None:
