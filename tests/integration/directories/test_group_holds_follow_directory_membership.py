@@ -52,7 +52,9 @@ def test_joining_a_held_group_blocks_the_open_case_and_leaving_releases_it(
     sync_subjects(world.svc)
     world.operator("hana", Role.REQUESTER)
     world.operator("ada", Role.APPROVER, groups=("security-approvers",))
-    case = cases.open_helpdesk_case(world.svc, world.operators["hana"], subject_id="joe", reason="x")
+    case = cases.open_helpdesk_case(
+        world.svc, world.operators["hana"], subject_id="joe", reason="x"
+    )
     assert case.state == "proofing"
     held = commands.set_hold(
         world.svc,
