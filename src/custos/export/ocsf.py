@@ -91,6 +91,11 @@ _TYPES: dict[str, tuple[OcsfClass, int, str]] = {
     "admin:ssf_key:retired": (API_ACTIVITY, 99, "Signing Key Retired"),
     "ssf:set:delivered": (API_ACTIVITY, 99, "Security Event Delivered"),
     "ssf:set:failed": (API_ACTIVITY, 99, "Security Event Delivery Failed"),
+    # A hold blocks every recovery of the account until another person lifts it.
+    "governance:hold:set": (ACCOUNT_CHANGE, 99, "Recovery Hold Set"),
+    "governance:hold:lifted": (ACCOUNT_CHANGE, 99, "Recovery Hold Lifted"),
+    "governance:hold:lift_refused": (ACCOUNT_CHANGE, 99, "Recovery Hold Lift Refused"),
+    "governance:hold:expired": (ACCOUNT_CHANGE, 99, "Recovery Hold Ended"),
 }
 _PREFIX: dict[str, tuple[OcsfClass, int, str]] = {
     "credential": (ACCOUNT_CHANGE, 99, "Other"),
