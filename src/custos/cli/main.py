@@ -102,6 +102,7 @@ def policy_check(ctx: typer.Context, file: Path) -> None:
             err_console.print(str(problem), markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     from custos.policy.actions import explain
+    from custos.service.console.policy_summary import holds
 
     tiers = ", ".join(t.name for t in loaded.document.tiers)
     console.print(f"{file}: valid (version {loaded.version}, {loaded.hash})")
@@ -112,6 +113,8 @@ def policy_check(ctx: typer.Context, file: Path) -> None:
             markup=False,
             soft_wrap=True,
         )
+    for label, value in holds(loaded.document):
+        console.print(escape(f"{label.lower()}: {value}"))
     console.print(f"every required check can run on the targets: {', '.join(sorted(targets))}")
 
 

@@ -176,6 +176,11 @@ def test_a_policy_kind_blocks_recovery_and_the_policys_role_lifts(
     policy names auditors in 'legal' as lifters: a security approver may not
     lift it, such an auditor may."""
     world = custom_policy_world
+    assert world.svc.settings.policy_file is not None
+    checked = run(world, "policy", "check", str(world.svc.settings.policy_file))
+    assert checked.exit_code == 0, checked.output + checked.stderr
+    assert "hold kinds: export_review, fraud, incident_freeze, legal_hold" in checked.stdout
+    assert "who lifts a hold: auditor in legal, never the person who set it" in checked.stdout
     world.subject("bob", groups=("staff",))
     world.operator("hana", Role.REQUESTER)
     world.operator("ada", Role.APPROVER, groups=("security-approvers",))

@@ -79,6 +79,23 @@ def defaults(document: PolicyDocument) -> list[tuple[str, str]]:
     ]
 
 
+def holds(document: PolicyDocument) -> list[tuple[str, str]]:
+    """The ``holds`` section in words (docs/holds.md)."""
+    rules = document.holds.rules()
+
+    def who(role: str, groups: frozenset[str]) -> str:
+        return role + (f" in {' or '.join(sorted(groups))}" if groups else "")
+
+    return [
+        ("Hold kinds", ", ".join(sorted(rules.kinds))),
+        ("Who sets a hold", who(rules.set_role, rules.set_groups)),
+        (
+            "Who lifts a hold",
+            who(rules.lift_role, rules.lift_groups) + ", never the person who set it",
+        ),
+    ]
+
+
 def _tier(tier: Tier, base: Defaults, capabilities: Mapping[str, frozenset[str]]) -> TierSummary:
     return TierSummary(
         name=tier.name,

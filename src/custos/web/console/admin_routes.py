@@ -14,7 +14,7 @@ from custos.service.console.administration import require_admin
 from custos.service.console.connector_probe import ProbeRun, probe_target
 from custos.service.console.connector_summary import target_summaries
 from custos.service.console.policy_status import policy_status
-from custos.service.console.policy_summary import defaults, risk_bands, summarize
+from custos.service.console.policy_summary import defaults, holds, risk_bands, summarize
 from custos.web.console.session import CheckedDep, ConsoleDep, page_context, services
 from custos.web.rendering import render
 
@@ -44,6 +44,7 @@ def policy_page(request: Request, ctx: ConsoleDep) -> HTMLResponse:
         tiers=summarize(document, svc.registry.capability_map()),
         bands=risk_bands(document),
         defaults=defaults(document),
+        holds=holds(document),
     )
 
 
