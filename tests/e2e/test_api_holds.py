@@ -98,6 +98,8 @@ def test_open_cases_go_to_blocked_while_a_hold_stands_and_back_when_lifted(
     assert held["status"] == "standing" and held["set_by_name"] == "ada"
     assert sorted(held["cases_blocked"]) == sorted([waiting, proofing])
     assert state_of(api, world, waiting) == state_of(api, world, proofing) == "blocked"
+    detail = api.get(f"/api/v1/cases/{waiting}", headers=auth(world, "barbara")).json()
+    assert detail["held_from"] == "awaiting_approval" and held["id"] in detail["outcome_reason"]
 
     refused = open_case(api, world, "carl")
     assert refused.status_code == 409 and refused.json()["error"]["id"] == "recovery_blocked"
@@ -113,6 +115,8 @@ def test_open_cases_go_to_blocked_while_a_hold_stands_and_back_when_lifted(
     assert sorted(body["cases_released"]) == sorted([waiting, proofing])
     assert state_of(api, world, waiting) == "awaiting_approval"
     assert state_of(api, world, proofing) == "proofing"
+    detail = api.get(f"/api/v1/cases/{waiting}", headers=auth(world, "barbara")).json()
+    assert detail["held_from"] is None and detail["outcome_reason"] == ""
     approve = api.post(
         f"/api/v1/cases/{waiting}/approve", headers=auth(world, "linus"), json={"reason": "ok"}
     )

@@ -238,6 +238,7 @@ class Case:
         if self.held_at is not None and at > self.held_at:
             self.expires_at += at - self.held_at
         self.held_from = self.held_at = None
+        self.outcome_reason = ""  # the block's reason no longer describes the case
         self._enter(back, at=at, actor=actor, reason=reason)
         return True
 

@@ -51,6 +51,8 @@ class SubjectRepository:
         self._holds = HoldRepository(conn)
 
     def add(self, subject: Subject, *, now: datetime) -> None:
+        """Store a new subject with its contacts and accounts. ``holds`` is not
+        stored: holds are records of their own (``service/holds``)."""
         self._conn.execute(subjects.insert().values(**subject_to_row(subject), created_at=now))
         ContactRepository(self._conn).store_missing(subject.id, subject.contacts, now=now)
         for account in subject.accounts:

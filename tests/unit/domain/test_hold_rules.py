@@ -191,9 +191,11 @@ def test_a_held_case_goes_back_to_the_state_it_stood_in(state: CaseState) -> Non
     expires = case.expires_at
     assert case.hold(at=T0, actor="operator:op-ada", reason="hold-1 (legal_hold)")
     assert case.state == CaseState.BLOCKED and case.held_from == state
+    assert case.outcome_reason == "hold-1 (legal_hold)"
     assert case.release(at=T0 + timedelta(hours=5), actor="operator:op-grace", reason="lifted")
     assert case.state == state
     assert case.held_from is None and case.held_at is None
+    assert case.outcome_reason == ""
     assert case.expires_at == expires + timedelta(hours=5)
     moves = [e.data for e in case.pending_events if e.type == EventType.CASE_STATE_CHANGED]
     assert moves[-2:] == [

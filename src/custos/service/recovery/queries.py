@@ -83,6 +83,8 @@ def case_detail(svc: Services, operator: Operator | None, case_id: str) -> dict[
         "reason": case.reason,
         "ticket": ticket_of(timeline),
         "state": str(case.state),
+        # Blocked by a hold: the state it goes back to when the last hold ends.
+        "held_from": None if case.held_from is None else str(case.held_from),
         "opened_at": case.opened_at.isoformat(),
         "updated_at": case.updated_at.isoformat(),
         "expires_at": case.expires_at.isoformat(),
