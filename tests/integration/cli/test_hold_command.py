@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from conftest import BACKENDS, World, make_world, pg_schema
+from conftest import BACKENDS, World, make_world, pg_database
 from custos.cli.main import app
 from custos.domain.errors import RecoveryBlocked
 from custos.domain.model import Role
@@ -161,7 +161,7 @@ def custom_policy_world(request: pytest.FixtureRequest, tmp_path: Path) -> Itera
         yield world
         world.svc.engine.dispose()
         return
-    with pg_schema() as url:
+    with pg_database() as url:
         world = make_world(url, tmp_path, policy_file=policy)
         try:
             yield world
