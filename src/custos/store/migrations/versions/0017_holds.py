@@ -3,7 +3,7 @@ and lifted them, end time); cases remember the state a hold blocked them in;
 the subjects' holds attribute becomes hold records and its column goes
 
 Revision ID: 0017
-Revises: 0019
+Revises: 0022
 Create Date: 2026-12-08 12:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0019"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
