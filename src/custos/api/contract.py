@@ -130,6 +130,8 @@ EXTRAS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/api/v1/me/methods/totp/{pending_id}/confirm"): (400,),
     ("POST", "/api/v1/me/methods/webauthn"): (400,),
     ("POST", "/api/v1/me/methods/{authenticator_id}/revoke"): (404,),
+    # A method that is not locked (404); a session too old or too weak for it (403).
+    ("POST", "/api/v1/me/locks/{method}/reset"): (403, 404),
     ("POST", "/api/v1/me/contacts"): (409, 429),
     ("POST", "/api/v1/me/contacts/{contact_id}/confirm"): (400, 409),
     ("PUT", "/api/v1/me/contacts/{contact_id}"): (404, 409, 429),
