@@ -312,6 +312,11 @@ SAMBA_MODULES = (
 )
 
 
+#: Modules whose tests share one running ``custos demo`` process and its data
+#: folder: each runs whole in one worker.
+WHOLE_MODULES = ("test_demo_running.py", "test_demo_tour.py")
+
+
 def runs_samba(nodeid: str) -> bool:
     """Whether the test ``nodeid`` belongs to the "samba-ad" group."""
     path, _, rest = nodeid.partition("::")
@@ -338,14 +343,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """With ``--dist loadgroup``: every Samba AD test in one work unit (so one
-    worker), every other test on its own. (pytest-xdist's own xdist_group mark
-    rewrites ``item._nodeid``, which pytest 9 no longer reads.)"""
+    worker), each of WHOLE_MODULES in one unit, every other test on its own.
+    (pytest-xdist's own xdist_group mark rewrites ``item._nodeid``, which
+    pytest 9 no longer reads.)"""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadGroupScheduling
 
     class SambaGroupScheduling(LoadGroupScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return "samba-ad" if runs_samba(nodeid) else nodeid
+            if runs_samba(nodeid):
+                return "samba-ad"
+            path = nodeid.partition("::")[0]
+            return path if path.endswith(WHOLE_MODULES) else nodeid
 
     return SambaGroupScheduling(config, log)
