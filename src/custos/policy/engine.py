@@ -8,6 +8,7 @@ request's channel against ``requirements.channels`` itself.
 from __future__ import annotations
 
 from datetime import timedelta
+from enum import StrEnum
 
 from custos.domain.errors import InvalidInput, RecoveryBlocked
 from custos.domain.identities import REFUSING_ACTIONS
@@ -26,6 +27,57 @@ from custos.policy.schema import REISSUE_CHECKS, SCORE_MAX, SCORE_MIN, Match, Ti
 PRIVILEGED_MIN_APPROVALS = 2
 #: R-24: a privileged subject's other sessions always end.
 PRIVILEGED_POST_CHECK = "sessions_revoked"
+
+
+class Opening(StrEnum):
+    """How a request leaves the opening of its case, given its requirements and
+    channel (:func:`opening_of`); ``NO_TIER`` is the request no tier describes,
+    for which :func:`select_requirements` raises and no case opens."""
+
+    PROOFING = "proofing"  # the case goes on to collect proofs
+    BLOCKED = "blocked"  # a block tier
+    TIER_REFUSED = "tier_refused"  # a refuse tier: recovery refused with instructions
+    CHANNEL_REFUSED = "channel_refused"  # the channel is not one the tier allows
+    RISK_REFUSED = "risk_refused"  # the risk band's step-up refuses recovery
+    NO_TIER = "no_tier"  # no tier matches the subject
+
+    @property
+    def refused(self) -> bool:
+        return self != Opening.PROOFING
+
+
+def opening_of(req: Requirements, channel: Channel) -> Opening:
+    """Where a case with ``req``, asked for over ``channel``, goes when it opens:
+    blocked by a block tier, refused by a refuse tier, refused for its channel,
+    refused at its risk band, or on to proofing; in that order. (Refusals that
+    are not the policy's, such as an ended contract, are the service's.)"""
+    if req.action == CredentialAction.BLOCK:
+        return Opening.BLOCKED
+    if req.action == CredentialAction.REFUSE:
+        return Opening.TIER_REFUSED
+    if channel not in req.channels:
+        return Opening.CHANNEL_REFUSED
+    if req.refused:
+        return Opening.RISK_REFUSED
+    return Opening.PROOFING
+
+
+def refusal_reason(req: Requirements, channel: Channel, opening: Opening) -> str:
+    """The reason a case refused at ``opening`` records ("" for proofing)."""
+    if opening == Opening.BLOCKED:
+        return f"tier '{req.tier}' blocks recovery"
+    if opening == Opening.TIER_REFUSED:
+        return tier_refusal(req)
+    if opening == Opening.CHANNEL_REFUSED:
+        return f"channel '{channel}' is not allowed for tier '{req.tier}'"
+    if opening == Opening.RISK_REFUSED:
+        return req.refusal_reason
+    return ""
+
+
+def tier_refusal(req: Requirements) -> str:
+    """The reason a ``refuse`` tier gives, with its instructions."""
+    return f"tier '{req.tier}' refuses recovery here: {req.instructions}"
 
 
 def band_for(policy: LoadedPolicy, score: int) -> str:

@@ -18,7 +18,14 @@ from custos.domain.model import (
 )
 from custos.domain.states import CaseState
 from custos.ledger.policies import remember_policy
-from custos.policy.engine import band_for, select_requirements
+from custos.policy.engine import (
+    Opening,
+    band_for,
+    opening_of,
+    refusal_reason,
+    select_requirements,
+    tier_refusal,
+)
 from custos.risk.engine import collect, score
 from custos.service.holds.case_effects import block_reason
 from custos.service.holds.standing import active_holds
@@ -113,27 +120,17 @@ def open_case(
         },
     )
     holds = active_holds(uow, subject, now) if subject.holds else []
+    opening = opening_of(req, channel)
+    reason = refusal_reason(req, channel, opening)
     if holds:
         # Whatever the tiers say: a policy without a block tier still stops here.
         case.move(CaseState.BLOCKED, at=now, actor=SYSTEM_ACTOR, reason=block_reason(holds))
-    elif req.action == CredentialAction.BLOCK:
-        case.move(
-            CaseState.BLOCKED,
-            at=now,
-            actor=SYSTEM_ACTOR,
-            reason=f"tier '{req.tier}' blocks recovery",
-        )
+    elif opening == Opening.BLOCKED:
+        case.move(CaseState.BLOCKED, at=now, actor=SYSTEM_ACTOR, reason=reason)
     elif (refused := _policy_refusal(subject, req, requester_person, now)) is not None:
         case.move(CaseState.DENIED, at=now, actor=SYSTEM_ACTOR, reason=refused)
-    elif channel not in req.channels:
-        case.move(
-            CaseState.DENIED,
-            at=now,
-            actor=SYSTEM_ACTOR,
-            reason=f"channel '{channel}' is not allowed for tier '{req.tier}'",
-        )
-    elif req.refused:
-        case.move(CaseState.DENIED, at=now, actor=SYSTEM_ACTOR, reason=req.refusal_reason)
+    elif opening.refused:
+        case.move(CaseState.DENIED, at=now, actor=SYSTEM_ACTOR, reason=reason)
     else:
         case.move(CaseState.PROOFING, at=now, actor=SYSTEM_ACTOR)
     remember_policy(uow.conn, policy_hash=svc.policy.hash, text=svc.policy.text, now=now)
@@ -145,7 +142,7 @@ def _policy_refusal(
     subject: Subject, req: Requirements, requester_person: str | None, now: datetime
 ) -> str | None:
     if req.action == CredentialAction.REFUSE:
-        return f"tier '{req.tier}' refuses recovery here: {req.instructions}"
+        return tier_refusal(req)
     del requester_person  # shared accounts: see service/recovery/shared_accounts.py
     return contract_refusal(subject, now)
 
