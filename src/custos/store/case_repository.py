@@ -242,6 +242,21 @@ class CaseRepository:
         )
         return list(self._conn.execute(query).scalars())
 
+    def opened_between(self, start: datetime, end: datetime, *, limit: int) -> list[Case]:
+        """Cases opened at or after ``start`` and before ``end``, oldest first, at
+        most ``limit``, without approvals and proofs (read only: not for saving)."""
+        query = (
+            select(cases)
+            .where(cases.c.opened_at >= start, cases.c.opened_at < end)
+            .order_by(cases.c.opened_at, cases.c.id)
+            .limit(limit)
+        )
+        return [case_from_rows(row, [], []) for row in self._conn.execute(query)]
+
+    def count_opened_between(self, start: datetime, end: datetime) -> int:
+        query = select(func.count()).where(cases.c.opened_at >= start, cases.c.opened_at < end)
+        return int(self._conn.execute(query).scalar_one())
+
     def recent_count(self, subject_id: str, since: datetime) -> int:
         query = select(func.count()).where(
             cases.c.subject_id == subject_id, cases.c.opened_at >= since

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, text
@@ -12,7 +13,7 @@ from sqlalchemy import Connection, func, select, text
 from custos.domain.events import DomainEvent
 from custos.ledger.canonical import canonical_json
 from custos.ledger.merkle import completed_nodes, leaf_hash
-from custos.store.bulk import insert_many
+from custos.store.bulk import chunks, insert_many
 from custos.store.mapping import aware
 from custos.store.tables import ledger, ledger_nodes
 
@@ -25,6 +26,11 @@ def canonical_bytes(event_id: str, event: DomainEvent) -> bytes:
     """RFC 8785 canonical JSON of one entry: the exact bytes a Merkle leaf will hash."""
     entry: dict[str, Any] = {"id": event_id, **event.canonical()}
     return canonical_json(entry)
+
+
+def _entry(row: Any) -> dict[str, Any]:
+    """A ledger row as the faces read it: its position, its time, its entry."""
+    return {"seq": row.seq, "occurred_at": aware(row.occurred_at), **json.loads(row.canonical)}
 
 
 class LedgerRepository:
@@ -97,14 +103,24 @@ class LedgerRepository:
         result = self._conn.execute(
             select(ledger).where(ledger.c.case_id == case_id).order_by(ledger.c.seq)
         )
-        return [
-            {
-                "seq": r.seq,
-                "occurred_at": aware(r.occurred_at),
-                **json.loads(r.canonical),
-            }
-            for r in result
-        ]
+        return [_entry(r) for r in result]
+
+    def about_subjects(
+        self, types: Iterable[str], subject_ids: Iterable[str], *, since: datetime
+    ) -> list[dict[str, Any]]:
+        """The entries of ``types`` about any of ``subject_ids`` that occurred at
+        or after ``since``, in ledger order, shaped as :meth:`for_case` shapes them."""
+        wanted = [str(t) for t in types]
+        found: list[Any] = []
+        for chunk in chunks(subject_ids):
+            found += self._conn.execute(
+                select(ledger).where(
+                    ledger.c.subject_id.in_(chunk),
+                    ledger.c.type.in_(wanted),
+                    ledger.c.occurred_at >= since,
+                )
+            )
+        return [_entry(r) for r in sorted(found, key=lambda r: r.seq)]
 
     def count(self) -> int:
         return int(self._conn.execute(select(func.count()).select_from(ledger)).scalar_one())

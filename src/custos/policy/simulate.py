@@ -1,0 +1,502 @@
+"""Policy simulation: where recorded cases would have landed under a candidate
+policy (``custos policy simulate``, the console's policy page; docs/policy.md).
+
+Pure: the service layer reads the cases, the subjects and the ledger and hands
+each case over as a :class:`RecordedCase`; :func:`simulate` replays it through
+the real engine (:func:`~custos.policy.engine.select_requirements`, the
+candidate's own risk bands over the recorded risk score) and compares the
+result with the requirements the case froze when it opened.
+
+A case does not record its subject's attributes (kind, employment, privileged,
+holds, groups), so every replay uses the subject's current ones and says so. Two
+things point at attributes that moved since: a directory sync that changed a
+tier-deciding attribute after the case opened (the ledger records which ones),
+and the recorded policy itself picking another tier for the current attributes
+than the case recorded.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from custos.domain.errors import RecoveryBlocked
+from custos.domain.model import Channel, Requirements, RiskAssessment, Subject
+from custos.policy.engine import Opening, band_for, opening_of, refusal_reason, select_requirements
+from custos.policy.loader import LoadedPolicy
+
+#: The subject attributes tiers match on (``Match``): a change to any other
+#: attribute cannot move a case to another tier.
+TIER_ATTRIBUTES = frozenset({"kind", "employment", "privileged", "holds", "groups"})
+#: The candidate tier of a case no tier of the candidate describes.
+NO_TIER = "(no tier)"
+
+
+class Effect(StrEnum):
+    """What the candidate does to one case, compared with what it recorded."""
+
+    UNCHANGED = "unchanged"
+    NEWLY_REFUSED = "newly_refused"  # it went on to proofing; the candidate refuses it
+    NO_LONGER_REFUSED = "no_longer_refused"  # it was refused; the candidate lets it proceed
+    STRICTER = "stricter"  # more proofing or more approvals, nothing less
+    LOOSER = "looser"  # less proofing or fewer approvals, nothing more
+    MIXED = "mixed"  # more of one, less of another
+    OTHER = "other"  # different, neither stricter nor looser (tier, methods, action...)
+    NOT_REPLAYED = "not_replayed"  # the subject is no longer known
+
+
+class Direction(StrEnum):
+    MORE = "more"  # asks more of the subject or the approvers
+    LESS = "less"
+    OTHER = "other"  # differs without being more or less
+
+
+@dataclass(frozen=True, slots=True)
+class Landing:
+    """Where a case lands under one policy: its tier, how it leaves the opening
+    and, when it goes on, what it asks for. ``tier`` is None when no tier matches."""
+
+    tier: str | None
+    opening: Opening
+    reason: str
+    risk_band: str
+    action: str = ""
+    factors: int = 0
+    methods: tuple[str, ...] = ()
+    phishing_resistant: bool = False
+    min_ial: int | None = None
+    aal: int | None = None
+    approvals: int = 0
+    approver_groups: tuple[str, ...] = ()
+
+    @property
+    def refused(self) -> bool:
+        return self.opening.refused
+
+    @property
+    def tier_label(self) -> str:
+        return self.tier if self.tier is not None else NO_TIER
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "tier": self.tier,
+            "outcome": str(self.opening),
+            "reason": self.reason,
+            "risk_band": self.risk_band,
+            "action": self.action,
+            "factors": self.factors,
+            "methods": list(self.methods),
+            "phishing_resistant": self.phishing_resistant,
+            "min_ial": self.min_ial,
+            "aal": self.aal,
+            "approvals": self.approvals,
+            "approver_groups": list(self.approver_groups),
+        }
+
+
+def landing_of(req: Requirements, channel: Channel) -> Landing:
+    """The landing a case's frozen requirements describe."""
+    opening = opening_of(req, channel)
+    return Landing(
+        tier=req.tier,
+        opening=opening,
+        reason=refusal_reason(req, channel, opening),
+        risk_band=req.risk_band,
+        action=str(req.action),
+        factors=req.factors,
+        methods=tuple(sorted(req.methods)),
+        phishing_resistant=req.phishing_resistant,
+        min_ial=req.min_ial,
+        aal=req.aal,
+        approvals=req.approvals,
+        approver_groups=tuple(sorted(req.approver_groups)),
+    )
+
+
+def land(policy: LoadedPolicy, subject: Subject, channel: Channel, risk_score: int) -> Landing:
+    """Where a request of ``subject`` over ``channel`` at ``risk_score`` lands
+    under ``policy``: the engine itself, with ``policy``'s band for the score."""
+    band = band_for(policy, risk_score)
+    risk = RiskAssessment(score=risk_score, band=band, reasons=())
+    try:
+        req = select_requirements(policy, subject, channel, risk)
+    except RecoveryBlocked as exc:
+        return Landing(tier=None, opening=Opening.NO_TIER, reason=exc.message, risk_band=band)
+    return landing_of(req, channel)
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One thing the candidate changes for a case, e.g. factors 1 -> 2 (more)."""
+
+    what: str
+    before: str
+    after: str
+    direction: Direction
+
+    def __str__(self) -> str:
+        return f"{self.what} {self.before} → {self.after}"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "what": self.what,
+            "before": self.before,
+            "after": self.after,
+            "direction": str(self.direction),
+        }
+
+
+def _number(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def _words(values: tuple[str, ...]) -> str:
+    return ", ".join(values) or "-"
+
+
+def _ordered(what: str, before: int | None, after: int | None) -> list[Difference]:
+    """A difference in a number where more asks more (None counts as nothing)."""
+    if before == after:
+        return []
+    more = (after or 0) > (before or 0)
+    return [
+        Difference(
+            what, _number(before), _number(after), Direction.MORE if more else Direction.LESS
+        )
+    ]
+
+
+def differences(recorded: Landing, candidate: Landing) -> list[Difference]:
+    """What differs between two landings. Proofing and approvals are compared
+    only when both go on to proofing (a refused case asks for nothing)."""
+    found: list[Difference] = []
+    if recorded.tier != candidate.tier:
+        found.append(Difference("tier", recorded.tier_label, candidate.tier_label, Direction.OTHER))
+    if recorded.opening != candidate.opening:
+        direction = (
+            Direction.OTHER
+            if recorded.refused == candidate.refused
+            else Direction.MORE
+            if candidate.refused
+            else Direction.LESS
+        )
+        found.append(
+            Difference("outcome", str(recorded.opening), str(candidate.opening), direction)
+        )
+    if recorded.refused or candidate.refused:
+        return found
+    found += _ordered("factors", recorded.factors, candidate.factors)
+    if recorded.phishing_resistant != candidate.phishing_resistant:
+        found.append(
+            Difference(
+                "phishing-resistant",
+                "yes" if recorded.phishing_resistant else "no",
+                "yes" if candidate.phishing_resistant else "no",
+                Direction.MORE if candidate.phishing_resistant else Direction.LESS,
+            )
+        )
+    found += _ordered("min IAL", recorded.min_ial, candidate.min_ial)
+    found += _ordered("AAL", recorded.aal, candidate.aal)
+    if recorded.methods != candidate.methods:
+        found.append(
+            Difference(
+                "methods", _words(recorded.methods), _words(candidate.methods), Direction.OTHER
+            )
+        )
+    found += _ordered("approvals", recorded.approvals, candidate.approvals)
+    if recorded.approver_groups != candidate.approver_groups:
+        found.append(
+            Difference(
+                "approver groups",
+                _words(recorded.approver_groups),
+                _words(candidate.approver_groups),
+                Direction.OTHER,
+            )
+        )
+    if recorded.action != candidate.action:
+        found.append(Difference("action", recorded.action, candidate.action, Direction.OTHER))
+    return found
+
+
+#: Differences that are about proofing, and about approvals (for the totals).
+PROOFING = frozenset({"factors", "phishing-resistant", "min IAL", "AAL"})
+APPROVALS = frozenset({"approvals"})
+
+
+def effect_of(recorded: Landing, candidate: Landing, found: Iterable[Difference]) -> Effect:
+    if recorded.refused and not candidate.refused:
+        return Effect.NO_LONGER_REFUSED
+    if candidate.refused and not recorded.refused:
+        return Effect.NEWLY_REFUSED
+    directions = {d.direction for d in found}
+    if not directions:
+        return Effect.UNCHANGED
+    more, less = Direction.MORE in directions, Direction.LESS in directions
+    if more and less:
+        return Effect.MIXED
+    if more:
+        return Effect.STRICTER
+    return Effect.LOOSER if less else Effect.OTHER
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedCase:
+    """One case as the store and the ledger recorded it, ready to replay.
+
+    ``subject`` is the subject's current record (None: no longer known);
+    ``changed_since`` names the attributes a directory sync changed after the
+    case opened, from the ledger; ``recorded_policy`` is the policy the case's
+    hash names, when its text is stored and still loads (None otherwise)."""
+
+    case_id: str
+    subject_id: str
+    opened_at: datetime
+    channel: Channel
+    state: str
+    risk_score: int
+    requirements: Requirements
+    subject: Subject | None
+    changed_since: tuple[str, ...] = ()
+    recorded_policy: LoadedPolicy | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseReplay:
+    """One case replayed: where it landed, where the candidate puts it, what
+    differs, and on which subject attributes the replay stands."""
+
+    case_id: str
+    subject_id: str
+    opened_at: datetime
+    channel: str
+    state: str
+    risk_score: int
+    policy_hash: str
+    recorded: Landing
+    candidate: Landing | None
+    effect: Effect
+    differences: tuple[Difference, ...]
+    #: How the subject's attributes were obtained, in words (always said).
+    attributes: str
+    #: Whether the attributes used likely differ from those the case opened with.
+    attributes_drifted: bool
+
+    @property
+    def tier_changed(self) -> bool:
+        return any(d.what == "tier" for d in self.differences)
+
+    def _moved(self, names: frozenset[str], direction: Direction) -> bool:
+        return any(d.what in names and d.direction == direction for d in self.differences)
+
+    @property
+    def more_proofing(self) -> bool:
+        return self._moved(PROOFING, Direction.MORE)
+
+    @property
+    def less_proofing(self) -> bool:
+        return self._moved(PROOFING, Direction.LESS)
+
+    @property
+    def more_approvals(self) -> bool:
+        return self._moved(APPROVALS, Direction.MORE)
+
+    @property
+    def fewer_approvals(self) -> bool:
+        return self._moved(APPROVALS, Direction.LESS)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "case": self.case_id,
+            "subject": self.subject_id,
+            "opened_at": self.opened_at.isoformat(),
+            "channel": self.channel,
+            "state": self.state,
+            "risk_score": self.risk_score,
+            "policy_hash": self.policy_hash,
+            "recorded": self.recorded.to_json(),
+            "candidate": None if self.candidate is None else self.candidate.to_json(),
+            "effect": str(self.effect),
+            "differences": [d.to_json() for d in self.differences],
+            "attributes": self.attributes,
+            "attributes_drifted": self.attributes_drifted,
+        }
+
+
+def replay(candidate: LoadedPolicy, case: RecordedCase) -> CaseReplay:
+    """Replay one recorded case under ``candidate``."""
+    recorded = landing_of(case.requirements, case.channel)
+    if case.subject is None:
+        unknown = "the subject is no longer known: not replayed"
+        return _replayed(case, recorded, None, Effect.NOT_REPLAYED, (), unknown, False)
+    landed = land(candidate, case.subject, case.channel, case.risk_score)
+    found = tuple(differences(recorded, landed))
+    attributes, drifted = _attribute_basis(case, recorded)
+    effect = effect_of(recorded, landed, found)
+    return _replayed(case, recorded, landed, effect, found, attributes, drifted)
+
+
+def _replayed(
+    case: RecordedCase,
+    recorded: Landing,
+    candidate: Landing | None,
+    effect: Effect,
+    found: tuple[Difference, ...],
+    attributes: str,
+    drifted: bool,
+) -> CaseReplay:
+    return CaseReplay(
+        case_id=case.case_id,
+        subject_id=case.subject_id,
+        opened_at=case.opened_at,
+        channel=str(case.channel),
+        state=case.state,
+        risk_score=case.risk_score,
+        policy_hash=case.requirements.policy_hash,
+        recorded=recorded,
+        candidate=candidate,
+        effect=effect,
+        differences=found,
+        attributes=attributes,
+        attributes_drifted=drifted,
+    )
+
+
+def _attribute_basis(case: RecordedCase, recorded: Landing) -> tuple[str, bool]:
+    """The sentence that says which attributes the replay used, and whether
+    they likely differ from the case's own."""
+    assert case.subject is not None
+    parts = ["current attributes (a case does not record them)"]
+    changed = sorted(set(case.changed_since) & TIER_ATTRIBUTES)
+    if changed:
+        parts.append(f"a directory sync changed {', '.join(changed)} after the case opened")
+    drifted = bool(changed)
+    if case.recorded_policy is None:
+        parts.append("the recorded policy's text is not available to cross-check them")
+    else:
+        now = land(case.recorded_policy, case.subject, case.channel, case.risk_score)
+        if now.tier != recorded.tier:
+            drifted = True
+            parts.append(
+                f"the recorded policy now picks '{now.tier_label}', not the recorded "
+                f"'{recorded.tier_label}': the subject's attributes have changed since"
+            )
+    return "; ".join(parts), drifted
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """The replay in numbers. ``by_effect`` lists every effect (zeros too);
+    ``transitions`` counts (recorded tier, candidate tier) pairs that differ."""
+
+    cases: int
+    replayed: int
+    by_effect: tuple[tuple[Effect, int], ...]
+    tier_changed: int
+    more_proofing: int
+    less_proofing: int
+    more_approvals: int
+    fewer_approvals: int
+    newly_refused: int
+    no_longer_refused: int
+    attributes_drifted: int
+    transitions: tuple[tuple[str, str, int], ...]
+    recorded_policies: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "cases": self.cases,
+            "replayed": self.replayed,
+            "by_effect": {str(e): n for e, n in self.by_effect},
+            "tier_changed": self.tier_changed,
+            "more_proofing": self.more_proofing,
+            "less_proofing": self.less_proofing,
+            "more_approvals": self.more_approvals,
+            "fewer_approvals": self.fewer_approvals,
+            "newly_refused": self.newly_refused,
+            "no_longer_refused": self.no_longer_refused,
+            "attributes_drifted": self.attributes_drifted,
+            "transitions": [{"from": a, "to": b, "cases": n} for a, b, n in self.transitions],
+            "recorded_policies": list(self.recorded_policies),
+        }
+
+
+def totals_of(replays: Iterable[CaseReplay]) -> Totals:
+    cases = list(replays)
+    effects = Counter(r.effect for r in cases)
+    moves = Counter(
+        (r.recorded.tier_label, r.candidate.tier_label)
+        for r in cases
+        if r.candidate is not None and r.tier_changed
+    )
+    return Totals(
+        cases=len(cases),
+        replayed=sum(1 for r in cases if r.candidate is not None),
+        by_effect=tuple((e, effects[e]) for e in Effect),
+        tier_changed=sum(1 for r in cases if r.tier_changed),
+        more_proofing=sum(1 for r in cases if r.more_proofing),
+        less_proofing=sum(1 for r in cases if r.less_proofing),
+        more_approvals=sum(1 for r in cases if r.more_approvals),
+        fewer_approvals=sum(1 for r in cases if r.fewer_approvals),
+        newly_refused=effects[Effect.NEWLY_REFUSED],
+        no_longer_refused=effects[Effect.NO_LONGER_REFUSED],
+        attributes_drifted=sum(1 for r in cases if r.attributes_drifted),
+        transitions=tuple((before, after, n) for (before, after), n in sorted(moves.items())),
+        recorded_policies=tuple(sorted({r.policy_hash for r in cases})),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationReport:
+    """A whole simulation: the candidate, the period, each case (oldest first)
+    and the totals."""
+
+    candidate_source: str
+    candidate_hash: str
+    candidate_version: int
+    since: datetime
+    until: datetime
+    cases: tuple[CaseReplay, ...]
+    totals: Totals
+
+    @property
+    def changed(self) -> tuple[CaseReplay, ...]:
+        """The cases the candidate treats differently (or could not replay)."""
+        return tuple(c for c in self.cases if c.effect != Effect.UNCHANGED)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "candidate": {
+                "source": self.candidate_source,
+                "hash": self.candidate_hash,
+                "version": self.candidate_version,
+            },
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "totals": self.totals.to_json(),
+            "cases": [c.to_json() for c in self.cases],
+        }
+
+
+def simulate(
+    candidate: LoadedPolicy,
+    cases: Iterable[RecordedCase],
+    *,
+    since: datetime,
+    until: datetime,
+) -> SimulationReport:
+    """Replay ``cases`` (the cases opened from ``since`` to ``until``) under
+    ``candidate``; the report lists them oldest first."""
+    ordered = sorted(cases, key=lambda c: (c.opened_at, c.case_id))
+    replays = tuple(replay(candidate, c) for c in ordered)
+    return SimulationReport(
+        candidate_source=candidate.source,
+        candidate_hash=candidate.hash,
+        candidate_version=candidate.version,
+        since=since,
+        until=until,
+        cases=replays,
+        totals=totals_of(replays),
+    )
