@@ -21,225 +21,25 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
-from custos.domain.errors import RecoveryBlocked
-from custos.domain.model import Channel, Requirements, RiskAssessment, Subject
-from custos.policy.engine import Opening, band_for, opening_of, refusal_reason, select_requirements
+from custos.domain.model import Channel, Requirements, Subject
+from custos.policy.landing import (
+    APPROVALS,
+    PROOFING,
+    Difference,
+    Direction,
+    Effect,
+    Landing,
+    differences,
+    effect_of,
+    land,
+    landing_of,
+)
 from custos.policy.loader import LoadedPolicy
 
 #: The subject attributes tiers match on (``Match``): a change to any other
 #: attribute cannot move a case to another tier.
 TIER_ATTRIBUTES = frozenset({"kind", "employment", "privileged", "holds", "groups"})
-#: The candidate tier of a case no tier of the candidate describes.
-NO_TIER = "(no tier)"
-
-
-class Effect(StrEnum):
-    """What the candidate does to one case, compared with what it recorded."""
-
-    UNCHANGED = "unchanged"
-    NEWLY_REFUSED = "newly_refused"  # it went on to proofing; the candidate refuses it
-    NO_LONGER_REFUSED = "no_longer_refused"  # it was refused; the candidate lets it proceed
-    STRICTER = "stricter"  # more proofing or more approvals, nothing less
-    LOOSER = "looser"  # less proofing or fewer approvals, nothing more
-    MIXED = "mixed"  # more of one, less of another
-    OTHER = "other"  # different, neither stricter nor looser (tier, methods, action...)
-    NOT_REPLAYED = "not_replayed"  # the subject is no longer known
-
-
-class Direction(StrEnum):
-    MORE = "more"  # asks more of the subject or the approvers
-    LESS = "less"
-    OTHER = "other"  # differs without being more or less
-
-
-@dataclass(frozen=True, slots=True)
-class Landing:
-    """Where a case lands under one policy: its tier, how it leaves the opening
-    and, when it goes on, what it asks for. ``tier`` is None when no tier matches."""
-
-    tier: str | None
-    opening: Opening
-    reason: str
-    risk_band: str
-    action: str = ""
-    factors: int = 0
-    methods: tuple[str, ...] = ()
-    phishing_resistant: bool = False
-    min_ial: int | None = None
-    aal: int | None = None
-    approvals: int = 0
-    approver_groups: tuple[str, ...] = ()
-
-    @property
-    def refused(self) -> bool:
-        return self.opening.refused
-
-    @property
-    def tier_label(self) -> str:
-        return self.tier if self.tier is not None else NO_TIER
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "tier": self.tier,
-            "outcome": str(self.opening),
-            "reason": self.reason,
-            "risk_band": self.risk_band,
-            "action": self.action,
-            "factors": self.factors,
-            "methods": list(self.methods),
-            "phishing_resistant": self.phishing_resistant,
-            "min_ial": self.min_ial,
-            "aal": self.aal,
-            "approvals": self.approvals,
-            "approver_groups": list(self.approver_groups),
-        }
-
-
-def landing_of(req: Requirements, channel: Channel) -> Landing:
-    """The landing a case's frozen requirements describe."""
-    opening = opening_of(req, channel)
-    return Landing(
-        tier=req.tier,
-        opening=opening,
-        reason=refusal_reason(req, channel, opening),
-        risk_band=req.risk_band,
-        action=str(req.action),
-        factors=req.factors,
-        methods=tuple(sorted(req.methods)),
-        phishing_resistant=req.phishing_resistant,
-        min_ial=req.min_ial,
-        aal=req.aal,
-        approvals=req.approvals,
-        approver_groups=tuple(sorted(req.approver_groups)),
-    )
-
-
-def land(policy: LoadedPolicy, subject: Subject, channel: Channel, risk_score: int) -> Landing:
-    """Where a request of ``subject`` over ``channel`` at ``risk_score`` lands
-    under ``policy``: the engine itself, with ``policy``'s band for the score."""
-    band = band_for(policy, risk_score)
-    risk = RiskAssessment(score=risk_score, band=band, reasons=())
-    try:
-        req = select_requirements(policy, subject, channel, risk)
-    except RecoveryBlocked as exc:
-        return Landing(tier=None, opening=Opening.NO_TIER, reason=exc.message, risk_band=band)
-    return landing_of(req, channel)
-
-
-@dataclass(frozen=True, slots=True)
-class Difference:
-    """One thing the candidate changes for a case, e.g. factors 1 -> 2 (more)."""
-
-    what: str
-    before: str
-    after: str
-    direction: Direction
-
-    def __str__(self) -> str:
-        return f"{self.what} {self.before} → {self.after}"
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "what": self.what,
-            "before": self.before,
-            "after": self.after,
-            "direction": str(self.direction),
-        }
-
-
-def _number(value: int | None) -> str:
-    return "-" if value is None else str(value)
-
-
-def _words(values: tuple[str, ...]) -> str:
-    return ", ".join(values) or "-"
-
-
-def _ordered(what: str, before: int | None, after: int | None) -> list[Difference]:
-    """A difference in a number where more asks more (None counts as nothing)."""
-    if before == after:
-        return []
-    more = (after or 0) > (before or 0)
-    return [
-        Difference(
-            what, _number(before), _number(after), Direction.MORE if more else Direction.LESS
-        )
-    ]
-
-
-def differences(recorded: Landing, candidate: Landing) -> list[Difference]:
-    """What differs between two landings. Proofing and approvals are compared
-    only when both go on to proofing (a refused case asks for nothing)."""
-    found: list[Difference] = []
-    if recorded.tier != candidate.tier:
-        found.append(Difference("tier", recorded.tier_label, candidate.tier_label, Direction.OTHER))
-    if recorded.opening != candidate.opening:
-        direction = (
-            Direction.OTHER
-            if recorded.refused == candidate.refused
-            else Direction.MORE
-            if candidate.refused
-            else Direction.LESS
-        )
-        found.append(
-            Difference("outcome", str(recorded.opening), str(candidate.opening), direction)
-        )
-    if recorded.refused or candidate.refused:
-        return found
-    found += _ordered("factors", recorded.factors, candidate.factors)
-    if recorded.phishing_resistant != candidate.phishing_resistant:
-        found.append(
-            Difference(
-                "phishing-resistant",
-                "yes" if recorded.phishing_resistant else "no",
-                "yes" if candidate.phishing_resistant else "no",
-                Direction.MORE if candidate.phishing_resistant else Direction.LESS,
-            )
-        )
-    found += _ordered("min IAL", recorded.min_ial, candidate.min_ial)
-    found += _ordered("AAL", recorded.aal, candidate.aal)
-    if recorded.methods != candidate.methods:
-        found.append(
-            Difference(
-                "methods", _words(recorded.methods), _words(candidate.methods), Direction.OTHER
-            )
-        )
-    found += _ordered("approvals", recorded.approvals, candidate.approvals)
-    if recorded.approver_groups != candidate.approver_groups:
-        found.append(
-            Difference(
-                "approver groups",
-                _words(recorded.approver_groups),
-                _words(candidate.approver_groups),
-                Direction.OTHER,
-            )
-        )
-    if recorded.action != candidate.action:
-        found.append(Difference("action", recorded.action, candidate.action, Direction.OTHER))
-    return found
-
-
-#: Differences that are about proofing, and about approvals (for the totals).
-PROOFING = frozenset({"factors", "phishing-resistant", "min IAL", "AAL"})
-APPROVALS = frozenset({"approvals"})
-
-
-def effect_of(recorded: Landing, candidate: Landing, found: Iterable[Difference]) -> Effect:
-    if recorded.refused and not candidate.refused:
-        return Effect.NO_LONGER_REFUSED
-    if candidate.refused and not recorded.refused:
-        return Effect.NEWLY_REFUSED
-    directions = {d.direction for d in found}
-    if not directions:
-        return Effect.UNCHANGED
-    more, less = Direction.MORE in directions, Direction.LESS in directions
-    if more and less:
-        return Effect.MIXED
-    if more:
-        return Effect.STRICTER
-    return Effect.LOOSER if less else Effect.OTHER
 
 
 @dataclass(frozen=True, slots=True)

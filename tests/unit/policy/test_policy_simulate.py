@@ -18,15 +18,9 @@ from custos.domain.model import (
     SubjectKind,
 )
 from custos.policy.engine import Opening, band_for, select_requirements
+from custos.policy.landing import NO_TIER, Direction, Effect
 from custos.policy.loader import LoadedPolicy, parse_policy
-from custos.policy.simulate import (
-    NO_TIER,
-    Direction,
-    Effect,
-    RecordedCase,
-    SimulationReport,
-    simulate,
-)
+from custos.policy.simulate import RecordedCase, SimulationReport, simulate
 
 BASE = """\
 version: 1
