@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import policy_text
 import pytest
 
 from custos.domain.model import (
@@ -111,16 +112,11 @@ def run(candidate_text: str, *cases: RecordedCase) -> SimulationReport:
 
 
 def edited(old: str, new: str, text: str = BASE) -> str:
-    assert text.count(old) == 1, old
-    return text.replace(old, new)
+    return policy_text.edited(old, new, text)
 
 
 def in_tier(name: str, old: str, new: str, text: str = BASE) -> str:
-    """``text`` with ``old`` replaced by ``new`` within the tier called ``name``."""
-    start = text.index(f"  - name: {name}\n")
-    end = text.find("  - name:", start + 1)
-    end = len(text) if end < 0 else end
-    return text[:start] + edited(old, new, text[start:end]) + text[end:]
+    return policy_text.in_tier(name, old, new, text)
 
 
 ALICE = person("alice")
