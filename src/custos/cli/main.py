@@ -11,7 +11,7 @@ import typer
 from custos.cli import audit as audit_cli
 from custos.cli import backup as backup_cli
 from custos.cli import demo as demo_cli
-from custos.cli import directories
+from custos.cli import directories, policy_simulate
 from custos.cli import export as export_cli
 from custos.cli import holds as holds_cli
 from custos.cli import incident as incident_cli
@@ -43,6 +43,7 @@ policy_app = command_group("Recovery policy files.")
 case_app = command_group("Recovery cases.")
 app.add_typer(db_app, name="db")
 app.add_typer(policy_app, name="policy")
+policy_app.command("simulate")(policy_simulate.simulate)
 app.add_typer(case_app, name="case")
 app.add_typer(operator_app, name="operator")
 app.add_typer(keys_cli.keys_app, name="keys")

@@ -119,9 +119,11 @@ class Difference:
     before: str
     after: str
     direction: Direction
+    #: How to say it when "before -> after" reads badly (two lists of methods).
+    said: str = ""
 
     def __str__(self) -> str:
-        return f"{self.what} {self.before} → {self.after}"
+        return self.said or f"{self.what} {self.before} → {self.after}"
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -138,6 +140,15 @@ def _number(value: int | None) -> str:
 
 def _words(values: tuple[str, ...]) -> str:
     return ", ".join(values) or "-"
+
+
+def _set_difference(what: str, before: tuple[str, ...], after: tuple[str, ...]) -> Difference:
+    """Two lists that differ, said as what was added and removed: ``methods
+    +webauthn -email_code``."""
+    added = [f"+{v}" for v in after if v not in before]
+    removed = [f"-{v}" for v in before if v not in after]
+    said = f"{what} {' '.join(added + removed)}"
+    return Difference(what, _words(before), _words(after), Direction.OTHER, said)
 
 
 def _ordered(what: str, before: int | None, after: int | None) -> list[Difference]:
@@ -184,20 +195,11 @@ def differences(recorded: Landing, candidate: Landing) -> list[Difference]:
     found += _ordered("min IAL", recorded.min_ial, candidate.min_ial)
     found += _ordered("AAL", recorded.aal, candidate.aal)
     if recorded.methods != candidate.methods:
-        found.append(
-            Difference(
-                "methods", _words(recorded.methods), _words(candidate.methods), Direction.OTHER
-            )
-        )
+        found.append(_set_difference("methods", recorded.methods, candidate.methods))
     found += _ordered("approvals", recorded.approvals, candidate.approvals)
     if recorded.approver_groups != candidate.approver_groups:
         found.append(
-            Difference(
-                "approver groups",
-                _words(recorded.approver_groups),
-                _words(candidate.approver_groups),
-                Direction.OTHER,
-            )
+            _set_difference("approver groups", recorded.approver_groups, candidate.approver_groups)
         )
     if recorded.action != candidate.action:
         found.append(Difference("action", recorded.action, candidate.action, Direction.OTHER))

@@ -355,3 +355,27 @@ def test_non_human_subjects_replay_through_the_catch_all(kind: SubjectKind) -> N
     (case,) = run(BASE, recorded_case(person("svc", kind=kind))).cases
     assert case.recorded.tier == "catch-all"
     assert case.effect == Effect.UNCHANGED
+
+
+def test_methods_groups_and_action_differ_without_being_more_or_less() -> None:
+    candidate = in_tier("standard", "[totp, email_code]", "[totp, webauthn]")
+    candidate = in_tier(
+        "contractor", "{count: 1}", "{count: 1, from_groups: [sponsors]}", candidate
+    )
+    candidate = in_tier("contractor", "action: reset_token", "action: temp_password", candidate)
+    report = run(candidate, recorded_case(ALICE), recorded_case(BOB))
+    alice, bob = sorted(report.cases, key=lambda c: c.subject_id)
+    assert [str(d) for d in alice.differences] == ["methods +webauthn -email_code"]
+    assert alice.differences[0].to_json() == {
+        "what": "methods",
+        "before": "email_code, totp",
+        "after": "totp, webauthn",
+        "direction": "other",
+    }
+    assert alice.effect == Effect.OTHER
+    assert [str(d) for d in bob.differences] == [
+        "approver groups +sponsors",
+        "action reset_token → temp_password",
+    ]
+    assert bob.effect == Effect.OTHER
+    assert dict(report.totals.by_effect)[Effect.OTHER] == 2
