@@ -78,6 +78,7 @@ def test_a_pasted_stricter_candidate_shows_each_case_and_the_totals(
     assert "current attributes (a case does not record them)" in alice
     bob = _row(html, opened["bob"])
     assert "would be refused" in bob and "channel refused" in bob
+    assert "goes on to proofing → refused for its channel" in bob
     assert f'href="/console/cases/{opened["alice"]}"' in html
     assert "3 unchanged cases" in text
     assert opened["olga"] not in html  # outside the 30 days

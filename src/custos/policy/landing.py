@@ -31,6 +31,16 @@ class Effect(StrEnum):
     NOT_REPLAYED = "not_replayed"  # the subject is no longer known
 
 
+#: How each way out of the opening reads in a difference.
+OUTCOME_WORDS = {
+    Opening.PROOFING: "goes on to proofing",
+    Opening.BLOCKED: "blocked",
+    Opening.CHANNEL_REFUSED: "refused for its channel",
+    Opening.RISK_REFUSED: "refused at its risk band",
+    Opening.NO_TIER: "refused: no tier matches",
+}
+
+
 class Direction(StrEnum):
     MORE = "more"  # asks more of the subject or the approvers
     LESS = "less"
@@ -177,9 +187,9 @@ def differences(recorded: Landing, candidate: Landing) -> list[Difference]:
             if candidate.refused
             else Direction.LESS
         )
-        found.append(
-            Difference("outcome", str(recorded.opening), str(candidate.opening), direction)
-        )
+        before, after = str(recorded.opening), str(candidate.opening)
+        said = f"{OUTCOME_WORDS[recorded.opening]} → {OUTCOME_WORDS[candidate.opening]}"
+        found.append(Difference("outcome", before, after, direction, said))
     if recorded.refused or candidate.refused:
         return found
     found += _ordered("factors", recorded.factors, candidate.factors)

@@ -196,7 +196,7 @@ def test_a_block_tier_refuses_cases_that_went_on() -> None:
     assert (bob.candidate.tier, bob.candidate.opening) == ("no-contractors", Opening.BLOCKED)
     assert [str(d) for d in bob.differences] == [
         "tier contractor → no-contractors",
-        "outcome proofing → blocked",
+        "goes on to proofing → blocked",
     ]
     # A refused case asks for nothing, so no proofing or approval difference is claimed.
     assert not (bob.less_proofing or bob.fewer_approvals)
@@ -212,7 +212,16 @@ def test_a_removed_block_tier_lets_a_blocked_case_proceed() -> None:
     assert dave.effect == Effect.NO_LONGER_REFUSED
     assert dave.candidate is not None and dave.candidate.tier == "standard"
     assert dave.candidate.opening == Opening.PROOFING
-    assert [d.what for d in dave.differences] == ["tier", "outcome"]
+    assert [str(d) for d in dave.differences] == [
+        "tier frozen → standard",
+        "blocked → goes on to proofing",
+    ]
+    assert dave.differences[1].to_json() == {
+        "what": "outcome",
+        "before": "blocked",
+        "after": "proofing",
+        "direction": "less",
+    }
     assert dave.differences[1].direction == Direction.LESS
 
 
