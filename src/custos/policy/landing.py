@@ -35,6 +35,7 @@ class Effect(StrEnum):
 OUTCOME_WORDS = {
     Opening.PROOFING: "goes on to proofing",
     Opening.BLOCKED: "blocked",
+    Opening.TIER_REFUSED: "refused by its tier",
     Opening.CHANNEL_REFUSED: "refused for its channel",
     Opening.RISK_REFUSED: "refused at its risk band",
     Opening.NO_TIER: "refused: no tier matches",
@@ -59,6 +60,7 @@ class Landing:
     action: str = ""
     factors: int = 0
     methods: tuple[str, ...] = ()
+    required_methods: tuple[str, ...] = ()
     phishing_resistant: bool = False
     min_ial: int | None = None
     aal: int | None = None
@@ -82,6 +84,7 @@ class Landing:
             "action": self.action,
             "factors": self.factors,
             "methods": list(self.methods),
+            "required_methods": list(self.required_methods),
             "phishing_resistant": self.phishing_resistant,
             "min_ial": self.min_ial,
             "aal": self.aal,
@@ -101,6 +104,7 @@ def landing_of(req: Requirements, channel: Channel) -> Landing:
         action=str(req.action),
         factors=req.factors,
         methods=tuple(sorted(req.methods)),
+        required_methods=tuple(sorted(req.required_methods)),
         phishing_resistant=req.phishing_resistant,
         min_ial=req.min_ial,
         aal=req.aal,
@@ -152,13 +156,21 @@ def _words(values: tuple[str, ...]) -> str:
     return ", ".join(values) or "-"
 
 
-def _set_difference(what: str, before: tuple[str, ...], after: tuple[str, ...]) -> Difference:
+def _set_difference(
+    what: str, before: tuple[str, ...], after: tuple[str, ...], *, ordered: bool = False
+) -> Difference:
     """Two lists that differ, said as what was added and removed: ``methods
-    +webauthn -email_code``."""
-    added = [f"+{v}" for v in after if v not in before]
-    removed = [f"-{v}" for v in before if v not in after]
-    said = f"{what} {' '.join(added + removed)}"
-    return Difference(what, _words(before), _words(after), Direction.OTHER, said)
+    +webauthn -email_code``. ``ordered``: a list where more asks more (methods
+    that must all pass), so only additions are more and only removals less."""
+    added = [v for v in after if v not in before]
+    removed = [v for v in before if v not in after]
+    direction = Direction.OTHER
+    if ordered and not removed:
+        direction = Direction.MORE
+    elif ordered and not added:
+        direction = Direction.LESS
+    said = f"{what} {' '.join([f'+{v}' for v in added] + [f'-{v}' for v in removed])}"
+    return Difference(what, _words(before), _words(after), direction, said)
 
 
 def _ordered(what: str, before: int | None, after: int | None) -> list[Difference]:
@@ -204,6 +216,15 @@ def differences(recorded: Landing, candidate: Landing) -> list[Difference]:
         )
     found += _ordered("min IAL", recorded.min_ial, candidate.min_ial)
     found += _ordered("AAL", recorded.aal, candidate.aal)
+    if recorded.required_methods != candidate.required_methods:
+        found.append(
+            _set_difference(
+                "required methods",
+                recorded.required_methods,
+                candidate.required_methods,
+                ordered=True,
+            )
+        )
     if recorded.methods != candidate.methods:
         found.append(_set_difference("methods", recorded.methods, candidate.methods))
     found += _ordered("approvals", recorded.approvals, candidate.approvals)
@@ -217,7 +238,7 @@ def differences(recorded: Landing, candidate: Landing) -> list[Difference]:
 
 
 #: Differences that are about proofing, and about approvals (for the totals).
-PROOFING = frozenset({"factors", "phishing-resistant", "min IAL", "AAL"})
+PROOFING = frozenset({"factors", "phishing-resistant", "min IAL", "AAL", "required methods"})
 APPROVALS = frozenset({"approvals"})
 
 

@@ -388,3 +388,68 @@ def test_methods_groups_and_action_differ_without_being_more_or_less() -> None:
     ]
     assert bob.effect == Effect.OTHER
     assert dict(report.totals.by_effect)[Effect.OTHER] == 2
+
+
+def test_a_refuse_tier_refuses_with_its_instructions() -> None:
+    candidate = edited(
+        "  - name: contractor\n",
+        "  - name: contractors-call-security\n    match: {employment: contractor}\n"
+        "    action: refuse\n    instructions: Call the security desk.\n"
+        "  - name: contractor\n",
+    )
+    (bob,) = run(candidate, recorded_case(BOB)).cases
+    assert bob.candidate is not None
+    assert bob.candidate.opening == Opening.TIER_REFUSED
+    assert bob.candidate.reason == (
+        "tier 'contractors-call-security' refuses recovery here: Call the security desk."
+    )
+    assert bob.effect == Effect.NEWLY_REFUSED
+    assert "goes on to proofing → refused by its tier" in [str(d) for d in bob.differences]
+
+
+def test_a_method_that_must_pass_asks_more_proofing() -> None:
+    """``proofing.required`` (a sponsor's attestation that must pass) and a
+    ``reproof`` tier's re-proofing are more proofing; dropping them is less."""
+    text = in_tier(
+        "contractor",
+        "proofing: {factors: 1, methods: [totp, email_code]}",
+        "proofing: {factors: 1, methods: [totp, email_code, manager_attestation]}",
+    )
+    attested = in_tier(
+        "contractor",
+        "manager_attestation]}",
+        "manager_attestation], required: [manager_attestation]}",
+        text,
+    )
+    recorded = parse_policy(text, "recorded.yaml")
+    risk = RiskAssessment(score=15, band="low", reasons=())
+    case = RecordedCase(
+        case_id="case-bob",
+        subject_id="bob",
+        opened_at=OPENED,
+        channel=Channel.HELPDESK,
+        state="completed",
+        risk_score=15,
+        requirements=select_requirements(recorded, BOB, Channel.HELPDESK, risk),
+        subject=BOB,
+        recorded_policy=recorded,
+    )
+    (bob,) = simulate(
+        parse_policy(attested, "attested.yaml"), [case], since=SINCE, until=UNTIL
+    ).cases
+    assert [str(d) for d in bob.differences] == ["required methods +manager_attestation"]
+    assert bob.more_proofing and bob.effect == Effect.STRICTER
+
+    reproof = in_tier(
+        "standard",
+        "proofing: {factors: 1, methods: [totp, email_code]}",
+        "proofing: {factors: 1, methods: [totp, email_code, reproofing]}",
+    )
+    reproof = in_tier("standard", "action: reset_token", "action: reproof", reproof)
+    (alice,) = run(reproof, recorded_case(ALICE)).cases
+    assert [str(d) for d in alice.differences] == [
+        "required methods +reproofing",
+        "methods +reproofing",
+        "action reset_token → reproof",
+    ]
+    assert alice.effect == Effect.STRICTER
