@@ -1,56 +1,39 @@
 """``custos policy simulate FILE --since/--until [--changed] [--json]`` through
-typer's CliRunner, on a data folder holding real cases opened under the default
-policy: the table, the JSON, the refusal of an invalid candidate with its lines,
-and a database left exactly as it was."""
+typer's CliRunner, on a deployment holding real cases opened under the default
+policy (SQLite and PostgreSQL): the table, the JSON, the refusal of an invalid
+candidate with its lines, and a database left exactly as it was."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 from simulation_world import STRICTER, assert_unchanged, seed_cases, snapshot
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from conftest import START, World
-from custos.bootstrap import bootstrap
-from custos.cli.main import app
-from custos.clock import ManualClock
-from custos.config import load_settings
-from custos.credentials.keys import MasterKey
+from conftest import World
+from custos.cli import context
 
 #: The seeded cases open on 2027-01-04 (olga's on 2026-11-25, outside).
 PERIOD = ("--since", "2026-12-15", "--until", "2027-01-04")
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Iterator[tuple[Path, str, World]]:
-    """A data folder the CLI uses, with the seeded cases (through the services
-    on the same settings, on a clock set at the tests' start)."""
-    key = MasterKey.generate().to_b64()
-    clock = ManualClock(START)
-    settings = load_settings(None, data_dir=tmp_path, sealing_key=key)
-    world = World(svc=bootstrap(settings, clock=clock, migrate=True), clock=clock, outbox=tmp_path)
-    seed_cases(world)
-    yield tmp_path, key, world
-    world.svc.engine.dispose()
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A console made afresh at 240 columns (rich reads COLUMNS when the console
+    is made, once per process): each table row stays on one line."""
+    monkeypatch.setenv("COLUMNS", "240")
+    monkeypatch.setattr(context.console, "_made", None)
 
 
-def run(folder: tuple[Path, str, World], *args: str) -> Result:
-    tmp, key, _ = folder
-    env: dict[str, str | None] = {
-        "CUSTOS_SEALING_KEY": key,
-        "CUSTOS_CONFIG": None,
-        "CUSTOS_DATABASE_URL": None,
-        "CUSTOS_OUTBOX_DIR": None,
-        "CUSTOS_SEALING_KEY_FILE": None,
-        "COLUMNS": "240",  # wide enough for rich to keep each row on one line
-    }
-    return CliRunner().invoke(app, ["--data-dir", str(tmp), *args], env=env)
+def run(world: World, *args: str) -> Result:
+    return run_cli(world, "policy", "simulate", *args)
 
 
-def candidate(tmp: Path, text: str, name: str = "candidate.yaml") -> str:
+def candidate(world: World, text: str, name: str = "candidate.yaml") -> str:
+    tmp = Path(world.svc.settings.data_dir)
     path = tmp / name
     path.write_text(text, encoding="utf-8")
     return str(path)
@@ -61,10 +44,9 @@ def _row(stdout: str, case_id: str) -> str:
     return line
 
 
-def test_the_table_shows_each_case_and_the_totals(folder: tuple[Path, str, World]) -> None:
-    tmp, _, world = folder
-    opened = seed_ids(world)
-    result = run(folder, "policy", "simulate", candidate(tmp, STRICTER), *PERIOD)
+def test_the_table_shows_each_case_and_the_totals(world: World) -> None:
+    opened = seed_cases(world)
+    result = run(world, candidate(world, STRICTER), *PERIOD)
     assert result.exit_code == 0, result.output + result.stderr
     out = result.stdout
     assert "5 case(s) opened from 2026-12-15 00:00 to 2027-01-05 00:00 UTC, replayed under" in out
@@ -88,21 +70,19 @@ def test_the_table_shows_each_case_and_the_totals(folder: tuple[Path, str, World
 
 
 def test_changed_lists_only_the_cases_the_candidate_changes(
-    folder: tuple[Path, str, World],
+    world: World,
 ) -> None:
-    tmp, _, world = folder
-    opened = seed_ids(world)
-    result = run(folder, "policy", "simulate", candidate(tmp, STRICTER), *PERIOD, "--changed")
+    opened = seed_cases(world)
+    result = run(world, candidate(world, STRICTER), *PERIOD, "--changed")
     assert result.exit_code == 0, result.output + result.stderr
     assert "2 cases the candidate changes" in result.stdout
     listed = [n for n, case_id in opened.items() if case_id in result.stdout]
     assert sorted(listed) == ["alice", "bob"]
 
 
-def test_json_holds_every_case_and_the_totals(folder: tuple[Path, str, World]) -> None:
-    tmp, _, world = folder
-    opened = seed_ids(world)
-    result = run(folder, "policy", "simulate", candidate(tmp, STRICTER), *PERIOD, "--json")
+def test_json_holds_every_case_and_the_totals(world: World) -> None:
+    opened = seed_cases(world)
+    result = run(world, candidate(world, STRICTER), *PERIOD, "--json")
     assert result.exit_code == 0, result.output + result.stderr
     report = json.loads(result.stdout)
     assert report["since"] == "2026-12-15T00:00:00+00:00"
@@ -122,19 +102,19 @@ def test_json_holds_every_case_and_the_totals(folder: tuple[Path, str, World]) -
 
 
 def test_an_invalid_candidate_is_refused_line_by_line_and_nothing_runs(
-    folder: tuple[Path, str, World],
+    world: World,
 ) -> None:
-    tmp, _, world = folder
+    seed_cases(world)
     before = snapshot(world)
     broken = STRICTER.replace("  case_ttl: 24h", "  case_ttl: 24h\n  colour: blue")
     line = STRICTER[: STRICTER.index("  case_ttl: 24h")].count("\n") + 2
-    path = candidate(tmp, broken, "broken.yaml")
-    result = run(folder, "policy", "simulate", path, *PERIOD)
+    path = candidate(world, broken, "broken.yaml")
+    result = run(world, path, *PERIOD)
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.strip() == f"{path}:{line}: defaults: unknown key 'colour'"
     # The valid run changes nothing either.
-    assert run(folder, "policy", "simulate", candidate(tmp, STRICTER), *PERIOD).exit_code == 0
+    assert run(world, candidate(world, STRICTER), *PERIOD).exit_code == 0
     assert_unchanged(before, world)
 
 
@@ -146,16 +126,8 @@ def test_an_invalid_candidate_is_refused_line_by_line_and_nothing_runs(
     ],
 )
 def test_a_bad_period_is_refused_with_its_error_id(
-    folder: tuple[Path, str, World], args: tuple[str, ...], message: str
+    world: World, args: tuple[str, ...], message: str
 ) -> None:
-    tmp, _, _ = folder
-    result = run(folder, "policy", "simulate", candidate(tmp, STRICTER), *args)
+    result = run(world, candidate(world, STRICTER), *args)
     assert result.exit_code == 1
     assert "error [invalid_input]" in result.stderr and message in result.stderr
-
-
-def seed_ids(world: World) -> dict[str, str]:
-    """Each seeded subject's case id, read back from the store."""
-    with world.svc.uow(read_only=True) as uow:
-        rows = uow.cases.search(limit=100)
-    return {r["subject_id"]: r["id"] for r in rows}
