@@ -25,7 +25,7 @@ SUBJECTS: dict[str, dict[str, Any]] = {
     "alice": {},  # standard: 1 factor, no approval
     "bob": {"employment": Employment.CONTRACTOR, "groups": ("contractors",)},  # contractor
     "carol": {"privileged": True},  # privileged: 2 factors, 2 approvals
-    "dave": {"holds": (Hold.LEGAL_HOLD,)},  # frozen: blocked
+    "dave": {"holds": (Hold.LEGAL_HOLD,)},  # frozen, and blocked by the hold itself
     "erin": {"employment": Employment.NONE},  # catch-all: 1 factor, 1 approval
 }
 
@@ -37,7 +37,8 @@ _APPROVED = in_tier(
     "standard", "    step_up:", "    approvals: {count: 1}\n    step_up:", _TWO_FACTORS
 )
 STRICTER = in_tier("contractor", "[self_service, helpdesk]", "[self_service]", _APPROVED)
-#: No freeze for subjects under a hold, and contractors need no approver.
+#: No frozen tier (a hold still blocks: holds stand outside the tiers), and
+#: contractors need no approver.
 LOOSER = in_tier(
     "contractor", "    approvals: {count: 1}\n", "", without_tier("frozen", DEFAULT_TEXT)
 )

@@ -147,13 +147,13 @@ def test_an_admin_simulates_a_candidate_policy_over_the_recorded_cases(
     expect(result.get_by_role("table")).to_contain_text("unknown key 'colour'")
     assert_accessible(page)
 
-    # The same file, fixed: the looser candidate frees the held subject.
+    # The same file, fixed: the held subject changes tier, held all the same.
     fixed = tmp_path / "looser.yaml"
     fixed.write_text(LOOSER)
     page.get_by_label("Candidate policy file").set_input_files(str(fixed))
     page.get_by_role("button", name="Simulate").click()
     expect(result).to_contain_text("replayed under looser.yaml", timeout=15_000)
     expect(result.get_by_role("row", name=re.compile(opened["dave"]))).to_contain_text(
-        "no longer refused"
+        "tier frozen → standard"
     )
     assert_accessible(page)

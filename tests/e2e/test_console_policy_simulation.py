@@ -102,9 +102,10 @@ def test_an_uploaded_looser_candidate_names_the_file(world: World, client: TestC
     assert answer.status_code == 200, answer.text
     text = _text(answer.text)
     assert "replayed under looser.yaml" in text
-    assert "No longer refused 1" in text and "Need fewer approvals 1" in text
+    assert "No longer refused 0" in text and "Need fewer approvals 1" in text
     assert "frozen standard 1" in text  # the tier changes table
-    assert "no longer refused" in _row(answer.text, opened["dave"])
+    dave = _row(answer.text, opened["dave"])
+    assert "different" in dave and "held" in dave and "tier frozen → standard" in dave
 
 
 def test_an_invalid_candidate_shows_its_problems_by_line(world: World, client: TestClient) -> None:

@@ -97,7 +97,8 @@ def _print(report: SimulationReport, *, changed_only: bool) -> None:
         console.print(_transitions_table(report))
     console.print(
         "[dim]Attributes: a case does not record its subject's attributes, so every "
-        "case was replayed with the subject's current ones (column 'attributes').[/]",
+        "case was replayed with the subject's current ones (column 'attributes'); "
+        "holds as the hold records show them when it opened.[/]",
         soft_wrap=True,
     )
     for c in report.cases:

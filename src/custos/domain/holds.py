@@ -85,6 +85,13 @@ class HoldRecord:
         its end time (read-time: the worker's sweep only records it)."""
         return self.status(now) == HoldStatus.STANDING
 
+    def stood_at(self, at: datetime) -> bool:
+        """Whether the hold stood at a past moment ``at``: set by then, and not
+        yet lifted, past its end time or recorded expired (policy simulation
+        looks back with it)."""
+        ended = (self.lifted_at, self.ends_at, self.expired_at)
+        return self.set_at <= at and all(t is None or t > at for t in ended)
+
     def applies_to(self, subject_id: str, groups: frozenset[str]) -> bool:
         """Whether the hold is on this subject or on one of its groups."""
         if self.subject_id is not None:

@@ -40,6 +40,9 @@ class Opening(StrEnum):
     CHANNEL_REFUSED = "channel_refused"  # the channel is not one the tier allows
     RISK_REFUSED = "risk_refused"  # the risk band's step-up refuses recovery
     NO_TIER = "no_tier"  # no tier matches the subject
+    #: A hold stands on the subject: open_case blocks the case whatever the tier
+    #: says (service/holds); never an answer of :func:`opening_of`.
+    HELD = "held"
 
     @property
     def refused(self) -> bool:

@@ -39,6 +39,7 @@ OUTCOME_WORDS = {
     Opening.CHANNEL_REFUSED: "refused for its channel",
     Opening.RISK_REFUSED: "refused at its risk band",
     Opening.NO_TIER: "refused: no tier matches",
+    Opening.HELD: "blocked by a hold",
 }
 
 
@@ -93,13 +94,16 @@ class Landing:
         }
 
 
-def landing_of(req: Requirements, channel: Channel) -> Landing:
-    """The landing a case's frozen requirements describe."""
-    opening = opening_of(req, channel)
+def landing_of(req: Requirements, channel: Channel, held: frozenset[str] = frozenset()) -> Landing:
+    """The landing a case's frozen requirements describe; ``held``: the kinds of
+    the holds standing on the subject, which block the case whatever its tier."""
+    opening = Opening.HELD if held else opening_of(req, channel)
     return Landing(
         tier=req.tier,
         opening=opening,
-        reason=refusal_reason(req, channel, opening),
+        reason=f"held: {', '.join(sorted(held))}"
+        if held
+        else refusal_reason(req, channel, opening),
         risk_band=req.risk_band,
         action=str(req.action),
         factors=req.factors,
@@ -115,14 +119,16 @@ def landing_of(req: Requirements, channel: Channel) -> Landing:
 
 def land(policy: LoadedPolicy, subject: Subject, channel: Channel, risk_score: int) -> Landing:
     """Where a request of ``subject`` over ``channel`` at ``risk_score`` lands
-    under ``policy``: the engine itself, with ``policy``'s band for the score."""
+    under ``policy``: the engine itself, with ``policy``'s band for the score;
+    then, as when a case opens, a hold standing on the subject (``subject.holds``)
+    blocks it whatever the tier (no tier at all refuses it first)."""
     band = band_for(policy, risk_score)
     risk = RiskAssessment(score=risk_score, band=band, reasons=())
     try:
         req = select_requirements(policy, subject, channel, risk)
     except RecoveryBlocked as exc:
         return Landing(tier=None, opening=Opening.NO_TIER, reason=exc.message, risk_band=band)
-    return landing_of(req, channel)
+    return landing_of(req, channel, frozenset(subject.holds))
 
 
 @dataclass(frozen=True, slots=True)

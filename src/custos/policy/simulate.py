@@ -8,7 +8,9 @@ candidate's own risk bands over the recorded risk score) and compares the
 result with the requirements the case froze when it opened.
 
 A case does not record its subject's attributes (kind, employment, privileged,
-holds, groups), so every replay uses the subject's current ones and says so. Two
+groups), so every replay uses the subject's current ones and says so; holds are
+records with their times, so the replay takes those that stood when the case
+opened (and, as when a case opens, a hold blocks it whatever the tier). Two
 things point at attributes that moved since: a directory sync that changed a
 tier-deciding attribute after the case opened (the ledger records which ones),
 and the recorded policy itself picking another tier for the current attributes
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from custos.domain.model import Channel, Requirements, Subject
@@ -47,6 +49,7 @@ class RecordedCase:
     """One case as the store and the ledger recorded it, ready to replay.
 
     ``subject`` is the subject's current record (None: no longer known);
+    ``holds_then`` the holds that stood when it opened (None: unknown);
     ``changed_since`` names the attributes a directory sync changed after the
     case opened, from the ledger; ``recorded_policy`` is the policy the case's
     hash names, when its text is stored and still loads (None otherwise)."""
@@ -61,6 +64,15 @@ class RecordedCase:
     subject: Subject | None
     changed_since: tuple[str, ...] = ()
     recorded_policy: LoadedPolicy | None = None
+    #: The kinds of the holds that stood on the subject (or its groups) when the
+    #: case opened, from the hold records; None: not known, the current ones.
+    holds_then: frozenset[str] | None = None
+
+    def subject_then(self) -> Subject | None:
+        """The subject as the replay uses it: current, with the holds of then."""
+        if self.subject is None or self.holds_then is None:
+            return self.subject
+        return replace(self.subject, holds=self.holds_then)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,13 +139,14 @@ class CaseReplay:
 
 def replay(candidate: LoadedPolicy, case: RecordedCase) -> CaseReplay:
     """Replay one recorded case under ``candidate``."""
-    recorded = landing_of(case.requirements, case.channel)
-    if case.subject is None:
+    subject = case.subject_then()
+    recorded = landing_of(case.requirements, case.channel, _held(subject))
+    if subject is None:
         unknown = "the subject is no longer known: not replayed"
         return _replayed(case, recorded, None, Effect.NOT_REPLAYED, (), unknown, False)
-    landed = land(candidate, case.subject, case.channel, case.risk_score)
+    landed = land(candidate, subject, case.channel, case.risk_score)
     found = tuple(differences(recorded, landed))
-    attributes, drifted = _attribute_basis(case, recorded)
+    attributes, drifted = _attribute_basis(case, subject, recorded)
     effect = effect_of(recorded, landed, found)
     return _replayed(case, recorded, landed, effect, found, attributes, drifted)
 
@@ -164,11 +177,16 @@ def _replayed(
     )
 
 
-def _attribute_basis(case: RecordedCase, recorded: Landing) -> tuple[str, bool]:
+def _held(subject: Subject | None) -> frozenset[str]:
+    return frozenset() if subject is None else frozenset(subject.holds)
+
+
+def _attribute_basis(case: RecordedCase, subject: Subject, recorded: Landing) -> tuple[str, bool]:
     """The sentence that says which attributes the replay used, and whether
     they likely differ from the case's own."""
-    assert case.subject is not None
     parts = ["current attributes (a case does not record them)"]
+    if case.holds_then is not None:
+        parts.append("holds as the hold records show them when the case opened")
     changed = sorted(set(case.changed_since) & TIER_ATTRIBUTES)
     if changed:
         parts.append(f"a directory sync changed {', '.join(changed)} after the case opened")
@@ -176,7 +194,7 @@ def _attribute_basis(case: RecordedCase, recorded: Landing) -> tuple[str, bool]:
     if case.recorded_policy is None:
         parts.append("the recorded policy's text is not available to cross-check them")
     else:
-        now = land(case.recorded_policy, case.subject, case.channel, case.risk_score)
+        now = land(case.recorded_policy, subject, case.channel, case.risk_score)
         if now.tier != recorded.tier:
             drifted = True
             parts.append(

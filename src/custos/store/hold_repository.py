@@ -126,6 +126,21 @@ class HoldRepository:
                 found.setdefault(subject_id, set()).update(by_group[group])
         return {subject_id: frozenset(kinds) for subject_id, kinds in found.items()}
 
+    def set_by(
+        self, subject_ids: Iterable[str], groups: Iterable[str], at: datetime
+    ) -> list[HoldRecord]:
+        """Every hold on any of ``subject_ids`` or ``groups`` set at or before
+        ``at``, whatever became of it since (to look back with
+        :meth:`HoldRecord.stood_at`), oldest first."""
+        found: dict[str, HoldRecord] = {}
+        for column, values in ((holds.c.subject_id, subject_ids), (holds.c.group_name, groups)):
+            for chunk in chunks(values):
+                rows = self._conn.execute(
+                    select(holds).where(column.in_(chunk), holds.c.set_at <= at)
+                )
+                found.update((r.id, hold_from_row(r)) for r in rows)
+        return sorted(found.values(), key=lambda h: (h.set_at, h.id))
+
     def search(
         self,
         *,

@@ -56,7 +56,7 @@ def test_the_table_shows_each_case_and_the_totals(world: World) -> None:
     bob = _row(out, opened["bob"])
     assert "contractor (channel_refused)" in bob and "newly_refused" in bob
     dave = _row(out, opened["dave"])
-    assert "frozen (blocked)" in dave and "unchanged" in dave
+    assert "frozen (held)" in dave and "unchanged" in dave
     assert opened["olga"] not in out
     totals = {
         cells[0]: cells[1]
@@ -98,7 +98,10 @@ def test_json_holds_every_case_and_the_totals(world: World) -> None:
     }
     assert report["totals"]["more_approvals"] == 1
     alice = next(c for c in report["cases"] if c["case"] == opened["alice"])
-    assert alice["attributes"] == "current attributes (a case does not record them)"
+    assert alice["attributes"] == (
+        "current attributes (a case does not record them); "
+        "holds as the hold records show them when the case opened"
+    )
 
 
 def test_an_invalid_candidate_is_refused_line_by_line_and_nothing_runs(

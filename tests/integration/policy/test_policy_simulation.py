@@ -24,6 +24,7 @@ from custos.policy.engine import Opening
 from custos.policy.landing import Direction, Effect
 from custos.policy.loader import PolicyError
 from custos.policy.simulate import SimulationReport
+from custos.service.holds.commands import lift_hold, place_hold
 from custos.service.policy import simulation
 from custos.service.policy.simulation import candidate_text, simulate_in_console, simulate_period
 
@@ -67,7 +68,7 @@ def test_a_stricter_candidate_asks_more_of_employees_and_refuses_contractors(
 
     for name in ("carol", "dave", "erin"):
         assert cases[name].effect == Effect.UNCHANGED, name
-    assert cases["dave"].recorded.opening == Opening.BLOCKED
+    assert cases["dave"].recorded.opening == Opening.HELD
     assert cases["carol"].recorded.approvals == 2
 
     totals = report.totals
@@ -91,7 +92,7 @@ def test_a_stricter_candidate_asks_more_of_employees_and_refuses_contractors(
     assert all(c.attributes.startswith("current attributes") for c in report.cases)
 
 
-def test_a_looser_candidate_frees_the_held_subject_and_drops_an_approval(
+def test_a_looser_candidate_drops_an_approval_but_frees_no_held_subject(
     world: World,
 ) -> None:
     seed_cases(world)
@@ -100,9 +101,11 @@ def test_a_looser_candidate_frees_the_held_subject_and_drops_an_approval(
 
     dave = cases["dave"]
     assert dave.candidate is not None
+    # Without the frozen tier Dave lands in standard, but his hold still blocks
+    # the case: holds stand outside the tiers (docs/holds.md).
     assert (dave.recorded.tier, dave.candidate.tier) == ("frozen", "standard")
-    assert dave.candidate.opening == Opening.PROOFING
-    assert dave.effect == Effect.NO_LONGER_REFUSED
+    assert dave.candidate.opening == Opening.HELD
+    assert dave.effect == Effect.OTHER
 
     bob = cases["bob"]
     assert bob.effect == Effect.LOOSER
@@ -113,7 +116,7 @@ def test_a_looser_candidate_frees_the_held_subject_and_drops_an_approval(
     for name in ("alice", "carol", "erin"):
         assert cases[name].effect == Effect.UNCHANGED, name
     totals = report.totals
-    assert (totals.no_longer_refused, totals.fewer_approvals, totals.tier_changed) == (1, 1, 1)
+    assert (totals.no_longer_refused, totals.fewer_approvals, totals.tier_changed) == (0, 1, 1)
     assert (totals.newly_refused, totals.more_proofing, totals.more_approvals) == (0, 0, 0)
     assert totals.transitions == (("frozen", "standard", 1),)
     assert [c.subject_id for c in report.changed] == ["bob", "dave"]
@@ -225,3 +228,41 @@ def test_the_console_simulation_is_for_admins_only(world: World) -> None:
             since=None,
             until=None,
         )
+
+
+def test_holds_are_replayed_as_they_stood_when_each_case_opened(world: World) -> None:
+    """Holds are records with their times. Dave's hold was lifted after his
+    case opened, and Alice was held after hers: each case is replayed with the
+    holds of its own moment, not those of today."""
+    opened = seed_cases(world)
+    world.operator("sec", Role.APPROVER, groups=("security-approvers",))
+    with world.svc.uow(read_only=True) as uow:
+        (held,) = uow.holds.search(now=world.clock.now(), subject_ids=["dave"])
+    lift_hold(world.svc, world.operators["sec"], held.id, reason="released by legal")
+    with world.svc.uow() as uow:
+        place_hold(
+            uow,
+            kind="incident_freeze",
+            subject_id="alice",
+            group=None,
+            reason="phishing wave",
+            ticket="INC-7",
+            set_by="system:test",
+            set_by_person=None,
+            now=world.clock.now(),
+        )
+        uow.commit()
+    with world.svc.uow(read_only=True) as uow:
+        assert uow.subjects.get("dave").holds == frozenset()  # type: ignore[union-attr]
+        assert uow.subjects.get("alice").holds == {"incident_freeze"}  # type: ignore[union-attr]
+
+    report = run(world, DEFAULT_TEXT)
+    cases = {c.case_id: c for c in report.cases}
+    dave, alice = cases[opened["dave"]], cases[opened["alice"]]
+    assert (dave.recorded.opening, dave.effect) == (Opening.HELD, Effect.UNCHANGED)
+    assert dave.candidate is not None and dave.candidate.tier == "frozen"
+    assert (alice.recorded.opening, alice.effect) == (Opening.PROOFING, Effect.UNCHANGED)
+    assert alice.candidate is not None and alice.candidate.opening == Opening.PROOFING
+    for case in (dave, alice):
+        assert "holds as the hold records show them when the case opened" in case.attributes
+        assert not case.attributes_drifted

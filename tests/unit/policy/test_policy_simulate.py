@@ -4,6 +4,7 @@ under a candidate policy through the real engine, case by case and in totals."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import policy_text
@@ -141,9 +142,10 @@ def test_the_recorded_policy_itself_changes_nothing() -> None:
     assert dict(totals.by_effect)[Effect.UNCHANGED] == 5
     assert totals.transitions == ()
     # Where it landed is read from the frozen requirements, blocked case included.
+    # Dave is held: a hold blocks the case whatever its tier (the frozen one here).
     dave = next(c for c in report.cases if c.subject_id == "dave")
-    assert (dave.recorded.tier, dave.recorded.opening) == ("frozen", Opening.BLOCKED)
-    assert dave.recorded.reason == "tier 'frozen' blocks recovery"
+    assert (dave.recorded.tier, dave.recorded.opening) == ("frozen", Opening.HELD)
+    assert dave.recorded.reason == "held: legal_hold"
 
 
 def test_every_replay_says_it_used_the_current_attributes() -> None:
@@ -204,25 +206,54 @@ def test_a_block_tier_refuses_cases_that_went_on() -> None:
     assert report.totals.transitions == (("contractor", "no-contractors", 1),)
 
 
-def test_a_removed_block_tier_lets_a_blocked_case_proceed() -> None:
-    unblocked = edited(
-        "  - name: frozen\n    match: {holds: [legal_hold]}\n    action: block\n", ""
-    )
-    (dave,) = run(unblocked, recorded_case(DAVE)).cases
-    assert dave.effect == Effect.NO_LONGER_REFUSED
-    assert dave.candidate is not None and dave.candidate.tier == "standard"
-    assert dave.candidate.opening == Opening.PROOFING
-    assert [str(d) for d in dave.differences] == [
-        "tier frozen → standard",
-        "blocked → goes on to proofing",
-    ]
-    assert dave.differences[1].to_json() == {
+def test_a_channel_the_candidate_opens_lets_a_refused_case_proceed() -> None:
+    # Erin asked on her own (self-service); the catch-all tier takes the help desk only.
+    recorded = recorded_case(ERIN, channel=Channel.SELF_SERVICE)
+    assert recorded.requirements.tier == "catch-all"
+    opened = in_tier("catch-all", "channels: [helpdesk]", "channels: [helpdesk, self_service]")
+    (erin,) = run(opened, recorded).cases
+    assert erin.recorded.opening == Opening.CHANNEL_REFUSED
+    assert erin.effect == Effect.NO_LONGER_REFUSED
+    assert [str(d) for d in erin.differences] == ["refused for its channel → goes on to proofing"]
+    assert erin.differences[0].to_json() == {
         "what": "outcome",
-        "before": "blocked",
+        "before": "channel_refused",
         "after": "proofing",
         "direction": "less",
     }
-    assert dave.differences[1].direction == Direction.LESS
+
+
+def test_a_held_subject_stays_blocked_whatever_the_candidate() -> None:
+    """A hold blocks a case before any tier counts (docs/holds.md): dropping the
+    frozen tier moves Dave to another tier, never out of the hold."""
+    unfrozen = edited("  - name: frozen\n    match: {holds: [legal_hold]}\n    action: block\n", "")
+    (dave,) = run(unfrozen, recorded_case(DAVE)).cases
+    assert dave.candidate is not None
+    assert (dave.candidate.tier, dave.candidate.opening) == ("standard", Opening.HELD)
+    assert [str(d) for d in dave.differences] == ["tier frozen → standard"]
+    assert dave.effect == Effect.OTHER
+
+
+def test_holds_are_replayed_as_they_stood_when_the_case_opened() -> None:
+    """Holds are records with their times: the replay takes those of the case's
+    moment, not the subject's holds now, and says so."""
+    # Held then, lifted since: still blocked in the replay.
+    lifted = recorded_case(ALICE, opened_as=DAVE, subject_id="alice")
+    held_then = replace(lifted, holds_then=frozenset({"legal_hold"}))
+    (case,) = run(BASE, held_then).cases
+    assert case.recorded.opening == Opening.HELD
+    assert case.candidate is not None and case.candidate.opening == Opening.HELD
+    assert case.effect == Effect.UNCHANGED
+    assert case.attributes == (
+        "current attributes (a case does not record them); "
+        "holds as the hold records show them when the case opened"
+    )
+    # Held now, not then: the replay goes on to proofing as the case did.
+    placed_since = replace(recorded_case(DAVE, opened_as=ALICE), holds_then=frozenset())
+    (case,) = run(BASE, placed_since).cases
+    assert case.recorded.opening == Opening.PROOFING
+    assert case.candidate is not None and case.candidate.tier == "standard"
+    assert case.effect == Effect.UNCHANGED and not case.attributes_drifted
 
 
 def test_the_candidates_own_risk_bands_read_the_recorded_score() -> None:

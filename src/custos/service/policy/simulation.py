@@ -3,8 +3,8 @@
 The candidate is checked exactly as ``custos policy check`` and every start
 check a policy (the file's problems with their lines, then required
 post-recovery checks no configured target can run) and refused with those
-problems before anything is read. The cases, their subjects, the sync entries of
-the ledger and the recorded policies' texts are read in one read-only
+problems before anything is read. The cases, their subjects, the hold records, the
+sync entries of the ledger and the recorded policies' texts are read in one read-only
 transaction (PostgreSQL runs it READ ONLY) that is never committed; the
 comparison itself is :func:`custos.policy.simulate.simulate`. A simulation
 changes nothing and writes no ledger event: it decides nothing and reveals no
@@ -114,12 +114,24 @@ def _recorded_cases(uow: UnitOfWork, cases: list[Case]) -> list[RecordedCase]:
         names = [str(name) for name in entry["data"].get("changed", ())]
         syncs[entry["subject"]].append((entry["occurred_at"], names))
     policies = {h: _stored_policy(uow, h) for h in {c.requirements.policy_hash for c in cases}}
+    # Holds are records with their times: the ones that stood when each case
+    # opened, on the subject or on one of its (current) groups.
+    groups = {g for s in subjects.values() for g in s.groups}
+    holds = uow.holds.set_by(subject_ids, groups, max(c.opened_at for c in cases))
     found = []
     for case in cases:
         # At the case's own instant counts too: better a needless warning than none.
         changed = {
             name for at, names in syncs[case.subject_id] if at >= case.opened_at for name in names
         }
+        subject = subjects.get(case.subject_id)
+        held = frozenset(
+            h.kind
+            for h in holds
+            if subject is not None
+            and h.applies_to(case.subject_id, subject.groups)
+            and h.stood_at(case.opened_at)
+        )
         found.append(
             RecordedCase(
                 case_id=case.id,
@@ -129,9 +141,10 @@ def _recorded_cases(uow: UnitOfWork, cases: list[Case]) -> list[RecordedCase]:
                 state=str(case.state),
                 risk_score=case.risk.score,
                 requirements=case.requirements,
-                subject=subjects.get(case.subject_id),
+                subject=subject,
                 changed_since=tuple(sorted(changed)),
                 recorded_policy=policies[case.requirements.policy_hash],
+                holds_then=held,
             )
         )
     return found
