@@ -95,6 +95,20 @@ def test_a_hold_stands_until_lifted_or_until_its_end_time() -> None:
     assert recorded.status(T0) == HoldStatus.EXPIRED
 
 
+def test_looking_back_a_hold_stood_from_its_setting_until_it_ended() -> None:
+    """What policy simulation asks of a hold about a case's moment."""
+    lifted = hold(lifted_at=T0 + timedelta(hours=1), lifted_by=GRACE.actor)
+    assert not lifted.stood_at(T0 - timedelta(seconds=1))
+    assert lifted.stood_at(T0) and lifted.stood_at(T0 + timedelta(minutes=59))
+    assert not lifted.stood_at(T0 + timedelta(hours=1))
+    ending = hold(ends_at=T0 + timedelta(hours=2))
+    assert ending.stood_at(T0 + timedelta(hours=1))
+    assert not ending.stood_at(T0 + timedelta(hours=2))
+    recorded = hold(expired_at=T0 + timedelta(minutes=30))
+    assert recorded.stood_at(T0 + timedelta(minutes=29))
+    assert not recorded.stood_at(T0 + timedelta(minutes=30))
+
+
 def test_a_group_hold_applies_to_every_member_of_the_group() -> None:
     on_group = hold(subject_id=None, group="finance")
     assert on_group.applies_to("kim", frozenset({"staff", "finance"}))
