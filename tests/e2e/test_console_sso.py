@@ -254,3 +254,20 @@ def test_an_answer_naming_another_issuer_is_refused(sso_site: SsoSite) -> None:
     _refusal(answer, 403, "sso_provider_error")
     assert "another identity provider" in answer.text
     assert _operator(sso_site, "alice") is None
+
+
+def test_a_flood_of_sign_in_starts_from_one_address_is_refused(sso_site: SsoSite) -> None:
+    """R-20: each start stores an attempt for ten minutes, so one address may
+    start only SSO_STARTS_PER_SOURCE.free of them before being refused with 429
+    and Retry-After; the stored attempts stop growing."""
+    from custos.proofing.rate_rules import SSO_STARTS_PER_SOURCE
+
+    with sso_site.browser() as browser:
+        for _ in range(SSO_STARTS_PER_SOURCE.free):
+            assert browser.get(f"{sso_site.origin}/console/sso/start").status_code == 303
+        refused = browser.get(f"{sso_site.origin}/console/sso/start")
+    _refusal(refused, 429, "sso_rate_limited")
+    assert int(refused.headers["retry-after"]) >= 1
+    with sso_site.world.svc.engine.connect() as conn:
+        stored = conn.execute(select(console_sso_attempts)).all()
+    assert len(stored) == SSO_STARTS_PER_SOURCE.free

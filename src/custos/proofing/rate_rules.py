@@ -106,3 +106,8 @@ SENDS_PER_SOURCE: Final = RequestRule(
 STARTS_PER_SOURCE: Final = RequestRule(
     "source", window=timedelta(hours=1), free=60, spacing=timedelta(seconds=5)
 )
+#: Console single sign-on starts from one source: each stores an attempt for ten
+#: minutes, so an unauthenticated flood is bounded by this rule.
+SSO_STARTS_PER_SOURCE: Final = RequestRule(
+    "source", window=timedelta(minutes=10), free=30, spacing=timedelta(seconds=2)
+)

@@ -13,6 +13,7 @@ Errors (``custos.sso.errors``)::
     NotAuthorized
     └── SsoFailed                  sso_failed
         ├── SsoStateInvalid        sso_state_invalid
+        ├── TooManyStarts          sso_rate_limited
         ├── ProviderUnavailable    sso_provider_unavailable
         ├── ProviderRefused        sso_provider_error
         ├── IdTokenInvalid         sso_token_invalid

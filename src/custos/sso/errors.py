@@ -18,6 +18,17 @@ class SsoStateInvalid(SsoFailed):
     error_id = "sso_state_invalid"
 
 
+class TooManyStarts(SsoFailed):
+    """Too many sign-ins were started from this address in the last minutes
+    (``retry_after_s`` says when to try again)."""
+
+    error_id = "sso_rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message, retry_after_s=retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
 class ProviderUnavailable(SsoFailed):
     """The provider's discovery document, key set or token endpoint could not
     be read, or answered something that is not OpenID Connect."""

@@ -22,7 +22,8 @@ from typing import Final
 from custos.credentials.tokens import token_digest
 from custos.domain.errors import NotFound
 from custos.service.ports import Services
-from custos.sso.errors import SsoStateInvalid
+from custos.service.signals import throttles
+from custos.sso.errors import SsoStateInvalid, TooManyStarts
 from custos.sso.relying_party import OidcRelyingParty
 from custos.store.sso_attempt_repository import SsoAttempt
 
@@ -79,8 +80,12 @@ def derived_secrets(svc: Services, state: str) -> tuple[str, str]:
     return mac("nonce"), mac("pkce")
 
 
-def begin(svc: Services, *, binding: str | None, return_to: str | None) -> Started:
-    """Start a sign-in. Raises NotFound (not configured) or ProviderUnavailable."""
+def begin(
+    svc: Services, *, binding: str | None, return_to: str | None, source: str | None = None
+) -> Started:
+    """Start a sign-in from ``source`` (the client's address). Raises NotFound
+    (not configured), TooManyStarts (SSO_STARTS_PER_SOURCE: each start stores an
+    attempt, so an unauthenticated flood is bounded) or ProviderUnavailable."""
     party = relying_party(svc)
     if binding is None or not RANDOM_VALUE.fullmatch(binding):
         binding = secrets.token_urlsafe(32)
@@ -91,6 +96,14 @@ def begin(svc: Services, *, binding: str | None, return_to: str | None) -> Start
     )
     now = svc.clock.now()
     with svc.uow() as uow:
+        refusal = throttles.admit_sso_start(uow, source=source, now=now)
+        if refusal is not None:
+            uow.commit()
+            raise TooManyStarts(
+                "too many sign-ins were started from this address: try again in "
+                f"{refusal.retry_after_s} seconds",
+                retry_after_s=refusal.retry_after_s,
+            )
         uow.sso_attempts.purge_expired(now=now)
         uow.sso_attempts.add(
             SsoAttempt(

@@ -195,6 +195,13 @@ def admit_start(uow: UnitOfWork, *, source: str | None, now: datetime) -> Refusa
     return _request(uow, _key("start-src", source), rate_rules.STARTS_PER_SOURCE, now)
 
 
+def admit_sso_start(uow: UnitOfWork, *, source: str | None, now: datetime) -> Refusal | None:
+    """Count one console single sign-on start from ``source``."""
+    if source is None:
+        return None
+    return _request(uow, _key("sso-src", source), rate_rules.SSO_STARTS_PER_SOURCE, now)
+
+
 def _failure(uow: UnitOfWork, key: str, rule: FailureRule, now: datetime) -> Refusal | None:
     count = uow.limits.reserve_attempt(key, now=now, max_count=rule.lock_at)
     if count is not None:

@@ -47,6 +47,11 @@ ADVICE: Final[dict[type[errors.SsoFailed], tuple[int, str, str]]] = {
         "Start the sign-in again. If the identity provider keeps refusing, tell your "
         "administrator the error id below.",
     ),
+    errors.TooManyStarts: (
+        429,
+        "Too many sign-ins started",
+        "Wait a few minutes, then start the sign-in again.",
+    ),
     errors.ProviderUnavailable: (
         502,
         "Identity provider unavailable",
@@ -125,11 +130,17 @@ def start(
     svc = services(request)
     try:
         started = attempts.begin(
-            svc, binding=request.cookies.get(binding_cookie(request)), return_to=next_path
+            svc,
+            binding=request.cookies.get(binding_cookie(request)),
+            return_to=next_path,
+            source=client_address(request),
         )
     except errors.SsoFailed as exc:
         log.warning("console_sso_not_started", error_id=exc.error_id, reason=exc.message)
-        return _refusal_page(request, exc)
+        page = _refusal_page(request, exc)
+        if isinstance(exc, errors.TooManyStarts):
+            page.headers["Retry-After"] = str(exc.retry_after_s)
+        return page
     response = RedirectResponse(started.url, status_code=303)
     response.set_cookie(
         binding_cookie(request),
