@@ -41,6 +41,10 @@ subjects = Table(
     # Every owner of a shared or service account, ``owner`` first (0019).
     Column("owners", JSON),
     # Contacts live in subject_contacts (0006); holds in holds (0017).
+    # Kept for the previous release, which reads it while an upgrade rolls
+    # (expand then contract, docs/operations.md "Upgrades"); this release never
+    # reads it and writes [] for a new subject. A later release drops it.
+    Column("holds", JSON, nullable=False, default=list),
     Column("mfa_bound", Boolean, nullable=False, default=False),
     Column("time_zone", String(64), nullable=False, default="UTC"),
     _ts("created_at", nullable=False),

@@ -1,6 +1,7 @@
 """holds as records of their own (kind, subject or group, reason, ticket, who set
 and lifted them, end time); cases remember the state a hold blocked them in;
-the subjects' holds attribute becomes hold records and its column goes
+the subjects' holds attribute becomes hold records; its column stays for the
+previous release (expand then contract, docs/operations.md "Upgrades")
 
 Revision ID: 0017
 Revises: 0022
@@ -96,14 +97,14 @@ def upgrade() -> None:
     ]
     if rows:
         op.bulk_insert(_holds, rows)
-    # SQLite >= 3.35 drops a column in place; no table rebuild (and no FK trouble).
-    op.drop_column("subjects", "holds")
+    # subjects.holds is not dropped here: the previous release still reads it
+    # while API and workers roll. A later release's contract migration drops it.
 
 
 def downgrade() -> None:
-    """Standing subject holds go back into the attribute; group holds, lifted
-    and expired ones, and who set or lifted them, are lost."""
-    op.add_column("subjects", sa.Column("holds", sa.JSON(), nullable=True))
+    """Standing subject holds go back into the attribute (a column the upgrade
+    kept); group holds, lifted and expired ones, and who set or lifted them, are
+    lost."""
     conn = op.get_bind()
     now = datetime.now(UTC)
     kinds: dict[str, set[str]] = {}
@@ -121,11 +122,6 @@ def downgrade() -> None:
             .where(_subjects.c.id == subject_id)
             .values(holds=sorted(kinds.get(subject_id, ())))
         )
-    # Left nullable on SQLite (changing that rebuilds the referenced table);
-    # every row has a value.
-    if conn.dialect.name != "sqlite":
-        op.alter_column("subjects", "holds", existing_type=sa.JSON(), nullable=False)
-
     op.drop_column("cases", "held_at")
     op.drop_column("cases", "held_from")
     op.drop_index(op.f("ix_holds_group_name"), table_name="holds")
