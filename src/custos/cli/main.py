@@ -11,6 +11,7 @@ import typer
 from custos.cli import audit as audit_cli
 from custos.cli import backup as backup_cli
 from custos.cli import demo as demo_cli
+from custos.cli import doctor as doctor_cli
 from custos.cli import directories, policy_simulate
 from custos.cli import export as export_cli
 from custos.cli import holds as holds_cli
@@ -60,6 +61,7 @@ app.add_typer(report_cli.app, name="report")
 app.add_typer(incident_cli.app, name="incident")
 app.add_typer(holds_cli.hold_app, name="hold")
 app.add_typer(ssf_cli.app, name="ssf")
+app.command(name="doctor")(doctor_cli.doctor)
 
 ConfigOpt = Annotated[
     Path | None,

@@ -1,0 +1,1 @@
+"""``custos doctor``: what is wrong with a deployment, checked in one pass."""
