@@ -11,8 +11,8 @@ import typer
 from custos.cli import audit as audit_cli
 from custos.cli import backup as backup_cli
 from custos.cli import demo as demo_cli
-from custos.cli import doctor as doctor_cli
 from custos.cli import directories, policy_simulate
+from custos.cli import doctor as doctor_cli
 from custos.cli import export as export_cli
 from custos.cli import holds as holds_cli
 from custos.cli import incident as incident_cli

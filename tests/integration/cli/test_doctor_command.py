@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from cli_runner import run_cli
-from conftest import PG_URL, World, pg_schema
 from servers.slapd import SlapdServer
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from conftest import PG_URL, World, pg_schema
 from custos.config import Settings, load_settings
 from custos.ledger.signing import KeyRing
 from custos.service.doctor.checks import Finding, run_all
@@ -46,9 +46,7 @@ def _failed(findings: list[Finding]) -> dict[str, str]:
     return {f.check: f.detail for f in findings if not f.ok}
 
 
-def _doctor(
-    world: World, now: Callable[[], datetime] = _now, **changes: Any
-) -> dict[str, str]:
+def _doctor(world: World, now: Callable[[], datetime] = _now, **changes: Any) -> dict[str, str]:
     engines: Callable[[str], Engine] = make_engine
     return _failed(run_all(_settings(world, **changes), engines, now))
 
@@ -97,8 +95,9 @@ def test_doctor_reports_a_sealing_key_file_others_can_read(key_file_world: World
     key = key_file_world.svc.settings.effective_key_file
     os.chmod(key, 0o644)
     failed = _doctor(key_file_world)
-    assert failed == {"sealing key": f"sealing key file {key} must not be readable by others "
-                      "(chmod 600)"}
+    assert failed == {
+        "sealing key": f"sealing key file {key} must not be readable by others (chmod 600)"
+    }
 
 
 def test_doctor_reports_a_ledger_key_others_can_read(world: World) -> None:
@@ -161,9 +160,7 @@ def test_doctor_reports_an_ldap_target_without_tls(world: World, slapd_server: S
     assert failed["target openldap"].startswith("tls: ")
 
 
-def test_doctor_reports_an_unreachable_ldap_target(
-    world: World, slapd_server: SlapdServer
-) -> None:
+def test_doctor_reports_an_unreachable_ldap_target(world: World, slapd_server: SlapdServer) -> None:
     _ledger_key(world)
     target = slapd_server.target(url="ldap://127.0.0.1:1/")
     targets = {"openldap": target.model_dump(mode="json")}

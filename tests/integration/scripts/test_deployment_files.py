@@ -101,9 +101,7 @@ def test_compose_runs_api_worker_and_postgresql_after_the_migration() -> None:
     for name in ("api", "worker"):
         service = services[name]
         assert service["build"]["dockerfile"] == "deploy/Containerfile"
-        assert service["depends_on"] == {
-            "migrate": {"condition": "service_completed_successfully"}
-        }
+        assert service["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
         assert service["environment"]["CUSTOS_DATABASE_URL"].endswith("@db/custos")
         assert service["secrets"][0]["source"] == "sealing_key"
     containerfile = (DEPLOY / "Containerfile").read_text()

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from conftest import PG_URL
 from previous_release import (
     REPO,
     VERSIONS,
@@ -25,6 +24,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from upgrade_drill import Driver, Process, seed, start, upgrade_to, wait_for
 
+from conftest import PG_URL
 from custos.store.database import MIGRATIONS
 from custos.store.tables import cases
 

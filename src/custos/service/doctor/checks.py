@@ -167,7 +167,10 @@ def run_all(
     url = make_url(settings.effective_database_url)
     if url.drivername.startswith("sqlite") and url.database and not _exists(url.database):
         # make_engine would create the file: the doctor changes nothing.
-        return [*found, Finding("database", False, f"no database at {url.database}: run 'custos db upgrade'")]
+        return [
+            *found,
+            Finding("database", False, f"no database at {url.database}: run 'custos db upgrade'"),
+        ]
     engine = make_engine(settings.effective_database_url)
     try:
         found += database(engine, now)
