@@ -22,6 +22,7 @@ from custos.notify.outbox import read_outbox
 
 START_TIMEOUT_S = 120
 OPERATOR = "hana"
+SECURITY = "ada"
 
 SEED = """
 import json, sys
@@ -30,11 +31,13 @@ from conftest import make_world
 from custos.domain.model import Role
 world = make_world({url!r}, Path({data!r}))
 world.operator({operator!r}, Role.REQUESTER)
+world.operator({security!r}, Role.APPROVER, groups=("security-approvers",))
 for n in range({subjects}):
     world.subject(f"u{{n:03d}}")
 key = world.svc.settings.sealing_key.get_secret_value()
 world.svc.engine.dispose()
-print(json.dumps({{"sealing_key": key, "token": world.tokens[{operator!r}]}}))
+tokens = world.tokens
+print(json.dumps({{"sealing_key": key, "token": tokens[{operator!r}], "security": tokens[{security!r}]}}))
 """
 
 
@@ -46,6 +49,7 @@ class Site:
     data: Path
     sealing_key: str
     token: str
+    security_token: str
 
     def settings(self, port: int | None = None) -> dict[str, str]:
         env = {
@@ -68,9 +72,17 @@ class Site:
 
 def seed(code: Path, url: str, data: Path, subjects: int) -> Site:
     """Create the schema and the subjects with the old release's own test world."""
-    source = SEED.format(url=url, data=str(data), operator=OPERATOR, subjects=subjects)
+    source = SEED.format(
+        url=url, data=str(data), operator=OPERATOR, security=SECURITY, subjects=subjects
+    )
     facts = json.loads(run_python(code, source, data).splitlines()[-1])
-    return Site(url=url, data=data, sealing_key=facts["sealing_key"], token=facts["token"])
+    return Site(
+        url=url,
+        data=data,
+        sealing_key=facts["sealing_key"],
+        token=facts["token"],
+        security_token=facts["security"],
+    )
 
 
 @dataclass
@@ -183,6 +195,24 @@ class Driver:
     def _fail(self, text: str) -> None:
         with self.lock:
             self.failures.append(text)
+
+    def held_elsewhere(self, setter: Process, opener: Process) -> httpx.Response:
+        """Set a legal hold on a fresh subject through ``setter``, then open a
+        case for that subject through ``opener``; returns the opening's answer."""
+        subject = self._next()
+        hold = httpx.post(
+            f"{setter.base}/api/v1/holds",
+            headers={"Authorization": f"Bearer {self.site.security_token}"},
+            json={"kind": "legal_hold", "subject": subject, "reason": "drill", "ticket": "UP-1"},
+            timeout=30,
+        )
+        assert hold.status_code == 201, hold.text
+        return httpx.post(
+            f"{opener.base}/api/v1/cases",
+            headers={"Authorization": f"Bearer {self.site.token}"},
+            json={"subject": subject, "reason": "upgrade drill"},
+            timeout=30,
+        )
 
     def batch(self, apis: list[Process], count: int) -> None:
         for n in range(count):

@@ -15,7 +15,7 @@ from custos.domain.errors import NotFound
 from custos.domain.holds import HoldRecord, HoldStatus
 from custos.store.bulk import chunks
 from custos.store.mapping import hold_from_row, hold_to_row
-from custos.store.tables import holds
+from custos.store.tables import holds, subjects
 
 
 def _standing(now: datetime) -> ColumnElement[bool]:
@@ -36,6 +36,28 @@ class HoldRepository:
 
     def add(self, hold: HoldRecord) -> None:
         self._conn.execute(holds.insert().values(**hold_to_row(hold)))
+        self._mirror(hold.subject_id, hold.set_at)
+
+    def _mirror(self, subject_id: str | None, now: datetime) -> None:
+        """Expand then contract (migration 0017, docs/operations.md "Upgrades"):
+        the previous release reads a subject's holds from ``subjects.holds``, so
+        while both releases may run, that column follows the kinds of the holds
+        standing on the subject itself (group holds were unknown to it). Goes
+        with the column, in the contract release."""
+        if subject_id is None:
+            return
+        kinds = self._conn.execute(
+            select(holds.c.kind).where(holds.c.subject_id == subject_id, _standing(now))
+        ).scalars()
+        self._conn.execute(
+            subjects.update().where(subjects.c.id == subject_id).values(holds=sorted(set(kinds)))
+        )
+
+    def _mirror_hold(self, hold_id: str, now: datetime) -> None:
+        subject_id = self._conn.execute(
+            select(holds.c.subject_id).where(holds.c.id == hold_id)
+        ).scalar()
+        self._mirror(subject_id, now)
 
     def get(self, hold_id: str, *, for_update: bool = False) -> HoldRecord:
         """One hold; ``for_update`` locks its row on PostgreSQL. Raises NotFound."""
@@ -55,7 +77,10 @@ class HoldRepository:
             .where(holds.c.id == hold_id, _standing(at))
             .values(lifted_by=by, lifted_by_person=person, lifted_at=at, lift_reason=reason)
         )
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            return False
+        self._mirror_hold(hold_id, at)
+        return True
 
     def record_expiry(self, hold_id: str, *, at: datetime) -> bool:
         """Record that the hold's end time passed; False when it was lifted or
@@ -70,7 +95,10 @@ class HoldRepository:
             )
             .values(expired_at=at)
         )
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            return False
+        self._mirror_hold(hold_id, at)
+        return True
 
     def due_to_end(self, now: datetime, *, limit: int = 100) -> list[HoldRecord]:
         """Holds whose end time passed but whose expiry is not recorded yet."""

@@ -84,7 +84,9 @@ def test_previous_release_serves_without_failure_while_schema_upgrades(
     and sending codes while this release's migrations run, one revision at a
     time and with requests in flight; the new API and worker then join and the
     old ones stop. No request fails, every case opened is there, every code
-    reached its mailbox, and no process logged a traceback."""
+    reached its mailbox, and no process logged a traceback. A hold set through
+    a new process blocks recovery through an old one (the new release keeps
+    the column the old one reads in step)."""
     pending = pending_revisions(old_release)
     assert pending, "this tree adds no migration to the previous release"
     site = seed(old_release, empty_database, tmp_path, SUBJECTS)
@@ -105,6 +107,9 @@ def test_previous_release_serves_without_failure_while_schema_upgrades(
         new_worker = start(None, site, "worker", "new-worker")
         processes += [new_api, new_worker]
         driver.batch([old_api, new_api], 6)
+        held = driver.held_elsewhere(new_api, old_api)
+        assert held.status_code != 201, held.text
+        assert held.json()["error"]["id"] == "recovery_blocked"
         for old in (old_api, old_worker):
             assert old.popen.poll() is None, f"{old.name} died:\n{old.output()}"
             assert old.stop() in (0, -15), old.output()
