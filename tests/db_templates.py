@@ -93,10 +93,24 @@ def pg_database(admin_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database at the newest revision, copied from this
     process's template; yields its URL and drops it afterwards."""
     template = _pg_template_name(admin_url)
+    with _new_database(admin_url, f'TEMPLATE "{template}" STRATEGY WAL_LOG') as url:
+        yield url
+
+
+@contextmanager
+def empty_pg_database(admin_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database with no schema at all (a test that migrates
+    it itself, e.g. with an older release); yields its URL and drops it."""
+    with _new_database(admin_url, "") as url:
+        yield url
+
+
+@contextmanager
+def _new_database(admin_url: str, options: str) -> Iterator[str]:
     name = f"custos_t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY WAL_LOG'))
+        conn.execute(text(f'CREATE DATABASE "{name}" {options}'))
     try:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:

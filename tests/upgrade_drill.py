@@ -37,7 +37,8 @@ for n in range({subjects}):
 key = world.svc.settings.sealing_key.get_secret_value()
 world.svc.engine.dispose()
 tokens = world.tokens
-print(json.dumps({{"sealing_key": key, "token": tokens[{operator!r}], "security": tokens[{security!r}]}}))
+facts = {{"sealing_key": key, "token": tokens[{operator!r}], "security": tokens[{security!r}]}}
+print(json.dumps(facts))
 """
 
 

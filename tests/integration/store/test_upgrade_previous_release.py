@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import db_templates
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -20,8 +21,7 @@ from previous_release import (
     migrations_in_tree,
     previous_release,
 )
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, select
 from upgrade_drill import Driver, Process, seed, start, upgrade_to, wait_for
 
 from conftest import PG_URL
@@ -41,17 +41,8 @@ def old_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def empty_database() -> Iterator[str]:
     """A new, empty database in the test PostgreSQL (no schema: the old release
     creates its own)."""
-    name = f"custos_upgrade_{threading.get_ident() % 10**8}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with db_templates.empty_pg_database(PG_URL) as url:
+        yield url
 
 
 def pending_revisions(old: Path) -> list[str]:
