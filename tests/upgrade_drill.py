@@ -197,9 +197,10 @@ class Driver:
         with self.lock:
             self.failures.append(text)
 
-    def held_elsewhere(self, setter: Process, opener: Process) -> httpx.Response:
+    def held_elsewhere(self, setter: Process, opener: Process) -> tuple[str, httpx.Response]:
         """Set a legal hold on a fresh subject through ``setter``, then open a
-        case for that subject through ``opener``; returns the opening's answer."""
+        case for that subject through ``opener``; returns the subject and the
+        opening's answer."""
         subject = self._next()
         hold = httpx.post(
             f"{setter.base}/api/v1/holds",
@@ -208,7 +209,7 @@ class Driver:
             timeout=30,
         )
         assert hold.status_code == 201, hold.text
-        return httpx.post(
+        return subject, httpx.post(
             f"{opener.base}/api/v1/cases",
             headers={"Authorization": f"Bearer {self.site.token}"},
             json={"subject": subject, "reason": "upgrade drill"},

@@ -16,7 +16,8 @@ from custos.store.tables import holds, subjects
 def _column(world: World, subject_id: str) -> list[str]:
     with world.svc.engine.connect() as conn:
         value = conn.execute(select(subjects.c.holds).where(subjects.c.id == subject_id)).scalar()
-    return list(value)
+    assert isinstance(value, list)
+    return [str(v) for v in value]
 
 
 def _hold_ids(world: World, subject_id: str) -> dict[str, str]:
