@@ -113,7 +113,8 @@ def test_previous_release_serves_without_failure_while_schema_upgrades(
             assert site.mails(to) == 1, to
         engine = create_engine(site.url)
         with engine.connect() as conn:
-            stored = dict(conn.execute(select(cases.c.id, cases.c.subject_id)).tuples())
+            rows = conn.execute(select(cases.c.id, cases.c.subject_id))
+            stored = {str(r.id): str(r.subject_id) for r in rows}
         engine.dispose()
         assert {c: stored.get(c) for c in driver.opened} == driver.opened
         # Nothing else, but the refused opening for the held subject, which the
