@@ -168,3 +168,23 @@ class ReproofingFirst(InvalidInput):
     """A ``reproof`` tier: identity re-proofing must pass before any other proof."""
 
     error_id = "reproofing_first"
+
+
+# -- exceptions and break-glass (docs/exceptions.md) ---------------------------
+class ExceptionNotActive(DomainError):
+    """An exception used, approved or revoked that is pending, expired or revoked."""
+
+    error_id = "exception_not_active"
+
+
+class ExceptionApprovalRefused(SeparationOfDuties):
+    """The requester, or a person who already approved, approves an exception."""
+
+    error_id = "exception_approval_refused"
+
+
+class BreakGlassRefused(DomainError):
+    """A break-glass approval or use without what it needs (a security approver,
+    a reason, an active break-glass exception)."""
+
+    error_id = "break_glass_refused"

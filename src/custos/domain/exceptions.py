@@ -1,0 +1,218 @@
+"""Exceptions: a time-bound, two-person-approved relaxation of one requirement
+of the policy for some subjects, a group or a tier, kept as a registry record,
+never as a policy edit (docs/exceptions.md). Break-glass is an exception of the
+kind ``break_glass``: it lets a blocked case (a held subject) go back to
+approval, where a security approver must be among the approvers.
+
+Rules, enforced here for every face:
+
+* an exception names who asked, why, what it covers (subjects, a group or a
+  tier) and what it relaxes; it has an end time, capped by the policy
+  (``exceptions.max_duration``, default 72 h);
+* it is active only once two distinct people, neither of them the requester,
+  approved it, and only between its start and its end, unless revoked;
+* an expired, revoked or pending exception relaxes nothing.
+
+Plain data and checks; no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from custos.domain.errors import (
+    BreakGlassRefused,
+    ExceptionApprovalRefused,
+    ExceptionNotActive,
+    InvalidInput,
+)
+from custos.domain.model import Requirements
+
+#: Distinct approvers an exception needs before it is active.
+APPROVALS_NEEDED = 2
+DEFAULT_MAX_DURATION = timedelta(hours=72)
+MAX_REASON = 2000
+
+
+class Relaxation(StrEnum):
+    """What an exception relaxes."""
+
+    #: Fewer approvals than the tier asks (``value``: the count, at least 1).
+    APPROVALS = "approvals"
+    #: A proofing method the tier does not list (``value``: the method).
+    METHOD = "method"
+    #: A blocked case (a held subject) may go back to approval, with a
+    #: security approver among its approvers.
+    BREAK_GLASS = "break_glass"
+
+
+class ExceptionStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionApproval:
+    actor: str
+    person: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionRecord:
+    """One exception. It covers ``subject_ids``, or the members of ``group``,
+    or the cases of ``tier`` (exactly one of the three is given)."""
+
+    id: str
+    requested_by: str
+    requester_person: str
+    reason: str
+    relaxation: Relaxation
+    value: str
+    starts_at: datetime
+    ends_at: datetime
+    subject_ids: tuple[str, ...] = ()
+    group: str | None = None
+    tier: str | None = None
+    approvals: tuple[ExceptionApproval, ...] = ()
+    revoked_by: str | None = None
+    revoked_at: datetime | None = None
+    #: When the worker recorded that the end time passed.
+    expired_at: datetime | None = None
+
+    def approvers(self) -> frozenset[str]:
+        """The distinct people who approved, the requester never counted."""
+        return frozenset(a.person for a in self.approvals if a.person != self.requester_person)
+
+    def status(self, now: datetime) -> ExceptionStatus:
+        if self.revoked_at is not None:
+            return ExceptionStatus.REVOKED
+        if self.expired_at is not None or now >= self.ends_at:
+            return ExceptionStatus.EXPIRED
+        if len(self.approvers()) < APPROVALS_NEEDED or now < self.starts_at:
+            return ExceptionStatus.PENDING
+        return ExceptionStatus.ACTIVE
+
+    def covers(self, subject_id: str, groups: frozenset[str], tier: str) -> bool:
+        if self.subject_ids:
+            return subject_id in self.subject_ids
+        if self.group is not None:
+            return self.group in groups
+        return self.tier == tier
+
+
+def check_request(
+    *,
+    reason: str,
+    relaxation: Relaxation,
+    value: str,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    now: datetime,
+    max_duration: timedelta,
+    subject_ids: tuple[str, ...],
+    group: str | None,
+    tier: str | None,
+) -> str:
+    """Check a request; returns the reason stripped. Raises InvalidInput (no end
+    time, an end beyond the policy's cap, a bad target or value)."""
+    reason = reason.strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise InvalidInput(f"an exception needs a reason of 1 to {MAX_REASON} characters")
+    if sum((bool(subject_ids), group is not None, tier is not None)) != 1:
+        raise InvalidInput("an exception covers subjects, one group or one tier: give exactly one")
+    if ends_at is None:
+        raise InvalidInput("an exception needs an end time; none is open-ended")
+    if ends_at.tzinfo is None or starts_at.tzinfo is None:
+        raise InvalidInput("give times with their time zone (e.g. 2026-12-31T18:00Z)")
+    if ends_at <= max(starts_at, now):
+        raise InvalidInput("the end time of an exception must lie after its start and now")
+    if ends_at - starts_at > max_duration:
+        hours = int(max_duration.total_seconds() // 3600)
+        raise InvalidInput(
+            f"an exception lasts at most {hours} h (policy exceptions.max_duration)",
+            max_hours=hours,
+        )
+    if relaxation == Relaxation.APPROVALS and not (value.isdigit() and int(value) >= 1):
+        raise InvalidInput("an approvals exception names the count it allows, at least 1")
+    if relaxation == Relaxation.METHOD and not value.strip():
+        raise InvalidInput("a method exception names the method it allows")
+    return reason
+
+
+def approve(record: ExceptionRecord, *, actor: str, person: str, now: datetime) -> ExceptionRecord:
+    """``record`` with one more approval. Raises ExceptionNotActive (expired or
+    revoked), ExceptionApprovalRefused (the requester, or a second approval by
+    the same person)."""
+    status = record.status(now)
+    if status in (ExceptionStatus.EXPIRED, ExceptionStatus.REVOKED):
+        raise ExceptionNotActive(f"exception {record.id} is {status}", exception=record.id)
+    if person == record.requester_person:
+        raise ExceptionApprovalRefused(
+            "the requester of an exception never approves it", rule="requester"
+        )
+    if person in record.approvers():
+        raise ExceptionApprovalRefused(
+            "this person already approved the exception; two different people must",
+            rule="already_approved",
+        )
+    return replace(
+        record, approvals=(*record.approvals, ExceptionApproval(actor=actor, person=person, at=now))
+    )
+
+
+def check_usable(
+    record: ExceptionRecord, *, subject_id: str, groups: frozenset[str], tier: str, now: datetime
+) -> None:
+    """Raises ExceptionNotActive unless ``record`` is active at ``now`` and
+    covers the subject (directly, by a group, or by its tier)."""
+    status = record.status(now)
+    if status != ExceptionStatus.ACTIVE:
+        raise ExceptionNotActive(
+            f"exception {record.id} is {status}, not active", exception=record.id
+        )
+    if not record.covers(subject_id, groups, tier):
+        raise ExceptionNotActive(
+            f"exception {record.id} does not cover subject '{subject_id}'", exception=record.id
+        )
+
+
+def relax(req: Requirements, record: ExceptionRecord) -> Requirements:
+    """The requirements of a case that uses ``record`` (checked usable)."""
+    if record.relaxation == Relaxation.APPROVALS:
+        return replace(req, approvals=min(req.approvals, int(record.value)))
+    if record.relaxation == Relaxation.METHOD:
+        return replace(req, methods=req.methods | {record.value})
+    return req
+
+
+def break_glass_requirements(req: Requirements, security_groups: frozenset[str]) -> Requirements:
+    """A blocked case's requirements under break-glass: the tier's approvers
+    plus one more, who must come from ``security_groups``."""
+    groups = req.approver_groups | security_groups if req.approver_groups else frozenset()
+    return replace(req, approvals=req.approvals + 1, approver_groups=groups)
+
+
+def check_break_glass_quorum(
+    *,
+    required: int,
+    approver_groups: list[frozenset[str]],
+    security_groups: frozenset[str],
+) -> None:
+    """``approver_groups``: the groups of each distinct approver so far, the one
+    approving now last. Raises BreakGlassRefused when these approvals fill the
+    quorum and none of the approvers is a security approver."""
+    if len(approver_groups) < required:
+        return
+    if not any(groups & security_groups for groups in approver_groups):
+        raise BreakGlassRefused(
+            "break-glass needs a security approver among the approvers ("
+            + ", ".join(sorted(security_groups))
+            + ")",
+            rule="security_approver",
+            groups=sorted(security_groups),
+        )

@@ -1,0 +1,186 @@
+"""The rules of exceptions and break-glass (domain/exceptions.py): an end time
+the policy caps, two distinct approvers who are not the requester, an expired
+or revoked exception relaxes nothing, and break-glass needs a security
+approver (R-32, R-33, R-36)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from test_case_lifecycle import BASE_REQUIREMENTS
+
+from custos.domain.errors import (
+    BreakGlassRefused,
+    ExceptionApprovalRefused,
+    ExceptionNotActive,
+    InvalidInput,
+)
+from custos.domain.exceptions import (
+    DEFAULT_MAX_DURATION,
+    ExceptionApproval,
+    ExceptionRecord,
+    ExceptionStatus,
+    Relaxation,
+    approve,
+    break_glass_requirements,
+    check_break_glass_quorum,
+    check_request,
+    check_usable,
+    relax,
+)
+
+T0 = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+SECURITY = frozenset({"security-approvers"})
+
+
+def record(**overrides: object) -> ExceptionRecord:
+    base = ExceptionRecord(
+        id="exc-1",
+        requested_by="operator:op-req",
+        requester_person="req",
+        reason="audit week",
+        relaxation=Relaxation.APPROVALS,
+        value="1",
+        starts_at=T0,
+        ends_at=T0 + timedelta(hours=24),
+        subject_ids=("bob",),
+    )
+    return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+def approved(rec: ExceptionRecord, *people: str) -> ExceptionRecord:
+    for person in people:
+        rec = approve(rec, actor=f"operator:{person}", person=person, now=T0)
+    return rec
+
+
+def request(**overrides: object) -> str:
+    args: dict[str, object] = {
+        "reason": " why ",
+        "relaxation": Relaxation.APPROVALS,
+        "value": "1",
+        "starts_at": T0,
+        "ends_at": T0 + timedelta(hours=24),
+        "now": T0,
+        "max_duration": DEFAULT_MAX_DURATION,
+        "subject_ids": ("bob",),
+        "group": None,
+        "tier": None,
+    }
+    args.update(overrides)
+    return check_request(**args)  # type: ignore[arg-type]
+
+
+def test_request_is_accepted_with_an_end_within_the_cap() -> None:
+    """R-36: a documented, time-bound exception is accepted."""
+    assert request() == "why"
+
+
+def test_request_is_refused_without_an_end_time() -> None:
+    """No open-ended exception."""
+    with pytest.raises(InvalidInput, match="needs an end time"):
+        request(ends_at=None)
+
+
+def test_request_is_refused_beyond_the_policy_cap() -> None:
+    """The policy caps an exception's duration (default 72 h)."""
+    with pytest.raises(InvalidInput, match="at most 72 h"):
+        request(ends_at=T0 + timedelta(hours=73))
+    assert request(ends_at=T0 + timedelta(hours=3), max_duration=timedelta(hours=3)) == "why"
+    with pytest.raises(InvalidInput, match="at most 3 h"):
+        request(ends_at=T0 + timedelta(hours=4), max_duration=timedelta(hours=3))
+
+
+def test_request_is_refused_with_two_targets_or_none() -> None:
+    with pytest.raises(InvalidInput, match="exactly one"):
+        request(group="finance")
+    with pytest.raises(InvalidInput, match="exactly one"):
+        request(subject_ids=())
+
+
+def test_exception_approved_by_two_distinct_people_is_active() -> None:
+    """R-32: dual authorization makes an exception active."""
+    assert approved(record(), "a", "b").status(T0) == ExceptionStatus.ACTIVE
+
+
+def test_exception_approved_by_one_person_is_not_active() -> None:
+    """R-32: one approver is not enough, and the same person twice counts once."""
+    once = approved(record(), "a")
+    assert once.status(T0) == ExceptionStatus.PENDING
+    with pytest.raises(ExceptionApprovalRefused, match="already approved"):
+        approved(once, "a")
+    with pytest.raises(ExceptionNotActive):
+        check_usable(once, subject_id="bob", groups=frozenset(), tier="standard", now=T0)
+
+
+def test_exception_approved_by_the_requester_is_not_active() -> None:
+    """R-33: the requester never approves their own exception."""
+    with pytest.raises(ExceptionApprovalRefused, match="requester"):
+        approved(record(), "req")
+    # Even a record carrying the requester's approval does not count it.
+    stored = record(
+        approvals=(
+            ExceptionApproval(actor="operator:a", person="a", at=T0),
+            ExceptionApproval(actor="operator:req", person="req", at=T0),
+        )
+    )
+    assert stored.status(T0) == ExceptionStatus.PENDING
+
+
+def test_expired_exception_cannot_be_used() -> None:
+    """An exception past its end time relaxes nothing, recorded or not."""
+    rec = approved(record(), "a", "b")
+    later = T0 + timedelta(hours=24)
+    assert rec.status(later) == ExceptionStatus.EXPIRED
+    with pytest.raises(ExceptionNotActive, match="expired"):
+        check_usable(rec, subject_id="bob", groups=frozenset(), tier="standard", now=later)
+    with pytest.raises(ExceptionNotActive):
+        approve(record(), actor="operator:a", person="a", now=later)
+
+
+def test_revoked_exception_cannot_be_used() -> None:
+    rec = replace(approved(record(), "a", "b"), revoked_at=T0, revoked_by="operator:c")
+    with pytest.raises(ExceptionNotActive, match="revoked"):
+        check_usable(rec, subject_id="bob", groups=frozenset(), tier="standard", now=T0)
+
+
+def test_exception_covers_only_its_subjects_group_or_tier() -> None:
+    rec = approved(record(), "a", "b")
+    with pytest.raises(ExceptionNotActive, match="does not cover"):
+        check_usable(rec, subject_id="eve", groups=frozenset(), tier="standard", now=T0)
+    by_group = replace(rec, subject_ids=(), group="finance")
+    assert by_group.covers("eve", frozenset({"finance"}), "standard")
+    assert not by_group.covers("eve", frozenset({"sales"}), "standard")
+    by_tier = replace(rec, subject_ids=(), tier="privileged")
+    assert by_tier.covers("eve", frozenset(), "privileged")
+    assert not by_tier.covers("eve", frozenset(), "standard")
+
+
+def test_relax_lowers_approvals_or_adds_a_method() -> None:
+    req = replace(BASE_REQUIREMENTS, approvals=2, methods=frozenset({"totp"}))
+    assert relax(req, record()).approvals == 1
+    method = record(relaxation=Relaxation.METHOD, value="email_code")
+    assert relax(req, method).methods == {"totp", "email_code"}
+
+
+def test_break_glass_without_the_security_approver_is_refused() -> None:
+    """Break-glass: the tier's approvers plus a security approver; a quorum
+    filled without one is refused."""
+    req = break_glass_requirements(
+        replace(BASE_REQUIREMENTS, approvals=1, approver_groups=frozenset({"helpdesk-leads"})),
+        SECURITY,
+    )
+    assert req.approvals == 2
+    assert req.approver_groups == {"helpdesk-leads", "security-approvers"}
+    leads = frozenset({"helpdesk-leads"})
+    check_break_glass_quorum(required=2, approver_groups=[leads], security_groups=SECURITY)
+    with pytest.raises(BreakGlassRefused, match="security approver") as refused:
+        check_break_glass_quorum(
+            required=2, approver_groups=[leads, leads], security_groups=SECURITY
+        )
+    assert refused.value.error_id == "break_glass_refused"
+    check_break_glass_quorum(
+        required=2, approver_groups=[leads, SECURITY], security_groups=SECURITY
+    )
