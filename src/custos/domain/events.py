@@ -136,6 +136,17 @@ class EventType(StrEnum):
     HOLD_LIFT_REFUSED = "governance:hold:lift_refused"
     #: The worker ended a hold whose end time passed.
     HOLD_EXPIRED = "governance:hold:expired"
+    # Exceptions and break-glass (docs/exceptions.md).
+    EXCEPTION_REQUESTED = "governance:exception:requested"
+    EXCEPTION_APPROVED = "governance:exception:approved"
+    EXCEPTION_REVOKED = "governance:exception:revoked"
+    #: The worker recorded that an exception's end time passed.
+    EXCEPTION_EXPIRED = "governance:exception:expired"
+    #: A case used an exception (data: exception, relaxation).
+    EXCEPTION_USED = "governance:exception:used"
+    BREAK_GLASS_USED = "governance:break_glass:used"
+    #: A break-glass attempt refused (data: error, e.g. no security approver).
+    BREAK_GLASS_REFUSED = "governance:break_glass:refused"
 
 
 class Outcome(StrEnum):

@@ -42,6 +42,7 @@ from pydantic import (
     model_validator,
 )
 
+from custos.domain.exceptions import DEFAULT_MAX_DURATION
 from custos.domain.holds import BUILT_IN_KINDS, KIND_PATTERN, HoldRules
 from custos.domain.identities import REFUSING_ACTIONS
 from custos.domain.model import (
@@ -394,6 +395,15 @@ class HoldsSection(_Model):
         )
 
 
+class ExceptionsSection(_Model):
+    """Exceptions and break-glass (docs/exceptions.md): the longest an
+    exception may last, and the groups a break-glass security approver comes
+    from."""
+
+    max_duration: Duration = DEFAULT_MAX_DURATION
+    security_groups: Annotated[tuple[Name, ...], AfterValidator(_unique)] = ("security-approvers",)
+
+
 class Tier(_Model):
     """One rule of the policy. A ``block`` tier needs only ``name``, ``match``
     and ``action``; a ``refuse`` tier also ``instructions``; every other tier
@@ -558,6 +568,7 @@ class PolicyDocument(_Model):
     defaults: Defaults = Defaults()
     holds: HoldsSection = HoldsSection()
     tiers: Annotated[tuple[Tier, ...], AfterValidator(_non_empty)]
+    exceptions: ExceptionsSection = ExceptionsSection()
 
     @field_validator("risk_bands")
     @classmethod
