@@ -28,7 +28,9 @@ from custos.domain.errors import (
     ExceptionNotActive,
     InvalidInput,
 )
-from custos.domain.model import Requirements
+from custos.domain.events import EventType
+from custos.domain.model import Case, Requirements
+from custos.domain.states import CaseState
 
 #: Distinct approvers an exception needs before it is active.
 APPROVALS_NEEDED = 2
@@ -216,3 +218,65 @@ def check_break_glass_quorum(
             rule="security_approver",
             groups=sorted(security_groups),
         )
+
+
+def use_exception(
+    case: Case, record: ExceptionRecord, *, groups: frozenset[str], now: datetime, actor: str
+) -> None:
+    """Relax ``case``'s requirements by ``record`` (not break-glass) while it
+    waits on evidence or a decision; the case records the exception it used
+    (``governance:exception:used`` on the case). Raises ExceptionNotActive,
+    InvalidInput."""
+    if record.relaxation == Relaxation.BREAK_GLASS:
+        raise InvalidInput("a break-glass exception is used through the break-glass path")
+    if case.state not in (CaseState.PROOFING, CaseState.AWAITING_APPROVAL):
+        raise InvalidInput(f"case {case.id} cannot take an exception in state '{case.state}'")
+    check_usable(
+        record, subject_id=case.subject_id, groups=groups, tier=case.requirements.tier, now=now
+    )
+    case.requirements = relax(case.requirements, record)
+    case.emit(
+        EventType.EXCEPTION_USED,
+        at=now,
+        actor=actor,
+        reason=record.reason,
+        data={"exception": record.id, "relaxation": str(record.relaxation), "value": record.value},
+    )
+
+
+def use_break_glass(
+    case: Case,
+    record: ExceptionRecord,
+    *,
+    groups: frozenset[str],
+    security_groups: frozenset[str],
+    reason: str,
+    now: datetime,
+    actor: str,
+) -> None:
+    """Send a blocked case back to approval under break-glass: an active
+    ``break_glass`` exception covering the subject, a documented reason, and
+    the tier's approvers plus a security approver from then on. Records
+    ``governance:break_glass:used`` on the case. Raises BreakGlassRefused,
+    ExceptionNotActive."""
+    if record.relaxation != Relaxation.BREAK_GLASS:
+        raise BreakGlassRefused(f"exception {record.id} is not a break-glass exception")
+    if case.state != CaseState.BLOCKED:
+        raise BreakGlassRefused(f"case {case.id} is not blocked (state '{case.state}')")
+    reason = reason.strip()
+    if not reason:
+        raise BreakGlassRefused("break-glass needs a documented reason", rule="reason")
+    check_usable(
+        record, subject_id=case.subject_id, groups=groups, tier=case.requirements.tier, now=now
+    )
+    case.requirements = break_glass_requirements(case.requirements, security_groups)
+    case.held_from = case.held_at = None
+    case.approvals.clear()
+    case.emit(
+        EventType.BREAK_GLASS_USED,
+        at=now,
+        actor=actor,
+        reason=reason,
+        data={"exception": record.id, "security_groups": sorted(security_groups)},
+    )
+    case.move(CaseState.AWAITING_APPROVAL, at=now, actor=actor, reason=f"break-glass: {reason}")

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from test_case_lifecycle import BASE_REQUIREMENTS
+from test_case_lifecycle import BASE_REQUIREMENTS, make_case
 
 from custos.domain.errors import (
     BreakGlassRefused,
@@ -17,6 +17,7 @@ from custos.domain.errors import (
     ExceptionNotActive,
     InvalidInput,
 )
+from custos.domain.events import EventType
 from custos.domain.exceptions import (
     DEFAULT_MAX_DURATION,
     ExceptionApproval,
@@ -29,7 +30,10 @@ from custos.domain.exceptions import (
     check_request,
     check_usable,
     relax,
+    use_break_glass,
+    use_exception,
 )
+from custos.domain.states import CaseState
 
 T0 = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 SECURITY = frozenset({"security-approvers"})
@@ -184,3 +188,76 @@ def test_break_glass_without_the_security_approver_is_refused() -> None:
     check_break_glass_quorum(
         required=2, approver_groups=[leads, SECURITY], security_groups=SECURITY
     )
+
+
+def test_case_records_the_exception_it_used() -> None:
+    """A case using an exception records it (evidence, timeline) and is relaxed."""
+    case = make_case(CaseState.PROOFING, approvals=2)
+    subject = case.subject_id
+    rec = approved(record(subject_ids=(subject,)), "a", "b")
+    use_exception(case, rec, groups=frozenset(), now=T0, actor="operator:hd")
+    assert case.requirements.approvals == 1
+    used = [e for e in case.pending_events if e.type == EventType.EXCEPTION_USED]
+    assert [e.data["exception"] for e in used] == ["exc-1"]
+
+
+def test_case_cannot_use_an_expired_exception() -> None:
+    """An expired exception cannot be used: the case keeps its requirements."""
+    case = make_case(CaseState.PROOFING, approvals=2)
+    rec = approved(record(subject_ids=(case.subject_id,)), "a", "b")
+    with pytest.raises(ExceptionNotActive):
+        use_exception(case, rec, groups=frozenset(), now=rec.ends_at, actor="operator:hd")
+    assert case.requirements.approvals == 2
+    assert not case.pending_events
+
+
+def test_break_glass_sends_a_blocked_case_back_to_approval_with_a_security_approver() -> None:
+    """Break-glass: a blocked case goes back to approval with one approver more,
+    and the use is marked on the case (R-36)."""
+    case = make_case(CaseState.BLOCKED, approvals=1)
+    rec = approved(
+        record(subject_ids=(case.subject_id,), relaxation=Relaxation.BREAK_GLASS, value=""),
+        "a",
+        "b",
+    )
+    with pytest.raises(BreakGlassRefused, match="documented reason"):
+        use_break_glass(
+            case,
+            rec,
+            groups=frozenset(),
+            security_groups=SECURITY,
+            reason=" ",
+            now=T0,
+            actor="operator:sec",
+        )
+    use_break_glass(
+        case,
+        rec,
+        groups=frozenset(),
+        security_groups=SECURITY,
+        reason="CEO locked out",
+        now=T0,
+        actor="operator:sec",
+    )
+    assert case.state == CaseState.AWAITING_APPROVAL
+    assert case.requirements.approvals == 2
+    assert [e.type for e in case.pending_events] == [
+        EventType.BREAK_GLASS_USED,
+        EventType.CASE_STATE_CHANGED,
+    ]
+
+
+def test_break_glass_with_a_non_break_glass_exception_is_refused() -> None:
+    case = make_case(CaseState.BLOCKED)
+    rec = approved(record(subject_ids=(case.subject_id,)), "a", "b")
+    with pytest.raises(BreakGlassRefused, match="not a break-glass"):
+        use_break_glass(
+            case,
+            rec,
+            groups=frozenset(),
+            security_groups=SECURITY,
+            reason="x",
+            now=T0,
+            actor="operator:sec",
+        )
+    assert case.state == CaseState.BLOCKED
