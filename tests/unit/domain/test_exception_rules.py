@@ -33,6 +33,7 @@ from custos.domain.exceptions import (
     use_break_glass,
     use_exception,
 )
+from custos.domain.model import Case
 from custos.domain.states import CaseState
 
 T0 = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
@@ -190,6 +191,18 @@ def test_break_glass_without_the_security_approver_is_refused() -> None:
     )
 
 
+def glass(case: Case, rec: ExceptionRecord, reason: str) -> None:
+    use_break_glass(
+        case,
+        rec,
+        groups=frozenset(),
+        security_groups=SECURITY,
+        reason=reason,
+        now=T0,
+        actor="operator:sec",
+    )
+
+
 def test_case_records_the_exception_it_used() -> None:
     """A case using an exception records it (evidence, timeline) and is relaxed."""
     case = make_case(CaseState.PROOFING, approvals=2)
@@ -221,24 +234,8 @@ def test_break_glass_sends_a_blocked_case_back_to_approval_with_a_security_appro
         "b",
     )
     with pytest.raises(BreakGlassRefused, match="documented reason"):
-        use_break_glass(
-            case,
-            rec,
-            groups=frozenset(),
-            security_groups=SECURITY,
-            reason=" ",
-            now=T0,
-            actor="operator:sec",
-        )
-    use_break_glass(
-        case,
-        rec,
-        groups=frozenset(),
-        security_groups=SECURITY,
-        reason="CEO locked out",
-        now=T0,
-        actor="operator:sec",
-    )
+        glass(case, rec, " ")
+    glass(case, rec, "CEO locked out")
     assert case.state == CaseState.AWAITING_APPROVAL
     assert case.requirements.approvals == 2
     assert [e.type for e in case.pending_events] == [
@@ -251,13 +248,5 @@ def test_break_glass_with_a_non_break_glass_exception_is_refused() -> None:
     case = make_case(CaseState.BLOCKED)
     rec = approved(record(subject_ids=(case.subject_id,)), "a", "b")
     with pytest.raises(BreakGlassRefused, match="not a break-glass"):
-        use_break_glass(
-            case,
-            rec,
-            groups=frozenset(),
-            security_groups=SECURITY,
-            reason="x",
-            now=T0,
-            actor="operator:sec",
-        )
+        glass(case, rec, "x")
     assert case.state == CaseState.BLOCKED
