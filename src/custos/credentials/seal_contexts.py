@@ -14,6 +14,12 @@ def case_secret(case_id: str) -> str:
     return case_id
 
 
+def owner_link(link_id: int) -> str:
+    """A shared account's new credential as one owner's link holds it, until
+    that owner opens the link or it lapses."""
+    return f"owner-link:{link_id}"
+
+
 def subject_totp(subject_id: str) -> str:
     """A subject's enrolled TOTP secret."""
     return f"totp:{subject_id}"

@@ -188,3 +188,10 @@ class BreakGlassRefused(DomainError):
     a reason, an active break-glass exception)."""
 
     error_id = "break_glass_refused"
+
+
+class NotAnOwner(RecoveryRefused):
+    """A shared account's recovery asked by (or on behalf of) someone who is not
+    one of its owners (docs/shared-accounts.md)."""
+
+    error_id = "not_an_owner"

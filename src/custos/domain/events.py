@@ -147,6 +147,14 @@ class EventType(StrEnum):
     BREAK_GLASS_USED = "governance:break_glass:used"
     #: A break-glass attempt refused (data: error, e.g. no security approver).
     BREAK_GLASS_REFUSED = "governance:break_glass:refused"
+    # Shared accounts (docs/shared-accounts.md): only an owner asks; each owner
+    # gets their own one-time link to the one new credential.
+    #: A request for a shared account by someone who is not one of its owners.
+    SHARED_REQUEST_REFUSED = "case:shared_account:request_refused"
+    #: One link per owner (data: owners, expires_at; never a link or the credential).
+    OWNER_LINKS_ISSUED = "credential:owner_link:issued"
+    #: One owner opened their link and saw the credential once (data: owner, first).
+    OWNER_LINK_REDEEMED = "credential:owner_link:redeemed"
 
 
 class Outcome(StrEnum):

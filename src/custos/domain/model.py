@@ -168,6 +168,9 @@ class Case:
     #: not blocked by a hold (a fraud flag, a block tier, a refusal at opening).
     held_from: CaseState | None = None
     held_at: datetime | None = None
+    #: The owner the help desk asked for, for a shared account (0023): an
+    #: owner who asks never approves their own request (R-32).
+    on_behalf_of: str | None = None
     version: int = 0
     pending_events: list[DomainEvent] = field(default_factory=list)
 

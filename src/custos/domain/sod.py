@@ -43,6 +43,8 @@ class CaseFacts(Protocol):
     @property
     def requester_person(self) -> str | None: ...
     @property
+    def on_behalf_of(self) -> str | None: ...
+    @property
     def executor_person(self) -> str | None: ...
     @property
     def approvals(self) -> Iterable[_Decision]: ...
@@ -99,6 +101,11 @@ def check_approver(case: CaseFacts, operator: Operator, subject: Subject) -> Non
     if case.requester_person is not None and operator.person == case.requester_person:
         raise SeparationOfDuties(
             "the requester of a case cannot approve it (R-32)", rule="requester"
+        )
+    if case.on_behalf_of is not None and operator.person == case.on_behalf_of:
+        raise SeparationOfDuties(
+            "the owner who asked for a shared account's recovery cannot approve it (R-32)",
+            rule="requester",
         )
     if case.executor_person is not None and operator.person == case.executor_person:
         raise SeparationOfDuties("the executor of a case cannot approve it (R-33)", rule="executor")

@@ -96,6 +96,10 @@ _TYPES: dict[str, tuple[OcsfClass, int, str]] = {
     "governance:hold:lifted": (ACCOUNT_CHANGE, 99, "Recovery Hold Lifted"),
     "governance:hold:lift_refused": (ACCOUNT_CHANGE, 99, "Recovery Hold Lift Refused"),
     "governance:hold:expired": (ACCOUNT_CHANGE, 99, "Recovery Hold Ended"),
+    # Shared accounts: a non-owner's request refused; per-owner links.
+    "case:shared_account:request_refused": (ACCOUNT_CHANGE, 99, "Shared Account Request Refused"),
+    "credential:owner_link:issued": (ACCOUNT_CHANGE, 99, "Owner Links Issued"),
+    "credential:owner_link:redeemed": (ACCOUNT_CHANGE, 99, "Owner Link Redeemed"),
 }
 _PREFIX: dict[str, tuple[OcsfClass, int, str]] = {
     "credential": (ACCOUNT_CHANGE, 99, "Other"),

@@ -58,6 +58,9 @@ SECRET_OF_KIND: Final[Mapping[str, str | None]] = {
     "contact_changed": None,
     "authenticator_bound": None,
     "sign_in_code_used": None,
+    # Shared accounts: each owner's own link; the other owners told one was opened.
+    "owner_link": "link",
+    "owner_link_used": None,
 }
 KINDS: Final = frozenset(SECRET_OF_KIND)
 _SECRET_NAMES: Final = frozenset(n for n in SECRET_OF_KIND.values() if n)
@@ -296,3 +299,25 @@ def agent_challenge(*, to: str, case_id: str, mode: str, link: str, minutes: int
     context = {"case_id": case_id, "mode": mode, "link": link, "minutes": minutes}
     rendered = render("agent_challenge", "Verify your identity for the help desk", context)
     return message("agent_challenge", to, case_id, rendered)
+
+
+def owner_link(
+    *, to: str, case_id: str, account: str, requested_by: str, link: str, minutes: int
+) -> Message:
+    """One owner's own one-time link to a shared account's new credential."""
+    context = {
+        "case_id": case_id,
+        "account": account,
+        "requested_by": requested_by,
+        "link": link,
+        "minutes": minutes,
+    }
+    rendered = render("owner_link", f"New credential for shared account {account}", context)
+    return message("owner_link", to, case_id, rendered)
+
+
+def owner_link_used(*, to: str, case_id: str, account: str, owner: str, at: datetime) -> Message:
+    """Another owner opened their link: the new credential is in force."""
+    context = {"case_id": case_id, "account": account, "owner": owner, "at": when(at)}
+    rendered = render("owner_link_used", f"Shared account {account} has a new credential", context)
+    return message("owner_link_used", to, case_id, rendered)

@@ -46,6 +46,7 @@ from custos.service.notices import dispatch as notices
 from custos.service.notices.outbox_sweep import deliver_due
 from custos.service.ports import Services
 from custos.service.recovery.self_service import sweep_pending_flows
+from custos.service.recovery.shared_accounts import wipe_lapsed as wipe_lapsed_owner_links
 from custos.service.shared_signals import delivery as shared_signals
 from custos.service.shared_signals.emission import Recovered, signal_recoveries
 from custos.store.case_repository import ConcurrentUpdate
@@ -215,6 +216,7 @@ class Worker:
             + deliver_due(self.svc)
             + shared_signals.deliver_due(self.svc)
             + self._sync_if_due()
+            + wipe_lapsed_owner_links(self.svc)
         )
 
     def _sync_if_due(self) -> int:

@@ -192,6 +192,7 @@ def case_to_row(case: Case) -> dict[str, Any]:
         "outcome_reason": case.outcome_reason,
         "held_from": None if case.held_from is None else str(case.held_from),
         "held_at": case.held_at,
+        "on_behalf_of": case.on_behalf_of,
     }
 
 
@@ -211,6 +212,7 @@ def case_from_rows(row: Any, approval_rows: list[Any], proof_rows: list[Any]) ->
         ),
         requested_by=row.requested_by,
         requester_person=row.requester_person,
+        on_behalf_of=row.on_behalf_of,
         approvals=[
             Approval(
                 operator_id=a.operator_id,

@@ -21,6 +21,7 @@ from custos.store.tables import (
     notice_outbox,
     operator_factors,
     operator_sign_ins,
+    owner_links,
     pending_totp,
     sealed_secrets,
     ssf_outbox,
@@ -105,6 +106,13 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         "id",
         lambda r: seal_contexts.stream_authorization(r.id),
         "shared-signals push authorizations",
+    ),
+    SealedColumn(
+        owner_links,
+        "blob",
+        "id",
+        lambda r: seal_contexts.owner_link(r.id),
+        "shared accounts' new credentials awaiting their owners",
     ),
 )
 

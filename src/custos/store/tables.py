@@ -120,6 +120,8 @@ cases = Table(
     # the last hold ends (0017).
     Column("held_from", String(30)),
     _ts("held_at"),
+    # The owner a shared account's case was asked for by the help desk (0023).
+    Column("on_behalf_of", String(200)),
 )
 
 approvals = Table(
@@ -783,4 +785,26 @@ sealing_rotations = Table(
         sqlite_where=text("state = 'running'"),
         postgresql_where=text("state = 'running'"),
     ),
+)
+
+
+# -- shared accounts: one link per owner (docs/shared-accounts.md, 0023) ------------
+owner_links = Table(
+    "owner_links",
+    metadata,
+    # One owner's one-time link to a shared account's new credential: the link's
+    # digest only; the credential sealed under the row's id, wiped when the owner
+    # opens the link or when it is voided or lapses.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False, index=True),
+    Column("subject_id", String(200), nullable=False, index=True),
+    Column("owner", String(200), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("blob", LargeBinary),
+    Column("must_change", Boolean, nullable=False, default=False),
+    _ts("issued_at", nullable=False),
+    _ts("expires_at", nullable=False),
+    _ts("redeemed_at"),
+    _ts("voided_at"),
+    Column("void_reason", String(200)),
 )

@@ -26,6 +26,7 @@ from custos.store.identity_repository import OperatorRepository, SubjectReposito
 from custos.store.ledger_repository import LedgerRepository
 from custos.store.operator_credential_repository import OperatorCredentialRepository
 from custos.store.outbox_repository import OutboxRepository
+from custos.store.owner_link_repository import OwnerLinkRepository
 from custos.store.proofing_repository import (
     AttestationRepository,
     ChallengeRepository,
@@ -94,6 +95,7 @@ class UnitOfWork:
         self.sso_attempts = SsoAttemptRepository(self.conn)
         self.ssf_streams = StreamRepository(self.conn)
         self.ssf_outbox = SetOutboxRepository(self.conn)
+        self.owner_links = OwnerLinkRepository(self.conn)
         return self
 
     def after_commit(self, action: Callable[[], None]) -> None:

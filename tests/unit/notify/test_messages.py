@@ -20,6 +20,7 @@ ATTEST_LINK = "https://recovery.example.org/attest#token=cat_ATTESTATTESTATTEST"
 CHALLENGE_LINK = "https://recovery.example.org/challenge#token=cch_CHALLENGECHALLENGE"
 WEBAUTHN_LINK = "https://recovery.example.org/webauthn#link=cwl_WEBAUTHNWEBAUTHN"
 CONTACT_CODE = "73019264"
+OWNER_LINK = "https://recovery.example.org/shared#token=crt_OWNEROWNEROWNER"
 #: Values that must never reach a message, offered to every template under the
 #: names a careless caller would use.
 FORBIDDEN = {
@@ -117,6 +118,17 @@ def sample_messages() -> list[Message]:
         enrolment_messages.sign_in_code_used(
             to="bob@example.org", display_name="Bob", at=AT, remaining=4
         ),
+        messages.owner_link(
+            to="ana@example.org",
+            case_id="case-1",
+            account="frontdesk",
+            requested_by="ana",
+            link=OWNER_LINK,
+            minutes=15,
+        ),
+        messages.owner_link_used(
+            to="ben@example.org", case_id="case-1", account="frontdesk", owner="ana", at=AT
+        ),
     ]
 
 
@@ -150,6 +162,9 @@ def sample_context() -> dict[str, Any]:
         "label": "key",
         "change": "an address was removed",
         "instructions": "call the security desk",
+        "account": "frontdesk",
+        "requested_by": "ana",
+        "owner": "ana",
     }
     return base
 
@@ -184,6 +199,8 @@ def test_sample_messages_carry_only_their_own_secret() -> None:
         "contact_changed": set(),
         "authenticator_bound": set(),
         "sign_in_code_used": set(),
+        "owner_link": {OWNER_LINK},
+        "owner_link_used": set(),
     }
     secrets = {
         CODE,
@@ -193,6 +210,7 @@ def test_sample_messages_carry_only_their_own_secret() -> None:
         CHALLENGE_LINK,
         WEBAUTHN_LINK,
         CONTACT_CODE,
+        OWNER_LINK,
     }
     built = sample_messages()
     assert {m.kind for m in built} == messages.KINDS

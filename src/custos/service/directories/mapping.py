@@ -24,6 +24,9 @@ class Mapped:
     kind: str | None = None
     groups: frozenset[str] | None = None
     owner: str | None = None
+    #: Every owner the owner attribute states (a multi-valued ``owner`` or
+    #: ``managedBy``), ``owner`` first; None: not stated by the mapping.
+    owners: tuple[str, ...] | None = None
     manager: str | None = None
     sponsor: str | None = None
     contract_end: datetime | None = None
@@ -32,9 +35,11 @@ class Mapped:
     employee_id: str | None = None
     #: subject attribute -> "target: what set it"
     sources: dict[str, str] = field(default_factory=dict)
-    #: owner/manager/sponsor -> the DN the directory states, for the sync to
+    #: manager/sponsor -> the DN the directory states, for the sync to
     #: resolve to a subject (:func:`resolve_references`).
     references: dict[str, str] = field(default_factory=dict)
+    #: Every owner DN the directory states, resolved like ``references``.
+    owner_references: tuple[str, ...] = ()
 
 
 def is_dn(value: str) -> bool:
@@ -61,6 +66,33 @@ def resolve_references(
         else:
             setattr(mapped, key, found)
     mapped.references.clear()
+    _resolve_owners(mapped, subject_of, conflicts, subject_id)
+
+
+def _resolve_owners(
+    mapped: Mapped, subject_of: Callable[[str], str | None], conflicts: list[str], subject_id: str
+) -> None:
+    """Resolve every owner DN; one that names no synced account is a conflict and
+    is left out of the owners (the others stay). When none is left the owners
+    are dropped from ``mapped`` and the subject keeps its current list."""
+    if not mapped.owner_references:
+        return
+    resolved = list(mapped.owners or ())
+    for dn in mapped.owner_references:
+        found = subject_of(dn)
+        if found is None:
+            conflicts.append(
+                f"{subject_id}: owner '{dn}' ({mapped.sources['owners']}) is no account "
+                "this sync linked to a subject: it is left out of the owners"
+            )
+        elif found not in resolved:
+            resolved.append(found)
+    mapped.owner_references = ()
+    if resolved:
+        mapped.owners, mapped.owner = tuple(resolved), resolved[0]
+    else:
+        mapped.owners = mapped.owner = None
+        del mapped.sources["owners"], mapped.sources["owner"]
 
 
 def rdn_value(value: str) -> str:
@@ -151,7 +183,6 @@ def apply_mapping(target: str, mapping: AttributeMapping, record: AccountRecord)
                 out.sources["kind"] = f"{target}: DN contains {fragment}"
                 break
     for key, attribute in (
-        ("owner", mapping.owner_attribute),
         ("manager", mapping.manager_attribute),
         ("sponsor", mapping.sponsor_attribute),
     ):
@@ -162,6 +193,8 @@ def apply_mapping(target: str, mapping: AttributeMapping, record: AccountRecord)
                 out.references[key] = stated
             else:
                 setattr(out, key, stated.strip() if stated else None)
+    if mapping.owner_attribute:
+        _map_owners(out, mapping.owner_attribute, every(mapping.owner_attribute), target)
     if mapping.contract_end_attribute:
         raw = one(mapping.contract_end_attribute)
         out.contract_end = parse_contract_end(raw) if raw else None
@@ -172,3 +205,13 @@ def apply_mapping(target: str, mapping: AttributeMapping, record: AccountRecord)
     if mapping.employee_id_attribute:
         out.sources["employee_id"] = f"{target}: {mapping.employee_id_attribute}"
     return out
+
+
+def _map_owners(out: Mapped, attribute: str, values: tuple[str, ...], target: str) -> None:
+    """Every value of the owner attribute (``owner`` and ``managedBy`` may hold
+    several): plain ids as they are, DNs to resolve (:func:`resolve_references`)."""
+    out.sources["owner"] = out.sources["owners"] = f"{target}: {attribute}"
+    plain = tuple(dict.fromkeys(v.strip() for v in values if v.strip() and not is_dn(v)))
+    out.owner_references = tuple(dict.fromkeys(v for v in values if is_dn(v)))
+    out.owners = plain or None
+    out.owner = plain[0] if plain else None

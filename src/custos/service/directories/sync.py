@@ -249,7 +249,7 @@ def _mapped(
         if merged is None:
             merged = found
             continue
-        for key in ("privileged", "kind", "groups", "owner", "manager", "sponsor"):
+        for key in ("privileged", "kind", "groups", "owner", "owners", "manager", "sponsor"):
             if getattr(merged, key) is None and getattr(found, key) is not None:
                 setattr(merged, key, getattr(found, key))
                 merged.sources[key] = found.sources[key]
@@ -285,6 +285,7 @@ def _apply(
         "kind": SubjectKind(mapped.kind) if mapped.kind else None,
         "groups": mapped.groups,
         "owner": mapped.owner,
+        "owners": tuple(mapped.owners or ()) if "owners" in mapped.sources else None,
         "manager": mapped.manager,
         "sponsor": mapped.sponsor,
         "contract_end": mapped.contract_end,

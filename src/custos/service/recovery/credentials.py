@@ -30,7 +30,8 @@ from custos.notify import messages
 from custos.service.enrolment import subject_sessions
 from custos.service.notices import dispatch as notices
 from custos.service.ports import Services
-from custos.service.recovery import lock_resets, reissue
+from custos.service.recovery import lock_resets, reissue, shared_accounts
+from custos.service.recovery.propagation_start import queue_propagation
 from custos.store.unit_of_work import UnitOfWork
 
 
@@ -59,8 +60,13 @@ def issue(
     executor: Operator | None,
     now: datetime,
 ) -> None:
-    """Move an approved case to ``credential_issued`` and send the one-time link.
-    Raises NoDeliveryChannel when the subject has no confirmed email contact."""
+    """Move an approved case to ``credential_issued`` and send the one-time link
+    (a shared account: one link per owner, ``shared_accounts.issue``).
+    Raises NoDeliveryChannel when the subject (or an owner) has no confirmed
+    email contact."""
+    if shared_accounts.is_shared(subject):
+        shared_accounts.issue(svc, uow, case=case, subject=subject, executor=executor, now=now)
+        return
     contacts = subject.confirmed_contacts(ContactKind.EMAIL)
     if not contacts:
         raise NoDeliveryChannel(
@@ -199,32 +205,6 @@ def redeem(
         uow.cases.save(case)
         uow.commit()
     return Redemption(case_id=case.id, temporary_password=temporary)
-
-
-def queue_propagation(
-    svc: Services, uow: UnitOfWork, *, case: Case, subject: Subject, now: datetime
-) -> None:
-    """Move to ``executing`` with one receipt per linked account; the tier's
-    ``required_targets`` says which must succeed (None: all)."""
-    required = case.requirements.required_targets
-    accounts = [
-        (a.target, a.account_id, required is None or a.target in required) for a in subject.accounts
-    ]
-    case.move(
-        CaseState.EXECUTING,
-        at=now,
-        actor=SYSTEM_ACTOR,
-        reason=f"propagating to {len(accounts)} account(s)",
-    )
-    if not accounts:
-        case.move(
-            CaseState.NEEDS_ATTENTION,
-            at=now,
-            actor=SYSTEM_ACTOR,
-            reason="the subject has no linked account to propagate to",
-        )
-        return
-    uow.receipts.create(case.id, accounts, now=now, max_attempts=svc.settings.worker.max_attempts)
 
 
 def _refusal(

@@ -30,6 +30,7 @@ from custos.risk.engine import collect, score
 from custos.service.holds.case_effects import block_reason
 from custos.service.holds.standing import active_holds
 from custos.service.ports import Services
+from custos.service.recovery import shared_accounts
 from custos.service.signals import risk_context
 from custos.store.unit_of_work import UnitOfWork
 
@@ -52,6 +53,7 @@ def open_case(
     device_digest: str | None = None,
     flow_digest: str | None = None,
     ticket: str | None = None,
+    on_behalf_of: str | None = None,
 ) -> Case:
     """Open a case in ``uow`` (not committed). The case ends up in ``proofing``, or
     already ``blocked`` (a hold stands on the subject or one of its groups, a
@@ -60,7 +62,9 @@ def open_case(
     refused): the caller decides how to answer those (:func:`refusal_of` tells
     a policy refusal from the others). ``device_digest`` and
     ``flow_digest`` come from a self-service flow (device novelty, velocity);
-    ``ticket`` is the help-desk ticket reference, kept in the opening event."""
+    ``ticket`` is the help-desk ticket reference, kept in the opening event;
+    ``on_behalf_of`` the owner the help desk asks for (a shared account: only
+    an owner may ask, ``service/recovery/shared_accounts.py``)."""
     ctx = risk_context.gather(
         svc,
         uow,
@@ -87,10 +91,13 @@ def open_case(
         risk=risk,
         requested_by=requested_by,
         requester_person=requester_person,
+        on_behalf_of=on_behalf_of,
     )
     opened: dict[str, object] = {"channel": str(channel)}
     if ticket:
         opened["ticket"] = ticket
+    if on_behalf_of:
+        opened["on_behalf_of"] = on_behalf_of
     case.emit(EventType.CASE_OPENED, at=now, actor=requested_by, reason=reason, data=opened)
     case.emit(
         EventType.RISK_ASSESSED,
@@ -127,6 +134,14 @@ def open_case(
         case.move(CaseState.BLOCKED, at=now, actor=SYSTEM_ACTOR, reason=block_reason(holds))
     elif opening == Opening.BLOCKED:
         case.move(CaseState.BLOCKED, at=now, actor=SYSTEM_ACTOR, reason=reason)
+    elif (
+        not_owner := shared_accounts.requester_refusal(
+            subject, requester_person=requester_person, on_behalf_of=on_behalf_of
+        )
+    ) is not None:
+        shared_accounts.record_refusal(
+            case, reason=not_owner, asking=on_behalf_of or requester_person, now=now
+        )
     elif (refused := _policy_refusal(subject, req, requester_person, now)) is not None:
         case.move(CaseState.DENIED, at=now, actor=SYSTEM_ACTOR, reason=refused)
     elif opening.refused:
@@ -143,7 +158,7 @@ def _policy_refusal(
 ) -> str | None:
     if req.action == CredentialAction.REFUSE:
         return tier_refusal(req)
-    del requester_person  # shared accounts: see service/recovery/shared_accounts.py
+    del requester_person  # shared accounts: refused before (shared_accounts.py)
     return contract_refusal(subject, now)
 
 
