@@ -55,6 +55,7 @@ def open_case(
         reason=body.reason,
         channel=body.channel,
         source_address=client_address(request),
+        on_behalf_of=body.on_behalf_of,
     )
     return _summary(case, "case opened; collect proofing evidence next")
 

@@ -37,6 +37,8 @@ class OpenCase(RequestBody):
     subject: str = Field(min_length=1, max_length=200)
     reason: str = Field(min_length=1, max_length=2000)
     channel: Channel = Channel.HELPDESK
+    #: A shared account: the owner the caller is (docs/shared-accounts.md).
+    on_behalf_of: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class Decision(RequestBody):
@@ -146,3 +148,20 @@ class ProofOut(BaseModel):
 
 
 CaseDetail = dict[str, Any]
+
+
+class OwnerLinkIn(RequestBody):
+    """One owner's link to a shared account's new credential."""
+
+    token: str = Field(min_length=1, max_length=200)
+
+
+class OwnerLinkOut(BaseModel):
+    status: str
+    case: str
+    account: str
+    #: The shared account's new password, shown to this owner this once.
+    password: str
+    must_change: bool
+    #: This link was the first opened: the recovery started with it.
+    first: bool

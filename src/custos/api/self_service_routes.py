@@ -10,6 +10,8 @@ from custos.api.auth import ServicesDep, client_address
 from custos.api.schemas import (
     Accepted,
     FlowStarted,
+    OwnerLinkIn,
+    OwnerLinkOut,
     PasswordVerdictOut,
     ProgressIn,
     ProgressOut,
@@ -28,6 +30,7 @@ from custos.service.recovery import (
     reset_check,
     reset_progress,
     self_service,
+    shared_accounts,
 )
 
 router = APIRouter(prefix="/api/v1/self-service", tags=["self-service"])
@@ -136,4 +139,21 @@ def progress(body: ProgressIn, svc: ServicesDep, response: Response) -> Progress
             )
             for one in seen.systems
         ],
+    )
+
+
+@router.post("/shared-credential", response_model=OwnerLinkOut)
+def shared_credential(body: OwnerLinkIn, svc: ServicesDep, response: Response) -> OwnerLinkOut:
+    """One owner opens their own link to a shared account's new credential: it
+    is shown once (docs/shared-accounts.md). token_invalid once used, voided or
+    the case closed; token_expired after its end."""
+    response.headers["Cache-Control"] = "no-store"
+    result = shared_accounts.redeem(svc, token=body.token)
+    return OwnerLinkOut(
+        status="accepted",
+        case=result.case_id,
+        account=result.account,
+        password=result.password,
+        must_change=result.must_change,
+        first=result.first,
     )

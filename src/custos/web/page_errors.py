@@ -14,7 +14,9 @@ from custos.web.rendering import render
 #: Paths served as pages (everything else, /api/ above all, answers JSON).
 PAGE_PREFIXES = ("/console/", "/portal/")
 #: The subjects' pages that links in emails open (custos.web.portal.link_pages).
-LINK_PAGES = frozenset({"/recover", "/reset", "/webauthn", "/attest", "/challenge", "/repudiate"})
+LINK_PAGES = frozenset(
+    {"/recover", "/reset", "/webauthn", "/attest", "/challenge", "/repudiate", "/shared"}
+)
 PAGE_PATHS = frozenset({"/"}) | LINK_PAGES
 
 TITLES = {

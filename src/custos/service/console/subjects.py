@@ -14,7 +14,7 @@ from typing import Any
 
 from custos.domain.errors import InvalidInput, NotFound, RecoveryBlocked
 from custos.domain.identities import REFUSING_ACTIONS
-from custos.domain.model import Channel, Operator, Role, Subject
+from custos.domain.model import Channel, Operator, Role, Subject, SubjectKind
 from custos.domain.states import TERMINAL, CaseState
 from custos.policy.engine import select_tier
 from custos.policy.schema import Tier
@@ -119,6 +119,8 @@ class SubjectPage:
     manager: str | None
     sponsor: str | None
     owner: str | None
+    #: A shared account's owners (only they may ask for its recovery); else empty.
+    owners: list[str]
     ial: int
     mfa_bound: bool
     bind_due: bool
@@ -182,6 +184,7 @@ def subject_page(svc: Services, operator: Operator, subject_id: str) -> SubjectP
         manager=subject.manager,
         sponsor=subject.sponsor,
         owner=subject.owner,
+        owners=list(subject.owners) if subject.kind == SubjectKind.SHARED else [],
         ial=subject.ial,
         mfa_bound=subject.mfa_bound,
         bind_due=subject.phishing_resistant_bind_due,

@@ -12,6 +12,7 @@ from custos.domain.errors import (
     AlreadyDecided,
     ChannelNotAllowed,
     InvalidInput,
+    NotAnOwner,
     NotFound,
     ProofingFailed,
     RecoveryBlocked,
@@ -24,7 +25,7 @@ from custos.domain.states import CaseState
 from custos.proofing.base import METHODS
 from custos.service.notices import sms
 from custos.service.ports import Services
-from custos.service.recovery import credentials, proofing
+from custos.service.recovery import credentials, proofing, shared_accounts
 from custos.service.recovery.case_transaction import CaseTxn, case_transaction
 from custos.service.recovery.opening import open_case, refusal_of
 
@@ -58,14 +59,18 @@ def open_helpdesk_case(
     channel: Channel = Channel.HELPDESK,
     source_address: str | None = None,
     ticket: str | None = None,
+    on_behalf_of: str | None = None,
 ) -> Case:
     """Open a case for a caller. ``ticket``: the help-desk ticket it answers,
-    recorded in the ``case:case:opened`` event. Raises NotFound, NotAuthorized,
-    OutOfScope, SeparationOfDuties, InvalidInput; ChannelNotAllowed,
-    RecoveryBlocked or RecoveryRefused (a refuse tier's instructions, an ended
-    contract) after recording the refused case (so the attempt is audited)."""
+    recorded in the ``case:case:opened`` event; ``on_behalf_of``: the owner of a
+    shared account the caller is (else the operator asks for themselves).
+    Raises NotFound, NotAuthorized, OutOfScope, SeparationOfDuties,
+    InvalidInput; ChannelNotAllowed, RecoveryBlocked, NotAnOwner or
+    RecoveryRefused (a refuse tier's instructions, an ended contract) after
+    recording the refused case (so the attempt is audited)."""
     reason = _reason(reason, what="a recovery request")
     ticket = ticket_reference(ticket)
+    on_behalf_of = (on_behalf_of or "").strip() or None
     if channel == Channel.SELF_SERVICE:
         raise InvalidInput("operators cannot open self-service cases")
     now = svc.clock.now()
@@ -85,10 +90,15 @@ def open_helpdesk_case(
             source_address=source_address,
             now=now,
             ticket=ticket,
+            on_behalf_of=on_behalf_of,
         )
         uow.commit()
     if case.state == CaseState.BLOCKED:
         raise RecoveryBlocked(case.outcome_reason, case_id=case.id)
+    if case.state == CaseState.DENIED and shared_accounts.requester_refusal(
+        subject, requester_person=operator.person, on_behalf_of=on_behalf_of
+    ):
+        raise NotAnOwner(case.outcome_reason, case_id=case.id, owners=list(subject.owners))
     if refusal_of(case, subject) is not None:
         raise RecoveryRefused(
             case.outcome_reason, case_id=case.id, instructions=case.requirements.instructions

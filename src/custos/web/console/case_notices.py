@@ -26,6 +26,11 @@ NOTICES: Final[dict[str, Notice]] = {
         "The request was recorded as a case, but the policy refuses it on this channel or "
         "at this risk (see the outcome below).",
     ),
+    "opened_not_owner": Notice(
+        "warn",
+        "The request was recorded as a denied case: only an owner of a shared account may "
+        "ask for its recovery (see the outcome below).",
+    ),
     "proof_passed": Notice("ok", "The evidence matched and is recorded on the case."),
     "proof_failed": Notice(
         "bad", "The evidence did not match. The failed attempt is recorded on the case."

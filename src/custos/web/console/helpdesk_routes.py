@@ -15,6 +15,7 @@ from custos.domain.errors import (
     ChannelNotAllowed,
     DomainError,
     InvalidInput,
+    NotAnOwner,
     NotFound,
     RecoveryBlocked,
 )
@@ -66,10 +67,12 @@ def open_case(
     reason: Annotated[str, Form(max_length=2000)] = "",
     ticket: Annotated[str, Form(max_length=100)] = "",
     channel: Annotated[str, Form(max_length=30)] = str(Channel.HELPDESK),
+    on_behalf_of: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Open a case; on success (or a case recorded as blocked or denied) go to
-    the case page, otherwise show the subject's page again with the problem."""
-    form = {"reason": reason, "ticket": ticket, "channel": channel}
+    the case page, otherwise show the subject's page again with the problem.
+    ``on_behalf_of``: for a shared account, the owner the caller is."""
+    form = {"reason": reason, "ticket": ticket, "channel": channel, "on_behalf_of": on_behalf_of}
     try:
         if not ticket.strip():
             raise _missing("a ticket reference")
@@ -83,6 +86,7 @@ def open_case(
             channel=Channel(channel),
             source_address=client_address(request),
             ticket=ticket,
+            on_behalf_of=on_behalf_of,
         )
     except (RecoveryBlocked, ChannelNotAllowed) as exc:
         recorded = exc.details.get("case_id")
@@ -91,7 +95,13 @@ def open_case(
             return subject_response(
                 request, ctx, subject_id, error=exc.message, status_code=status_for(exc), form=form
             )
-        notice = "opened_blocked" if isinstance(exc, RecoveryBlocked) else "opened_denied"
+        notice = (
+            "opened_not_owner"
+            if isinstance(exc, NotAnOwner)
+            else "opened_blocked"
+            if isinstance(exc, RecoveryBlocked)
+            else "opened_denied"
+        )
         return RedirectResponse(f"/console/cases/{recorded}?notice={notice}", status_code=303)
     except NotFound:
         raise
@@ -131,6 +141,6 @@ def subject_response(
         error=error,
         error_id=error_id,
         notice=notice_for(notice),
-        form=form or {"reason": "", "ticket": "", "channel": ""},
+        form=form or {"reason": "", "ticket": "", "channel": "", "on_behalf_of": ""},
         hold_form=hold_form or EMPTY_HOLD_FORM,
     )

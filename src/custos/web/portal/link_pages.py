@@ -32,6 +32,12 @@ PAGES = (
         "/challenge", "portal/challenge.html", "Verify for the help desk", ("portal-challenge.js",)
     ),
     Page("/repudiate", "portal/repudiate.html", "This wasn't me", ("portal-repudiate.js",)),
+    Page(
+        "/shared",
+        "portal/shared_credential.html",
+        "A shared account's new password",
+        ("portal-shared.js",),
+    ),
 )
 
 router = APIRouter(include_in_schema=False)
