@@ -529,3 +529,14 @@ def test_each_refusal_names_the_rule_it_applies() -> None:
             call()
         assert caught.value.message == message  # type: ignore[attr-defined]
         assert caught.value.details == details  # type: ignore[attr-defined]
+
+
+def test_owner_who_asked_cannot_approve_shared_account_request() -> None:
+    """R-32: the owner the help desk asked for (``on_behalf_of``) is the real
+    requester of a shared account's case: as an approver they are refused."""
+    owner = operator("ana-op", Role.APPROVER, person="ana")
+    case = dataclasses.replace(make_case(), on_behalf_of="ana")
+    with pytest.raises(SeparationOfDuties) as caught:
+        case.approve(owner, SUBJECT, at=T0, reason="my own team account")
+    assert caught.value.details["rule"] == "requester"
+    assert case.approvals == []
