@@ -196,7 +196,7 @@ def test_helpdesk_recovers_a_privileged_subject_with_live_receipts(journey: Jour
     worker.join(timeout=60)
     expect(receipts).to_contain_text("succeeded", timeout=LIVE_TIMEOUT_MS)
     expect(executor.locator("#live")).to_contain_text("completed", timeout=LIVE_TIMEOUT_MS)
-    expect(executor.locator("#checks")).to_contain_text("mfa_bound")
+    expect(executor.locator("#checks")).to_contain_text("factors_removed")
     expect(executor.locator("#live")).not_to_have_attribute("hx-trigger", "every 2s")
     # The live part moved the page on by itself (no notice of the execution left).
     expect(executor).to_have_url(f"{journey.origin}/console/cases/{case_id}")

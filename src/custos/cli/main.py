@@ -104,7 +104,7 @@ def policy_check(ctx: typer.Context, file: Path) -> None:
         for problem in exc.problems:
             err_console.print(str(problem), markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    from custos.policy.actions import explain
+    from custos.policy.actions import explain, matches_shared
     from custos.service.console.policy_summary import holds
 
     tiers = ", ".join(t.name for t in loaded.document.tiers)
@@ -112,7 +112,8 @@ def policy_check(ctx: typer.Context, file: Path) -> None:
     console.print(f"tiers, first match wins: {tiers}")
     for tier in loaded.document.tiers:
         console.print(
-            f"  {tier.name}: {tier.action}: {explain(tier.action, tier.instructions)}",
+            f"  {tier.name}: {tier.action}: "
+            f"{explain(tier.action, tier.instructions, shared=matches_shared(tier.match.kind))}",
             markup=False,
             soft_wrap=True,
         )

@@ -30,10 +30,35 @@ def outcome(action: str) -> str:
     return OUTCOMES.get(action, action)
 
 
-def explain(action: CredentialAction, instructions: str | None = None) -> str:
-    """One line for ``custos policy check``: the outcome, and for a refuse tier
-    the instructions the caller gets."""
+#: What a shared account's recovery does instead of the subject's own link
+#: (docs/shared-accounts.md).
+SHARED_ACCOUNTS = (
+    "for a shared account: only an owner asks, and Custos generates the password; "
+    "each owner gets their own one-time link showing it once"
+)
+_LINK_ACTIONS = frozenset(
+    {CredentialAction.RESET_TOKEN, CredentialAction.TEMP_PASSWORD, CredentialAction.REISSUE}
+)
+
+
+def explain(
+    action: CredentialAction, instructions: str | None = None, *, shared: bool = False
+) -> str:
+    """One line for ``custos policy check``: the outcome, for a refuse tier the
+    instructions the caller gets, and for a tier matching shared accounts
+    (``shared``) how their owners receive the credential."""
     text = outcome(action)
     if action == CredentialAction.REFUSE and instructions:
         text += f': "{instructions}"'
+    if shared and action in _LINK_ACTIONS:
+        text += f"; {SHARED_ACCOUNTS}"
     return text
+
+
+def matches_shared(kind: object) -> bool:
+    """Whether a tier's ``match.kind`` (None, one kind or a list) names shared
+    accounts (a tier that does not name them says nothing about them)."""
+    if kind is None:
+        return False
+    kinds = kind if isinstance(kind, list | tuple | frozenset | set) else [kind]
+    return "shared" in {str(k) for k in kinds}
