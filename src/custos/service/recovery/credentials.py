@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from custos.credentials import seal_contexts
 from custos.credentials.passwords import check_new_password, generate_temporary_password
 from custos.credentials.tokens import issue_token, looks_like_token, token_digest
 from custos.domain.errors import (
@@ -27,16 +26,11 @@ from custos.domain.model import (
 )
 from custos.domain.states import CaseState
 from custos.notify import messages
-from custos.service.enrolment import subject_sessions
 from custos.service.notices import dispatch as notices
 from custos.service.ports import Services
-from custos.service.recovery import lock_resets, reissue, shared_accounts
-from custos.service.recovery.propagation_start import queue_propagation
+from custos.service.recovery import shared_accounts
+from custos.service.recovery.redemption import TokenExpired, begin_recovery, token_refusal
 from custos.store.unit_of_work import UnitOfWork
-
-
-class TokenExpired(TokenInvalid):
-    error_id = "token_expired"
 
 
 class NoDeliveryChannel(InvalidInput):
@@ -124,7 +118,7 @@ def redeem(
         subject = uow.subjects.get(case.subject_id)
         assert subject is not None  # a case always references an existing subject
         actor = subject_actor(subject.id)
-        refusal = _refusal(stored.consumed_at, stored.voided_at, stored.expires_at, now)
+        refusal = token_refusal(stored.consumed_at, stored.voided_at, stored.expires_at, now)
         if refusal is not None:
             case.emit(
                 EventType.TOKEN_REJECTED,
@@ -178,45 +172,21 @@ def redeem(
 
         if not uow.tokens.consume(stored.id, now=now) or case.state != CaseState.CREDENTIAL_ISSUED:
             raise TokenInvalid("this link was already used or replaced; ask for a new recovery")
-        # Any change of credential voids every other live token of the subject.
-        voided = uow.tokens.void_live(subject.id, now=now, reason="credential changed")
-        # the recovery ends the subject's Custos sessions too.
-        subject_sessions.end_all(uow, subject.id, now=now, reason="recovery")
-        if case.requirements.action == CredentialAction.REISSUE:
-            reissue.reissue_in_custos(uow, case=case, subject=subject, now=now)
-        uow.secrets.put(
-            case.id,
-            svc.sealer.seal(password, aad=seal_contexts.case_secret(case.id)),
+        begin_recovery(
+            svc,
+            uow,
+            case=case,
+            subject=subject,
+            password=password,
             must_change=must_change,
+            actor=actor,
             now=now,
         )
         temporary = password if must_change else None
         del password
-        case.emit(
-            EventType.TOKEN_REDEEMED,
-            at=now,
-            actor=actor,
-            data={"voided_other_tokens": voided, "must_change": must_change},
-        )
-        if must_change:
-            case.emit(EventType.TEMP_PASSWORD_ISSUED, at=now, actor=SYSTEM_ACTOR)
-        lock_resets.reset_after_recovery(uow, case=case, now=now)
-        queue_propagation(svc, uow, case=case, subject=subject, now=now)
         uow.cases.save(case)
         uow.commit()
     return Redemption(case_id=case.id, temporary_password=temporary)
-
-
-def _refusal(
-    consumed: datetime | None, voided: datetime | None, expires: datetime, now: datetime
-) -> str | None:
-    if consumed is not None:
-        return "replayed"
-    if voided is not None:
-        return "voided"
-    if expires <= now:
-        return "expired"
-    return None
 
 
 def password_inputs(subject: Subject) -> list[str]:

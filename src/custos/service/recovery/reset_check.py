@@ -23,7 +23,8 @@ from custos.credentials.tokens import looks_like_token, token_digest
 from custos.domain.errors import TokenInvalid
 from custos.domain.states import CaseState
 from custos.service.ports import Services
-from custos.service.recovery.credentials import TokenExpired, password_inputs
+from custos.service.recovery.credentials import password_inputs
+from custos.service.recovery.redemption import TokenExpired
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from typing import Final
 from custos.domain.errors import NotFound, TokenInvalid
 from custos.domain.states import TERMINAL, CaseState
 from custos.service.ports import Services
-from custos.service.recovery.credentials import TokenExpired
+from custos.service.recovery.redemption import TokenExpired
 
 PROGRESS_TTL: Final = timedelta(hours=24)
 MAX_TICKET: Final = 200

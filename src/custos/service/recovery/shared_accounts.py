@@ -44,11 +44,9 @@ from custos.domain.model import (
 )
 from custos.domain.states import CaseState
 from custos.notify import messages
-from custos.service.enrolment import subject_sessions
 from custos.service.notices import dispatch as notices
 from custos.service.ports import Services
-from custos.service.recovery import lock_resets, reissue
-from custos.service.recovery.propagation_start import queue_propagation
+from custos.service.recovery.redemption import TokenExpired, begin_recovery, token_refusal
 from custos.store.unit_of_work import UnitOfWork
 
 #: The prefix of an owner's link token (``cso_...``).
@@ -66,10 +64,6 @@ _OPEN_LINK_STATES = frozenset(
     }
 )
 _SPENT = "this link was already used or replaced; ask for a new recovery"
-
-
-class OwnerLinkExpired(TokenInvalid):
-    error_id = "token_expired"
 
 
 class OwnerUnreachable(InvalidInput):
@@ -205,7 +199,7 @@ def _asking(case: Case) -> str:
 def redeem(svc: Services, *, token: str) -> OwnerRedemption:
     """Open one owner's link: show the new password once. The first link opened
     redeems the recovery (propagation starts); the others stay good once each.
-    Raises TokenInvalid, OwnerLinkExpired (error id ``token_expired``)."""
+    Raises TokenInvalid, TokenExpired (error id ``token_expired``)."""
     if not looks_like_token(token, prefix=OWNER_LINK_PREFIX):
         raise TokenInvalid("this link is not valid; ask for a new recovery")
     now = svc.clock.now()
@@ -217,7 +211,7 @@ def redeem(svc: Services, *, token: str) -> OwnerRedemption:
         subject = uow.subjects.get(case.subject_id)
         assert subject is not None  # a case always references an existing subject
         actor = subject_actor(stored.owner)
-        refusal = _refusal(stored.redeemed_at, stored.voided_at, stored.expires_at, now)
+        refusal = token_refusal(stored.redeemed_at, stored.voided_at, stored.expires_at, now)
         if refusal is None and (case.state not in _OPEN_LINK_STATES or subject.holds):
             # Cancelled, denied, expired or blocked since: every link of it is spent.
             uow.owner_links.void_live(subject.id, now=now, reason=f"case {case.state}")
@@ -235,7 +229,7 @@ def redeem(svc: Services, *, token: str) -> OwnerRedemption:
             uow.cases.save(case)
             uow.commit()
             if refusal == "expired":
-                raise OwnerLinkExpired("this link has expired; ask for a new recovery")
+                raise TokenExpired("this link has expired; ask for a new recovery")
             raise TokenInvalid(_SPENT)
         assert stored.blob is not None  # a live link holds its sealed credential
         password = svc.sealer.unseal(stored.blob, aad=seal_contexts.owner_link(stored.id))
@@ -243,7 +237,17 @@ def redeem(svc: Services, *, token: str) -> OwnerRedemption:
             raise TokenInvalid(_SPENT)
         first = case.state == CaseState.CREDENTIAL_ISSUED
         if first:
-            _start_recovery(svc, uow, case=case, subject=subject, password=password, now=now)
+            begin_recovery(
+                svc,
+                uow,
+                case=case,
+                subject=subject,
+                password=password,
+                must_change=stored.must_change,
+                actor=actor,
+                now=now,
+                data={"owner_link": True},
+            )
             _tell_other_owners(svc, uow, case=case, subject=subject, owner=stored.owner, now=now)
         case.emit(
             EventType.OWNER_LINK_REDEEMED,
@@ -261,34 +265,6 @@ def redeem(svc: Services, *, token: str) -> OwnerRedemption:
         must_change=stored.must_change,
         first=first,
     )
-
-
-def _start_recovery(
-    svc: Services, uow: UnitOfWork, *, case: Case, subject: Subject, password: str, now: datetime
-) -> None:
-    """What redeeming a reset link does (``credentials.redeem``), for the first
-    owner's link: the other owners' links stay live."""
-    voided = uow.tokens.void_live(subject.id, now=now, reason="credential changed")
-    subject_sessions.end_all(uow, subject.id, now=now, reason="recovery")
-    if case.requirements.action == CredentialAction.REISSUE:
-        reissue.reissue_in_custos(uow, case=case, subject=subject, now=now)
-    must_change = case.requirements.action == CredentialAction.TEMP_PASSWORD
-    uow.secrets.put(
-        case.id,
-        svc.sealer.seal(password, aad=seal_contexts.case_secret(case.id)),
-        must_change=must_change,
-        now=now,
-    )
-    case.emit(
-        EventType.TOKEN_REDEEMED,
-        at=now,
-        actor=SYSTEM_ACTOR,
-        data={"voided_other_tokens": voided, "must_change": must_change, "owner_link": True},
-    )
-    if must_change:
-        case.emit(EventType.TEMP_PASSWORD_ISSUED, at=now, actor=SYSTEM_ACTOR)
-    lock_resets.reset_after_recovery(uow, case=case, now=now)  # R-5
-    queue_propagation(svc, uow, case=case, subject=subject, now=now)
 
 
 def _tell_other_owners(
@@ -315,15 +291,3 @@ def wipe_lapsed(svc: Services) -> int:
         wiped = uow.owner_links.wipe_all_lapsed(now=svc.clock.now())
         uow.commit()
     return wiped
-
-
-def _refusal(
-    redeemed: datetime | None, voided: datetime | None, expires: datetime, now: datetime
-) -> str | None:
-    if redeemed is not None:
-        return "replayed"
-    if voided is not None:
-        return "voided"
-    if expires <= now:
-        return "expired"
-    return None
