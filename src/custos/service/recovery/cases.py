@@ -95,9 +95,10 @@ def open_helpdesk_case(
         uow.commit()
     if case.state == CaseState.BLOCKED:
         raise RecoveryBlocked(case.outcome_reason, case_id=case.id)
-    if case.state == CaseState.DENIED and shared_accounts.requester_refusal(
+    not_owner = shared_accounts.requester_refusal(
         subject, requester_person=operator.person, on_behalf_of=on_behalf_of
-    ):
+    )
+    if case.state == CaseState.DENIED and not_owner and case.outcome_reason == not_owner:
         raise NotAnOwner(case.outcome_reason, case_id=case.id, owners=list(subject.owners))
     if refusal_of(case, subject) is not None:
         raise RecoveryRefused(

@@ -134,6 +134,10 @@ def open_case(
         case.move(CaseState.BLOCKED, at=now, actor=SYSTEM_ACTOR, reason=block_reason(holds))
     elif opening == Opening.BLOCKED:
         case.move(CaseState.BLOCKED, at=now, actor=SYSTEM_ACTOR, reason=reason)
+    elif (refused := _policy_refusal(subject, req, requester_person, now)) is not None:
+        case.move(CaseState.DENIED, at=now, actor=SYSTEM_ACTOR, reason=refused)
+    elif opening.refused:
+        case.move(CaseState.DENIED, at=now, actor=SYSTEM_ACTOR, reason=reason)
     elif (
         not_owner := shared_accounts.requester_refusal(
             subject, requester_person=requester_person, on_behalf_of=on_behalf_of
@@ -142,10 +146,6 @@ def open_case(
         shared_accounts.record_refusal(
             case, reason=not_owner, asking=on_behalf_of or requester_person, now=now
         )
-    elif (refused := _policy_refusal(subject, req, requester_person, now)) is not None:
-        case.move(CaseState.DENIED, at=now, actor=SYSTEM_ACTOR, reason=refused)
-    elif opening.refused:
-        case.move(CaseState.DENIED, at=now, actor=SYSTEM_ACTOR, reason=reason)
     else:
         case.move(CaseState.PROOFING, at=now, actor=SYSTEM_ACTOR)
     remember_policy(uow.conn, policy_hash=svc.policy.hash, text=svc.policy.text, now=now)
