@@ -94,9 +94,9 @@ def test_the_policy_page_shows_the_file_hash_and_tiers(world: World, client: Tes
     assert "2 of: webauthn, totp, recovery_code, email_code, agent_challenge, reproofing" in text
     assert "one of them phishing-resistant" in text
     assert "2 distinct people from security-approvers, valid 4h" in text
-    assert "Second factors accepted by mfa_bound webauthn" in text
+    assert "a reissue: a one-time link to a new password" in text  # not a reset (issue 13)
     assert "sessions_revoked optional runs on: directory" in text  # the shared tier
-    assert "mfa_bound required runs on: custos" in text
+    assert "factors_removed optional runs on: custos" in text
     assert "Matches holds: legal_hold or incident_freeze" in text
     assert "blocks recovery" in text
     assert "medium: factors 2; high: factors 2, approvals 1" in text
