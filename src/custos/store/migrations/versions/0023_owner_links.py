@@ -23,11 +23,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("on_behalf_of", sa.String(200), nullable=True))
     op.create_table(
         "owner_links",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("case_id", sa.String(64), sa.ForeignKey("cases.id"), nullable=False),
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("case_id", sa.String(64), nullable=False),
         sa.Column("subject_id", sa.String(200), nullable=False),
         sa.Column("owner", sa.String(200), nullable=False),
-        sa.Column("digest", sa.String(64), nullable=False, unique=True),
+        sa.Column("digest", sa.String(64), nullable=False),
         sa.Column("blob", sa.LargeBinary(), nullable=True),
         sa.Column("must_change", sa.Boolean(), nullable=False),
         sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
@@ -35,14 +35,19 @@ def upgrade() -> None:
         sa.Column("redeemed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("voided_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("void_reason", sa.String(200), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_owner_links_case_id_cases")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_owner_links")),
+        sa.UniqueConstraint("digest", name=op.f("uq_owner_links_digest")),
     )
-    op.create_index("ix_owner_links_case_id", "owner_links", ["case_id"])
-    op.create_index("ix_owner_links_subject_id", "owner_links", ["subject_id"])
+    op.create_index(op.f("ix_owner_links_case_id"), "owner_links", ["case_id"])
+    op.create_index(op.f("ix_owner_links_subject_id"), "owner_links", ["subject_id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_owner_links_subject_id", table_name="owner_links")
-    op.drop_index("ix_owner_links_case_id", table_name="owner_links")
+    op.drop_index(op.f("ix_owner_links_subject_id"), table_name="owner_links")
+    op.drop_index(op.f("ix_owner_links_case_id"), table_name="owner_links")
     op.drop_table("owner_links")
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.drop_column("on_behalf_of")
