@@ -94,14 +94,18 @@ class OwnerLinkRepository:
         )
         return int(result.rowcount) == 1
 
-    def void_live(self, subject_id: str, *, now: datetime, reason: str) -> int:
-        """Void every unopened link of ``subject_id`` (wiping its credential), and
-        wipe the credential of any that lapsed; return how many were voided."""
-        live = (
+    def void_live(
+        self, subject_id: str, *, now: datetime, reason: str, case_id: str | None = None
+    ) -> int:
+        """Void every unopened link of ``subject_id`` (only those of ``case_id``
+        when given), wiping its credential; return how many were voided."""
+        live = [
             owner_links.c.subject_id == subject_id,
             owner_links.c.redeemed_at.is_(None),
             owner_links.c.voided_at.is_(None),
-        )
+        ]
+        if case_id is not None:
+            live.append(owner_links.c.case_id == case_id)
         result = self._conn.execute(
             owner_links.update().where(*live).values(voided_at=now, void_reason=reason, blob=None)
         )

@@ -214,7 +214,9 @@ def redeem(svc: Services, *, token: str) -> OwnerRedemption:
         refusal = token_refusal(stored.redeemed_at, stored.voided_at, stored.expires_at, now)
         if refusal is None and (case.state not in _OPEN_LINK_STATES or subject.holds):
             # Cancelled, denied, expired or blocked since: every link of it is spent.
-            uow.owner_links.void_live(subject.id, now=now, reason=f"case {case.state}")
+            uow.owner_links.void_live(
+                subject.id, now=now, reason=f"case {case.state}", case_id=case.id
+            )
             refusal = "voided"
         if refusal is not None:
             uow.owner_links.wipe_lapsed(case.id, now=now)
