@@ -144,6 +144,7 @@ def subjects_show(ctx: typer.Context, user: str) -> None:
         "privileged": str(subject.privileged),
         "groups": ", ".join(sorted(subject.groups)) or "-",
         "owner": subject.owner or "-",
+        "owners": ", ".join(subject.owners) or "-",
         "manager": subject.manager or "-",
         "sponsor": subject.sponsor or "-",
         "contract_end": subject.contract_end.isoformat() if subject.contract_end else "-",

@@ -7,7 +7,11 @@ later sync follows the directory; and the synced owners decide who may ask
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import ldap
@@ -85,3 +89,44 @@ def test_a_resync_follows_the_directory_and_only_a_synced_owner_may_ask(
         owners_world.svc, agent, subject_id="frontdesk", reason="lost", on_behalf_of="ana"
     )
     assert opened.on_behalf_of == "ana"
+
+
+def test_subjects_show_lists_every_owner_and_the_attribute_behind_them(
+    tmp_path: Path, owners_tree: Tree
+) -> None:
+    """``custos subjects show`` (the real CLI, in a subprocess) prints the owners
+    the directory states and which attribute set them."""
+    world = world_on(tmp_path, owners_tree, start=datetime.now(UTC))
+    try:
+        ana = owners_tree.add("ana")
+        ben = owners_tree.add("ben")
+        owners_tree.add("frontdesk", employeeType="shared", seeAlso=[ana, ben])
+        sync_subjects(world.svc)
+        settings = world.svc.settings
+        assert settings.sealing_key is not None
+        env = {
+            **os.environ,
+            "CUSTOS_DATABASE_URL": settings.effective_database_url,
+            "CUSTOS_SEALING_KEY": settings.sealing_key.get_secret_value(),
+            "COLUMNS": "250",
+        }
+        shown = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "custos"),
+                "--data-dir",
+                str(settings.data_dir),
+                "subjects",
+                "show",
+                "frontdesk",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        world.svc.engine.dispose()
+    assert shown.returncode == 0, shown.stderr
+    row = next(line for line in shown.stdout.splitlines() if "owners" in line)
+    assert "ana, ben" in row and "openldap: seeAlso" in row
