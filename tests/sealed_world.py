@@ -61,6 +61,19 @@ def populate(world: World, *, subjects: int = 3, notices_per_subject: int = 2) -
             )
             for n in range(notices_per_subject):
                 hold_notice(world.svc, uow, name, n)
+        # A shared account owner's link (docs/shared-accounts.md): its sealed password.
+        link_id = uow.owner_links.add(
+            case_id=case_id,
+            subject_id="olivia",
+            owner=names[0],
+            digest=secrets.token_hex(32),
+            must_change=False,
+            now=now,
+            expires_at=now + timedelta(minutes=10),
+        )
+        uow.owner_links.put_sealed(
+            link_id, world.svc.sealer.seal(PASSWORD, aad=seal_contexts.owner_link(link_id))
+        )
         uow.commit()
     totp = local_operator(world, "opal", Role.ADMIN)
     operator = world.operators["opal"]
