@@ -155,6 +155,14 @@ class EventType(StrEnum):
     OWNER_LINKS_ISSUED = "credential:owner_link:issued"
     #: One owner opened their link and saw the credential once (data: owner, first).
     OWNER_LINK_REDEEMED = "credential:owner_link:redeemed"
+    # Oversight (docs/oversight.md): refusals and operator anomalies.
+    #: An operator's action was refused (data: kind, action, error, rule); the
+    #: first of its window, written in full.
+    OPERATOR_REFUSED = "oversight:operator:refused"
+    #: A closed window's count of refusals of one actor and kind (a flood, summarised).
+    REFUSALS_SUMMARISED = "oversight:refusals:summarised"
+    #: An operator's work deviated from their baseline (data: signal, measured, entries).
+    OPERATOR_ANOMALY_RAISED = "oversight:anomaly:raised"
 
 
 class Outcome(StrEnum):

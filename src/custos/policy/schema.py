@@ -54,6 +54,7 @@ from custos.domain.model import (
     SubjectKind,
 )
 from custos.domain.recovery_rules import tier_problems
+from custos.policy.oversight_schema import OversightSection
 from custos.proofing.base import METHODS
 
 #: Proofing methods a policy may name: those registered in ``proofing.base.METHODS``
@@ -569,6 +570,7 @@ class PolicyDocument(_Model):
     holds: HoldsSection = HoldsSection()
     tiers: Annotated[tuple[Tier, ...], AfterValidator(_non_empty)]
     exceptions: ExceptionsSection = ExceptionsSection()
+    oversight: OversightSection = OversightSection()
 
     @field_validator("risk_bands")
     @classmethod

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -807,4 +808,38 @@ owner_links = Table(
     _ts("redeemed_at"),
     _ts("voided_at"),
     Column("void_reason", String(200)),
+)
+
+
+# -- oversight (docs/oversight.md, 0021) ---------------------------------------------
+refusal_windows = Table(
+    "refusal_windows",
+    metadata,
+    # Refused operator actions counted per actor and kind in fixed windows:
+    # the first of a window is in the ledger in full, the rest only here, and a
+    # window that closes with more is written once as a summary.
+    Column("actor", String(200), nullable=False),
+    Column("kind", String(30), nullable=False),
+    _ts("window_start", nullable=False),
+    Column("count", Integer, nullable=False),
+    _ts("last_at", nullable=False),
+    Column("summarised", Boolean, nullable=False),
+    PrimaryKeyConstraint("actor", "kind", "window_start"),
+)
+
+oversight_alerts = Table(
+    "oversight_alerts",
+    metadata,
+    # An operator anomaly the detection raised: the signal, what was measured
+    # against which threshold, and the ledger entries (seq, id) that show it.
+    # ``fingerprint`` keeps a second detection run from raising the same alert.
+    Column("id", String(40), primary_key=True),
+    Column("fingerprint", String(64), nullable=False, unique=True),
+    Column("operator", String(200), nullable=False, index=True),
+    Column("signal", String(40), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("measured", JSON, nullable=False),
+    Column("entries", JSON, nullable=False),
+    Column("state", String(20), nullable=False),
+    _ts("raised_at", nullable=False),
 )

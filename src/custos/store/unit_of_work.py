@@ -27,6 +27,7 @@ from custos.store.ledger_repository import LedgerRepository
 from custos.store.operator_credential_repository import OperatorCredentialRepository
 from custos.store.outbox_repository import OutboxRepository
 from custos.store.owner_link_repository import OwnerLinkRepository
+from custos.store.oversight_repository import AlertRepository, RefusalWindowRepository
 from custos.store.proofing_repository import (
     AttestationRepository,
     ChallengeRepository,
@@ -96,6 +97,8 @@ class UnitOfWork:
         self.ssf_streams = StreamRepository(self.conn)
         self.ssf_outbox = SetOutboxRepository(self.conn)
         self.owner_links = OwnerLinkRepository(self.conn)
+        self.refusal_windows = RefusalWindowRepository(self.conn)
+        self.alerts = AlertRepository(self.conn)
         return self
 
     def after_commit(self, action: Callable[[], None]) -> None:
