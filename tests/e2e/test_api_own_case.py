@@ -42,8 +42,10 @@ def _auth(world: World, name: str) -> dict[str, str]:
 
 
 def _ledger_size(world: World) -> int:
+    """Entries other than oversight's: a refusal is recorded (R-36), nothing else."""
     with world.svc.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(ledger)).scalar_one())
+        query = select(func.count()).where(ledger.c.type.not_like("oversight:%"))
+        return int(conn.execute(query.select_from(ledger)).scalar_one())
 
 
 def _state(world: World, api: TestClient, case_id: str) -> str:

@@ -11,6 +11,8 @@ from custos.api.errors import Unauthenticated
 from custos.api.strict_input import authenticates
 from custos.domain.errors import NotAuthorized
 from custos.domain.model import Operator
+from custos.oversight.refusals import RefusalKind
+from custos.service.oversight import refusals
 from custos.service.ports import Services
 from custos.service.recovery.operators import authenticate
 
@@ -32,6 +34,14 @@ def current_operator(request: Request, svc: ServicesDep) -> Operator:
     try:
         return authenticate(svc, token.strip())
     except NotAuthorized as exc:
+        # Nobody can be named for a token that fails: one actor for all.
+        refusals.record(
+            svc,
+            actor=refusals.ANONYMOUS,
+            kind=RefusalKind.API_TOKEN,
+            action=f"{request.method} {request.url.path}"[:200],
+            error_id=exc.error_id,
+        )
         raise Unauthenticated(exc.message) from exc
 
 

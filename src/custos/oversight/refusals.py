@@ -36,7 +36,7 @@ class RefusalKind(StrEnum):
     STATE = "state"
     HOLD = "hold"
     SIGN_IN = "sign_in"
-    TOKEN = "token"
+    API_TOKEN = "api_token"  # noqa: S105 (a refused token use, not a secret)
     BREAK_GLASS = "break_glass"
 
 

@@ -101,7 +101,7 @@ def trigger(
     nothing to challenge) and Throttled (after recording the suppression)."""
     if mode is not None and mode not in MODES:
         raise InvalidInput(f"mode is one of {', '.join(MODES)}")
-    with case_transaction(svc, case_id, operator=operator) as txn:
+    with case_transaction(svc, case_id, operator=operator, action="challenge") as txn:
         sod.check_role(operator, Role.REQUESTER)
         sod.check_scope(operator, txn.subject)
         sod.check_not_subject(operator, txn.subject)

@@ -71,7 +71,7 @@ def request(svc: Services, operator: Operator, case_id: str) -> str:
     OutOfScope, SeparationOfDuties, AlreadyDecided (case not in proofing),
     InvalidInput (tier forbids the method, no attester with a confirmed email,
     a live request already waiting)."""
-    with case_transaction(svc, case_id, operator=operator) as txn:
+    with case_transaction(svc, case_id, operator=operator, action="attestation") as txn:
         sod.check_role(operator, Role.REQUESTER)
         sod.check_scope(operator, txn.subject)
         sod.check_not_subject(operator, txn.subject)

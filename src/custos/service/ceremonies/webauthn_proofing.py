@@ -73,7 +73,7 @@ def send_link(svc: Services, operator: Operator, case_id: str) -> int:
     """Mail a one-time WebAuthn link to the subject's confirmed contacts; returns
     the number of recipients. Raises AlreadyDecided, InvalidInput (no credential,
     no contact, method not allowed), NotAuthorized, OutOfScope."""
-    with case_transaction(svc, case_id, operator=operator) as txn:
+    with case_transaction(svc, case_id, operator=operator, action="webauthn_link") as txn:
         sod.check_role(operator, Role.REQUESTER)
         sod.check_scope(operator, txn.subject)
         sod.check_not_subject(operator, txn.subject)

@@ -18,7 +18,7 @@ def send_sms_code(svc: Services, operator: Operator, case_id: str) -> None:
     recorded on the case, R-21), InvalidInput when the tier does not allow SMS or
     no phone is confirmed, AlreadyDecided outside proofing, and the usual
     NotAuthorized, OutOfScope, SeparationOfDuties, NotFound."""
-    with case_transaction(svc, case_id, operator=operator) as txn:
+    with case_transaction(svc, case_id, operator=operator, action="sms_code") as txn:
         sod.check_role(operator, Role.REQUESTER)
         sod.check_scope(operator, txn.subject)
         sod.check_not_subject(operator, txn.subject)

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from custos.domain import sod
-from custos.domain.errors import CaseExpired, RecoveryBlocked
+from custos.domain.errors import CaseExpired, NotFound, RecoveryBlocked
 from custos.domain.holds import kinds_in_words
 from custos.domain.model import SYSTEM_ACTOR, Case, Operator, Subject
 from custos.domain.states import TERMINAL
 from custos.service.holds.case_effects import hold_in_memory
+from custos.service.oversight import refusals
 from custos.service.ports import Services
 from custos.store.unit_of_work import UnitOfWork
 
@@ -32,9 +33,20 @@ class CaseTxn:
         self.uow.commit()
 
 
+def hidden_case(case_id: str) -> NotFound:
+    """The answer to a case outside the operator's scope: word for word the one
+    for a case that does not exist, so scope reveals nothing (R-36)."""
+    return NotFound(f"no case '{case_id}'", case_id=case_id)
+
+
 @contextmanager
 def case_transaction(
-    svc: Services, case_id: str, *, operator: Operator | None = None
+    svc: Services,
+    case_id: str,
+    *,
+    operator: Operator | None = None,
+    action: str = "act",
+    hold_refuses: bool = True,
 ) -> Iterator[CaseTxn]:
     """Yield the locked case. An expired case is moved to ``expired`` and committed,
     then CaseExpired is raised. Raises NotFound for an unknown case id.
@@ -42,14 +54,39 @@ def case_transaction(
     A case still waiting on evidence, a decision or the subject whose subject a
     hold stands on is yielded ``blocked`` (saved if the command saves it). With
     ``operator`` (a command an operator makes on the case's recovery) the
-    operator's scope is checked first (OutOfScope; SeparationOfDuties for their
-    own account), then the case of a held subject is refused: RecoveryBlocked,
-    after committing the block."""
+    operator's scope is checked first, before anything about the case is
+    told: a case outside it answers NotFound exactly as an unknown one does.
+    Then SeparationOfDuties for their own account and, with ``hold_refuses``,
+    RecoveryBlocked for the case of a held subject (after committing the block).
+
+    Every refusal the command raises (scope, role, separation of duties,
+    state, hold) is recorded as the operator's refused ``action`` (R-36,
+    ``custos.service.oversight.refusals``) once its transaction rolled back."""
+    if operator is None:
+        with _locked(svc, case_id, operator=None, hold_refuses=hold_refuses) as txn:
+            yield txn
+        return
+    with (
+        refusals.attempt(
+            svc, actor=operator.actor, action=action, case_id=case_id, hidden=hidden_case(case_id)
+        ) as tried,
+        _locked(svc, case_id, operator=operator, hold_refuses=hold_refuses) as txn,
+    ):
+        tried.subject_id = txn.subject.id
+        yield txn
+
+
+@contextmanager
+def _locked(
+    svc: Services, case_id: str, *, operator: Operator | None, hold_refuses: bool
+) -> Iterator[CaseTxn]:
     now = svc.clock.now()
     with svc.uow() as uow:
         case = uow.cases.get(case_id, for_update=True)
         subject = uow.subjects.get(case.subject_id)
         assert subject is not None  # cases reference subjects by foreign key
+        if operator is not None:
+            sod.check_scope(operator, subject)
         try:
             case.ensure_live(now)
         except CaseExpired:
@@ -59,9 +96,8 @@ def case_transaction(
             raise
         blocked = hold_in_memory(case, subject, now=now, actor=SYSTEM_ACTOR)
         if operator is not None:
-            sod.check_scope(operator, subject)
             sod.check_not_subject(operator, subject)
-            if subject.holds and case.state not in TERMINAL:
+            if hold_refuses and subject.holds and case.state not in TERMINAL:
                 if blocked:
                     uow.cases.save(case)
                     uow.commit()

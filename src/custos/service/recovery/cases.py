@@ -139,7 +139,7 @@ def add_proof(
         raise InvalidInput(
             "the subject answers WebAuthn on their own device: send them a WebAuthn link"
         )
-    with case_transaction(svc, case_id, operator=operator) as txn:
+    with case_transaction(svc, case_id, operator=operator, action="proof") as txn:
         _operator_on_case(txn, operator, Role.REQUESTER)
         passed = _proof(svc, txn, method=method, response=response, actor=operator.actor)
         result = ProofResult(case_id=txn.case.id, state=txn.case.state, passed=passed)
@@ -196,7 +196,7 @@ def _proof(svc: Services, txn: CaseTxn, *, method: str, response: str, actor: st
 
 
 def send_email_code(svc: Services, operator: Operator, case_id: str) -> bool:
-    with case_transaction(svc, case_id, operator=operator) as txn:
+    with case_transaction(svc, case_id, operator=operator, action="email_code") as txn:
         _operator_on_case(txn, operator, Role.REQUESTER)
         if txn.case.state != CaseState.PROOFING:
             raise AlreadyDecided(f"case {case_id} is not collecting evidence")
@@ -209,7 +209,7 @@ def send_email_code(svc: Services, operator: Operator, case_id: str) -> bool:
 
 def approve(svc: Services, operator: Operator, case_id: str, *, reason: str) -> Case:
     reason = _reason(reason, what="an approval")
-    with case_transaction(svc, case_id, operator=operator) as txn:
+    with case_transaction(svc, case_id, operator=operator, action="approve") as txn:
         txn.case.approve(operator, txn.subject, at=txn.now, reason=reason)
         txn.save_and_commit()
         return txn.case
@@ -217,7 +217,7 @@ def approve(svc: Services, operator: Operator, case_id: str, *, reason: str) -> 
 
 def deny(svc: Services, operator: Operator, case_id: str, *, reason: str) -> Case:
     reason = _reason(reason, what="a denial")
-    with case_transaction(svc, case_id, operator=operator) as txn:
+    with case_transaction(svc, case_id, operator=operator, action="deny") as txn:
         txn.case.deny(operator, txn.subject, at=txn.now, reason=reason)
         txn.uow.tokens.void_live(txn.subject.id, now=txn.now, reason="case denied")
         txn.save_and_commit()
@@ -227,7 +227,7 @@ def deny(svc: Services, operator: Operator, case_id: str, *, reason: str) -> Cas
 def execute(svc: Services, operator: Operator, case_id: str) -> Case:
     """Carry out the credential action of an approved case: the subject receives
     the one-time link; the executor never sees it (R-34)."""
-    with case_transaction(svc, case_id, operator=operator) as txn:
+    with case_transaction(svc, case_id, operator=operator, action="execute") as txn:
         credentials.issue(
             svc, txn.uow, case=txn.case, subject=txn.subject, executor=operator, now=txn.now
         )
@@ -237,7 +237,9 @@ def execute(svc: Services, operator: Operator, case_id: str) -> Case:
 
 def cancel(svc: Services, operator: Operator, case_id: str, *, reason: str) -> Case:
     reason = _reason(reason, what="a cancellation")
-    with case_transaction(svc, case_id) as txn:
+    with case_transaction(
+        svc, case_id, operator=operator, action="cancel", hold_refuses=False
+    ) as txn:
         sod.check_canceller(operator, txn.subject)
         txn.case.cancel(operator.actor, at=txn.now, reason=reason)
         txn.uow.tokens.void_live(txn.subject.id, now=txn.now, reason="case cancelled")
@@ -248,7 +250,7 @@ def cancel(svc: Services, operator: Operator, case_id: str, *, reason: str) -> C
 
 def retry(svc: Services, operator: Operator, case_id: str, *, target: str | None = None) -> int:
     """Queue the failed receipts of a case in ``needs_attention`` again."""
-    with case_transaction(svc, case_id, operator=operator) as txn:
+    with case_transaction(svc, case_id, operator=operator, action="retry") as txn:
         _operator_on_case(txn, operator, Role.EXECUTOR)
         if txn.case.state != CaseState.NEEDS_ATTENTION:
             raise AlreadyDecided(

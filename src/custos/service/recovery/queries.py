@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from custos.domain import sod
-from custos.domain.errors import NotFound
 from custos.domain.events import EventType
 from custos.domain.model import Operator
 from custos.domain.states import CaseState
 from custos.service.ceremonies import agent_challenge
 from custos.service.ports import Services
+from custos.service.recovery.case_transaction import hidden_case
 from custos.store.mapping import requirements_to_json
 
 
@@ -59,7 +59,7 @@ def case_detail(svc: Services, operator: Operator | None, case_id: str) -> dict[
             try:
                 sod.check_scope(operator, subject)
             except Exception as exc:
-                raise NotFound(f"no case '{case_id}'", case_id=case_id) from exc
+                raise hidden_case(case_id) from exc
         receipts = uow.receipts.for_case(case_id)
         checks = uow.receipts.checks_for_case(case_id)
         timeline = uow.ledger.for_case(case_id)

@@ -40,7 +40,9 @@ from custos.notify import messages
 from custos.notify.webhook import post_signed
 from custos.service.holds.commands import place_hold
 from custos.service.notices import dispatch as notices
+from custos.service.oversight import refusals
 from custos.service.ports import Services
+from custos.service.recovery.case_transaction import hidden_case
 from custos.store.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("custos.fraud")
@@ -97,7 +99,16 @@ def flag_fraud(svc: Services, operator: Operator, case_id: str, *, reason: str) 
             f"operator '{operator.name}' needs the requester or approver role to flag fraud"
         )
     now = svc.clock.now()
-    with svc.uow() as uow:
+    with (
+        refusals.attempt(
+            svc,
+            actor=operator.actor,
+            action="flag_fraud",
+            case_id=case_id,
+            hidden=hidden_case(case_id),
+        ),
+        svc.uow() as uow,
+    ):
         # No expiry check first: a case that just ran out may still be flagged.
         case = uow.cases.get(case_id, for_update=True)
         subject = uow.subjects.get(case.subject_id)

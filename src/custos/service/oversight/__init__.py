@@ -1,0 +1,1 @@
+"""Oversight services: refusals recorded (R-36), anomalies detected and alerted."""
