@@ -98,8 +98,10 @@ KINDS: tuple[Kind, ...] = (
 )
 
 _CASE = "/api/v1/cases/{case_id}"
-#: What a change to one case may meet: a role, scope or duty refused (403), the
-#: case in another state or changed meanwhile (409), the case expired (410).
+#: What a change to one case may meet: a role or duty refused (403), the case in
+#: another state or changed meanwhile (409), the case expired (410). A case
+#: outside the operator's scope answers 404, word for word as an unknown case
+#: (the path rule), never 403 or 409: scope reveals nothing (docs/oversight.md).
 _CASE_CHANGE = (403, 409, 410)
 
 #: Statuses beyond the kind and the rules, from the services each route calls.

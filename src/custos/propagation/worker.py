@@ -44,6 +44,7 @@ from custos.service.enrolment import subject_sessions
 from custos.service.holds.expiry import end_due_holds
 from custos.service.notices import dispatch as notices
 from custos.service.notices.outbox_sweep import deliver_due
+from custos.service.oversight.refusals import close_windows as close_refusal_windows
 from custos.service.ports import Services
 from custos.service.recovery.self_service import sweep_pending_flows
 from custos.service.recovery.shared_accounts import wipe_lapsed as wipe_lapsed_owner_links
@@ -217,6 +218,7 @@ class Worker:
             + shared_signals.deliver_due(self.svc)
             + self._sync_if_due()
             + wipe_lapsed_owner_links(self.svc)
+            + close_refusal_windows(self.svc)
         )
 
     def _sync_if_due(self) -> int:
