@@ -26,8 +26,8 @@ from custos.store.identity_repository import OperatorRepository, SubjectReposito
 from custos.store.ledger_repository import LedgerRepository
 from custos.store.operator_credential_repository import OperatorCredentialRepository
 from custos.store.outbox_repository import OutboxRepository
-from custos.store.owner_link_repository import OwnerLinkRepository
 from custos.store.oversight_repository import AlertRepository, RefusalWindowRepository
+from custos.store.owner_link_repository import OwnerLinkRepository
 from custos.store.proofing_repository import (
     AttestationRepository,
     ChallengeRepository,
