@@ -81,6 +81,19 @@ def test_check_move_accepts_legal_move(current: CaseState, target: CaseState) ->
     check_move(current, target)  # does not raise
 
 
+def test_check_return_refusal_names_the_states_it_refuses() -> None:
+    """R-32: a refused return after a hold says which move was refused, with the
+    stable error id and both states as details (the API and CLI show them)."""
+    with pytest.raises(IllegalTransition) as caught:
+        check_return(CaseState.BLOCKED, CaseState.EXECUTING)
+    error = caught.value
+    assert error.error_id == "case_illegal_transition"
+    assert error.message == (
+        "a case in state 'blocked' cannot go back to 'executing' when a hold ends"
+    )
+    assert error.details == {"current": "blocked", "target": "executing"}
+
+
 @pytest.mark.parametrize(("current", "target"), ILLEGAL)
 def test_check_move_refuses_illegal_move(current: CaseState, target: CaseState) -> None:
     assert not can_move(current, target)

@@ -18,7 +18,7 @@ from custos.domain.model import (
     Subject,
     SubjectKind,
 )
-from custos.policy.engine import band_for, select_requirements
+from custos.policy.engine import Opening, band_for, refusal_reason, select_requirements
 from custos.policy.loader import LoadedPolicy, parse_policy
 
 TEXT = """\
@@ -222,3 +222,22 @@ def test_optional_checks_and_mfa_authenticators_reach_the_case(privileged: bool)
     expected = {"read_back"} if privileged else {"read_back", "sessions_revoked"}
     assert req.optional_checks == expected
     assert req.mfa_authenticators == {"webauthn", "totp"}
+
+
+@pytest.mark.parametrize(
+    ("opening", "reason"),
+    [
+        (Opening.PROOFING, ""),
+        (Opening.HELD, ""),
+        (Opening.BLOCKED, "tier 'plain' blocks recovery"),
+        (Opening.CHANNEL_REFUSED, "channel 'helpdesk' is not allowed for tier 'plain'"),
+    ],
+)
+def test_refusal_reason_is_empty_only_for_a_case_that_goes_on(
+    opening: Opening, reason: str
+) -> None:
+    """R-35: a case's recorded refusal reason names the tier or channel that
+    refused it; a case that goes on to proofing records none (nor does a held
+    case, whose reason is the hold's)."""
+    req = select(person())
+    assert refusal_reason(req, Channel.HELPDESK, opening) == reason
