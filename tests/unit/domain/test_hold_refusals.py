@@ -1,0 +1,144 @@
+"""The refusals of the hold rules (domain/holds.py), word for word: the API and
+the CLI show their messages, error ids and details, so each is pinned here
+(R-32: holds; issue 17: every behaviour-changing mutant killed)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from test_case_lifecycle import make_case
+from test_hold_rules import ADA, GRACE, HANA, LINUS, RULES, T0, hold
+
+from custos.domain.errors import (
+    HoldLiftBySetter,
+    HoldNotStanding,
+    InvalidInput,
+    NotAuthorized,
+    SeparationOfDuties,
+)
+from custos.domain.holds import (
+    MAX_REASON,
+    HoldRules,
+    check_ends_at,
+    check_kind,
+    check_lifter,
+    check_reason,
+    check_setter,
+    kinds_in_words,
+    may_lift,
+    may_set,
+)
+from custos.domain.states import CaseState
+
+
+def test_unknown_kind_is_refused_naming_the_known_kinds() -> None:
+    """R-32: an unknown hold kind is refused with the kinds the policy knows,
+    the kind itself cut at 50 characters."""
+    rules = HoldRules(kinds=frozenset({"legal_hold", "fraud"}))
+    assert check_kind("fraud", rules) == "fraud"
+    with pytest.raises(InvalidInput) as refused:
+        check_kind("x" * 60, rules)
+    assert refused.value.message == f"unknown hold kind '{'x' * 50}'; known: fraud, legal_hold"
+    assert refused.value.details == {"known": ["fraud", "legal_hold"]}
+
+
+@pytest.mark.parametrize("reason", ["", "  \t ", "r" * (MAX_REASON + 1)])
+def test_a_reason_blank_or_too_long_is_refused(reason: str) -> None:
+    """R-35: a hold and its lifting each carry a reason of 1 to 2000 characters."""
+    with pytest.raises(InvalidInput) as refused:
+        check_reason(reason, what="setting a hold")
+    assert refused.value.message == "setting a hold needs a reason of 1 to 2000 characters"
+
+
+def test_a_reason_is_stripped_and_may_be_2000_characters() -> None:
+    assert check_reason("  matter 12 \n", what="lifting") == "matter 12"
+    assert check_reason("r" * MAX_REASON, what="lifting") == "r" * MAX_REASON
+
+
+def test_end_time_refusals_say_what_is_wrong() -> None:
+    with pytest.raises(InvalidInput) as naive:
+        check_ends_at(datetime(2030, 1, 1), T0)
+    assert naive.value.message == ("give the end time with its time zone (e.g. 2026-12-31T18:00Z)")
+    with pytest.raises(InvalidInput) as past:
+        check_ends_at(T0 - timedelta(seconds=1), T0)
+    assert past.value.message == "the end time of a hold must lie in the future"
+
+
+def test_setting_without_the_role_names_the_role() -> None:
+    with pytest.raises(NotAuthorized) as refused:
+        check_setter(HANA, RULES, subject_id="bob")
+    assert refused.value.message == "setting a hold needs the 'approver' role"
+    assert refused.value.details == {"role": "approver"}
+
+
+def test_setting_without_the_group_names_the_groups() -> None:
+    """The policy's set_groups are asked of the setter, and named when missing."""
+    rules = HoldRules(set_groups=frozenset({"security-approvers", "legal"}))
+    with pytest.raises(NotAuthorized) as refused:
+        check_setter(LINUS, rules, subject_id=None)
+    assert refused.value.message == "setting a hold needs membership of: legal, security-approvers"
+    assert refused.value.details == {
+        "rule": "hold_groups",
+        "groups": ["legal", "security-approvers"],
+    }
+    assert not may_set(LINUS, rules)
+    assert may_set(ADA, HoldRules(set_groups=frozenset({"security-approvers"})))
+
+
+def test_a_hold_on_oneself_is_refused_by_rule() -> None:
+    with pytest.raises(SeparationOfDuties) as refused:
+        check_setter(LINUS, RULES, subject_id="linus")
+    assert refused.value.message == "nobody sets a hold on their own account"
+    assert refused.value.details == {"rule": "own_hold"}
+
+
+def test_lifting_refusals_name_the_role_and_the_groups() -> None:
+    with pytest.raises(NotAuthorized) as no_role:
+        check_lifter(hold(), HANA, RULES, now=T0, on_self=False)
+    assert no_role.value.message == "lifting a hold needs the 'approver' role"
+    assert no_role.value.details == {"role": "approver"}
+    with pytest.raises(NotAuthorized) as no_group:
+        check_lifter(hold(), LINUS, RULES, now=T0, on_self=False)
+    assert no_group.value.message == "lifting a hold needs membership of: security-approvers"
+    assert no_group.value.details == {"rule": "hold_groups", "groups": ["security-approvers"]}
+    # may_lift asks the lifting rules, not the setting ones.
+    lifting_by_legal = HoldRules(lift_groups=frozenset({"legal"}), set_groups=frozenset())
+    assert not may_lift(GRACE, lifting_by_legal)
+    assert may_set(GRACE, lifting_by_legal)
+
+
+def test_lifting_refusals_name_the_hold_and_the_rule() -> None:
+    """R-32: the setter never lifts; a hold no longer standing is named with its status."""
+    with pytest.raises(HoldLiftBySetter) as by_setter:
+        check_lifter(hold(), ADA, RULES, now=T0, on_self=False)
+    assert by_setter.value.message == (
+        "hold hold-1 was set by this person; a different person must lift it"
+    )
+    assert by_setter.value.details == {"hold": "hold-1", "rule": "hold_setter"}
+    with pytest.raises(HoldNotStanding) as lifted:
+        check_lifter(hold(lifted_at=T0), GRACE, RULES, now=T0, on_self=False)
+    assert lifted.value.message == "hold hold-1 is not standing any more (lifted)"
+    assert lifted.value.details == {"hold": "hold-1"}
+    with pytest.raises(SeparationOfDuties) as on_self:
+        check_lifter(hold(), GRACE, RULES, now=T0, on_self=True)
+    assert on_self.value.message == "nobody lifts a hold on their own account"
+    assert on_self.value.details == {"rule": "own_hold"}
+
+
+def test_kinds_in_words_are_sorted_and_comma_separated() -> None:
+    assert kinds_in_words(frozenset({"legal_hold", "fraud", "incident_freeze"})) == (
+        "fraud, incident_freeze, legal_hold"
+    )
+    assert kinds_in_words(frozenset()) == ""
+
+
+def test_a_release_timed_before_the_hold_never_shortens_the_case() -> None:
+    """R-32: only time actually spent held extends a case's lifetime; a release
+    stamped before the hold (a clock stepped back) leaves the expiry as it was."""
+    case = make_case(state=CaseState.APPROVED)
+    expires = case.expires_at
+    case.hold(at=T0, actor="operator:op-ada", reason="hold")
+    assert case.release(at=T0 - timedelta(minutes=5), actor="system:custos", reason="lifted")
+    assert case.expires_at == expires
+    assert case.state == CaseState.APPROVED
