@@ -102,3 +102,34 @@ def test_a_stream_delivers_the_supported_events_it_asked_for() -> None:
 
 def _fields(stream: ssf.Stream) -> dict[str, object]:
     return {name: getattr(stream, name) for name in ssf.Stream.__slots__}
+
+
+def test_the_subject_of_a_recovery_event_is_iss_sub() -> None:
+    """R-31: receivers find the account by the directory's issuer and subject id."""
+    assert ssf.iss_sub_subject("https://idp.example", "bob") == {
+        "format": "iss_sub",
+        "iss": "https://idp.example",
+        "sub": "bob",
+    }
+
+
+def test_the_reason_keeps_the_given_words_with_single_spaces() -> None:
+    """R-31: the SETs carry the case's reason, whitespace folded, cut at 300 characters;
+    a session-revoked event carries it as its reason_admin."""
+    text = ssf.recovery_reason(
+        case_id="c-2",
+        tier="standard",
+        channel=Channel.SELF_SERVICE,
+        reason="  lost\tmy   phone \n",
+        what="sessions were ended",
+    )
+    assert text == (
+        "Custos recovery case c-2 (self_service, tier standard): sessions were ended. "
+        "Reason: lost my phone"
+    )
+    long = ssf.recovery_reason(
+        case_id="c", tier="t", channel=Channel.HELPDESK, reason="y" * 400, what="w"
+    )
+    assert long.endswith("Reason: " + "y" * ssf.REASON_CHARS)
+    event = ssf.session_revoked(channel=Channel.HELPDESK, occurred_at=NOW, reason_admin=text)
+    assert event["reason_admin"] == {"en": text}
