@@ -71,8 +71,9 @@ def test_legacy_blobs_open_and_reseal_with_a_key_id() -> None:
     sealer = Sealer(rotated)
     assert sealer.unseal(blob, aad="outbox:1") == "queued notice"
     assert sealed_key_id(sealer.reseal(blob, aad="outbox:1")) == rotated.primary.key_id
-    with pytest.raises(SealError):
+    with pytest.raises(SealError) as caught:
         Sealer(MasterKey.generate()).unseal(blob, aad="outbox:1")
+    assert caught.value.message == "sealed secret does not open with this key and context"
 
 
 def test_a_blob_relabelled_to_another_key_of_the_ring_does_not_open() -> None:
