@@ -4,6 +4,7 @@ rotation, and a retired key opens nothing (R-37: no material in messages)."""
 
 from __future__ import annotations
 
+import json
 import secrets
 
 import pytest
@@ -151,3 +152,39 @@ def test_repr_shows_key_ids_only() -> None:
     ring = SealingKeys(primary=MasterKey.generate())
     assert ring.primary.key_id in repr(ring)
     assert ring.primary.to_b64() not in repr(ring)
+
+
+@pytest.mark.parametrize("subkey", ["not base64!", "QUJD=extra", "QQ"])
+def test_a_carried_subkey_that_is_not_strict_base64_is_refused(subkey: str) -> None:
+    """R-37: a damaged ring is refused with a message that echoes nothing of it."""
+    document = {
+        "format": "custos-sealing-keys/1",
+        "primary": MasterKey.generate().to_b64(),
+        "readable": [],
+        "carried": {"totp": subkey},
+    }
+    with pytest.raises(SealingKeysInvalid) as caught:
+        SealingKeys.from_text(json.dumps(document))
+    assert caught.value.message == "a carried subkey is not valid base64"
+
+
+def test_a_blob_of_the_loaded_ring_opens_without_re_reading_the_store() -> None:
+    """A key the ring holds is used as loaded; the store is re-read only for a key
+    the ring does not hold (another process rotated)."""
+    ring = SealingKeys(primary=MasterKey.generate())
+    source = Switchable(ring, SealingKeys(primary=MasterKey.generate()))
+    blob = Sealer(ring).seal("pw", aad="case-1")
+    assert Sealer(source).unseal(blob, aad="case-1") == "pw"
+    assert source.seen is ring
+
+
+def test_the_shortest_blobs_of_each_version_have_a_key_id_or_none() -> None:
+    """Version 1: version byte, 12-byte nonce, 16-byte tag; version 2 adds the
+    key id. One byte less is malformed."""
+    key = MasterKey.generate()
+    v2 = Sealer(key).seal("", aad="a")
+    assert sealed_key_id(v2) == key.key_id
+    assert sealed_key_id(legacy_blob(key, "", "a")) is None
+    for short in (v2[:-1], legacy_blob(key, "", "a")[:-1]):
+        with pytest.raises(SealError):
+            sealed_key_id(short)

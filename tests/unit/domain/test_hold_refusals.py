@@ -142,3 +142,22 @@ def test_a_release_timed_before_the_hold_never_shortens_the_case() -> None:
     assert case.release(at=T0 - timedelta(minutes=5), actor="system:custos", reason="lifted")
     assert case.expires_at == expires
     assert case.state == CaseState.APPROVED
+
+
+def test_hold_and_release_record_their_time_actor_and_reason() -> None:
+    """R-35: the moves into and out of a hold's block are recorded with who, when
+    and why, as the hold's setter and lifter gave them."""
+    case = make_case(state=CaseState.AWAITING_APPROVAL)
+    case.hold(at=T0, actor="operator:op-ada", reason="hold-1 (legal_hold)")
+    case.release(at=T0 + timedelta(hours=1), actor="operator:op-grace", reason="matter closed")
+    blocked, back = case.pending_events[-2:]
+    assert (blocked.occurred_at, blocked.actor, blocked.reason) == (
+        T0,
+        "operator:op-ada",
+        "hold-1 (legal_hold)",
+    )
+    assert (back.occurred_at, back.actor, back.reason) == (
+        T0 + timedelta(hours=1),
+        "operator:op-grace",
+        "matter closed",
+    )

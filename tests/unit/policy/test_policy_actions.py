@@ -191,8 +191,14 @@ def _proof(method: str, passed: bool = True) -> ProofRecord:
 
 def test_a_reproof_case_takes_no_other_proof_before_re_proofing() -> None:
     case = _case(frozenset({"reproofing"}), CredentialAction.REPROOF)
-    with pytest.raises(ReproofingFirst):
+    with pytest.raises(ReproofingFirst) as first:
         case.record_proof(_proof("totp"))
+    assert first.value.message == (
+        f"tier '{case.requirements.tier}' re-proofs the subject's identity through "
+        "the identity verification provider before any other proof"
+    )
+    assert first.value.details == {"method": "reproofing"}
+    assert case.proofs == []
     case.record_proof(_proof("reproofing", passed=False))
     assert case.awaits_reproofing()
     case.record_proof(_proof("reproofing"))
