@@ -188,3 +188,63 @@ def test_the_shortest_blobs_of_each_version_have_a_key_id_or_none() -> None:
     for short in (v2[:-1], legacy_blob(key, "", "a")[:-1]):
         with pytest.raises(SealError):
             sealed_key_id(short)
+
+
+def _ring(**changes: object) -> str:
+    document: dict[str, object] = {
+        "format": "custos-sealing-keys/1",
+        "primary": MasterKey.generate().to_b64(),
+        "readable": [],
+        "carried": {},
+    }
+    document.update(changes)
+    return json.dumps(document)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "the sealing key ring is not valid JSON"),
+        ('{"primary": "x"}', "the sealing key ring is not of format custos-sealing-keys/1"),
+        (_ring(format="other/1"), "the sealing key ring is not of format custos-sealing-keys/1"),
+        (_ring(readable={}), "'readable' must be a list and 'carried' an object"),
+        (_ring(carried=[]), "'readable' must be a list and 'carried' an object"),
+        (
+            _ring(carried={"nonsense": "A" * 44}),
+            "carried subkeys for unknown purposes: ['nonsense']",
+        ),
+        (_ring(carried={"custos/codes/v1": "QUJD"}), "a carried subkey is not 32 bytes"),
+    ],
+)
+def test_a_damaged_ring_is_refused_saying_what_is_wrong(text: str, message: str) -> None:
+    """R-37: each way a key ring file can be damaged is refused in its own words,
+    never echoing the file."""
+    with pytest.raises(SealingKeysInvalid) as caught:
+        SealingKeys.from_text(text)
+    assert caught.value.message == message
+
+
+def test_a_ring_without_readable_or_carried_keys_is_just_its_primary() -> None:
+    key = MasterKey.generate()
+    document = {"format": "custos-sealing-keys/1", "primary": key.to_b64()}
+    ring = SealingKeys.from_text(json.dumps(document))
+    assert ring.key_ids == (key.key_id,)
+    assert ring.carried == {}
+    with pytest.raises(InvalidInput):
+        SealingKeys.from_text(json.dumps({"format": "custos-sealing-keys/1"}))
+
+
+def test_a_key_twice_in_the_ring_is_refused() -> None:
+    key = MasterKey.generate()
+    with pytest.raises(SealingKeysInvalid) as caught:
+        SealingKeys(primary=key, readable=(key,))
+    assert caught.value.message == "a key appears twice in the ring"
+
+
+@pytest.mark.parametrize("text", ["not base64!", "QUJD=extra" + "A" * 40])
+def test_a_master_key_that_is_not_strict_base64_is_refused(text: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        MasterKey.from_b64(text)
+    assert caught.value.message == (
+        "master key is not valid base64; expected the base64 of 32 random bytes"
+    )
