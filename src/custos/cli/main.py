@@ -113,7 +113,7 @@ def policy_check(ctx: typer.Context, file: Path) -> None:
     for tier in loaded.document.tiers:
         console.print(
             f"  {tier.name}: {tier.action}: "
-            f"{explain(tier.action, tier.instructions, shared=matches_shared(tier.match.kind))}",
+            f"{explain(tier.action, tier.instructions, tier.rotation, shared=matches_shared(tier.match.kind))}",
             markup=False,
             soft_wrap=True,
         )

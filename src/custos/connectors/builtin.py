@@ -88,11 +88,38 @@ class BuiltinDirectory:
         if row is None or row.password_hash is None:
             spend_one_verification(password)
             return False
-        try:
-            matched = HASHER.verify(row.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
+        matched = _verifies(row.password_hash, password) or (
+            row.previous_password_hash is not None
+            and _verifies(row.previous_password_hash, password)
+        )
         return bool(matched and row.enabled and not row.locked)
+
+    def set_password_keeping_previous(self, account_id: str, password: str) -> str:
+        """A rotation: the new password is set, the current one stays valid
+        until :meth:`revoke_previous` (R-40)."""
+        digest = HASHER.hash(password)
+        with self._guard(), self._engine.begin() as conn:
+            row = self._require(conn, account_id)
+            self._set(
+                conn,
+                account_id,
+                password_hash=digest,
+                previous_password_hash=row.password_hash,
+                must_change=False,
+                password_changed_at=datetime.now(UTC),
+            )
+        return "password replaced; the previous one kept until its grace period ends"
+
+    def revoke_previous(self, account_id: str) -> bool:
+        with self._guard(), self._engine.begin() as conn:
+            row = self._require(conn, account_id)
+            if row.previous_password_hash is None:
+                return False
+            self._set(conn, account_id, previous_password_hash=None)
+            kept = self._require(conn, account_id).previous_password_hash
+        if kept is not None:
+            raise ConnectionFailed(f"the previous password of '{account_id}' is still kept")
+        return True
 
     def set_password(self, account_id: str, password: str, *, must_change: bool) -> str:
         digest = HASHER.hash(password)
@@ -109,6 +136,7 @@ class BuiltinDirectory:
                     must_change=must_change,
                     password_changed_at=datetime.now(UTC),
                     locked=False,
+                    previous_password_hash=None,
                 )
             )
         return "password replaced" + (" (change required at next logon)" if must_change else "")
@@ -213,6 +241,16 @@ class BuiltinDirectory:
                 .values(**values)
             )
 
+    def _set(self, conn: Connection, account_id: str, **values: object) -> None:
+        conn.execute(
+            builtin_accounts.update()
+            .where(
+                builtin_accounts.c.target == self.name,
+                builtin_accounts.c.account_id == account_id,
+            )
+            .values(**values)
+        )
+
     def _row(self, conn: Connection, account_id: str) -> Row[Any] | None:
         return conn.execute(
             select(builtin_accounts).where(
@@ -236,3 +274,10 @@ class BuiltinDirectory:
             raise ConnectionFailed(
                 f"built-in directory '{self.name}' unavailable", answer=str(exc.orig)
             ) from exc
+
+
+def _verifies(digest: str, password: str) -> bool:
+    try:
+        return HASHER.verify(digest, password)
+    except (VerificationError, InvalidHashError):
+        return False

@@ -20,6 +20,9 @@ builtin_accounts = Table(
     _ts("password_changed_at"),
     Column("locked", Boolean, nullable=False, default=False),
     Column("enabled", Boolean, nullable=False, default=True),
+    # The password a rotation replaced, still accepted until its grace period
+    # ends and the worker revokes it (0020; R-40).
+    Column("previous_password_hash", String(200)),
 )
 
 builtin_sessions = Table(

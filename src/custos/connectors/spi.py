@@ -211,6 +211,44 @@ class TestOp(Protocol):
         ...
 
 
+@runtime_checkable
+class GraceRotationOp(Protocol):
+    """Targets that can hold two credentials for one account: a rotation sets the
+    new one and keeps the old one working until its grace period ends (R-40).
+    LDAP and AD passwords cannot: there the new password replaces the old one."""
+
+    def set_password_keeping_previous(self, account_id: str, password: str) -> str:
+        """Set ``password``; the one it replaces keeps opening the account until
+        :meth:`revoke_previous`. Returns the target's answer (no secret)."""
+        ...
+
+    def revoke_previous(self, account_id: str) -> bool:
+        """Stop the kept credential from working and read back that it no longer
+        does. True when one was revoked, False when none was kept. Raises a
+        connector error when it cannot be revoked."""
+        ...
+
+
+@runtime_checkable
+class InteractiveUseOp(Protocol):
+    """Targets that record interactive logons of an account (AD: logonCount,
+    lastLogon), so a person using a service credential can be seen (R-42)."""
+
+    def interactive_use(self, account_id: str) -> InteractiveUse:
+        """What the target recorded of the account's logons."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class InteractiveUse:
+    """Logons a target recorded for one account (R-42)."""
+
+    logons: int
+    last_logon: datetime | None
+    #: Where the numbers come from, e.g. ``"ad: logonCount, lastLogon"``.
+    source: str
+
+
 OPERATIONS: dict[str, type] = {
     "set_password": SetPasswordOp,
     "force_change": ForceChangeOp,
@@ -226,6 +264,8 @@ OPERATIONS: dict[str, type] = {
     "enable": EnableOp,
     "authenticate": AuthenticateOp,
     "test": TestOp,
+    "grace_rotation": GraceRotationOp,
+    "interactive_use": InteractiveUseOp,
 }
 
 

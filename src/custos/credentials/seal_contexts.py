@@ -53,3 +53,8 @@ def set_outbox(row_id: str) -> str:
 def stream_authorization(stream_id: str) -> str:
     """The push ``Authorization`` value of a shared-signals stream."""
     return f"ssf-stream:{stream_id}"
+
+
+def service_secret(case_id: str) -> str:
+    """A rotated service-account secret waiting for its owner's one-time retrieval."""
+    return f"service-rotation:{case_id}"

@@ -163,6 +163,31 @@ class EventType(StrEnum):
     REFUSALS_SUMMARISED = "oversight:refusals:summarised"
     #: An operator's work deviated from their baseline (data: signal, measured, entries).
     OPERATOR_ANOMALY_RAISED = "oversight:anomaly:raised"
+    # Service accounts (docs/service-accounts.md; ).
+    #: A rotation asked for by someone who is not the account's owner (refused).
+    SERVICE_ROTATION_REFUSED = "service:rotation:refused"
+    #: The worker found a credential past the tier's max_age and opened a case.
+    SERVICE_ROTATION_DUE = "service:rotation:due"
+    #: Custos generated the secret (data: length, alphabet size, link expiry; never the secret).
+    SERVICE_SECRET_ISSUED = "service:secret:issued"
+    #: The owner retrieved the secret through the one-time link.
+    SERVICE_SECRET_RETRIEVED = "service:secret:retrieved"
+    #: A retrieval refused (used, lapsed, wrong link); data: why.
+    SERVICE_SECRET_RETRIEVAL_REFUSED = "service:secret:retrieval_refused"
+    #: The link lapsed unretrieved: the sealed copy for the owner was wiped.
+    SERVICE_SECRET_LAPSED = "service:secret:lapsed"
+    #: A target kept the old credential for the grace period (data: target, revoke_after).
+    CREDENTIAL_GRACE_STARTED = "service:credential:grace_started"
+    #: A target that cannot hold two credentials: the old one stopped at once.
+    CREDENTIAL_REPLACED_AT_ONCE = "service:credential:replaced_at_once"
+    #: The worker revoked an old credential after its grace period (read back).
+    CREDENTIAL_OLD_REVOKED = "service:credential:old_revoked"
+    #: Revoking an old credential failed; it stays due and is retried.
+    CREDENTIAL_REVOKE_FAILED = "service:credential:revoke_failed"
+    #: An owner's service account passed to their successor (owner departure).
+    SERVICE_OWNER_TRANSFERRED = "service:owner:transferred"
+    #: A target reported interactive logons with a service credential (R-42).
+    SERVICE_INTERACTIVE_USE = "service:credential:interactive_use"
 
 
 class Outcome(StrEnum):

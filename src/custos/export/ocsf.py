@@ -100,6 +100,23 @@ _TYPES: dict[str, tuple[OcsfClass, int, str]] = {
     "case:shared_account:request_refused": (ACCOUNT_CHANGE, 99, "Shared Account Request Refused"),
     "credential:owner_link:issued": (ACCOUNT_CHANGE, 99, "Owner Links Issued"),
     "credential:owner_link:redeemed": (ACCOUNT_CHANGE, 99, "Owner Link Redeemed"),
+    # Service accounts: rotation, grace periods, owner transfer.
+    "service:rotation:refused": (ACCOUNT_CHANGE, 99, "Service Rotation Refused"),
+    "service:rotation:due": (ACCOUNT_CHANGE, 99, "Service Rotation Due"),
+    "service:secret:issued": (ACCOUNT_CHANGE, 99, "Service Secret Generated"),
+    "service:secret:retrieved": (ACCOUNT_CHANGE, 99, "Service Secret Retrieved"),
+    "service:secret:retrieval_refused": (ACCOUNT_CHANGE, 99, "Service Secret Retrieval Refused"),
+    "service:secret:lapsed": (ACCOUNT_CHANGE, 99, "Service Secret Link Lapsed"),
+    "service:credential:grace_started": (ACCOUNT_CHANGE, 99, "Old Credential Kept"),
+    "service:credential:replaced_at_once": (ACCOUNT_CHANGE, 99, "Old Credential Replaced"),
+    "service:credential:old_revoked": (ACCOUNT_CHANGE, 99, "Old Credential Revoked"),
+    "service:credential:revoke_failed": (ACCOUNT_CHANGE, 99, "Old Credential Revoke Failed"),
+    "service:owner:transferred": (ACCOUNT_CHANGE, 99, "Service Owner Transferred"),
+    "service:credential:interactive_use": (
+        ACCOUNT_CHANGE,
+        99,
+        "Service Credential Used Interactively",
+    ),
 }
 _PREFIX: dict[str, tuple[OcsfClass, int, str]] = {
     "credential": (ACCOUNT_CHANGE, 99, "Other"),

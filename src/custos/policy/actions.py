@@ -22,6 +22,12 @@ OUTCOMES: dict[str, str] = {
     ),
     CredentialAction.REFUSE: "recovery refused; the caller is told whom to contact",
     CredentialAction.BLOCK: "recovery refused",
+    CredentialAction.ROTATE: (
+        "a rotation: Custos generates the service account's secret (the tier's length "
+        "and alphabet), sets it on every target, and the owner retrieves it once "
+        "through a one-time link; where a target holds two credentials the old one "
+        "works until the grace period ends, elsewhere it stops at once"
+    ),
 }
 
 
@@ -42,14 +48,21 @@ _LINK_ACTIONS = frozenset(
 
 
 def explain(
-    action: CredentialAction, instructions: str | None = None, *, shared: bool = False
+    action: CredentialAction,
+    instructions: str | None = None,
+    rotation: object = None,
+    *,
+    shared: bool = False,
 ) -> str:
     """One line for ``custos policy check``: the outcome, for a refuse tier the
-    instructions the caller gets, and for a tier matching shared accounts
-    (``shared``) how their owners receive the credential."""
+    instructions the caller gets, for a rotate tier its rotation settings, and
+    for a tier matching shared accounts (``shared``) how their owners receive
+    the credential."""
     text = outcome(action)
     if action == CredentialAction.REFUSE and instructions:
         text += f': "{instructions}"'
+    if action == CredentialAction.ROTATE and rotation is not None:
+        text += f" ({_rotation_words(rotation)})"
     if shared and action in _LINK_ACTIONS:
         text += f"; {SHARED_ACCOUNTS}"
     return text
@@ -62,3 +75,15 @@ def matches_shared(kind: object) -> bool:
         return False
     kinds = kind if isinstance(kind, list | tuple | frozenset | set) else [kind]
     return "shared" in {str(k) for k in kinds}
+
+
+def _rotation_words(rotation: object) -> str:
+    from custos.policy.rotation import Rotation
+    from custos.policy.schema import format_duration
+
+    assert isinstance(rotation, Rotation)
+    return (
+        f"{rotation.length} characters of {len(rotation.alphabet)}, grace period "
+        f"{format_duration(rotation.grace_period)}, rotated at the latest after "
+        f"{format_duration(rotation.max_age)}"
+    )

@@ -56,6 +56,7 @@ from custos.domain.model import (
 )
 from custos.domain.recovery_rules import tier_problems
 from custos.oversight.anomalies import Thresholds
+from custos.policy.rotation import Rotation
 from custos.proofing.base import METHODS
 
 #: Proofing methods a policy may name: those registered in ``proofing.base.METHODS``
@@ -439,6 +440,8 @@ class Tier(_Model):
     aal: Literal[1, 2, 3] | None = None
     #: Reference to the documented risk analysis behind help-desk recovery (R-1).
     risk_analysis: Annotated[StrictStr, Field(min_length=1, max_length=500)] | None = None
+    #: A ``rotate`` tier's secret shape, grace period and maximum age (R-40).
+    rotation: Rotation | None = None
 
     @field_validator("token_ttl")
     @classmethod
@@ -485,7 +488,29 @@ class Tier(_Model):
                     f"a reproof tier re-proofs first: list '{REPROOFING}' among the methods",
                 )
             )
+        problems.extend(self._rotation_rules())
         return problems
+
+    def _rotation_rules(self) -> list[RuleViolation]:
+        """A rotate tier states its rotation and recovers service accounts only."""
+        rotate = self.action == CredentialAction.ROTATE
+        if rotate and self.rotation is None:
+            return [
+                RuleViolation(
+                    (),
+                    f"tier '{self.name}' (rotate) needs 'rotation': length, alphabet, "
+                    "grace_period and max_age (R-40)",
+                )
+            ]
+        if not rotate and self.rotation is not None:
+            return [RuleViolation(("rotation",), "'rotation' only goes with action rotate")]
+        if rotate and self.match.kind != (SubjectKind.SERVICE,):
+            return [
+                RuleViolation(
+                    ("match", "kind"), "a rotate tier matches service accounts only: kind: service"
+                )
+            ]
+        return []
 
     @model_validator(mode="after")
     def _complete(self) -> Tier:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, LargeBinary, Table, and_, bindparam, func, se
 
 from custos.credentials import seal_contexts
 from custos.credentials.sealed import LEGACY_VERSION, PREFIX_BYTES, VERSION
+from custos.store.rotation_tables import service_rotations
 from custos.store.tables import (
     notice_outbox,
     operator_factors,
@@ -113,6 +114,13 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         "id",
         lambda r: seal_contexts.owner_link(r.id),
         "shared accounts' new credentials awaiting their owners",
+    ),
+    SealedColumn(
+        service_rotations,
+        "sealed_secret",
+        "case_id",
+        lambda r: seal_contexts.service_secret(r.case_id),
+        "service-account secrets awaiting their owner",
     ),
 )
 

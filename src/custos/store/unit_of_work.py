@@ -38,6 +38,7 @@ from custos.store.rate_limit_repository import RateLimitRepository
 from custos.store.receipt_repository import ReceiptRepository
 from custos.store.repudiation_repository import RepudiationRepository
 from custos.store.risk_repository import RiskRepository
+from custos.store.rotation_repository import RotationRepository
 from custos.store.session_repository import SessionRepository
 from custos.store.ssf_repository import SetOutboxRepository, StreamRepository
 from custos.store.sso_attempt_repository import SsoAttemptRepository
@@ -99,6 +100,7 @@ class UnitOfWork:
         self.owner_links = OwnerLinkRepository(self.conn)
         self.refusal_windows = RefusalWindowRepository(self.conn)
         self.alerts = AlertRepository(self.conn)
+        self.rotations = RotationRepository(self.conn)
         return self
 
     def after_commit(self, action: Callable[[], None]) -> None:
