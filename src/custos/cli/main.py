@@ -113,7 +113,12 @@ def policy_check(ctx: typer.Context, file: Path) -> None:
     for tier in loaded.document.tiers:
         console.print(
             f"  {tier.name}: {tier.action}: "
-            f"{explain(tier.action, tier.instructions, tier.rotation, shared=matches_shared(tier.match.kind))}",
+            + explain(
+                tier.action,
+                tier.instructions,
+                tier.rotation,
+                shared=matches_shared(tier.match.kind),
+            ),
             markup=False,
             soft_wrap=True,
         )

@@ -61,6 +61,9 @@ SECRET_OF_KIND: Final[Mapping[str, str | None]] = {
     # Shared accounts: each owner's own link; the other owners told one was opened.
     "owner_link": "link",
     "owner_link_used": None,
+    # Service accounts (notify/service_messages.py).
+    "service_secret_link": "link",
+    "service_rotation_due": None,
 }
 KINDS: Final = frozenset(SECRET_OF_KIND)
 _SECRET_NAMES: Final = frozenset(n for n in SECRET_OF_KIND.values() if n)

@@ -38,7 +38,7 @@ from custos.domain.model import SYSTEM_ACTOR, Case, Channel, CredentialAction
 from custos.domain.states import OPEN_FOR_DECISION, CaseState
 from custos.export.delivery import export_due
 from custos.ledger.heads import sign_tree_head_if_due
-from custos.propagation import verification
+from custos.propagation import graces, verification
 from custos.service.directories.sync import SYNC_ACTOR, sync_subjects
 from custos.service.enrolment import subject_sessions
 from custos.service.holds.expiry import end_due_holds
@@ -48,6 +48,7 @@ from custos.service.oversight.refusals import close_windows as close_refusal_win
 from custos.service.ports import Services
 from custos.service.recovery.self_service import sweep_pending_flows
 from custos.service.recovery.shared_accounts import wipe_lapsed as wipe_lapsed_owner_links
+from custos.service.service_accounts import issuing, schedule
 from custos.service.shared_signals import delivery as shared_signals
 from custos.service.shared_signals.emission import Recovered, signal_recoveries
 from custos.store.case_repository import ConcurrentUpdate
@@ -61,6 +62,9 @@ log = structlog.get_logger("custos.worker")
 SWEEP_EVERY = 50
 #: The ``schedules`` row of the worker's ``subjects sync``.
 SYNC_SCHEDULE = "subjects_sync"
+#: The ``schedules`` row of the rotation schedule (R-40), and how often it runs.
+ROTATION_SCHEDULE = "service_rotations"
+ROTATION_CHECK_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,9 @@ class Outcome_:
     receipt: Receipt
     error: ConnectorError | None
     answer: str
+    #: A rotate case's receipt (``propagation/graces.py`` records what became of
+    #: the old credential).
+    rotation: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +226,23 @@ class Worker:
             + self._sync_if_due()
             + wipe_lapsed_owner_links(self.svc)
             + close_refusal_windows(self.svc)
+            + self._service_accounts()
         )
+
+    def _service_accounts(self) -> int:
+        """Old credentials past their grace period revoked (R-40), lapsed
+        retrieval links wiped, and rotation cases opened for credentials past
+        their tier's max_age (at most every ``ROTATION_CHECK_S``, one worker)."""
+        done = graces.revoke_due(self.svc) + issuing.wipe_lapsed(self.svc)
+        if claim_run(
+            self.svc.engine,
+            ROTATION_SCHEDULE,
+            now=self.svc.clock.now(),
+            interval_s=ROTATION_CHECK_S,
+            owner=self.owner,
+        ):
+            done += len(schedule.open_due_rotations(self.svc))
+        return done
 
     def _sync_if_due(self) -> int:
         """``subjects sync`` every ``worker.sync_interval_s`` (never when unset),
@@ -292,9 +315,17 @@ class Worker:
             actions = uow.cases.actions_of(r.case_id for r in receipts)
 
         def one(receipt: Receipt) -> Outcome_:
-            reissue = actions.get(receipt.case_id) == CredentialAction.REISSUE
+            action = actions.get(receipt.case_id)
+            if action == CredentialAction.ROTATE and graces.keeps_previous(
+                self.svc, receipt.target
+            ):
+                error, answer = graces.write_keeping_previous(
+                    self.svc, receipt, sealed.get(receipt.case_id)
+                )
+                return Outcome_(receipt, error, answer, rotation=True)
+            reissue = action == CredentialAction.REISSUE
             error, answer = self._write(receipt, sealed.get(receipt.case_id), reissue=reissue)
-            return Outcome_(receipt, error, answer)
+            return Outcome_(receipt, error, answer, rotation=action == CredentialAction.ROTATE)
 
         self._prepare_writes(receipts)
         if len(receipts) > 1 and self.cfg.parallelism > 1:
@@ -422,6 +453,8 @@ class Worker:
             for case_id, case in locked.items():
                 for outcome, state, next_at in by_case[case_id]:
                     self._emit_receipt(case, outcome, state, next_at, now)
+                    if outcome.rotation and outcome.error is None:
+                        graces.record_write(self.svc, uow, case, outcome.receipt, now)
                 if self._conclude(case, receipts[case_id], now) == CaseState.VERIFYING:
                     verifying.append(case_id)
             settled = self._checks_at_hand(uow, batch, [locked[c] for c in verifying], receipts)

@@ -44,6 +44,36 @@ class RotationRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
+    def service_ids(self) -> list[str]:
+        return service_account_ids(self._conn)
+
+    def service_ages(self) -> dict[str, datetime]:
+        """Per service account, since when its credential is known to Custos:
+        the last value Custos issued, else when the account was first recorded."""
+        from custos.store.tables import subjects
+
+        rows = self._conn.execute(
+            select(subjects.c.id, subjects.c.created_at).where(subjects.c.kind == "service")
+        )
+        since = {row.id: aware(row.created_at) for row in rows}
+        since.update(self.last_rotated(since))
+        return since
+
+    def open_case_ids(self, subject_ids: Iterable[str]) -> set[str]:
+        """The subjects among ``subject_ids`` with a case not yet closed."""
+        from custos.domain.states import TERMINAL
+        from custos.store.tables import cases
+
+        wanted = sorted(set(subject_ids))
+        if not wanted:
+            return set()
+        rows = self._conn.execute(
+            select(cases.c.subject_id).where(
+                cases.c.subject_id.in_(wanted), cases.c.state.not_in([str(s) for s in TERMINAL])
+            )
+        )
+        return {row.subject_id for row in rows}
+
     def add(
         self,
         *,
@@ -198,4 +228,15 @@ def _grace(r: Row[Any]) -> Grace:
         revoke_after=aware(r.revoke_after),
         revoked_at=maybe_aware(r.revoked_at),
         answer=r.answer,
+    )
+
+
+def service_account_ids(conn: Connection) -> list[str]:
+    """Every subject of kind ``service``, by id."""
+    from custos.store.tables import subjects
+
+    return list(
+        conn.execute(
+            select(subjects.c.id).where(subjects.c.kind == "service").order_by(subjects.c.id)
+        ).scalars()
     )

@@ -20,7 +20,15 @@ from custos.domain.errors import (
     SmsBlocked,
     Throttled,
 )
-from custos.domain.model import Case, Channel, Operator, ProofRecord, Role, subject_actor
+from custos.domain.model import (
+    Case,
+    Channel,
+    CredentialAction,
+    Operator,
+    ProofRecord,
+    Role,
+    subject_actor,
+)
 from custos.domain.states import CaseState
 from custos.proofing.base import METHODS
 from custos.service.notices import sms
@@ -228,9 +236,12 @@ def execute(svc: Services, operator: Operator, case_id: str) -> Case:
     """Carry out the credential action of an approved case: the subject receives
     the one-time link; the executor never sees it (R-34)."""
     with case_transaction(svc, case_id, operator=operator, action="execute") as txn:
-        credentials.issue(
-            svc, txn.uow, case=txn.case, subject=txn.subject, executor=operator, now=txn.now
-        )
+        issue = credentials.issue
+        if txn.case.requirements.action == CredentialAction.ROTATE:
+            from custos.service.service_accounts import issuing  # imports credentials
+
+            issue = issuing.issue
+        issue(svc, txn.uow, case=txn.case, subject=txn.subject, executor=operator, now=txn.now)
         txn.save_and_commit()
         return txn.case
 
