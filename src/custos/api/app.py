@@ -21,6 +21,7 @@ from custos.api import (
     metrics_routes,
     operator_routes,
     self_service_routes,
+    service_account_routes,
     signal_routes,
     ssf_routes,
     webauthn_routes,
@@ -79,6 +80,9 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(webauthn_routes.operator_router)
     app.include_router(assisted_routes.operator_router)
     app.include_router(assisted_routes.public_router)
+    app.include_router(service_account_routes.owner_router)
+    app.include_router(service_account_routes.public_router)
+    app.include_router(service_account_routes.operator_router)
     web.install(app)
 
     https = svc.settings.public_origin.startswith("https://")

@@ -17,6 +17,7 @@ from custos.cli import export as export_cli
 from custos.cli import holds as holds_cli
 from custos.cli import incident as incident_cli
 from custos.cli import keys as keys_cli
+from custos.cli import owners as owners_cli
 from custos.cli import report as report_cli
 from custos.cli import ssf as ssf_cli
 from custos.cli.context import (
@@ -62,6 +63,7 @@ app.add_typer(incident_cli.app, name="incident")
 app.add_typer(holds_cli.hold_app, name="hold")
 app.add_typer(ssf_cli.app, name="ssf")
 app.command(name="doctor")(doctor_cli.doctor)
+app.add_typer(owners_cli.owners_app, name="owners")
 
 ConfigOpt = Annotated[
     Path | None,

@@ -50,7 +50,7 @@ from custos.connectors.ldap import (
     fold,
     parse_generalized_time,
 )
-from custos.connectors.spi import AccountInfo, AccountRecord, TestStep, fold_dn
+from custos.connectors.spi import AccountInfo, AccountRecord, InteractiveUse, TestStep, fold_dn
 
 T = TypeVar("T")
 log = structlog.get_logger("custos.connectors")
@@ -63,6 +63,7 @@ POLICY_HINTS = RequestControl("1.2.840.113556.1.4.2239", False, b"\x30\x03\x02\x
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 _WRITABLE_NEEDED = ("unicodePwd", "pwdLastSet", "lockoutTime", "userAccountControl")
 _CHANGE_ATTRS = ["pwdLastSet", "whenChanged"]
+_LOGON_ATTRS = ["logonCount", "lastLogon", "lastLogonTimestamp"]
 _ACCOUNT_ATTRS = [
     "userAccountControl",
     "lockoutTime",
@@ -233,6 +234,23 @@ class ActiveDirectoryConnector:
             locked=locked,
             must_change=pwd_last_set == 0,
             password_changed_at=filetime_to_datetime(pwd_last_set),
+        )
+
+    def interactive_use(self, account_id: str) -> InteractiveUse:
+        """The logons this DC recorded for the account: ``logonCount`` and the
+        later of ``lastLogon`` (this DC, not replicated) and ``lastLogonTimestamp``
+        (replicated, up to 14 days late) (R-42)."""
+        found = self._find([account_id], _LOGON_ATTRS, "reading logon data")
+        entries = found.get(fold(account_id), [])
+        if len(entries) != 1:
+            raise UnknownAccount(f"no single account '{account_id}' in '{self.name}'")
+        attrs = entries[0][1]
+        stamps = [filetime_to_datetime(_int(attrs, a)) for a in ("lastLogon", "lastLogonTimestamp")]
+        known = [s for s in stamps if s is not None]
+        return InteractiveUse(
+            logons=_int(attrs, "logonCount"),
+            last_logon=max(known) if known else None,
+            source=f"Active Directory '{self.name}': logonCount, lastLogon, lastLogonTimestamp",
         )
 
     def force_change(self, account_id: str) -> None:
