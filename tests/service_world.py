@@ -26,9 +26,11 @@ def service_account(
     service_id: str,
     owners: tuple[str, ...],
     accounts: tuple[LinkedAccount, ...] | None = None,
+    age: timedelta = timedelta(0),
 ) -> Subject:
     """A service account owned by ``owners`` (``owner`` is the first), with
-    ``accounts`` (default: one in the built-in directory, created there)."""
+    ``accounts`` (default: one in the built-in directory, created there), first
+    recorded ``age`` before the clock's now."""
     subject = Subject(
         id=service_id,
         display_name=service_id,
@@ -40,7 +42,7 @@ def service_account(
         accounts=accounts or (LinkedAccount("directory", service_id),),
     )
     with world.svc.uow() as uow:
-        uow.subjects.add(subject, now=world.clock.now())
+        uow.subjects.add(subject, now=world.clock.now() - age)
         uow.commit()
     if accounts is None:
         world.directory.create_account(service_id, f"old-{service_id}-password-1")
