@@ -309,6 +309,7 @@ SAMBA_MODULES = (
     "test_attribute_mapping_samba.py",
     "test_privileged_chain_samba_lemonldap.py",
     "test_propagation_faults.py",
+    "test_service_rotation_samba.py",
 )
 
 

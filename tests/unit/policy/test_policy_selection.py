@@ -81,7 +81,7 @@ def test_service_tier_selected_for_owner_request() -> None:
     req = select(subject(kind=SubjectKind.SERVICE, employment=Employment.NONE))
     assert req.tier == "service"
     assert req.channels == {Channel.OWNER_REQUEST}
-    assert req.action == CredentialAction.TEMP_PASSWORD
+    assert req.action == CredentialAction.ROTATE
     assert req.approvals == 1
     assert req.approver_groups == {"service-owners"}
 
@@ -148,7 +148,11 @@ def test_privileged_service_account_still_needs_two_approvals() -> None:
 
 
 def test_first_matching_tier_wins() -> None:
-    text = POLICY.text.replace("match: {kind: service}", "match: {}")
+    # A rotate tier matches service accounts only: the catch-all service tier resets.
+    text = POLICY.text.replace("match: {kind: service}", "match: {}").replace(
+        "action: rotate\n    rotation: {length: 40, grace_period: 24h, max_age: 90d}",
+        "action: temp_password",
+    )
     assert select(subject(), policy=parse_policy(text, "p")).tier == "service"
 
 
