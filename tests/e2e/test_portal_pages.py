@@ -23,6 +23,7 @@ NO_LINK = {
     "/attest": "This page works from the link in your email.",
     "/challenge": "This page works from the link the help desk sent you.",
     "/repudiate": "This page works from the link in the email that told you about a recovery",
+    "/service-secret": "This page works from the link in the email about the rotation",
     "/portal/recovery-done": "right after you choose a new password from the link in your email",
     "/shared": "This page works from the link in your email.",
 }
@@ -96,6 +97,7 @@ def test_the_scripts_read_tokens_from_the_fragment_and_strip_them(api: TestClien
         ("portal-attest.js", 'fragment("token")'),
         ("portal-challenge.js", 'fragment("token")'),
         ("portal-repudiate.js", 'fragment("token")'),
+        ("portal-service-secret.js", 'fragment("token")'),
         ("portal-webauthn-link.js", 'fragment("link")'),
         ("portal-shared.js", 'fragment("token")'),
     ]:

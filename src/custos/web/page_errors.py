@@ -15,7 +15,16 @@ from custos.web.rendering import render
 PAGE_PREFIXES = ("/console/", "/portal/")
 #: The subjects' pages that links in emails open (custos.web.portal.link_pages).
 LINK_PAGES = frozenset(
-    {"/recover", "/reset", "/webauthn", "/attest", "/challenge", "/repudiate", "/shared"}
+    {
+        "/recover",
+        "/reset",
+        "/webauthn",
+        "/attest",
+        "/challenge",
+        "/repudiate",
+        "/shared",
+        "/service-secret",
+    }
 )
 PAGE_PATHS = frozenset({"/"}) | LINK_PAGES
 

@@ -1,6 +1,7 @@
 """The pages of a recovery and those that links in emails open. Their URLs are
 in messages already sent, so they stay as they were: ``/recover``, ``/reset``,
-``/webauthn``, ``/attest``, ``/challenge`` and ``/repudiate``. The link's token
+``/webauthn``, ``/attest``, ``/challenge``, ``/repudiate`` and
+``/service-secret``. The link's token
 travels in the URL fragment (``#token=...``), which browsers never send to a
 server, and the page's script removes it from the address bar at once."""
 
@@ -37,6 +38,12 @@ PAGES = (
         "portal/shared_credential.html",
         "A shared account's new password",
         ("portal-shared.js",),
+    ),
+    Page(
+        "/service-secret",
+        "portal/service_secret.html",
+        "Retrieve a service account's new value",
+        ("portal-service-secret.js",),
     ),
 )
 
