@@ -77,7 +77,9 @@ def test_owner_departure_needs_an_admin(world: World) -> None:
     service_account(world, "svc-a", ("ana",))
     world.operator("agent", Role.REQUESTER)
     with pytest.raises(NotAuthorized):
-        owners.depart(world.svc, world.operators["agent"], owner_id="ana", successor_id="bo", reason="x")
+        owners.depart(
+            world.svc, world.operators["agent"], owner_id="ana", successor_id="bo", reason="x"
+        )
     assert _transfers(world) == []
 
 

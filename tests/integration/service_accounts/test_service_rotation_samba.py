@@ -36,7 +36,9 @@ def _types(world: World, subject_id: str) -> list[str]:
     with world.svc.engine.connect() as conn:
         return list(
             conn.execute(
-                select(ledger.c.type).where(ledger.c.subject_id == subject_id).order_by(ledger.c.seq)
+                select(ledger.c.type)
+                .where(ledger.c.subject_id == subject_id)
+                .order_by(ledger.c.seq)
             ).scalars()
         )
 

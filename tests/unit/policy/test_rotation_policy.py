@@ -24,7 +24,11 @@ ROTATE = """\
     proofing: {factors: 1, methods: [totp, email_code]}
     approvals: {count: 1}
     action: rotate
-    rotation: {length: 32, alphabet: "abcdefghijklmnopqrstuvwxyz0123456789", grace_period: 2h, max_age: 30d}
+    rotation:
+      length: 32
+      alphabet: "abcdefghijklmnopqrstuvwxyz0123456789"
+      grace_period: 2h
+      max_age: 30d
     token_ttl: 15m
 """
 
