@@ -78,8 +78,8 @@ def matches_shared(kind: object) -> bool:
 
 
 def _rotation_words(rotation: object) -> str:
+    from custos.policy.durations import format_duration
     from custos.policy.rotation import Rotation
-    from custos.policy.schema import format_duration
 
     assert isinstance(rotation, Rotation)
     return (

@@ -19,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from custos.policy.durations import parse_duration
+
 #: Letters and digits: accepted by every directory in any password field.
 DEFAULT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
 #: A generated secret carries at least this many bits (R-17: 112 bits or more
@@ -30,13 +32,7 @@ MAX_AGE_CAP = timedelta(days=400)
 MAX_GRACE = timedelta(days=7)
 
 
-def _duration(value: object) -> timedelta:
-    from custos.policy.schema import parse_duration  # the one duration spelling
-
-    return parse_duration(value)
-
-
-Duration = Annotated[timedelta, PlainValidator(_duration)]
+Duration = Annotated[timedelta, PlainValidator(parse_duration)]
 
 
 class Rotation(BaseModel):

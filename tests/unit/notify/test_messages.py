@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from custos.notify import enrolment_messages, messages
+from custos.notify import enrolment_messages, messages, service_messages
 from custos.notify.base import Message
 
 AT = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
@@ -21,6 +21,7 @@ CHALLENGE_LINK = "https://recovery.example.org/challenge#token=cch_CHALLENGECHAL
 WEBAUTHN_LINK = "https://recovery.example.org/webauthn#link=cwl_WEBAUTHNWEBAUTHN"
 CONTACT_CODE = "73019264"
 OWNER_LINK = "https://recovery.example.org/shared#token=crt_OWNEROWNEROWNER"
+SERVICE_LINK = "https://recovery.example.org/service-secret#token=csr_SERVICESERVICE"
 #: Values that must never reach a message, offered to every template under the
 #: names a careless caller would use.
 FORBIDDEN = {
@@ -129,6 +130,17 @@ def sample_messages() -> list[Message]:
         messages.owner_link_used(
             to="ben@example.org", case_id="case-1", account="frontdesk", owner="ana", at=AT
         ),
+        service_messages.secret_link(
+            to="ana@example.org",
+            case_id="case-1",
+            account="svc-backup",
+            link=SERVICE_LINK,
+            minutes=30,
+            grace_words="the old value works for 1d",
+        ),
+        service_messages.rotation_due(
+            to="ana@example.org", case_id="case-1", account="svc-backup", why="older than 90d"
+        ),
     ]
 
 
@@ -165,6 +177,8 @@ def sample_context() -> dict[str, Any]:
         "account": "frontdesk",
         "requested_by": "ana",
         "owner": "ana",
+        "why": "older than 90d",
+        "grace_words": "the old value works for 1d",
     }
     return base
 
@@ -201,6 +215,8 @@ def test_sample_messages_carry_only_their_own_secret() -> None:
         "sign_in_code_used": set(),
         "owner_link": {OWNER_LINK},
         "owner_link_used": set(),
+        "service_secret_link": {SERVICE_LINK},
+        "service_rotation_due": set(),
     }
     secrets = {
         CODE,
@@ -211,6 +227,7 @@ def test_sample_messages_carry_only_their_own_secret() -> None:
         WEBAUTHN_LINK,
         CONTACT_CODE,
         OWNER_LINK,
+        SERVICE_LINK,
     }
     built = sample_messages()
     assert {m.kind for m in built} == messages.KINDS

@@ -33,6 +33,10 @@ ROTATE = """\
 """
 
 
+def _rotation_key(line: str) -> bool:
+    return line.startswith(("    rotation:", "      "))
+
+
 def _reasons(text: str) -> list[str]:
     with pytest.raises(PolicyError) as caught:
         parse_policy(text, "p.yaml")
@@ -54,9 +58,9 @@ def test_a_rotate_tier_reads_its_rotation() -> None:
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        (HEAD + ROTATE.replace("    rotation: {", "    x_rotation: {"), "unknown key 'x_rotation'"),
+        (HEAD + ROTATE.replace("    rotation:\n", "    x_rotation:\n"), "unknown key 'x_rotation'"),
         (
-            HEAD + "\n".join(line for line in ROTATE.splitlines() if "rotation:" not in line),
+            HEAD + "\n".join(line for line in ROTATE.splitlines() if not _rotation_key(line)),
             "needs 'rotation'",
         ),
         (HEAD + ROTATE.replace("kind: service", "kind: human"), "service accounts only"),
