@@ -27,6 +27,7 @@ from custos.domain.model import (
     Operator,
     ProofRecord,
     Role,
+    Subject,
     subject_actor,
 )
 from custos.domain.states import CaseState
@@ -101,6 +102,14 @@ def open_helpdesk_case(
             on_behalf_of=on_behalf_of,
         )
         uow.commit()
+    raise_if_refused(case, subject)
+    return case
+
+
+def raise_if_refused(case: Case, subject: Subject) -> None:
+    """Answer a case that opened refused: RecoveryBlocked (a hold, a block tier),
+    RecoveryRefused (a refuse tier's instructions, an ended contract),
+    ChannelNotAllowed (the channel or the risk band); nothing for an open case."""
     if case.state == CaseState.BLOCKED:
         raise RecoveryBlocked(case.outcome_reason, case_id=case.id)
     not_owner = shared_accounts.requester_refusal(
@@ -114,7 +123,6 @@ def open_helpdesk_case(
         )
     if case.state == CaseState.DENIED:
         raise ChannelNotAllowed(case.outcome_reason, case_id=case.id)
-    return case
 
 
 def ticket_reference(text: str | None) -> str | None:

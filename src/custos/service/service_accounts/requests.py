@@ -10,12 +10,9 @@ from datetime import datetime
 
 from custos.domain.errors import (
     AlreadyDecided,
-    ChannelNotAllowed,
     InvalidInput,
     NotFound,
     ProofingFailed,
-    RecoveryBlocked,
-    RecoveryRefused,
     Throttled,
 )
 from custos.domain.events import DomainEvent, EventType, Outcome
@@ -32,7 +29,8 @@ from custos.proofing.base import METHODS
 from custos.service.ports import Services
 from custos.service.recovery import proofing
 from custos.service.recovery.case_transaction import CaseTxn, case_transaction
-from custos.service.recovery.opening import open_case, refusal_of
+from custos.service.recovery.cases import raise_if_refused
+from custos.service.recovery.opening import open_case
 from custos.service.service_accounts.errors import (
     NotAServiceAccount,
     NotServiceOwner,
@@ -86,14 +84,7 @@ def request_rotation(
             now=now,
         )
         uow.commit()
-    if case.state == CaseState.BLOCKED:
-        raise RecoveryBlocked(case.outcome_reason, case_id=case.id)
-    if refusal_of(case, service) is not None:
-        raise RecoveryRefused(
-            case.outcome_reason, case_id=case.id, instructions=case.requirements.instructions
-        )
-    if case.state == CaseState.DENIED:
-        raise ChannelNotAllowed(case.outcome_reason, case_id=case.id)
+    raise_if_refused(case, service)
     return case
 
 
