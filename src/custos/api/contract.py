@@ -95,6 +95,15 @@ KINDS: tuple[Kind, ...] = (
     # Attesters and subjects answering with the token of a link: a bad one is 400.
     Kind("link holder", _prefix("/api/v1/attestations/", "/api/v1/challenges/"), (400,)),
     Kind("signed webhook", _prefix("/api/v1/signals/"), (401,)),
+    # Service accounts (docs/service-accounts.md): HR and audit reads by operators,
+    # the owner's one-time link (a bad, used or lapsed one is 400).
+    Kind(
+        "operator",
+        _prefix("/api/v1/owners/", "/api/v1/service-accounts/"),
+        (401, 403),
+        OPERATOR_SCHEME,
+    ),
+    Kind("link holder", _exact("/api/v1/service-secret"), (400,)),
 )
 
 _CASE = "/api/v1/cases/{case_id}"
@@ -155,6 +164,13 @@ EXTRAS: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/api/v1/ssf/status"): (404,),
     ("POST", "/api/v1/ssf/status"): (404,),
     ("POST", "/api/v1/ssf/verify"): (404, 409, 429),
+    # Service accounts: an unknown subject (404), a refused or blocked opening
+    # (409), a case in another state (409) or expired (410), a wrong proof (400).
+    ("POST", "/api/v1/me/service-accounts/{service_id}/rotations"): (404, 409),
+    ("POST", "/api/v1/me/rotations/{case_id}/email-code"): (404, 409, 410, 429),
+    ("POST", "/api/v1/me/rotations/{case_id}/proof"): (400, 404, 409, 410, 429),
+    ("POST", "/api/v1/owners/{owner_id}/depart"): (404,),
+    ("GET", "/api/v1/service-accounts/{service_id}/interactive-use"): (404,),
 }
 
 
