@@ -102,18 +102,26 @@ def open_helpdesk_case(
             on_behalf_of=on_behalf_of,
         )
         uow.commit()
-    raise_if_refused(case, subject)
+    raise_if_refused(case, subject, requester_person=operator.person, on_behalf_of=on_behalf_of)
     return case
 
 
-def raise_if_refused(case: Case, subject: Subject) -> None:
+def raise_if_refused(
+    case: Case,
+    subject: Subject,
+    *,
+    requester_person: str | None = None,
+    on_behalf_of: str | None = None,
+) -> None:
     """Answer a case that opened refused: RecoveryBlocked (a hold, a block tier),
-    RecoveryRefused (a refuse tier's instructions, an ended contract),
-    ChannelNotAllowed (the channel or the risk band); nothing for an open case."""
+    NotAnOwner (a shared account asked for by no owner: ``requester_person``, or
+    ``on_behalf_of`` when the help desk names one), RecoveryRefused (a refuse
+    tier's instructions, an ended contract), ChannelNotAllowed (the channel or
+    the risk band); nothing for an open case."""
     if case.state == CaseState.BLOCKED:
         raise RecoveryBlocked(case.outcome_reason, case_id=case.id)
     not_owner = shared_accounts.requester_refusal(
-        subject, requester_person=operator.person, on_behalf_of=on_behalf_of
+        subject, requester_person=requester_person, on_behalf_of=on_behalf_of
     )
     if case.state == CaseState.DENIED and not_owner and case.outcome_reason == not_owner:
         raise NotAnOwner(case.outcome_reason, case_id=case.id, owners=list(subject.owners))

@@ -20,7 +20,8 @@ from custos.policy.rotation import Rotation
 from custos.policy.schema import format_duration
 from custos.service.notices import dispatch as notices
 from custos.service.ports import Services
-from custos.service.recovery.credentials import NoDeliveryChannel, queue_propagation
+from custos.service.recovery.credentials import NoDeliveryChannel
+from custos.service.recovery.redemption import queue_propagation
 from custos.service.service_accounts.errors import NoOwnerProofed, SecretLinkInvalid
 from custos.service.service_accounts.requests import owners_of
 from custos.store.unit_of_work import UnitOfWork

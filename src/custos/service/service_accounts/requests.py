@@ -84,7 +84,7 @@ def request_rotation(
             now=now,
         )
         uow.commit()
-    raise_if_refused(case, service)
+    raise_if_refused(case, service, requester_person=owner.id)
     return case
 
 
