@@ -152,6 +152,8 @@ EXTRAS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/api/v1/self-service/reset"): (400,),
     ("POST", "/api/v1/self-service/reset/check"): (400,),
     ("POST", "/api/v1/self-service/reset/progress"): (400,),
+    # A shared account owner's link: bad, used, superseded or lapsed (400).
+    ("POST", "/api/v1/self-service/shared-credential"): (400,),
     ("POST", "/api/v1/self-service/webauthn-links/options"): (400,),
     ("POST", "/api/v1/self-service/webauthn-links/proof"): (400, 429),
     ("POST", "/api/v1/challenges/answer"): (429,),
