@@ -293,32 +293,42 @@ def report(
     )
 
 
+def add_people(server: Any, uids: list[str]) -> None:
+    """An inetOrgPerson per uid under the slapd's people base."""
+    admin = server.admin()
+    for uid in uids:
+        admin.add_s(
+            f"uid={uid},{server.people_base}",
+            [
+                ("objectClass", [b"inetOrgPerson"]),
+                ("uid", [uid.encode()]),
+                ("cn", [uid.encode()]),
+                ("sn", [uid.encode()]),
+                ("userPassword", [b"Initial-Password-123"]),
+            ],
+        )
+
+
+def ldap_target(server: Any) -> dict[str, Any]:
+    """The Custos target for the slapd, over LDAPS as its service account."""
+    return {
+        "kind": "ldap",
+        "url": server.ldaps_url,
+        "ca_file": str(server.ca_file),
+        "bind_dn": server.service_dn,
+        "bind_password": {"value": server.service_password},
+        "user_base": server.people_base,
+    }
+
+
 def bench_slapd(args: argparse.Namespace, folder: Path) -> None:
     from servers.slapd import launch
 
     server = launch(folder / "slapd")
     try:
-        admin = server.admin()
         uids = [f"b{i:05d}" for i in range(args.n)]
-        for uid in uids:
-            admin.add_s(
-                f"uid={uid},{server.people_base}",
-                [
-                    ("objectClass", [b"inetOrgPerson"]),
-                    ("uid", [uid.encode()]),
-                    ("cn", [uid.encode()]),
-                    ("sn", [uid.encode()]),
-                    ("userPassword", [b"Initial-Password-123"]),
-                ],
-            )
-        target = {
-            "kind": "ldap",
-            "url": server.ldaps_url,
-            "ca_file": str(server.ca_file),
-            "bind_dn": server.service_dn,
-            "bind_password": {"value": server.service_password},
-            "user_base": server.people_base,
-        }
+        add_people(server, uids)
+        target = ldap_target(server)
         svc, inbox = services(
             folder / "custos-ldap", args.database_url, {"ldap": target}, args.concurrency
         )

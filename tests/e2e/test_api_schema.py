@@ -92,7 +92,13 @@ class Api:
         if path.startswith("/api/v1/me/") and path != "/api/v1/me/sign-in":
             return {"Authorization": f"Bearer {self.subject_session()}"}
         if path == "/api/v1/me" or path.startswith(
-            ("/api/v1/cases", "/api/v1/ledger/", "/api/v1/ssf/", "/api/v1/holds")
+            (
+                "/api/v1/cases",
+                "/api/v1/ledger/",
+                "/api/v1/ssf/",
+                "/api/v1/holds",
+                "/api/v1/campaigns",
+            )
         ):
             return {"Authorization": f"Bearer {self.operator}"}
         return {}

@@ -11,6 +11,7 @@ from sqlalchemy import text
 import custos
 from custos.api import (
     assisted_routes,
+    campaign_routes,
     contract,
     docs_pages,
     errors,
@@ -83,6 +84,7 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(service_account_routes.owner_router)
     app.include_router(service_account_routes.public_router)
     app.include_router(service_account_routes.operator_router)
+    app.include_router(campaign_routes.router)
     web.install(app)
 
     https = svc.settings.public_origin.startswith("https://")

@@ -20,6 +20,7 @@ from custos.cli import keys as keys_cli
 from custos.cli import owners as owners_cli
 from custos.cli import report as report_cli
 from custos.cli import ssf as ssf_cli
+from custos.cli.campaigns import campaign_app
 from custos.cli.context import (
     CliState,
     command_group,
@@ -64,6 +65,7 @@ app.add_typer(holds_cli.hold_app, name="hold")
 app.add_typer(ssf_cli.app, name="ssf")
 app.command(name="doctor")(doctor_cli.doctor)
 app.add_typer(owners_cli.owners_app, name="owners")
+app.add_typer(campaign_app, name="campaign")
 
 ConfigOpt = Annotated[
     Path | None,

@@ -27,6 +27,9 @@ Hierarchy::
     └── InvalidInput               invalid_input
         └── ReproofingFirst        reproofing_first
 
+Campaigns add: CampaignSelfApproval (SeparationOfDuties, campaign_self_approval)
+and CampaignNotActive (AlreadyDecided, campaign_not_active).
+
 Faces map these to HTTP or console answers in one module each; handlers never
 format responses themselves.
 """
@@ -195,3 +198,15 @@ class NotAnOwner(RecoveryRefused):
     one of its owners (docs/shared-accounts.md)."""
 
     error_id = "not_an_owner"
+
+
+class CampaignSelfApproval(SeparationOfDuties):
+    """The starter of an incident campaign approved it, or one person twice."""
+
+    error_id = "campaign_self_approval"
+
+
+class CampaignNotActive(AlreadyDecided):
+    """The campaign is not in a state that allows this (e.g. resume a running one)."""
+
+    error_id = "campaign_not_active"

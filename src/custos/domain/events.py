@@ -188,6 +188,17 @@ class EventType(StrEnum):
     SERVICE_OWNER_TRANSFERRED = "service:owner:transferred"
     #: A target reported interactive logons with a service credential (R-42).
     SERVICE_INTERACTIVE_USE = "service:credential:interactive_use"
+    # Incident campaigns (docs/campaigns.md): containment of a group, one case per
+    # subject, approved once for the whole campaign by two other people.
+    CAMPAIGN_STARTED = "oversight:campaign:started"
+    CAMPAIGN_APPROVED = "oversight:campaign:approved"
+    #: An approval refused (data: the rule, e.g. the starter may not approve).
+    CAMPAIGN_APPROVAL_REFUSED = "oversight:campaign:approval_refused"
+    CAMPAIGN_PAUSED = "oversight:campaign:paused"
+    CAMPAIGN_RESUMED = "oversight:campaign:resumed"
+    CAMPAIGN_CANCELLED = "oversight:campaign:cancelled"
+    #: Every subject has its case and every case reached a final state.
+    CAMPAIGN_FINISHED = "oversight:campaign:finished"
 
 
 class Outcome(StrEnum):

@@ -65,7 +65,18 @@ class CredentialAction(StrEnum):
     #: ``rotation`` length and alphabet), propagated, and handed once to its
     #: owner through a one-time link (docs/service-accounts.md; R-39, R-40).
     ROTATE = "rotate"
+    # Campaign-only actions (docs/campaigns.md); no policy tier may name them.
+    #: A random password nobody learns is set on every account: the old one
+    #: stops working and the subject recovers through the ordinary path.
+    FORCE_RESET = "force_reset"
+    #: Every session ended on every target that holds sessions; no password change.
+    REVOKE_SESSIONS = "revoke_sessions"
 
+
+#: Actions only an incident campaign takes (never a tier's).
+CAMPAIGN_ONLY_ACTIONS: frozenset[CredentialAction] = frozenset(
+    {CredentialAction.FORCE_RESET, CredentialAction.REVOKE_SESSIONS}
+)
 
 #: Actions that open no recovery at all: the case is refused as it opens.
 REFUSING_ACTIONS: frozenset[CredentialAction] = frozenset(

@@ -28,6 +28,13 @@ OUTCOMES: dict[str, str] = {
         "through a one-time link; where a target holds two credentials the old one "
         "works until the grace period ends, elsewhere it stops at once"
     ),
+    CredentialAction.FORCE_RESET: (
+        "campaigns only: a random password nobody learns on every account; the subject "
+        "recovers through the ordinary path"
+    ),
+    CredentialAction.REVOKE_SESSIONS: (
+        "campaigns only: every session ended on every target that holds sessions"
+    ),
 }
 
 

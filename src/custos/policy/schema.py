@@ -44,7 +44,7 @@ from pydantic import (
 
 from custos.domain.exceptions import DEFAULT_MAX_DURATION
 from custos.domain.holds import BUILT_IN_KINDS, KIND_PATTERN, HoldRules
-from custos.domain.identities import REFUSING_ACTIONS
+from custos.domain.identities import CAMPAIGN_ONLY_ACTIONS, REFUSING_ACTIONS
 from custos.domain.model import (
     REPROOFING,
     Channel,
@@ -366,6 +366,23 @@ class ExceptionsSection(_Model):
     security_groups: Annotated[tuple[Name, ...], AfterValidator(_unique)] = ("security-approvers",)
 
 
+class CampaignsSection(_Model):
+    """Incident campaigns (docs/campaigns.md): the tier name their cases record,
+    who approves a campaign (once, for every subject; at least two distinct
+    people, neither of them the starter) and how many subjects the worker opens
+    per batch."""
+
+    tier: Name = "campaign"
+    approvals: Approvals = Approvals(count=2, from_groups=("security-approvers",))
+    batch: Annotated[StrictInt, Field(ge=1, le=1000)] = 100
+
+    @model_validator(mode="after")
+    def _two_approvers(self) -> CampaignsSection:
+        if self.approvals.count < 2:
+            raise ValueError("a campaign needs approvals.count >= 2 (R-32)")
+        return self
+
+
 class Tier(_Model):
     """One rule of the policy. A ``block`` tier needs only ``name``, ``match``
     and ``action``; a ``refuse`` tier also ``instructions``; every other tier
@@ -430,6 +447,14 @@ class Tier(_Model):
                     ("post_checks",),
                     "a reissue removes every authenticator, so mfa_bound could never pass; "
                     "the subject enrols again at the next sign-in",
+                )
+            )
+        if self.action in CAMPAIGN_ONLY_ACTIONS:
+            problems.append(
+                RuleViolation(
+                    ("action",),
+                    f"'{self.action}' is an incident campaign's action, never a tier's "
+                    "(docs/campaigns.md)",
                 )
             )
         if self.action != CredentialAction.REISSUE and "factors_removed" in self.post_checks:
@@ -628,6 +653,7 @@ class PolicyDocument(_Model):
     risk_bands: dict[Name, tuple[StrictInt, StrictInt]]
     defaults: Defaults = Defaults()
     holds: HoldsSection = HoldsSection()
+    campaigns: CampaignsSection = CampaignsSection()
     tiers: Annotated[tuple[Tier, ...], AfterValidator(_non_empty)]
     exceptions: ExceptionsSection = ExceptionsSection()
     oversight: OversightSection = OversightSection()

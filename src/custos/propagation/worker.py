@@ -39,6 +39,7 @@ from custos.domain.states import OPEN_FOR_DECISION, CaseState
 from custos.export.delivery import export_due
 from custos.ledger.heads import sign_tree_head_if_due
 from custos.propagation import graces, verification
+from custos.service.campaigns.execution import run_campaigns
 from custos.service.directories.sync import SYNC_ACTOR, sync_subjects
 from custos.service.enrolment import subject_sessions
 from custos.service.holds.expiry import end_due_holds
@@ -227,6 +228,7 @@ class Worker:
             + wipe_lapsed_owner_links(self.svc)
             + close_refusal_windows(self.svc)
             + self._service_accounts()
+            + run_campaigns(self.svc)
         )
 
     def _service_accounts(self) -> int:
@@ -323,6 +325,9 @@ class Worker:
                     self.svc, receipt, sealed.get(receipt.case_id)
                 )
                 return Outcome_(receipt, error, answer, rotation=True)
+            if action == CredentialAction.REVOKE_SESSIONS:
+                error, answer = self._revoke_only(receipt)
+                return Outcome_(receipt, error, answer)
             reissue = action == CredentialAction.REISSUE
             error, answer = self._write(receipt, sealed.get(receipt.case_id), reissue=reissue)
             return Outcome_(receipt, error, answer, rotation=action == CredentialAction.ROTATE)
@@ -393,6 +398,18 @@ class Worker:
             return exc, ""
         except DomainError as exc:  # e.g. the secret does not unseal: never retryable
             return ConnectorError(exc.message), ""
+
+    def _revoke_only(self, receipt: Receipt) -> tuple[ConnectorError | None, str]:
+        """An incident campaign's ``revoke_sessions`` (docs/campaigns.md): end
+        the account's sessions where its target holds any; no password moves."""
+        if not self.svc.registry.offers(receipt.target, "revoke_sessions"):
+            return None, "holds no sessions Custos can end; nothing changed"
+        try:
+            connector = self.svc.registry.operation(receipt.target, "revoke_sessions")
+            assert isinstance(connector, RevokeSessionsOp)
+            return None, f"{connector.revoke_sessions(receipt.account_id)} session(s) ended"
+        except ConnectorError as exc:
+            return exc, ""
 
     def _contain(self, receipt: Receipt) -> str:
         """A target that holds sessions but no password (an SSO portal): the

@@ -38,6 +38,50 @@ class CaseRepository:
         self._write_children(case)
         self._flush_events(case)
 
+    def add_many(self, new: Sequence[Case]) -> None:
+        """``add`` for many new cases at once (an incident campaign's batch):
+        bulk inserts of the rows and their approvals and proofs, and one ledger
+        append of all their events in the order of ``new``."""
+        if not new:
+            return
+        self._conn.execute(
+            cases.insert(),
+            [{**case_to_row(c), "source_address": None, "version": 0} for c in new],
+        )
+        approval_rows = [
+            {
+                "case_id": c.id,
+                "operator_id": a.operator_id,
+                "person": a.person,
+                "decided_at": a.decided_at,
+                "reason": a.reason,
+            }
+            for c in new
+            for a in c.approvals
+        ]
+        if approval_rows:
+            self._conn.execute(approvals.insert(), approval_rows)
+        proof_rows = [
+            {
+                "case_id": c.id,
+                "method": p.method,
+                "passed": p.passed,
+                "at": p.at,
+                "actor": p.actor,
+                "phishing_resistant": p.phishing_resistant,
+            }
+            for c in new
+            for p in c.proofs
+        ]
+        if proof_rows:
+            self._conn.execute(proofs.insert(), proof_rows)
+        events = []
+        for case in new:
+            self._seen[case.id] = (len(case.approvals), len(case.proofs))
+            events.extend(case.pending_events)
+            case.pending_events.clear()
+        self._ledger.append(events)
+
     def get(self, case_id: str, *, for_update: bool = False, children: bool = True) -> Case:
         """Load a case; ``for_update`` locks its row on PostgreSQL until commit.
         ``children=False`` skips approvals and proofs (the worker's moves need

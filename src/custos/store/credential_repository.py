@@ -65,6 +65,22 @@ class TokenRepository:
         )
         return int(result.rowcount)
 
+    def void_live_many(self, subject_ids: Iterable[str], *, now: datetime, reason: str) -> int:
+        """``void_live`` for many subjects in one statement per chunk."""
+        voided = 0
+        for chunk in chunks(sorted(set(subject_ids))):
+            result = self._conn.execute(
+                reset_tokens.update()
+                .where(
+                    reset_tokens.c.subject_id.in_(chunk),
+                    reset_tokens.c.consumed_at.is_(None),
+                    reset_tokens.c.voided_at.is_(None),
+                )
+                .values(voided_at=now, void_reason=reason)
+            )
+            voided += int(result.rowcount)
+        return voided
+
     def add(
         self, *, case_id: str, subject_id: str, digest: str, now: datetime, expires_at: datetime
     ) -> None:
@@ -137,6 +153,18 @@ class SecretRepository:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def put_many(self, blobs: dict[str, bytes], *, now: datetime) -> None:
+        """``put`` for many cases at once (case id -> sealed blob), none to be
+        changed at first use (an incident campaign's random passwords)."""
+        if blobs:
+            self._conn.execute(
+                sealed_secrets.insert(),
+                [
+                    {"case_id": c, "blob": b, "must_change": False, "sealed_at": now}
+                    for c, b in blobs.items()
+                ],
+            )
 
     def put(self, case_id: str, blob: bytes, *, must_change: bool, now: datetime) -> None:
         self._conn.execute(

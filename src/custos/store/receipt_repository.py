@@ -100,21 +100,34 @@ class ReceiptRepository:
         max_attempts: int,
     ) -> None:
         """One pending receipt per (target, account_id, required)."""
-        for target, account_id, required in accounts:
-            self._conn.execute(
-                receipts.insert().values(
-                    case_id=case_id,
-                    target=target,
-                    account_id=account_id,
-                    required=required,
-                    state=str(ReceiptState.PENDING),
-                    attempts=0,
-                    max_attempts=max_attempts,
-                    next_attempt_at=now,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+        self.create_many({case_id: accounts}, now=now, max_attempts=max_attempts)
+
+    def create_many(
+        self,
+        accounts: dict[str, list[tuple[str, str, bool]]],
+        *,
+        now: datetime,
+        max_attempts: int,
+    ) -> None:
+        """``create`` for many cases (case id -> accounts) in one statement."""
+        rows = [
+            {
+                "case_id": case_id,
+                "target": target,
+                "account_id": account_id,
+                "required": required,
+                "state": str(ReceiptState.PENDING),
+                "attempts": 0,
+                "max_attempts": max_attempts,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for case_id, items in accounts.items()
+            for target, account_id, required in items
+        ]
+        if rows:
+            self._conn.execute(receipts.insert(), rows)
 
     def claim_due(
         self, *, owner: str, now: datetime, lease: timedelta, limit: int, skip_locked: bool

@@ -3,12 +3,14 @@ session token is stored; a token is replaced on every (re-)authentication."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from custos.domain.enrolment import Aal, SubjectSession
+from custos.store.bulk import chunks
 from custos.store.mapping import aware, maybe_aware
 from custos.store.tables import subject_sessions
 
@@ -82,6 +84,31 @@ class SessionRepository:
             .values(ended_at=now, end_reason=reason[:100])
         )
         return int(result.rowcount) == 1
+
+    def end_all_many(
+        self, subject_ids: Iterable[str], *, now: datetime, reason: str
+    ) -> dict[str, int]:
+        """``end_all`` for many subjects; returns how many sessions ended per
+        subject that had any."""
+        ended: dict[str, int] = {}
+        for chunk in chunks(sorted(set(subject_ids))):
+            open_ = (
+                subject_sessions.c.subject_id.in_(chunk),
+                subject_sessions.c.ended_at.is_(None),
+            )
+            rows = self._conn.execute(
+                select(subject_sessions.c.subject_id, func.count())
+                .where(*open_)
+                .group_by(subject_sessions.c.subject_id)
+            ).all()
+            if rows:
+                self._conn.execute(
+                    subject_sessions.update()
+                    .where(*open_)
+                    .values(ended_at=now, end_reason=reason[:100])
+                )
+                ended.update({subject: int(count) for subject, count in rows})
+        return ended
 
     def end_all(
         self, subject_id: str, *, now: datetime, reason: str, keep: int | None = None

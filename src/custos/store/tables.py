@@ -843,3 +843,43 @@ oversight_alerts = Table(
     Column("state", String(20), nullable=False),
     _ts("raised_at", nullable=False),
 )
+
+
+# -- incident campaigns (docs/campaigns.md, 0025) ---------------------------------------
+campaigns = Table(
+    "campaigns",
+    metadata,
+    # One containment campaign over a group: approved once by two other people,
+    # then run by the worker in batches (its state lives here, so a killed
+    # worker or an interrupted CLI resumes where it stopped).
+    Column("id", String(64), primary_key=True),
+    Column("group_name", String(200), nullable=False),
+    Column("action", String(30), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("ticket", String(100), nullable=False),
+    Column("state", String(30), nullable=False, index=True),
+    Column("started_by", String(200), nullable=False),
+    Column("started_by_person", String(200), nullable=False),
+    _ts("started_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    _ts("finished_at"),
+    Column("required_approvals", Integer, nullable=False),
+    Column("approver_groups", JSON, nullable=False),
+    # [{operator_id, person, at, reason}], in the order they came.
+    Column("approvals", JSON, nullable=False),
+)
+
+campaign_members = Table(
+    "campaign_members",
+    metadata,
+    # One row per subject of a campaign, fixed when it starts. A row leaves
+    # 'pending' in the same transaction that opens its case: never twice, never
+    # skipped, whatever dies in between.
+    Column("campaign_id", ForeignKey("campaigns.id"), primary_key=True),
+    Column("subject_id", ForeignKey("subjects.id"), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("case_id", ForeignKey("cases.id"), index=True),
+    _ts("opened_at"),
+    Index("ix_campaign_members_pending", "campaign_id", "state", "position"),
+)

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine
 
 from custos.clock import Clock, SystemClock
 from custos.store.authenticator_repository import AuthenticatorRepository
+from custos.store.campaign_repository import CampaignRepository
 from custos.store.case_repository import CaseRepository
 from custos.store.console_session_repository import ConsoleSessionRepository
 from custos.store.contact_repository import ContactRepository
@@ -101,6 +102,7 @@ class UnitOfWork:
         self.refusal_windows = RefusalWindowRepository(self.conn)
         self.alerts = AlertRepository(self.conn)
         self.rotations = RotationRepository(self.conn)
+        self.campaigns = CampaignRepository(self.conn)
         return self
 
     def after_commit(self, action: Callable[[], None]) -> None:

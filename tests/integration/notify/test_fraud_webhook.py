@@ -6,13 +6,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
-import pytest
+from webhook_receiver import Received, webhook_receiver  # noqa: F401 (``receiver``)
 
 from conftest import World, make_world
 from custos.domain.model import Role
@@ -22,32 +18,8 @@ from custos.service.signals import fraud
 SECRET = "webhook-shared-secret-3b1e"
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append((dict(self.headers), body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *_args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
-    _Receiver.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/alerts", _Receiver.received
-    server.shutdown()
-    server.server_close()
-
-
 def test_fraud_flag_posts_a_signed_security_webhook(
-    tmp_path: Path, receiver: tuple[str, list[tuple[dict[str, str], bytes]]]
+    tmp_path: Path, receiver: tuple[str, Received]
 ) -> None:
     url, received = receiver
     world: World = make_world(

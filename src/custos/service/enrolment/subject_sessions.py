@@ -210,6 +210,26 @@ def end_all(uow: UnitOfWork, subject_id: str, *, now: datetime, reason: str) -> 
     return ended
 
 
+def end_all_many(uow: UnitOfWork, subject_ids: list[str], *, now: datetime, reason: str) -> int:
+    """``end_all`` for many subjects (an incident campaign's batch): the same
+    ledger event for each subject that had sessions, in one append."""
+    ended = uow.sessions.end_all_many(subject_ids, now=now, reason=reason)
+    events = [
+        DomainEvent(
+            type=EventType.SESSION_ENDED,
+            occurred_at=now,
+            actor=subject_actor(subject_id),
+            subject_id=subject_id,
+            case_id=None,
+            data={"reason": reason, "sessions": count},
+        )
+        for subject_id, count in sorted(ended.items())
+    ]
+    if events:
+        uow.ledger.append(events)
+    return sum(ended.values())
+
+
 def password_ok(svc: Services, subject: Subject, password: str) -> bool:
     """The password checked by the subject's identity-source account: the first
     linked account on a target marked ``identity_source``, else on any target

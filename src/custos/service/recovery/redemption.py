@@ -80,6 +80,19 @@ def queue_propagation(
 ) -> None:
     """Move to ``executing`` with one receipt per linked account; the tier's
     ``required_targets`` says which must succeed (None: all)."""
+    accounts = start_propagation(case, subject, now=now)
+    if accounts:
+        uow.receipts.create(
+            case.id, accounts, now=now, max_attempts=svc.settings.worker.max_attempts
+        )
+
+
+def start_propagation(
+    case: Case, subject: Subject, *, now: datetime
+) -> list[tuple[str, str, bool]]:
+    """The in-memory half of :func:`queue_propagation`: move the case to
+    ``executing`` (on to ``needs_attention`` when the subject has no linked
+    account) and return the receipts to create, (target, account, required)."""
     required = case.requirements.required_targets
     accounts = [
         (a.target, a.account_id, required is None or a.target in required) for a in subject.accounts
@@ -97,5 +110,4 @@ def queue_propagation(
             actor=SYSTEM_ACTOR,
             reason="the subject has no linked account to propagate to",
         )
-        return
-    uow.receipts.create(case.id, accounts, now=now, max_attempts=svc.settings.worker.max_attempts)
+    return accounts

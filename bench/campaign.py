@@ -1,0 +1,194 @@
+"""Benchmark: an incident campaign through Custos against the same directory
+work done raw with python-ldap.
+
+Starts a throwaway slapd on loopback (the setup of bench/propagation.py) with N
+accounts, N subjects of one group each linked to one of them, then measures,
+in the same run and at the same concurrency:
+
+* Custos: a force-reset campaign over the group, from the second approval to
+  the campaign's end: the worker opens one case per subject in batches
+  (ledger events, sealed random password, receipts), writes every password
+  over LDAPS (password modify), records the receipts, reads the change time
+  back and completes each case, then finishes the campaign;
+* raw python-ldap (the connectors' library): per subject the same directory
+  work, a password modify and a read of ``pwdChangedTime``, from the same
+  number of threads, each on its own bound LDAPS connection.
+
+Prints both rates, their ratio (the target is Custos >= 0.8 of the raw rate)
+and the CPU time per subject on both sides (this process; the slapd
+process), counted in clock ticks (10 ms): small N gives rough figures.
+
+    uv run --all-extras --group dev python bench/campaign.py               # 5000 subjects
+    uv run --all-extras --group dev python bench/campaign.py --subjects 500 --concurrency 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import ldap
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from propagation import (
+    Inbox,
+    Phase,
+    add_people,
+    bench_policy,
+    ldap_target,
+    python_ldap_writer,
+    timed_writes,
+)
+
+from custos import logs
+from custos.bootstrap import bootstrap
+from custos.clock import SystemClock
+from custos.config import load_settings
+from custos.credentials.keys import MasterKey
+from custos.domain.campaigns import CampaignState
+from custos.domain.model import Contact, ContactKind, LinkedAccount, Role, Subject
+from custos.propagation.worker import Worker
+from custos.service.campaigns import commands, queries
+from custos.service.ports import Services
+from custos.service.recovery.operators import add_operator
+
+GROUP = "bench-incident"
+
+
+def services(
+    folder: Path, database_url: str | None, target: dict[str, Any], concurrency: int
+) -> Services:
+    overrides: dict[str, object] = {"database_url": database_url} if database_url else {}
+    return bootstrap(
+        load_settings(
+            None,
+            data_dir=folder,
+            policy_file=bench_policy(folder),
+            sealing_key=MasterKey.generate().to_b64(),
+            targets={"ldap": target},
+            worker={"parallelism": concurrency, "batch": concurrency * 32, "poll_interval_s": 0.05},
+            **overrides,
+        ),
+        migrate=True,
+        notifier=Inbox(),
+        clock=SystemClock(),
+    )
+
+
+def prepare(svc: Services, uids: list[str]) -> None:
+    with svc.uow() as uow:
+        for uid in uids:
+            uow.subjects.add(
+                Subject(
+                    id=uid,
+                    display_name=uid,
+                    groups=frozenset({GROUP, "staff"}),
+                    contacts=(Contact(ContactKind.EMAIL, f"{uid}@example.org", True),),
+                    accounts=(LinkedAccount("ldap", uid),),
+                ),
+                now=svc.clock.now(),
+            )
+        uow.commit()
+
+
+def run_campaign(svc: Services, server_pid: int) -> tuple[Phase, int]:
+    """Start and approve a campaign over the group, then time it from the
+    quorum to its end with one worker process; returns the phase and how many
+    cases completed."""
+    people = {
+        name: add_operator(
+            svc,
+            name=name,
+            roles=roles,
+            scope=["*"],
+            groups=["security-approvers"],
+        )[0]
+        for name, roles in (
+            ("starter", [Role.REQUESTER]),
+            ("ada", [Role.APPROVER]),
+            ("grace", [Role.APPROVER]),
+        )
+    }
+    campaign, _ = commands.start(
+        svc, people["starter"], group=GROUP, action="force-reset", reason="bench", ticket="BENCH-1"
+    )
+    commands.approve(svc, people["ada"], campaign.id, reason="bench")
+    stop = threading.Event()
+    worker = Worker(svc, owner="bench")
+    with Phase(server_pid) as phase:
+        commands.approve(svc, people["grace"], campaign.id, reason="bench")
+        thread = threading.Thread(target=worker.run_forever, args=(stop,))
+        thread.start()
+        try:
+            while True:
+                with svc.uow(read_only=True) as uow:
+                    if uow.campaigns.get(campaign.id).state == CampaignState.FINISHED:
+                        break
+                time.sleep(0.1)
+        finally:
+            stop.set()
+            thread.join()
+            worker.close()
+    return phase, queries.progress(svc, people["ada"], campaign.id).completed
+
+
+def report(n: int, custos: Phase, raw: Phase, completed: int, target: float) -> None:
+    rate, base = n / custos.wall, n / raw.wall
+    verdict = "OK" if rate / base >= target else "BELOW TARGET"
+    print(f"OpenLDAP campaign (slapd, LDAPS, force-reset): N={n}")
+    print(f"  raw python-ldap, modify + read-back : {base:8.1f} subjects/s")
+    print(
+        f"  Custos campaign                     : {rate:8.1f} subjects/s  ({completed} completed)"
+    )
+    ratio = f"{rate / base:8.2f}  (target >= {target:.2f}): {verdict}"
+    print(f"  ratio Custos / raw                  : {ratio}")
+    print("  CPU per subject (ms):")
+    for name, phase in (("Custos", custos), ("raw", raw)):
+        client, server = 1000 * phase.client_cpu / n, 1000 * phase.server_cpu / n
+        total = client + server
+        print(f"    {name:<7}: client {client:6.2f} + directory {server:6.2f} = {total:6.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--subjects", type=int, default=5000, help="subjects in the group")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    args = parser.parse_args()
+    logs.configure("warning")
+    from servers.slapd import launch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        server = launch(folder / "slapd")
+        try:
+            uids = [f"c{i:05d}" for i in range(args.subjects)]
+            add_people(server, uids)
+            target = ldap_target(server)
+            svc = services(folder / "custos", args.database_url, target, args.concurrency)
+            prepare(svc, uids)
+            custos, completed = run_campaign(svc, server.pid)
+            dns = [f"uid={uid},{server.people_base}" for uid in uids]
+            where = (server.ldaps_url, server.ca_file, server.service_dn, server.service_password)
+
+            def modify_and_read(c: ldap.ldapobject.LDAPObject, dn: str) -> None:
+                c.passwd_s(dn, None, f"Raw-{secrets.token_hex(8)}-Aa1")
+                c.search_s(dn, ldap.SCOPE_BASE, "(objectClass=*)", ["pwdChangedTime"])
+
+            with Phase(server.pid) as raw:
+                timed_writes(dns, args.concurrency, python_ldap_writer(where, modify_and_read))
+            report(args.subjects, custos, raw, completed, 0.8)
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
