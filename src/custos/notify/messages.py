@@ -64,6 +64,8 @@ SECRET_OF_KIND: Final[Mapping[str, str | None]] = {
     # Service accounts (notify/service_messages.py).
     "service_secret_link": "link",
     "service_rotation_due": None,
+    # Operator oversight: an anomaly alert to the security contact.
+    "operator_anomaly": None,
 }
 KINDS: Final = frozenset(SECRET_OF_KIND)
 _SECRET_NAMES: Final = frozenset(n for n in SECRET_OF_KIND.values() if n)
@@ -324,3 +326,29 @@ def owner_link_used(*, to: str, case_id: str, account: str, owner: str, at: date
     context = {"case_id": case_id, "account": account, "owner": owner, "at": when(at)}
     rendered = render("owner_link_used", f"Shared account {account} has a new credential", context)
     return message("owner_link_used", to, case_id, rendered)
+
+
+def operator_anomaly(
+    *,
+    to: str,
+    alert_id: str,
+    operator: str,
+    signal: str,
+    summary: str,
+    at: datetime,
+    evidence: Sequence[int],
+) -> Message:
+    """An operator anomaly alert (docs/oversight.md): what was seen and the
+    ledger seqs that show it; never a secret."""
+    context = {
+        "alert_id": alert_id,
+        "operator": operator,
+        "signal": signal,
+        "summary": summary,
+        "at": when(at),
+        "evidence": list(evidence),
+    }
+    rendered = render(
+        "operator_anomaly", f"[Custos security] Operator {operator}: {signal} anomaly", context
+    )
+    return message("operator_anomaly", to, None, rendered)

@@ -45,6 +45,7 @@ from custos.service.enrolment import subject_sessions
 from custos.service.holds.expiry import end_due_holds
 from custos.service.notices import dispatch as notices
 from custos.service.notices.outbox_sweep import deliver_due
+from custos.service.oversight.anomalies import AnomalyPass
 from custos.service.oversight.refusals import close_windows as close_refusal_windows
 from custos.service.ports import Services
 from custos.service.recovery.self_service import sweep_pending_flows
@@ -150,6 +151,7 @@ class Worker:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.cfg = svc.settings.worker
         self._passes = 0
+        self._anomalies = AnomalyPass()
         # Threads for connector calls, kept for the worker's life: writes on one
         # pool (at most ``parallelism`` at a time), checks on another, so the
         # checks of one batch never queue behind the writes of the next.
@@ -229,6 +231,7 @@ class Worker:
             + close_refusal_windows(self.svc)
             + self._service_accounts()
             + run_campaigns(self.svc)
+            + self._anomalies.run_if_due(self.svc)
         )
 
     def _service_accounts(self) -> int:

@@ -124,3 +124,23 @@ class LedgerRepository:
 
     def count(self) -> int:
         return int(self._conn.execute(select(func.count()).select_from(ledger)).scalar_one())
+
+    def of_types(self, types: Iterable[str], *, since: datetime) -> list[dict[str, Any]]:
+        """The entries of ``types`` that occurred at or after ``since``, in ledger
+        order, shaped as :meth:`for_case` shapes them (operator oversight)."""
+        result = self._conn.execute(
+            select(ledger)
+            .where(ledger.c.type.in_([str(t) for t in types]), ledger.c.occurred_at >= since)
+            .order_by(ledger.c.seq)
+        )
+        return [_entry(r) for r in result]
+
+    def openings_of(self, case_ids: Iterable[str], opened_type: str) -> dict[str, dict[str, Any]]:
+        """The opening entry (of type ``opened_type``) of each of ``case_ids``."""
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in chunks(case_ids):
+            for row in self._conn.execute(
+                select(ledger).where(ledger.c.case_id.in_(chunk), ledger.c.type == opened_type)
+            ):
+                found[row.case_id] = _entry(row)
+        return found

@@ -154,3 +154,12 @@ class AlertRepository:
             query = query.where(oversight_alerts.c.operator == operator)
         query = query.order_by(oversight_alerts.c.raised_at, oversight_alerts.c.id)
         return [_alert(r) for r in self._conn.execute(query)]
+
+    def evidence_seqs(self, operator: str, signal: str) -> set[int]:
+        """The ledger seqs every alert of ``operator`` and ``signal`` already cites."""
+        rows = self._conn.execute(
+            select(oversight_alerts.c.entries).where(
+                oversight_alerts.c.operator == operator, oversight_alerts.c.signal == signal
+            )
+        )
+        return {int(e["seq"]) for (entries,) in rows for e in entries}
