@@ -18,6 +18,7 @@ from custos.cli import holds as holds_cli
 from custos.cli import incident as incident_cli
 from custos.cli import keys as keys_cli
 from custos.cli import owners as owners_cli
+from custos.cli import oversight as oversight_cli
 from custos.cli import report as report_cli
 from custos.cli import ssf as ssf_cli
 from custos.cli.campaigns import campaign_app
@@ -66,6 +67,7 @@ app.add_typer(ssf_cli.app, name="ssf")
 app.command(name="doctor")(doctor_cli.doctor)
 app.add_typer(owners_cli.owners_app, name="owners")
 app.add_typer(campaign_app, name="campaign")
+app.add_typer(oversight_cli.app, name="oversight")
 
 ConfigOpt = Annotated[
     Path | None,
