@@ -21,6 +21,7 @@ from custos.api import (
     me_routes,
     metrics_routes,
     operator_routes,
+    oversight_routes,
     self_service_routes,
     service_account_routes,
     signal_routes,
@@ -85,6 +86,7 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(service_account_routes.public_router)
     app.include_router(service_account_routes.operator_router)
     app.include_router(campaign_routes.router)
+    app.include_router(oversight_routes.router)
     web.install(app)
 
     https = svc.settings.public_origin.startswith("https://")

@@ -104,6 +104,7 @@ KINDS: tuple[Kind, ...] = (
         OPERATOR_SCHEME,
     ),
     Kind("link holder", _exact("/api/v1/service-secret"), (400,)),
+    Kind("operator", _prefix("/api/v1/oversight/"), (401,), OPERATOR_SCHEME),
 )
 
 _CASE = "/api/v1/cases/{case_id}"
@@ -181,6 +182,7 @@ EXTRAS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/api/v1/me/rotations/{case_id}/proof"): (400, 404, 409, 410, 429),
     ("POST", "/api/v1/owners/{owner_id}/depart"): (404,),
     ("GET", "/api/v1/service-accounts/{service_id}/interactive-use"): (404,),
+    ("GET", "/api/v1/oversight/alerts"): (403,),
 }
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 
 from custos.domain.events import DomainEvent, EventType, Outcome, utc
-from custos.domain.identities import Subject
+from custos.domain.identities import Operator, Subject
 from custos.notify import messages
 from custos.oversight.anomalies import Action, ActionKind, Alert, Baseline, baselines, detect
 from custos.service.notices import dispatch as notices
@@ -285,3 +285,18 @@ def describe(alerts: Sequence[StoredAlert]) -> list[dict[str, Any]]:
         }
         for a in alerts
     ]
+
+
+def alerts_for_reader(
+    svc: Services, reader: Operator, *, operator: str | None = None
+) -> list[StoredAlert]:
+    """The open alerts (of ``operator``, or all) for an admin or auditor; any
+    other role is refused (``not_authorized``, recorded as a refusal)."""
+    from custos.domain.errors import NotAuthorized
+    from custos.ledger.proofs import LEDGER_READERS
+    from custos.service.oversight.refusals import attempt
+
+    with attempt(svc, actor=reader.actor, action="list_oversight_alerts"):
+        if not reader.roles & LEDGER_READERS:
+            raise NotAuthorized("only the admin and auditor roles read oversight alerts")
+    return open_alerts(svc, operator=operator)
