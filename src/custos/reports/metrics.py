@@ -59,6 +59,7 @@ class StoreCollector(Collector):
         yield from _figures(figures)
         yield from self._ledger()
         yield from self._export()
+        yield from self._oversight()
 
     def _ledger(self) -> Iterator[Metric]:
         last = self.last_verification(self.svc)
@@ -80,6 +81,30 @@ class StoreCollector(Collector):
         for status in export_status(self.svc):
             lag.add_metric([status.name], float(status.pending))
         yield lag
+
+    def _oversight(self) -> Iterator[Metric]:
+        """Refused operator actions by kind (R-36) and open anomaly alerts by
+        signal: aggregates, no operator named."""
+        from custos.service.oversight.anomalies import open_alerts
+        from custos.service.oversight.refusals import refusals_by_kind
+
+        yield _counter(
+            "custos_operator_refusals",
+            "Refused operator actions, by kind (docs/oversight.md).",
+            "kind",
+            refusals_by_kind(self.svc),
+        )
+        by_signal: dict[str, int] = {}
+        for alert in open_alerts(self.svc):
+            by_signal[alert.signal] = by_signal.get(alert.signal, 0) + 1
+        alerts = GaugeMetricFamily(
+            "custos_operator_anomaly_alerts_open",
+            "Open operator anomaly alerts, by signal.",
+            labels=["signal"],
+        )
+        for signal, count in sorted(by_signal.items()):
+            alerts.add_metric([signal], float(count))
+        yield alerts
 
 
 def _counter(name: str, doc: str, label: str, values: dict[str, int]) -> CounterMetricFamily:
