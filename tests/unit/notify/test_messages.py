@@ -141,6 +141,15 @@ def sample_messages() -> list[Message]:
         service_messages.rotation_due(
             to="ana@example.org", case_id="case-1", account="svc-backup", why="older than 90d"
         ),
+        messages.operator_anomaly(
+            to="security@example.org",
+            alert_id="al_1",
+            operator="ines",
+            signal="fast_approval",
+            summary="3 approvals less than 120s after the case opened",
+            at=AT,
+            evidence=[4, 9, 14],
+        ),
     ]
 
 
@@ -179,6 +188,11 @@ def sample_context() -> dict[str, Any]:
         "owner": "ana",
         "why": "older than 90d",
         "grace_words": "the old value works for 1d",
+        "alert_id": "al_1",
+        "operator": "ines",
+        "signal": "fast_approval",
+        "summary": "3 fast approvals",
+        "evidence": [4, 9],
     }
     return base
 
@@ -217,6 +231,7 @@ def test_sample_messages_carry_only_their_own_secret() -> None:
         "owner_link_used": set(),
         "service_secret_link": {SERVICE_LINK},
         "service_rotation_due": set(),
+        "operator_anomaly": set(),
     }
     secrets = {
         CODE,
