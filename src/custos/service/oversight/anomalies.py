@@ -151,8 +151,11 @@ def raise_alerts(svc: Services) -> list[StoredAlert]:
     now = svc.clock.now()
     t = svc.policy.document.oversight.anomalies.thresholds()
     raised: list[StoredAlert] = []
-    with svc.uow() as uow:
+    with svc.uow(read_only=True) as uow:
         found = detect(actions_from_ledger(uow, now=now, lookback=t.lookback), now=now, t=t)
+    if not found:
+        return raised
+    with svc.uow() as uow:
         for alert in found:
             if not _is_news(uow, alert):
                 continue
