@@ -22,6 +22,7 @@ from custos.web.console import (
     hold_routes,
     home_routes,
     operator_admin_routes,
+    oversight_routes,
     sign_in_routes,
     sso_routes,
 )
@@ -46,6 +47,7 @@ CONSOLE_ROUTERS = (
     enrolment_routes.router,
     operator_admin_routes.router,
     account_routes.router,
+    oversight_routes.router,
 )
 #: The subjects' pages (self-service portal).
 PORTAL_ROUTERS = (link_pages.router, account_pages.router)
