@@ -40,6 +40,7 @@ def test_every_page_of_approvers_and_auditors_is_clean_under_the_csp(world: Worl
             f"/console/audit/cases/{done}",
             "/console/audit/ledger",
             "/console/audit/report?from=2026-11-01&to=2026-11-30",
+            "/console/audit/alerts",
         ]
         for path in pages:
             answer = client.get(path)
