@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from approval_world import awaiting_case, world_on
+from approval_world import world_on
+from oversight_world import approve_three
 from sqlalchemy import func, select
 
 from conftest import BACKENDS, World
 from custos.domain.events import EventType
 from custos.domain.model import Role
 from custos.service.oversight.anomalies import AnomalyPass, open_alerts, raise_alerts
-from custos.service.recovery import cases
 from custos.store.tables import ledger
 
 SECRET = "oversight-webhook-secret-77a2"
@@ -69,14 +69,6 @@ def watched(
     ) as world:
         world.operator("ines", Role.APPROVER)
         yield world, received
-
-
-def approve_three(world: World, *, wait: timedelta) -> None:
-    """Hana opens three contractors' cases; Ines approves each ``wait`` after."""
-    for name in ("kim", "lou", "max"):
-        case_id = awaiting_case(world, name)
-        world.clock.advance(wait)
-        cases.approve(world.svc, world.operators["ines"], case_id, reason="caller verified")
 
 
 def raised_entries(world: World) -> list[Any]:

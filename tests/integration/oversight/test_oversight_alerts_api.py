@@ -5,12 +5,12 @@ is recorded (R-36)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from approval_world import awaiting_case, world_on
+from approval_world import world_on
 from fastapi.testclient import TestClient
+from oversight_world import fast_approvals
 from sqlalchemy import select
 
 from conftest import BACKENDS, World
@@ -18,7 +18,6 @@ from custos.api.app import create_app
 from custos.domain.events import EventType
 from custos.domain.model import Role
 from custos.service.oversight.anomalies import open_alerts
-from custos.service.recovery import cases
 from custos.store.tables import ledger
 
 ALERTS = "/api/v1/oversight/alerts"
@@ -29,11 +28,7 @@ def alerted(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Wo
     with world_on(request.param, tmp_path) as world:
         world.operator("ines", Role.APPROVER)
         world.operator("barbara", Role.AUDITOR)
-        for name in ("kim", "lou", "max"):
-            case_id = awaiting_case(world, name)
-            world.clock.advance(timedelta(seconds=30))
-            cases.approve(world.svc, world.operators["ines"], case_id, reason="caller verified")
-        world.drain()
+        fast_approvals(world)
         with TestClient(create_app(world.svc)) as client:
             yield world, client
 

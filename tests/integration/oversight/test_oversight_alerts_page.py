@@ -4,18 +4,17 @@ alerts with their evidence seqs; other roles get 403."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from approval_world import awaiting_case, world_on
+from approval_world import world_on
 from console_helpers import console_client, sign_in
 from fastapi.testclient import TestClient
+from oversight_world import fast_approvals
 
 from conftest import BACKENDS, World
 from custos.domain.model import Role
 from custos.service.oversight.anomalies import open_alerts
-from custos.service.recovery import cases
 
 
 @pytest.fixture(params=BACKENDS)
@@ -23,11 +22,7 @@ def alerted(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
     with world_on(request.param, tmp_path) as world:
         world.operator("ines", Role.APPROVER)
         world.operator("barbara", Role.AUDITOR)
-        for name in ("kim", "lou", "max"):
-            case_id = awaiting_case(world, name)
-            world.clock.advance(timedelta(seconds=30))
-            cases.approve(world.svc, world.operators["ines"], case_id, reason="caller verified")
-        world.drain()
+        fast_approvals(world)
         yield world
 
 

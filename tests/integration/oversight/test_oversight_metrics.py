@@ -3,17 +3,16 @@ and open anomaly alerts by signal, with no operator named."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from approval_world import awaiting_case, world_on
+from approval_world import world_on
 from fastapi.testclient import TestClient
+from oversight_world import fast_approvals
 
 from conftest import BACKENDS
 from custos.api.app import create_app
 from custos.domain.model import Role
-from custos.service.recovery import cases
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -23,11 +22,7 @@ def test_metrics_count_refusals_and_open_alerts_when_both_happened(
     """Issue 14: one role refusal and one fast-approval alert appear as counts."""
     with world_on(backend, tmp_path, metrics_enabled=True) as world:
         world.operator("ines", Role.APPROVER)
-        for name in ("kim", "lou", "max"):
-            case_id = awaiting_case(world, name)
-            world.clock.advance(timedelta(seconds=30))
-            cases.approve(world.svc, world.operators["ines"], case_id, reason="caller verified")
-        world.drain()
+        fast_approvals(world)
         with TestClient(create_app(world.svc)) as api:
             bearer = {"Authorization": f"Bearer {world.tokens['ines']}"}
             assert api.get("/api/v1/oversight/alerts", headers=bearer).status_code == 403
