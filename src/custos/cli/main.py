@@ -17,8 +17,8 @@ from custos.cli import export as export_cli
 from custos.cli import holds as holds_cli
 from custos.cli import incident as incident_cli
 from custos.cli import keys as keys_cli
-from custos.cli import owners as owners_cli
 from custos.cli import oversight as oversight_cli
+from custos.cli import owners as owners_cli
 from custos.cli import report as report_cli
 from custos.cli import ssf as ssf_cli
 from custos.cli.campaigns import campaign_app
