@@ -8,10 +8,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import pytest
 from approval_world import world_on
 from oversight_world import approve_three
 from sqlalchemy import func, select
+from webhook_receiver import Received, webhook_receiver  # noqa: F401 (``receiver``)
 
 from conftest import BACKENDS, World
 from custos.domain.events import EventType
@@ -28,31 +27,6 @@ from custos.store.tables import ledger
 
 SECRET = "oversight-webhook-secret-77a2"
 SECURITY = "security@example.org"
-Received = list[tuple[dict[str, str], bytes]]
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    received: Received = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append((dict(self.headers), body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *_args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, Received]]:
-    _Receiver.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/alerts", _Receiver.received
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture(params=BACKENDS)
