@@ -272,7 +272,9 @@ def test_operator_flag_fraud_is_refused_outside_scope_or_role(
     sqlite_world: World, sqlite_api: TestClient, smtp: SmtpServer
 ) -> None:
     """Scope and role are checked: an approver for other groups and an executor
-    cannot flag; the case and subject are untouched and nobody is alerted."""
+    cannot flag; the case and subject are untouched and nobody is alerted. Out
+    of scope the case answers 404 as an unknown case would (R-36: scope reveals
+    nothing, docs/oversight.md)."""
     world, api = sqlite_world, sqlite_api
     world.subject("kim", with_totp=True)
     world.operator("hana", Role.REQUESTER)
@@ -285,8 +287,9 @@ def test_operator_flag_fraud_is_refused_outside_scope_or_role(
     out_of_scope = api.post(
         f"/api/v1/cases/{case_id}/flag-fraud", headers=auth(world, "remote"), json=body
     )
-    assert out_of_scope.status_code == 403
-    assert out_of_scope.json()["error"]["id"] == "out_of_scope"
+    assert out_of_scope.status_code == 404
+    assert out_of_scope.json()["error"]["id"] == "not_found"
+    assert "kim" not in out_of_scope.text
     wrong_role = api.post(
         f"/api/v1/cases/{case_id}/flag-fraud", headers=auth(world, "edsger"), json=body
     )
