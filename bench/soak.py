@@ -133,8 +133,8 @@ def soak(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             if not args.no_kill:
                 locust_wait(locust, args.duration / 2)
                 if locust.poll() is None:
-                    report["killed"] = cluster.kill_and_restart()
                     report["killed_at_s"] = round(time.monotonic() - started, 1)
+                    report["killed"] = cluster.kill_and_restart()
             locust_wait(locust, args.duration + 120)
             if locust.poll() is None:
                 locust.kill()
@@ -173,8 +173,12 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"soak on PostgreSQL ({report['database']}): 2 API processes, 2 workers, "
           f"{report['duration_s']} s of load")  # fmt: skip
     if "killed" in report:
-        pids = ", ".join(f"{k} (pid {v})" for k, v in report["killed"].items())
-        print(f"SIGKILLed and restarted at {report['killed_at_s']} s: {pids}")
+        killed = report["killed"]
+        print(
+            f"SIGKILLed at {report['killed_at_s']} s: api0 (pid {killed['api0']}), worker0 "
+            f"(pid {killed['worker0']}); both restarted, the API answered again after "
+            f"{killed['api_back_after_s']} s"
+        )
     total = [o for o in report["operations"] if o["operation"] == "Aggregated"]
     if total:
         print(f"throughput: {total[0]['per_s']:.2f} requests/s over the run")

@@ -223,15 +223,18 @@ class Cluster:
         for base in self.bases:
             wait_ready(base)
 
-    def kill_and_restart(self) -> dict[str, int]:
-        """SIGKILL API 0 and worker 0, then start them again; returns the pids killed."""
-        killed = {"api0": self.apis[0].pid, "worker0": self.workers[0].pid}
+    def kill_and_restart(self) -> dict[str, Any]:
+        """SIGKILL API 0 and worker 0, then start them again; returns the pids
+        killed and how long the API took to answer again."""
+        killed: dict[str, Any] = {"api0": self.apis[0].pid, "worker0": self.workers[0].pid}
         for process in (self.apis[0], self.workers[0]):
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)
         self.apis[0] = self._spawn("api0", "serve", port=self.ports[0])
         self.workers[0] = self._spawn("worker0", "worker")
+        start = time.monotonic()
         wait_ready(self.bases[0])
+        killed["api_back_after_s"] = round(time.monotonic() - start, 1)
         return killed
 
     def stop(self) -> None:

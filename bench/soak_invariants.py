@@ -122,6 +122,8 @@ def check(engine: Engine, journal: Journal) -> dict[str, Any]:
     if unaccounted:
         violations.append(f"{len(unaccounted)} open case(s) no unfinished flow explains: {unaccounted[:5]}")
     redeemed = [c for f, c in journal.cases.items() if journal.ended.get(f, {}).get("outcome") == "redeemed"]
+    if not redeemed:
+        violations.append("no recovery was redeemed: the load proved nothing")
     lost = [c for c in redeemed if cases.get(c, ("missing",))[0] != "completed"]
     if lost:
         violations.append(f"{len(lost)} redeemed case(s) not completed: {lost[:5]}")
