@@ -89,9 +89,24 @@ def resolve_pending(svc: Services, handle_digest: str) -> str | None:
             return None
         if flow.state != "pending":
             return flow.case_id
-        case_id = _resolve(svc, uow, flow, now)
-        uow.commit()
-        return case_id
+        try:
+            case_id = _resolve(svc, uow, flow, now)
+        except _FlowTaken:
+            # Another process (a worker's sweep, the other API process) settled
+            # the flow between our read and our write: its case stands, ours is
+            # rolled back with its events (leaving the block without a
+            # commit), so a flow never leaves two cases.
+            pass
+        else:
+            uow.commit()
+            return case_id
+    with svc.uow() as uow:
+        settled = uow.flows.get(handle_digest)
+    return settled.case_id if settled is not None else None
+
+
+class _FlowTaken(Exception):
+    """The pending flow was settled by someone else meanwhile."""
 
 
 def _resolve(svc: Services, uow: UnitOfWork, flow: StoredFlow, now: datetime) -> str | None:
@@ -100,13 +115,14 @@ def _resolve(svc: Services, uow: UnitOfWork, flow: StoredFlow, now: datetime) ->
         # Only a keyed digest stays: it throttles the unknown identifier exactly
         # like a real account (R-19).
         anonymous = throttles.anonymous_who(svc.mac_key, flow.identifier)
-        uow.flows.resolve(
+        if not uow.flows.resolve(
             flow.handle_digest,
             state="unknown",
             subject_id=None,
             case_id=None,
             identifier=anonymous,
-        )
+        ):
+            raise _FlowTaken
         return None
     case = open_case(
         svc,
@@ -122,7 +138,10 @@ def _resolve(svc: Services, uow: UnitOfWork, flow: StoredFlow, now: datetime) ->
         flow_digest=flow.handle_digest,
     )
     state = "open" if case.state == CaseState.PROOFING else "refused"
-    uow.flows.resolve(flow.handle_digest, state=state, subject_id=subject.id, case_id=case.id)
+    if not uow.flows.resolve(
+        flow.handle_digest, state=state, subject_id=subject.id, case_id=case.id
+    ):
+        raise _FlowTaken
     return case.id if state == "open" else None
 
 
