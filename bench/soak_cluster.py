@@ -32,6 +32,8 @@ from custos.connectors.builtin import BuiltinDirectory
 from custos.credentials.keys import MasterKey
 from custos.domain.identities import Employment
 from custos.domain.model import Contact, ContactKind, LinkedAccount, Role, Subject
+from custos.ledger.heads import sign_tree_head
+from custos.ledger.rotation import rotate_ledger_key
 from custos.service.console import operator_admin
 
 TARGET = "directory"
@@ -131,15 +133,18 @@ def environment(sealing_key: str) -> dict[str, str]:
 
 def seed(config: Path, sealing_key: str, users: int) -> Pools:
     """Migrate, install the write counter, add the subjects (employees recover
-    by self-service, contractors through the help desk with one approval) and
-    three operators: agent (requester, executor), approver, auditor."""
+        by self-service, contractors through the help desk with one approval) and
+        three operators: agent (requester, executor, approver), approver, auditor;
+    then a ledger signing key and a first signed head."""
     settings = load_settings(config, sealing_key=sealing_key)
     svc = bootstrap(settings, migrate=True, clock=SystemClock())
     with svc.engine.begin() as conn:
         conn.exec_driver_sql(WRITE_COUNTER)
     pools = Pools(
         users=users,
-        self_service=[f"ss{u:03d}x{k:04d}" for u in range(users) for k in range(SELF_SERVICE_PER_USER)],
+        self_service=[
+            f"ss{u:03d}x{k:04d}" for u in range(users) for k in range(SELF_SERVICE_PER_USER)
+        ],
         helpdesk=[f"hd{u:03d}x{k:04d}" for u in range(users) for k in range(HELPDESK_PER_USER)],
         sign_in=[f"si{k:03d}" for k in range(SIGN_IN_ACCOUNTS)],
     )
@@ -164,8 +169,10 @@ def seed(config: Path, sealing_key: str, users: int) -> Pools:
         directory.create_account(sid)
     for sid in pools.sign_in:
         directory.create_account(sid, SIGN_IN_PASSWORD)
+    # The agent may approve too, so its approval of its own case meets the
+    # separation-of-duties rule (sod_violation), not a missing role.
     roles = {
-        "agent": [Role.REQUESTER, Role.EXECUTOR],
+        "agent": [Role.REQUESTER, Role.EXECUTOR, Role.APPROVER],
         "approver": [Role.APPROVER],
         "auditor": [Role.AUDITOR],
     }
@@ -182,6 +189,10 @@ def seed(config: Path, sealing_key: str, users: int) -> Pools:
         )
         assert added.api_token is not None
         pools.tokens[name] = added.api_token
+    # A ledger signing key and a first signed head, as a deployment has after
+    # setup: evidence exports sign a new head with it.
+    rotate_ledger_key(svc, actor="cli:soak")
+    sign_tree_head(svc)
     svc.engine.dispose()
     return pools
 

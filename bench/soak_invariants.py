@@ -3,6 +3,7 @@
 * every case is final, or was left between two human steps by a flow the
   load's journal shows unfinished (accounted for); none is stuck in
   executing or verifying, and every case the load redeemed completed;
+* every self-service case is the one its flow names (one request, one case);
 * every receipt is final;
 * every password write the directory received (counted by a database
   trigger, outside Custos) belongs to a succeeded receipt: writes per
@@ -92,7 +93,10 @@ def drain(engine: Engine, timeout_s: float) -> float:
 def check(engine: Engine, journal: Journal) -> dict[str, Any]:
     """The invariants' figures and the list of violations (empty when all hold)."""
     with engine.connect() as conn:
-        cases = {r.id: (r.state, r.subject_id) for r in conn.execute(text("SELECT id, state, subject_id FROM cases"))}
+        cases = {
+            r.id: (r.state, r.subject_id)
+            for r in conn.execute(text("SELECT id, state, subject_id FROM cases"))
+        }
         receipts = Counter(
             dict(conn.execute(text("SELECT state, count(*) FROM receipts GROUP BY state")).all())
         )
@@ -106,6 +110,16 @@ def check(engine: Engine, journal: Journal) -> dict[str, Any]:
                 ).all()
             )
         )
+        # A self-service case is opened for its flow and recorded on it; one
+        # that no flow names is a second case for one request (doubled).
+        orphans = list(
+            conn.execute(
+                text(
+                    "SELECT c.id FROM cases c WHERE c.channel = 'self_service' AND NOT EXISTS"
+                    " (SELECT 1 FROM self_service_flows f WHERE f.case_id = c.id)"
+                )
+            ).scalars()
+        )
         writes: dict[str, list[str]] = defaultdict(list)
         for row in conn.execute(
             text("SELECT account_id, password_hash FROM soak_password_writes ORDER BY seq")
@@ -116,12 +130,22 @@ def check(engine: Engine, journal: Journal) -> dict[str, Any]:
     unfinished = journal.unfinished_subjects()
     open_cases = [(cid, s, sub) for cid, (s, sub) in cases.items() if s not in FINAL_CASES]
     stuck = [cid for cid, s, _ in open_cases if s in IN_PROPAGATION]
-    unaccounted = [cid for cid, s, sub in open_cases if s not in IN_PROPAGATION and sub not in unfinished]
+    unaccounted = [
+        cid for cid, s, sub in open_cases if s not in IN_PROPAGATION and sub not in unfinished
+    ]
     if stuck:
         violations.append(f"{len(stuck)} case(s) still propagating after the drain: {stuck[:5]}")
     if unaccounted:
-        violations.append(f"{len(unaccounted)} open case(s) no unfinished flow explains: {unaccounted[:5]}")
-    redeemed = [c for f, c in journal.cases.items() if journal.ended.get(f, {}).get("outcome") == "redeemed"]
+        violations.append(
+            f"{len(unaccounted)} open case(s) no unfinished flow explains: {unaccounted[:5]}"
+        )
+    if orphans:
+        violations.append(
+            f"{len(orphans)} self-service case(s) no flow names (doubled): {orphans[:5]}"
+        )
+    redeemed = [
+        c for f, c in journal.cases.items() if journal.ended.get(f, {}).get("outcome") == "redeemed"
+    ]
     if not redeemed:
         violations.append("no recovery was redeemed: the load proved nothing")
     lost = [c for c in redeemed if cases.get(c, ("missing",))[0] != "completed"]
@@ -133,14 +157,19 @@ def check(engine: Engine, journal: Journal) -> dict[str, Any]:
     doubled = {a: len(w) - succeeded[a] for a, w in writes.items() if len(w) != succeeded[a]}
     doubled.update({a: -n for a, n in succeeded.items() if a not in writes})
     if doubled:
-        violations.append(f"password writes != succeeded receipts for {len(doubled)} account(s): {dict(list(doubled.items())[:5])}")
+        violations.append(
+            f"password writes != succeeded receipts for {len(doubled)} account(s): {dict(list(doubled.items())[:5])}"
+        )
     wrong_final = _final_passwords(writes, journal)
     if wrong_final:
-        violations.append(f"{len(wrong_final)} account(s) whose password is not the last one chosen: {wrong_final[:5]}")
+        violations.append(
+            f"{len(wrong_final)} account(s) whose password is not the last one chosen: {wrong_final[:5]}"
+        )
     return {
         "cases": len(cases),
         "cases_by_state": dict(sorted(by_state.items())),
         "open_cases_accounted": len(open_cases) - len(stuck) - len(unaccounted),
+        "orphan_cases": len(orphans),
         "redeemed_flows": len(redeemed),
         "receipts_by_state": dict(sorted(receipts.items())),
         "password_writes": sum(len(w) for w in writes.values()),

@@ -196,7 +196,9 @@ class SoakUser(HttpUser):
         password = "-".join(secrets.token_hex(3) for _ in range(5))
         journal(event="redeem", flow=flow_id, subject=subject, password=password)
         data = self.step(
-            "redeem", "/api/v1/self-service/reset", {"token": match.group(1), "new_password": password}
+            "redeem",
+            "/api/v1/self-service/reset",
+            {"token": match.group(1), "new_password": password},
         )
         REDEEMED.append(data["case"])
         return "redeemed", data["case"]
@@ -230,7 +232,9 @@ class SoakUser(HttpUser):
         if code is None:
             raise FlowEnded("no_code_in_mail")
         if wrong_first:
-            wrong = str((int(code.group(1)) + 1) % 10 ** len(code.group(1))).zfill(len(code.group(1)))
+            wrong = str((int(code.group(1)) + 1) % 10 ** len(code.group(1))).zfill(
+                len(code.group(1))
+            )
             self.call(
                 "ss_proof_wrong",
                 f"{base}/proofs",
@@ -241,7 +245,9 @@ class SoakUser(HttpUser):
             if random.random() < 0.5:
                 return "abandoned_after_wrong_proof", case
         links = MAILBOX.count(to, "reset_link")
-        proved = self.step("ss_proof", f"{base}/proofs", {"method": "email_code", "code": code.group(1)})
+        proved = self.step(
+            "ss_proof", f"{base}/proofs", {"method": "email_code", "code": code.group(1)}
+        )
         if proved.get("methods"):
             return "more_proof_required", case
         return self.redeem(flow_id, subject, self.mail(to, "reset_link", links))
@@ -270,7 +276,11 @@ class SoakUser(HttpUser):
         agent, approver = CONFIG["tokens"]["agent"], CONFIG["tokens"]["approver"]
         to = f"{subject}@soak.example"
         opened = self.step(
-            "hd_open", "/api/v1/cases", {"subject": subject, "reason": "soak"}, token=agent, ok=(201,)
+            "hd_open",
+            "/api/v1/cases",
+            {"subject": subject, "reason": "soak"},
+            token=agent,
+            ok=(201,),
         )
         case = opened["id"]
         journal(event="case", flow=flow_id, subject=subject, case=case)
