@@ -18,6 +18,7 @@ outside Custos), each account's password the one last chosen, and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -34,8 +35,8 @@ from custos.credentials.keys import MasterKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import soak_cluster as cluster_mod  # noqa: E402
-import soak_invariants as invariants  # noqa: E402
+import soak_cluster as cluster_mod
+import soak_invariants as invariants
 
 LOCUSTFILE = Path(__file__).resolve().parent / "soak_locustfile.py"
 DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -174,10 +175,8 @@ def soak(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
 
 
 def locust_wait(process: subprocess.Popen[bytes], seconds: float) -> None:
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -195,7 +194,8 @@ def print_report(report: dict[str, Any]) -> None:
     if total:
         print(f"throughput: {total[0]['per_s']:.2f} requests/s over the run")
     print(
-        f"{'operation':<18}{'requests':>9}{'failed':>8}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+        f"{'operation':<18}{'requests':>9}{'failed':>8}{'req/s':>8}"
+        f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
     )
     for o in report["operations"]:
         print(
@@ -220,12 +220,12 @@ def print_report(report: dict[str, Any]) -> None:
     )
     print(f"receipts: {inv['receipts_by_state']} (drain {report['drain_s']} s)")
     print(
-        f"directory password writes: {inv['password_writes']} on {inv['accounts_written']} accounts; "
+        f"directory password writes: {inv['password_writes']} "
+        f"on {inv['accounts_written']} accounts; "
         f"succeeded receipts: {inv['succeeded_receipts']}; redeemed flows: {inv['redeemed_flows']}"
     )
-    print(
-        f"audit verify: {'passed' if report['audit_verify']['ok'] else 'FAILED'}: {report['audit_verify']['output']}"
-    )
+    verdict = "passed" if report["audit_verify"]["ok"] else "FAILED"
+    print(f"audit verify: {verdict}: {report['audit_verify']['output']}")
     if inv["violations"]:
         print("INVARIANTS VIOLATED:")
         for v in inv["violations"]:

@@ -29,7 +29,6 @@ from custos.bootstrap import bootstrap
 from custos.clock import SystemClock
 from custos.config import load_settings
 from custos.connectors.builtin import BuiltinDirectory
-from custos.credentials.keys import MasterKey
 from custos.domain.identities import Employment
 from custos.domain.model import Contact, ContactKind, LinkedAccount, Role, Subject
 from custos.ledger.heads import sign_tree_head

@@ -80,7 +80,8 @@ def drain(engine: Engine, timeout_s: float) -> float:
         with engine.connect() as conn:
             busy = conn.execute(
                 text(
-                    "SELECT (SELECT count(*) FROM receipts WHERE state NOT IN ('succeeded','failed'))"
+                    "SELECT (SELECT count(*) FROM receipts"
+                    " WHERE state NOT IN ('succeeded','failed'))"
                     " + (SELECT count(*) FROM cases WHERE state IN ('executing','verifying'))"
                 )
             ).scalar_one()
@@ -158,12 +159,14 @@ def check(engine: Engine, journal: Journal) -> dict[str, Any]:
     doubled.update({a: -n for a, n in succeeded.items() if a not in writes})
     if doubled:
         violations.append(
-            f"password writes != succeeded receipts for {len(doubled)} account(s): {dict(list(doubled.items())[:5])}"
+            f"password writes != succeeded receipts for {len(doubled)} account(s): "
+            f"{dict(list(doubled.items())[:5])}"
         )
     wrong_final = _final_passwords(writes, journal)
     if wrong_final:
         violations.append(
-            f"{len(wrong_final)} account(s) whose password is not the last one chosen: {wrong_final[:5]}"
+            f"{len(wrong_final)} account(s) whose password is not the last one chosen: "
+            f"{wrong_final[:5]}"
         )
     return {
         "cases": len(cases),

@@ -87,7 +87,8 @@ class Mailbox:
 
 
 MAILBOX = Mailbox(Path(CONFIG["outbox"]))
-JOURNAL = Path(CONFIG["journal"]).open("a", encoding="utf-8", buffering=1)
+# Open for the whole run (line-buffered): every flow appends to it.
+JOURNAL = Path(CONFIG["journal"]).open("a", encoding="utf-8", buffering=1)  # noqa: SIM115
 
 
 def journal(**line: Any) -> None:
