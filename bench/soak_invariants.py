@@ -98,10 +98,10 @@ def check(engine: Engine, journal: Journal) -> dict[str, Any]:
             r.id: (r.state, r.subject_id)
             for r in conn.execute(text("SELECT id, state, subject_id FROM cases"))
         }
-        receipts = Counter(
+        receipts: Counter[str] = Counter(
             dict(conn.execute(text("SELECT state, count(*) FROM receipts GROUP BY state")).all())
         )
-        succeeded = Counter(
+        succeeded: Counter[str] = Counter(
             dict(
                 conn.execute(
                     text(
@@ -189,7 +189,7 @@ def _final_passwords(writes: dict[str, list[str]], journal: Journal) -> list[str
     hasher = PasswordHasher()
     wrong = []
     for account, hashes in writes.items():
-        chosen = journal.passwords.get(account)
+        chosen = journal.passwords.get(account) or []
         try:
             ok = bool(chosen) and hasher.verify(hashes[-1], chosen[-1])
         except (VerificationError, InvalidHashError):

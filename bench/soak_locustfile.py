@@ -27,7 +27,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import gevent
+import gevent  # type: ignore[import-untyped]
 from locust import HttpUser, between, events, task
 
 CONFIG: dict[str, Any] = json.loads(Path(os.environ["SOAK_CONFIG"]).read_text(encoding="utf-8"))
@@ -99,13 +99,15 @@ class FlowEnded(Exception):
     """A flow stops here; its outcome is the message."""
 
 
-@events.test_stop.add_listener
 def _write_errors(**_: Any) -> None:
     rows = [
         {"operation": op, "status": status, "error": error, "expected": expected, "count": n}
         for (op, status, error, expected), n in sorted(ERRORS.items())
     ]
     Path(CONFIG["errors"]).write_text(json.dumps(rows), encoding="utf-8")
+
+
+events.test_stop.add_listener(_write_errors)  # type: ignore[no-untyped-call]
 
 
 class SoakUser(HttpUser):
