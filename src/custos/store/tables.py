@@ -883,3 +883,30 @@ campaign_members = Table(
     _ts("opened_at"),
     Index("ix_campaign_members_pending", "campaign_id", "state", "position"),
 )
+
+
+# -- exceptions and break-glass (docs/exceptions.md, 0018) ---------------------------
+policy_exceptions = Table(
+    "policy_exceptions",
+    metadata,
+    # A time-bound relaxation of one requirement for some subjects, one group
+    # or one tier (exactly one), active once two people other than the
+    # requester approved it (``approvals``: actor, person, at), until ends_at
+    # unless revoked. ``subject_ids`` is a JSON list, empty for a group or tier.
+    Column("id", String(64), primary_key=True),
+    Column("requested_by", String(200), nullable=False),
+    Column("requester_person", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("relaxation", String(20), nullable=False),
+    Column("value", String(200), nullable=False),
+    _ts("starts_at", nullable=False),
+    _ts("ends_at", nullable=False),
+    Column("subject_ids", JSON, nullable=False),
+    Column("group_name", String(200), index=True),
+    Column("tier", String(100)),
+    Column("approvals", JSON, nullable=False),
+    Column("revoked_by", String(200)),
+    _ts("revoked_at"),
+    # When the worker recorded that ends_at passed (a ledger event goes with it).
+    _ts("expired_at"),
+)

@@ -22,6 +22,7 @@ from custos.store.credential_repository import (
     TokenRepository,
 )
 from custos.store.database import READ_ONLY, is_sqlite
+from custos.store.exception_repository import ExceptionRepository
 from custos.store.hold_repository import HoldRepository
 from custos.store.identity_repository import OperatorRepository, SubjectRepository
 from custos.store.ledger_repository import LedgerRepository
@@ -103,6 +104,7 @@ class UnitOfWork:
         self.alerts = AlertRepository(self.conn)
         self.rotations = RotationRepository(self.conn)
         self.campaigns = CampaignRepository(self.conn)
+        self.exceptions = ExceptionRepository(self.conn)
         return self
 
     def after_commit(self, action: Callable[[], None]) -> None:
