@@ -42,6 +42,7 @@ from custos.propagation import graces, verification
 from custos.service.campaigns.execution import run_campaigns
 from custos.service.directories.sync import SYNC_ACTOR, sync_subjects
 from custos.service.enrolment import subject_sessions
+from custos.service.exceptions.expiry import expire_due_exceptions
 from custos.service.holds.expiry import end_due_holds
 from custos.service.notices import dispatch as notices
 from custos.service.notices.outbox_sweep import deliver_due
@@ -232,6 +233,7 @@ class Worker:
             + self._service_accounts()
             + run_campaigns(self.svc)
             + self._anomalies.run_if_due(self.svc)
+            + expire_due_exceptions(self.svc)
         )
 
     def _service_accounts(self) -> int:

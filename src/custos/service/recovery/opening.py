@@ -27,6 +27,7 @@ from custos.policy.engine import (
     tier_refusal,
 )
 from custos.risk.engine import collect, score
+from custos.service.exceptions.usage import apply_exceptions
 from custos.service.holds.case_effects import block_reason
 from custos.service.holds.standing import active_holds
 from custos.service.ports import Services
@@ -148,6 +149,7 @@ def open_case(
         )
     else:
         case.move(CaseState.PROOFING, at=now, actor=SYSTEM_ACTOR)
+        apply_exceptions(uow, case, subject, now)
     remember_policy(uow.conn, policy_hash=svc.policy.hash, text=svc.policy.text, now=now)
     uow.cases.add(case, source_address=source_address)
     return case
