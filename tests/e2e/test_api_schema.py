@@ -98,6 +98,7 @@ class Api:
                 "/api/v1/ssf/",
                 "/api/v1/holds",
                 "/api/v1/campaigns",
+                "/api/v1/exceptions",
             )
         ):
             return {"Authorization": f"Bearer {self.operator}"}

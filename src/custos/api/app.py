@@ -15,6 +15,7 @@ from custos.api import (
     contract,
     docs_pages,
     errors,
+    exception_routes,
     fraud_routes,
     hold_routes,
     ledger_routes,
@@ -69,6 +70,7 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(signal_routes.self_service_router)
     app.include_router(ssf_routes.well_known_router)
     app.include_router(ssf_routes.router)
+    app.include_router(exception_routes.router)
     # every unauthenticated self-service answer, and the password step of a
     # subject's sign-in, takes at least the floor.
     app.add_middleware(

@@ -45,11 +45,12 @@ MEANING: dict[int, str] = {
     400: "Evidence or link refused (`proofing_failed`, `token_invalid`, `token_expired`).",
     401: "No valid credentials (`unauthenticated`; `signature_invalid` for signed requests).",
     403: "Not allowed (`not_authorized`, `reauthentication_required`, `out_of_scope`, "
-    "`sod_violation`, `hold_lift_by_setter`, `channel_not_allowed`).",
+    "`sod_violation`, `hold_lift_by_setter`, `channel_not_allowed`, "
+    "`exception_approval_refused`, `break_glass_refused`).",
     404: "Not found (`not_found`, `no_signed_head`, `stream_not_found`).",
     409: "Conflicts with the current state (`already_decided`, `case_illegal_transition`, "
     "`recovery_blocked`, `sms_blocked`, `proofing_incomplete`, `concurrent_update`, "
-    "`code_voided`, `stream_disabled`, `hold_not_standing`).",
+    "`code_voided`, `stream_disabled`, `hold_not_standing`, `exception_not_active`).",
     410: "The case expired (`case_expired`).",
     422: "Invalid request (`invalid_input` with `details.problems`, `password_rejected`, "
     "`entry_not_covered`); also a body sent to an operation that takes none.",
@@ -87,7 +88,13 @@ KINDS: tuple[Kind, ...] = (
     Kind("subject", _prefix("/api/v1/me/"), (401, 403), SUBJECT_SCHEME),
     Kind(
         "operator",
-        _prefix("/api/v1/cases", "/api/v1/ledger/", "/api/v1/holds", "/api/v1/campaigns"),
+        _prefix(
+            "/api/v1/cases",
+            "/api/v1/ledger/",
+            "/api/v1/holds",
+            "/api/v1/campaigns",
+            "/api/v1/exceptions",
+        ),
         (401,),
         OPERATOR_SCHEME,
     ),
@@ -142,6 +149,10 @@ EXTRAS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/api/v1/campaigns/{campaign_id}/cancel"): (403, 404, 409),
     ("GET", "/api/v1/campaigns/{campaign_id}/report"): (403, 404),
     ("GET", "/api/v1/campaigns/{campaign_id}/report.html"): (403, 404),
+    ("POST", "/api/v1/exceptions"): (403, 404),
+    ("GET", "/api/v1/exceptions/{exception_id}"): (404,),
+    ("POST", "/api/v1/exceptions/{exception_id}/approve"): (403, 404, 409),
+    ("POST", "/api/v1/exceptions/{exception_id}/revoke"): (403, 404, 409),
     ("GET", "/api/v1/ledger/heads/latest"): (403, 404),
     ("GET", "/api/v1/ledger/entries/{seq}"): (403, 404),
     ("GET", "/api/v1/ledger/consistency"): (403, 404),

@@ -35,6 +35,8 @@ STATUS: dict[type[e.DomainError], int] = {
     e.PasswordRejected: 422,
     e.CaseExpired: 410,
     e.SignatureInvalid: 401,
+    e.ExceptionNotActive: 409,
+    e.BreakGlassRefused: 403,
 }
 
 
