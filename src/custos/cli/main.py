@@ -13,6 +13,7 @@ from custos.cli import backup as backup_cli
 from custos.cli import demo as demo_cli
 from custos.cli import directories, policy_simulate
 from custos.cli import doctor as doctor_cli
+from custos.cli import exceptions as exceptions_cli
 from custos.cli import export as export_cli
 from custos.cli import holds as holds_cli
 from custos.cli import incident as incident_cli
@@ -68,6 +69,7 @@ app.command(name="doctor")(doctor_cli.doctor)
 app.add_typer(owners_cli.owners_app, name="owners")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(oversight_cli.app, name="oversight")
+app.add_typer(exceptions_cli.exception_app, name="exception")
 
 ConfigOpt = Annotated[
     Path | None,
