@@ -14,10 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from conftest import World
+from conftest import START, World
 from custos.api.app import create_app
 from custos.domain.model import Role
 from custos.propagation.worker import Worker
+from custos.reports.compliance import build_report, day_period, render_html
+from custos.reports.ledger_status import LedgerStatus
 from custos.store.tables import ledger
 
 EXCEPTIONS = "/api/v1/exceptions"
@@ -203,3 +205,36 @@ def test_requesting_needs_the_requester_role(world: World, api: TestClient) -> N
     world.subject("sam")
     refused = request(api, world, by="ada")
     assert refused.status_code == 403 and refused.json()["error"]["id"] == "not_authorized"
+
+
+def test_the_compliance_report_lists_active_expired_and_used_exceptions(
+    world: World, api: TestClient
+) -> None:
+    """R-35: the report names each exception by its status at the end of the
+    period, with the cases that used it, instead of a count of 0 by
+    construction; the HTML shows them and /metrics counts the uses."""
+    world.subject("sam")
+    world.subject("tom")
+    short = active_exception(api, world, subjects=["tom"], ends_at=at(world, 1))
+    world.clock.advance(timedelta(minutes=30))
+    lasting = active_exception(api, world, ends_at=at(world, 70))
+    open_case(api, world, "sam")
+    world.clock.advance(timedelta(hours=1))
+    Worker(world.svc, owner="exceptions-test").run_once()
+    report = build_report(
+        world.svc,
+        day_period(START.date(), (START + timedelta(days=1)).date()),
+        verifier=lambda svc: LedgerStatus("verified", entries=1, heads_checked=1),
+    )
+    figures = report.to_json()["figures"]["exceptions"]
+    assert figures["used"] == 1
+    assert [(e["id"], e["cases_used"]) for e in figures["active"]] == [(lasting["id"], 1)]
+    assert [(e["id"], e["cases_used"]) for e in figures["expired"]] == [(short["id"], 0)]
+    assert figures["active"][0]["approvers"] == ["ada", "grace"]
+    assert "by construction" not in figures["note"]
+    html = render_html(report)
+    assert lasting["id"] in html and short["id"] in html
+    world.svc.settings = world.svc.settings.model_copy(update={"metrics_enabled": True})
+    with TestClient(create_app(world.svc)) as metrics_api:
+        metrics = metrics_api.get("/metrics")
+    assert "custos_exceptions_used_total 1.0" in metrics.text

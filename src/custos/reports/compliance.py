@@ -69,7 +69,11 @@ def summary_rows(report: Report) -> list[tuple[str, str]]:
             "Propagation failures per system",
             counts(f.propagation["failed_attempts_by_target"]),
         ),
-        ("Policy exceptions used", f"{f.exceptions['used']} ({f.exceptions['note']})"),
+        (
+            "Policy exceptions used",
+            f"{f.exceptions['used']} ({len(f.exceptions['active'])} active, "
+            f"{len(f.exceptions['expired'])} expired at the end of the period)",
+        ),
         ("Ledger verification", str(f.ledger["state"])),
     ]
 

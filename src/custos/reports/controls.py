@@ -248,7 +248,10 @@ def _govern(f: Figures) -> Control:
             f"Actions by actor kind: {counts(g['actions_by_actor_kind'])}; "
             f"{g['self_service_executed_by_system']} self-service case(s) "
             "executed by Custos itself.",
-            f"Exceptions used: {f.exceptions['used']}. {f.exceptions['note']}",
+            f"Exceptions used: {f.exceptions['used']}; active: "
+            f"{', '.join(e['id'] for e in f.exceptions['active']) or 'none'}; expired: "
+            f"{', '.join(e['id'] for e in f.exceptions['expired']) or 'none'}. "
+            f"{f.exceptions['note']}",
         ),
     )
 

@@ -19,14 +19,10 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, select, true
 
 from custos.domain.states import CaseState
+from custos.reports.exception_figures import exception_figures
 from custos.reports.ledger_status import LedgerStatus
 from custos.store.mapping import aware
 from custos.store.tables import approvals, cases, ledger, proofs, receipts, sealed_secrets
-
-NO_EXCEPTIONS_NOTE = (
-    "Custos has no policy-exception mechanism yet (governance is not implemented): "
-    "no recovery can bypass its tier, so the count is 0 by construction."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +99,7 @@ def collect(conn: Connection, period: Period, ledger_status: LedgerStatus) -> Fi
         dual_control=_dual_control(completed, approvers),
         time_to_restore=_time_to_restore(completed),
         proofing=_proofing(conn, period),
-        exceptions={"used": 0, "note": NO_EXCEPTIONS_NOTE},
+        exceptions=exception_figures(conn, period, entries),
         propagation=_propagation(conn, period, entries),
         credentials={
             "tokens_issued": types["credential:token:issued"],

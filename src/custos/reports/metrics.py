@@ -152,7 +152,9 @@ def _figures(f: Figures) -> Iterator[Metric]:
             restore.add_metric([quantile], float(f.time_to_restore[key]))
     yield restore
     yield CounterMetricFamily(
-        "custos_exceptions_used", "Policy exceptions used (none exist yet).", value=0.0
+        "custos_exceptions_used",
+        "Policy exceptions used by cases.",
+        value=float(f.exceptions["used"]),
     )
     yield CounterMetricFamily(
         "custos_ledger_entries", "Entries in the ledger.", value=float(f.ledger["entries_total"])
