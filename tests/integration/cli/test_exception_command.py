@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 
+from test_hold_command import run
 from typer.testing import Result
 
 from conftest import World
 from custos.domain.model import Role
-from test_hold_command import run
 
 
 def _request(world: World, by: str, *extra: str) -> Result:
