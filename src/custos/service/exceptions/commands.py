@@ -65,6 +65,33 @@ def _require(operator: Operator, role: Role, act: str) -> None:
         raise NotAuthorized(f"{act} an exception needs the '{role}' role", role=str(role))
 
 
+def _locked(uow: UnitOfWork, operator: Operator, exception_id: str) -> ExceptionRecord:
+    """The exception's row locked; NotFound also for one outside the scope."""
+    record = uow.exceptions.get(exception_id, for_update=True)
+    if not visible(uow, operator, record):
+        raise NotFound(f"no exception '{exception_id[:80]}'", exception=exception_id[:80])
+    return record
+
+
+def _record(
+    uow: UnitOfWork,
+    type_: EventType,
+    record: ExceptionRecord,
+    operator: Operator,
+    *,
+    now: datetime,
+    reason: str,
+    outcome: Outcome = Outcome.SUCCESS,
+    **extra: object,
+) -> None:
+    """Append the exception's event and commit ``uow``."""
+    event = exception_event(
+        type_, record, at=now, actor=operator.actor, reason=reason, outcome=outcome, **extra
+    )
+    uow.ledger.append([event])
+    uow.commit()
+
+
 def request_exception(
     svc: Services,
     operator: Operator,
@@ -128,18 +155,7 @@ def request_exception(
         if not visible(uow, operator, record):
             raise NotFound("the exception's target lies outside the operator's scope")
         uow.exceptions.add(record)
-        uow.ledger.append(
-            [
-                exception_event(
-                    EventType.EXCEPTION_REQUESTED,
-                    record,
-                    at=now,
-                    actor=operator.actor,
-                    reason=reason,
-                )
-            ]
-        )
-        uow.commit()
+        _record(uow, EventType.EXCEPTION_REQUESTED, record, operator, now=now, reason=reason)
     return record
 
 
@@ -151,42 +167,32 @@ def approve_exception(svc: Services, operator: Operator, exception_id: str) -> E
     _require(operator, Role.APPROVER, "approving")
     now = svc.clock.now()
     with svc.uow() as uow:
-        record = uow.exceptions.get(exception_id, for_update=True)
-        if not visible(uow, operator, record):
-            raise NotFound(f"no exception '{exception_id[:80]}'", exception=exception_id[:80])
+        record = _locked(uow, operator, exception_id)
         try:
             approved = approve(record, actor=operator.actor, person=operator.person, now=now)
         except DomainError as exc:
-            uow.ledger.append(
-                [
-                    exception_event(
-                        EventType.EXCEPTION_APPROVED,
-                        record,
-                        at=now,
-                        actor=operator.actor,
-                        reason=exc.message,
-                        outcome=Outcome.DENIED,
-                        error=exc.error_id,
-                    )
-                ]
+            _record(
+                uow,
+                EventType.EXCEPTION_APPROVED,
+                record,
+                operator,
+                now=now,
+                reason=exc.message,
+                outcome=Outcome.DENIED,
+                error=exc.error_id,
             )
-            uow.commit()
             raise
         uow.exceptions.set_approvals(approved)
-        uow.ledger.append(
-            [
-                exception_event(
-                    EventType.EXCEPTION_APPROVED,
-                    approved,
-                    at=now,
-                    actor=operator.actor,
-                    reason="approved",
-                    status=str(approved.status(now)),
-                    approvals=len(approved.approvers()),
-                )
-            ]
+        _record(
+            uow,
+            EventType.EXCEPTION_APPROVED,
+            approved,
+            operator,
+            now=now,
+            reason="approved",
+            status=str(approved.status(now)),
+            approvals=len(approved.approvers()),
         )
-        uow.commit()
     return approved
 
 
@@ -201,9 +207,7 @@ def revoke_exception(
         raise InvalidInput("revoking an exception needs a reason")
     now = svc.clock.now()
     with svc.uow() as uow:
-        record = uow.exceptions.get(exception_id, for_update=True)
-        if not visible(uow, operator, record):
-            raise NotFound(f"no exception '{exception_id[:80]}'", exception=exception_id[:80])
+        record = _locked(uow, operator, exception_id)
         if operator.person != record.requester_person:
             _require(operator, Role.APPROVER, "revoking")
         status = record.status(now)
@@ -214,16 +218,5 @@ def revoke_exception(
                 f"exception {record.id} is {status}, nothing to revoke", exception=record.id
             )
         revoked = replace(record, revoked_by=operator.actor, revoked_at=now)
-        uow.ledger.append(
-            [
-                exception_event(
-                    EventType.EXCEPTION_REVOKED,
-                    revoked,
-                    at=now,
-                    actor=operator.actor,
-                    reason=reason,
-                )
-            ]
-        )
-        uow.commit()
+        _record(uow, EventType.EXCEPTION_REVOKED, revoked, operator, now=now, reason=reason)
     return revoked
