@@ -15,8 +15,6 @@ from custos.store.exception_repository import ExceptionRepository
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from custos.reports.figures import Period
-
 EXCEPTIONS_NOTE = (
     "Exceptions are registry records, never policy edits: each has an end time and "
     "was approved by two people other than its requester (docs/exceptions.md). "
@@ -44,20 +42,24 @@ def _row(record: ExceptionRecord, status: ExceptionStatus, uses: int) -> dict[st
 
 
 def exception_figures(
-    conn: Connection, period: Period, entries: list[dict[str, Any]]
+    conn: Connection,
+    start: datetime | None,
+    end: datetime | None,
+    entries: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """``used``: uses in the period; ``active``, ``expired``, ``revoked``,
-    ``pending``: the exceptions that overlapped the period, by status at its
-    end, each with how many cases used it in the period."""
+    """``used``: uses in the period ``[start, end)`` (``entries``: its ledger
+    entries); ``active``, ``expired``, ``revoked``, ``pending``: the exceptions
+    that overlapped the period, by status at its end, each with how many cases
+    used it in the period."""
     uses = Counter(
         str(e["data"]["exception"])
         for e in entries
         if e["type"] == "governance:exception:used" and isinstance(e.get("data"), dict)
     )
-    at = period.end or datetime.now(UTC)
+    at = end or datetime.now(UTC)
     found: dict[str, list[dict[str, Any]]] = {str(s): [] for s in ExceptionStatus}
     for record in ExceptionRepository(conn).started_before(at):
-        if period.start is not None and record.ends_at <= period.start:
+        if start is not None and record.ends_at <= start:
             continue
         status = record.status(at)
         found[str(status)].append(_row(record, status, uses[record.id]))

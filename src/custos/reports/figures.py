@@ -99,7 +99,7 @@ def collect(conn: Connection, period: Period, ledger_status: LedgerStatus) -> Fi
         dual_control=_dual_control(completed, approvers),
         time_to_restore=_time_to_restore(completed),
         proofing=_proofing(conn, period),
-        exceptions=exception_figures(conn, period, entries),
+        exceptions=exception_figures(conn, period.start, period.end, entries),
         propagation=_propagation(conn, period, entries),
         credentials={
             "tokens_issued": types["credential:token:issued"],
