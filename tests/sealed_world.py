@@ -74,6 +74,17 @@ def populate(world: World, *, subjects: int = 3, notices_per_subject: int = 2) -
         uow.owner_links.put_sealed(
             link_id, world.svc.sealer.seal(PASSWORD, aad=seal_contexts.owner_link(link_id))
         )
+        # A service account's new secret awaiting its owner (docs/service-accounts.md).
+        uow.rotations.add(
+            case_id=case_id,
+            service_id="olivia",
+            owner_id=names[0],
+            digest=secrets.token_hex(32),
+            sealed=world.svc.sealer.seal(PASSWORD, aad=seal_contexts.service_secret(case_id)),
+            grace_s=0,
+            now=now,
+            expires_at=now + timedelta(minutes=10),
+        )
         uow.commit()
     totp = local_operator(world, "opal", Role.ADMIN)
     operator = world.operators["opal"]

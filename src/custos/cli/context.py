@@ -7,6 +7,7 @@ matplotlib). Commands import what they use inside their own body."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,18 +28,23 @@ if TYPE_CHECKING:
 class LazyConsole:
     """A rich Console made at its first use: importing rich.console took a
     fifth of ``custos --help``, which prints through typer alone. Give rich's
-    own APIs (progress bars, renderers) :attr:`real`."""
+    own APIs (progress bars, renderers) :attr:`real`. rich reads ``COLUMNS``
+    only when a Console is made, so a changed ``COLUMNS`` makes a new one (one
+    process running several commands, as the tests do, gets each one's width)."""
 
     def __init__(self, *, stderr: bool = False) -> None:
         self._stderr = stderr
         self._made: Console | None = None
+        self._columns: str | None = None
 
     @property
     def real(self) -> Console:
-        if self._made is None:
+        columns = os.environ.get("COLUMNS")
+        if self._made is None or columns != self._columns:
             from rich.console import Console
 
             self._made = Console(stderr=self._stderr, highlight=False)
+            self._columns = columns
         return self._made
 
     def print(self, *objects: Any, **options: Any) -> None:
