@@ -8,78 +8,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from accessibility import assert_accessible
 from approval_world import awaiting_case
-from browser_harness import chromium
-from console_helpers import browser_cookie
-from live_server import free_port, serve
-from playwright.sync_api import Browser, Dialog, Page, expect
+from browser_site import Site, served_site, shot
+from playwright.sync_api import Dialog, expect
 from recoveries import helpdesk_recovery
 from sqlalchemy import select
 
-from conftest import World, make_world
 from custos.domain.model import Role
 from custos.ledger.heads import key_ring
 from custos.ledger.pack_check import verify_pack
 from custos.service.recovery.queries import case_detail
 from custos.store.tables import ledger
 
-#: Set to a directory to keep screenshots of the pages (development, docs).
-SHOTS = os.environ.get("CUSTOS_BROWSER_SHOTS")
-
-
-@dataclass
-class Site:
-    world: World
-    origin: str
-    browser: Browser
-    #: What went wrong in any page: console errors (a CSP refusal shows there)
-    #: and answers of 400 or more, checked after each test.
-    errors: list[str] = field(default_factory=list)
-
-    def signed_in(self, name: str) -> Page:
-        """A new page of a new browser context (the pages' CSP in force) holding
-        ``name``'s console session."""
-        context = self.browser.new_context(accept_downloads=True)
-        context.add_cookies([browser_cookie(self.world, name, self.origin)])  # type: ignore[list-item]
-        page = context.new_page()
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        page.on(
-            "response",
-            lambda r: self.errors.append(f"{r.status} {r.url}") if r.status >= 400 else None,
-        )
-        return page
-
-
-def shot(page: Page, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
-
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
-    port = free_port()
-    origin = f"http://127.0.0.1:{port}"
-    world = make_world(f"sqlite:///{tmp_path / 'custos.db'}", tmp_path, public_origin=origin)
-    try:
-        with serve(world, port), chromium() as browser:
-            site = Site(world=world, origin=origin, browser=browser)
-            yield site
-            # The browser's own favicon request is the one 404 the console answers
-            # (its console line, "Failed to load resource", is the answer seen above).
-            assert [
-                e
-                for e in site.errors
-                if "favicon.ico" not in e and not e.startswith("Failed to load resource")
-            ] == []
-    finally:
-        world.svc.engine.dispose()
+    with served_site(tmp_path) as site:
+        yield site
 
 
 def test_an_approver_denies_a_case_from_the_inbox(site: Site) -> None:

@@ -6,79 +6,23 @@ page passes axe-core (no serious or critical violation)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from accessibility import assert_accessible
-from browser_harness import chromium
-from console_helpers import browser_cookie
-from live_server import free_port, serve
-from playwright.sync_api import Browser, Dialog, Page, expect
+from browser_site import Site, served_site, shot
+from playwright.sync_api import expect
 
-from conftest import World, make_world
 from custos.domain.model import Employment, Role
 from custos.service.holds.queries import list_holds
 from custos.service.recovery import cases
 
-#: Set to a directory to keep screenshots of the pages (development, docs).
-SHOTS = os.environ.get("CUSTOS_BROWSER_SHOTS")
-
-
-@dataclass
-class Site:
-    world: World
-    origin: str
-    browser: Browser
-    #: Console errors (a CSP refusal shows there) and answers of 400 or more
-    #: the test did not expect, checked after each test.
-    errors: list[str] = field(default_factory=list)
-    expected: set[int] = field(default_factory=set)
-
-    def signed_in(self, name: str) -> Page:
-        context = self.browser.new_context()
-        context.add_cookies([browser_cookie(self.world, name, self.origin)])  # type: ignore[list-item]
-        page = context.new_page()
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        page.on(
-            "response",
-            lambda r: (
-                self.errors.append(f"{r.status} {r.url}")
-                if r.status >= 400 and r.status not in self.expected
-                else None
-            ),
-        )
-        page.on("dialog", lambda d: _accept(d))
-        return page
-
-
-def _accept(dialog: Dialog) -> None:
-    dialog.accept()
-
-
-def shot(page: Page, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
-
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
-    port = free_port()
-    origin = f"http://127.0.0.1:{port}"
-    world = make_world(f"sqlite:///{tmp_path / 'custos.db'}", tmp_path, public_origin=origin)
-    try:
-        with serve(world, port), chromium() as browser:
-            site = Site(world=world, origin=origin, browser=browser)
-            yield site
-            assert [
-                e
-                for e in site.errors
-                if "favicon.ico" not in e and not e.startswith("Failed to load resource")
-            ] == []
-    finally:
-        world.svc.engine.dispose()
+    with served_site(tmp_path, accept_dialogs=True) as site:
+        yield site
 
 
 def test_a_hold_is_set_on_a_subject_and_lifted_by_another_security_approver(site: Site) -> None:
