@@ -145,7 +145,9 @@ def soak(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 locust_wait(locust, args.duration / 2)
                 if locust.poll() is None:
                     report["killed_at_s"] = round(time.monotonic() - started, 1)
-                    report["killed"] = cluster.kill_and_restart()
+                    report["killed"] = cluster.kill_and_restart(
+                        lambda pid: invariants.held_by(url, pid)
+                    )
             locust_wait(locust, args.duration + 120)
             if locust.poll() is None:
                 locust.kill()
@@ -158,7 +160,11 @@ def soak(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         report["operations"] = latency(folder)
         errors_path = folder / "errors.json"
         report["errors"] = json.loads(errors_path.read_text()) if errors_path.exists() else []
-        report["invariants"] = invariants.check(engine, invariants.Journal.read(journal))
+        report["invariants"] = invariants.check(
+            engine,
+            invariants.Journal.read(journal),
+            in_flight=report.get("killed", {}).get("in_flight", []),
+        )
         engine.dispose()
         ok, line = audit_verify(cluster)
         report["audit_verify"] = {"ok": ok, "output": line}
@@ -224,6 +230,12 @@ def print_report(report: dict[str, Any]) -> None:
         f"on {inv['accounts_written']} accounts; "
         f"succeeded receipts: {inv['succeeded_receipts']}; redeemed flows: {inv['redeemed_flows']}"
     )
+    if "killed" in report:
+        print(
+            f"receipts the killed worker held: {len(report['killed'].get('in_flight', []))}; "
+            f"accounts written again after the kill (the same secret, by the worker that "
+            f"took the receipt over): {inv['rewritten_after_kill']}"
+        )
     verdict = "passed" if report["audit_verify"]["ok"] else "FAILED"
     print(f"audit verify: {verdict}: {report['audit_verify']['output']}")
     if inv["violations"]:

@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -233,13 +234,21 @@ class Cluster:
         for base in self.bases:
             wait_ready(base)
 
-    def kill_and_restart(self) -> dict[str, Any]:
+    def kill_and_restart(
+        self, after_kill: Callable[[int], list[str]] | None = None
+    ) -> dict[str, Any]:
         """SIGKILL API 0 and worker 0, then start them again; returns the pids
-        killed and how long the API took to answer again."""
+        killed and how long the API took to answer again. ``after_kill`` is
+        given the dead worker's pid before anything restarts (the soak lists
+        the receipts it held then: their writes may have reached the directory
+        without being recorded, so the worker that takes them over writes the
+        same secret again, at least once by design)."""
         killed: dict[str, Any] = {"api0": self.apis[0].pid, "worker0": self.workers[0].pid}
         for process in (self.apis[0], self.workers[0]):
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)
+        if after_kill is not None:
+            killed["in_flight"] = after_kill(killed["worker0"])
         self.apis[0] = self._spawn("api0", "serve", port=self.ports[0])
         self.workers[0] = self._spawn("worker0", "worker")
         start = time.monotonic()

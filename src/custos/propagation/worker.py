@@ -39,6 +39,7 @@ from custos.domain.states import OPEN_FOR_DECISION, CaseState
 from custos.export.delivery import export_due
 from custos.ledger.heads import sign_tree_head_if_due
 from custos.propagation import graces, verification
+from custos.propagation.leases import LeaseKeeper
 from custos.service.campaigns.execution import run_campaigns
 from custos.service.directories.sync import SYNC_ACTOR, sync_subjects
 from custos.service.enrolment import subject_sessions
@@ -80,6 +81,10 @@ class Outcome_:
     #: A rotate case's receipt (``propagation/graces.py`` records what became of
     #: the old credential).
     rotation: bool = False
+
+
+class LeaseLost(ConnectorError):
+    """The receipt's lease passed to another worker before this one wrote it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +158,7 @@ class Worker:
         self.cfg = svc.settings.worker
         self._passes = 0
         self._anomalies = AnomalyPass()
+        self._leases = LeaseKeeper(svc, self.owner, timedelta(seconds=self.cfg.lease_s))
         # Threads for connector calls, kept for the worker's life: writes on one
         # pool (at most ``parallelism`` at a time), checks on another, so the
         # checks of one batch never queue behind the writes of the next.
@@ -173,6 +179,13 @@ class Worker:
         directories never wait for the database (or the other way round). On
         ``stop`` the batch in flight is still recorded before returning."""
         ahead = ThreadPoolExecutor(1, "custos-batch")
+        # Leases renewed while their receipts are in this worker's hands, so a
+        # slow pass never lets another worker write the same secret again.
+        keeper_stop = threading.Event()
+        keeper = threading.Thread(
+            target=self._leases.run, args=(keeper_stop,), name="custos-leases", daemon=True
+        )
+        keeper.start()
         # Batches written or being written, oldest first; a batch leaves only once
         # its recording was tried, so a pass that fails early loses none.
         pending: deque[Future[Batch]] = deque()
@@ -201,6 +214,7 @@ class Worker:
                 except Exception:
                     log.exception("worker_pass_failed")
         finally:
+            keeper_stop.set()
             ahead.shutdown()
 
     def _finish_next(self, pending: deque[Future[Batch]]) -> int:
@@ -310,6 +324,7 @@ class Worker:
                 skip_locked=not uow.sqlite,
             )
             uow.commit()
+        self._leases.hold((r.id for r in claimed), now)
         return claimed
 
     def _attempt_all(self, receipts: list[Receipt]) -> Batch:
@@ -322,6 +337,9 @@ class Worker:
             actions = uow.cases.actions_of(r.case_id for r in receipts)
 
         def one(receipt: Receipt) -> Outcome_:
+            if not self._leases.still_held(receipt.id):
+                # Another worker took it over: its write is the one that counts.
+                return Outcome_(receipt, LeaseLost("lease lost; not written"), "")
             action = actions.get(receipt.case_id)
             if action == CredentialAction.ROTATE and graces.keeps_previous(
                 self.svc, receipt.target
@@ -485,6 +503,7 @@ class Worker:
                 verifying = [c for c in verifying if c not in settled]
             uow.cases.save_many(list(locked.values()))
             uow.commit()
+        self._leases.release(o.receipt.id for o in outcomes)
         for case_id, recorded in by_case.items():
             for outcome, state, _ in recorded:
                 log.info(

@@ -157,6 +157,33 @@ class ReceiptRepository:
             )
         return [_receipt(r) for r in rows]
 
+    def renew_leases(
+        self, *, owner: str, ids: Iterable[int], now: datetime, lease: timedelta
+    ) -> set[int]:
+        """Extend the lease of each of ``ids`` that ``owner`` still holds (nobody
+        took it over, even if it ran out) and whose receipt is not final.
+        Returns the ids renewed."""
+        held: set[int] = set()
+        for chunk in chunks(ids):
+            query = select(receipts.c.id).where(
+                receipts.c.id.in_(chunk),
+                receipts.c.lease_owner == owner,
+                receipts.c.state.in_(
+                    [str(ReceiptState.PENDING), str(ReceiptState.RETRYABLE_FAILURE)]
+                ),
+            )
+            if self._conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            found = set(self._conn.execute(query).scalars())
+            if found:
+                self._conn.execute(
+                    receipts.update()
+                    .where(receipts.c.id.in_(found), receipts.c.lease_owner == owner)
+                    .values(lease_until=now + lease)
+                )
+            held |= found
+        return held
+
     def get(self, receipt_id: int) -> Receipt:
         row = self._conn.execute(select(receipts).where(receipts.c.id == receipt_id)).one()
         return _receipt(row)
