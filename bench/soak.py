@@ -170,6 +170,10 @@ def soak(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         report["audit_verify"] = {"ok": ok, "output": line}
         if not ok:
             report["invariants"]["violations"].append(f"custos audit verify failed: {line}")
+        if report.get("killed", {}).get("api_back_after_s", 0) is None:
+            report["invariants"]["violations"].append(
+                f"api0 did not answer again within {cluster_mod.RESTART_TIMEOUT_S} s of its restart"
+            )
         if report["crashed"]:
             report["invariants"]["violations"].append(
                 f"processes died by themselves: {report['crashed']}"
@@ -194,7 +198,7 @@ def print_report(report: dict[str, Any]) -> None:
         print(
             f"SIGKILLed at {report['killed_at_s']} s: api0 (pid {killed['api0']}), worker0 "
             f"(pid {killed['worker0']}); both restarted, the API answered again after "
-            f"{killed['api_back_after_s']} s"
+            f"{killed['api_back_after_s']} s (None: not within the wait)"
         )
     total = [o for o in report["operations"] if o["operation"] == "Aggregated"]
     if total:

@@ -252,8 +252,12 @@ class Cluster:
         self.apis[0] = self._spawn("api0", "serve", port=self.ports[0])
         self.workers[0] = self._spawn("worker0", "worker")
         start = time.monotonic()
-        wait_ready(self.bases[0])
-        killed["api_back_after_s"] = round(time.monotonic() - start, 1)
+        try:
+            wait_ready(self.bases[0], timeout_s=RESTART_TIMEOUT_S)
+            killed["api_back_after_s"] = round(time.monotonic() - start, 1)
+        except RuntimeError:
+            # Reported as a violation by the soak; the load goes on against api1.
+            killed["api_back_after_s"] = None
         return killed
 
     def stop(self) -> None:
@@ -272,6 +276,11 @@ class Cluster:
         named = [(f"api{i}", p) for i, p in enumerate(self.apis)]
         named += [(f"worker{i}", p) for i, p in enumerate(self.workers)]
         return [name for name, p in named if p.poll() is not None]
+
+
+#: How long a restarted API process may take to answer (a loaded 2-core
+#: machine has taken over 100 s).
+RESTART_TIMEOUT_S = 600
 
 
 def wait_ready(base: str, timeout_s: float = 120) -> None:
