@@ -10,6 +10,7 @@ import hmac
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -18,6 +19,18 @@ import structlog
 log = structlog.get_logger("custos.webhook")
 
 SIGNATURE_HEADER = "X-Custos-Signature"
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityWebhook:
+    """One signed POST to the configured security webhook, as the notice outbox
+    holds it: ``kind`` names the alert (``operator_anomaly``, ``fraud_flagged``);
+    the payload is the body sent. Neither the URL nor the secret is kept: they
+    are read from the settings when it is sent."""
+
+    kind: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    case_id: str | None = None
 
 
 def signature(secret: bytes, body: bytes) -> str:

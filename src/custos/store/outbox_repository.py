@@ -1,6 +1,7 @@
 """The notice outbox: sealed messages written in the transaction of the change
 they report, due at once, leased to the sweep that delivers them, deleted once
-their delivery was tried (its outcome is in the ledger)."""
+their delivery was tried (its outcome is in the ledger), or, for a webhook
+whose post failed, put back for a later sweep."""
 
 from __future__ import annotations
 
@@ -77,6 +78,17 @@ class OutboxRepository:
                 for r in rows
             )
         return found
+
+    def put_back(self, rows: Sequence[tuple[str, datetime]], *, leased_until: datetime) -> None:
+        """Make each (id, due) row due again at ``due``, only while it is still
+        under the lease that ran until ``leased_until`` (the sweep's own: a row
+        another sweep took since is left to it)."""
+        for row_id, due in rows:
+            self._conn.execute(
+                update(notice_outbox)
+                .where(notice_outbox.c.id == row_id, notice_outbox.c.lease_until == leased_until)
+                .values(lease_until=due)
+            )
 
     def delete_many(self, ids: Iterable[str]) -> None:
         for chunk in chunks(ids):

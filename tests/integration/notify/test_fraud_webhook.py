@@ -1,5 +1,7 @@
 """The fraud flag's security alert also goes out as a signed webhook when the
-security webhook is configured (R-43, issue 4 "signed webhooks")."""
+security webhook is configured (R-43, issue 4 "signed webhooks"), through the
+notice outbox (R-22): the request sends nothing, the worker's sweep posts it
+once and records the delivery."""
 
 from __future__ import annotations
 
@@ -8,12 +10,15 @@ import hmac
 import json
 from pathlib import Path
 
+from sqlalchemy import select
+
 from webhook_receiver import Received, webhook_receiver  # noqa: F401 (``receiver``)
 
 from conftest import World, make_world
 from custos.domain.model import Role
 from custos.service.recovery import cases
 from custos.service.signals import fraud
+from custos.store.tables import ledger
 
 SECRET = "webhook-shared-secret-3b1e"
 
@@ -34,8 +39,19 @@ def test_fraud_flag_posts_a_signed_security_webhook(
         world.svc, world.operators["hana"], subject_id="kim", reason="caller"
     )
     fraud.flag_fraud(world.svc, world.operators["hana"], case.id, reason="voice did not match")
+    assert received == []  # the request only wrote the outbox
+    world.drain()
+    world.drain()
+    with world.svc.engine.connect() as conn:
+        sent = [
+            json.loads(c)["data"]
+            for (c,) in conn.execute(
+                select(ledger.c.canonical).where(ledger.c.type == "notify:subject:sent")
+            )
+        ]
     world.svc.engine.dispose()
 
+    assert {"kind": "fraud_flagged", "channel": "webhook", "recipients": 1, "delivered": 1} in sent
     [(headers, body)] = received
     expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(headers["X-Custos-Signature"], expected)

@@ -7,7 +7,9 @@ is (R-19). The sweep leases the rows it takes for ``LEASE`` before sending
 them; a sweep that dies after taking them loses none: once the lease ran out,
 the next sweep takes them again. Delivery is at least once: a crash after
 sending but before recording, or a delivery slower than its lease, sends that
-message again.
+message again. Mail and texts are tried once (their outcome is recorded either
+way); the signed security webhook (channel ``webhook``, ``webhooks``) is put
+back for a later sweep when its post failed, until it is given up.
 
 The rows are sealed with the sealing key (they may hold a one-time code or a
 repudiation link) and bound to their own id; nothing of them is logged. Row ids
@@ -23,7 +25,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 import structlog
@@ -33,13 +35,16 @@ from custos.domain.events import DomainEvent, EventType, Outcome
 from custos.domain.model import SYSTEM_ACTOR
 from custos.notify.base import Message
 from custos.notify.sms import SmsMessage
+from custos.notify.webhook import SecurityWebhook
 from custos.service.ports import Services
 from custos.store.outbox_repository import OutboxRow
 from custos.store.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("custos.notify")
 
-Channel = Literal["email", "sms"]
+Channel = Literal["email", "sms", "webhook"]
+#: What a row holds: a mail, a text or a security webhook.
+Held = Message | SmsMessage | SecurityWebhook
 
 #: How long a sweep holds the rows it took before another sweep may take them:
 #: also how late a notice is when the sweep that took it died.
@@ -64,7 +69,7 @@ def hold(
     svc: Services,
     uow: UnitOfWork,
     channel: Channel,
-    messages: Sequence[Message | SmsMessage],
+    messages: Sequence[Held],
     *,
     subject_id: str | None,
 ) -> list[str]:
@@ -89,11 +94,13 @@ def hold(
     return [r.id for r in rows]
 
 
-def opened(svc: Services, row: OutboxRow) -> Message | SmsMessage:
+def opened(svc: Services, row: OutboxRow) -> Held:
     """The message a row holds. Raises SealError when it does not unseal."""
     fields: dict[str, Any] = json.loads(
         svc.sealer.unseal(row.sealed, aad=seal_contexts.notice(row.id))
     )
+    if row.channel == "webhook":
+        return SecurityWebhook(**fields)
     return SmsMessage(**fields) if row.channel == "sms" else Message(**fields)
 
 
@@ -105,9 +112,18 @@ def delivery_event(
     subject_id: str | None,
     recipients: int,
     failures: list[str],
+    channel: Channel | None = None,
 ) -> DomainEvent:
     """The ledger event that says how one batch (one kind, one case) went:
-    ``notify:subject:sent`` or ``failed`` with the first failure as reason."""
+    ``notify:subject:sent`` or ``failed`` with the first failure as reason
+    (``channel`` in its data when given: the security webhook's)."""
+    data: dict[str, object] = {
+        "kind": kind,
+        "recipients": recipients,
+        "delivered": recipients - len(failures),
+    }
+    if channel is not None:
+        data["channel"] = channel
     return DomainEvent(
         type=EventType.NOTIFICATION_FAILED if failures else EventType.NOTIFICATION_SENT,
         occurred_at=svc.clock.now(),
@@ -116,18 +132,29 @@ def delivery_event(
         case_id=case_id,
         outcome=Outcome.FAILURE if failures else Outcome.SUCCESS,
         reason=failures[0] if failures else "",
-        data={"kind": kind, "recipients": recipients, "delivered": recipients - len(failures)},
+        data=data,
     )
 
 
-def settle(svc: Services, events: list[DomainEvent], done: Iterable[str]) -> None:
-    """Record how the deliveries went and drop their rows, in one transaction.
-    Never raises: should it fail, the rows come back to the sweep once their
-    lease ran out (and are sent again: at least once)."""
+def settle(
+    svc: Services,
+    events: list[DomainEvent],
+    done: Iterable[str],
+    *,
+    later: Sequence[tuple[str, datetime]] = (),
+    leased_until: datetime | None = None,
+) -> None:
+    """Record how the deliveries went and drop their rows, in one transaction;
+    the rows in ``later`` (id, when) are put back for a later sweep, if this
+    sweep still holds them (its lease ran until ``leased_until``). Never
+    raises: should it fail, the rows come back to the sweep once their lease
+    ran out (and are sent again: at least once)."""
     try:
         with svc.uow() as uow:
             uow.ledger.append(events)
             uow.outbox.delete_many(done)
+            if later and leased_until is not None:
+                uow.outbox.put_back(later, leased_until=leased_until)
             uow.commit()
     except Exception as exc:  # the messages went (or not) already
         log.error(

@@ -2,11 +2,13 @@
 from (R-19, R-22): every pass it takes the rows due (new ones, and ones whose
 earlier sweep died before recording them), sends them grouped per subject, kind
 and case, and records each group's outcome in the ledger as it drops the rows,
-in one transaction."""
+in one transaction. A security webhook is posted on its own; one whose post
+failed is put back for a later sweep (``webhooks.next_try``) until given up."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 
 import structlog
 
@@ -15,8 +17,9 @@ from custos.domain.events import DomainEvent, EventType, Outcome
 from custos.domain.model import SYSTEM_ACTOR
 from custos.notify.base import Message
 from custos.notify.sms import SmsMessage
+from custos.notify.webhook import SecurityWebhook
 from custos.service.notices import dispatch as notices
-from custos.service.notices import outbox, sms
+from custos.service.notices import outbox, sms, webhooks
 from custos.service.ports import Services
 from custos.store.outbox_repository import OutboxRow
 
@@ -34,19 +37,24 @@ def deliver_due(svc: Services, *, limit: int = LIMIT) -> int:
     with svc.uow(read_only=True) as uow:
         if not uow.outbox.any_due(now=now):
             return 0
+    until = now + outbox.LEASE
     with svc.uow() as uow:
-        rows = uow.outbox.claim_due(now=now, until=now + outbox.LEASE, limit=limit)
+        rows = uow.outbox.claim_due(now=now, until=until, limit=limit)
         uow.commit()
     if not rows:
         return 0
     emails: dict[tuple[str | None, str, str | None], list[Message]] = defaultdict(list)
     texts: dict[tuple[str | None, str, str | None], list[SmsMessage]] = defaultdict(list)
+    hooks: list[tuple[OutboxRow, SecurityWebhook]] = []
     events: list[DomainEvent] = []
     for row in rows:
         try:
             message = outbox.opened(svc, row)
         except (SealError, TypeError, ValueError) as exc:
             events.append(_unreadable(svc, row, exc))
+            continue
+        if isinstance(message, SecurityWebhook):
+            hooks.append((row, message))
             continue
         key = (row.subject_id, message.kind, message.case_id)
         if isinstance(message, SmsMessage):
@@ -57,9 +65,40 @@ def deliver_due(svc: Services, *, limit: int = LIMIT) -> int:
         events.append(notices.send(svc, batch, subject_id=subject_id))
     for (subject_id, _, _), text_batch in texts.items():
         events.append(sms.send_texts(svc, text_batch, subject_id=subject_id))
-    log.info("outbox_delivered", count=len(rows))
-    outbox.settle(svc, events, (row.id for row in rows))
+    later: list[tuple[str, datetime]] = []
+    for row, hook in hooks:
+        due = _post(svc, row, hook, events)
+        if due is not None:
+            later.append((row.id, due))
+    log.info("outbox_delivered", count=len(rows) - len(later), retry=len(later))
+    retried = {row_id for row_id, _ in later}
+    done = [row.id for row in rows if row.id not in retried]
+    outbox.settle(svc, events, done, later=later, leased_until=until)
     return len(rows)
+
+
+def _post(
+    svc: Services, row: OutboxRow, hook: SecurityWebhook, events: list[DomainEvent]
+) -> datetime | None:
+    """Post one security webhook; its outcome joins ``events`` unless it is to
+    be tried again, in which case returns when."""
+    failure = webhooks.post(svc, hook)
+    due = None if failure is None else webhooks.next_try(row, svc.clock.now())
+    if due is not None:
+        log.warning("security_webhook_retry", kind=hook.kind, due=due.isoformat())
+        return due
+    events.append(
+        outbox.delivery_event(
+            svc,
+            kind=hook.kind,
+            case_id=hook.case_id,
+            subject_id=row.subject_id,
+            recipients=1,
+            failures=[] if failure is None else [failure],
+            channel="webhook",
+        )
+    )
+    return None
 
 
 def _unreadable(svc: Services, row: OutboxRow, exc: Exception) -> DomainEvent:

@@ -5,9 +5,11 @@ denied, executed, proofs) into the pure detection's input
 (``custos.oversight.anomalies``). :func:`raise_alerts` stores every new alert
 (deduplicated by fingerprint, and skipped when every entry it cites is
 already cited by an alert of the same operator and signal), writes
-``oversight:anomaly:raised`` in the same transaction, queues the alert mail to
-the security address (the outbox) and posts the signed security webhook once
-committed. :class:`AnomalyPass` is the worker's cheap scheduled run.
+``oversight:anomaly:raised`` in the same transaction and, in it too, queues
+the alert mail to the security address and the signed security webhook in the
+notice outbox (R-22: the worker's sweep delivers both once committed, at least
+once, the webhook retried while its receiver is down). :class:`AnomalyPass`
+is the worker's cheap scheduled run.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 import structlog
@@ -27,8 +28,8 @@ from custos.domain.identities import Operator, Subject
 from custos.notify import messages
 from custos.oversight.anomalies import Action, ActionKind, Alert, Baseline, baselines, detect
 from custos.service.notices import dispatch as notices
+from custos.service.notices.webhooks import queue_security_webhook
 from custos.service.ports import Services
-from custos.service.signals.fraud import security_webhook_hook
 from custos.store.oversight_repository import StoredAlert
 from custos.store.unit_of_work import UnitOfWork
 
@@ -199,8 +200,8 @@ def _record(uow: UnitOfWork, alert: StoredAlert) -> None:
 
 
 def _send(svc: Services, uow: UnitOfWork, alert: StoredAlert) -> None:
-    """The mail through the outbox (same transaction) and the signed webhook
-    after the commit; neither carries anything but the alert's own fields."""
+    """The mail and the signed webhook, both through the outbox in the alert's
+    transaction; neither carries anything but the alert's own fields."""
     address = svc.settings.security_address
     if address is None:
         log.warning("security_address_unset", alert="operator_anomaly")
@@ -215,7 +216,7 @@ def _send(svc: Services, uow: UnitOfWork, alert: StoredAlert) -> None:
             evidence=_seqs(alert),
         )
         notices.queue(svc, uow, [mail], subject_id=None)
-    uow.after_commit(partial(security_webhook_hook, svc, webhook_payload(alert)))
+    queue_security_webhook(svc, uow, kind="operator_anomaly", payload=webhook_payload(alert))
 
 
 def webhook_payload(alert: StoredAlert) -> dict[str, Any]:

@@ -17,15 +17,16 @@ transaction:
    stays blocked when the hold is lifted;
 6. a ``case:fraud:flagged`` ledger event records who flagged, why, and what was done.
 
-After the commit, a security alert goes to ``security_address`` (kind
-``repudiated``) and, when configured, to the signed security webhook.
-See docs/notifications.md.
+In the same transaction, a security alert to ``security_address`` (kind
+``repudiated``) and, when configured, the signed security webhook (kind
+``fraud_flagged``) are written to the notice outbox; the worker's sweep sends
+them once committed, the webhook retried while its receiver is down
+(``service/notices/webhooks.py``). See docs/notifications.md.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from typing import Any, Final
 
 import structlog
@@ -40,6 +41,7 @@ from custos.notify import messages
 from custos.notify.webhook import post_signed
 from custos.service.holds.commands import place_hold
 from custos.service.notices import dispatch as notices
+from custos.service.notices.webhooks import queue_security_webhook
 from custos.service.oversight import refusals
 from custos.service.ports import Services
 from custos.service.recovery.case_transaction import hidden_case
@@ -246,8 +248,9 @@ def _alert_security(
     actions: list[str],
     now: datetime,
 ) -> None:
-    """Queue the alert mail (kind ``repudiated``) and the signed webhook; both
-    leave only after the commit."""
+    """Queue the alert mail (kind ``repudiated``) and the signed webhook in the
+    outbox, in the flag's transaction: both leave only after the commit, sent
+    by the worker's sweep (R-43, R-22)."""
     address = svc.settings.security_address
     if address is None:
         log.warning("security_address_unset", case=case.id, alert="fraud_flagged")
@@ -275,7 +278,9 @@ def _alert_security(
         "state_after": str(case.state),
         "actions": actions,
     }
-    uow.after_commit(partial(security_webhook_hook, svc, payload))
+    queue_security_webhook(
+        svc, uow, kind="fraud_flagged", payload=payload, subject_id=subject_id, case_id=case.id
+    )
 
 
 def security_webhook_hook(svc: Services, payload: dict[str, Any]) -> None:
