@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 from sqlalchemy import select
-
 from webhook_receiver import Received, webhook_receiver  # noqa: F401 (``receiver``)
 
 from conftest import World, make_world
