@@ -13,8 +13,10 @@ from custos.domain.errors import InvalidInput, NotAuthorized
 from custos.domain.events import EventType, Outcome
 from custos.domain.model import Operator
 from custos.domain.operator_accounts import FactorKind, SignInStage
+from custos.oversight.refusals import RefusalKind
 from custos.service.console import operator_factors, operator_passwords, operator_sign_in, sessions
 from custos.service.console.operator_ledger import record
+from custos.service.oversight import refusals
 from custos.service.ports import Services
 from custos.service.signals import throttles
 from custos.store.unit_of_work import UnitOfWork
@@ -66,7 +68,7 @@ def change_password(
         )
     kind = operator_sign_in.chosen_factor(factors, method or "") if factors else None
     operator_passwords.check_rules(operator, new)
-    with svc.uow() as uow:
+    with operator_sign_in.throttle_recorded(svc, operator.actor), svc.uow() as uow:
         operator_sign_in.reserve(uow, who, source, now, names_account=False)
         uow.commit()
     matches = operator_passwords.verify(stored.hash, current)
@@ -75,6 +77,9 @@ def change_password(
             kind is None or _second_factor(svc, uow, operator, kind, response, handle)
         )
         if not passed:
+            refusals.count_in_window(
+                svc, uow, actor=operator.actor, kind=RefusalKind.SIGN_IN, now=now
+            )
             record(
                 uow,
                 EventType.OPERATOR_SIGN_IN_FAILED,

@@ -12,11 +12,16 @@ with the subjects' sign-in throttles (``service/signals/throttles.py``): per
 names for the password step. A name that matches nobody is counted under a keyed
 stand-in and spends a dummy argon2 check, so it answers like a real account
 (R-19); the web face adds the equal-time floor. Each failure is a ledger event
-``auth:operator:sign_in_failed`` (never the password or code)."""
+``auth:operator:sign_in_failed`` (never the password or code), counted in the
+operator's (or, for an unknown name, ``anonymous``'s) ``sign_in`` refusal
+window in the same transaction; an attempt the throttle turns away is recorded
+as a ``sign_in`` refusal (R-36: a flood is one summary per window,
+docs/oversight.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn
@@ -34,9 +39,11 @@ from custos.domain.operator_accounts import (
     SignInStage,
     next_stage,
 )
+from custos.oversight.refusals import RefusalKind
 from custos.service.console import operator_factors, operator_passwords
 from custos.service.console.operator_factors import TotpEnrolment
 from custos.service.console.operator_ledger import record
+from custos.service.oversight import refusals
 from custos.service.ports import Services
 from custos.service.signals import throttles
 from custos.store.unit_of_work import UnitOfWork
@@ -69,13 +76,15 @@ def check_password(svc: Services, *, name: str, password: str, source: str | Non
     Throttled (alike for known and unknown names)."""
     name = name.strip()
     now = svc.clock.now()
-    with svc.uow() as uow:
+    with svc.uow(read_only=True) as uow:
         operator = uow.operators.by_name(name) if 0 < len(name) <= MAX_NAME else None
-        who = (
-            throttles.operator_who(operator.id)
-            if operator is not None
-            else throttles.anonymous_who(svc.mac_key, f"operator:{name}")
-        )
+    who = (
+        throttles.operator_who(operator.id)
+        if operator is not None
+        else throttles.anonymous_who(svc.mac_key, f"operator:{name}")
+    )
+    actor = UNKNOWN_ACTOR if operator is None else operator.actor
+    with throttle_recorded(svc, actor), svc.uow() as uow:
         reserve(uow, who, source, now, names_account=True)
         stored = None if operator is None else uow.operator_credentials.password(operator.id)
         uow.commit()
@@ -162,7 +171,7 @@ def verify_second_factor(
     kind = chosen_factor(ctx.factors, method)
     now = svc.clock.now()
     who = throttles.operator_who(ctx.operator.id)
-    with svc.uow() as uow:
+    with throttle_recorded(svc, ctx.operator.actor), svc.uow() as uow:
         reserve(uow, who, source, now, names_account=False)
         uow.commit()
     with svc.uow() as uow:
@@ -176,7 +185,7 @@ def verify_second_factor(
             now=now,
         )
         if not passed:
-            _failed(uow, ctx.operator, now, step="second_factor", method=str(kind))
+            _failed(svc, uow, ctx.operator, now, step="second_factor", method=str(kind))
             uow.commit()  # a consumed challenge stays consumed
             raise NotAuthorized(SIGN_IN_FAILED)
         _complete(uow, ctx, who, source, now)
@@ -255,13 +264,13 @@ def _enrol(
 ) -> Operator:
     now = svc.clock.now()
     who = throttles.operator_who(ctx.operator.id)
-    with svc.uow() as uow:
+    with throttle_recorded(svc, ctx.operator.actor), svc.uow() as uow:
         reserve(uow, who, source, now, names_account=False)
         uow.commit()
     with svc.uow() as uow:
         factor = bind(uow, now)
         if factor is None:
-            _failed(uow, ctx.operator, now, step="enrolment")
+            _failed(svc, uow, ctx.operator, now, step="enrolment")
             uow.commit()
             raise ProofingFailed(refused)
         record(
@@ -318,9 +327,36 @@ def reserve(
     )
 
 
+@contextmanager
+def throttle_recorded(svc: Services, actor: str) -> Iterator[None]:
+    """An attempt the sign-in throttle turns away (Throttled, raised again) is
+    recorded as a ``sign_in`` refusal of ``actor`` once its transaction ended
+    (R-36; one write whether the name is known or not, R-19)."""
+    try:
+        yield
+    except Throttled as exc:
+        refusals.record(
+            svc,
+            actor=actor,
+            kind=RefusalKind.SIGN_IN,
+            action="console_sign_in",
+            error_id=exc.error_id,
+        )
+        raise
+
+
 def _failed(
-    uow: UnitOfWork, operator: Operator, now: datetime, *, step: str, **data: object
+    svc: Services,
+    uow: UnitOfWork,
+    operator: Operator,
+    now: datetime,
+    *,
+    step: str,
+    **data: object,
 ) -> None:
+    """A failed sign-in step of a known operator: its ledger entry, counted in
+    the operator's ``sign_in`` refusal window (R-36)."""
+    refusals.count_in_window(svc, uow, actor=operator.actor, kind=RefusalKind.SIGN_IN, now=now)
     record(
         uow,
         EventType.OPERATOR_SIGN_IN_FAILED,
@@ -335,7 +371,7 @@ def _failed(
 def _fail(svc: Services, operator: Operator, now: datetime, *, step: str) -> NoReturn:
     """Record a failure of a known operator (already counted) and refuse."""
     with svc.uow() as uow:
-        _failed(uow, operator, now, step=step)
+        _failed(svc, uow, operator, now, step=step)
         uow.commit()
     raise NotAuthorized(SIGN_IN_FAILED)
 
@@ -344,6 +380,7 @@ def _fail_unknown(svc: Services, who: str, now: datetime) -> NoReturn:
     """Record a failure for a name that matches nobody, under its keyed stand-in
     (never the name itself), and refuse: the write matches a known operator's."""
     with svc.uow() as uow:
+        refusals.count_in_window(svc, uow, actor=UNKNOWN_ACTOR, kind=RefusalKind.SIGN_IN, now=now)
         uow.ledger.append(
             [
                 DomainEvent(

@@ -15,8 +15,10 @@ import structlog
 
 from custos.domain.events import DomainEvent, EventType, Outcome
 from custos.domain.model import Operator
+from custos.oversight.refusals import RefusalKind
 from custos.service.console_sso.attempts import derived_secrets, redirect_uri, relying_party, take
 from custos.service.console_sso.provisioning import ACTOR, admit
+from custos.service.oversight import refusals
 from custos.service.ports import Services
 from custos.sso.errors import (
     NoRoleMapped,
@@ -108,6 +110,10 @@ def _record(
     source: str | None,
 ) -> None:
     with svc.uow() as uow:
+        # Counted in the sign-in refusal window too (R-36, docs/oversight.md).
+        refusals.count_in_window(
+            svc, uow, actor=ACTOR, kind=RefusalKind.SIGN_IN, now=svc.clock.now()
+        )
         uow.ledger.append(
             [
                 DomainEvent(

@@ -147,6 +147,21 @@ def record(
         log.error("refusal_not_recorded", kind=str(kind), error=type(exc).__name__)
 
 
+def count_in_window(
+    svc: Services, uow: UnitOfWork, *, actor: str, kind: RefusalKind, now: datetime
+) -> int:
+    """Count one refusal whose own ledger entry the caller writes, in the
+    caller's transaction: a failed console sign-in (``auth:operator:sign_in_failed``,
+    R-36, issue 14). It joins its window's count (the metrics, and the
+    ``oversight:refusals:summarised`` entry once the window closed with more
+    than one), and the actor's closed windows are summarised. Returns the
+    window's count with it."""
+    start = window_start(now, svc.policy.document.oversight.refusal_window)
+    count = uow.refusal_windows.count_one(actor=actor, kind=str(kind), window_start=start, now=now)
+    _summarise(uow, uow.refusal_windows.closed_unsummarised(before=start, actor=actor), now)
+    return count
+
+
 def close_windows(svc: Services) -> int:
     """Write a summary for every closed window that held more than one refusal
     (the worker's pass); returns how many were written."""
