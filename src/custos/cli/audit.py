@@ -19,7 +19,20 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def audit_verify(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=256,
+            help="Processes that scan aligned ranges of the ledger in parallel. "
+            "Default: one per available CPU.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
     """Recompute the ledger from the store and check every signed and witnessed
     head; exit 1 on any problem (and raise the tamper alert)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -39,7 +52,9 @@ def audit_verify(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         ) as bar:
             task = bar.add_task("verifying ledger", total=None)
             report = audit_ledger(
-                svc, progress=lambda done, total: bar.update(task, completed=done, total=total)
+                svc,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                workers=workers,
             )
     if as_json:
         console.print_json(json.dumps(report.to_json()))

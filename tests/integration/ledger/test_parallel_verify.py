@@ -116,6 +116,50 @@ def test_tampering_anywhere_is_reported_as_by_a_single_process(
     assert any(p.kind == "head_mismatch" for p in problems) is not renumbered
 
 
+#: Ranges (0, 48), (48, 100), (100, 150) with blocks of 4: 150 ends in a partial
+#: block (148, 149). Every range's first and last entry, one inside each range,
+#: and the whole partial block.
+EDGES = (0, 5, 47, 48, 60, 99, 100, 120, 147, 148, 149)
+
+
+@pytest.mark.parametrize("index", EDGES)
+def test_a_changed_entry_in_any_range_or_at_its_edge_is_named(big: World, index: int) -> None:
+    """R-38: a changed entry in each parallel range, at each range's first and
+    last index and in the last partial block, is named by index and seq, as a
+    single process names it, and the head covering it no longer verifies."""
+    with big.svc.uow() as uow:
+        jobs = plan_ranges(uow.conn, StoredTree(uow.conn).size(), (), 3, 2)
+    assert [(j.start, j.stop) for j in jobs] == [(0, 48), (48, 100), (100, None)]
+    seq = rows(big)[index].seq
+    _change(index)(big)
+    problems = _verify(big, workers=3)
+    assert problems == _verify(big, workers=1)
+    named = [p for p in problems if p.index is not None]
+    assert [(p.kind, p.index, p.seq) for p in named] == [("changed", index, seq)]
+    assert f"entry index {index} (seq {seq}) was changed" in named[0].message
+    covering = [size for size in (*HEADS, ENTRIES) if size > index]
+    mismatched = [p.message for p in problems if p.kind == "head_mismatch"]
+    assert len(mismatched) == len(covering)
+    assert all(any(f"at size {size} " in m for m in mismatched) for size in covering)
+
+
+@pytest.mark.parametrize("index", (47, 48, 99, 100, 149))
+def test_a_removed_entry_at_a_range_edge_is_named(big: World, index: int) -> None:
+    """R-38: deleting the last or first row of a range (a cut row, or the very
+    last entry) is named as the removed index, as a single process names it."""
+    seq = rows(big)[index].seq
+    _remove(index)(big)
+    problems = _verify(big, workers=3)
+    assert problems == _verify(big, workers=1)
+    if index == ENTRIES - 1:  # nothing follows: the newest head proves the truncation
+        assert ("truncated", index) in [(p.kind, p.index) for p in problems]
+    else:
+        assert ("removed", index, rows(big)[index].seq) in [
+            (p.kind, p.index, p.seq) for p in problems
+        ]
+        assert seq not in [r.seq for r in rows(big)]
+
+
 def test_a_failed_or_dead_worker_falls_back_to_the_exact_pass(
     big: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
