@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 from conftest import World
 from custos.domain.events import DomainEvent, EventType
-from custos.ledger import merkle
+from custos.ledger import merkle, parallel
 from custos.ledger.audit import audit_ledger, latest_verification
 from custos.ledger.heads import key_ring, sign_tree_head
 from custos.ledger.proofs import check_entry_proof, entry_with_proof
@@ -68,6 +68,36 @@ def test_changed_entry_is_reported_by_index(signed: World) -> None:
     assert code == 1
     assert f"entry index 7 (seq {target.seq}) was changed" in output
     assert "head_mismatch" in output
+
+
+def test_workers_option_scans_in_that_many_processes_and_names_the_same_entry(
+    signed: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R-38: ``audit verify --workers 3`` forks two workers beside the caller
+    (blocks of 4 entries here) and still names a changed entry by index;
+    ``--workers 0`` is refused before anything is read."""
+    monkeypatch.setattr(parallel, "BLOCK_LEVEL", 2)
+    monkeypatch.setattr(parallel, "MIN_BLOCKS", 1)
+    forked: list[int] = []
+    fork = parallel._fork
+
+    def counted(engine: Any, job: Any) -> Any:
+        forked.append(job.start)
+        return fork(engine, job)
+
+    monkeypatch.setattr(parallel, "_fork", counted)
+    result = cli(signed, "audit", "verify", "--workers", "3")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "ledger intact: 20 entries" in result.output
+    assert len(forked) == 2
+    target = rows(signed)[13]
+    set_canonical(signed, target.seq, target.canonical.replace('"n":13', '"n":130'))
+    result = cli(signed, "audit", "verify", "--workers", "3")
+    assert result.exit_code == 1
+    assert f"entry index 13 (seq {target.seq}) was changed" in result.output + result.stderr
+    refused = cli(signed, "audit", "verify", "--workers", "0")
+    assert refused.exit_code == 2
+    assert "--workers" in refused.output + refused.stderr
 
 
 def test_removed_entry_is_reported_by_index(signed: World) -> None:
