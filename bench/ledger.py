@@ -20,6 +20,9 @@
 
     uv run python bench/ledger.py                  # 1,000,000 entries
     uv run python bench/ledger.py --entries 100000 # quicker
+
+Every figure is printed with /proc/loadavg at the time it was taken; run it
+under ``nice -n 5`` on a shared machine.
 """
 
 from __future__ import annotations
@@ -179,7 +182,17 @@ def proof_times(engine: Engine, size: int, samples: int = 300) -> list[float]:
     return times
 
 
-Timing = tuple[float, float]  # wall seconds, CPU seconds of this process and its children
+Timing = tuple[float, float, str]  # wall s, CPU s (this process and its children), load
+
+
+def load() -> str:
+    """The first three fields of /proc/loadavg (1, 5, 15 minutes): printed
+    beside every figure, since the machine may be shared."""
+    try:
+        with open("/proc/loadavg", encoding="ascii") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _cpu() -> float:
@@ -195,7 +208,7 @@ def time_verify(engine: Engine, workers: int) -> tuple[Timing, int, int]:
     with engine.connect() as conn:
         start, cpu = time.perf_counter(), _cpu()
         report = verify_ledger(conn, {}, [], workers=workers)
-        timing = time.perf_counter() - start, _cpu() - cpu
+        timing = time.perf_counter() - start, _cpu() - cpu, load()
     assert report.ok, report.problems[:3]
     return timing, report.entries, report.bytes_hashed
 
@@ -219,7 +232,7 @@ def time_read_only(engine: Engine, workers: int) -> Timing:
         _drain(conn.connection.dbapi_connection, conn.dialect.name, jobs[0])
         for pid in pids:
             os.waitpid(pid, 0)
-        return time.perf_counter() - start, _cpu() - cpu
+        return time.perf_counter() - start, _cpu() - cpu, load()
 
 
 def _drain(dbapi_connection: Any, dialect: str, job: RangeJob) -> None:
@@ -233,7 +246,7 @@ def time_raw(blobs: list[bytes]) -> Timing:
     start, cpu = time.perf_counter(), _cpu()
     for blob in blobs:
         sha256(blob).digest()
-    return time.perf_counter() - start, _cpu() - cpu
+    return time.perf_counter() - start, _cpu() - cpu, load()
 
 
 def bench_verify(engine: Engine, workers: int, rounds: int) -> None:
@@ -254,24 +267,30 @@ def bench_verify(engine: Engine, workers: int, rounds: int) -> None:
     mb = size_bytes / 1e6
 
     def line(name: str, timings: list[Timing], what: str) -> str:
-        walls = [wall for wall, _ in timings]
-        best = min(walls)
+        walls = [wall for wall, _, _ in timings]
+        best, cpu, at = min(timings)
         return (
-            f"  {name:<10} best {best:.3f}s ({mb / best:,.0f} MB/s), median "
-            f"{statistics.median(walls):.3f}s, CPU {min(c for _, c in timings):.3f}s  <- {what}"
+            f"  {name:<10} best {best:.3f}s = {entries / best:,.0f} entries/s "
+            f"({mb / best:,.0f} MB/s), median {statistics.median(walls):.3f}s, CPU {cpu:.3f}s "
+            f"= {entries / cpu:,.0f} entries per CPU-second, loadavg {at}  <- {what}"
         )
 
     print(
         f"audit verify: {entries:,} entries, {mb:.1f} MB, {workers} process(es), "
-        f"best of {rounds} rounds; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        f"best of {rounds} rounds on {os.cpu_count()} CPUs; loadavg {load()}"
     )
-    print(line("raw sha256", raw, "hashlib over the entry bytes in memory"))
+    print(line("raw sha256", raw, "hashlib over the entry bytes in memory, one process"))
     print(line("read-only", read, "the same rows fetched, nothing hashed"))
     print(line("verify", verify, "fetch, leaf hashes, checks, whole tree"))
-    raw_s, read_s, verify_s = (min(wall for wall, _ in t) for t in (raw, read, verify))
+    (raw_s, raw_cpu, _), (read_s, _, _), (verify_s, verify_cpu, _) = (
+        min(t) for t in (raw, read, verify)
+    )
     print(
         f"  verify / raw = {raw_s / verify_s:.2f} (target 0.5); "
-        f"read-only / raw = {raw_s / read_s:.2f} (what the store alone allows)"
+        f"read-only / raw = {raw_s / read_s:.2f} (what the store alone allows); "
+        f"CPU: verify costs {verify_cpu / raw_cpu:.1f}x raw (1 / CPU ratio "
+        f"{raw_cpu / verify_cpu:.2f}; with {workers} process(es) on idle CPUs at most "
+        f"{min(workers, os.cpu_count() or 1) * raw_cpu / verify_cpu:.2f})"
     )
 
 
@@ -298,7 +317,7 @@ def main() -> None:
             print(
                 f"append: {args.appends / ledger_s:,.0f}/s ledger vs "
                 f"{args.appends / plain_s:,.0f}/s plain insert -> ratio {plain_s / ledger_s:.2f} "
-                "of plain"
+                f"of plain; loadavg {load()}"
             )
         with engine.begin() as conn:  # the proof and verify trees start empty
             conn.execute(ledger_nodes.delete())
@@ -319,7 +338,7 @@ def main() -> None:
             results[size] = statistics.median(times)
             print(
                 f"inclusion proof at {size:>9,}: median {results[size] * 1e3:.3f} ms, "
-                f"p95 {sorted(times)[int(len(times) * 0.95)] * 1e3:.3f} ms"
+                f"p95 {sorted(times)[int(len(times) * 0.95)] * 1e3:.3f} ms; loadavg {load()}"
             )
         small, big = results[1000], results[args.entries]
         print(
