@@ -249,6 +249,29 @@ def time_raw(blobs: list[bytes]) -> Timing:
     return time.perf_counter() - start, _cpu() - cpu, load()
 
 
+def _backend_cpu(conn: Any) -> float:
+    """CPU seconds the PostgreSQL backend serving ``conn`` used so far (it runs
+    on this machine: /proc/<pid>/stat, fields utime and stime)."""
+    pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(engine: Engine) -> tuple[float, float]:
+    """CPU seconds of the PostgreSQL backend for one whole read-only scan and
+    for one whole one-process verify: the server's share, which the client's
+    CPU figures above leave out (the backends run on the same CPUs)."""
+    job = RangeJob(0)
+    with engine.connect() as conn:
+        before = _backend_cpu(conn)
+        _drain(conn.connection.dbapi_connection, conn.dialect.name, job)
+        read = _backend_cpu(conn) - before
+        before = _backend_cpu(conn)
+        verify_ledger(conn, {}, [], workers=1)
+        return read, _backend_cpu(conn) - before
+
+
 def bench_verify(engine: Engine, workers: int, rounds: int) -> None:
     with engine.connect() as conn:
         blobs = [
@@ -292,6 +315,15 @@ def bench_verify(engine: Engine, workers: int, rounds: int) -> None:
         f"{raw_cpu / verify_cpu:.2f}; with {workers} process(es) on idle CPUs at most "
         f"{min(workers, os.cpu_count() or 1) * raw_cpu / verify_cpu:.2f})"
     )
+    if engine.dialect.name == "postgresql":
+        read_server, verify_server = server_cpu(engine)
+        both = verify_cpu + verify_server
+        print(
+            f"  PostgreSQL backends: {read_server:.3f}s CPU to serve the read-only scan, "
+            f"{verify_server:.3f}s to serve verify (one process); verify with its server "
+            f"costs {both / raw_cpu:.1f}x raw, so on {os.cpu_count()} idle CPUs at most "
+            f"{(os.cpu_count() or 1) * raw_cpu / both:.2f}; loadavg {load()}"
+        )
 
 
 def main() -> None:
