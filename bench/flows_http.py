@@ -47,9 +47,10 @@ from custos.notify.base import Message
 CODE = re.compile(r"is (\d{8})\.")
 TOKEN = re.compile(r"#token=(\S+)")
 API = "/api/v1/self-service"
-#: How often a caller looks for its mail and polls its case's progress.
+#: How often a caller looks for its mail and polls its case's progress (the portal
+#: polls every 2 s: finer here, so that completion is not rounded up to 2 s).
 MAIL_POLL_S = 0.005
-PROGRESS_POLL_S = 0.05
+PROGRESS_POLL_S = 0.25
 TIMEOUT_S = 120.0
 
 
