@@ -52,6 +52,9 @@ API = "/api/v1/self-service"
 MAIL_POLL_S = 0.005
 PROGRESS_POLL_S = 0.25
 TIMEOUT_S = 120.0
+#: How long the API may take to start (imports are slow on a loaded machine).
+STARTUP_S = 300.0
+ROLES = ("api", "worker")
 
 
 class AddressInbox:
@@ -140,20 +143,21 @@ def served(folder: Path, floor_ms: int, sealing_key: str) -> Iterator[str]:
     env = {**os.environ, "CUSTOS_SEALING_KEY": sealing_key}
     args = [str(folder), str(floor_ms), str(port)]
     me = str(Path(__file__).resolve())
-    procs = [
-        subprocess.Popen([sys.executable, me, role, *args], env=env) for role in ("api", "worker")
-    ]
+    procs = [subprocess.Popen([sys.executable, me, role, *args], env=env) for role in ROLES]
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + STARTUP_S
         while True:
             try:
-                httpx.get(f"{base}/healthz", timeout=1)
+                httpx.get(f"{base}/healthz", timeout=5)
                 break
             except httpx.TransportError:
-                if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                    raise RuntimeError("the API did not start") from None
-                time.sleep(0.1)
+                if any(p.poll() is not None for p in procs):
+                    ended = {role: p.returncode for role, p in zip(ROLES, procs, strict=True)}
+                    raise RuntimeError(f"a child ended before the API answered: {ended}") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the API did not answer in {STARTUP_S:.0f}s") from None
+                time.sleep(0.2)
         yield base
     finally:
         for p in procs:
