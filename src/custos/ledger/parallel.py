@@ -22,17 +22,25 @@ opens its own connection, sends its result through a pipe and leaves through
 ``os._exit``; the parent keeps its own transaction open until every worker has
 finished. Callers asking for workers promise that no other thread of theirs is
 inside SQLite, libpq or OpenSSL meanwhile (a CLI progress-bar thread is fine).
+
+Progress counts every range: each worker writes how many leaves it has scanned
+into its own slot of an anonymous shared memory map, and the parent adds the
+slots up after each of its own blocks, and every fraction of a second while it
+waits for the workers.
 """
 
 from __future__ import annotations
 
 import gc
+import mmap
 import os
 import pickle
 import signal
+import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import pairwise
+from select import select as ready_to_read
 from typing import Any
 
 import structlog
@@ -49,8 +57,12 @@ log = structlog.get_logger("custos.ledger.parallel")
 #: Fewer blocks than this per worker and a fork costs more than it saves.
 MIN_BLOCKS = 8
 
+#: Seconds between progress reports while the parent waits for its workers.
+WAIT_REPORT_S = 0.2
+
 Progress = Callable[[int, int], None]
 Worker = tuple[int, int]  # pid, read end of its result pipe
+_SLOT = struct.Struct("q")  # leaves scanned so far by one range
 
 
 def default_workers() -> int:
@@ -91,20 +103,30 @@ def scan_ledger(
     jobs = plan_ranges(conn, total, wanted, workers, block_level)
     started: list[Worker] = []
     mine: RangeResult | None = None
+    scanned = mmap.mmap(-1, _SLOT.size * len(jobs))  # shared with the forked workers
 
     def report(done: int) -> None:
         if progress is not None:
-            progress(done, max(total, done))
+            _SLOT.pack_into(scanned, 0, done - jobs[0].start)
+            counts = (_SLOT.unpack_from(scanned, i * _SLOT.size)[0] for i in range(len(jobs)))
+            seen = sum(counts)
+            progress(seen, max(total, seen))
+
+    def waiting() -> None:
+        report(jobs[0].start + _SLOT.unpack_from(scanned, 0)[0])
 
     try:
-        started.extend(_fork(conn.engine, job) for job in jobs[1:])
+        started.extend(
+            _fork(conn.engine, job, scanned, i) for i, job in enumerate(jobs[1:], start=1)
+        )
         raw = conn.connection.dbapi_connection
         mine = scan_rows(range_rows(raw, conn.dialect.name, jobs[0]), jobs[0], report)
     finally:  # a broken first range makes the workers' answers moot
-        theirs = _collect(started, cancel=mine is None)
+        theirs = _collect(started, cancel=mine is None, waiting=waiting)
+        scanned.close()
     scan = _combine([mine, *theirs], wanted, block_level)
-    if scan is not None:
-        report(scan.entries)
+    if scan is not None and progress is not None:
+        progress(scan.entries, max(total, scan.entries))
     return scan
 
 
@@ -148,8 +170,9 @@ def _seq_at(conn: Connection, index: int) -> int | None:
     return None if found is None else int(found)
 
 
-def _fork(engine: Engine, job: RangeJob) -> Worker:
-    """Start a process scanning ``job``; it never returns into the caller's code."""
+def _fork(engine: Engine, job: RangeJob, scanned: mmap.mmap, slot: int) -> Worker:
+    """Start a process scanning ``job``, counting its leaves in ``slot`` of
+    ``scanned``; it never returns into the caller's code."""
     cargs, cparams = engine.dialect.create_connect_args(engine.url)
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -157,7 +180,11 @@ def _fork(engine: Engine, job: RangeJob) -> Worker:
         try:
             os.close(read_end)
             gc.disable()  # no collection of inherited objects (and their finalizers)
-            payload = pickle.dumps(_scan_own(engine, cargs, cparams, job))
+
+            def count(position: int) -> None:
+                _SLOT.pack_into(scanned, slot * _SLOT.size, position - job.start)
+
+            payload = pickle.dumps(_scan_own(engine, cargs, cparams, job, count))
             with os.fdopen(write_end, "wb") as pipe:
                 pipe.write(payload)
         finally:
@@ -166,26 +193,38 @@ def _fork(engine: Engine, job: RangeJob) -> Worker:
     return pid, read_end
 
 
-def _scan_own(engine: Engine, cargs: Any, cparams: Any, job: RangeJob) -> RangeResult | str | None:
+def _scan_own(
+    engine: Engine,
+    cargs: Any,
+    cparams: Any,
+    job: RangeJob,
+    on_block: Callable[[int], None] | None = None,
+) -> RangeResult | str | None:
     """``job`` scanned through a new connection: its RangeResult, None when the
     range is not intact, a message when the scan itself failed."""
     try:
         raw: Any = engine.dialect.connect(*cargs, **cparams)
         try:
-            return scan_rows(range_rows(raw, engine.dialect.name, job), job)
+            return scan_rows(range_rows(raw, engine.dialect.name, job), job, on_block)
         finally:
             raw.close()
     except BaseException as exc:  # reported to the parent, which falls back to the exact pass
         return f"{type(exc).__name__}: {exc}"
 
 
-def _collect(started: list[Worker], *, cancel: bool) -> list[RangeResult | str | None]:
+def _collect(
+    started: list[Worker], *, cancel: bool, waiting: Callable[[], None] | None = None
+) -> list[RangeResult | str | None]:
     """Every worker's outcome, in job order; waits for all of them (after
-    killing them when ``cancel``)."""
+    killing them when ``cancel``), calling ``waiting`` every ``WAIT_REPORT_S``
+    seconds meanwhile and once after each worker's outcome."""
     outcomes: list[RangeResult | str | None] = []
     for pid, read_end in started:
         if cancel:
             os.kill(pid, signal.SIGKILL)
+        elif waiting is not None:
+            while not ready_to_read([read_end], [], [], WAIT_REPORT_S)[0]:
+                waiting()
         with os.fdopen(read_end, "rb") as pipe:
             payload = pipe.read()
         _, status = os.waitpid(pid, 0)
@@ -193,6 +232,8 @@ def _collect(started: list[Worker], *, cancel: bool) -> list[RangeResult | str |
             outcomes.append(pickle.loads(payload))  # noqa: S301
         else:
             outcomes.append(f"worker {pid} ended with status {status} and no result")
+        if waiting is not None and not cancel:
+            waiting()
     return outcomes
 
 

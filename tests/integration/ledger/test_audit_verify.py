@@ -81,9 +81,9 @@ def test_workers_option_scans_in_that_many_processes_and_names_the_same_entry(
     forked: list[int] = []
     fork = parallel._fork
 
-    def counted(engine: Any, job: Any) -> Any:
+    def counted(engine: Any, job: Any, *rest: Any) -> Any:
         forked.append(job.start)
-        return fork(engine, job)
+        return fork(engine, job, *rest)
 
     monkeypatch.setattr(parallel, "_fork", counted)
     result = cli(signed, "audit", "verify", "--workers", "3")

@@ -61,6 +61,24 @@ def test_forked_ranges_give_the_roots_of_the_reference_tree(big: World) -> None:
     assert _verify(big, workers=3) == []
 
 
+def test_progress_counts_the_leaves_every_range_scanned(big: World) -> None:
+    """The progress bar of ``audit verify`` follows all the processes: the
+    workers count their leaves too, so once the first worker is in the parent
+    reports at least its own 48 plus that worker's 52 before the final report
+    (a count of the caller's range alone would stop at 48); the counts only
+    grow, up to the total."""
+    seen: list[tuple[int, int]] = []
+    with big.svc.uow() as uow:
+        scan = scan_ledger(
+            uow.conn, (), workers=3, block_level=2, progress=lambda *a: seen.append(a)
+        )
+    assert scan is not None and scan.entries == ENTRIES
+    assert seen[-1] == (ENTRIES, ENTRIES)
+    assert all(total == ENTRIES and 0 < done <= ENTRIES for done, total in seen)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert len([done for done, _ in seen[:-1] if done >= 100]) >= 2
+
+
 Tamper = Callable[[World], None]
 
 
