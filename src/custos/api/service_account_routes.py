@@ -145,9 +145,5 @@ def interactive_use(service_id: SubjectId, operator: OperatorDep, svc: ServicesD
 
 def _auditor(operator: OperatorDep, svc: Services) -> None:
     """Reading service accounts' ownership and logons: auditors and admins."""
-    from custos.domain import sod
-    from custos.domain.model import Role
-
     del svc
-    if not operator.has_role(Role.ADMIN):
-        sod.check_role(operator, Role.AUDITOR)
+    owners.check_reader(operator)

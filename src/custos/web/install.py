@@ -14,15 +14,18 @@ from custos.web.console import (
     admin_routes,
     approval_routes,
     audit_routes,
+    campaign_routes,
     case_actions,
     case_list_routes,
     case_routes,
     enrolment_routes,
+    exception_routes,
     helpdesk_routes,
     hold_routes,
     home_routes,
     operator_admin_routes,
     oversight_routes,
+    service_account_routes,
     sign_in_routes,
     sso_routes,
 )
@@ -48,6 +51,9 @@ CONSOLE_ROUTERS = (
     operator_admin_routes.router,
     account_routes.router,
     oversight_routes.router,
+    exception_routes.router,
+    campaign_routes.router,
+    service_account_routes.router,
 )
 #: The subjects' pages (self-service portal).
 PORTAL_ROUTERS = (link_pages.router, account_pages.router)

@@ -86,6 +86,13 @@ def depart(
     return transfers
 
 
+def check_reader(operator: Operator) -> None:
+    """Reading service accounts' ownership and logons: auditors and admins.
+    Raises NotAuthorized."""
+    if not operator.has_role(Role.ADMIN):
+        sod.check_role(operator, Role.AUDITOR)
+
+
 def unowned(svc: Services) -> list[Unowned]:
     """Service accounts with no owner, or whose every owner is unknown or not a person."""
     found: list[Unowned] = []
