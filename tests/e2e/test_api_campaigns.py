@@ -80,3 +80,16 @@ def test_campaign_api_out_of_scope_is_not_found_and_cancelled_cannot_resume(
     assert cancelled.status_code == 200 and cancelled.json()["skipped"] == 3
     again = api.post(f"{url}/resume", headers=auth(world, "hana"), json={"reason": "go"})
     assert again.status_code == 409 and again.json()["error"]["id"] == "campaign_not_active"
+
+
+def test_campaign_api_resume_does_not_skip_the_approvals(api: TestClient, world: World) -> None:
+    """R-32: a campaign awaiting its approvals cannot be "resumed" into running
+    by its starter (409 campaign_not_active); it still waits for two others."""
+    campaign = _start(api, world)
+    url = f"{CAMPAIGNS}/{campaign}"
+    resumed = api.post(f"{url}/resume", headers=auth(world, "hana"), json={"reason": "go"})
+    assert resumed.status_code == 409, resumed.text
+    assert resumed.json()["error"]["id"] == "campaign_not_active"
+    assert api.get(url, headers=auth(world, "ada")).json()["state"] == "awaiting_approval"
+    world.drain(passes=5)
+    assert api.get(url, headers=auth(world, "ada")).json()["pending"] == 3

@@ -142,6 +142,17 @@ class Campaign:
         if target in (C.CANCELLED, C.FINISHED):
             self.finished_at = at
 
+    def resume(self, *, at: datetime) -> None:
+        """Run a paused campaign again. Only a paused one: a campaign awaiting
+        its approvals runs once they are given, never by a resume (R-32)."""
+        if self.state != C.PAUSED:
+            raise CampaignNotActive(
+                f"campaign {self.id} is {self.state}, not paused: nothing to resume",
+                campaign=self.id,
+                state=str(self.state),
+            )
+        self.move(C.RUNNING, at=at)
+
     def check_approver(self, operator: Operator) -> None:
         """Raise unless ``operator`` may add an approval now: the approver role,
         the policy's approver groups, never the starter, one person once.

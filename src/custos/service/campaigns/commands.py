@@ -148,7 +148,10 @@ def _transition(
         # case opens for a paused or cancelled campaign.
         campaign = uow.campaigns.get(campaign_id, for_update=True)
         in_scope(operator, campaign)
-        campaign.move(target, at=now)
+        if target == CampaignState.RUNNING:
+            campaign.resume(at=now)
+        else:
+            campaign.move(target, at=now)
         skipped = (
             uow.campaigns.skip_pending(campaign.id) if target == CampaignState.CANCELLED else 0
         )

@@ -7,7 +7,7 @@ them again when they run."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from custos.domain import sod
 from custos.domain.campaigns import MOVES, Campaign, CampaignAction, CampaignState
@@ -88,12 +88,18 @@ def _running_since(campaign: Campaign) -> datetime | None:
     return max(a.at for a in campaign.approvals)
 
 
+def _aware(value: datetime) -> datetime:
+    """A stored time as UTC (SQLite gives them back naive)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def counts(p: Progress, now: datetime) -> Counts:
     failed = sum(n for state, n in p.cases.items() if state in FAILED)
     since = _running_since(p.campaign)
     per_minute = None
     if since is not None:
-        minutes = ((p.campaign.finished_at or now) - since).total_seconds() / 60
+        end = _aware(p.campaign.finished_at) if p.campaign.finished_at else now
+        minutes = (end - _aware(since)).total_seconds() / 60
         if minutes >= 1:
             per_minute = round(p.done / minutes, 1)
     live = p.campaign.state in (CampaignState.RUNNING, CampaignState.PAUSED)
