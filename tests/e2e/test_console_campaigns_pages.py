@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -123,12 +124,14 @@ def test_started_refused_to_its_starter_approved_by_two_others_runs_and_reports(
     assert f'hx-get="/console/campaigns/{campaign_id}/live?shown=running"' in running
     assert "<dt>Pending</dt><dd>3</dd>" in running
 
+    desk.clock.advance(timedelta(minutes=2))
     desk.drain(passes=40)
     live = as_["barbara"].get(f"{PAGE}/{campaign_id}/live?shown=running")
     assert live.headers.get("HX-Redirect") == f"{PAGE}/{campaign_id}"  # finished: reload
     assert "<dt>Done</dt><dd>3</dd>" in live.text and "<dt>Failed</dt><dd>0</dd>" in live.text
     assert "hx-trigger" not in live.text  # finished: polling stops
     assert "<dt>Pending</dt><dd>0</dd>" in live.text
+    assert "1.5 subjects a minute" in live.text  # 3 done in the 2 minutes since it began
 
     api = {"Authorization": f"Bearer {desk.tokens['barbara']}"}
     client = as_["barbara"]

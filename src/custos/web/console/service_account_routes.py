@@ -128,7 +128,7 @@ def _page(
         request,
         "console/service_accounts.html",
         status_code=status_code,
-        **page_context(request, ctx, "Service accounts"),
+        **page_context(request, ctx, "Service and shared accounts"),
         page=page,
         notice=notice,
         error=error,
