@@ -185,6 +185,9 @@ def test_roles_and_navigation(desk: World, as_: dict[str, TestClient]) -> None:
     """A requester may not read the page (403, as the API's reads), nor sees
     the link; auditors and admins do."""
     assert as_["hana"].get(PAGE).status_code == 403
+    csrf = csrf_of(as_["hana"].get("/").text)
+    check = as_["hana"].post(f"{PAGE}/svc-backup/interactive-use", data={"csrf": csrf})
+    assert check.status_code == 403 and "not_authorized" in check.text
     assert 'href="/console/service-accounts"' not in as_["hana"].get("/").text
     for name in ("hr", "audrey"):
         assert 'href="/console/service-accounts"' in as_[name].get("/").text
