@@ -84,6 +84,21 @@ def test_campaign_moves_only_along_its_states() -> None:
         c.approve(person("ada"), at=NOW, reason="late")
 
 
+def test_campaign_resume_applies_to_a_paused_campaign_only() -> None:
+    """R-32: a campaign awaiting its approvals is never run by a resume."""
+    c = campaign()
+    with pytest.raises(CampaignNotActive):
+        c.resume(at=NOW)
+    assert c.state == CampaignState.AWAITING_APPROVAL
+    c.approve(person("ada"), at=NOW, reason="ok")
+    c.approve(person("grace"), at=NOW, reason="ok")
+    with pytest.raises(CampaignNotActive):
+        c.resume(at=NOW)  # running already
+    c.move(CampaignState.PAUSED, at=NOW)
+    c.resume(at=NOW)
+    assert c.state == CampaignState.RUNNING
+
+
 def test_campaign_actions_map_to_credential_actions() -> None:
     assert [a.credential_action for a in CampaignAction] == [
         CredentialAction.FORCE_RESET,
