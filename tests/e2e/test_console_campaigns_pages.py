@@ -101,6 +101,7 @@ def test_started_refused_to_its_starter_approved_by_two_others_runs_and_reports(
     campaign_id = _started(as_["hana"])
     page = as_["hana"].get(f"{PAGE}/{campaign_id}?notice=started").text
     assert "The campaign is started and recorded in the ledger." in page
+    assert " UTC by hana</dd>" in page  # the starter's name, not an id
     assert "You started this campaign: two other people must approve it." in page
     assert f'action="/console/campaigns/{campaign_id}/approve"' not in page
     assert f'hx-get="/console/campaigns/{campaign_id}/live' not in page  # not running yet

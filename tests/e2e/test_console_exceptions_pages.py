@@ -103,6 +103,7 @@ def test_requested_then_approved_by_two_others_and_the_refusals_in_words(
     exception_id = _requested(as_["rita"], desk)
     page = as_["rita"].get(f"{PAGE}/{exception_id}?notice=requested").text
     assert "The exception is requested and recorded in the ledger." in page
+    assert "<dt>Requested by</dt><dd>rita</dd>" in page  # the operator's name, not an id
     assert "You requested this exception: two other people must approve it." in page
     assert f'action="/console/exceptions/{exception_id}/approve"' not in page
     [requested] = _events(desk, "governance:exception:requested")

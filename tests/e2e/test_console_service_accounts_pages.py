@@ -102,6 +102,8 @@ def test_the_list_shows_owners_schedule_and_flags(desk: World, as_: dict[str, Te
     assert due.strftime("%Y-%m-%d") in backup and "every 90d (tier &#39;service&#39;)" in backup
     assert "interactive use" in backup and "3 logon(s)" in backup
     assert "unowned" not in backup and "rotation case open" not in backup
+    assert "rotation overdue" in backup  # first recorded 100 days ago, max_age 90 days
+    assert "rotation overdue" not in _row(page.text, "svc-ghost")
     assert "unowned" in _row(page.text, "svc-orphan") and "no owner on record" in page.text
     assert "no owner is a person Custos knows: former-employee" in _row(page.text, "svc-ghost")
     assert "bo, ana" in _row(page.text, "team-mailbox")
@@ -110,6 +112,7 @@ def test_the_list_shows_owners_schedule_and_flags(desk: World, as_: dict[str, Te
     rotate(desk, "ana", "svc-backup")  # the owner asks, approval, execution
     after = _row(as_["audrey"].get(PAGE).text, "svc-backup")
     assert "never by Custos" not in after and "rotation case open" in after
+    assert "rotation overdue" not in after
     assert (desk.clock.now() + timedelta(days=90)).strftime("%Y-%m-%d") in after
 
 

@@ -16,6 +16,7 @@ from custos.domain.model import Operator, Role
 from custos.domain.states import CaseState
 from custos.service.campaigns import queries
 from custos.service.campaigns.queries import Progress
+from custos.service.console.actors import label, operator_names
 from custos.service.ports import Services
 
 #: Why an operator may not approve a campaign, by the rule the domain names.
@@ -66,12 +67,16 @@ class Counts:
 class CampaignLine:
     campaign: Campaign
     counts: Counts
+    #: Who started it, by name.
+    started_by: str
 
 
 @dataclass(frozen=True, slots=True)
 class CampaignDetail:
     campaign: Campaign
     counts: Counts
+    #: Who started it, by name.
+    started_by: str
     #: Why this operator cannot approve; None: the approve form is shown.
     cannot_approve: str | None
     #: The moves this operator may make now (pause, resume, cancel).
@@ -126,10 +131,18 @@ def may_read_report(operator: Operator) -> bool:
 def campaigns_page(svc: Services, operator: Operator) -> list[CampaignLine]:
     """Every campaign in the operator's scope, newest first, with its counts."""
     now = svc.clock.now()
+    names = _names(svc)
     return [
-        CampaignLine(c, counts(queries.progress(svc, operator, c.id), now))
+        CampaignLine(
+            c, counts(queries.progress(svc, operator, c.id), now), label(c.started_by, names)
+        )
         for c in queries.listing(svc, operator)
     ]
+
+
+def _names(svc: Services) -> dict[str, str]:
+    with svc.uow(read_only=True) as uow:
+        return operator_names(uow)
 
 
 def _cannot_approve(operator: Operator, campaign: Campaign) -> str | None:
@@ -168,6 +181,7 @@ def campaign_detail(svc: Services, operator: Operator, campaign_id: str) -> Camp
     return CampaignDetail(
         campaign=c,
         counts=counts(p, svc.clock.now()),
+        started_by=label(c.started_by, _names(svc)),
         cannot_approve=_cannot_approve(operator, c),
         moves=possible,
         cannot_move=cannot_move if not possible else None,

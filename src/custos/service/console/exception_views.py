@@ -13,6 +13,7 @@ from typing import Any
 from custos.domain.errors import DomainError, NotAuthorized
 from custos.domain.exceptions import ExceptionRecord, ExceptionStatus, Relaxation
 from custos.domain.model import Operator, Role
+from custos.service.console.actors import label, operator_names
 from custos.service.exceptions import queries
 from custos.service.exceptions.queries import ExceptionView
 from custos.service.ports import Services
@@ -127,7 +128,12 @@ def _cannot_revoke(operator: Operator, view: ExceptionView) -> str | None:
     return None
 
 
-def line(operator: Operator, view: ExceptionView) -> ExceptionLine:
+def _names(svc: Services) -> dict[str, str]:
+    with svc.uow(read_only=True) as uow:
+        return operator_names(uow)
+
+
+def line(operator: Operator, view: ExceptionView, names: dict[str, str]) -> ExceptionLine:
     r = view.record
     return ExceptionLine(
         id=r.id,
@@ -135,11 +141,11 @@ def line(operator: Operator, view: ExceptionView) -> ExceptionLine:
         covers=covers(r),
         relaxes=relaxes(r),
         reason=r.reason,
-        requested_by=r.requested_by,
+        requested_by=label(r.requested_by, names),
         approvers=sorted(r.approvers()),
         starts_at=r.starts_at,
         ends_at=r.ends_at,
-        revoked_by=r.revoked_by,
+        revoked_by=label(r.revoked_by, names) if r.revoked_by else None,
         revoked_at=r.revoked_at,
         cannot_approve=_cannot_approve(operator, view),
         cannot_revoke=_cannot_revoke(operator, view),
@@ -150,9 +156,10 @@ def exceptions_page(svc: Services, operator: Operator, *, status: str) -> Except
     """The exceptions in the operator's scope, in ``status`` (``all``: every
     one). Raises InvalidInput (an unknown status)."""
     views = queries.list_exceptions(svc, operator, status=queries.parse_status(status))
+    names = _names(svc)
     document = svc.policy.document
     return ExceptionsPage(
-        lines=[line(operator, v) for v in views],
+        lines=[line(operator, v, names) for v in views],
         status=status or "all",
         statuses=["all"] + [str(s) for s in ExceptionStatus],
         relaxations=[str(r) for r in Relaxation],
@@ -190,4 +197,4 @@ def exception_detail(svc: Services, operator: Operator, exception_id: str) -> Ex
     outside the operator's scope)."""
     view = queries.exception_view(svc, operator, exception_id)
     uses, hidden = _uses(svc, operator, view.record)
-    return ExceptionDetail(line=line(operator, view), uses=uses, hidden_uses=hidden)
+    return ExceptionDetail(line=line(operator, view, _names(svc)), uses=uses, hidden_uses=hidden)

@@ -41,6 +41,8 @@ class AccountLine:
     interactive_use: str | None
     interactive_at: datetime | None
     open_case: bool
+    #: The next rotation's due time has passed.
+    overdue: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ def service_accounts_page(svc: Services, operator: Operator) -> ServiceAccountsP
         uses = uow.ledger.about_subjects([EventType.SERVICE_INTERACTIVE_USE], shown, since=EPOCH)
     last_use = {str(e["subject"]): e for e in uses}  # in ledger order: the last wins
     lines: list[AccountLine] = []
+    now = svc.clock.now()
     for subject_id in sorted(shown):
         s = shown[subject_id]
         schedule, due = _schedule(svc, s, ages.get(subject_id))
@@ -120,6 +123,7 @@ def service_accounts_page(svc: Services, operator: Operator) -> ServiceAccountsP
                 interactive_use=None if use is None else str(use["reason"]),
                 interactive_at=None if use is None else use["occurred_at"],
                 open_case=subject_id in busy,
+                overdue=due is not None and due <= now,
             )
         )
     owner_ids = sorted(
