@@ -11,7 +11,13 @@ then measures, in the same run and at the same concurrency:
   one per thread (the baseline the issue names; the target is Custos >= 0.8 of
   this rate);
 * raw python-ldap: the same again with python-ldap, the library the connectors
-  use (about 2-3x ldap3's rate here), reported as the stricter reference.
+  use (about 2-3x ldap3's rate here), reported as the stricter reference;
+* raw python-ldap, same work (the target's baseline on slapd): exactly the
+  directory work a recovery does, no more: the password modify, then the
+  read-back of ``pwdChangedTime`` in one search per 100 accounts (an OR filter,
+  as the connector reads back). A self-service recovery needs no pwdReset
+  write: the password modify itself clears a pending pwdReset (ppolicy), so the
+  connector makes none and neither does this baseline.
 
 Every rate is measured in the same run on the same server, the raw ones after
 Custos (each account gets a fresh password each time). Prints the rates and
@@ -39,7 +45,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import ldap
 import ldap3
@@ -60,7 +66,7 @@ from custos.propagation.worker import Worker
 from custos.service.notices.outbox_sweep import deliver_due
 from custos.service.ports import Services
 from custos.service.recovery import credentials, self_service
-from custos.store.tables import cases
+from custos.store.tables import cases, notice_outbox
 
 
 class Inbox:
@@ -180,7 +186,8 @@ class Phase:
 
 def run_custos(svc: Services, total: int) -> None:
     """Until every prepared case is completed by one worker process (its
-    ``parallelism`` threads write the directory concurrently)."""
+    ``parallelism`` threads write the directory concurrently) and every
+    recovery notice has left the outbox (sent, its delivery in the ledger)."""
     stop = threading.Event()
     worker = Worker(svc, owner="bench")
     thread = threading.Thread(target=worker.run_forever, args=(stop,))
@@ -193,13 +200,18 @@ def run_custos(svc: Services, total: int) -> None:
                     .select_from(cases)
                     .where(cases.c.state.in_(["completed", "needs_attention"]))
                 ).scalar_one()
-            if done >= total:
+                queued = uow.conn.execute(
+                    select(func.count()).select_from(notice_outbox)
+                ).scalar_one()
+            if done >= total and not queued:
                 return
             time.sleep(0.05)
     finally:
         stop.set()
         thread.join()
 
+
+T = TypeVar("T")
 
 #: Where and as whom the raw writes go: URL, CA file, bind DN, bind password.
 Where = tuple[str, Path, str, str]
@@ -227,12 +239,12 @@ def raw_phases(
     return ldap3_run, python_ldap_run
 
 
-def python_ldap_writer(where: Where, modify: Callable[[Any, str], None]) -> Callable[[str], None]:
+def python_ldap_writer(where: Where, modify: Callable[[Any, T], None]) -> Callable[[T], None]:
     """python-ldap, the connectors' library: one bound LDAPS connection per thread."""
     url, ca_file, bind_dn, password = where
     local = threading.local()
 
-    def write(dn: str) -> None:
+    def write(dn: T) -> None:
         if not hasattr(local, "c"):
             c = ldap.initialize(url)
             c.set_option(ldap.OPT_X_TLS_CACERTFILE, str(ca_file))
@@ -265,30 +277,103 @@ def ldap3_writer(
     return write
 
 
+#: Accounts per read-back search in the same-work baseline (the connector's
+#: ``BATCH_SIZE``).
+READ_BACK_CHUNK = 100
+
+
+def same_work_phase(
+    server_pid: int, where: Where, uids: list[str], people_base: str, concurrency: int
+) -> Phase:
+    """The same-work baseline: per chunk of ``READ_BACK_CHUNK`` accounts, one
+    thread sets every password (RFC 3062) and reads the change times back in one
+    OR-filter search, on its own bound LDAPS connection."""
+
+    def chunk_work(c: Any, chunk: list[str]) -> None:
+        for uid in chunk:
+            c.passwd_s(f"uid={uid},{people_base}", None, f"Raw-{secrets.token_hex(8)}-Aa1")
+        terms = "".join(f"(uid={uid})" for uid in chunk)
+        found = c.search_s(
+            people_base,
+            ldap.SCOPE_SUBTREE,
+            f"(&(objectClass=inetOrgPerson)(|{terms}))",
+            ["uid", "pwdChangedTime"],
+        )
+        if len(found) != len(chunk):
+            raise RuntimeError(f"read back {len(found)} of {len(chunk)}")
+
+    chunks = [uids[i : i + READ_BACK_CHUNK] for i in range(0, len(uids), READ_BACK_CHUNK)]
+    run = python_ldap_writer(where, chunk_work)
+    with Phase(server_pid) as phase, ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(run, chunks))
+    return phase
+
+
+def load() -> str:
+    """The 1-, 5- and 15-minute load averages (the machine is shared)."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+#: The worker's CPU per recovery the issue asks for at most (ms).
+CPU_TARGET_MS = 0.6
+
+
 def report(
-    label: str, n: int, custos: Phase, ldap3_run: Phase, python_ldap_run: Phase, target: float
+    label: str,
+    n: int,
+    custos: Phase,
+    ldap3_run: Phase,
+    python_ldap_run: Phase,
+    target: float,
+    same_work: Phase | None = None,
 ) -> None:
     rate, base, strict = n / custos.wall, n / ldap3_run.wall, n / python_ldap_run.wall
-    verdict = "OK" if rate / base >= target else "BELOW TARGET"
     cores = os.cpu_count() or 1
-    print(f"{label}: N={n}")
-    print(f"  raw writes, ldap3        : {base:8.1f} /s  (the issue's baseline)")
+    print(f"{label}: N={n}  (load average now: {load()})")
+    if same_work is not None:
+        same = n / same_work.wall
+        verdict = "OK" if rate / same >= target else "BELOW TARGET"
+        print(
+            f"  raw python-ldap, same work: {same:8.1f} /s  (write + read-back: the target's base)"
+        )
+    print(f"  raw writes, ldap3        : {base:8.1f} /s")
     print(f"  raw writes, python-ldap  : {strict:8.1f} /s  (the connectors' library)")
-    print(f"  Custos propagation       : {rate:8.1f} /s  (cases, receipts, ledger, read-back)")
-    print(f"  ratio Custos / ldap3     : {rate / base:8.2f}  (target >= {target:.2f}): {verdict}")
-    print(f"  ratio Custos / python-ldap: {rate / strict:7.2f}")
+    print(f"  Custos propagation       : {rate:8.1f} /s  (receipts, ledger, read-back, notices)")
+    if same_work is not None:
+        print(
+            f"  ratio Custos / same work : {rate / same:8.2f}  (target >= {target:.2f}): {verdict}"
+        )
+    else:
+        verdict = "OK" if rate / base >= target else "BELOW TARGET"
+        print(
+            f"  ratio Custos / ldap3     : {rate / base:8.2f}  (target >= {target:.2f}): {verdict}"
+        )
+    print(f"  ratio Custos / ldap3 writes      : {rate / base:7.2f}")
+    print(f"  ratio Custos / python-ldap writes: {rate / strict:7.2f}")
     print(f"  CPU per operation (ms), and the rate it allows at most on {cores} cores:")
     ceilings = {}
-    for name, phase in (("Custos", custos), ("ldap3", ldap3_run), ("python-ldap", python_ldap_run)):
+    phases = [("Custos", custos), ("ldap3", ldap3_run), ("python-ldap", python_ldap_run)]
+    if same_work is not None:
+        phases.append(("same work", same_work))
+    for name, phase in phases:
         client, server = 1000 * phase.client_cpu / n, 1000 * phase.server_cpu / n
         ceilings[name] = 1000 * cores / (client + server) if client + server else float("inf")
         print(
             f"    {name:<12}: client {client:5.2f} + directory {server:5.2f}"
             f" = {client + server:5.2f}  -> at most {ceilings[name]:8.1f} /s"
         )
-    reach = ceilings["Custos"] / base
+    worker = 1000 * custos.client_cpu / n
     print(
-        f"  Custos's CPU ceiling / ldap3 rate: {reach:.2f}"
+        f"  worker CPU per recovery: {worker:.2f} ms (target <= {CPU_TARGET_MS:.2f}): "
+        + ("OK" if worker <= CPU_TARGET_MS else "ABOVE TARGET")
+    )
+    reference = n / same_work.wall if same_work is not None else base
+    reach = ceilings["Custos"] / reference
+    print(
+        f"  Custos's CPU ceiling / baseline rate: {reach:.2f}"
         + ("" if reach >= target else f" (below {target:.2f}: out of reach at this CPU cost here)")
     )
 
@@ -334,10 +419,12 @@ def bench_slapd(args: argparse.Namespace, folder: Path) -> None:
         )
         prepare(svc, inbox, "ldap", uids, lambda m: print(f"  {m}", file=sys.stderr))
         pid = server.pid
+        print(f"  load average before Custos: {load()}", file=sys.stderr)
         with Phase(pid) as custos:
             run_custos(svc, args.n)
         dns = [f"uid={uid},{server.people_base}" for uid in uids]
         where = (server.ldaps_url, server.ca_file, server.service_dn, server.service_password)
+        same_work = same_work_phase(pid, where, uids, server.people_base, args.concurrency)
         ldap3_run, python_ldap_run = raw_phases(
             pid,
             dns,
@@ -359,6 +446,7 @@ def bench_slapd(args: argparse.Namespace, folder: Path) -> None:
             ldap3_run,
             python_ldap_run,
             0.8,
+            same_work,
         )
     finally:
         server.stop()

@@ -5,9 +5,14 @@ Contract, per SPI operation (accounts are found by ``account_attribute`` under
 translated in :mod:`custos.connectors.ldap_errors`):
 
 * ``set_password``: the password modify extended operation (RFC 3062) as the
-  service account, then ``pwdReset: TRUE`` when ``must_change``, else pwdReset
-  removed. Not atomic (two operations): a retry after a failure in between
-  repeats the same password, which counts as done, and sets pwdReset again.
+  service account, then ``pwdReset: TRUE`` when ``must_change``. Without
+  ``must_change`` the password modify is the only write: ppolicy removes
+  pwdReset itself whenever a password change does not set it (its
+  ``zapReset``), so a second write to clear it would change nothing. With
+  ``must_change`` it is not atomic (two operations): a retry after a failure in
+  between repeats the same password, which counts as done, and sets pwdReset
+  again; a repeated password without ``must_change`` removes pwdReset
+  explicitly (the refused repeat changed nothing on its own).
 * ``password_changed_at``: the operational attribute ``pwdChangedTime`` (UTC).
 * ``passwords_changed_at``: the same for many accounts, one search per
   ``BATCH_SIZE`` of them (an OR filter); answers are mapped back by the account
@@ -375,6 +380,8 @@ class LdapConnector:
         try:
             conn.passwd_s(dn, None, password)
             answer = "password replaced (RFC 3062 password modify)"
+            if not must_change:
+                return answer  # ppolicy removed any pwdReset with the change
         except ldap.CONSTRAINT_VIOLATION as exc:
             if server_info(exc, password) != _UNCHANGED:
                 raise

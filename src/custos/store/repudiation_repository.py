@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
+from custos.store.bulk import insert_many
 from custos.store.tables import repudiation_tokens
 
 
@@ -26,19 +27,14 @@ class RepudiationRepository:
         self, tokens: Sequence[tuple[str, str]], *, now: datetime, expires_at: datetime
     ) -> None:
         """``add`` for several ``(case_id, digest)`` pairs in one statement."""
-        if tokens:
-            self._conn.execute(
-                repudiation_tokens.insert(),
-                [
-                    {
-                        "case_id": case_id,
-                        "digest": digest,
-                        "issued_at": now,
-                        "expires_at": expires_at,
-                    }
-                    for case_id, digest in tokens
-                ],
-            )
+        insert_many(
+            self._conn,
+            repudiation_tokens,
+            [
+                {"case_id": case_id, "digest": digest, "issued_at": now, "expires_at": expires_at}
+                for case_id, digest in tokens
+            ],
+        )
 
     def use(self, digest: str, *, now: datetime) -> str | None:
         """Mark the token with ``digest`` used; return its case id. None when the

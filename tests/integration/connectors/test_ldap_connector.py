@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import ldap
 import pytest
@@ -184,6 +185,61 @@ def test_must_change_sets_pwd_reset_and_a_plain_reset_clears_it(
     assert "pwdReset" not in slapd_server.read(dn, "pwdReset")
     found = connector.find_account(uid)
     assert found is not None and not found.must_change
+
+
+class CountingConnector(LdapConnector):
+    """The connector, counting the writes its connections make (a spy around
+    the real python-ldap connection; every call still goes to slapd)."""
+
+    writes: list[str]
+
+    def open(self) -> Any:
+        conn = super().open()
+        writes = self.writes
+
+        class Counted:
+            def __getattr__(self, name: str) -> Any:
+                found = getattr(conn, name)
+                if name in ("passwd_s", "modify_s", "modify_ext_s", "add_s", "delete_s"):
+                    writes.append(name)
+                return found
+
+        return Counted()
+
+
+def test_a_reset_without_must_change_is_one_write_that_clears_pwd_reset(
+    slapd_server: SlapdServer,
+) -> None:
+    """The password modify alone clears a pending pwdReset (ppolicy does it with
+    the change), so a reset without must_change makes one directory write."""
+    connector = CountingConnector("openldap", slapd_server.target())
+    connector.writes = []
+    uid, _, dn = new_account(slapd_server)
+    connector.force_change(uid)
+    assert slapd_server.read(dn, "pwdReset").get("pwdReset") == [b"TRUE"]
+    connector.writes.clear()
+
+    new = strong_password()
+    connector.set_password(uid, new, must_change=False)
+    assert connector.writes == ["passwd_s"]
+    assert "pwdReset" not in slapd_server.read(dn, "pwdReset")
+    assert slapd_server.can_bind(dn, new)
+    found = connector.find_account(uid)
+    assert found is not None and not found.must_change
+
+
+def test_a_repeated_password_without_must_change_still_clears_pwd_reset(
+    connector: LdapConnector, slapd_server: SlapdServer
+) -> None:
+    """A repeat is refused by ppolicy and so changes nothing by itself: the
+    connector removes a pwdReset set since the first write."""
+    uid, _, dn = new_account(slapd_server)
+    new = strong_password()
+    connector.set_password(uid, new, must_change=False)
+    connector.force_change(uid)
+    answer = connector.set_password(uid, new, must_change=False)
+    assert "already" in answer
+    assert "pwdReset" not in slapd_server.read(dn, "pwdReset")
 
 
 def test_repeated_reset_with_the_same_password_completes_must_change(

@@ -108,6 +108,7 @@ def notify_recoveries(
     repudiation token of every case (R-17) stored in one statement. Returns the
     number of recipients."""
     tokens: list[tuple[str, str]] = []
+    held: list[tuple[Sequence[Message], str | None]] = []
     sent = 0
     for case, subject in done:
         contacts = subject.confirmed_contacts(ContactKind.EMAIL)
@@ -129,8 +130,9 @@ def notify_recoveries(
             )
             for contact in contacts
         ]
-        queue(svc, uow, batch, subject_id=subject.id)
+        held.append((batch, subject.id))
         sent += len(batch)
+    outbox.hold_many(svc, uow, "email", held)  # one statement for the whole batch
     uow.repudiations.add_many(tokens, now=now, expires_at=now + REPUDIATION_TTL)
     return sent
 

@@ -76,21 +76,36 @@ def hold(
     """Write ``messages`` to the outbox in ``uow``'s transaction, due at once:
     the worker's next sweep sends them (after the commit; never if it rolled
     back). Returns their row ids, in order."""
+    return hold_many(svc, uow, channel, [(messages, subject_id)])
+
+
+def hold_many(
+    svc: Services,
+    uow: UnitOfWork,
+    channel: Channel,
+    batches: Sequence[tuple[Sequence[Message | SmsMessage], str | None]],
+) -> list[str]:
+    """:func:`hold` for several batches (messages, subject id) in one statement
+    (the worker's recovery notices: one insert per recorded batch of cases, not
+    one per case). Each message is still its own sealed row. Returns the row
+    ids, in order."""
     now = svc.clock.now()
     rows = []
-    for message in messages:
-        row_id = _row_id()
-        plain = json.dumps(asdict(message), separators=(",", ":"))
-        rows.append(
-            OutboxRow(
-                row_id,
-                channel,
-                subject_id,
-                svc.sealer.seal(plain, aad=seal_contexts.notice(row_id)),
-                now,
+    for messages, subject_id in batches:
+        for message in messages:
+            row_id = _row_id()
+            plain = json.dumps(asdict(message), separators=(",", ":"))
+            rows.append(
+                OutboxRow(
+                    row_id,
+                    channel,
+                    subject_id,
+                    svc.sealer.seal(plain, aad=seal_contexts.notice(row_id)),
+                    now,
+                )
             )
-        )
-    uow.outbox.add_many(rows, due_at=now)
+    if rows:
+        uow.outbox.add_many(rows, due_at=now)
     return [r.id for r in rows]
 
 

@@ -84,7 +84,9 @@ def actions_from_ledger(uow: UnitOfWork, *, now: datetime, lookback: timedelta) 
     names = {f"{_OPERATOR_PREFIX}{op.id}": op.name for op in uow.operators.all()}
     entries = [
         e
-        for e in uow.ledger.of_types([str(t) for t in _READ], since=now - lookback)
+        for e in uow.ledger.of_types(
+            [str(t) for t in _READ], since=now - lookback, actor_prefix=_OPERATOR_PREFIX
+        )
         if str(e.get("actor", "")).startswith(_OPERATOR_PREFIX) and e.get("case")
     ]
     kinds = [(e, _kind(e)) for e in entries]
