@@ -15,7 +15,7 @@ from recoveries import self_service_recovery
 from sqlalchemy import Table, select
 
 from conftest import World
-from custos.domain.events import EventType
+from custos.domain.events import DomainEvent, EventType
 from custos.domain.model import SYSTEM_ACTOR, ContactKind
 from custos.ledger.audit import verify
 from custos.store.bulk import insert_many
@@ -405,6 +405,31 @@ def test_repudiation_add_many_stores_what_add_stores(world: World) -> None:
         assert uow.repudiations.use(d3, now=now) == b
         assert uow.repudiations.use(d2, now=now) is None
         uow.commit()
+
+
+def test_of_types_with_an_actor_prefix_keeps_exactly_the_entries_it_names(
+    world: World,
+) -> None:
+    """The anomaly pass's read (docs/oversight.md): the database drops other
+    actors before decoding, and what is left is exactly the entries whose actor
+    starts with the prefix (LIKE's looser case and wildcards admit none more)."""
+    now = world.clock.now()
+    actors = ["operator:op_1", "OPERATOR:op_2", "operatorXop_3", "system:worker", "operator:"]
+    with world.svc.uow() as uow:
+        uow.ledger.append(
+            DomainEvent(EventType.CASE_APPROVED, now, actor, "s-1", f"c-{n}")
+            for n, actor in enumerate(actors)
+        )
+        uow.commit()
+    types = [str(EventType.CASE_APPROVED)]
+    since = now - timedelta(minutes=1)
+    with world.svc.uow(read_only=True) as uow:
+        everything = uow.ledger.of_types(types, since=since)
+        named = uow.ledger.of_types(types, since=since, actor_prefix="operator:")
+        odd = uow.ledger.of_types(types, since=since, actor_prefix="operator_")
+    assert named == [e for e in everything if str(e["actor"]).startswith("operator:")]
+    assert [e["actor"] for e in named] == ["operator:op_1", "operator:"]
+    assert odd == []  # "_" is no wildcard here
 
 
 # -- insert_many ---------------------------------------------------------------------
