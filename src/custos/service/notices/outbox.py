@@ -83,7 +83,7 @@ def hold_many(
     svc: Services,
     uow: UnitOfWork,
     channel: Channel,
-    batches: Sequence[tuple[Sequence[Message | SmsMessage], str | None]],
+    batches: Sequence[tuple[Sequence[Held], str | None]],
 ) -> list[str]:
     """:func:`hold` for several batches (messages, subject id) in one statement
     (the worker's recovery notices: one insert per recorded batch of cases, not
