@@ -25,10 +25,13 @@ from custos.store.tables import linked_accounts
 GROUP = "incident-7"
 
 
-def campaign_policy(folder: Path, *, batch: int) -> Path:
+def campaign_policy(folder: Path, *, batch: int, anomalies: dict[str, Any] | None = None) -> Path:
     """The shipped policy without its privileged tier (it needs a target that
-    ends sessions) and with campaigns opened ``batch`` subjects at a time."""
+    ends sessions) and with campaigns opened ``batch`` subjects at a time
+    (and, given ``anomalies``, those oversight thresholds)."""
     policy = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
+    if anomalies is not None:
+        policy["oversight"] = {"anomalies": dict(anomalies)}
     policy["tiers"] = [t for t in policy["tiers"] if t["name"] != "privileged"]
     policy["campaigns"] = {
         "approvals": {"count": 2, "from_groups": ["security-approvers"]},
@@ -108,6 +111,7 @@ def campaign_world(
     *,
     batch: int = 5,
     extra_targets: dict[str, Any] | None = None,
+    anomalies: dict[str, Any] | None = None,
     **settings: Any,
 ) -> CampaignWorld:
     targets: dict[str, Any] = {"directory": {"kind": "builtin"}, "ldap": slapd.target()}
@@ -115,7 +119,7 @@ def campaign_world(
     world = make_world(
         database_url,
         tmp_path,
-        policy_file=campaign_policy(tmp_path, batch=batch),
+        policy_file=campaign_policy(tmp_path, batch=batch, anomalies=anomalies),
         targets=targets,
         **settings,
     )

@@ -77,6 +77,13 @@ def _kind(entry: dict[str, Any]) -> ActionKind | None:
     return _STATE_KINDS.get(str(data.get("to")))
 
 
+def _campaign_copy(entry: dict[str, Any]) -> bool:
+    """A campaign case's opening and approvals: copies of the campaign's own
+    start and two-person approval (one decision each, governed by the
+    campaign's rule), not operator actions on that case."""
+    return bool((entry.get("data") or {}).get("campaign"))
+
+
 def actions_from_ledger(uow: UnitOfWork, *, now: datetime, lookback: timedelta) -> list[Action]:
     """Every operator action of the ledger within ``lookback`` before ``now``,
     named by operator name, with its subject's privilege and groups and, for
@@ -87,7 +94,9 @@ def actions_from_ledger(uow: UnitOfWork, *, now: datetime, lookback: timedelta) 
         for e in uow.ledger.of_types(
             [str(t) for t in _READ], since=now - lookback, actor_prefix=_OPERATOR_PREFIX
         )
-        if str(e.get("actor", "")).startswith(_OPERATOR_PREFIX) and e.get("case")
+        if str(e.get("actor", "")).startswith(_OPERATOR_PREFIX)
+        and e.get("case")
+        and not _campaign_copy(e)
     ]
     kinds = [(e, _kind(e)) for e in entries]
     wanted = [(e, k) for e, k in kinds if k is not None]
