@@ -27,9 +27,10 @@ from custos.domain.errors import (
     ExceptionApprovalRefused,
     ExceptionNotActive,
     InvalidInput,
+    SeparationOfDuties,
 )
 from custos.domain.events import EventType
-from custos.domain.model import Case, Requirements
+from custos.domain.model import BreakGlass, Case, Operator, Requirements
 from custos.domain.states import CaseState
 
 #: Distinct approvers an exception needs before it is active.
@@ -192,11 +193,13 @@ def relax(req: Requirements, record: ExceptionRecord) -> Requirements:
     return req
 
 
-def break_glass_requirements(req: Requirements, security_groups: frozenset[str]) -> Requirements:
+def break_glass_requirements(
+    req: Requirements, security_groups: frozenset[str], use: BreakGlass | None = None
+) -> Requirements:
     """A blocked case's requirements under break-glass: the tier's approvers
-    plus one more, who must come from ``security_groups``."""
+    plus one more, who must come from ``security_groups``; ``use`` recorded."""
     groups = req.approver_groups | security_groups if req.approver_groups else frozenset()
-    return replace(req, approvals=req.approvals + 1, approver_groups=groups)
+    return replace(req, approvals=req.approvals + 1, approver_groups=groups, break_glass=use)
 
 
 def check_break_glass_quorum(
@@ -244,6 +247,30 @@ def use_exception(
     )
 
 
+def check_break_glass_exception(
+    record: ExceptionRecord,
+    *,
+    subject_id: str,
+    groups: frozenset[str],
+    tier: str,
+    now: datetime,
+) -> None:
+    """Raises BreakGlassRefused unless ``record`` is a ``break_glass``
+    exception, active at ``now``, covering the subject."""
+    if record.relaxation != Relaxation.BREAK_GLASS:
+        raise BreakGlassRefused(
+            f"exception {record.id} is not a break-glass exception (it relaxes "
+            f"'{record.relaxation}')",
+            rule="not_break_glass",
+            exception=record.id,
+        )
+    try:
+        check_usable(record, subject_id=subject_id, groups=groups, tier=tier, now=now)
+    except ExceptionNotActive as exc:
+        rule = "not_covered" if record.status(now) == ExceptionStatus.ACTIVE else "not_active"
+        raise BreakGlassRefused(exc.message, rule=rule, exception=record.id) from None
+
+
 def use_break_glass(
     case: Case,
     record: ExceptionRecord,
@@ -253,30 +280,109 @@ def use_break_glass(
     reason: str,
     now: datetime,
     actor: str,
+    person: str,
 ) -> None:
-    """Send a blocked case back to approval under break-glass: an active
-    ``break_glass`` exception covering the subject, a documented reason, and
-    the tier's approvers plus a security approver from then on. Records
-    ``governance:break_glass:used`` on the case. Raises BreakGlassRefused,
-    ExceptionNotActive."""
-    if record.relaxation != Relaxation.BREAK_GLASS:
-        raise BreakGlassRefused(f"exception {record.id} is not a break-glass exception")
+    """Send a blocked case on under break-glass: an active ``break_glass``
+    exception covering the subject, a documented reason, and the tier's
+    approvers plus a security approver from then on. The case goes to
+    ``awaiting_approval`` when its proofing is already satisfied, else to
+    ``proofing`` (break-glass never skips the evidence the tier asks), with a
+    fresh lifetime. Records ``governance:break_glass:used`` on the case and the
+    use in its requirements (who invoked it: never one of its approvers).
+    Raises BreakGlassRefused (``details["rule"]`` names why)."""
     if case.state != CaseState.BLOCKED:
-        raise BreakGlassRefused(f"case {case.id} is not blocked (state '{case.state}')")
+        raise BreakGlassRefused(
+            f"case {case.id} is not blocked (state '{case.state}'); break-glass only "
+            "sends a blocked case on",
+            rule="not_blocked",
+        )
     reason = reason.strip()
-    if not reason:
-        raise BreakGlassRefused("break-glass needs a documented reason", rule="reason")
-    check_usable(
+    if not reason or len(reason) > MAX_REASON:
+        raise BreakGlassRefused(
+            f"break-glass needs a documented reason of 1 to {MAX_REASON} characters",
+            rule="reason",
+        )
+    if not security_groups:
+        raise BreakGlassRefused(
+            "the policy names no security approver groups (exceptions.security_groups)",
+            rule="security_approver",
+        )
+    check_break_glass_exception(
         record, subject_id=case.subject_id, groups=groups, tier=case.requirements.tier, now=now
     )
-    case.requirements = break_glass_requirements(case.requirements, security_groups)
+    proofed = case.proofing_satisfied()
+    if not proofed and not case.requirements.methods:
+        raise BreakGlassRefused(
+            f"tier '{case.requirements.tier}' lists no proofing method, so the case's "
+            "evidence can never be in: cancel it and open a new case",
+            rule="no_proofing",
+        )
+    use = BreakGlass(
+        exception=record.id,
+        invoked_by=actor,
+        invoker_person=person,
+        at=now,
+        security_groups=security_groups,
+    )
+    base = case.requirements
+    if base.break_glass is not None:  # a second use: raise from the tier's count once only
+        base = replace(base, approvals=base.approvals - 1)
+    case.requirements = break_glass_requirements(base, security_groups, use)
     case.held_from = case.held_at = None
     case.approvals.clear()
+    case.outcome_reason = ""
     case.emit(
         EventType.BREAK_GLASS_USED,
         at=now,
         actor=actor,
         reason=reason,
-        data={"exception": record.id, "security_groups": sorted(security_groups)},
+        data={
+            "exception": record.id,
+            "security_groups": sorted(security_groups),
+            "approvals": case.requirements.approvals,
+        },
     )
-    case.move(CaseState.AWAITING_APPROVAL, at=now, actor=actor, reason=f"break-glass: {reason}")
+    ttl = case.requirements.approval_expiry if proofed else case.requirements.case_ttl
+    case.expires_at = now + ttl
+    target = CaseState.AWAITING_APPROVAL if proofed else CaseState.PROOFING
+    case.move(target, at=now, actor=actor, reason=f"break-glass: {reason}")
+
+
+def check_break_glass_approval(
+    case: Case, approver: Operator, *, prior_groups: list[frozenset[str]]
+) -> None:
+    """The break-glass rules of one more approval of ``case`` (nothing for a
+    case without break-glass): its invoker never approves it, and the approval
+    that fills the quorum needs a security approver among the approvers.
+    ``prior_groups``: the groups of each distinct approver so far. Raises
+    SeparationOfDuties, BreakGlassRefused."""
+    use = case.requirements.break_glass
+    if use is None:
+        return
+    if approver.person == use.invoker_person:
+        raise SeparationOfDuties(
+            "the operator who invoked break-glass on a case cannot approve it",
+            rule="break_glass_invoker",
+        )
+    check_break_glass_quorum(
+        required=case.requirements.approvals,
+        approver_groups=[*prior_groups, approver.groups],
+        security_groups=use.security_groups,
+    )
+
+
+def break_glass_passes(
+    case: Case, record: ExceptionRecord | None, *, groups: frozenset[str], now: datetime
+) -> bool:
+    """Whether ``case`` goes on while a hold stands on its subject: it carries
+    a break-glass use, is no longer blocked, and the exception it used
+    (``record``) is still active and covers the subject. Only that case: the
+    hold keeps refusing every other one."""
+    use = case.requirements.break_glass
+    if use is None or record is None or record.id != use.exception:
+        return False
+    if case.state == CaseState.BLOCKED:
+        return False
+    return record.status(now) == ExceptionStatus.ACTIVE and record.covers(
+        case.subject_id, groups, case.requirements.tier
+    )

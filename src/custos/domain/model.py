@@ -62,8 +62,22 @@ from custos.domain.states import (
 
 
 @dataclass(frozen=True, slots=True)
+class BreakGlass:
+    """A break-glass use on a case (docs/exceptions.md): the exception it used,
+    who invoked it (the actor, and the person compared for separation of
+    duties), when, and the groups one approver of the case must come from."""
+
+    exception: str
+    invoked_by: str
+    invoker_person: str
+    at: datetime
+    security_groups: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Requirements:
-    """What the selected tier demands of one case, frozen when the case opens."""
+    """What the selected tier demands of one case, frozen when the case opens
+    (and raised by a break-glass use, which it then records)."""
 
     tier: str
     action: CredentialAction
@@ -95,6 +109,8 @@ class Requirements:
     required_methods: frozenset[str] = frozenset()
     #: A ``refuse`` tier's instructions: whom to contact instead.
     instructions: str = ""
+    #: The break-glass use that sent this (blocked) case on; None for most cases.
+    break_glass: BreakGlass | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,8 +44,10 @@ TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
     S.EXECUTING: frozenset({S.VERIFYING, S.NEEDS_ATTENTION}),
     S.VERIFYING: frozenset({S.COMPLETED, S.NEEDS_ATTENTION}),
     S.NEEDS_ATTENTION: frozenset({S.EXECUTING, S.VERIFYING, S.CANCELLED}),
-    # Leaving a block needs the break-glass path (more approvers): back to approval.
-    S.BLOCKED: frozenset({S.AWAITING_APPROVAL, S.CANCELLED}),
+    # Leaving a block needs the break-glass path (more approvers): back to
+    # approval, or to proofing first when the tier's evidence is not all in
+    # (a case blocked as it opened); break-glass never skips proofing.
+    S.BLOCKED: frozenset({S.PROOFING, S.AWAITING_APPROVAL, S.CANCELLED}),
     S.COMPLETED: frozenset(),
     S.DENIED: frozenset(),
     S.EXPIRED: frozenset(),

@@ -8,6 +8,7 @@ from typing import Any
 
 from custos.domain.holds import HoldRecord
 from custos.domain.model import (
+    BreakGlass,
     Approval,
     Case,
     Channel,
@@ -130,7 +131,32 @@ def requirements_to_json(req: Requirements) -> dict[str, Any]:
         "mfa_authenticators": sorted(req.mfa_authenticators),
         "required_methods": sorted(req.required_methods),
         "instructions": req.instructions,
+        "break_glass": _break_glass_to_json(req.break_glass),
     }
+
+
+def _break_glass_to_json(use: BreakGlass | None) -> dict[str, Any] | None:
+    if use is None:
+        return None
+    return {
+        "exception": use.exception,
+        "invoked_by": use.invoked_by,
+        "invoker_person": use.invoker_person,
+        "at": use.at.isoformat(),
+        "security_groups": sorted(use.security_groups),
+    }
+
+
+def _break_glass_from_json(data: dict[str, Any] | None) -> BreakGlass | None:
+    if not data:
+        return None
+    return BreakGlass(
+        exception=data["exception"],
+        invoked_by=data["invoked_by"],
+        invoker_person=data["invoker_person"],
+        at=datetime.fromisoformat(data["at"]),
+        security_groups=frozenset(data["security_groups"]),
+    )
 
 
 def requirements_from_json(data: dict[str, Any]) -> Requirements:
@@ -163,6 +189,7 @@ def requirements_from_json(data: dict[str, Any]) -> Requirements:
         mfa_authenticators=frozenset(data.get("mfa_authenticators", ("webauthn",))),
         required_methods=frozenset(data.get("required_methods", ())),
         instructions=data.get("instructions", ""),
+        break_glass=_break_glass_from_json(data.get("break_glass")),
     )
 
 

@@ -9,13 +9,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from test_case_lifecycle import BASE_REQUIREMENTS, make_case
+from test_case_lifecycle import BASE_REQUIREMENTS, make_case, proof
 
 from custos.domain.errors import (
     BreakGlassRefused,
     ExceptionApprovalRefused,
     ExceptionNotActive,
     InvalidInput,
+    SeparationOfDuties,
 )
 from custos.domain.events import EventType
 from custos.domain.exceptions import (
@@ -25,7 +26,9 @@ from custos.domain.exceptions import (
     ExceptionStatus,
     Relaxation,
     approve,
+    break_glass_passes,
     break_glass_requirements,
+    check_break_glass_approval,
     check_break_glass_quorum,
     check_request,
     check_usable,
@@ -33,11 +36,22 @@ from custos.domain.exceptions import (
     use_break_glass,
     use_exception,
 )
-from custos.domain.model import Case
+from custos.domain.model import Case, Operator, Role
 from custos.domain.states import CaseState
 
 T0 = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 SECURITY = frozenset({"security-approvers"})
+
+
+def make_operator(person: str, groups: frozenset[str] = frozenset()) -> Operator:
+    return Operator(
+        id=f"op-{person}",
+        name=person,
+        person=person,
+        roles=frozenset({Role.APPROVER}),
+        scope=frozenset({"*"}),
+        groups=groups,
+    )
 
 
 def record(**overrides: object) -> ExceptionRecord:
@@ -199,7 +213,16 @@ def glass(case: Case, rec: ExceptionRecord, reason: str) -> None:
         security_groups=SECURITY,
         reason=reason,
         now=T0,
-        actor="operator:sec",
+        actor="operator:hd",
+        person="hd",
+    )
+
+
+def glass_rec(case: Case) -> ExceptionRecord:
+    return approved(
+        record(subject_ids=(case.subject_id,), relaxation=Relaxation.BREAK_GLASS, value=""),
+        "a",
+        "b",
     )
 
 
@@ -225,23 +248,94 @@ def test_case_cannot_use_an_expired_exception() -> None:
 
 
 def test_break_glass_sends_a_blocked_case_back_to_approval_with_a_security_approver() -> None:
-    """Break-glass: a blocked case goes back to approval with one approver more,
-    and the use is marked on the case (R-36)."""
+    """Break-glass: a blocked case whose evidence is in goes back to approval
+    with one approver more, and the use is marked on the case (R-36)."""
     case = make_case(CaseState.BLOCKED, approvals=1)
-    rec = approved(
-        record(subject_ids=(case.subject_id,), relaxation=Relaxation.BREAK_GLASS, value=""),
-        "a",
-        "b",
-    )
+    case.proofs.append(proof())
+    rec = glass_rec(case)
     with pytest.raises(BreakGlassRefused, match="documented reason"):
         glass(case, rec, " ")
     glass(case, rec, "CEO locked out")
     assert case.state == CaseState.AWAITING_APPROVAL
     assert case.requirements.approvals == 2
+    use = case.requirements.break_glass
+    assert use is not None and use.exception == rec.id and use.invoker_person == "hd"
     assert [e.type for e in case.pending_events] == [
         EventType.BREAK_GLASS_USED,
         EventType.CASE_STATE_CHANGED,
     ]
+
+
+def test_break_glass_never_skips_proofing() -> None:
+    """R-32: a case blocked as it opened (no evidence yet) goes to proofing,
+    not to approval; a tier with no proofing method is refused."""
+    case = make_case(CaseState.BLOCKED, approvals=1)
+    glass(case, glass_rec(case), "CEO locked out")
+    assert case.state == CaseState.PROOFING
+    assert case.expires_at == T0 + case.requirements.case_ttl
+    bare = make_case(CaseState.BLOCKED, approvals=1, methods=frozenset())
+    with pytest.raises(BreakGlassRefused) as refused:
+        glass(bare, glass_rec(bare), "CEO locked out")
+    assert refused.value.details["rule"] == "no_proofing"
+    assert bare.state == CaseState.BLOCKED
+
+
+def test_break_glass_refusals_name_their_rule() -> None:
+    """Each refusal answers break_glass_refused with the rule it applied and
+    leaves the case as it was."""
+    case = make_case(CaseState.BLOCKED, approvals=1)
+    rec = glass_rec(case)
+    cases = {
+        "not_blocked": (make_case(CaseState.PROOFING), rec),
+        "not_active": (case, replace(rec, revoked_at=T0, revoked_by="x")),
+        "not_covered": (case, replace(rec, subject_ids=("someone-else",))),
+        "not_break_glass": (case, approved(record(subject_ids=(case.subject_id,)), "a", "b")),
+    }
+    for rule, (target, used) in cases.items():
+        before = (target.state, target.requirements)
+        with pytest.raises(BreakGlassRefused) as refused:
+            glass(target, used, "why")
+        assert refused.value.details["rule"] == rule
+        assert (target.state, target.requirements) == before
+    pending = replace(rec, approvals=rec.approvals[:1])
+    with pytest.raises(BreakGlassRefused, match="pending"):
+        glass(case, pending, "why")
+
+
+def test_break_glass_approval_needs_a_security_approver_and_never_the_invoker() -> None:
+    """R-32, R-33: the invoker cannot approve; the approval filling the quorum
+    without a security approver is refused; one from the security groups
+    completes it."""
+    case = make_case(CaseState.BLOCKED, approvals=1)
+    case.proofs.append(proof())
+    glass(case, glass_rec(case), "CEO locked out")
+    invoker = make_operator("hd", groups=frozenset({"security-approvers"}))
+    with pytest.raises(SeparationOfDuties) as sod:
+        check_break_glass_approval(case, invoker, prior_groups=[])
+    assert sod.value.details["rule"] == "break_glass_invoker"
+    plain = make_operator("ann")
+    check_break_glass_approval(case, plain, prior_groups=[])
+    with pytest.raises(BreakGlassRefused):
+        check_break_glass_approval(case, make_operator("ben"), prior_groups=[frozenset()])
+    check_break_glass_approval(
+        case, make_operator("sue", groups=SECURITY), prior_groups=[frozenset()]
+    )
+    # A case without break-glass: nothing to check.
+    check_break_glass_approval(make_case(CaseState.AWAITING_APPROVAL), invoker, prior_groups=[])
+
+
+def test_only_the_break_glass_case_passes_its_subject_s_hold() -> None:
+    """The case that used break-glass goes on while the exception is active;
+    not while blocked, not once the exception ended, never another case."""
+    case = make_case(CaseState.BLOCKED, approvals=1)
+    rec = glass_rec(case)
+    assert not break_glass_passes(case, rec, groups=frozenset(), now=T0)
+    glass(case, rec, "CEO locked out")
+    assert break_glass_passes(case, rec, groups=frozenset(), now=T0)
+    assert not break_glass_passes(case, rec, groups=frozenset(), now=rec.ends_at)
+    assert not break_glass_passes(case, None, groups=frozenset(), now=T0)
+    other = make_case(CaseState.AWAITING_APPROVAL)
+    assert not break_glass_passes(other, rec, groups=frozenset(), now=T0)
 
 
 def test_break_glass_with_a_non_break_glass_exception_is_refused() -> None:

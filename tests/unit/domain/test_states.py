@@ -72,7 +72,7 @@ def test_no_state_moves_to_itself() -> None:
 
 def test_legal_and_illegal_pairs_partition_all_pairs() -> None:
     assert len(LEGAL) + len(ILLEGAL) == len(CaseState) ** 2
-    assert len(LEGAL) == 32
+    assert len(LEGAL) == 33
 
 
 @pytest.mark.parametrize(("current", "target"), LEGAL)
@@ -146,7 +146,13 @@ def test_decision_states_may_expire_and_in_flight_states_may_not() -> None:
 
 
 def test_blocked_leaves_only_through_break_glass_or_cancel() -> None:
-    assert TRANSITIONS[CaseState.BLOCKED] == {CaseState.AWAITING_APPROVAL, CaseState.CANCELLED}
+    """Break-glass goes back to approval, or to proofing when the case's
+    evidence is not in (docs/exceptions.md); never further."""
+    assert TRANSITIONS[CaseState.BLOCKED] == {
+        CaseState.PROOFING,
+        CaseState.AWAITING_APPROVAL,
+        CaseState.CANCELLED,
+    }
     assert not can_move(CaseState.BLOCKED, CaseState.APPROVED)
     assert not can_move(CaseState.BLOCKED, CaseState.CREDENTIAL_ISSUED)
 
@@ -227,11 +233,10 @@ FORBIDDEN_BY_NAME = [
     (S.AWAITING_APPROVAL, S.CREDENTIAL_ISSUED),
     (S.AWAITING_APPROVAL, S.EXECUTING),
     (S.APPROVED, S.EXECUTING),
-    # A block is left only through break-glass (back to approval) or cancel; a
-    # hold's end is check_return's business, never check_move's.
+    # A block is left only through break-glass (back to proofing or approval)
+    # or cancel; a hold's end is check_return's business, never check_move's.
     (S.BLOCKED, S.APPROVED),
     (S.BLOCKED, S.CREDENTIAL_ISSUED),
-    (S.BLOCKED, S.PROOFING),
     (S.BLOCKED, S.EXPIRED),
     # In-flight credential work is never expired or denied half-way.
     (S.EXECUTING, S.EXPIRED),
@@ -274,6 +279,7 @@ def test_named_happy_path_is_legal() -> None:
     ]
     for current, target in itertools.pairwise(path):
         check_move(current, target)
+    check_move(S.BLOCKED, S.PROOFING)
     check_move(S.BLOCKED, S.AWAITING_APPROVAL)
     check_move(S.BLOCKED, S.CANCELLED)
 
