@@ -132,6 +132,7 @@ EXTRAS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", f"{_CASE}/execute"): _CASE_CHANGE,
     ("POST", f"{_CASE}/cancel"): _CASE_CHANGE,
     ("POST", f"{_CASE}/retry"): _CASE_CHANGE,
+    ("POST", f"{_CASE}/break-glass"): _CASE_CHANGE,
     ("POST", f"{_CASE}/flag-fraud"): _CASE_CHANGE,
     ("POST", f"{_CASE}/webauthn-link"): _CASE_CHANGE,
     ("POST", f"{_CASE}/attestation"): _CASE_CHANGE,

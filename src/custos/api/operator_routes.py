@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from custos.api.auth import OperatorDep, ServicesDep, client_address
 from custos.api.schemas import (
+    BreakGlassIn,
     CaseSummary,
     Decision,
     OpenCase,
@@ -128,6 +129,26 @@ def execute(case_id: str, svc: ServicesDep, operator: OperatorDep) -> CaseSummar
 @router.post("/cases/{case_id}/cancel", response_model=CaseSummary)
 def cancel(case_id: str, body: Decision, svc: ServicesDep, operator: OperatorDep) -> CaseSummary:
     return _summary(cases.cancel(svc, operator, case_id, reason=body.reason))
+
+
+@router.post("/cases/{case_id}/break-glass", response_model=CaseSummary)
+def break_glass(
+    case_id: str, body: BreakGlassIn, svc: ServicesDep, operator: OperatorDep
+) -> CaseSummary:
+    """Send a blocked case on under an active break-glass exception: the hold
+    keeps standing, this case alone goes on (to proofing, or to approval when
+    its evidence is in) and needs the tier's approvers plus a security
+    approver; security is alerted by mail and signed webhook. Refusals answer
+    `break_glass_refused` (docs/exceptions.md)."""
+    from custos.service.exceptions import break_glass as glass
+
+    case = glass.invoke(svc, operator, case_id, exception_id=body.exception, reason=body.reason)
+    need = case.requirements.approvals
+    return _summary(
+        case,
+        f"break-glass used: the case is {case.state}; it needs {need} approvals, "
+        "one from a security approver",
+    )
 
 
 @router.post("/cases/{case_id}/retry")

@@ -45,6 +45,14 @@ class Decision(RequestBody):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class BreakGlassIn(RequestBody):
+    """Break-glass on a blocked case (docs/exceptions.md): the active
+    ``break_glass`` exception to use and the documented reason."""
+
+    exception: str = Field(min_length=1, max_length=80)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 class ProofIn(RequestBody):
     method: str = Field(min_length=1, max_length=50)
     # A re-proofing result (a signed JWT) is far longer than any code.

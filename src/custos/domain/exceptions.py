@@ -30,7 +30,7 @@ from custos.domain.errors import (
     SeparationOfDuties,
 )
 from custos.domain.events import EventType
-from custos.domain.model import BreakGlass, Case, Operator, Requirements
+from custos.domain.model import BreakGlass, Case, CredentialAction, Operator, Requirements
 from custos.domain.states import CaseState
 
 #: Distinct approvers an exception needs before it is active.
@@ -281,6 +281,7 @@ def use_break_glass(
     now: datetime,
     actor: str,
     person: str,
+    recovering: Requirements | None = None,
 ) -> None:
     """Send a blocked case on under break-glass: an active ``break_glass``
     exception covering the subject, a documented reason, and the tier's
@@ -289,6 +290,10 @@ def use_break_glass(
     ``proofing`` (break-glass never skips the evidence the tier asks), with a
     fresh lifetime. Records ``governance:break_glass:used`` on the case and the
     use in its requirements (who invoked it: never one of its approvers).
+
+    ``recovering``: for a case that opened under a block tier because of its
+    subject's holds, the requirements of the tier the subject matches without
+    them (the caller selects it; ``case:policy:tier_selected`` records it).
     Raises BreakGlassRefused (``details["rule"]`` names why)."""
     if case.state != CaseState.BLOCKED:
         raise BreakGlassRefused(
@@ -310,12 +315,37 @@ def use_break_glass(
     check_break_glass_exception(
         record, subject_id=case.subject_id, groups=groups, tier=case.requirements.tier, now=now
     )
-    proofed = case.proofing_satisfied()
-    if not proofed and not case.requirements.methods:
+    req = recovering or case.requirements
+    if req.refused or req.action in (CredentialAction.BLOCK, CredentialAction.REFUSE):
         raise BreakGlassRefused(
-            f"tier '{case.requirements.tier}' lists no proofing method, so the case's "
+            f"tier '{req.tier}' refuses this recovery whatever the holds: "
+            "break-glass lets a case past a hold, not past a block tier",
+            rule="policy_blocks",
+        )
+    proofed = _proofing_satisfied(case, req)
+    if not proofed and not req.methods:
+        raise BreakGlassRefused(
+            f"tier '{req.tier}' lists no proofing method, so the case's "
             "evidence can never be in: cancel it and open a new case",
             rule="no_proofing",
+        )
+    if recovering is not None:
+        case.emit(
+            EventType.TIER_SELECTED,
+            at=now,
+            actor=actor,
+            reason="break-glass: the tier the subject matches without its holds",
+            data={
+                "tier": req.tier,
+                "policy_hash": req.policy_hash,
+                "policy_version": req.policy_version,
+                "action": str(req.action),
+                "factors": req.factors,
+                "methods": sorted(req.methods),
+                "approvals": req.approvals,
+                "phishing_resistant": req.phishing_resistant,
+                "refused": req.refused,
+            },
         )
     use = BreakGlass(
         exception=record.id,
@@ -324,7 +354,7 @@ def use_break_glass(
         at=now,
         security_groups=security_groups,
     )
-    base = case.requirements
+    base = req
     if base.break_glass is not None:  # a second use: raise from the tier's count once only
         base = replace(base, approvals=base.approvals - 1)
     case.requirements = break_glass_requirements(base, security_groups, use)
@@ -346,6 +376,12 @@ def use_break_glass(
     case.expires_at = now + ttl
     target = CaseState.AWAITING_APPROVAL if proofed else CaseState.PROOFING
     case.move(target, at=now, actor=actor, reason=f"break-glass: {reason}")
+
+
+def _proofing_satisfied(case: Case, req: Requirements) -> bool:
+    """Whether ``case``'s evidence meets ``req`` (its own, or those it is about
+    to take)."""
+    return replace(case, requirements=req, pending_events=[]).proofing_satisfied()
 
 
 def check_break_glass_approval(

@@ -11,6 +11,7 @@ reset_link          confirmed contacts    the one-time reset link (R-17)
 recovery_notice     confirmed contacts    the one-time repudiation link (R-22)
 recovery_code_used  confirmed contacts    the one-time repudiation link (R-12, R-23)
 repudiated          security_address      none (R-43)
+break_glass_used    security_address      none (docs/exceptions.md)
 attestation_request manager or sponsor    the one-time attestation link
 attestation_refused security_address      none
 recovery_refused    confirmed contacts    none (a refuse tier's instructions)
@@ -48,6 +49,7 @@ SECRET_OF_KIND: Final[Mapping[str, str | None]] = {
     "recovery_notice": "repudiation_link",
     "recovery_code_used": "repudiation_link",
     "repudiated": None,
+    "break_glass_used": None,
     "attestation_request": "link",
     "attestation_refused": None,
     "recovery_refused": None,
@@ -240,6 +242,42 @@ def repudiated(
         "repudiated", f"[Custos security] Recovery {case_id} flagged as fraud", context
     )
     return message("repudiated", to, case_id, rendered)
+
+
+def break_glass_used(
+    *,
+    to: str,
+    case_id: str,
+    subject_id: str,
+    exception_id: str,
+    invoked_by: str,
+    reason: str,
+    at: datetime,
+    tier: str,
+    holds: Sequence[str],
+    approvals: int,
+    security_groups: Sequence[str],
+    state_after: str,
+) -> Message:
+    """The security alert of a break-glass use: which case and subject, under
+    which exception, who invoked it and why, what the case needs now."""
+    context = {
+        "case_id": case_id,
+        "subject_id": subject_id,
+        "exception_id": exception_id,
+        "invoked_by": invoked_by,
+        "reason": reason,
+        "at": when(at),
+        "tier": tier,
+        "holds": list(holds),
+        "approvals": approvals,
+        "security_groups": list(security_groups),
+        "state_after": state_after,
+    }
+    rendered = render(
+        "break_glass_used", f"[Custos security] Break-glass used on recovery {case_id}", context
+    )
+    return message("break_glass_used", to, case_id, rendered)
 
 
 def attestation_request(

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from custos.domain.errors import (
     AlreadyDecided,
+    BreakGlassRefused,
     DomainError,
     IllegalTransition,
     NotAuthorized,
@@ -40,9 +41,20 @@ class RefusalKind(StrEnum):
     BREAK_GLASS = "break_glass"
 
 
-def kind_of(exc: DomainError) -> RefusalKind | None:
+#: The action name of a break-glass attempt: every refusal of it is a
+#: refused break-glass (``governance:break_glass:refused``), whatever rule.
+BREAK_GLASS_ACTION = "break_glass"
+
+
+def kind_of(exc: DomainError, *, action: str | None = None) -> RefusalKind | None:
     """The refusal an operator's failed action amounts to, or None when the
-    error is not a refusal (a wrong proof, invalid input, an expired case)."""
+    error is not a refusal (a wrong proof, invalid input, an expired case).
+    A break-glass refusal (any, when ``action`` is the break-glass one) is
+    of kind ``break_glass``."""
+    if isinstance(exc, BreakGlassRefused):
+        return RefusalKind.BREAK_GLASS
+    if action == BREAK_GLASS_ACTION and kind_of(exc) is not None:
+        return RefusalKind.BREAK_GLASS
     if isinstance(exc, SeparationOfDuties):
         return RefusalKind.SEPARATION_OF_DUTIES
     if isinstance(exc, OutOfScope):

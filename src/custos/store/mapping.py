@@ -8,8 +8,8 @@ from typing import Any
 
 from custos.domain.holds import HoldRecord
 from custos.domain.model import (
-    BreakGlass,
     Approval,
+    BreakGlass,
     Case,
     Channel,
     Contact,

@@ -36,7 +36,7 @@ from custos.domain.exceptions import (
     use_break_glass,
     use_exception,
 )
-from custos.domain.model import Case, Operator, Role
+from custos.domain.model import Case, CredentialAction, Operator, Role
 from custos.domain.states import CaseState
 
 T0 = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
@@ -344,3 +344,42 @@ def test_break_glass_with_a_non_break_glass_exception_is_refused() -> None:
     with pytest.raises(BreakGlassRefused, match="not a break-glass"):
         glass(case, rec, "x")
     assert case.state == CaseState.BLOCKED
+
+
+def test_a_case_opened_under_a_block_tier_recovers_by_the_tier_without_its_holds() -> None:
+    """A held subject's case opened under the policy's block tier: break-glass
+    gives it the requirements of the tier the subject matches without its
+    holds (recorded as a tier selection), plus the security approver; a
+    block tier that stays is refused (break-glass passes a hold, not a block
+    tier)."""
+    case = make_case(
+        CaseState.BLOCKED,
+        tier="frozen",
+        action=CredentialAction.BLOCK,
+        methods=frozenset(),
+        factors=0,
+    )
+    rec = glass_rec(case)
+    with pytest.raises(BreakGlassRefused) as refused:
+        glass(case, rec, "CEO locked out")
+    assert refused.value.details["rule"] == "policy_blocks"
+    assert case.state == CaseState.BLOCKED and not case.pending_events
+    recovering = replace(BASE_REQUIREMENTS, tier="contractor", approvals=1)
+    use_break_glass(
+        case,
+        rec,
+        groups=frozenset(),
+        security_groups=SECURITY,
+        reason="CEO locked out",
+        now=T0,
+        actor="operator:hd",
+        person="hd",
+        recovering=recovering,
+    )
+    assert case.state == CaseState.PROOFING
+    assert case.requirements.tier == "contractor" and case.requirements.approvals == 2
+    assert [e.type for e in case.pending_events] == [
+        EventType.TIER_SELECTED,
+        EventType.BREAK_GLASS_USED,
+        EventType.CASE_STATE_CHANGED,
+    ]

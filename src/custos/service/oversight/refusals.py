@@ -77,7 +77,7 @@ def record_error(
 ) -> RefusalKind | None:
     """Record ``exc`` as a refusal of ``actor``'s ``action`` when it is one
     (``custos.oversight.refusals.kind_of``); returns its kind, None otherwise."""
-    kind = kind_of(exc)
+    kind = kind_of(exc, action=action)
     if kind is not None:
         rule = exc.details.get("rule")
         record(

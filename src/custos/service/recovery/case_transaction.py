@@ -1,7 +1,8 @@
 """The common frame of every command on an existing case: one transaction, the
 case row locked, its subject loaded, expiry applied before anything else, and
 holds: a case of a subject a hold stands on is blocked if it was still open
-(docs/holds.md)."""
+(docs/holds.md), unless that very case goes on under break-glass
+(docs/exceptions.md)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from custos.domain.errors import CaseExpired, NotFound, RecoveryBlocked
 from custos.domain.holds import kinds_in_words
 from custos.domain.model import SYSTEM_ACTOR, Case, Operator, Subject
 from custos.domain.states import TERMINAL
+from custos.service.exceptions.break_glass_rules import passes_hold
 from custos.service.holds.case_effects import hold_in_memory
 from custos.service.oversight import refusals
 from custos.service.ports import Services
@@ -58,6 +60,8 @@ def case_transaction(
     told: a case outside it answers NotFound exactly as an unknown one does.
     Then SeparationOfDuties for their own account and, with ``hold_refuses``,
     RecoveryBlocked for the case of a held subject (after committing the block).
+    The one exception is a case that went on under break-glass while its
+    exception is active: the hold neither blocks nor refuses it.
 
     Every refusal the command raises (scope, role, separation of duties,
     state, hold) is recorded as the operator's refused ``action`` (R-36,
@@ -94,10 +98,11 @@ def _locked(
             uow.cases.save(case)
             uow.commit()
             raise
-        blocked = hold_in_memory(case, subject, now=now, actor=SYSTEM_ACTOR)
+        glass = passes_hold(uow, case, subject, now)
+        blocked = not glass and hold_in_memory(case, subject, now=now, actor=SYSTEM_ACTOR)
         if operator is not None:
             sod.check_not_subject(operator, subject)
-            if hold_refuses and subject.holds and case.state not in TERMINAL:
+            if hold_refuses and subject.holds and case.state not in TERMINAL and not glass:
                 if blocked:
                     uow.cases.save(case)
                     uow.commit()

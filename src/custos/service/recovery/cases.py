@@ -32,6 +32,7 @@ from custos.domain.model import (
 )
 from custos.domain.states import CaseState
 from custos.proofing.base import METHODS
+from custos.service.exceptions import break_glass_rules
 from custos.service.notices import sms
 from custos.service.ports import Services
 from custos.service.recovery import credentials, proofing, shared_accounts
@@ -234,6 +235,11 @@ def send_email_code(svc: Services, operator: Operator, case_id: str) -> bool:
 def approve(svc: Services, operator: Operator, case_id: str, *, reason: str) -> Case:
     reason = _reason(reason, what="an approval")
     with case_transaction(svc, case_id, operator=operator, action="approve") as txn:
+        if txn.case.state == CaseState.AWAITING_APPROVAL:
+            # Break-glass (docs/exceptions.md): the common rules first, then
+            # never its invoker, and a security approver within the quorum.
+            sod.check_approver(txn.case, operator, txn.subject)
+            break_glass_rules.check_approval(txn.uow, txn.case, operator)
         txn.case.approve(operator, txn.subject, at=txn.now, reason=reason)
         txn.save_and_commit()
         return txn.case

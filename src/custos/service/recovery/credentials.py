@@ -26,6 +26,7 @@ from custos.domain.model import (
 )
 from custos.domain.states import CaseState
 from custos.notify import messages
+from custos.service.exceptions.break_glass_rules import passes_hold
 from custos.service.notices import dispatch as notices
 from custos.service.ports import Services
 from custos.service.recovery import shared_accounts
@@ -141,9 +142,11 @@ def redeem(
                 raise TokenExpired("this link has expired; ask for a new recovery")
             raise TokenInvalid("this link was already used or replaced; ask for a new recovery")
 
-        if case.state != CaseState.CREDENTIAL_ISSUED or subject.holds:
+        held = bool(subject.holds) and not passes_hold(uow, case, subject, now)
+        if case.state != CaseState.CREDENTIAL_ISSUED or held:
             # Blocked (a hold, a fraud flag) or closed: the link answers as a
-            # spent one, whatever the reason (docs/holds.md).
+            # spent one, whatever the reason (docs/holds.md); a case under
+            # break-glass goes on while its exception is active.
             raise TokenInvalid("this link was already used or replaced; ask for a new recovery")
         if case.requirements.action == CredentialAction.TEMP_PASSWORD:
             password = generate_temporary_password()

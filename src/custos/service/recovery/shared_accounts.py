@@ -44,6 +44,7 @@ from custos.domain.model import (
 )
 from custos.domain.states import CaseState
 from custos.notify import messages
+from custos.service.exceptions.break_glass_rules import passes_hold
 from custos.service.notices import dispatch as notices
 from custos.service.ports import Services
 from custos.service.recovery.redemption import TokenExpired, begin_recovery, token_refusal
@@ -212,7 +213,8 @@ def redeem(svc: Services, *, token: str) -> OwnerRedemption:
         assert subject is not None  # a case always references an existing subject
         actor = subject_actor(stored.owner)
         refusal = token_refusal(stored.redeemed_at, stored.voided_at, stored.expires_at, now)
-        if refusal is None and (case.state not in _OPEN_LINK_STATES or subject.holds):
+        held = bool(subject.holds) and not passes_hold(uow, case, subject, now)
+        if refusal is None and (case.state not in _OPEN_LINK_STATES or held):
             # Cancelled, denied, expired or blocked since: every link of it is spent.
             uow.owner_links.void_live(
                 subject.id, now=now, reason=f"case {case.state}", case_id=case.id
