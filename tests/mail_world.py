@@ -16,12 +16,18 @@ SECURITY_ADDRESS = "soc@example.org"
 
 
 def mail_world(
-    backend: str, tmp_path: Path, smtp: dict[str, Any], *, server: SmtpServer | None = None
+    backend: str,
+    tmp_path: Path,
+    smtp: dict[str, Any],
+    *,
+    server: SmtpServer | None = None,
+    **more: Any,
 ) -> Iterator[World]:
     """A World on ``backend`` whose notifier is SMTP; security alerts go to
     SECURITY_ADDRESS. With ``server``, every read of that server's mail first
-    sends what waits in the World's outbox (as the worker's pass would)."""
-    settings = {"smtp": smtp, "security_address": SECURITY_ADDRESS}
+    sends what waits in the World's outbox (as the worker's pass would).
+    ``more``: further settings (e.g. the security webhook)."""
+    settings = {"smtp": smtp, "security_address": SECURITY_ADDRESS, **more}
     if backend == "sqlite":
         world = make_world(f"sqlite:///{tmp_path / 'custos.db'}", tmp_path, **settings)
         yield from _serving(world, server)

@@ -74,6 +74,11 @@ def summary_rows(report: Report) -> list[tuple[str, str]]:
             f"{f.exceptions['used']} ({len(f.exceptions['active'])} active, "
             f"{len(f.exceptions['expired'])} expired at the end of the period)",
         ),
+        (
+            "Break-glass uses",
+            f"{len(f.exceptions['break_glass'])} "
+            f"({f.exceptions['break_glass_refused']} refused attempts)",
+        ),
         ("Ledger verification", str(f.ledger["state"])),
     ]
 

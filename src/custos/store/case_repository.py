@@ -167,6 +167,14 @@ class CaseRepository:
         self._write_children(case)
         self._flush_events(case)
 
+    def drop_approvals(self, case: Case) -> None:
+        """Delete the stored approvals of ``case`` (loaded for update), whose
+        ``approvals`` the caller cleared: a break-glass use starts its quorum
+        afresh (docs/exceptions.md). ``save`` then writes only new ones."""
+        self._conn.execute(approvals.delete().where(approvals.c.case_id == case.id))
+        _, seen_proofs = self._seen.get(case.id, (0, 0))
+        self._seen[case.id] = (0, seen_proofs)
+
     def _write_children(self, case: Case) -> None:
         seen_approvals, seen_proofs = self._seen.get(case.id, (0, 0))
         for approval in case.approvals[seen_approvals:]:

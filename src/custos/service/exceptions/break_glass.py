@@ -81,6 +81,7 @@ def invoke(
             person=operator.person,
             recovering=_without_holds(svc, txn.case, txn.subject),
         )
+        txn.uow.cases.drop_approvals(txn.case)
         _alert(svc, txn.uow, txn.case, txn.subject, operator, reason=reason.strip(), now=txn.now)
         txn.save_and_commit()
         return txn.case

@@ -7,7 +7,7 @@ from typing import Any
 
 from custos.domain import sod
 from custos.domain.events import EventType
-from custos.domain.model import Operator
+from custos.domain.model import Case, Operator
 from custos.domain.states import CaseState
 from custos.service.ceremonies import agent_challenge
 from custos.service.ports import Services
@@ -85,6 +85,8 @@ def case_detail(svc: Services, operator: Operator | None, case_id: str) -> dict[
         "state": str(case.state),
         # Blocked by a hold: the state it goes back to when the last hold ends.
         "held_from": None if case.held_from is None else str(case.held_from),
+        # Sent on under break-glass (docs/exceptions.md): by whom, with which exception.
+        "break_glass": _break_glass(case, names),
         "opened_at": case.opened_at.isoformat(),
         "updated_at": case.updated_at.isoformat(),
         "expires_at": case.expires_at.isoformat(),
@@ -148,3 +150,16 @@ def ticket_of(timeline: list[dict[str, Any]]) -> str | None:
             ticket = event["data"].get("ticket")
             return str(ticket) if ticket else None
     return None
+
+
+def _break_glass(case: Case, names: dict[str, str]) -> dict[str, Any] | None:
+    use = case.requirements.break_glass
+    if use is None:
+        return None
+    return {
+        "exception": use.exception,
+        "invoked_by": use.invoked_by,
+        "invoked_by_name": names.get(use.invoked_by, use.invoked_by),
+        "at": use.at.isoformat(),
+        "security_groups": sorted(use.security_groups),
+    }
