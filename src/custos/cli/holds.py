@@ -41,14 +41,17 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 def _operator(svc: Services, token: str | None) -> Operator:
     """The operator behind ``token``. Exits 1 without one; raises NotAuthorized
     (printed by ``failures``) for a token that does not work."""
+    return operator_for(svc, token, act="setting or lifting a hold names who did it")
+
+
+def operator_for(svc: Services, token: str | None, *, act: str) -> Operator:
+    """The operator behind ``token`` for a command that ``act`` (says why it
+    needs one). Exits 1 without one; raises NotAuthorized (printed by
+    ``failures``) for a token that does not work."""
     from custos.service.recovery.operators import authenticate
 
     if not token:
-        fail(
-            "unauthenticated",
-            "setting or lifting a hold names who did it: give your operator token "
-            "in CUSTOS_TOKEN (or --token)",
-        )
+        fail("unauthenticated", f"{act}: give your operator token in CUSTOS_TOKEN (or --token)")
         raise typer.Exit(1)
     return authenticate(svc, token.strip())
 

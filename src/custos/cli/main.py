@@ -204,6 +204,44 @@ def case_show(
         render_case(detail, console.real)
 
 
+@case_app.command("break-glass")
+def case_break_glass(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(help="The blocked case (case-...).")],
+    exception: Annotated[
+        str, typer.Option("--exception", "-e", help="The active break_glass exception (exc-...).")
+    ],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the ledger).")],
+    token: holds_cli.TokenOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Send a blocked case on under an active break-glass exception: the hold
+    keeps standing, this case alone goes on and needs the tier's approvers plus
+    a security approver (never you). Security is alerted by mail and webhook."""
+    from custos.service.exceptions import break_glass
+
+    with failures():
+        svc = state(ctx).services()
+        operator = holds_cli.operator_for(svc, token, act="break-glass names who invoked it")
+        case = break_glass.invoke(svc, operator, case_id, exception_id=exception, reason=reason)
+    summary = {
+        "id": case.id,
+        "state": str(case.state),
+        "tier": case.requirements.tier,
+        "approvals": case.requirements.approvals,
+        "exception": exception,
+    }
+    if as_json:
+        console.print_json(json.dumps(summary))
+        return
+    console.print(
+        escape(
+            f"break-glass used on {case.id}: now {case.state}; it needs "
+            f"{case.requirements.approvals} approvals, one from a security approver"
+        )
+    )
+
+
 @app.command("outbox")
 def outbox(
     ctx: typer.Context,

@@ -34,6 +34,13 @@ def render_case(detail: dict[str, Any], console: Console) -> None:
     head.add_row("validated by", who(detail["validated_by"]))
     if detail["outcome_reason"]:
         head.add_row("outcome", detail["outcome_reason"])
+    glass = detail.get("break_glass")
+    if glass:
+        head.add_row(
+            "break-glass",
+            f"{glass['exception']} by {who(glass['invoked_by'])} at {glass['at'][:16]}; "
+            f"a security approver ({', '.join(glass['security_groups'])}) must approve",
+        )
 
     events = Table(title="timeline", expand=True, box=None)
     events.add_column("time (UTC)", no_wrap=True)
