@@ -27,6 +27,8 @@ from custos.domain.model import (
 from custos.domain.states import TERMINAL, CaseState, can_move
 from custos.proofing.base import METHODS
 from custos.service.console.refusals import OWN_ACCOUNT, sod_refusal
+from custos.service.exceptions.break_glass import may_invoke
+from custos.service.exceptions.break_glass_rules import security_groups
 from custos.service.ports import Services
 from custos.service.recovery.queries import case_detail
 from custos.store.unit_of_work import UnitOfWork
@@ -144,6 +146,8 @@ class Actions:
     retry_targets: list[str] = field(default_factory=list)
     cancel: bool = False
     flag: bool = False
+    #: A blocked case this operator may send on under a break-glass exception.
+    break_glass: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +188,7 @@ def case_page(svc: Services, operator: Operator, case_id: str) -> CasePage:
         poll_seconds=POLL_SECONDS.get(state),
         progress=_progress(case, detail),
         methods=methods,
-        actions=_actions(case, subject, operator, detail),
+        actions=_actions(case, subject, operator, detail, glass_groups=security_groups(svc)),
         systems=_systems(case, subject),
         delivery=_delivery(case, subject),
         timeline=_timeline(detail),
@@ -299,7 +303,14 @@ def _requests(detail: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
     return found
 
 
-def _actions(case: Case, subject: Subject, operator: Operator, detail: dict[str, Any]) -> Actions:
+def _actions(
+    case: Case,
+    subject: Subject,
+    operator: Operator,
+    detail: dict[str, Any],
+    *,
+    glass_groups: frozenset[str],
+) -> Actions:
     state = case.state
     own = OWN_ACCOUNT if operator.person == subject.id else None
     proof = state == CaseState.PROOFING and operator.has_role(Role.REQUESTER)
@@ -321,6 +332,9 @@ def _actions(case: Case, subject: Subject, operator: Operator, detail: dict[str,
         and can_move(state, CaseState.CANCELLED),
         flag=(operator.has_role(Role.REQUESTER) or operator.has_role(Role.APPROVER))
         and own is None,
+        break_glass=state == CaseState.BLOCKED
+        and own is None
+        and may_invoke(operator, glass_groups),
     )
 
 

@@ -23,6 +23,7 @@ from custos.domain.errors import DomainError, NotFound, ProofingFailed, Separati
 from custos.service.ceremonies import agent_challenge, attestation, webauthn_proofing
 from custos.service.console.case_page import refusal_in_words
 from custos.service.console.sessions import ConsoleContext
+from custos.service.exceptions import break_glass as glass
 from custos.service.notices import sms_commands
 from custos.service.recovery import cases
 from custos.service.signals import fraud
@@ -136,6 +137,27 @@ def send_challenge(
         return "challenge_sent"
 
     return _act(request, ctx, case_id, "proof", run)
+
+
+@router.post("/console/cases/{case_id}/break-glass", response_model=None)
+def break_glass(
+    request: Request,
+    ctx: CheckedDep,
+    case_id: CaseId,
+    exception: Annotated[str, Form(min_length=1, max_length=80)],
+    reason: Reason,
+) -> Response:
+    """Send a blocked case on under an active break-glass exception
+    (docs/exceptions.md): the help desk or a security approver, with a
+    documented reason; security is alerted."""
+
+    def run() -> str:
+        glass.invoke(
+            services(request), ctx.operator, case_id, exception_id=exception, reason=reason
+        )
+        return "break_glass_used"
+
+    return _act(request, ctx, case_id, "break_glass", run)
 
 
 @router.post("/console/cases/{case_id}/execute", response_model=None)

@@ -32,6 +32,11 @@ NOTICES: Final[dict[str, Notice]] = {
         "ask for its recovery (see the outcome below).",
     ),
     "proof_passed": Notice("ok", "The evidence matched and is recorded on the case."),
+    "break_glass_used": Notice(
+        "warn",
+        "Break-glass used: the hold keeps standing, this case alone goes on. It needs the "
+        "tier's approvers plus a security approver, and security has been alerted.",
+    ),
     "proof_failed": Notice(
         "bad", "The evidence did not match. The failed attempt is recorded on the case."
     ),
