@@ -75,6 +75,20 @@ def sample_messages() -> list[Message]:
             state_after="blocked",
             actions=["case moved from proofing to blocked"],
         ),
+        messages.break_glass_used(
+            to="security@example.org",
+            case_id="case-1",
+            subject_id="bob",
+            exception_id="exc-1",
+            invoked_by="hana (operator:op-1)",
+            reason="CFO locked out at quarter close",
+            at=AT,
+            tier="contractor",
+            holds=["legal_hold"],
+            approvals=2,
+            security_groups=["security-approvers"],
+            state_after="proofing",
+        ),
         messages.attestation_request(
             to="mia@example.org",
             case_id="case-1",
@@ -193,6 +207,12 @@ def sample_context() -> dict[str, Any]:
         "signal": "fast_approval",
         "summary": "3 fast approvals",
         "evidence": [4, 9],
+        "exception_id": "exc-1",
+        "invoked_by": "hana",
+        "tier": "contractor",
+        "holds": ["legal_hold"],
+        "approvals": 2,
+        "security_groups": ["security-approvers"],
     }
     return base
 
@@ -218,6 +238,7 @@ def test_sample_messages_carry_only_their_own_secret() -> None:
         "recovery_notice": {REPUDIATION_LINK},
         "recovery_code_used": {REPUDIATION_LINK},
         "repudiated": set(),
+        "break_glass_used": set(),
         "attestation_request": {ATTEST_LINK},
         "attestation_refused": set(),
         "recovery_refused": set(),
