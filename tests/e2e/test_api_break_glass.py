@@ -107,6 +107,7 @@ def test_a_held_subject_recovers_under_break_glass_while_the_hold_stands(
     used = glass(api, world, case_id, exception=exception_id, reason="CFO locked out at close")
     assert used.status_code == 200, used.text
     assert used.json()["state"] == "proofing"  # break-glass never skips proofing
+    assert not alerts(receiver[1])  # written to the outbox, never sent from the request
     shown = detail(api, world, case_id)
     assert shown["tier"] == "contractor"  # the tier carl matches without the hold
     assert shown["break_glass"]["exception"] == exception_id
