@@ -1,8 +1,10 @@
 """Exceptions: a time-bound, two-person-approved relaxation of one requirement
 of the policy for some subjects, a group or a tier, kept as a registry record,
 never as a policy edit (docs/exceptions.md). Break-glass is an exception of the
-kind ``break_glass``: it lets a blocked case (a held subject) go back to
-approval, where a security approver must be among the approvers.
+kind ``break_glass``: it lets a blocked case (a held subject) go on while the
+hold stands, through proofing when its evidence is not in, then approval,
+where a security approver must be among the approvers and its invoker never
+is.
 
 Rules, enforced here for every face:
 
@@ -46,7 +48,7 @@ class Relaxation(StrEnum):
     APPROVALS = "approvals"
     #: A proofing method the tier does not list (``value``: the method).
     METHOD = "method"
-    #: A blocked case (a held subject) may go back to approval, with a
+    #: A blocked case (a held subject) may go on past the hold, with a
     #: security approver among its approvers.
     BREAK_GLASS = "break_glass"
 
