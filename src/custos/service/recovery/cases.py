@@ -235,7 +235,8 @@ def send_email_code(svc: Services, operator: Operator, case_id: str) -> bool:
 def approve(svc: Services, operator: Operator, case_id: str, *, reason: str) -> Case:
     reason = _reason(reason, what="an approval")
     with case_transaction(svc, case_id, operator=operator, action="approve") as txn:
-        if txn.case.state == CaseState.AWAITING_APPROVAL:
+        glass = txn.case.requirements.break_glass is not None
+        if glass and txn.case.state == CaseState.AWAITING_APPROVAL:
             # Break-glass (docs/exceptions.md): the common rules first, then
             # never its invoker, and a security approver within the quorum.
             sod.check_approver(txn.case, operator, txn.subject)
