@@ -198,7 +198,11 @@ def print_report(report: dict[str, Any]) -> None:
         print(
             f"SIGKILLed at {report['killed_at_s']} s: api0 (pid {killed['api0']}), worker0 "
             f"(pid {killed['worker0']}); both restarted, the API answered again after "
-            f"{killed['api_back_after_s']} s (None: not within the wait)"
+            + (
+                f"{killed['api_back_after_s']} s"
+                if killed["api_back_after_s"] is not None
+                else "NO ANSWER within the wait"
+            )
         )
     total = [o for o in report["operations"] if o["operation"] == "Aggregated"]
     if total:
