@@ -110,7 +110,10 @@ def main(globs: list[str]) -> int:
         print("no results for this selection: run scripts/mutation first")
         return 2
 
-    header = f"{'module':<34}{'tried':>7}{'killed':>8}{'survived':>10}{'equiv.':>8}{'score':>9}"
+    header = (
+        f"{'module':<34}{'mutants':>8}{'killed':>8}{'survived':>10}{'equiv.':>8}"
+        f"{'not run':>9}{'score':>9}"
+    )
     print(header)
     print("-" * len(header))
     totals: dict[str, int] = defaultdict(int)
@@ -144,7 +147,8 @@ def main(globs: list[str]) -> int:
     score = _score(totals)
     failed = bool(survivors) or totals["not run"] > 0 or score < MIN_SCORE
     if totals["not run"]:
-        print(f"\n{totals['not run']} mutants were not run (interrupted?)")
+        idle = [module for module, row in sorted(rows.items()) if row["not run"]]
+        print(f"\n{totals['not run']} mutants were not run, in: {', '.join(idle)}")
     verdict = "FAIL" if failed else "ok"
     print(f"\n{verdict}: overall score {score:.1f}% (minimum {MIN_SCORE:.0f}%)")
     return 1 if failed else 0
@@ -156,9 +160,12 @@ def _score(row: dict[str, int]) -> float:
 
 
 def _line(name: str, row: dict[str, int]) -> str:
+    """One table row; the score of a row with no mutant run is "-", not 100%."""
+    done = row["tried"] - row["not run"]
+    score = f"{_score(row):>8.1f}%" if done else f"{'-':>9}"
     return (
-        f"{name:<34}{row['tried']:>7}{row['killed']:>8}{row['survived']:>10}"
-        f"{row['equivalent']:>8}{_score(row):>8.1f}%"
+        f"{name:<34}{row['tried']:>8}{row['killed']:>8}{row['survived']:>10}"
+        f"{row['equivalent']:>8}{row['not run']:>9}{score}"
     )
 
 

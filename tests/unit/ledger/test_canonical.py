@@ -361,6 +361,17 @@ def test_deep_nesting_falls_back() -> None:
     assert not _fast_ok([shallow])
 
 
+def test_dicts_nested_to_the_limit_take_the_fast_path() -> None:
+    """Each nested object spends one level, like each list: 32 take the fast
+    path, 33 do not."""
+    nested: object = 1
+    for _ in range(canonical._MAX_DEPTH):
+        nested = {"a": nested}
+    assert _fast_ok(nested)
+    assert not _fast_ok({"a": nested})
+    assert canonical_json(nested) == rfc8785.dumps(nested)
+
+
 def test_cycles_fall_back_to_rfc8785() -> None:
     cycle: list[object] = []
     cycle.append(cycle)

@@ -1,0 +1,320 @@
+"""The rules ``audit verify`` applies to what it recomputed
+(``custos.ledger.verify``): each head checked against the key ring and the
+recomputed roots, each out-of-order row named as inserted or removed, each
+changed leaf named as changed or reordered, and the compact range folded into
+the RFC 9162 root (R-38: tampering is detected and named)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import create_engine
+
+from custos.ledger import merkle
+from custos.ledger.signing import LedgerKey, TreeHead, key_id_of, sign_head
+from custos.ledger.verify import (
+    Problem,
+    VerificationReport,
+    _changed,
+    _check_head,
+    _fold,
+    _order_problem,
+    verify_ledger,
+)
+from custos.store.tables import ledger, ledger_nodes, metadata
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+LEAVES = [merkle.leaf_hash(b'{"n":%d}' % n) for n in range(9)]
+TREE = merkle.MemoryTree(LEAVES)
+
+
+def _key() -> LedgerKey:
+    private = Ed25519PrivateKey.generate()
+    return LedgerKey(key_id_of(private.public_key()), "t", private.public_key(), private)
+
+
+KEY = _key()
+KEYS = {KEY.key_id: KEY.public}
+ROOTS = {size: TREE.root(size) for size in (3, 9)}
+
+
+def _head(size: int, root: bytes | None = None) -> TreeHead:
+    return sign_head(KEY, size, TREE.root(size) if root is None else root, NOW)
+
+
+def test_problem_and_report_json() -> None:
+    problem = Problem("changed", "entry index 2 (seq 3) was changed", 2, 3)
+    assert problem.to_json() == {
+        "kind": "changed",
+        "message": "entry index 2 (seq 3) was changed",
+        "index": 2,
+        "seq": 3,
+    }
+    assert Problem("x", "y").to_json() == {"kind": "x", "message": "y", "index": None, "seq": None}
+    report = VerificationReport(entries=9, root_hash="ab", heads_checked=2, witnessed_checked=1)
+    assert report.ok
+    assert report.to_json() == {
+        "ok": True,
+        "entries": 9,
+        "root_hash": "ab",
+        "heads_checked": 2,
+        "witnessed_checked": 1,
+        "problems": [],
+    }
+    report.problems.append(problem)
+    assert not report.ok
+    assert report.to_json()["ok"] is False
+    assert report.to_json()["problems"] == [problem.to_json()]
+    assert VerificationReport().to_json() == {
+        "ok": True,
+        "entries": 0,
+        "root_hash": "",
+        "heads_checked": 0,
+        "witnessed_checked": 0,
+        "problems": [],
+    }
+    assert VerificationReport().bytes_hashed == 0
+
+
+def test_a_sound_head_has_no_problem() -> None:
+    assert _check_head(_head(3), KEYS, ROOTS, 9, "signed head") == []
+    assert _check_head(_head(9), KEYS, ROOTS, 9, "signed head") == []
+
+
+def test_a_head_by_a_key_outside_the_ring_is_named() -> None:
+    other = _key()
+    head = sign_head(other, 3, TREE.root(3), NOW)
+    assert _check_head(head, KEYS, ROOTS, 9, "witnessed head") == [
+        Problem(
+            "unknown_key",
+            f"witnessed head at size 3 ({head.signed_at}): key {other.key_id} is not in the ring",
+        )
+    ]
+
+
+def test_a_head_whose_signature_fails_is_named() -> None:
+    good = _head(3)
+    forged = TreeHead(3, "00" * 32, good.signed_at, good.key_id, good.signature)
+    problems = _check_head(forged, KEYS, ROOTS, 9, "signed head")
+    assert problems[0] == Problem(
+        "bad_signature", f"signed head at size 3 ({good.signed_at}): the signature does not verify"
+    )
+    # the root it names also differs from the recomputed one
+    assert [p.kind for p in problems] == ["bad_signature", "head_mismatch"]
+
+
+def test_a_head_naming_another_root_is_a_mismatch() -> None:
+    """R-38: a validly signed head whose root the recomputed tree does not have."""
+    head = _head(3, root=TREE.root(4))
+    assert _check_head(head, KEYS, ROOTS, 9, "signed head") == [
+        Problem(
+            "head_mismatch",
+            f"signed head at size 3 ({head.signed_at}): "
+            "the recomputed root differs from the signed root",
+        )
+    ]
+
+
+def test_a_head_at_a_size_without_a_recomputed_root_is_not_compared() -> None:
+    head = _head(5, root=bytes(32))
+    assert _check_head(head, KEYS, ROOTS, 9, "signed head") == []
+
+
+def test_a_head_bigger_than_the_ledger_proves_a_truncation() -> None:
+    head = _head(9)
+    assert _check_head(head, KEYS, {3: TREE.root(3)}, 7, "witnessed head") == [
+        Problem(
+            "truncated",
+            f"witnessed head at size 9 ({head.signed_at}): the ledger has 7 entries; "
+            "entries index 7..8 were removed",
+            7,
+        )
+    ]
+    # a head of exactly the ledger's size is not a truncation
+    assert _check_head(_head(9), KEYS, ROOTS, 9, "signed head") == []
+
+
+def test_an_unknown_key_and_a_truncation_are_both_named() -> None:
+    other = _key()
+    head = sign_head(other, 9, TREE.root(9), NOW)
+    assert [p.kind for p in _check_head(head, KEYS, {}, 8, "signed head")] == [
+        "unknown_key",
+        "truncated",
+    ]
+
+
+def test_a_row_with_an_earlier_or_no_index_was_inserted() -> None:
+    report = VerificationReport()
+    assert _order_problem(report, 12, 3, 5, 5) == 5
+    assert _order_problem(report, 13, None, 5, 6) == 5
+    assert report.problems == [
+        Problem("inserted", "entry seq 12 was inserted at index 5", 5, 12),
+        Problem("inserted", "entry seq 13 was inserted at index 6", 6, 13),
+    ]
+
+
+def test_a_row_with_a_later_index_follows_removed_entries() -> None:
+    report = VerificationReport()
+    assert _order_problem(report, 20, 6, 5, 5) == 7
+    assert _order_problem(report, 30, 10, 7, 6) == 11
+    assert report.problems == [
+        Problem("removed", "entry index 5 was removed (before seq 20)", 5, 20),
+        Problem("removed", "entry index 7..9 was removed (before seq 30)", 7, 30),
+    ]
+
+
+def test_a_changed_leaf_is_changed_and_a_moved_one_reordered() -> None:
+    a, b, c = LEAVES[0], LEAVES[1], LEAVES[2]
+    # rows 3 and 7 swapped their entries: each recomputed leaf is the other's record
+    swapped = [(3, 40, b, a), (7, 80, a, b)]
+    assert _changed(swapped) == [
+        Problem("reordered", "entry index 3 (seq 40) holds the entry appended at index 7", 3, 40),
+        Problem("reordered", "entry index 7 (seq 80) holds the entry appended at index 3", 7, 80),
+    ]
+    assert _changed([(4, 50, c, a)]) == [
+        Problem("changed", "entry index 4 (seq 50) was changed", 4, 50)
+    ]
+    # a leaf equal to its own row's record (only the stored bytes differ) is changed
+    assert _changed([(4, 50, a, a)])[0].kind == "changed"
+    assert _changed([]) == []
+
+
+def test_the_compact_range_folds_into_the_tree_root() -> None:
+    assert _fold([]) == merkle.EMPTY_ROOT
+    assert _fold([LEAVES[0]]) == TREE.root(1)
+    for size in range(1, 10):
+        compact = merkle.CompactRange()
+        for leaf in LEAVES[:size]:
+            compact.append(leaf)
+        # the stack of the exact pass: roots of the set bits of size, largest first
+        stack, start = [], 0
+        for bit in reversed(range(size.bit_length())):
+            if size >> bit & 1:
+                stack.append(merkle.range_hash(start, start + (1 << bit), TREE))
+                start += 1 << bit
+        assert _fold(stack) == TREE.root(size) == compact.root(), size
+
+
+# verify_ledger over a ledger in an in-memory SQLite database (the two tables
+# only). The same checks against both store engines, with the store's own
+# appends, are in tests/integration/ledger/test_audit_verify.py.
+
+
+class Ledger:
+    def __init__(self, count: int) -> None:
+        self.engine = create_engine("sqlite://")
+        metadata.create_all(self.engine, tables=[ledger, ledger_nodes])
+        self.conn = self.engine.connect()
+        self.entries = [b'{"n":%d}' % n for n in range(count)]
+        tree = merkle.MemoryTree()
+        for index, data in enumerate(self.entries):
+            leaf = merkle.leaf_hash(data)
+            nodes = merkle.completed_nodes(index, leaf, tree)
+            tree.append(leaf)
+            self.conn.execute(
+                ledger.insert().values(
+                    seq=index + 1,
+                    event_id=f"e{index}",
+                    type="t",
+                    occurred_at=NOW,
+                    actor="a",
+                    outcome="ok",
+                    canonical=data.decode(),
+                    leaf_index=index,
+                    leaf_hash=leaf,
+                )
+            )
+            for level, position, node in nodes:
+                self.conn.execute(
+                    ledger_nodes.insert().values(level=level, position=position, hash=node)
+                )
+        self.tree = tree
+
+    def head(self, size: int) -> TreeHead:
+        return sign_head(KEY, size, self.tree.root(size), NOW)
+
+    def set(self, row: int, **values: object) -> None:
+        self.conn.execute(ledger.update().where(ledger.c.seq == row).values(**values))
+
+
+def test_verify_an_intact_ledger() -> None:
+    book = Ledger(11)
+    witnessed = book.head(11)
+    report = verify_ledger(book.conn, KEYS, [book.head(4), witnessed], [witnessed])
+    assert report.problems == []
+    assert report.ok
+    assert report.entries == 11
+    assert report.root_hash == book.tree.root(11).hex()
+    assert (report.heads_checked, report.witnessed_checked) == (2, 1)
+    assert report.bytes_hashed == sum(map(len, book.entries))
+
+
+def test_verify_names_a_changed_entry_by_index_and_seq() -> None:
+    book = Ledger(11)
+    book.set(5, canonical='{"n":"x"}')
+    seen: list[tuple[int, int]] = []
+    report = verify_ledger(
+        book.conn, KEYS, [book.head(11)], total=20, progress=lambda d, t: seen.append((d, t))
+    )
+    assert [(p.kind, p.index, p.seq) for p in report.problems] == [
+        ("changed", 4, 5),
+        ("head_mismatch", None, None),
+    ]
+    assert report.entries == 11
+    assert report.bytes_hashed == sum(map(len, book.entries)) - len(b'{"n":4}') + 9
+    assert seen[-1] == (11, 20)
+
+
+def test_verify_names_swapped_entries_as_reordered() -> None:
+    book = Ledger(8)
+    book.set(3, canonical=book.entries[6].decode())
+    book.set(7, canonical=book.entries[2].decode())
+    report = verify_ledger(book.conn, KEYS, [book.head(8)])
+    assert [(p.kind, p.index, p.seq) for p in report.problems][:2] == [
+        ("reordered", 2, 3),
+        ("reordered", 6, 7),
+    ]
+
+
+def test_verify_names_removed_and_inserted_rows() -> None:
+    book = Ledger(9)
+    book.conn.execute(ledger.delete().where(ledger.c.seq.in_([4, 5])))
+    report = verify_ledger(book.conn, KEYS, [])
+    assert [(p.kind, p.index, p.seq) for p in report.problems] == [("removed", 3, 6)]
+    assert report.problems[0].message == "entry index 3..4 was removed (before seq 6)"
+    assert report.entries == 7
+    moved = Ledger(4)
+    moved.set(1, seq=100)  # the first entry now comes last in seq order
+    found = verify_ledger(moved.conn, KEYS, [])
+    assert [(p.kind, p.index, p.seq) for p in found.problems] == [
+        ("removed", 0, 2),
+        ("inserted", 3, 100),
+    ]
+
+
+def test_verify_names_a_truncation_and_a_head_missing_from_the_table() -> None:
+    book = Ledger(9)
+    gone = book.head(9)
+    book.conn.execute(ledger.delete().where(ledger.c.seq == 9))
+    report = verify_ledger(book.conn, KEYS, [book.head(4)], [gone])
+    kinds = [p.kind for p in report.problems]
+    assert kinds[:2] == ["truncated", "head_missing"]
+    assert report.problems[1].message == ("the witnessed head at size 9 is missing from tree_heads")
+    assert report.witnessed_checked == 1 and report.heads_checked == 1
+
+
+def test_verify_localizes_rows_rewritten_with_fresh_leaf_hashes() -> None:
+    """Rows rewritten with matching leaf hashes look intact row by row; the
+    recorded pair hashes name where they diverge."""
+    book = Ledger(8)
+    forged = b'{"n":"forged"}'
+    book.set(6, canonical=forged.decode(), leaf_hash=merkle.leaf_hash(forged))
+    report = verify_ledger(book.conn, KEYS, [book.head(8)])
+    assert [(p.kind, p.index, p.seq) for p in report.problems] == [
+        ("head_mismatch", None, None),
+        ("changed", 4, 5),
+    ]
+    assert report.problems[1].message == "entry index 4 or 5 was rewritten"
+    intact_pairs = Ledger(8)
+    assert verify_ledger(intact_pairs.conn, KEYS, [intact_pairs.head(8)]).ok
