@@ -22,7 +22,8 @@ from custos.ledger.verify import (
     _order_problem,
     verify_ledger,
 )
-from custos.store.tables import ledger, ledger_nodes, metadata
+from custos.store.metadata import metadata
+from custos.store.tables import ledger, ledger_nodes
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEAVES = [merkle.leaf_hash(b'{"n":%d}' % n) for n in range(9)]
