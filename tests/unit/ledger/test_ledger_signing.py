@@ -357,3 +357,39 @@ def test_ring_keys_sign_heads_that_verify_with_the_ring(tmp_path: Path) -> None:
     head = sign_head(ring.active(), 9, ROOT, NOW)
     reread = KeyRing(tmp_path)
     assert verify_head(head, reread.public_keys()[head.key_id])
+
+
+def test_generate_creates_missing_parent_folders(tmp_path: Path) -> None:
+    folder = tmp_path / "data" / "ledger-keys"
+    key = KeyRing(folder).generate(NOW)
+    assert (folder / f"{key.key_id}.key").exists()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def _drop_serial(folder: Path, key: LedgerKey) -> None:
+    meta_path = folder / f"{key.key_id}.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["serial"]
+    meta_path.write_text(json.dumps(meta))
+
+
+def test_a_key_without_a_serial_sorts_before_serial_one_in_its_tick(tmp_path: Path) -> None:
+    """A key written before serials existed counts as serial 0, whatever its id."""
+    for attempt in range(64):
+        folder = tmp_path / str(attempt)
+        ring = KeyRing(folder)
+        first, second = ring.generate(NOW), ring.generate(NOW)
+        if second.key_id > first.key_id:  # key ids alone would put second last
+            break
+    _drop_serial(folder, second)
+    assert [k.key_id for k in ring.all_keys()] == [second.key_id, first.key_id]
+    assert ring.active().key_id == first.key_id
+
+
+def test_keys_of_one_tick_without_serials_are_ordered_by_key_id(tmp_path: Path) -> None:
+    ring = KeyRing(tmp_path)
+    keys = [ring.generate(NOW) for _ in range(3)]
+    for key in keys:
+        _drop_serial(tmp_path, key)
+    assert [k.key_id for k in ring.all_keys()] == sorted(k.key_id for k in keys)
+    assert ring.active().key_id == max(k.key_id for k in keys)

@@ -299,6 +299,55 @@ def test_a_malformed_proof_is_named(proof: dict[str, Any]) -> None:
     assert _failures(pack)[0] == f"{proof_name(3)}: malformed inclusion proof"
 
 
+def _first_entry_fails(change: str) -> PackReport:
+    """Break the first listed entry (index 1) one way; the others are still checked."""
+    pack = Pack()
+    proof = json.loads(pack.members[proof_name(1)])
+    if change == "malformed":
+        del proof["inclusion_proof"]
+    elif change == "other tree":
+        proof["tree_size"] = 8
+    elif change == "other case":
+        entry = json.loads(pack.leaves[1])
+        entry["case"] = "other"
+        pack.leaves[1] = _canon(entry)
+        tree = merkle.MemoryTree(merkle.leaf_hash(b) for b in pack.leaves)
+        return _resigned(pack, tree)
+    pack.members[proof_name(1)] = _json(proof)
+    return pack.check()
+
+
+def _resigned(pack: Pack, tree: merkle.MemoryTree) -> PackReport:
+    head = sign_head(pack.key, 7, tree.root(), NOW)
+    pack.members["tree_head.json"] = _json(head.to_json())
+    for index in (1, 3, 5):
+        pack.members[entry_name(index)] = pack.leaves[index]
+        path = merkle.inclusion_proof(index, 7, tree)
+        pack.members[proof_name(index)] = _json(
+            {"leaf_index": index, "tree_size": 7, "inclusion_proof": [h.hex() for h in path]}
+        )
+    return pack.check()
+
+
+@pytest.mark.parametrize("change", ["malformed", "other tree", "other case"])
+def test_one_bad_entry_does_not_stop_the_check_of_the_others(change: str) -> None:
+    report = _first_entry_fails(change)
+    assert report.entries == 2
+    assert report.checked[1] == "2 entries: leaf hashes and inclusion proofs hold"
+    assert report.failures[-1] == f"entries/{1:012d}.json: entry index 1 of the case is missing"
+    assert len(report.failures) == 2
+
+
+def test_a_proof_that_does_not_name_its_entry_is_refused() -> None:
+    pack = Pack()
+    proof = json.loads(pack.members[proof_name(1)])
+    del proof["leaf_index"]
+    pack.members[proof_name(1)] = _json(proof)
+    assert _failures(pack)[0] == (
+        f"{proof_name(1)}: not a proof for entry index 1 in the signed tree"
+    )
+
+
 def test_a_proof_for_another_tree_or_entry_is_refused() -> None:
     for change in ({"tree_size": 8}, {"tree_size": 6}, {"leaf_index": 2}, {"leaf_index": None}):
         pack = Pack()
@@ -329,6 +378,49 @@ def test_an_entry_of_another_case_is_refused() -> None:
     pack.manifest["entries"].append({"leaf_index": 0, "seq": 1, "file": entry_name(0)})
     report = pack.check()
     assert report.failures == [f"{entry_name(0)}: entry index 0 belongs to another case"]
+    assert report.entries == 3
+
+
+def test_a_manifest_without_a_case_id_matches_no_case() -> None:
+    pack = Pack()
+    del pack.manifest["case_id"]
+    report = pack.check()
+    assert report.case_id == ""
+    assert report.entries == 0
+    assert f"{entry_name(1)}: entry index 1 belongs to another case" in report.failures
+
+
+def test_a_manifest_without_entries_verifies_none() -> None:
+    pack = Pack()
+    del pack.manifest["entries"]
+    report = pack.check()
+    assert report.entries == 0
+    assert report.failures[0] == "entries: no verified audit:evidence:exported entry in the pack"
+
+
+def test_a_manifest_without_a_key_excuses_no_file() -> None:
+    pack = Pack()
+    del pack.manifest["key"]
+    pack.members["None"] = b"planted"
+    pack.members["XXXX"] = b"planted"
+    assert _failures(pack) == [
+        "None: not part of the pack as exported",
+        "XXXX: not part of the pack as exported",
+        f"keys/{pack.key.key_id}.pem: not part of the pack as exported",
+    ]
+
+
+def test_an_export_entry_without_indexes_or_files_binds_nothing() -> None:
+    pack = Pack()
+    export = json.loads(pack.leaves[5])
+    export["data"] = {}
+    pack.leaves[5] = _canon(export)
+    report = _resigned(pack, merkle.MemoryTree(merkle.leaf_hash(b) for b in pack.leaves))
+    assert report.failures == [
+        "case.json: not part of the pack as exported",
+        "policy.yaml: not part of the pack as exported",
+        "summary.md: not part of the pack as exported",
+    ]
     assert report.entries == 3
 
 
@@ -427,3 +519,16 @@ def test_a_pack_is_a_deflated_zip_with_fixed_times() -> None:
         infos = archive.infolist()
     assert [i.filename for i in infos] == sorted(i.filename for i in infos)
     assert {i.date_time for i in infos} == {(2000, 1, 1, 0, 0, 0)}
+
+
+def test_an_entry_listed_below_index_zero_is_not_in_the_tree() -> None:
+    """A proof naming no leaf index counts as index -1: an entry listed at -1
+    passes that comparison and is then refused by the inclusion check."""
+    pack = Pack()
+    name, proof_file = "entries/x.json", proof_name(-1)
+    pack.members[name] = pack.leaves[3]
+    pack.members[proof_file] = _json({"tree_size": 7, "inclusion_proof": []})
+    pack.manifest["entries"].append({"leaf_index": -1, "seq": 0, "file": name})
+    assert _failures(pack) == [
+        f"{name}: entry index -1 is not in the signed tree (the entry or {proof_file} was altered)"
+    ]
