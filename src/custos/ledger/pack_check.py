@@ -110,10 +110,13 @@ class _Checker:
             self.fail(f"{name}: missing from the pack")
             return None
         try:
-            return json.loads(self.files[name])
+            data = json.loads(self.files[name])
         except ValueError:
             self.fail(f"{name}: not JSON")
             return None
+        if data is None:  # every file the export writes holds an object
+            self.fail(f"{name}: JSON null, not an object")
+        return data
 
     def run(self) -> None:
         manifest = self.json_file("manifest.json")

@@ -87,7 +87,7 @@ class TreeHead:
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> TreeHead:
-        """Raises KeyRingError on a malformed head."""
+        """Raises KeyRingError on a malformed head (also JSON that is not an object)."""
         try:
             return cls(
                 tree_size=int(str(data["tree_size"])),
@@ -96,7 +96,7 @@ class TreeHead:
                 key_id=str(data["key_id"]),
                 signature=str(data["signature"]),
             )
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, TypeError) as exc:
             raise KeyRingError(f"malformed tree head: {exc}") from exc
 
 

@@ -10,6 +10,7 @@ import json
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -393,3 +394,11 @@ def test_keys_of_one_tick_without_serials_are_ordered_by_key_id(tmp_path: Path) 
         _drop_serial(tmp_path, key)
     assert [k.key_id for k in ring.all_keys()] == sorted(k.key_id for k in keys)
     assert ring.active().key_id == max(k.key_id for k in keys)
+
+
+@pytest.mark.parametrize("data", [[1, 2], "head", 7, None])
+def test_tree_head_from_json_refuses_json_that_is_not_an_object(data: Any) -> None:
+    """A witness line or pack head that is a JSON array, string, number or null
+    is a malformed head (KeyRingError), not a crash."""
+    with pytest.raises(KeyRingError, match=r"^malformed tree head: "):
+        TreeHead.from_json(data)

@@ -532,3 +532,21 @@ def test_an_entry_listed_below_index_zero_is_not_in_the_tree() -> None:
     assert _failures(pack) == [
         f"{name}: entry index -1 is not in the signed tree (the entry or {proof_file} was altered)"
     ]
+
+
+@pytest.mark.parametrize("text", [b"[1, 2]", b'"head"', b"7", b"null"])
+def test_a_head_that_is_not_a_json_object_is_named_not_a_crash(text: bytes) -> None:
+    pack = Pack()
+    pack.members["tree_head.json"] = text
+    failures = _failures(pack)
+    assert len(failures) == 1
+    assert failures[0].startswith("tree_head.json: ")
+
+
+def test_a_null_proof_is_named() -> None:
+    pack = Pack()
+    pack.members[proof_name(3)] = b"null"
+    assert _failures(pack) == [
+        f"{proof_name(3)}: JSON null, not an object",
+        f"entries/{3:012d}.json: entry index 3 of the case is missing",
+    ]
