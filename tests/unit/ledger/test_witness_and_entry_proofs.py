@@ -88,7 +88,7 @@ class _Receiver(BaseHTTPRequestHandler):
     status = 204
     received: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
         body = json.loads(self.rfile.read(length))
         type(self).received.append({"body": body, "type": self.headers["Content-Type"]})
