@@ -6,11 +6,15 @@ the RFC 9162 root (R-38: tampering is detected and named)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine
 
+from conftest import BACKENDS, pg_schema
 from custos.ledger import merkle
 from custos.ledger.signing import LedgerKey, TreeHead, key_id_of, sign_head
 from custos.ledger.verify import (
@@ -197,14 +201,15 @@ def test_the_compact_range_folds_into_the_tree_root() -> None:
         assert _fold(stack) == TREE.root(size) == compact.root(), size
 
 
-# verify_ledger over a ledger in an in-memory SQLite database (the two tables
-# only). The same checks against both store engines, with the store's own
-# appends, are in tests/integration/ledger/test_audit_verify.py.
+# verify_ledger over the two ledger tables alone, in an in-memory SQLite
+# database and in a fresh PostgreSQL schema (each engine reads rows its own way).
+# The same checks with the store's own appends are in
+# tests/integration/ledger/test_audit_verify.py.
 
 
 class Ledger:
-    def __init__(self, count: int) -> None:
-        self.engine = create_engine("sqlite://")
+    def __init__(self, url: str, count: int) -> None:
+        self.engine = create_engine(url)
         metadata.create_all(self.engine, tables=[ledger, ledger_nodes])
         self.conn = self.engine.connect()
         self.entries = [b'{"n":%d}' % n for n in range(count)]
@@ -239,8 +244,25 @@ class Ledger:
         self.conn.execute(ledger.update().where(ledger.c.seq == row).values(**values))
 
 
-def test_verify_an_intact_ledger() -> None:
-    book = Ledger(11)
+NewLedger = Callable[[int], Ledger]
+
+
+@pytest.fixture(params=BACKENDS)
+def new_ledger(request: pytest.FixtureRequest) -> Iterator[NewLedger]:
+    with ExitStack() as stack:
+
+        def make(count: int) -> Ledger:
+            url = "sqlite://" if request.param == "sqlite" else stack.enter_context(pg_schema())
+            book = Ledger(url, count)
+            stack.callback(book.engine.dispose)
+            stack.callback(book.conn.close)
+            return book
+
+        yield make
+
+
+def test_verify_an_intact_ledger(new_ledger: NewLedger) -> None:
+    book = new_ledger(11)
     witnessed = book.head(11)
     report = verify_ledger(book.conn, KEYS, [book.head(4), witnessed], [witnessed])
     assert report.problems == []
@@ -251,8 +273,8 @@ def test_verify_an_intact_ledger() -> None:
     assert report.bytes_hashed == sum(map(len, book.entries))
 
 
-def test_verify_names_a_changed_entry_by_index_and_seq() -> None:
-    book = Ledger(11)
+def test_verify_names_a_changed_entry_by_index_and_seq(new_ledger: NewLedger) -> None:
+    book = new_ledger(11)
     book.set(5, canonical='{"n":"x"}')
     seen: list[tuple[int, int]] = []
     report = verify_ledger(
@@ -267,8 +289,8 @@ def test_verify_names_a_changed_entry_by_index_and_seq() -> None:
     assert seen[-1] == (11, 20)
 
 
-def test_verify_names_swapped_entries_as_reordered() -> None:
-    book = Ledger(8)
+def test_verify_names_swapped_entries_as_reordered(new_ledger: NewLedger) -> None:
+    book = new_ledger(8)
     book.set(3, canonical=book.entries[6].decode())
     book.set(7, canonical=book.entries[2].decode())
     report = verify_ledger(book.conn, KEYS, [book.head(8)])
@@ -278,14 +300,14 @@ def test_verify_names_swapped_entries_as_reordered() -> None:
     ]
 
 
-def test_verify_names_removed_and_inserted_rows() -> None:
-    book = Ledger(9)
+def test_verify_names_removed_and_inserted_rows(new_ledger: NewLedger) -> None:
+    book = new_ledger(9)
     book.conn.execute(ledger.delete().where(ledger.c.seq.in_([4, 5])))
     report = verify_ledger(book.conn, KEYS, [])
     assert [(p.kind, p.index, p.seq) for p in report.problems] == [("removed", 3, 6)]
     assert report.problems[0].message == "entry index 3..4 was removed (before seq 6)"
     assert report.entries == 7
-    moved = Ledger(4)
+    moved = new_ledger(4)
     moved.set(1, seq=100)  # the first entry now comes last in seq order
     found = verify_ledger(moved.conn, KEYS, [])
     assert [(p.kind, p.index, p.seq) for p in found.problems] == [
@@ -294,8 +316,8 @@ def test_verify_names_removed_and_inserted_rows() -> None:
     ]
 
 
-def test_verify_names_a_truncation_and_a_head_missing_from_the_table() -> None:
-    book = Ledger(9)
+def test_verify_names_a_truncation_and_a_head_missing_from_the_table(new_ledger: NewLedger) -> None:
+    book = new_ledger(9)
     gone = book.head(9)
     book.conn.execute(ledger.delete().where(ledger.c.seq == 9))
     report = verify_ledger(book.conn, KEYS, [book.head(4)], [gone])
@@ -305,10 +327,10 @@ def test_verify_names_a_truncation_and_a_head_missing_from_the_table() -> None:
     assert report.witnessed_checked == 1 and report.heads_checked == 1
 
 
-def test_verify_localizes_rows_rewritten_with_fresh_leaf_hashes() -> None:
+def test_verify_localizes_rows_rewritten_with_fresh_leaf_hashes(new_ledger: NewLedger) -> None:
     """Rows rewritten with matching leaf hashes look intact row by row; the
     recorded pair hashes name where they diverge."""
-    book = Ledger(8)
+    book = new_ledger(8)
     forged = b'{"n":"forged"}'
     book.set(6, canonical=forged.decode(), leaf_hash=merkle.leaf_hash(forged))
     report = verify_ledger(book.conn, KEYS, [book.head(8)])
@@ -317,5 +339,82 @@ def test_verify_localizes_rows_rewritten_with_fresh_leaf_hashes() -> None:
         ("changed", 4, 5),
     ]
     assert report.problems[1].message == "entry index 4 or 5 was rewritten"
-    intact_pairs = Ledger(8)
+    intact_pairs = new_ledger(8)
     assert verify_ledger(intact_pairs.conn, KEYS, [intact_pairs.head(8)]).ok
+
+
+def test_the_exact_pass_recomputes_the_root_at_every_head_size(new_ledger: NewLedger) -> None:
+    """Once a row is changed the exact pass takes over; heads of the tree before
+    the change still match, every later one is named."""
+    book = new_ledger(13)
+    book.set(11, canonical='{"n":"x"}')  # index 10
+    sizes = range(1, 14)
+    report = verify_ledger(book.conn, KEYS, [book.head(n) for n in sizes])
+    assert [(p.kind, p.index) for p in report.problems] == [
+        ("changed", 10),
+        ("head_mismatch", None),
+        ("head_mismatch", None),
+        ("head_mismatch", None),
+    ]
+    assert [p.message.split(" (")[0] for p in report.problems[1:]] == [
+        "signed head at size 11",
+        "signed head at size 12",
+        "signed head at size 13",
+    ]
+    changed = [*book.entries[:10], b'{"n":"x"}', *book.entries[11:]]
+    assert report.root_hash == merkle.MemoryTree(map(merkle.leaf_hash, changed)).root().hex()
+    assert report.entries == 13
+
+
+def test_verify_names_the_heads_it_checks_by_origin(new_ledger: NewLedger) -> None:
+    book = new_ledger(6)
+    book.conn.execute(ledger.delete().where(ledger.c.seq == 6))
+    head = book.head(6)
+    report = verify_ledger(book.conn, KEYS, [head], [head])
+    assert [p.message for p in report.problems if p.kind == "truncated"] == [
+        f"signed head at size 6 ({head.signed_at}): the ledger has 5 entries; "
+        "entries index 5..5 were removed",
+        f"witnessed head at size 6 ({head.signed_at}): the ledger has 5 entries; "
+        "entries index 5..5 were removed",
+    ]
+
+
+def test_verify_reports_progress_on_the_fast_path(new_ledger: NewLedger) -> None:
+    book = new_ledger(11)
+    seen: list[tuple[int, int]] = []
+    report = verify_ledger(book.conn, KEYS, [], progress=lambda d, t: seen.append((d, t)))
+    assert report.ok
+    assert seen and seen[-1] == (11, 11)
+
+
+def test_verify_localizes_a_rewrite_at_the_end_with_no_seq(new_ledger: NewLedger) -> None:
+    """The last row removed and the one before it rewritten with a fresh leaf
+    hash: the recorded pair names the removal from the first missing index on."""
+    book = new_ledger(8)
+    head = book.head(7)
+    book.conn.execute(ledger.delete().where(ledger.c.seq == 8))
+    forged = b'{"n":"forged"}'
+    book.set(7, canonical=forged.decode(), leaf_hash=merkle.leaf_hash(forged))
+    report = verify_ledger(book.conn, KEYS, [head])
+    assert [(p.kind, p.index, p.seq) for p in report.problems] == [
+        ("head_mismatch", None, None),
+        ("removed", 7, None),
+    ]
+    assert report.problems[1].message == "entries from index 7 on were removed"
+
+
+def test_verify_localizes_in_seq_order_whatever_the_storage_order(
+    new_ledger: NewLedger,
+) -> None:
+    """Rows updated after they were written sit elsewhere on disk (PostgreSQL
+    moves an updated row): localization still reads them in seq order."""
+    book = new_ledger(8)
+    for row in (1, 2, 3):  # touch the first rows so that they move
+        book.set(row, actor="b")
+    forged = b'{"n":"forged"}'
+    book.set(6, canonical=forged.decode(), leaf_hash=merkle.leaf_hash(forged))
+    report = verify_ledger(book.conn, KEYS, [book.head(8)])
+    assert [(p.kind, p.index, p.seq) for p in report.problems] == [
+        ("head_mismatch", None, None),
+        ("changed", 4, 5),
+    ]
