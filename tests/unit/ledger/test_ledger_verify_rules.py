@@ -6,17 +6,10 @@ the RFC 9162 root (R-38: tampering is detected and named)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
-from datetime import UTC, datetime
+from ledger_tables import KEY, KEYS, NOW, NewLedger, new_key, new_ledger
 
-import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import create_engine
-
-from conftest import BACKENDS, pg_schema
 from custos.ledger import merkle
-from custos.ledger.signing import LedgerKey, TreeHead, key_id_of, sign_head
+from custos.ledger.signing import TreeHead, sign_head
 from custos.ledger.verify import (
     Problem,
     VerificationReport,
@@ -26,21 +19,14 @@ from custos.ledger.verify import (
     _order_problem,
     verify_ledger,
 )
-from custos.store.metadata import metadata
-from custos.store.tables import ledger, ledger_nodes
+from custos.store.tables import ledger
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+__all__ = ["new_ledger"]  # the fixture
+
 LEAVES = [merkle.leaf_hash(b'{"n":%d}' % n) for n in range(9)]
 TREE = merkle.MemoryTree(LEAVES)
 
 
-def _key() -> LedgerKey:
-    private = Ed25519PrivateKey.generate()
-    return LedgerKey(key_id_of(private.public_key()), "t", private.public_key(), private)
-
-
-KEY = _key()
-KEYS = {KEY.key_id: KEY.public}
 ROOTS = {size: TREE.root(size) for size in (3, 9)}
 
 
@@ -88,7 +74,7 @@ def test_a_sound_head_has_no_problem() -> None:
 
 
 def test_a_head_by_a_key_outside_the_ring_is_named() -> None:
-    other = _key()
+    other = new_key()
     head = sign_head(other, 3, TREE.root(3), NOW)
     assert _check_head(head, KEYS, ROOTS, 9, "witnessed head") == [
         Problem(
@@ -141,7 +127,7 @@ def test_a_head_bigger_than_the_ledger_proves_a_truncation() -> None:
 
 
 def test_an_unknown_key_and_a_truncation_are_both_named() -> None:
-    other = _key()
+    other = new_key()
     head = sign_head(other, 9, TREE.root(9), NOW)
     assert [p.kind for p in _check_head(head, KEYS, {}, 8, "signed head")] == [
         "unknown_key",
@@ -201,64 +187,9 @@ def test_the_compact_range_folds_into_the_tree_root() -> None:
         assert _fold(stack) == TREE.root(size) == compact.root(), size
 
 
-# verify_ledger over the two ledger tables alone, in an in-memory SQLite
-# database and in a fresh PostgreSQL schema (each engine reads rows its own way).
-# The same checks with the store's own appends are in
+# verify_ledger over the ledger tables alone, on SQLite and PostgreSQL
+# (ledger_tables.py). The same checks with the store's own appends are in
 # tests/integration/ledger/test_audit_verify.py.
-
-
-class Ledger:
-    def __init__(self, url: str, count: int) -> None:
-        self.engine = create_engine(url)
-        metadata.create_all(self.engine, tables=[ledger, ledger_nodes])
-        self.conn = self.engine.connect()
-        self.entries = [b'{"n":%d}' % n for n in range(count)]
-        tree = merkle.MemoryTree()
-        for index, data in enumerate(self.entries):
-            leaf = merkle.leaf_hash(data)
-            nodes = merkle.completed_nodes(index, leaf, tree)
-            tree.append(leaf)
-            self.conn.execute(
-                ledger.insert().values(
-                    seq=index + 1,
-                    event_id=f"e{index}",
-                    type="t",
-                    occurred_at=NOW,
-                    actor="a",
-                    outcome="ok",
-                    canonical=data.decode(),
-                    leaf_index=index,
-                    leaf_hash=leaf,
-                )
-            )
-            for level, position, node in nodes:
-                self.conn.execute(
-                    ledger_nodes.insert().values(level=level, position=position, hash=node)
-                )
-        self.tree = tree
-
-    def head(self, size: int) -> TreeHead:
-        return sign_head(KEY, size, self.tree.root(size), NOW)
-
-    def set(self, row: int, **values: object) -> None:
-        self.conn.execute(ledger.update().where(ledger.c.seq == row).values(**values))
-
-
-NewLedger = Callable[[int], Ledger]
-
-
-@pytest.fixture(params=BACKENDS)
-def new_ledger(request: pytest.FixtureRequest) -> Iterator[NewLedger]:
-    with ExitStack() as stack:
-
-        def make(count: int) -> Ledger:
-            url = "sqlite://" if request.param == "sqlite" else stack.enter_context(pg_schema())
-            book = Ledger(url, count)
-            stack.callback(book.engine.dispose)
-            stack.callback(book.conn.close)
-            return book
-
-        yield make
 
 
 def test_verify_an_intact_ledger(new_ledger: NewLedger) -> None:
