@@ -137,7 +137,11 @@ def main(globs: list[str]) -> int:
         for name in stale:
             print(f"  {name}")
     if survivors:
-        print(f"\n{len(survivors)} surviving mutants that change behaviour:")
+        unreached = sum(1 for _, _, code in survivors if code in (5, 33))
+        print(
+            f"\n{len(survivors)} surviving mutants that change behaviour "
+            f"({unreached} of them in functions no unit test reaches):"
+        )
         for name, source, code in survivors:
             why = "no unit test reaches it" if code in (5, 33) else "survived"
             diff = mutant_diff(name, source)
