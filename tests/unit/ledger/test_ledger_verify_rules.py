@@ -349,3 +349,11 @@ def test_verify_localizes_in_seq_order_whatever_the_storage_order(
         ("head_mismatch", None, None),
         ("changed", 4, 5),
     ]
+
+
+def test_verify_counts_every_witnessed_head(new_ledger: NewLedger) -> None:
+    book = new_ledger(6)
+    heads = [book.head(n) for n in (2, 4, 6)]
+    report = verify_ledger(book.conn, KEYS, heads, heads)
+    assert report.ok, report.problems
+    assert (report.heads_checked, report.witnessed_checked) == (3, 3)

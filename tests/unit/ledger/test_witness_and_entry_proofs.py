@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from structlog.testing import capture_logs
 
 from custos.config import load_settings
 from custos.ledger import merkle
@@ -39,7 +40,7 @@ def _head(size: int = 3) -> TreeHead:
 
 
 def test_a_witness_file_gets_one_sorted_json_line_per_head(tmp_path: Path) -> None:
-    path = tmp_path / "deep" / "witness.jsonl"
+    path = tmp_path / "deep" / "er" / "witness.jsonl"
     first, second = _head(3), _head(4)
     append_to_file(path, first)
     append_to_file(path, second)
@@ -139,11 +140,18 @@ def test_publish_names_each_witness_that_failed(
         ledger_witness_file=blocker / "witness.jsonl",
         ledger_witness_url=url,
     )
-    assert publish(settings, _head()) == [
+    with capture_logs() as logs:
+        failures = publish(settings, _head())
+    assert failures == [
         f"witness file {blocker / 'witness.jsonl'}: File exists",
         "witness URL answered 500",
     ]
     assert len(handler.received) == 1
+    # operators are alerted on this event name (docs/ledger.md, the console's ledger page)
+    assert logs == [
+        {"event": "witness_publish_failed", "problem": failure, "log_level": "warning"}
+        for failure in failures
+    ]
 
 
 def test_publish_names_an_unreachable_witness_url(tmp_path: Path) -> None:
