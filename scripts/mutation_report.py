@@ -173,5 +173,22 @@ def _line(name: str, row: dict[str, int]) -> str:
     )
 
 
+def pending(globs: list[str]) -> int:
+    """Print the names of the selected mutants that are not killed and not
+    reviewed as equivalent (survivors and mutants not run), one a line: what
+    ``scripts/mutation --survivors`` runs again after new tests."""
+    equivalents = load_equivalents()
+    for meta in sorted(MUTANTS.glob("src/custos/**/*.py.meta")):
+        codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+        for name, code in sorted(codes.items()):
+            if globs and not any(fnmatch.fnmatch(name, g) for g in globs):
+                continue
+            if code not in KILLED and name not in equivalents:
+                print(name)
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--pending"]:
+        sys.exit(pending(sys.argv[2:]))
     sys.exit(main(sys.argv[1:]))
