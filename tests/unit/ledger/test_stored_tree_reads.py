@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from ledger_tables import KEY, NOW, NewLedger, new_ledger
+from sqlalchemy import func, select
 
 from custos.ledger import merkle
 from custos.ledger.heads import head_at, latest_head, parse_time, stored_heads
@@ -108,3 +109,15 @@ def test_parse_time_reads_signed_at() -> None:
     assert parse_time("2026-03-01T12:00:00.000001Z") == NOW + timedelta(microseconds=1)
     with pytest.raises(ValueError):
         parse_time("2026-03-01T12:00:00Z")
+
+
+def test_stored_heads_keep_signing_order_after_a_row_is_rewritten(new_ledger: NewLedger) -> None:
+    """PostgreSQL moves an updated row to the end of the table: the heads still
+    come in signing order."""
+    book = new_ledger(6)
+    heads = [_store(book, 2), _store(book, 4, 1), _store(book, 6, 2)]
+    first_id = book.conn.execute(select(func.min(tree_heads.c.id))).scalar_one()
+    book.conn.execute(
+        tree_heads.update().where(tree_heads.c.id == first_id).values(key_id=heads[0].key_id)
+    )
+    assert stored_heads(book.conn) == heads
