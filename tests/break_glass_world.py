@@ -32,9 +32,14 @@ BREAK_GLASS_USED = "governance:break_glass:used"
 
 
 def glass_world(
-    backend: str, tmp_path: Path, smtp: SmtpServer, receiver: tuple[str, Received]
+    backend: str,
+    tmp_path: Path,
+    smtp: SmtpServer,
+    receiver: tuple[str, Received],
+    **more: Any,
 ) -> Iterator[World]:
-    """A World on ``backend`` alerting by mail (SMTP) and by signed webhook."""
+    """A World on ``backend`` alerting by mail (SMTP) and by signed webhook
+    (``more``: further settings, e.g. a policy file)."""
     url, _ = receiver
     yield from mail_world(
         backend,
@@ -43,6 +48,7 @@ def glass_world(
         server=smtp,
         security_webhook_url=url,
         security_webhook_secret=WEBHOOK_SECRET,
+        **more,
     )
 
 

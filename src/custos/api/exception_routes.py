@@ -30,7 +30,10 @@ class RequestExceptionIn(RequestBody):
     value: str = Field(
         default="",
         max_length=200,
-        description="The approvals count it allows, or the method; empty for break-glass.",
+        description=(
+            "The approvals count it allows, or the method; for break-glass, empty or "
+            "the tier to recover under when the policy itself blocks the subject."
+        ),
     )
     subjects: list[str] = Field(default=[], max_length=200)
     group: str | None = Field(default=None, min_length=1, max_length=200)

@@ -52,7 +52,12 @@ def exception_request(
     reason: Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the ledger).")],
     relaxation: Annotated[str, typer.Option("--relax", help="approvals, method or break_glass.")],
     value: Annotated[
-        str, typer.Option("--value", help="The approvals count, or the method allowed.")
+        str,
+        typer.Option(
+            "--value",
+            help="The approvals count, or the method allowed; for break_glass, "
+            "optionally the tier to recover under when the policy blocks the subject.",
+        ),
     ] = "",
     subject: Annotated[
         list[str] | None, typer.Option("--subject", "-s", help="Subject id (repeatable).")

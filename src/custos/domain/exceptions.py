@@ -320,8 +320,9 @@ def use_break_glass(
     req = recovering or case.requirements
     if req.refused or req.action in (CredentialAction.BLOCK, CredentialAction.REFUSE):
         raise BreakGlassRefused(
-            f"tier '{req.tier}' refuses this recovery whatever the holds: "
-            "break-glass lets a case past a hold, not past a block tier",
+            f"tier '{req.tier}' refuses this recovery whatever the holds: a "
+            "break-glass exception past a block tier must name, in its value, the "
+            "tier to recover under",
             rule="policy_blocks",
         )
     proofed = _proofing_satisfied(case, req)

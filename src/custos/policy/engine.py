@@ -149,13 +149,37 @@ def select_requirements(
     if ``risk.band`` is not a band of this policy.
     """
     del channel  # part of the contract for future channel-aware tiers; unused in v1
-    document = policy.document
-    if risk.band not in document.risk_bands:
+    _check_band(policy, risk)
+    return _tier_requirements(policy, select_tier(policy, subject), subject, risk)
+
+
+def tier_requirements(
+    policy: LoadedPolicy, subject: Subject, tier_name: str, risk: RiskAssessment
+) -> Requirements:
+    """The requirements the tier named ``tier_name`` (whether or not it matches
+    ``subject``) places on a case for ``subject``, as :func:`select_requirements`
+    builds them: a break-glass exception that names the tier to recover a
+    subject under whom the policy blocks. Raises :class:`InvalidInput` for an
+    unknown tier or band."""
+    _check_band(policy, risk)
+    for tier in policy.document.tiers:
+        if tier.name == tier_name:
+            return _tier_requirements(policy, tier, subject, risk)
+    raise InvalidInput(f"policy {policy.hash} has no tier '{tier_name}'", tier=tier_name)
+
+
+def _check_band(policy: LoadedPolicy, risk: RiskAssessment) -> None:
+    if risk.band not in policy.document.risk_bands:
         raise InvalidInput(
             f"risk band '{risk.band}' is not declared by policy {policy.hash}",
             band=risk.band,
         )
-    tier = select_tier(policy, subject)
+
+
+def _tier_requirements(
+    policy: LoadedPolicy, tier: Tier, subject: Subject, risk: RiskAssessment
+) -> Requirements:
+    document = policy.document
     if tier.action in REFUSING_ACTIONS or tier.proofing is None or tier.token_ttl is None:
         # The schema gives every non-block tier proofing and token_ttl; the last
         # two tests only narrow the types.

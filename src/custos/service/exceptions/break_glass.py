@@ -21,10 +21,11 @@ from typing import Any
 from custos.domain.errors import BreakGlassRefused, DomainError, NotAuthorized, NotFound
 from custos.domain.events import EventType, utc
 from custos.domain.exceptions import ExceptionRecord, use_break_glass
-from custos.domain.model import Case, CredentialAction, Operator, Requirements, Role, Subject
+from custos.domain.identities import REFUSING_ACTIONS
+from custos.domain.model import Case, Operator, Requirements, Role, Subject
 from custos.notify import messages
 from custos.oversight.refusals import BREAK_GLASS_ACTION
-from custos.policy.engine import select_requirements
+from custos.policy.engine import select_requirements, tier_requirements
 from custos.service.exceptions.break_glass_rules import security_groups
 from custos.service.exceptions.commands import visible
 from custos.service.notices import dispatch as notices
@@ -79,7 +80,7 @@ def invoke(
             now=txn.now,
             actor=operator.actor,
             person=operator.person,
-            recovering=_without_holds(svc, txn.case, txn.subject),
+            recovering=_recovering(svc, txn.case, txn.subject, record),
         )
         txn.uow.cases.drop_approvals(txn.case)
         _alert(svc, txn.uow, txn.case, txn.subject, operator, reason=reason.strip(), now=txn.now)
@@ -87,19 +88,32 @@ def invoke(
         return txn.case
 
 
-def _without_holds(svc: Services, case: Case, subject: Subject) -> Requirements | None:
-    """For a case that opened under a block tier while holds stood on its
-    subject: the requirements of the tier the subject matches without them
-    (the hold is what break-glass passes; None when there is nothing to
-    choose again, or no tier recovers the subject)."""
-    if not subject.holds or case.requirements.action != CredentialAction.BLOCK:
+def _recovering(
+    svc: Services, case: Case, subject: Subject, record: ExceptionRecord
+) -> Requirements | None:
+    """For a case that opened under a block or refuse tier: the requirements
+    to recover under. First the tier the subject matches without its holds
+    (the hold is what break-glass passes); when the policy itself blocks the
+    subject ("beyond what the policy allows"), the tier the exception names
+    in its value, which two approvers agreed to. None when there is nothing
+    to choose again or no tier recovers the subject (the domain refuses)."""
+    if case.requirements.action not in REFUSING_ACTIONS:
+        return None
+    if subject.holds:
+        try:
+            unheld = select_requirements(
+                svc.policy, replace(subject, holds=frozenset()), case.channel, case.risk
+            )
+        except DomainError:
+            unheld = None
+        if unheld is not None and unheld.action not in REFUSING_ACTIONS:
+            return unheld
+    if not record.value:
         return None
     try:
-        return select_requirements(
-            svc.policy, replace(subject, holds=frozenset()), case.channel, case.risk
-        )
+        return tier_requirements(svc.policy, subject, record.value, case.risk)
     except DomainError:
-        return None
+        return None  # the tier left the policy since: the domain refuses
 
 
 def _exception(uow: UnitOfWork, operator: Operator, exception_id: str) -> ExceptionRecord:

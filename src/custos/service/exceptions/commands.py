@@ -25,6 +25,7 @@ from custos.domain.exceptions import (
     approve,
     check_request,
 )
+from custos.domain.identities import REFUSING_ACTIONS
 from custos.domain.model import Operator, Role
 from custos.service.exceptions.events import exception_event
 from custos.service.ports import Services
@@ -92,6 +93,24 @@ def _record(
     uow.commit()
 
 
+def _recovery_tier(svc: Services, value: str) -> str:
+    """A break-glass exception's value: empty, or a tier of the policy that
+    recovers (not a block or refuse tier)."""
+    name = value.strip()
+    if not name:
+        return ""
+    for tier in svc.policy.document.tiers:
+        if tier.name == name:
+            if tier.action in REFUSING_ACTIONS:
+                raise InvalidInput(
+                    f"tier '{name}' refuses recovery: a break-glass exception names a "
+                    "tier that recovers",
+                    tier=name,
+                )
+            return name
+    raise InvalidInput(f"the policy has no tier '{name[:80]}'", tier=name[:80])
+
+
 def request_exception(
     svc: Services,
     operator: Operator,
@@ -118,7 +137,9 @@ def request_exception(
     group = group.strip() if group else None
     tier = tier.strip() if tier else None
     if relaxation == Relaxation.BREAK_GLASS:
-        value = ""
+        # Optional: the tier to recover under when the policy itself blocks the
+        # subject (not a hold): "beyond what the policy allows".
+        value = _recovery_tier(svc, value)
     reason = check_request(
         reason=reason,
         relaxation=relaxation,
