@@ -27,6 +27,7 @@ from custos.api import (
     service_account_routes,
     signal_routes,
     ssf_routes,
+    tap_routes,
     webauthn_routes,
 )
 from custos.api.equal_time import EqualTimeMiddleware
@@ -87,6 +88,7 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(service_account_routes.owner_router)
     app.include_router(service_account_routes.public_router)
     app.include_router(service_account_routes.operator_router)
+    app.include_router(tap_routes.router)
     app.include_router(campaign_routes.router)
     app.include_router(oversight_routes.router)
     web.install(app)

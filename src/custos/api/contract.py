@@ -111,6 +111,8 @@ KINDS: tuple[Kind, ...] = (
         OPERATOR_SCHEME,
     ),
     Kind("link holder", _exact("/api/v1/service-secret"), (400,)),
+    # A reissue's Temporary Access Pass: the subject's one-time link (bad, used, lapsed: 400).
+    Kind("link holder", _exact("/api/v1/temporary-access-pass"), (400,)),
     Kind("operator", _prefix("/api/v1/oversight/"), (401,), OPERATOR_SCHEME),
 )
 

@@ -113,6 +113,7 @@ def policy_check(ctx: typer.Context, file: Path) -> None:
             err_console.print(str(problem), markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     from custos.policy.actions import explain, matches_shared
+    from custos.policy.temporary_access_pass import explain_pass
     from custos.service.console.policy_summary import holds
 
     tiers = ", ".join(t.name for t in loaded.document.tiers)
@@ -130,6 +131,13 @@ def policy_check(ctx: typer.Context, file: Path) -> None:
             markup=False,
             soft_wrap=True,
         )
+        if tier.temporary_access_pass is not None:
+            issuers = sorted(n for n, ops in capabilities.items() if "temporary_access_pass" in ops)
+            console.print(
+                "    " + explain_pass(tier.temporary_access_pass, issuers),
+                markup=False,
+                soft_wrap=True,
+            )
     for label, value in holds(loaded.document):
         console.print(escape(f"{label.lower()}: {value}"))
     console.print(f"every required check can run on the targets: {', '.join(sorted(targets))}")

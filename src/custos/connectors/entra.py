@@ -20,8 +20,9 @@ userPrincipalName; every operation first reads the user
 * ``reset_factors`` (a reissue): every deletable method deleted (a Temporary
   Access Pass too), then the methods read back: none but the password may remain.
 * ``issue_temporary_access_pass`` / ``delete_temporary_access_passes``:
-  ``/users/{id}/authentication/temporaryAccessPassMethods``. No policy switch
-  calls them yet (docs/connectors.md#microsoft-entra-id).
+  ``/users/{id}/authentication/temporaryAccessPassMethods``. A ``reissue`` tier
+  with ``temporary_access_pass`` has the worker issue one after the factors
+  were removed (service/recovery/temporary_access_pass.py).
 * There is no lock state in Graph: ``find_account`` reports ``locked`` False.
 """
 
@@ -241,13 +242,15 @@ class EntraConnector:
         return deleted
 
     def issue_temporary_access_pass(
-        self, account_id: str, *, usable_once: bool = True
+        self, account_id: str, *, usable_once: bool = True, lifetime_minutes: int | None = None
     ) -> TemporaryAccessPass:
-        """Create a Temporary Access Pass (Graph replaces a usable one). Its secret
-        is in the answer once; the caller shows it and keeps no copy."""
+        """Create a Temporary Access Pass (Graph replaces a usable one) living
+        ``lifetime_minutes`` (the tier's; the target's ``tap_lifetime_minutes``
+        when None). Its secret is in the answer once; the caller seals it at
+        once and keeps no other copy."""
         user = self._require(account_id)
         body = {
-            "lifetimeInMinutes": self._cfg.tap_lifetime_minutes,
+            "lifetimeInMinutes": lifetime_minutes or self._cfg.tap_lifetime_minutes,
             "isUsableOnce": usable_once,
         }
         response = self._http.request(

@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from custos.connectors.entra_methods import TemporaryAccessPass
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,23 @@ class ResetFactorsOp(Protocol):
         """Remove every second factor registered for the account and read back
         that none remains; return how many were removed. Raises a connector
         error when some remain."""
+        ...
+
+
+@runtime_checkable
+class TemporaryAccessPassOp(Protocol):
+    """Targets that issue a Temporary Access Pass (Entra ID): a time-limited
+    passcode with which a reissued subject registers new factors there
+    (docs/policy.md#temporary-access-pass)."""
+
+    def issue_temporary_access_pass(
+        self, account_id: str, *, usable_once: bool = True, lifetime_minutes: int | None = None
+    ) -> TemporaryAccessPass:
+        """Create one; its ``secret`` is in the answer once (the caller seals it)."""
+        ...
+
+    def delete_temporary_access_passes(self, account_id: str) -> int:
+        """Delete the account's Temporary Access Pass(es); return how many."""
         ...
 
 
@@ -255,6 +275,7 @@ OPERATIONS: dict[str, type] = {
     "revoke_sessions": RevokeSessionsOp,
     "read_factors": ReadFactorsOp,
     "reset_factors": ResetFactorsOp,
+    "temporary_access_pass": TemporaryAccessPassOp,
     "read_password_changed": ReadPasswordChangedOp,
     "read_password_changed_many": ReadPasswordChangedManyOp,
     "prepare_writes": PrepareWritesOp,

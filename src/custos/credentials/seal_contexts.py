@@ -14,6 +14,12 @@ def case_secret(case_id: str) -> str:
     return case_id
 
 
+def temporary_access_pass(case_id: str, row_id: int) -> str:
+    """A Temporary Access Pass Entra ID made for a reissue's subject, bound to
+    its case and row, until the subject opens the one-time link or it lapses."""
+    return f"tap:{case_id}:{row_id}"
+
+
 def owner_link(link_id: int) -> str:
     """A shared account's new credential as one owner's link holds it, until
     that owner opens the link or it lapses."""

@@ -155,6 +155,17 @@ class EventType(StrEnum):
     OWNER_LINKS_ISSUED = "credential:owner_link:issued"
     #: One owner opened their link and saw the credential once (data: owner, first).
     OWNER_LINK_REDEEMED = "credential:owner_link:redeemed"
+    # Temporary Access Pass of a reissue (docs/policy.md#temporary-access-pass):
+    # never the pass or the link, only where, how long and what became of it.
+    #: Issued on a target after its factors were removed (data: target, account,
+    #: lifetime_minutes, usable_once, link_expires_at).
+    TAP_ISSUED = "credential:tap:issued"
+    #: The subject opened the one-time link and saw the pass once (data: target).
+    TAP_RETRIEVED = "credential:tap:retrieved"
+    #: The link was opened again, or after it lapsed (data: target; reason).
+    TAP_RETRIEVAL_REFUSED = "credential:tap:retrieval_refused"
+    #: The worker deleted the pass on its target (data: target, account, deleted; reason).
+    TAP_DELETED = "credential:tap:deleted"
     # Oversight (docs/oversight.md): refusals and operator anomalies.
     #: An operator's action was refused (data: kind, action, error, rule); the
     #: first of its window, written in full.

@@ -100,6 +100,10 @@ _TYPES: dict[str, tuple[OcsfClass, int, str]] = {
     "case:shared_account:request_refused": (ACCOUNT_CHANGE, 99, "Shared Account Request Refused"),
     "credential:owner_link:issued": (ACCOUNT_CHANGE, 99, "Owner Links Issued"),
     "credential:owner_link:redeemed": (ACCOUNT_CHANGE, 99, "Owner Link Redeemed"),
+    "credential:tap:issued": (ACCOUNT_CHANGE, 99, "Temporary Access Pass Issued"),
+    "credential:tap:retrieved": (ACCOUNT_CHANGE, 99, "Temporary Access Pass Retrieved"),
+    "credential:tap:retrieval_refused": (ACCOUNT_CHANGE, 99, "Temporary Access Pass Refused"),
+    "credential:tap:deleted": (ACCOUNT_CHANGE, 99, "Temporary Access Pass Deleted"),
     # Service accounts: rotation, grace periods, owner transfer.
     "service:rotation:refused": (ACCOUNT_CHANGE, 99, "Service Rotation Refused"),
     "service:rotation:due": (ACCOUNT_CHANGE, 99, "Service Rotation Due"),

@@ -66,6 +66,8 @@ SECRET_OF_KIND: Final[Mapping[str, str | None]] = {
     # Service accounts (notify/service_messages.py).
     "service_secret_link": "link",
     "service_rotation_due": None,
+    # A reissue's Temporary Access Pass (notify/tap_messages.py): the link only.
+    "temporary_access_pass_link": "link",
     # Operator oversight: an anomaly alert to the security contact.
     "operator_anomaly": None,
 }

@@ -17,7 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from custos.domain.errors import InvalidInput
-from custos.policy.runnable import unrunnable_checks
+from custos.policy.runnable import Unrunnable, unissuable_passes, unrunnable_checks
 from custos.policy.schema import PolicyDocument, PolicyRuleError
 
 #: libyaml's safe loader where PyYAML was built with it (about ten times faster
@@ -130,8 +130,10 @@ def require_runnable_checks(
     """Refuse ``loaded`` when a tier requires a post-recovery check that none of
     the configured targets (``capabilities``: name -> operations offered) can
     ever run. Raises :class:`PolicyError` with one problem per tier and check,
-    pointing at the check's line."""
+    pointing at the check's line; likewise a ``temporary_access_pass`` that no
+    configured target can issue."""
     found = unrunnable_checks(loaded.document, capabilities)
+    found += unissuable_passes(loaded.document, capabilities)
     if not found:
         return
     root = yaml.compose(loaded.text, Loader=SAFE_LOADER)
@@ -139,12 +141,18 @@ def require_runnable_checks(
         [
             PolicyProblem(
                 loaded.source,
-                _line_of(root, ("tiers", u.tier_index, "post_checks", u.check_index)),
-                f"tiers[{u.tier_index}].post_checks: {u.reason}",
+                _line_of(root, _problem_path(u)),
+                f"tiers[{u.tier_index}].{u.key}: {u.reason}",
             )
             for u in found
         ]
     )
+
+
+def _problem_path(found: Unrunnable) -> tuple[str | int, ...]:
+    if found.key == "post_checks":
+        return ("tiers", found.tier_index, "post_checks", found.check_index)
+    return ("tiers", found.tier_index, found.key)
 
 
 def _parse_yaml(text: str, loader: type[yaml.SafeLoader]) -> tuple[object, yaml.Node | None]:

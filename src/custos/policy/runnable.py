@@ -1,5 +1,6 @@
 """Which post-recovery checks the configured targets can run at all, and the
-tiers that require one none of them can (``custos policy check``, bootstrap).
+tiers that require one none of them can (``custos policy check``, bootstrap);
+likewise a tier's ``temporary_access_pass`` that no configured target can issue.
 
 A required check that no target can ever run would send every case of its tier
 to needs_attention (or, worse, pass on "not applicable"): it is refused when the
@@ -33,6 +34,9 @@ class Unrunnable:
     check: str
     check_index: int
     reason: str
+    #: The tier's key the problem is at: ``post_checks`` (at ``check_index``) or
+    #: ``temporary_access_pass``.
+    key: str = "post_checks"
 
 
 def runnable_on(check: str, capabilities: Mapping[str, frozenset[str]]) -> list[str]:
@@ -69,3 +73,31 @@ def unrunnable_checks(
                 )
             )
     return found
+
+
+#: The connector operation a tier's ``temporary_access_pass`` needs on some target.
+TAP_NEEDS = "temporary_access_pass"
+
+
+def unissuable_passes(
+    document: PolicyDocument, capabilities: Mapping[str, frozenset[str]]
+) -> list[Unrunnable]:
+    """Every tier with a ``temporary_access_pass`` when no configured target can
+    issue one: the setting would silently do nothing (docs/policy.md)."""
+    if any(TAP_NEEDS in offered for offered in capabilities.values()):
+        return []
+    targets = ", ".join(sorted(capabilities)) or "none"
+    return [
+        Unrunnable(
+            tier_index,
+            tier.name,
+            TAP_NEEDS,
+            -1,
+            f"tier '{tier.name}' issues a Temporary Access Pass, which no configured target "
+            f"can issue (it needs a target offering {TAP_NEEDS}, e.g. kind entra; targets: "
+            f"{targets}); remove temporary_access_pass or configure such a target",
+            key="temporary_access_pass",
+        )
+        for tier_index, tier in enumerate(document.tiers)
+        if tier.temporary_access_pass is not None
+    ]

@@ -58,6 +58,7 @@ from custos.oversight.anomalies import Thresholds
 from custos.policy.durations import format_duration as format_duration
 from custos.policy.durations import parse_duration as parse_duration
 from custos.policy.rotation import Rotation
+from custos.policy.temporary_access_pass import TemporaryAccessPassSetting
 from custos.proofing.base import METHODS
 
 #: Proofing methods a policy may name: those registered in ``proofing.base.METHODS``
@@ -418,6 +419,9 @@ class Tier(_Model):
     risk_analysis: Annotated[StrictStr, Field(min_length=1, max_length=500)] | None = None
     #: A ``rotate`` tier's secret shape, grace period and maximum age (R-40).
     rotation: Rotation | None = None
+    #: A ``reissue`` tier's Temporary Access Pass on the targets that issue one
+    #: (Entra ID; docs/policy.md#temporary-access-pass).
+    temporary_access_pass: TemporaryAccessPassSetting | None = None
 
     @field_validator("token_ttl")
     @classmethod
@@ -460,6 +464,14 @@ class Tier(_Model):
         if self.action != CredentialAction.REISSUE and "factors_removed" in self.post_checks:
             problems.append(
                 RuleViolation(("post_checks",), "factors_removed only goes with action reissue")
+            )
+        if self.action != CredentialAction.REISSUE and self.temporary_access_pass is not None:
+            problems.append(
+                RuleViolation(
+                    ("temporary_access_pass",),
+                    "temporary_access_pass only goes with action reissue: a Temporary Access "
+                    "Pass lets the subject register new factors after a reissue removed them",
+                )
             )
         if (
             self.action == CredentialAction.REPROOF

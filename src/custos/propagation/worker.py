@@ -50,6 +50,7 @@ from custos.service.notices.outbox_sweep import deliver_due
 from custos.service.oversight.anomalies import AnomalyPass
 from custos.service.oversight.refusals import close_windows as close_refusal_windows
 from custos.service.ports import Services
+from custos.service.recovery import tap_issue
 from custos.service.recovery.self_service import sweep_pending_flows
 from custos.service.recovery.shared_accounts import wipe_lapsed as wipe_lapsed_owner_links
 from custos.service.service_accounts import issuing, schedule
@@ -248,6 +249,7 @@ class Worker:
             + run_campaigns(self.svc)
             + self._anomalies.run_if_due(self.svc)
             + expire_due_exceptions(self.svc)
+            + tap_issue.clean_up(self.svc)
         )
 
     def _service_accounts(self) -> int:
@@ -396,7 +398,11 @@ class Worker:
             removed = connector.reset_factors(receipt.account_id)
         except ConnectorError as exc:
             return exc, ""
-        return None, f"{answer}; reissue: {removed} second factor(s) removed"
+        # The tier's Temporary Access Pass, where the target issues one.
+        tap_error, tap_answer = tap_issue.issue_after_reset(self.svc, receipt)
+        if tap_error is not None:
+            return tap_error, ""
+        return None, f"{answer}; reissue: {removed} second factor(s) removed{tap_answer}"
 
     def _write_secret(
         self, receipt: Receipt, sealed: tuple[bytes, bool] | None

@@ -5,10 +5,10 @@ own (``store/tables.py``) and the built-in directory's
 from __future__ import annotations
 
 from custos.connectors import builtin_tables
-from custos.store import rotation_tables, tables
+from custos.store import rotation_tables, tables, tap_tables
 from custos.store.metadata import metadata
 
 __all__ = ["DECLARING", "metadata"]
 
 #: The modules that declare tables on ``metadata`` (imported for that).
-DECLARING = (tables, builtin_tables, rotation_tables)
+DECLARING = (tables, builtin_tables, rotation_tables, tap_tables)

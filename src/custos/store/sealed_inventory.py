@@ -18,6 +18,7 @@ from sqlalchemy import Connection, LargeBinary, Table, and_, bindparam, func, se
 from custos.credentials import seal_contexts
 from custos.credentials.sealed import LEGACY_VERSION, PREFIX_BYTES, VERSION
 from custos.store.rotation_tables import service_rotations
+from custos.store.tap_tables import temporary_access_passes
 from custos.store.tables import (
     notice_outbox,
     operator_factors,
@@ -114,6 +115,13 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         "id",
         lambda r: seal_contexts.owner_link(r.id),
         "shared accounts' new credentials awaiting their owners",
+    ),
+    SealedColumn(
+        temporary_access_passes,
+        "blob",
+        "id",
+        lambda r: seal_contexts.temporary_access_pass(r.case_id, r.id),
+        "Temporary Access Passes awaiting their subjects",
     ),
     SealedColumn(
         service_rotations,

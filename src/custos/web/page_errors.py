@@ -24,6 +24,7 @@ LINK_PAGES = frozenset(
         "/repudiate",
         "/shared",
         "/service-secret",
+        "/temporary-access-pass",
     }
 )
 PAGE_PATHS = frozenset({"/"}) | LINK_PAGES

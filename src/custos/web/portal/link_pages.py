@@ -1,7 +1,7 @@
 """The pages of a recovery and those that links in emails open. Their URLs are
 in messages already sent, so they stay as they were: ``/recover``, ``/reset``,
 ``/webauthn``, ``/attest``, ``/challenge``, ``/repudiate`` and
-``/service-secret``. The link's token
+``/service-secret`` and ``/temporary-access-pass``. The link's token
 travels in the URL fragment (``#token=...``), which browsers never send to a
 server, and the page's script removes it from the address bar at once."""
 
@@ -44,6 +44,12 @@ PAGES = (
         "portal/service_secret.html",
         "Retrieve a service account's new value",
         ("portal-service-secret.js",),
+    ),
+    Page(
+        "/temporary-access-pass",
+        "portal/temporary_access_pass.html",
+        "Your Temporary Access Pass",
+        ("portal-temporary-access-pass.js",),
     ),
 )
 
