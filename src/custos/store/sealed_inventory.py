@@ -18,7 +18,6 @@ from sqlalchemy import Connection, LargeBinary, Table, and_, bindparam, func, se
 from custos.credentials import seal_contexts
 from custos.credentials.sealed import LEGACY_VERSION, PREFIX_BYTES, VERSION
 from custos.store.rotation_tables import service_rotations
-from custos.store.tap_tables import temporary_access_passes
 from custos.store.tables import (
     notice_outbox,
     operator_factors,
@@ -30,6 +29,7 @@ from custos.store.tables import (
     ssf_streams,
     totp_enrolments,
 )
+from custos.store.tap_tables import temporary_access_passes
 
 Cursor = str | int | None
 

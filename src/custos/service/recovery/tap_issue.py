@@ -34,7 +34,7 @@ from custos.connectors.errors import ConnectorError
 from custos.connectors.spi import TemporaryAccessPassOp
 from custos.credentials import seal_contexts
 from custos.credentials.tokens import issue_token
-from custos.domain.events import DomainEvent, EventType, Outcome
+from custos.domain.events import DomainEvent, EventType
 from custos.domain.model import SYSTEM_ACTOR, Case, ContactKind
 from custos.domain.states import TERMINAL, CaseState
 from custos.notify.tap_messages import tap_link
