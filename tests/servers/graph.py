@@ -98,6 +98,9 @@ class GraphServer(CloudServer):
         self._tokens: dict[str, float] = {}
         self.tokens_issued = 0
         self._users_lock = threading.Lock()
+        #: Every Temporary Access Pass created: (upn, the validated request body,
+        #: the pass's secret), so tests can look for the value where it must not be.
+        self.passes_issued: list[tuple[str, TemporaryAccessPassCreate, str]] = []
 
     # -- the tenant, read and written directly ----------------------------------------
     @property
@@ -288,12 +291,15 @@ class GraphServer(CloudServer):
                 del user.methods[existing]  # one usable pass per user: the new one replaces it
             method_id = str(uuid.uuid4())
             user.methods[method_id] = tap_type
+            secret = secrets.token_urlsafe(12)
+            with self.lock:
+                self.passes_issued.append((user.upn, created, secret))
             return Answer(
                 201,
                 {
                     "@odata.type": tap_type,
                     "id": method_id,
-                    "temporaryAccessPass": secrets.token_urlsafe(6),
+                    "temporaryAccessPass": secret,
                     "createdDateTime": _now(),
                     "startDateTime": _now(),
                     "lifetimeInMinutes": created.lifetimeInMinutes or 60,
