@@ -56,6 +56,7 @@ def test_capabilities_are_what_graph_offers(entra: EntraConnector) -> None:
         "revoke_sessions",
         "read_factors",
         "reset_factors",
+        "temporary_access_pass",
         "read_password_changed",
         "find_account",
         "test",

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from custos.notify import enrolment_messages, messages, service_messages
+from custos.notify import enrolment_messages, messages, service_messages, tap_messages
 from custos.notify.base import Message
 
 AT = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
@@ -22,6 +22,7 @@ WEBAUTHN_LINK = "https://recovery.example.org/webauthn#link=cwl_WEBAUTHNWEBAUTHN
 CONTACT_CODE = "73019264"
 OWNER_LINK = "https://recovery.example.org/shared#token=crt_OWNEROWNEROWNER"
 SERVICE_LINK = "https://recovery.example.org/service-secret#token=csr_SERVICESERVICE"
+TAP_LINK = "https://recovery.example.org/temporary-access-pass#token=ctp_PASSPASSPASS"
 #: Values that must never reach a message, offered to every template under the
 #: names a careless caller would use.
 FORBIDDEN = {
@@ -33,6 +34,8 @@ FORBIDDEN = {
     "recovery_code": "K7QD-3MXA-9PZT",
     "replacement_code": "W2HF-8NRC-4LBY",
     "recovery_codes": ["K7QD-3MXA-9PZT", "W2HF-8NRC-4LBY"],
+    "temporary_access_pass": "Tap-Q8vX-2mLp",
+    "tap": "Tap-Q8vX-2mLp",
 }
 
 
@@ -152,6 +155,15 @@ def sample_messages() -> list[Message]:
             minutes=30,
             grace_words="the old value works for 1d",
         ),
+        tap_messages.tap_link(
+            to="bob@example.org",
+            case_id="case-1",
+            target="entra",
+            account="bob@contoso.example",
+            link=TAP_LINK,
+            minutes=45,
+            lifetime=45,
+        ),
         service_messages.rotation_due(
             to="ana@example.org", case_id="case-1", account="svc-backup", why="older than 90d"
         ),
@@ -213,6 +225,8 @@ def sample_context() -> dict[str, Any]:
         "holds": ["legal_hold"],
         "approvals": 2,
         "security_groups": ["security-approvers"],
+        "target": "entra",
+        "lifetime": 45,
     }
     return base
 
@@ -252,6 +266,7 @@ def test_sample_messages_carry_only_their_own_secret() -> None:
         "owner_link_used": set(),
         "service_secret_link": {SERVICE_LINK},
         "service_rotation_due": set(),
+        "temporary_access_pass_link": {TAP_LINK},
         "operator_anomaly": set(),
     }
     secrets = {
@@ -264,6 +279,7 @@ def test_sample_messages_carry_only_their_own_secret() -> None:
         CONTACT_CODE,
         OWNER_LINK,
         SERVICE_LINK,
+        TAP_LINK,
     }
     built = sample_messages()
     assert {m.kind for m in built} == messages.KINDS
