@@ -1,5 +1,5 @@
 """The subject's one-time link to a reissue's Temporary Access Pass
-(docs/policy.md#temporary-access-pass): the link holder alone gets the pass,
+(docs/policy.md#temporary_access_pass): the link holder alone gets the pass,
 once. No operator route returns it."""
 
 from __future__ import annotations

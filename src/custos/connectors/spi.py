@@ -117,7 +117,7 @@ class ResetFactorsOp(Protocol):
 class TemporaryAccessPassOp(Protocol):
     """Targets that issue a Temporary Access Pass (Entra ID): a time-limited
     passcode with which a reissued subject registers new factors there
-    (docs/policy.md#temporary-access-pass)."""
+    (docs/policy.md#temporary_access_pass)."""
 
     def issue_temporary_access_pass(
         self, account_id: str, *, usable_once: bool = True, lifetime_minutes: int | None = None

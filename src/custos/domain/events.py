@@ -155,7 +155,7 @@ class EventType(StrEnum):
     OWNER_LINKS_ISSUED = "credential:owner_link:issued"
     #: One owner opened their link and saw the credential once (data: owner, first).
     OWNER_LINK_REDEEMED = "credential:owner_link:redeemed"
-    # Temporary Access Pass of a reissue (docs/policy.md#temporary-access-pass):
+    # Temporary Access Pass of a reissue (docs/policy.md#temporary_access_pass):
     # never the pass or the link, only where, how long and what became of it.
     #: Issued on a target after its factors were removed (data: target, account,
     #: lifetime_minutes, usable_once, link_expires_at).

@@ -1,5 +1,5 @@
 """The message that brings a reissued subject the one-time link to the
-Temporary Access Pass Entra ID made for them (docs/policy.md#temporary-access-pass).
+Temporary Access Pass Entra ID made for them (docs/policy.md#temporary_access_pass).
 It carries the link, never the pass (R-23)."""
 
 from __future__ import annotations

@@ -420,7 +420,7 @@ class Tier(_Model):
     #: A ``rotate`` tier's secret shape, grace period and maximum age (R-40).
     rotation: Rotation | None = None
     #: A ``reissue`` tier's Temporary Access Pass on the targets that issue one
-    #: (Entra ID; docs/policy.md#temporary-access-pass).
+    #: (Entra ID; docs/policy.md#temporary_access_pass).
     temporary_access_pass: TemporaryAccessPassSetting | None = None
 
     @field_validator("token_ttl")

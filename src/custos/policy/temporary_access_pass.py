@@ -1,5 +1,5 @@
 """The ``temporary_access_pass`` section of a ``reissue`` tier
-(docs/policy.md#temporary-access-pass): after a reissue removed the factors of
+(docs/policy.md#temporary_access_pass): after a reissue removed the factors of
 an account on a target that issues Temporary Access Passes (Entra ID), the
 worker issues one there, so the subject can register new factors, and hands
 it to the subject once through a one-time link."""

@@ -1,4 +1,4 @@
-"""Temporary Access Passes a reissue issued (docs/policy.md#temporary-access-pass):
+"""Temporary Access Passes a reissue issued (docs/policy.md#temporary_access_pass):
 the subject's one-time link as its digest only, the pass sealed under its case
 and row until the link is opened or lapses, and whether the worker deleted the
 pass on its target."""

@@ -1,4 +1,4 @@
-"""Temporary Access Passes a reissue issued (docs/policy.md#temporary-access-pass,
+"""Temporary Access Passes a reissue issued (docs/policy.md#temporary_access_pass,
 0026): per case, target and account, the pass's Graph id and lifetime, the
 subject's one-time link (its SHA-256 digest only) and the pass sealed under
 the case and row until the subject opens the link or it lapses, and when the

@@ -1,5 +1,5 @@
 """``custos policy check`` and a tier's ``temporary_access_pass``
-(docs/policy.md#temporary-access-pass): valid only with the ``reissue`` action,
+(docs/policy.md#temporary_access_pass): valid only with the ``reissue`` action,
 refused when no configured target can issue a pass (as a check no target can
 run is refused), explained when accepted."""
 

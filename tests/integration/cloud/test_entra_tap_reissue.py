@@ -213,7 +213,9 @@ def test_a_graph_that_keeps_failing_sends_the_case_to_needs_attention_saying_why
     not issued; no check passed, no link was mailed."""
     upn = _admin(world, graph_server)
     unavailable = Answer(
-        503, {"error": {"code": "serviceNotAvailable", "message": "try later"}}, {"Retry-After": "0"}
+        503,
+        {"error": {"code": "serviceNotAvailable", "message": "try later"}},
+        {"Retry-After": "0"},
     )
     tap_post = r"POST /v1\.0/users/[^/]+/authentication/temporaryAccessPassMethods"
     graph_server.inject(tap_post, unavailable, times=100)

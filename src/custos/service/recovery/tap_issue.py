@@ -1,5 +1,5 @@
 """The Temporary Access Pass of a reissue, on the worker's side
-(docs/policy.md#temporary-access-pass).
+(docs/policy.md#temporary_access_pass).
 
 When a ``reissue`` tier has ``temporary_access_pass`` and a target that issues
 one (Entra ID) has had the account's factors removed, the worker calls

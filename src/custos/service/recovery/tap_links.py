@@ -1,5 +1,5 @@
 """The subject's one-time link to a reissue's Temporary Access Pass
-(docs/policy.md#temporary-access-pass; the portal page /temporary-access-pass).
+(docs/policy.md#temporary_access_pass; the portal page /temporary-access-pass).
 Only the link's SHA-256 digest is stored; opening it shows the pass exactly
 once and wipes the sealed copy; every refusal is recorded. No operator API
 returns the pass: it exists in clear only in this answer to the link holder."""

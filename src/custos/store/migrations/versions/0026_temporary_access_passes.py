@@ -1,6 +1,6 @@
 """Temporary Access Passes a reissue issued on Entra ID targets, each with the
 subject's one-time link (temporary_access_passes;
-docs/policy.md#temporary-access-pass)
+docs/policy.md#temporary_access_pass)
 
 Revision ID: 0026
 Revises: 0018
