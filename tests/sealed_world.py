@@ -18,6 +18,7 @@ from custos.credentials.sealed import prefix_of
 from custos.domain.model import Role
 from custos.domain.operator_accounts import SignInStage
 from custos.notify.base import Message
+from custos.store.tap_repository import TapRepository
 from custos.service.notices import outbox as notices
 from custos.service.ports import Services
 from custos.service.recovery import credentials, self_service
@@ -85,6 +86,23 @@ def populate(world: World, *, subjects: int = 3, notices_per_subject: int = 2) -
             now=now,
             expires_at=now + timedelta(minutes=10),
         )
+        # A reissue's Temporary Access Pass awaiting its subject (docs/policy.md).
+        passes = TapRepository(uow.conn)
+        pass_id = passes.add(
+            case_id=case_id,
+            subject_id="olivia",
+            target="entra",
+            account_id="olivia@contoso.test",
+            method_id=secrets.token_hex(8),
+            lifetime_minutes=60,
+            usable_once=True,
+            delete_on_completion=False,
+            digest=secrets.token_hex(32),
+            now=now,
+            link_expires_at=now + timedelta(minutes=60),
+        )
+        aad = seal_contexts.temporary_access_pass(case_id, pass_id)
+        passes.put_sealed(pass_id, world.svc.sealer.seal("TapValue-123", aad=aad))
         uow.commit()
     totp = local_operator(world, "opal", Role.ADMIN)
     operator = world.operators["opal"]

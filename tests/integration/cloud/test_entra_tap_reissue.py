@@ -30,7 +30,7 @@ from sqlalchemy import select
 from conftest import BACKENDS, World, make_world, pg_schema
 from custos.api.app import create_app
 from custos.domain.states import CaseState
-from custos.service.recovery import tap_links
+from custos.service.recovery import cases, tap_links
 from custos.service.recovery.queries import case_detail
 from custos.service.recovery.tap_links import TapLinkInvalid
 from custos.store.receipt_repository import ReceiptState
@@ -51,9 +51,12 @@ TAP_POLICY = POLICY.replace(
 assert TAP_POLICY != POLICY
 
 
-def _world(url: str, tmp_path: Path, graph: GraphServer) -> World:
+def _world(url: str, tmp_path: Path, graph: GraphServer, *, delete: bool = False) -> World:
     policy = tmp_path / "policy.yaml"
-    policy.write_text(TAP_POLICY, encoding="utf-8")
+    text = TAP_POLICY.replace(
+        "usable_once: true}", "usable_once: true, delete_on_completion: true}"
+    )
+    policy.write_text(text if delete else TAP_POLICY, encoding="utf-8")
     return make_world(
         url,
         tmp_path,
@@ -68,13 +71,15 @@ def world(
     request: pytest.FixtureRequest, tmp_path: Path, graph_server: GraphServer
 ) -> Iterator[World]:
     graph_server.clear()
+    # The delete_on_completion test runs under a tier that says so.
+    delete = "delete_on_completion" in request.node.name
     if request.param == "sqlite":
-        made = _world(f"sqlite:///{tmp_path / 'custos.db'}", tmp_path, graph_server)
+        made = _world(f"sqlite:///{tmp_path / 'custos.db'}", tmp_path, graph_server, delete=delete)
         yield made
         made.svc.engine.dispose()
     else:
         with pg_schema() as url:
-            made = _world(url, tmp_path, graph_server)
+            made = _world(url, tmp_path, graph_server, delete=delete)
             try:
                 yield made
             finally:
@@ -258,3 +263,55 @@ def test_a_pass_whose_link_lapsed_unopened_is_deleted_on_entra(
     with pytest.raises(TapLinkInvalid):
         tap_links.retrieve(world.svc, token=token)
     assert graph_server.can_login(upn, PASSWORD)  # the new password stays; only the pass went
+
+
+def test_a_pass_whose_case_was_cancelled_is_deleted_on_entra(
+    world: World, graph_server: GraphServer
+) -> None:
+    """A pass issued, then the case stops (Entra cannot end the sessions: the
+    sessions_revoked check fails, R-24) and an operator cancels it: the worker
+    deletes the pass it issued, with a ledger event naming why."""
+    upn = _admin(world, graph_server)
+    unavailable = Answer(
+        503,
+        {"error": {"code": "serviceNotAvailable", "message": "try later"}},
+        {"Retry-After": "0"},
+    )
+    graph_server.inject(r"POST /v1\.0/users/[^/]+/revokeSignInSessions", unavailable, times=100)
+    case_id = helpdesk_reissue(world, "root")
+    world.drain()
+    detail: dict[str, Any] = case_detail(world.svc, None, case_id)
+    assert detail["state"] == str(CaseState.NEEDS_ATTENTION)
+    assert "sessions_revoked on entra" in detail["outcome_reason"]
+    user = graph_server.user(upn)
+    assert user is not None and list(user.methods.values()) == [TAP]
+
+    cases.cancel(world.svc, world.operators["hana"], case_id, reason="caller unreachable")
+    world.drain()
+    assert TAP not in user.methods.values()
+    detail = case_detail(world.svc, None, case_id)
+    deleted = [e for e in detail["timeline"] if e["type"] == "credential:tap:deleted"]
+    assert len(deleted) == 1 and "cancelled" in deleted[0]["reason"]
+
+
+def test_delete_on_completion_deletes_an_opened_pass_once_its_lifetime_ran_out(
+    world: World, graph_server: GraphServer
+) -> None:
+    """With delete_on_completion the pass the subject opened is deleted once the
+    case completed and its lifetime ran out; not before."""
+    upn = _admin(world, graph_server)
+    case_id = helpdesk_reissue(world, "root")
+    world.drain()
+    token = _link_token(world, case_id)
+    assert tap_links.retrieve(world.svc, token=token).lifetime_minutes == 45
+    user = graph_server.user(upn)
+    assert user is not None
+    world.clock.advance(timedelta(minutes=30))
+    world.drain()
+    assert TAP in user.methods.values()
+    world.clock.advance(timedelta(minutes=16))
+    world.drain()
+    assert TAP not in user.methods.values()
+    detail: dict[str, Any] = case_detail(world.svc, None, case_id)
+    deleted = [e for e in detail["timeline"] if e["type"] == "credential:tap:deleted"]
+    assert len(deleted) == 1 and "delete_on_completion" in deleted[0]["reason"]
