@@ -18,12 +18,12 @@ from custos.credentials.sealed import prefix_of
 from custos.domain.model import Role
 from custos.domain.operator_accounts import SignInStage
 from custos.notify.base import Message
-from custos.store.tap_repository import TapRepository
 from custos.service.notices import outbox as notices
 from custos.service.ports import Services
 from custos.service.recovery import credentials, self_service
 from custos.service.shared_signals import streams
 from custos.store import sealed_inventory as inventory
+from custos.store.tap_repository import TapRepository
 
 PASSWORD = "marble-lantern-quiver-27-fjord"
 
