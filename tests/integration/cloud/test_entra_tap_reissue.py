@@ -129,7 +129,7 @@ def _ledger_text(world: World) -> str:
 def test_a_reissue_under_a_tap_tier_hands_the_subject_one_pass_once(
     world: World, graph_server: GraphServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """R-24, R-45 (and R-23, R-37): after the Entra factors are removed the
+    """R-24, R-45 (and R-17, R-23, R-37): after the Entra factors are removed the
     worker issues exactly one pass with the tier's lifetime (a schema-valid
     request), factors_removed still passes (a pass is no second factor), the
     subject opens the link once and a second open is refused; neither any log
