@@ -5,6 +5,7 @@ pass on its target."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, or_, select
 
 from custos.store.mapping import aware, maybe_aware
+from custos.store.tables import cases
 from custos.store.tap_tables import temporary_access_passes as taps
 
 
@@ -112,14 +114,20 @@ class TapRepository:
         )
         return int(result.rowcount) == 1
 
-    def undeleted(self) -> list[IssuedPass]:
+    def undeleted(self, ended: Collection[str]) -> list[IssuedPass]:
         """Every pass not yet deleted on its target that the worker's sweep may
-        still delete: unopened, or to be deleted once its case completed."""
+        still delete: unopened, to be deleted once its case completed, or of a
+        case in one of the ``ended`` states."""
         rows = self._conn.execute(
             select(taps)
+            .join(cases, cases.c.id == taps.c.case_id)
             .where(
                 taps.c.deleted_at.is_(None),
-                or_(taps.c.retrieved_at.is_(None), taps.c.delete_on_completion.is_(True)),
+                or_(
+                    taps.c.retrieved_at.is_(None),
+                    taps.c.delete_on_completion.is_(True),
+                    cases.c.state.in_(sorted(ended)),
+                ),
             )
             .order_by(taps.c.id)
         )

@@ -270,7 +270,8 @@ def test_a_pass_whose_case_was_cancelled_is_deleted_on_entra(
 ) -> None:
     """A pass issued, then the case stops (Entra cannot end the sessions: the
     sessions_revoked check fails, R-24) and an operator cancels it: the worker
-    deletes the pass it issued, with a ledger event naming why."""
+    deletes the pass it issued (the subject had opened it), with a ledger event
+    naming why."""
     upn = _admin(world, graph_server)
     unavailable = Answer(
         503,
@@ -285,6 +286,8 @@ def test_a_pass_whose_case_was_cancelled_is_deleted_on_entra(
     assert "sessions_revoked on entra" in detail["outcome_reason"]
     user = graph_server.user(upn)
     assert user is not None and list(user.methods.values()) == [TAP]
+    # Opened or not: a pass of a case that did not complete has nothing to serve.
+    assert tap_links.retrieve(world.svc, token=_link_token(world, case_id)).target == "entra"
 
     cases.cancel(world.svc, world.operators["hana"], case_id, reason="caller unreachable")
     world.drain()

@@ -15,7 +15,7 @@ needs_attention naming the target and why, never "passed".
 
 :func:`clean_up` (every worker pass) deletes a pass on its target when it can
 no longer serve: its link lapsed unopened, or its case ended without completing
-(cancelled, denied, expired), or, with ``delete_on_completion``, once the case
+(cancelled, denied, expired; opened or not), or, with ``delete_on_completion``, once the case
 completed and the pass's lifetime ran out. Each deletion is one ledger event.
 
 The ``factors_removed`` check reads second factors only (``bound_factors``),
@@ -193,9 +193,13 @@ def _keep(
 
 
 # -- clean-up --------------------------------------------------------------------------
+#: Case states in which an issued pass has nothing left to serve.
+ENDED = TERMINAL - {CaseState.COMPLETED}
+
+
 def _why_delete(item: IssuedPass, state: CaseState | None, now: datetime) -> str | None:
-    if state is not None and state in TERMINAL and state != CaseState.COMPLETED:
-        return f"the case ended {state} before the pass served"
+    if state is not None and state in ENDED:
+        return f"the case ended {state}"
     if item.retrieved_at is None and item.link_expires_at <= now:
         return "the one-time link lapsed unopened"
     lapsed = item.issued_at + timedelta(minutes=item.lifetime_minutes) <= now
@@ -209,7 +213,7 @@ def clean_up(svc: Services) -> int:
     module); returns how many were deleted."""
     now = svc.clock.now()
     with svc.uow(read_only=True) as uow:
-        pending = TapRepository(uow.conn).undeleted()
+        pending = TapRepository(uow.conn).undeleted({str(s) for s in ENDED})
         if not pending:
             return 0
         cases = uow.cases.get_many(sorted({p.case_id for p in pending}))
