@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sponsor_attestation import sponsor_attests, with_sponsor
+
 from conftest import World, make_world, pg_database
 from custos.domain.model import Employment, Role
 from custos.policy import loader
@@ -30,8 +32,10 @@ def awaiting_case(
     reason: str = "caller lost phone and password",
 ) -> str:
     """A contractor's help-desk case opened by ``requester`` (made a requester
-    if unknown) and proofed by TOTP: it waits for approval. Returns its id."""
+    if unknown) and proofed by TOTP and the sponsor's attestation (the
+    contractor tier requires it): it waits for approval. Returns its id."""
     world.subject(subject_id, employment=Employment.CONTRACTOR, groups=groups, with_totp=True)
+    with_sponsor(world, subject_id)
     if requester not in world.operators:
         world.operator(requester, Role.REQUESTER)
     operator = world.operators[requester]
@@ -39,6 +43,7 @@ def awaiting_case(
     cases.add_proof(
         world.svc, operator, case.id, method="totp", response=world.totp_now(subject_id)
     )
+    sponsor_attests(world, operator, case.id)
     return case.id
 
 

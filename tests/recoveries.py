@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 from datetime import timedelta
 
+from sponsor_attestation import sponsor_attests, with_sponsor
+
 from conftest import World
 from custos.connectors.builtin import BuiltinDirectory
 from custos.connectors.errors import PasswordPolicy
@@ -52,11 +54,13 @@ def self_service_recovery(
 
 
 def helpdesk_recovery(world: World, subject_id: str, *, minutes: int = 0) -> str:
-    """A contractor recovered through the help desk with TOTP proofing and one
-    approval by a second person (dual control). Returns the case id."""
+    """A contractor recovered through the help desk with TOTP proofing, the
+    sponsor's attestation (the contractor tier requires it) and one approval by
+    a second person (dual control). Returns the case id."""
     world.subject(
         subject_id, employment=Employment.CONTRACTOR, groups=("contractors",), with_totp=True
     )
+    with_sponsor(world, subject_id)
     for name, role in (
         ("hana", Role.REQUESTER),
         ("linus", Role.APPROVER),
@@ -71,6 +75,7 @@ def helpdesk_recovery(world: World, subject_id: str, *, minutes: int = 0) -> str
     cases.add_proof(
         world.svc, ops["hana"], case.id, method="totp", response=world.totp_now(subject_id)
     )
+    sponsor_attests(world, ops["hana"], case.id)
     cases.approve(world.svc, ops["linus"], case.id, reason="caller verified by TOTP")
     cases.execute(world.svc, ops["edsger"], case.id)
     world.clock.advance(timedelta(minutes=minutes))

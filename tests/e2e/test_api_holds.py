@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sponsor_attestation import sponsor_attests_over_api, with_sponsor
 from sqlalchemy import select
 
 from conftest import World
@@ -71,15 +72,19 @@ def events(world: World, type_: str) -> list[dict[str, Any]]:
 
 
 def awaiting_approval(api: TestClient, world: World, subject: str) -> str:
-    """A contractor's help-desk case past proofing, waiting for its approver."""
+    """A contractor's help-desk case past proofing (TOTP and the sponsor's
+    attestation), waiting for its approver."""
     world.subject(subject, employment=Employment.CONTRACTOR, groups=("staff",), with_totp=True)
+    with_sponsor(world, subject)
     case_id = str(open_case(api, world, subject).json()["id"])
     proof = api.post(
         f"/api/v1/cases/{case_id}/proofs",
         headers=auth(world, "hana"),
         json={"method": "totp", "code": world.totp_now(subject)},
     )
-    assert proof.json()["state"] == "awaiting_approval", proof.text
+    assert proof.json()["state"] == "proofing", proof.text
+    sponsor_attests_over_api(world, api, case_id, auth(world, "hana"))
+    assert state_of(api, world, case_id) == "awaiting_approval"
     return case_id
 
 

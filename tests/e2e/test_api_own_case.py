@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sponsor_attestation import sponsor_attests_over_api, with_sponsor
 from sqlalchemy import func, select
 
 from conftest import World
@@ -69,6 +70,7 @@ def test_every_operator_action_refuses_the_subject_of_the_case(
     send codes or links, ask for an attestation or challenge, cancel, retry,
     flag, approve, deny nor execute their own case; other operators still can."""
     world.subject("kim", employment=Employment.CONTRACTOR, groups=("contractors",), with_totp=True)
+    with_sponsor(world, "kim")
     world.operator("kim", Role.ADMIN, person="kim")
     world.operator("hana", Role.REQUESTER)
     world.operator("linus", Role.APPROVER)
@@ -86,7 +88,9 @@ def test_every_operator_action_refuses_the_subject_of_the_case(
         headers=_auth(world, "hana"),
         json={"method": "totp", "code": world.totp_now("kim")},
     )
-    assert proof.json()["state"] == "awaiting_approval", proof.text
+    assert proof.json()["state"] == "proofing", proof.text
+    sponsor_attests_over_api(world, api, case_id, _auth(world, "hana"))
+    assert _state(world, api, case_id) == "awaiting_approval"
     _refused(world, api, case_id, "approve", {"reason": "it is me"})
     _refused(world, api, case_id, "deny", {"reason": "it is me"})
     _refused(world, api, case_id, "cancel", {"reason": "it is me"})

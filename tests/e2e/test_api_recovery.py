@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sponsor_attestation import sponsor_attests_over_api, with_sponsor
 
 from conftest import World
 from custos.api.app import create_app
@@ -139,9 +140,11 @@ def test_start_answers_the_same_for_unknown_and_known_accounts(
 def test_helpdesk_recovery_needs_a_second_operator_to_approve(
     world: World, api: TestClient
 ) -> None:
-    """A contractor's help-desk recovery waits for an approver who is not the
-    requester; the executor never sees the secret (R-32, R-33, R-34)."""
+    """A contractor's help-desk recovery (TOTP and the sponsor's attestation)
+    waits for an approver who is not the requester; the executor never sees
+    the secret (R-32, R-33, R-34)."""
     world.subject("kim", employment=Employment.CONTRACTOR, groups=("contractors",), with_totp=True)
+    with_sponsor(world, "kim")
     world.operator("hana", Role.REQUESTER)
     world.operator("linus", Role.APPROVER)
     world.operator("edsger", Role.EXECUTOR)
@@ -158,7 +161,9 @@ def test_helpdesk_recovery_needs_a_second_operator_to_approve(
         headers=auth(world, "hana"),
         json={"method": "totp", "code": world.totp_now("kim")},
     )
-    assert proof.json()["state"] == "awaiting_approval"
+    assert proof.json()["state"] == "proofing"
+    sponsor_attests_over_api(world, api, case_id, auth(world, "hana"))
+    assert detail(world, api, case_id)["state"] == "awaiting_approval"
     early = api.post(f"/api/v1/cases/{case_id}/execute", headers=auth(world, "edsger"))
     assert early.status_code == 409 and early.json()["error"]["id"] == "proofing_incomplete"
     approved = api.post(
@@ -204,6 +209,7 @@ def test_approver_cannot_approve_their_own_request(world: World, api: TestClient
     """One person holding requester and approver roles cannot approve the case
     they opened, nor count twice through two roles (R-32, R-33)."""
     world.subject("dave", employment=Employment.CONTRACTOR, groups=("contractors",), with_totp=True)
+    with_sponsor(world, "dave")
     world.operator("both", Role.REQUESTER, Role.APPROVER)
     opened = api.post(
         "/api/v1/cases",
@@ -216,6 +222,7 @@ def test_approver_cannot_approve_their_own_request(world: World, api: TestClient
         headers=auth(world, "both"),
         json={"method": "totp", "code": world.totp_now("dave")},
     )
+    sponsor_attests_over_api(world, api, case_id, auth(world, "both"))
     refused = api.post(
         f"/api/v1/cases/{case_id}/approve",
         headers=auth(world, "both"),

@@ -164,6 +164,8 @@ def test_a_sponsor_attests_through_their_own_link(world: World, desks: dict[str,
     attestation.decide(world.svc, token=token, decision="attest")
     page = hana.get(f"/console/cases/{case_id}")
     assert "(manager_attestation)" in page.text
+    assert _state(world, case_id) == "proofing"  # the tier's second factor is still due
+    hana.act(case_id, "proofs", method="totp", response=world.totp_now("carl"))
     assert _state(world, case_id) == "awaiting_approval"
     assert all(token not in html for html in hana.pages)
 
@@ -204,6 +206,9 @@ def test_an_approver_cannot_execute_and_is_told_why_in_plain_words(
     _contractor_with_sponsor(world)
     case_id = desks["hana"].open_case("carl")
     desks["hana"].act(case_id, "proofs", method="totp", response=world.totp_now("carl"))
+    desks["hana"].act(case_id, "attestation")  # the contractor tier requires the sponsor
+    token = _mail_token(world, "mike", "attestation_request", "#token=")
+    attestation.decide(world.svc, token=token, decision="attest")
     linus = desks["linus"]
     cases.approve(world.svc, world.operators["linus"], case_id, reason="caller known to me")
     page = linus.get(f"/console/cases/{case_id}")

@@ -27,9 +27,8 @@ from custos.store.tables import ledger
 NEW_PASSWORD = "quartz-lantern-meadow-7-orbit"
 SELF_SERVICE = "/api/v1/self-service"
 STANDARD = "proofing: {factors: 1, methods: [webauthn, totp, recovery_code, email_code]}"
-CONTRACTOR = (
-    "proofing: {factors: 1, methods: [totp, recovery_code, email_code, manager_attestation]}"
-)
+#: The default contractor tier already takes two factors (one the sponsor's).
+CONTRACTOR = "      factors: 2\n      methods: [totp, recovery_code, email_code, manager_attestation]\n"
 
 
 @pytest.fixture
@@ -46,7 +45,7 @@ def two_factor_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
     text = text.replace(
         STANDARD,
         "proofing: {factors: 2, methods: [webauthn, totp, recovery_code, email_code, sms_code]}",
-    ).replace(CONTRACTOR, CONTRACTOR.replace("factors: 1", "factors: 2"))
+    )
     policy = tmp_path / "policy.yaml"
     policy.write_text(text)
     if request.param == "sqlite":

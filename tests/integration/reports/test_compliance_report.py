@@ -46,7 +46,8 @@ def verified(svc: object) -> LedgerStatus:
 @pytest.fixture
 def recovered(world: World) -> World:
     """bob: self-service, one wrong code, 10 min to restore; kim: help desk with
-    an approval, 8 min; lars: self-service whose second system refuses."""
+    TOTP, the sponsor's attestation and an approval, 8 min; lars: self-service
+    whose second system refuses."""
     world.subject("bob")
     self_service_recovery(world, "bob", wrong_codes=1, minutes=10)
     world.drain()
@@ -77,10 +78,14 @@ def test_figures_count_recoveries_controls_and_failures_exactly(recovered: World
         "p95_s": 600.0,
         "max_s": 600.0,
     }
-    assert f["proofing"]["attempts"] == 4
+    assert f["proofing"]["attempts"] == 5
     assert f["proofing"]["failures"] == 1
     assert f["proofing"]["failures_by_method"] == {"email_code": 1}
-    assert f["proofing"]["passes_by_method"] == {"email_code": 2, "totp": 1}
+    assert f["proofing"]["passes_by_method"] == {
+        "email_code": 2,
+        "manager_attestation": 1,
+        "totp": 1,
+    }
     assert f["exceptions"]["used"] == 0
     assert f["propagation"]["failed_attempts_by_target"] == {"cloud": 1}
     assert f["propagation"]["failed_receipts_by_target"] == {"cloud": 1}

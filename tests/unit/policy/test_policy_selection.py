@@ -70,10 +70,12 @@ def test_privileged_tier_selected_with_dual_approval() -> None:
     assert "sessions_revoked" in req.post_checks
 
 
-def test_contractor_tier_selected_with_one_approval() -> None:
+def test_contractor_tier_selected_with_the_sponsor_and_one_approval() -> None:
+    """Issue 13: two factors, one always the sponsor's attestation, and an approver."""
     req = select(subject(employment=Employment.CONTRACTOR))
     assert req.tier == "contractor"
-    assert (req.factors, req.approvals) == (1, 1)
+    assert (req.factors, req.approvals) == (2, 1)
+    assert req.required_methods == frozenset({"manager_attestation"})
     assert req.channels == {Channel.SELF_SERVICE, Channel.HELPDESK}
 
 
