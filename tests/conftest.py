@@ -310,6 +310,7 @@ SAMBA_MODULES = (
     "test_privileged_chain_samba_lemonldap.py",
     "test_propagation_faults.py",
     "test_service_rotation_samba.py",
+    "test_service_owner_mapping_samba.py",
 )
 
 

@@ -143,7 +143,7 @@ class AttributeMapping(BaseModel):
     #: Single-valued attributes. A DN value (manager, owner) is resolved to the
     #: subject of the synced account with that DN; one that matches no synced
     #: account is a conflict and the subject keeps its value.
-    owner_attribute: str | None = None  # AD: managedBy; LDAP: owner
+    owner_attribute: str | None = None  # AD: seeAlso (no managedBy on users); LDAP: owner
     manager_attribute: str | None = None  # manager
     sponsor_attribute: str | None = None
     #: AD accountExpires (100 ns since 1601; 0 and 2^63-1 mean never) or an LDAP

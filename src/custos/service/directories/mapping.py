@@ -25,7 +25,7 @@ class Mapped:
     groups: frozenset[str] | None = None
     owner: str | None = None
     #: Every owner the owner attribute states (a multi-valued ``owner`` or
-    #: ``managedBy``), ``owner`` first; None: not stated by the mapping.
+    #: ``seeAlso``), ``owner`` first; None: not stated by the mapping.
     owners: tuple[str, ...] | None = None
     manager: str | None = None
     sponsor: str | None = None
@@ -208,7 +208,7 @@ def apply_mapping(target: str, mapping: AttributeMapping, record: AccountRecord)
 
 
 def _map_owners(out: Mapped, attribute: str, values: tuple[str, ...], target: str) -> None:
-    """Every value of the owner attribute (``owner`` and ``managedBy`` may hold
+    """Every value of the owner attribute (``owner`` and ``seeAlso`` may hold
     several): plain ids as they are, DNs to resolve (:func:`resolve_references`)."""
     out.sources["owner"] = out.sources["owners"] = f"{target}: {attribute}"
     plain = tuple(dict.fromkeys(v.strip() for v in values if v.strip() and not is_dn(v)))

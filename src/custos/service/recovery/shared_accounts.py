@@ -2,7 +2,7 @@
 told, and the new credential reaches every owner through their own link.
 
 * **Who may ask.** A shared account's case opens only for one of its owners
-  (``Subject.owners``, filled from the directories' ``owner``/``managedBy``):
+  (``Subject.owners``, filled from the directories' ``owner``/``seeAlso``):
   an owner who is an operator asks for themselves; the help desk names the
   owner it acts for (``on_behalf_of``). Anyone else is refused
   (``not_an_owner``), the case recorded as denied with a
