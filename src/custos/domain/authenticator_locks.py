@@ -9,6 +9,12 @@ which locks it lifts. A tier that names no AAL proves only AAL1. A session
 never resets a lock above its own AAL (``may_reset_from_session``); otherwise
 account recovery at the authenticator's level is used.
 
+A reissue removes every authenticator bound in Custos and demands a new one: the
+lock of a method whose authenticator it removed is cleared with it
+(``cleared_by_removal``), whatever the tier's AAL, since no authenticator is
+left for the lock to protect and a stale lock would refuse the one enrolled
+next.
+
 Plain data and pure functions: no I/O.
 """
 
@@ -18,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from custos.domain.enrolment import Aal
+from custos.domain.enrolment import SECOND_FACTOR_METHODS, Aal, AuthenticatorKind
 
 #: The password at sign-in (the ``signin`` throttle) as a lockable authenticator.
 SIGN_IN_METHOD: Final = "password"
@@ -80,4 +86,25 @@ def decide(locked: Iterable[str], *, tier: str, tier_aal: int | None) -> list[Lo
                 f"{named}; only a recovery at an AAL{int(level)} tier resets it (R-5)"
             )
             decisions.append(LockDecision(method, level, False, reason))
+    return decisions
+
+
+def cleared_by_removal(
+    locked: Iterable[str], removed: Iterable[AuthenticatorKind]
+) -> list[LockDecision]:
+    """The locks a reissue clears: those of ``locked`` whose method's
+    authenticator kind is among the ``removed`` ones (other locks are left to
+    :func:`decide`)."""
+    gone = set(removed)
+    decisions = []
+    for method in sorted(set(locked)):
+        kind = SECOND_FACTOR_METHODS.get(method)
+        if kind is None or kind not in gone:
+            continue
+        level = lock_aal(method)
+        reason = (
+            f"{method} (AAL{int(level)}) cleared: the reissue removed the authenticator it "
+            "locked, and a new one is enrolled before the next sign-in (R-5)"
+        )
+        decisions.append(LockDecision(method, level, True, reason))
     return decisions

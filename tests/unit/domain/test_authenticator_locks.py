@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from custos.domain.authenticator_locks import (
     SIGN_IN_METHOD,
+    cleared_by_removal,
     decide,
     lock_aal,
     may_reset_from_session,
     proven_aal,
 )
-from custos.domain.enrolment import Aal
+from custos.domain.enrolment import Aal, AuthenticatorKind
 
 
 def test_each_method_locks_at_the_level_it_stands_for() -> None:
@@ -78,3 +79,18 @@ def test_the_reasons_name_the_method_both_levels_and_the_tier() -> None:
         "totp",
         "webauthn",
     ]
+
+
+def test_a_reissue_clears_only_the_locks_of_the_kinds_it_removed() -> None:
+    """R-5: the TOTP and key locks go with the removed TOTP app and key,
+    whatever their AAL; the password and an email-code lock are not the
+    reissue's to clear (the tier's AAL decides them)."""
+    locked = ["webauthn", "totp", "password", "email_code", "recovery_code"]
+    removed = {AuthenticatorKind.TOTP, AuthenticatorKind.WEBAUTHN}
+    decisions = cleared_by_removal(locked, removed)
+    assert [(d.method, int(d.authenticator_aal), d.reset) for d in decisions] == [
+        ("totp", 2, True),
+        ("webauthn", 3, True),
+    ]
+    assert all("the reissue removed the authenticator" in d.reason for d in decisions)
+    assert cleared_by_removal(locked, set()) == []

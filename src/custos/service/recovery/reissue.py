@@ -5,7 +5,8 @@ redeems the one-time link (``reissue`` tiers, docs/policy.md#actions).
 every Custos session of the subject, for every action. A reissue also:
 
 * revokes every authenticator bound in Custos (TOTP, WebAuthn, saved codes:
-  the TOTP secret and unused codes are deleted, history rows stay, R-36);
+  the TOTP secret and unused codes are deleted, history rows stay, R-36) and
+  clears the R-5 locks of the methods it removed (``lock_resets``);
 * spends every live enrolment or sign-in ceremony (a TOTP secret awaiting its
   first code, WebAuthn challenges and case links);
 * requires re-enrolment: the next sign-in may do nothing but bind a
@@ -22,6 +23,7 @@ from datetime import datetime
 from custos.domain.events import EventType
 from custos.domain.model import SYSTEM_ACTOR, Case, Subject
 from custos.service.enrolment import subject_sessions
+from custos.service.recovery import lock_resets
 from custos.store.unit_of_work import UnitOfWork
 
 REASON = "credential reissued"
@@ -45,6 +47,7 @@ def reissue_in_custos(uow: UnitOfWork, *, case: Case, subject: Subject, now: dat
             "left": len(uow.authenticators.active(subject.id)),
         },
     )
+    lock_resets.clear_removed(uow, case=case, removed={a.kind for a in removed}, now=now)
     subject_sessions.require_bind(
         uow, subject.id, now=now, case_id=case.id, reason=f"{REASON}: enrol again"
     )
