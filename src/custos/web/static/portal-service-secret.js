@@ -5,24 +5,15 @@
 
 (() => {
   const $ = portal.byId;
-  const token = portal.fragment("token");
 
-  if (!token) {
-    portal.show("needs-link");
-    return;
-  }
-  portal.show("with-link");
-  $("reveal").addEventListener("click", async (event) => {
-    const button = event.currentTarget;
-    button.disabled = true;
-    const answer = await portal.call("/api/v1/service-secret", { body: { token } });
-    if (answer.ok) {
-      $("account").textContent = answer.body.service_account;
-      $("value").textContent = answer.body.secret;
+  portal.linkAction({
+    button: "reveal",
+    path: "/api/v1/service-secret",
+    done(body) {
+      $("account").textContent = body.service_account;
+      $("value").textContent = body.secret;
       portal.show("value-box");
-      $("with-link").hidden = true;
-      return;
-    }
-    portal.say(portal.words(answer), "bad");
+      portal.show("with-link", false);
+    },
   });
 })();

@@ -130,6 +130,35 @@ const portal = (() => {
     if (button) button.disabled = running;
   }
 
+  // The pattern of a one-time link page (#token=... from an email): without a
+  // token, #needs-link shows and nothing else happens; with one, `section`
+  // shows and each click on the button `button` posts {token} to `path`, the
+  // button disabled meanwhile (no double submissions). A good answer goes to
+  // `done(body, button)` (the button stays disabled: the link is spent); a
+  // refused one is said in plain words (`own`: the page's words for some
+  // error ids), the button works again, and `refused(answer, button)` runs
+  // when given. Nothing is posted before the click.
+  function linkAction({ button, path, done, own = {}, section = "with-link", refused = null }) {
+    const token = fragment("token");
+    if (!token) {
+      show("needs-link");
+      return;
+    }
+    show(section);
+    byId(button).addEventListener("click", async (event) => {
+      const clicked = event.currentTarget;
+      busy(clicked, true);
+      const answer = await call(path, { body: { token } });
+      if (answer.ok) {
+        done(answer.body, clicked);
+        return;
+      }
+      busy(clicked, false);
+      say(words(answer, own), "bad");
+      if (refused) refused(answer, clicked);
+    });
+  }
+
   // The subject's session for the /me API: in this tab's sessionStorage (never
   // a cookie: the API authenticates with a Bearer token, and the tab forgets it
   // when it closes).
@@ -148,5 +177,5 @@ const portal = (() => {
     },
   };
 
-  return { byId, fragment, call, errorOf, words, say, clear, show, busy, session };
+  return { byId, fragment, call, errorOf, words, say, clear, show, busy, linkAction, session };
 })();
