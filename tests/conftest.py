@@ -82,6 +82,8 @@ class World:
     recovery_codes: dict[str, list[str]] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     operators: dict[str, Operator] = field(default_factory=dict)
+    #: The SMTP test server this World's mail goes to (tests/mail_world.py), if any.
+    mail_server: Any = None
 
     @property
     def directory(self) -> BuiltinDirectory:

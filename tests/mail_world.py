@@ -40,6 +40,7 @@ def mail_world(
 def _serving(world: World, server: SmtpServer | None) -> Iterator[World]:
     if server is not None:
         server.before_read = world.send_notices
+        world.mail_server = server
     try:
         yield world
     finally:

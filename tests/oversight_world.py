@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from approval_world import awaiting_case
+from sponsor_attestation import sponsor_attests, with_sponsor
 from sqlalchemy import select
 
 from conftest import START, World
@@ -106,11 +107,13 @@ class History:
         ).id
 
     def proofed_after_failures(self, failures: int, *, requester: str = "hana") -> str:
-        """A contractor's case whose TOTP proof passes after ``failures`` wrong codes."""
+        """A contractor's case whose TOTP proof passes after ``failures`` wrong codes
+        (then the sponsor attests, as the contractor tier requires)."""
         subject_id = self._subject_id()
         self.world.subject(
             subject_id, employment=Employment.CONTRACTOR, groups=("contractors",), with_totp=True
         )
+        with_sponsor(self.world, subject_id)
         if requester not in self.world.operators:
             self.world.operator(requester, Role.REQUESTER)
         operator = self.world.operators[requester]
@@ -124,6 +127,7 @@ class History:
             self.world.clock.advance(timedelta(minutes=2))
         right = self.world.totp_now(subject_id)
         cases.add_proof(self.world.svc, operator, case_id, method="totp", response=right)
+        sponsor_attests(self.world, operator, case_id)
         return case_id
 
     def approve(self, case_id: str, *, approver: str = "ines") -> None:
@@ -143,10 +147,18 @@ class History:
 
 
 def ledger_seqs(
-    world: World, event_type: str, *, case_ids: list[str] | None = None, outcome: str | None = None
+    world: World,
+    event_type: str,
+    *,
+    case_ids: list[str] | None = None,
+    outcome: str | None = None,
+    operator: str | None = None,
 ) -> list[int]:
-    """The seqs of the ledger's entries of ``event_type`` (on ``case_ids``; of ``outcome``)."""
+    """The seqs of the ledger's entries of ``event_type`` (on ``case_ids``; of
+    ``outcome``; by the World's ``operator``, not the sponsor who attests)."""
     query = select(ledger.c.seq).where(ledger.c.type == event_type).order_by(ledger.c.seq)
+    if operator is not None:
+        query = query.where(ledger.c.actor == world.operators[operator].actor)
     if case_ids is not None:
         query = query.where(ledger.c.case_id.in_(case_ids))
     if outcome is not None:

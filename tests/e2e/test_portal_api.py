@@ -28,7 +28,9 @@ NEW_PASSWORD = "quartz-lantern-meadow-7-orbit"
 SELF_SERVICE = "/api/v1/self-service"
 STANDARD = "proofing: {factors: 1, methods: [webauthn, totp, recovery_code, email_code]}"
 #: The default contractor tier already takes two factors (one the sponsor's).
-CONTRACTOR = "      factors: 2\n      methods: [totp, recovery_code, email_code, manager_attestation]\n"
+CONTRACTOR = (
+    "      factors: 2\n      methods: [totp, recovery_code, email_code, manager_attestation]\n"
+)
 
 
 @pytest.fixture

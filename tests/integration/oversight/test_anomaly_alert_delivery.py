@@ -61,6 +61,7 @@ def delivering(
     """A World mailing through the real SMTP server, posting to the receiver."""
     url, received = receiver
     with world_on(backend, tmp_path, **_settings(smtp, url)) as world:
+        world.mail_server = smtp  # the sponsors' attestation links arrive there
         yield world, received
 
 
@@ -128,6 +129,7 @@ def test_a_receiver_down_at_first_gets_the_webhook_on_a_later_sweep(
     port = free_port()
     received: Received = []
     with world_on(backend, tmp_path, **_settings(smtp, f"http://127.0.0.1:{port}/alerts")) as world:
+        world.mail_server = smtp  # the sponsors' attestation links arrive there
         approve_three(world, wait=timedelta(seconds=30))
         world.drain()
         [alert] = open_alerts(world.svc)
@@ -154,6 +156,7 @@ def test_a_webhook_whose_receiver_stays_down_is_given_up_and_recorded(
     dropped with a ``notify:subject:failed`` record (never silently)."""
     url = f"http://127.0.0.1:{free_port()}/alerts"
     with world_on(backend, tmp_path, **_settings(smtp, url)) as world:
+        world.mail_server = smtp  # the sponsors' attestation links arrive there
         approve_three(world, wait=timedelta(seconds=30))
         world.drain()
         for _ in range(30):  # hourly sweeps (the longest wait) past a day

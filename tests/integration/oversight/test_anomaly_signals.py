@@ -131,7 +131,7 @@ def test_off_hours_alert_cites_the_late_actions(history: History) -> None:
     recent = [h.case(), h.case()]
     alert = the_alert(h, "hana", "off_hours")
     late = ledger_seqs(h.world, OPENED, case_ids=recent) + ledger_seqs(
-        h.world, PROOFED, case_ids=recent
+        h.world, PROOFED, case_ids=recent, operator="hana"
     )
     assert evidence(alert) == sorted(late)
 
@@ -223,7 +223,7 @@ def test_proofing_failures_alert_cites_the_failed_and_passing_proofs(history: Hi
     h.at(RECENT_DAY, 9)
     case_id = h.proofed_after_failures(2)
     alert = the_alert(h, "hana", "proofing_failures")
-    assert evidence(alert) == ledger_seqs(h.world, PROOFED, case_ids=[case_id])
+    assert evidence(alert) == ledger_seqs(h.world, PROOFED, case_ids=[case_id], operator="hana")
     assert len(ledger_seqs(h.world, PROOFED, case_ids=[case_id], outcome="failure")) == 2
 
 
