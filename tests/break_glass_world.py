@@ -15,6 +15,7 @@ from typing import Any
 
 from mail_world import SECURITY_ADDRESS, mail_world
 from servers.smtp import SmtpServer
+from sponsor_attestation import with_sponsor
 from webhook_receiver import Received
 
 from conftest import World
@@ -69,8 +70,10 @@ def staff(world: World) -> None:
 
 
 def held_subject(world: World, subject_id: str) -> str:
-    """A contractor with TOTP under a legal hold set by ada; returns the hold id."""
+    """A contractor with TOTP and a sponsor under a legal hold set by ada;
+    returns the hold id."""
     world.subject(subject_id, employment=Employment.CONTRACTOR, with_totp=True)
+    with_sponsor(world, subject_id)
     change = holds.set_hold(
         world.svc,
         world.operators["ada"],

@@ -29,6 +29,7 @@ from break_glass_world import (
 )
 from fastapi.testclient import TestClient
 from servers.smtp import SmtpServer
+from sponsor_attestation import sponsor_attests_over_api
 from sqlalchemy import select
 from webhook_receiver import Received, webhook_receiver  # noqa: F401 (``receiver``)
 
@@ -121,7 +122,9 @@ def test_a_held_subject_recovers_under_break_glass_while_the_hold_stands(
         headers=auth(world, "hana"),
         json={"method": "totp", "code": world.totp_now("carl")},
     )
-    assert proof.status_code == 200 and proof.json()["state"] == "awaiting_approval", proof.text
+    assert proof.status_code == 200 and proof.json()["state"] == "proofing", proof.text
+    sponsor_attests_over_api(world, api, case_id, auth(world, "hana"))  # the contractor tier's
+    assert detail(api, world, case_id)["state"] == "awaiting_approval"
     # The other case of the held subject stays blocked and refused.
     assert decide(api, world, other, "linus").json()["error"]["id"] == "recovery_blocked"
     assert detail(api, world, other)["state"] == "blocked"
@@ -283,6 +286,7 @@ def test_a_security_approver_who_invokes_break_glass_cannot_approve_it(
         headers=auth(world, "hana"),
         json={"method": "totp", "code": world.totp_now("carl")},
     )
+    sponsor_attests_over_api(world, api, case_id, auth(world, "hana"))
     own = decide(api, world, case_id, "sue")
     assert own.status_code == 403
     assert own.json()["error"]["id"] == "sod_violation"
