@@ -127,7 +127,7 @@ def test_the_logon_check_records_what_the_api_records(
     assert "Logons of svc-backup" in checked.text
     assert "cannot report" in checked.text and "cannot report logons" in checked.text
     assert "old-svc-backup-password-1" not in checked.text
-    api = as_["audrey"].get(
+    api = as_["audrey"].post(
         "/api/v1/service-accounts/svc-backup/interactive-use",
         headers={"Authorization": f"Bearer {desk.tokens['audrey']}"},
     )
@@ -141,6 +141,35 @@ def test_the_logon_check_records_what_the_api_records(
     )
     assert hidden.status_code == 404
     assert "svc-backup" not in as_["olga"].get(PAGE).text
+
+
+def test_the_api_reads_of_service_accounts_keep_to_the_operator_scope(
+    desk: World, as_: dict[str, TestClient]
+) -> None:
+    """R-36: an auditor scoped to another group sees none of these accounts
+    through the API either: the unowned list leaves them out and the logon
+    check answers 404 as for an unknown account, writing nothing to the ledger.
+    The check records its flags, so it is a POST; a GET is refused."""
+    olga = {"Authorization": f"Bearer {desk.tokens['olga']}"}
+    audrey = {"Authorization": f"Bearer {desk.tokens['audrey']}"}
+    client = as_["audrey"]
+    everyone = client.get("/api/v1/service-accounts/unowned", headers=audrey)
+    assert sorted(u["service_id"] for u in everyone.json()) == ["svc-ghost", "svc-orphan"]
+    scoped = client.get("/api/v1/service-accounts/unowned", headers=olga)
+    assert scoped.status_code == 200 and scoped.json() == []
+
+    before = len(_events(desk, EventType.SERVICE_INTERACTIVE_USE))
+    hidden = client.post("/api/v1/service-accounts/svc-backup/interactive-use", headers=olga)
+    assert hidden.status_code == 404
+    assert hidden.json()["error"]["id"] == "not_found"
+    unknown = client.post("/api/v1/service-accounts/nobody/interactive-use", headers=olga)
+    assert unknown.status_code == 404 and unknown.json()["error"] == {
+        **unknown.json()["error"],
+        "message": hidden.json()["error"]["message"].replace("svc-backup", "nobody"),
+    }
+    read = client.get("/api/v1/service-accounts/svc-backup/interactive-use", headers=audrey)
+    assert read.status_code == 405
+    assert len(_events(desk, EventType.SERVICE_INTERACTIVE_USE)) == before
 
 
 def test_an_admin_records_a_departure_and_the_successor_takes_over(

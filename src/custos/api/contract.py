@@ -195,7 +195,7 @@ EXTRAS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/api/v1/me/rotations/{case_id}/email-code"): (404, 409, 410, 429),
     ("POST", "/api/v1/me/rotations/{case_id}/proof"): (400, 404, 409, 410, 429),
     ("POST", "/api/v1/owners/{owner_id}/depart"): (404,),
-    ("GET", "/api/v1/service-accounts/{service_id}/interactive-use"): (404,),
+    ("POST", "/api/v1/service-accounts/{service_id}/interactive-use"): (404,),
     ("GET", "/api/v1/oversight/alerts"): (403,),
 }
 

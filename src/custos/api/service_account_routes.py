@@ -129,13 +129,17 @@ def unowned(operator: OperatorDep, svc: ServicesDep) -> list[UnownedOut]:
     _auditor(operator, svc)
     return [
         UnownedOut(service_id=u.service_id, display_name=u.display_name, why=u.why)
-        for u in owners.unowned(svc)
+        for u in owners.unowned(svc, operator)
     ]
 
 
-@operator_router.get("/service-accounts/{service_id}/interactive-use", response_model=list[UseOut])
+@operator_router.post("/service-accounts/{service_id}/interactive-use", response_model=list[UseOut])
 def interactive_use(service_id: SubjectId, operator: OperatorDep, svc: ServicesDep) -> list[UseOut]:
+    """Read the logons the targets record for the account now; each flag is
+    written to the ledger, so this is a POST. An account outside the
+    operator's scope answers 404, as an unknown one does."""
     _auditor(operator, svc)
+    owners.check_in_scope(svc, operator, service_id)
     reports = interactive.check(svc, service_id=service_id, actor=operator.actor)
     return [
         UseOut(target=r.target, account_id=r.account_id, status=r.status, detail=r.detail)

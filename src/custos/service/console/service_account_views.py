@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from custos.domain.errors import NotFound, RecoveryBlocked
+from custos.domain.errors import RecoveryBlocked
 from custos.domain.events import EventType
 from custos.domain.model import CredentialAction, Operator, Role, Subject, SubjectKind
 from custos.policy.engine import select_tier
@@ -137,9 +137,4 @@ def service_accounts_page(svc: Services, operator: Operator) -> ServiceAccountsP
     )
 
 
-def check_in_scope(svc: Services, operator: Operator, service_id: str) -> None:
-    """Raises NotFound for a subject unknown or outside the operator's scope."""
-    with svc.uow(read_only=True) as uow:
-        subject = uow.subjects.get(service_id)
-    if subject is None or not operator.covers(subject):
-        raise NotFound(f"no subject '{service_id[:80]}'", subject_id=service_id[:80])
+check_in_scope = owners.check_in_scope

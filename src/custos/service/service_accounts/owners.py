@@ -93,13 +93,23 @@ def check_reader(operator: Operator) -> None:
         sod.check_role(operator, Role.AUDITOR)
 
 
-def unowned(svc: Services) -> list[Unowned]:
-    """Service accounts with no owner, or whose every owner is unknown or not a person."""
+def check_in_scope(svc: Services, operator: Operator, service_id: str) -> None:
+    """Raises NotFound for a subject unknown or outside the operator's scope."""
+    with svc.uow(read_only=True) as uow:
+        subject = uow.subjects.get(service_id)
+    if subject is None or not operator.covers(subject):
+        raise NotFound(f"no subject '{service_id[:80]}'", subject_id=service_id[:80])
+
+
+def unowned(svc: Services, operator: Operator | None = None) -> list[Unowned]:
+    """Service accounts with no owner, or whose every owner is unknown or not a
+    person. With ``operator``, only the accounts in their scope (the others are
+    left out, as the console's list leaves them out); None: the local CLI."""
     found: list[Unowned] = []
     with svc.uow(read_only=True) as uow:
         for service_id in uow.rotations.service_ids():
             service = uow.subjects.get(service_id)
-            if service is None:
+            if service is None or (operator is not None and not operator.covers(service)):
                 continue
             owners = owners_of(service)
             if not owners:

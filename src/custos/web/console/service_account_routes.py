@@ -1,7 +1,7 @@
 """Service and shared accounts in the console
 (docs/console.md#service-accounts): the list with owners, rotations and
 flags (auditors and admins), the interactive-use check of one account
-(auditors and admins, as ``GET /api/v1/service-accounts/{id}/interactive-use``:
+(auditors and admins, as ``POST /api/v1/service-accounts/{id}/interactive-use``:
 it reads the targets and records each flag in the ledger), and an owner's
 departure with a successor (admins, as ``POST /api/v1/owners/{id}/depart``).
 Each action is one call of ``service/service_accounts``, as the API makes it.
