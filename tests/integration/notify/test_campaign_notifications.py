@@ -1,6 +1,6 @@
 """Campaign notifications (docs/campaigns.md#ledger-events-and-notifications):
-each change of a campaign's state goes out as a signed security webhook once
-committed, and every member hears of its own completed case as any recovery's
+each change of a campaign's state goes out as a signed security webhook from
+the notice outbox once committed (R-22: the worker's sweep posts it), and every member hears of its own completed case as any recovery's
 subject does (R-22)."""
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def test_campaign_changes_post_signed_webhooks_and_members_get_notices(
     )
     commands.approve(world.svc, world.operators["ada"], campaign.id, reason="ok")
     commands.approve(world.svc, world.operators["grace"], campaign.id, reason="ok")
+    assert received == []  # written to the outbox with each change; the worker posts them
     world.drain(passes=40)
     types = []
     for headers, body in received:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Final
 
 import structlog
@@ -37,10 +36,10 @@ from custos.domain.states import CaseState
 from custos.notify import messages
 from custos.proofing.base import METHODS
 from custos.service.notices import dispatch as notices
+from custos.service.notices.webhooks import queue_security_webhook
 from custos.service.ports import Services
 from custos.service.recovery import credentials
 from custos.service.recovery.case_transaction import case_transaction
-from custos.service.signals.fraud import security_webhook_hook
 from custos.store.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("custos.attestation")
@@ -308,4 +307,11 @@ def _alert_security(
         "relation": relation,
         "state": str(case.state),
     }
-    uow.after_commit(partial(security_webhook_hook, svc, payload))
+    queue_security_webhook(
+        svc,
+        uow,
+        kind="attestation_refused",
+        payload=payload,
+        subject_id=case.subject_id,
+        case_id=case.id,
+    )

@@ -38,7 +38,6 @@ from custos.domain.events import EventType
 from custos.domain.model import SYSTEM_ACTOR, Case, Hold, Operator, Role, Subject, subject_actor
 from custos.domain.states import CaseState, can_move
 from custos.notify import messages
-from custos.notify.webhook import post_signed
 from custos.service.holds.commands import place_hold
 from custos.service.notices import dispatch as notices
 from custos.service.notices.webhooks import queue_security_webhook
@@ -281,16 +280,3 @@ def _alert_security(
     queue_security_webhook(
         svc, uow, kind="fraud_flagged", payload=payload, subject_id=subject_id, case_id=case.id
     )
-
-
-def security_webhook_hook(svc: Services, payload: dict[str, Any]) -> None:
-    """POST ``payload`` to ``security_webhook_url`` signed (HMAC-SHA256) with
-    ``security_webhook_secret`` through :mod:`custos.notify.webhook` (which
-    retries and logs failures). Does nothing when either is unset. Never raises."""
-    url, secret = svc.settings.security_webhook_url, svc.settings.security_webhook_secret
-    if url is None or secret is None:
-        return
-    try:
-        post_signed(url, secret.get_secret_value().encode("utf-8"), payload)
-    except Exception as exc:  # an alert channel must not break the committed flag
-        log.error("security_webhook_failed", error=type(exc).__name__)
