@@ -59,7 +59,9 @@ def test_an_owner_retrieves_a_rotated_service_value_once(portal: Portal) -> None
     open_link(portal, url, "/service-secret")
     reveal = page.get_by_role("button", name="Show the value once")
     reveal.click()
-    expect(page.locator("#status .notice.bad")).to_contain_text("secret_link_invalid", timeout=WAIT)
+    refused = page.locator("#status .notice.bad")
+    expect(refused).to_contain_text("the value was already shown once", timeout=WAIT)
+    expect(refused).to_contain_text("secret_link_invalid")
     expect(reveal).to_be_enabled()
     expect(page.locator("#value-box")).to_be_hidden()
 

@@ -141,7 +141,8 @@ def test_opening_a_case_needs_a_reason_and_a_ticket(world: World, client: TestCl
         "/console/subjects/alice/cases", data={"csrf": csrf, "reason": "locked out"}
     )
     assert no_ticket.status_code == 422
-    assert "opening a case needs a ticket reference" in no_ticket.text
+    assert "Opening a case needs a ticket reference." in no_ticket.text
+    assert "Error id: invalid_input" in no_ticket.text  # as every console refusal names it
     assert "locked out" in no_ticket.text  # the form keeps what was typed
     no_reason = client.post(
         "/console/subjects/alice/cases", data={"csrf": csrf, "reason": " ", "ticket": "T-1"}

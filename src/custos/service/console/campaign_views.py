@@ -17,6 +17,7 @@ from custos.domain.states import CaseState
 from custos.service.campaigns import queries
 from custos.service.campaigns.queries import Progress
 from custos.service.console.actors import label, operator_names
+from custos.service.console.wording import as_sentence, rule_words
 from custos.service.ports import Services
 
 #: Why an operator may not approve a campaign, by the rule the domain names.
@@ -40,12 +41,13 @@ FAILED = frozenset(
 
 def in_words(exc: DomainError) -> str:
     """A refusal of a campaign command as the console says it."""
+    words = rule_words(exc, RULES)
+    if words is not None:
+        return words
     rule = exc.details.get("rule")
-    if isinstance(rule, str) and rule in RULES:
-        return RULES[rule]
     if rule == "approver_groups" or (isinstance(exc, NotAuthorized) and "role" in exc.details):
-        return exc.message[:1].upper() + exc.message[1:] + " (you are not)."
-    return exc.message[:1].upper() + exc.message[1:] + "."
+        return as_sentence(exc, tail=" (you are not).")
+    return as_sentence(exc)
 
 
 @dataclass(frozen=True, slots=True)

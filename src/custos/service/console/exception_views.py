@@ -14,6 +14,7 @@ from custos.domain.errors import DomainError, NotAuthorized
 from custos.domain.exceptions import ExceptionRecord, ExceptionStatus, Relaxation
 from custos.domain.model import Operator, Role
 from custos.service.console.actors import label, operator_names
+from custos.service.console.wording import as_sentence, rule_words
 from custos.service.exceptions import queries
 from custos.service.exceptions.queries import ExceptionView
 from custos.service.ports import Services
@@ -34,12 +35,12 @@ RELAXATION_WORDS = {
 
 def in_words(exc: DomainError) -> str:
     """A refusal of an exception command as the console says it."""
-    rule = exc.details.get("rule")
-    if isinstance(rule, str) and rule in RULES:
-        return RULES[rule]
+    words = rule_words(exc, RULES)
+    if words is not None:
+        return words
     if isinstance(exc, NotAuthorized) and exc.details.get("role"):
         return f"This needs the {exc.details['role']} role, which you do not hold."
-    return exc.message[:1].upper() + exc.message[1:] + "."
+    return as_sentence(exc)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from custos.domain.holds import (
     may_set,
 )
 from custos.domain.model import Operator, Role
+from custos.service.console.wording import as_sentence, rule_words
 from custos.service.holds import queries
 from custos.service.holds.queries import HoldView
 from custos.service.holds.standing import hold_rules
@@ -78,10 +79,7 @@ class HoldsPage:
 
 def in_words(exc: DomainError) -> str:
     """A refusal of a hold command as the console says it."""
-    rule = exc.details.get("rule")
-    if isinstance(rule, str) and rule in CANNOT_LIFT:
-        return CANNOT_LIFT[rule]
-    return exc.message[:1].upper() + exc.message[1:] + "."
+    return rule_words(exc, CANNOT_LIFT) or as_sentence(exc)
 
 
 def cannot_set(operator: Operator, rules: HoldRules, subject_id: str | None = None) -> str | None:

@@ -18,7 +18,6 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from custos.api.errors import status_for
 from custos.domain.errors import DomainError, NotFound
 from custos.domain.model import Operator
 from custos.service.campaigns import commands, report
@@ -33,6 +32,7 @@ from custos.service.console.campaign_views import (
 from custos.service.console.sessions import ConsoleContext
 from custos.service.ports import Services
 from custos.web.console.case_notices import Notice
+from custos.web.console.refusals import refusal
 from custos.web.console.session import CheckedDep, ConsoleDep, page_context, services
 from custos.web.rendering import page_headers, render
 
@@ -106,9 +106,7 @@ def start_campaign(
         return _list_response(
             request,
             ctx,
-            error=in_words(exc),
-            error_id=exc.error_id,
-            status_code=status_for(exc),
+            **refusal(exc, in_words(exc)),
             form=form,
         )
     return RedirectResponse(f"{CAMPAIGNS_PAGE}/{campaign.id}?notice=started", status_code=303)
@@ -194,14 +192,7 @@ def campaign_report_html(request: Request, ctx: ConsoleDep, campaign_id: Campaig
 def _refused(
     request: Request, ctx: ConsoleContext, campaign_id: str, exc: DomainError
 ) -> HTMLResponse:
-    return _detail_response(
-        request,
-        ctx,
-        campaign_id,
-        error=in_words(exc),
-        error_id=exc.error_id,
-        status_code=status_for(exc),
-    )
+    return _detail_response(request, ctx, campaign_id, **refusal(exc, in_words(exc)))
 
 
 def _detail_response(

@@ -18,7 +18,6 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from custos.api.errors import status_for
 from custos.domain.errors import DomainError, NotFound, ProofingFailed, SeparationOfDuties
 from custos.service.ceremonies import agent_challenge, attestation, webauthn_proofing
 from custos.service.console.case_page import refusal_in_words
@@ -28,6 +27,7 @@ from custos.service.notices import sms_commands
 from custos.service.recovery import cases
 from custos.service.signals import fraud
 from custos.web.console.case_routes import CaseId, case_response
+from custos.web.console.refusals import refusal
 from custos.web.console.session import CheckedDep, services
 
 router = APIRouter(include_in_schema=False)
@@ -55,9 +55,7 @@ def _act(
             request,
             ctx,
             case_id,
-            error=message,
-            error_id=exc.error_id,
-            status_code=status_for(exc),
+            **refusal(exc, message),
         )
     return RedirectResponse(f"/console/cases/{case_id}?notice={notice}", status_code=303)
 

@@ -16,12 +16,12 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from custos.api.errors import status_for
 from custos.domain.errors import DomainError, InvalidInput, NotFound
 from custos.service.console.exception_views import exception_detail, exceptions_page, in_words
 from custos.service.console.sessions import ConsoleContext
 from custos.service.exceptions import commands
 from custos.web.console.case_notices import Notice
+from custos.web.console.refusals import refusal
 from custos.web.console.session import CheckedDep, ConsoleDep, page_context, services
 from custos.web.rendering import render
 
@@ -112,9 +112,7 @@ def request_exception(
         return _list_response(
             request,
             ctx,
-            error=in_words(exc),
-            error_id=exc.error_id,
-            status_code=status_for(exc),
+            **refusal(exc, in_words(exc)),
             form=form,
         )
     return RedirectResponse(f"{EXCEPTIONS_PAGE}/{record.id}?notice=requested", status_code=303)
@@ -170,14 +168,7 @@ def _ends_at(value: str) -> datetime | None:
 def _refused(
     request: Request, ctx: ConsoleContext, exception_id: str, exc: DomainError
 ) -> HTMLResponse:
-    return _detail_response(
-        request,
-        ctx,
-        exception_id,
-        error=in_words(exc),
-        error_id=exc.error_id,
-        status_code=status_for(exc),
-    )
+    return _detail_response(request, ctx, exception_id, **refusal(exc, in_words(exc)))
 
 
 def _detail_response(

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from custos.api.auth import client_address
-from custos.api.errors import status_for
 from custos.domain.errors import (
     ChannelNotAllowed,
     DomainError,
@@ -23,6 +22,7 @@ from custos.domain.model import Channel
 from custos.service.console.subjects import MAX_QUERY, search_subjects, subject_page
 from custos.service.recovery import cases
 from custos.web.console.hold_notices import EMPTY_HOLD_FORM, notice_for
+from custos.web.console.refusals import refusal
 from custos.web.console.session import CheckedDep, ConsoleDep, page_context, services
 from custos.web.rendering import render
 
@@ -92,9 +92,7 @@ def open_case(
         recorded = exc.details.get("case_id")
         if not isinstance(recorded, str):
             # No case was recorded (no tier of the policy describes the subject).
-            return subject_response(
-                request, ctx, subject_id, error=exc.message, status_code=status_for(exc), form=form
-            )
+            return subject_response(request, ctx, subject_id, **refusal(exc), form=form)
         notice = (
             "opened_not_owner"
             if isinstance(exc, NotAnOwner)
@@ -106,9 +104,7 @@ def open_case(
     except NotFound:
         raise
     except DomainError as exc:
-        return subject_response(
-            request, ctx, subject_id, error=exc.message, status_code=status_for(exc), form=form
-        )
+        return subject_response(request, ctx, subject_id, **refusal(exc), form=form)
     return RedirectResponse(f"/console/cases/{case.id}?notice=opened", status_code=303)
 
 

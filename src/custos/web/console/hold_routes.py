@@ -17,13 +17,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from custos.api.errors import status_for
 from custos.domain.errors import DomainError, InvalidInput, NotFound
 from custos.service.console.hold_views import holds_page, in_words
 from custos.service.console.sessions import ConsoleContext
 from custos.service.holds import commands
 from custos.web.console.helpdesk_routes import subject_response
 from custos.web.console.hold_notices import EMPTY_HOLD_FORM, notice_for
+from custos.web.console.refusals import refusal
 from custos.web.console.session import CheckedDep, ConsoleDep, page_context, services
 from custos.web.rendering import render
 
@@ -126,20 +126,10 @@ def _refused(
     subject: str,
     hold_form: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    message, status_code = in_words(exc), status_for(exc)
+    shown = refusal(exc, in_words(exc))
     if subject:
-        return subject_response(
-            request,
-            ctx,
-            subject,
-            error=message,
-            error_id=exc.error_id,
-            status_code=status_code,
-            hold_form=hold_form,
-        )
-    return _list_response(
-        request, ctx, error=message, error_id=exc.error_id, status_code=status_code, form=hold_form
-    )
+        return subject_response(request, ctx, subject, **shown, hold_form=hold_form)
+    return _list_response(request, ctx, **shown, form=hold_form)
 
 
 def _list_response(

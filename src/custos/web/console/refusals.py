@@ -1,4 +1,5 @@
-"""Why an approver may not decide a case, in plain words (docs/console.md#approvals).
+"""Why an approver may not decide a case, in plain words (docs/console.md#approvals),
+and ``refusal``: the fields every console page shows a refused action with.
 
 The domain names the separation-of-duties rule it applied in
 ``details["rule"]`` (``custos.domain.sod``); each rule has one sentence here.
@@ -6,7 +7,11 @@ An error without a known rule keeps the domain's own message."""
 
 from __future__ import annotations
 
+from typing import TypedDict
+
+from custos.api.errors import status_for
 from custos.domain.errors import AlreadyDecided, DomainError, NotAuthorized, OutOfScope
+from custos.service.console.wording import as_sentence
 
 #: Separation-of-duties rules (``custos.domain.sod``) as an approver reads them.
 RULES = {
@@ -45,4 +50,23 @@ def plain_refusal(exc: DomainError, *, tier: str = "", state: str = "") -> str:
         return "This case's subject is outside your scope."
     if isinstance(exc, NotAuthorized) and exc.details.get("role"):
         return f"You do not hold the {exc.details['role']} role."
-    return exc.message[:1].upper() + exc.message[1:] + "."
+    return as_sentence(exc)
+
+
+class Refusal(TypedDict):
+    """What a console page shows of a refused action: the sentence, the
+    error's stable id, and the HTTP status the page is answered with."""
+
+    error: str
+    error_id: str
+    status_code: int
+
+
+def refusal(exc: DomainError, words: str | None = None) -> Refusal:
+    """``exc`` as a page shows it: ``words`` (the page's plain words for it),
+    or else the error's own message as a sentence."""
+    return {
+        "error": words if words is not None else as_sentence(exc),
+        "error_id": exc.error_id,
+        "status_code": status_for(exc),
+    }

@@ -17,7 +17,6 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from custos.api.errors import status_for
 from custos.domain.errors import DomainError, NotFound
 from custos.service.console.service_account_views import (
     check_in_scope,
@@ -28,6 +27,7 @@ from custos.service.console.sessions import ConsoleContext
 from custos.service.service_accounts import interactive, owners
 from custos.service.service_accounts.interactive import UseReport
 from custos.web.console.case_notices import Notice
+from custos.web.console.refusals import refusal
 from custos.web.console.session import CheckedDep, ConsoleDep, page_context, services
 from custos.web.rendering import render
 
@@ -100,15 +100,7 @@ def _refused(
     *,
     form: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    message = exc.message[:1].upper() + exc.message[1:] + "."
-    return _page(
-        request,
-        ctx,
-        error=message,
-        error_id=exc.error_id,
-        status_code=status_for(exc),
-        form=form,
-    )
+    return _page(request, ctx, **refusal(exc), form=form)
 
 
 def _page(

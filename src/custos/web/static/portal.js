@@ -72,6 +72,10 @@ const portal = (() => {
         return "This link no longer works: it was already used, replaced by a newer one, or not copied completely.";
       case "token_expired":
         return "This link has expired.";
+      case "secret_link_invalid":
+        return "This link no longer works: the value was already shown once, the link lapsed, or a newer rotation replaced it (error id secret_link_invalid). If you did not see the value, ask your help desk for a new rotation.";
+      case "tap_link_invalid":
+        return "This link no longer works: the temporary access pass was already shown once, it lapsed, or it was withdrawn (error id tap_link_invalid). If you did not see it, ask your help desk.";
       case "unauthenticated":
         return "You are signed out (your session ended). Sign in again.";
       case "reauthentication_required":
