@@ -1,7 +1,7 @@
 """Campaign notifications (docs/campaigns.md#ledger-events-and-notifications):
 each change of a campaign's state goes out as a signed security webhook from
-the notice outbox once committed (R-22: the worker's sweep posts it), and every member hears of its own completed case as any recovery's
-subject does (R-22)."""
+the notice outbox once committed (the worker's sweep posts it), and every
+member hears of its own completed case as any recovery's subject does (R-22)."""
 
 from __future__ import annotations
 
