@@ -3,15 +3,16 @@ processes share one count, R-36) and operator anomaly alerts."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from custos.store.mapping import aware
-from custos.store.tables import oversight_alerts, refusal_windows
+from custos.store.tables import campaign_members, ledger, oversight_alerts, refusal_windows
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,3 +164,41 @@ class AlertRepository:
             )
         )
         return {int(e["seq"]) for (entries,) in rows for e in entries}
+
+    def ledger_news(
+        self,
+        after: int,
+        *,
+        types: Sequence[str],
+        actor_prefix: str,
+        campaign_copies: Sequence[str],
+    ) -> tuple[int, bool]:
+        """The ledger's last seq (0 when empty), and whether an entry after seq
+        ``after`` is one the detection reads: of ``types``, by an actor starting
+        with ``actor_prefix``, about a case, and not of ``campaign_copies`` on an
+        incident campaign's case (its copies of the campaign's start and
+        approvals, which the detection leaves out). It reads only the entries
+        appended after ``after`` (a range of the primary key), so a worker's
+        pass costs what was appended since its last run, not the ledger."""
+        top = int(self._conn.execute(select(func.max(ledger.c.seq))).scalar_one() or 0)
+        if top <= after:
+            return top, False
+        copy = and_(
+            ledger.c.type.in_(list(campaign_copies)),
+            exists().where(campaign_members.c.case_id == ledger.c.case_id),
+        )
+        found = self._conn.execute(
+            select(ledger.c.seq)
+            .where(
+                ledger.c.seq > after,
+                ledger.c.seq <= top,
+                ledger.c.type.in_(list(types)),
+                # LIKE may match more loosely (case); a false "news" only runs
+                # the detection once more, which reads the exact actor.
+                ledger.c.actor.startswith(actor_prefix, autoescape=True),
+                ledger.c.case_id.is_not(None),
+                ~copy,
+            )
+            .limit(1)
+        ).first()
+        return top, found is not None

@@ -54,6 +54,9 @@ _STATE_KINDS = {
     "credential_issued": ActionKind.EXECUTED,
 }
 _OPERATOR_PREFIX = "operator:"
+#: The types of an incident campaign case's copies of the campaign's start and
+#: approvals (:func:`_campaign_copy`).
+_CAMPAIGN_COPIES = (EventType.CASE_OPENED, EventType.CASE_APPROVED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,23 +266,33 @@ def open_alerts(svc: Services, *, operator: str | None = None) -> list[StoredAle
 
 @dataclass(slots=True)
 class AnomalyPass:
-    """The worker's scheduled detection: runs when the ledger grew since the
-    last run, or :data:`RERUN_EVERY` after it; otherwise one cheap count."""
+    """The worker's scheduled detection: runs when the ledger gained an entry
+    the detection reads (an operator's case entry, not an incident campaign's
+    copy of its start or approvals) since the last run, or :data:`RERUN_EVERY`
+    after it; otherwise one query over the entries appended since."""
 
-    seen_size: int = -1
+    #: The ledger's last seq when the last run started (-1: never run).
+    seen_seq: int = -1
     last_run: datetime | None = None
     raised: list[str] = field(default_factory=list)
 
     def run_if_due(self, svc: Services) -> int:
         now = svc.clock.now()
         with svc.uow(read_only=True) as uow:
-            size = uow.ledger.size()
+            top, news = uow.alerts.ledger_news(
+                self.seen_seq,
+                types=[str(t) for t in _READ],
+                actor_prefix=_OPERATOR_PREFIX,
+                campaign_copies=[str(t) for t in _CAMPAIGN_COPIES],
+            )
         fresh = self.last_run is not None and now - self.last_run < RERUN_EVERY
-        if size == self.seen_size and fresh:
+        if self.seen_seq >= 0 and not news and fresh:
+            self.seen_seq = top
             return 0
         new = raise_alerts(svc)
-        with svc.uow(read_only=True) as uow:
-            self.seen_size = uow.ledger.size()
+        # Entries after ``top`` (the run's own alerts, whatever committed
+        # meanwhile) are looked at by the next pass.
+        self.seen_seq = top
         self.last_run = now
         self.raised += [a.id for a in new]
         return len(new)
