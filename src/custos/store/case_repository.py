@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from custos.domain.errors import NotFound, SeparationOfDuties
 from custos.domain.model import Case
 from custos.domain.states import CaseState
-from custos.store.bulk import chunks
+from custos.store.bulk import chunks, insert_many
 from custos.store.ledger_repository import LedgerRepository
 from custos.store.mapping import case_from_rows, case_to_row
 from custos.store.tables import approvals, cases, proofs, subjects
@@ -44,8 +44,11 @@ class CaseRepository:
         append of all their events in the order of ``new``."""
         if not new:
             return
-        self._conn.execute(
-            cases.insert(),
+        # The rows through insert_many: one executemany without SQLAlchemy's
+        # per-row parameter processing (a campaign batch is hundreds of rows).
+        insert_many(
+            self._conn,
+            cases,
             [{**case_to_row(c), "source_address": None, "version": 0} for c in new],
         )
         approval_rows = [
@@ -59,8 +62,7 @@ class CaseRepository:
             for c in new
             for a in c.approvals
         ]
-        if approval_rows:
-            self._conn.execute(approvals.insert(), approval_rows)
+        insert_many(self._conn, approvals, approval_rows)
         proof_rows = [
             {
                 "case_id": c.id,

@@ -24,6 +24,8 @@ from custos.domain.model import (
     Case,
     Channel,
     CredentialAction,
+    Requirements,
+    RiskAssessment,
     Subject,
 )
 from custos.domain.states import CaseState
@@ -85,7 +87,8 @@ def open_batch(svc: Services, campaign_id: str) -> int:
             return 0
         subjects = uow.subjects.get_many(ids)
         remember_policy(uow.conn, policy_hash=svc.policy.hash, text=svc.policy.text, now=now)
-        opened = [_open_one(svc, uow, campaign, subjects[subject_id], now) for subject_id in ids]
+        shared = _Shared.of(svc, campaign)
+        opened = [_open_one(svc, uow, shared, subjects[subject_id], now) for subject_id in ids]
         # Live one-time links voided and Custos sessions ended, for the whole batch.
         uow.tokens.void_live_many(ids, now=now, reason=f"campaign {campaign.id}")
         subject_sessions.end_all_many(uow, ids, now=now, reason=f"campaign {campaign.id}")
@@ -116,34 +119,80 @@ class Opened:
     accounts: list[tuple[str, str, bool]]  # the receipts to create
 
 
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """What every case of one batch has in common, worked out once per batch:
+    the campaign's risk, reasons and approvals, and the requirements (which
+    depend on the subject only through its privilege)."""
+
+    campaign: Campaign
+    action: CredentialAction
+    risk: RiskAssessment
+    reason: str  # the case's reason (and its opening's)
+    approved: str  # the reason of the move to ``approved``
+    approvals: tuple[Approval, ...]
+    requirements: dict[bool, Requirements]  # by the subject's privilege
+
+    @classmethod
+    def of(cls, svc: Services, campaign: Campaign) -> _Shared:
+        return cls(
+            campaign=campaign,
+            action=campaign.action.credential_action,
+            risk=campaign_risk(svc.policy),
+            reason=f"campaign {campaign.id}: {campaign.reason}",
+            approved=f"campaign {campaign.id} approved by {len(campaign.approvals)} people",
+            # The campaign's approvals, given once, stand for every one of its cases.
+            approvals=tuple(
+                Approval(
+                    operator_id=given.operator_id,
+                    person=given.person,
+                    decided_at=given.at,
+                    reason=given.reason,
+                )
+                for given in campaign.approvals
+            ),
+            requirements={},
+        )
+
+    def requirements_for(self, svc: Services, subject: Subject) -> Requirements:
+        found = self.requirements.get(subject.privileged)
+        if found is None:
+            found = campaign_requirements(svc.policy, self.action, subject)
+            self.requirements[subject.privileged] = found
+        return found
+
+
 def _open_one(
-    svc: Services, uow: UnitOfWork, campaign: Campaign, subject: Subject, now: datetime
+    svc: Services, uow: UnitOfWork, shared: _Shared, subject: Subject, now: datetime
 ) -> Opened:
     """One member's case, from opened to executing, built in memory (its
     row, secret and receipts are the caller's to store)."""
-    action = campaign.action.credential_action
-    req = campaign_requirements(svc.policy, action, subject)
+    campaign, action = shared.campaign, shared.action
+    req = shared.requirements_for(svc, subject)
     case = Case(
         id=new_case_id(now),
         subject_id=subject.id,
         channel=Channel.CAMPAIGN,
-        reason=f"campaign {campaign.id}: {campaign.reason}",
+        reason=shared.reason,
         state=CaseState.OPENED,
         opened_at=now,
         updated_at=now,
         expires_at=now + req.case_ttl,
         requirements=req,
-        risk=campaign_risk(svc.policy),
+        risk=shared.risk,
         requested_by=campaign.started_by,
         requester_person=campaign.started_by_person,
     )
-    mark = {"campaign": campaign.id}
     case.emit(
         EventType.CASE_OPENED,
         at=now,
         actor=campaign.started_by,
         reason=case.reason,
-        data={"channel": str(Channel.CAMPAIGN), "ticket": campaign.ticket, **mark},
+        data={
+            "channel": str(Channel.CAMPAIGN),
+            "ticket": campaign.ticket,
+            "campaign": campaign.id,
+        },
     )
     case.emit(
         EventType.TIER_SELECTED,
@@ -155,7 +204,7 @@ def _open_one(
             "policy_version": req.policy_version,
             "action": str(req.action),
             "approvals": req.approvals,
-            **mark,
+            "campaign": campaign.id,
         },
     )
     case.move(
@@ -164,29 +213,16 @@ def _open_one(
         actor=SYSTEM_ACTOR,
         reason="a campaign contains; it proves no identity",
     )
-    for given in campaign.approvals:
-        # The campaign's approvals, given once, stand for every one of its cases.
-        case.approvals.append(
-            Approval(
-                operator_id=given.operator_id,
-                person=given.person,
-                decided_at=given.at,
-                reason=given.reason,
-            )
-        )
+    for count, given in enumerate(shared.approvals, start=1):
+        case.approvals.append(given)
         case.emit(
             EventType.CASE_APPROVED,
             at=now,
             actor=f"operator:{given.operator_id}",
             reason=given.reason,
-            data={"approvals": len(case.approvals), "required": req.approvals, **mark},
+            data={"approvals": count, "required": req.approvals, "campaign": campaign.id},
         )
-    case.move(
-        CaseState.APPROVED,
-        at=now,
-        actor=SYSTEM_ACTOR,
-        reason=f"campaign {campaign.id} approved by {len(campaign.approvals)} people",
-    )
+    case.move(CaseState.APPROVED, at=now, actor=SYSTEM_ACTOR, reason=shared.approved)
     case.issue_credential(None, subject, at=now)
     case.expires_at = now + req.case_ttl
     sealed = None
