@@ -51,7 +51,7 @@ from propagation import (
 )
 
 from custos import logs
-from custos.bootstrap import bootstrap
+from custos.bootstrap import bootstrap, settle_heap
 from custos.clock import SystemClock
 from custos.config import load_settings
 from custos.credentials.keys import MasterKey
@@ -126,6 +126,7 @@ def run_campaign(svc: Services, server_pid: int) -> tuple[Phase, int]:
     commands.approve(svc, people["ada"], campaign.id, reason="bench")
     stop = threading.Event()
     worker = Worker(svc, owner="bench")
+    settle_heap()  # as `custos worker` and `custos campaign run` do once started
     with Phase(server_pid) as phase:
         commands.approve(svc, people["grace"], campaign.id, reason="bench")
         thread = threading.Thread(target=worker.run_forever, args=(stop,))

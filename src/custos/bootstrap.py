@@ -4,6 +4,8 @@ faces (API, CLI, worker command) import this module."""
 
 from __future__ import annotations
 
+import gc
+
 from sqlalchemy import Engine
 
 from custos.clock import Clock, SystemClock
@@ -20,6 +22,19 @@ from custos.policy.loader import DEFAULT_POLICY_PATH, load_policy, require_runna
 from custos.service.ports import Services
 from custos.signals.keys import SsfKeyRing
 from custos.store.database import make_engine, upgrade
+
+
+def settle_heap() -> None:
+    """For a long-running loop (the worker), once its services are built:
+    collect the garbage of the start, then move every object still alive
+    (modules, settings, policy, tables, compiled statements) out of the cyclic
+    collector's reach (``gc.freeze``). Its full collections then scan only what
+    the loop keeps, not the whole start again: in ``bench/campaign.py``
+    (N=1,000) the three full collections of the campaign cost 0.3 ms of CPU
+    per subject before, 0.01 after. Objects frozen here are never collected;
+    they live as long as the process anyway."""
+    gc.collect()
+    gc.freeze()
 
 
 def load_key(settings: Settings, *, create: bool = False) -> LiveKeys:

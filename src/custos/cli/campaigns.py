@@ -240,6 +240,7 @@ def campaign_run(
         TimeRemainingColumn,
     )
 
+    from custos.bootstrap import settle_heap
     from custos.domain.campaigns import CampaignState
     from custos.propagation.worker import Worker
     from custos.service.campaigns import queries
@@ -248,6 +249,7 @@ def campaign_run(
         svc = state(ctx).services()
         operator = _operator(svc, token)
         first = queries.progress(svc, operator, campaign_id)
+    settle_heap()
     stop = threading.Event()
     worker = Worker(svc)
     thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True)

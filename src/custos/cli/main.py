@@ -301,12 +301,14 @@ def worker(ctx: typer.Context) -> None:
     import threading
 
     from custos import logs
+    from custos.bootstrap import settle_heap
     from custos.propagation.worker import Worker
 
     with failures():
         settings = state(ctx).settings()
         logs.configure(settings.log_level)
         svc = state(ctx).services()
+    settle_heap()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
