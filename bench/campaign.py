@@ -9,7 +9,8 @@ in the same run and at the same concurrency:
   the campaign's end: the worker opens one case per subject in batches
   (ledger events, sealed random password, receipts), writes every password
   over LDAPS (password modify), records the receipts, reads the change time
-  back and completes each case, then finishes the campaign;
+  back and completes each case, then finishes the campaign (the objects of
+  the start frozen first, as ``custos worker`` does: ``settle_heap``);
 * raw python-ldap (the connectors' library): the same directory work, a
   password modify per subject and the read-back of ``pwdChangedTime`` in one
   search per 100 subjects (as the connector reads back), from the same number
