@@ -121,3 +121,24 @@ def test_stored_heads_keep_signing_order_after_a_row_is_rewritten(new_ledger: Ne
         tree_heads.update().where(tree_heads.c.id == first_id).values(key_id=heads[0].key_id)
     )
     assert stored_heads(book.conn) == heads
+
+
+def test_the_newest_head_among_equal_sizes_is_the_last_signed_wherever_its_row_lies(
+    new_ledger: NewLedger,
+) -> None:
+    """Heads of one size are told apart by signing order (their id), not by
+    where the database happens to keep their rows: here the rows are written
+    in another order than their ids (as a restored or rewritten table may hold
+    them), and the newest is still the one with the highest id (R-38)."""
+    book = new_ledger(6)
+    heads = {}
+    for row_id, minutes in ((5, 0), (2, 1), (9, 2), (1, 3), (7, 4)):
+        head = sign_head(KEY, 6, book.tree.root(6), NOW + timedelta(minutes=minutes))
+        book.conn.execute(tree_heads.insert().values(id=row_id, **head.to_json()))
+        heads[row_id] = head
+    small = sign_head(KEY, 4, book.tree.root(4), NOW)
+    book.conn.execute(tree_heads.insert().values(id=20, **small.to_json()))
+    assert latest_head(book.conn) == heads[9]
+    assert latest_head(book.conn, max_size=6) == heads[9]
+    assert latest_head(book.conn, max_size=5) == small
+    assert head_at(book.conn, 6) == heads[9]
