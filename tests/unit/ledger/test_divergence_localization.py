@@ -25,7 +25,7 @@ def _with(index: int, leaf: bytes = X) -> list[bytes]:
 def test_an_intact_ledger_has_no_divergence() -> None:
     assert localize_divergence(ORIGINAL, PAIRS) is None
     assert localize_divergence(ORIGINAL, {}) is None
-    assert localize_divergence(ORIGINAL + [X], PAIRS) is None  # appended after the pairs
+    assert localize_divergence([*ORIGINAL, X], PAIRS) is None  # appended after the pairs
 
 
 def test_an_insertion_is_named_at_its_index() -> None:
