@@ -31,16 +31,17 @@ def append_to_file(path: Path, head: TreeHead) -> None:
 
 def read_file(path: Path) -> tuple[list[TreeHead], list[str]]:
     """The heads in a witness file and a problem line for each unreadable line
-    (a missing file is no heads)."""
+    (a missing file is no heads). Lines are split on newlines only and decoded
+    one by one, so that a damaged byte costs its own line, not the file."""
     if not path.exists():
         return [], []
     heads, problems = [], []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
+    for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
+        if not raw.strip():
             continue
         try:
-            heads.append(TreeHead.from_json(json.loads(line)))
-        except (ValueError, KeyRingError, AttributeError):
+            heads.append(TreeHead.from_json(json.loads(raw.decode("utf-8"))))
+        except (ValueError, KeyRingError, AttributeError):  # UnicodeDecodeError too
             problems.append(f"{path}:{number}: not a tree head")
     return heads, problems
 

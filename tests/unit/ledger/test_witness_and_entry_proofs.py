@@ -80,6 +80,20 @@ def test_reading_a_witness_file_names_each_unreadable_line(tmp_path: Path) -> No
     ]
 
 
+def test_a_damaged_byte_in_a_witness_file_costs_only_its_line(tmp_path: Path) -> None:
+    """A line that is not UTF-8 (a damaged disk block, a stray edit) is named
+    like any other unreadable line; the heads around it are still read (the
+    whole file used to fail to decode, and ``audit verify`` with it)."""
+    path = tmp_path / "witness.jsonl"
+    first, second = _head(3), _head(4)
+    lines = [json.dumps(h.to_json()).encode() for h in (first, second)]
+    path.write_bytes(lines[0] + b"\n" + b'{"tree_size": "\xff\xfe"}\r\n' + lines[1] + b"\n")
+    assert read_file(path) == ([first, second], [f"{path}:2: not a tree head"])
+    spaced = tmp_path / "spaced.jsonl"
+    spaced.write_bytes(b"\n \t\n" + lines[0] + b"\r\n\r\n" + lines[1])
+    assert read_file(spaced) == ([first, second], [])
+
+
 def test_a_missing_witness_file_holds_no_heads(tmp_path: Path) -> None:
     assert read_file(tmp_path / "absent.jsonl") == ([], [])
     assert not (tmp_path / "absent.jsonl").exists()
