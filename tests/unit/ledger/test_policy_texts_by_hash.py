@@ -75,3 +75,21 @@ def test_a_concurrent_insert_of_the_same_hash_is_no_error(conn: Connection) -> N
         event.remove(conn, "before_execute", sneak_in)
     assert sneaked == [True]
     assert policy_text(conn, "sha256:a") == "other process\n"
+
+
+def test_a_known_hash_is_not_written_again(conn: Connection) -> None:
+    """Only the first sighting writes: remembering a known hash (every case
+    opened under the same policy) issues no INSERT, so it never takes the
+    write path for nothing."""
+    remember_policy(conn, policy_hash="sha256:a", text="version: 1\n", now=NOW)
+    statements: list[str] = []
+
+    def record(connection: Connection, clauseelement: object, *args: object) -> None:
+        statements.append(type(clauseelement).__name__)
+
+    event.listen(conn, "before_execute", record)
+    try:
+        remember_policy(conn, policy_hash="sha256:a", text="version: 1\n", now=NOW)
+    finally:
+        event.remove(conn, "before_execute", record)
+    assert statements == ["Select"]

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from structlog.testing import capture_logs
@@ -138,6 +139,29 @@ def test_publish_writes_the_file_and_posts_the_head(
     head = _head(6)
     assert publish(settings, head) == []
     assert read_file(path) == ([head], [])
+    assert handler.received == [{"body": head.to_json(), "type": "application/json"}]
+
+
+def test_publish_waits_at_most_ten_seconds_for_the_witness_url(
+    tmp_path: Path, receiver: tuple[str, type[_Receiver]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A witness that never answers must not hold signing up for ever, nor
+    for httpx's default 5 s: the POST (to the real receiver) is bounded at
+    10 s. Waiting out the bound would cost each test run 10 s, so the call's
+    arguments are recorded on the way through."""
+    url, handler = receiver
+    calls: list[dict[str, object]] = []
+    real_post = httpx.post
+
+    def recording_post(*args: Any, **kwargs: Any) -> httpx.Response:
+        calls.append(kwargs)
+        return real_post(*args, **kwargs)
+
+    monkeypatch.setattr(httpx, "post", recording_post)
+    head = _head(7)
+    settings = load_settings(None, data_dir=tmp_path, ledger_witness_url=url)
+    assert publish(settings, head) == []
+    assert calls == [{"json": head.to_json(), "timeout": 10}]
     assert handler.received == [{"body": head.to_json(), "type": "application/json"}]
 
 
