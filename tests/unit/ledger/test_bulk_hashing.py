@@ -140,3 +140,29 @@ def test_range_sql_bounds_by_seq_in_the_driver_paramstyle() -> None:
     assert sqlite_sql.endswith("ORDER BY seq")
     pg_sql, _ = range_sql("postgresql", RangeJob(0, high_seq=20))
     assert "WHERE seq < %s" in pg_sql and "convert_to(canonical, 'UTF8')" in pg_sql
+
+
+def test_levels_stop_at_the_single_root_of_a_power_of_two() -> None:
+    leaves = [merkle.leaf_hash(e) for e in _entries(8)]
+    tree = levels(leaves)
+    assert [len(level) for level in tree] == [8, 4, 2, 1]
+    assert tree[-1] == [merkle.MemoryTree(leaves).root()]
+    assert [len(level) for level in levels(leaves[:6])] == [6, 3, 1]
+    assert levels([]) == [[]]
+    assert levels(leaves[:1]) == [leaves[:1]]
+
+
+def test_subtrees_remember_what_they_combine_and_name_what_is_missing() -> None:
+    leaves = [merkle.leaf_hash(e) for e in _entries(32)]
+    reference = merkle.MemoryTree(leaves)
+    tree = Subtrees(3, {(3, b): reference(3, b) for b in range(4)})
+    assert tree(5, 0) == reference(5, 0)
+    assert tree.nodes[(5, 0)] == reference(5, 0)
+    assert tree.nodes[(4, 1)] == reference(4, 1)
+    missing = Subtrees(3, {(3, 0): reference(3, 0)})
+    with pytest.raises(LookupError) as caught:
+        missing(3, 1)  # a node at the block level is never combined
+    assert str(caught.value) == "no subtree hash at (level 3, position 1)"
+    with pytest.raises(LookupError) as caught:
+        missing(4, 0)
+    assert str(caught.value) == "no subtree hash at (level 3, position 1)"
