@@ -1,7 +1,7 @@
 """Policy texts kept by hash (``ledger.policies``), on SQLite and PostgreSQL
 (each takes its own ``INSERT ... ON CONFLICT DO NOTHING``): the text a case
 froze stays exactly as first stored, so an evidence pack can include it and an
-auditor can hash it again (R-32: the policy version frozen on the case)."""
+auditor can hash it again."""
 
 from __future__ import annotations
 
