@@ -94,3 +94,18 @@ def test_a_reissue_clears_only_the_locks_of_the_kinds_it_removed() -> None:
     ]
     assert all("the reissue removed the authenticator" in d.reason for d in decisions)
     assert cleared_by_removal(locked, set()) == []
+
+
+def test_a_reissue_clearing_names_the_method_its_level_and_why() -> None:
+    """R-5, R-36: the ledger carries the reason a reissue cleared a lock, word for word."""
+    (totp, key) = cleared_by_removal(
+        ["webauthn", "totp", "totp"], [AuthenticatorKind.WEBAUTHN, AuthenticatorKind.TOTP]
+    )
+    assert totp.reason == (
+        "totp (AAL2) cleared: the reissue removed the authenticator it locked, and a new "
+        "one is enrolled before the next sign-in (R-5)"
+    )
+    assert key.reason == (
+        "webauthn (AAL3) cleared: the reissue removed the authenticator it locked, and a new "
+        "one is enrolled before the next sign-in (R-5)"
+    )

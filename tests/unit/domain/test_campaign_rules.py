@@ -8,9 +8,20 @@ from datetime import UTC, datetime
 
 import pytest
 
-from custos.domain.campaigns import Campaign, CampaignAction, CampaignState
-from custos.domain.errors import CampaignNotActive, CampaignSelfApproval, NotAuthorized
-from custos.domain.events import EventType
+from custos.domain.campaigns import (
+    Campaign,
+    CampaignAction,
+    CampaignApproval,
+    CampaignState,
+    check_text,
+)
+from custos.domain.errors import (
+    CampaignNotActive,
+    CampaignSelfApproval,
+    InvalidInput,
+    NotAuthorized,
+)
+from custos.domain.events import EventType, Outcome
 from custos.domain.identities import CredentialAction, Operator, Role
 
 NOW = datetime(2026, 12, 6, 14, 0, tzinfo=UTC)
@@ -105,3 +116,132 @@ def test_campaign_actions_map_to_credential_actions() -> None:
         CredentialAction.REVOKE_SESSIONS,
         CredentialAction.REISSUE,
     ]
+
+
+def test_campaign_event_carries_the_campaign_and_its_own_fields() -> None:
+    """R-35: every campaign event names its time, actor, outcome, reason and the
+    campaign (id, group, action, ticket) beside the data it adds; no subject
+    and no case (it is about the whole group)."""
+    c = campaign()
+    later = NOW.replace(hour=15)
+    plain = c.emit(EventType.CAMPAIGN_PAUSED, at=later, actor="operator:op-ada")
+    assert plain.canonical() == {
+        "type": "oversight:campaign:paused",
+        "time": "2026-12-06T15:00:00.000000Z",
+        "source": "custos",
+        "actor": "operator:op-ada",
+        "subject": None,
+        "case": None,
+        "outcome": "success",
+        "reason": "",
+        "data": {
+            "campaign": "campaign-1",
+            "group": "incident-7",
+            "action": "force-reset",
+            "ticket": "INC-7",
+        },
+    }
+    refused = c.emit(
+        EventType.CAMPAIGN_APPROVAL_REFUSED,
+        at=NOW,
+        actor="operator:op-hana",
+        reason="the starter approves",
+        outcome=Outcome.DENIED,
+        rule="starter",
+    )
+    assert (refused.outcome, refused.reason) == (Outcome.DENIED, "the starter approves")
+    assert refused.data == {
+        "campaign": "campaign-1",
+        "group": "incident-7",
+        "action": "force-reset",
+        "ticket": "INC-7",
+        "rule": "starter",
+    }
+    assert c.pending_events == [plain, refused]
+
+
+def test_campaign_approval_event_counts_distinct_approvers() -> None:
+    """R-33: the approval event says who approved, why, and how far the quorum is."""
+    c = campaign()
+    c.approve(person("ada"), at=NOW, reason="seen the incident")
+    (event,) = c.pending_events
+    assert (event.type, event.actor, event.reason, event.occurred_at) == (
+        EventType.CAMPAIGN_APPROVED,
+        "operator:op-ada",
+        "seen the incident",
+        NOW,
+    )
+    assert event.data["approvals"] == 1 and event.data["required"] == 2
+    assert c.approvals == [CampaignApproval("op-ada", "ada", NOW, "seen the incident")]
+
+
+def test_campaign_resume_refusal_names_the_campaign_and_its_state() -> None:
+    c = campaign()
+    with pytest.raises(CampaignNotActive) as refused:
+        c.resume(at=NOW)
+    assert refused.value.message == (
+        "campaign campaign-1 is awaiting_approval, not paused: nothing to resume"
+    )
+    assert refused.value.details == {"campaign": "campaign-1", "state": "awaiting_approval"}
+
+
+def test_campaign_resume_and_moves_record_their_time() -> None:
+    c = campaign()
+    c.approve(person("ada"), at=NOW, reason="ok")
+    approved = NOW.replace(hour=15)
+    c.approve(person("grace"), at=approved, reason="ok")
+    assert (c.state, c.updated_at, c.finished_at) == (CampaignState.RUNNING, approved, None)
+    paused = NOW.replace(hour=16)
+    c.move(CampaignState.PAUSED, at=paused)
+    assert (c.updated_at, c.finished_at) == (paused, None)
+    resumed = NOW.replace(hour=17)
+    c.resume(at=resumed)
+    assert (c.state, c.updated_at) == (CampaignState.RUNNING, resumed)
+    done = NOW.replace(hour=18)
+    c.move(CampaignState.FINISHED, at=done)
+    assert (c.updated_at, c.finished_at) == (done, done)
+
+
+def test_campaign_move_refusal_names_the_campaign_and_its_state() -> None:
+    c = campaign()
+    with pytest.raises(CampaignNotActive) as refused:
+        c.move(CampaignState.FINISHED, at=NOW)
+    assert refused.value.message == (
+        "campaign campaign-1 is awaiting_approval; it cannot become finished"
+    )
+    assert refused.value.details == {"campaign": "campaign-1", "state": "awaiting_approval"}
+    assert (c.state, c.updated_at) == (CampaignState.AWAITING_APPROVAL, NOW)
+
+
+@pytest.mark.parametrize(
+    ("value", "limit", "expected"),
+    [
+        ("  INC-7 \n", 2000, "INC-7"),
+        ("x" * 2000, 2000, "x" * 2000),
+        ("  " + "x" * 5 + "  ", 5, "xxxxx"),
+    ],
+)
+def test_campaign_text_is_stripped_and_kept_up_to_its_limit(
+    value: str, limit: int, expected: str
+) -> None:
+    assert check_text(value, what="a ticket", limit=limit) == expected
+
+
+def test_campaign_text_default_limit_is_2000_characters() -> None:
+    assert check_text("x" * 2000, what="a reason") == "x" * 2000
+    with pytest.raises(InvalidInput) as refused:
+        check_text("x" * 2001, what="a reason")
+    assert refused.value.message == "a reason is longer than 2000 characters"
+
+
+@pytest.mark.parametrize("value", ["", "   ", "\n\t"])
+def test_campaign_text_empty_or_blank_is_refused(value: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        check_text(value, what="a ticket")
+    assert refused.value.message == "a campaign needs a ticket"
+
+
+def test_campaign_text_over_its_limit_is_refused() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        check_text("x" * 6, what="a ticket", limit=5)
+    assert refused.value.message == "a ticket is longer than 5 characters"
