@@ -383,3 +383,112 @@ def test_a_case_opened_under_a_block_tier_recovers_by_the_tier_without_its_holds
         EventType.BREAK_GLASS_USED,
         EventType.CASE_STATE_CHANGED,
     ]
+
+
+def test_a_break_glass_case_blocked_again_does_not_pass_the_hold() -> None:
+    """R-32: a case that used break-glass and was blocked again (a new hold)
+    waits like any other blocked case, though its exception is still active."""
+    case = make_case(CaseState.BLOCKED, approvals=1)
+    rec = glass_rec(case)
+    glass(case, rec, "CEO locked out")
+    assert break_glass_passes(case, rec, groups=frozenset(), now=T0)
+    assert case.hold(at=T0, actor="operator:legal", reason="legal hold")
+    assert case.requirements.break_glass is not None
+    assert not break_glass_passes(case, rec, groups=frozenset(), now=T0)
+
+
+def test_break_glass_passes_by_the_subject_s_group_or_its_tier() -> None:
+    """An exception on a group passes a case whose subject is in the group (not
+    one outside it); one on a tier passes a case of that tier (not another)."""
+    for covering, passes, fails in [
+        ({"group": "finance"}, ({"finance"}, "standard"), ({"sales"}, "standard")),
+        ({"tier": "standard"}, (set(), "standard"), (set(), "privileged")),
+    ]:
+        case = make_case(CaseState.BLOCKED, approvals=1)
+        rec = approved(
+            record(subject_ids=(), relaxation=Relaxation.BREAK_GLASS, value="", **covering),
+            "a",
+            "b",
+        )
+        use_break_glass(
+            case,
+            rec,
+            groups=frozenset({"finance"}),
+            security_groups=SECURITY,
+            reason="CEO locked out",
+            now=T0,
+            actor="operator:hd",
+            person="hd",
+        )
+        groups, tier = passes
+        case.requirements = replace(case.requirements, tier=tier)
+        assert break_glass_passes(case, rec, groups=frozenset(groups), now=T0), covering
+        groups, tier = fails
+        case.requirements = replace(case.requirements, tier=tier)
+        assert not break_glass_passes(case, rec, groups=frozenset(groups), now=T0), covering
+
+
+def test_break_glass_invoker_refusal_says_why() -> None:
+    """R-33: the refusal's words reach the operator."""
+    case = make_case(CaseState.BLOCKED, approvals=1)
+    glass(case, glass_rec(case), "CEO locked out")
+    with pytest.raises(SeparationOfDuties) as refused:
+        check_break_glass_approval(case, make_operator("hd", SECURITY), prior_groups=[])
+    assert refused.value.message == (
+        "the operator who invoked break-glass on a case cannot approve it"
+    )
+    assert refused.value.details == {"rule": "break_glass_invoker"}
+
+
+def test_use_exception_records_who_used_it_when_and_what_it_relaxed() -> None:
+    """R-36: the exception's use is on the case's record, field by field."""
+    case = make_case(CaseState.AWAITING_APPROVAL, approvals=2)
+    rec = approved(
+        record(subject_ids=(case.subject_id,), relaxation=Relaxation.METHOD, value="sms_code"),
+        "a",
+        "b",
+    )
+    later = T0 + timedelta(minutes=5)
+    use_exception(case, rec, groups=frozenset(), now=later, actor="operator:hd")
+    assert "sms_code" in case.requirements.methods
+    (event,) = case.pending_events
+    assert (event.type, event.occurred_at, event.actor, event.reason, event.case_id) == (
+        EventType.EXCEPTION_USED,
+        later,
+        "operator:hd",
+        "audit week",
+        "case-1",
+    )
+    assert event.data == {"exception": "exc-1", "relaxation": "method", "value": "sms_code"}
+
+
+def test_use_exception_by_the_subject_s_group_or_its_tier() -> None:
+    """An exception on a group or on a tier relaxes a case it covers, and
+    refuses (unchanged) one it does not."""
+    for covering, groups, tier in [
+        ({"group": "finance"}, frozenset({"finance"}), "standard"),
+        ({"tier": "privileged"}, frozenset(), "privileged"),
+    ]:
+        rec = approved(record(subject_ids=(), **covering), "a", "b")
+        case = make_case(CaseState.PROOFING, approvals=2, tier=tier)
+        use_exception(case, rec, groups=groups, now=T0, actor="operator:hd")
+        assert case.requirements.approvals == 1, covering
+        other = make_case(CaseState.PROOFING, approvals=2, tier="other")
+        with pytest.raises(ExceptionNotActive, match="does not cover"):
+            use_exception(other, rec, groups=frozenset({"sales"}), now=T0, actor="operator:hd")
+        assert other.requirements.approvals == 2
+
+
+def test_use_exception_refusals_say_why() -> None:
+    case = make_case(CaseState.PROOFING, approvals=2)
+    glass_record = glass_rec(case)
+    with pytest.raises(InvalidInput) as refused:
+        use_exception(case, glass_record, groups=frozenset(), now=T0, actor="operator:hd")
+    assert refused.value.message == "a break-glass exception is used through the break-glass path"
+    for state in (CaseState.APPROVED, CaseState.BLOCKED, CaseState.OPENED):
+        closed = make_case(state, approvals=2)
+        rec = approved(record(subject_ids=(closed.subject_id,)), "a", "b")
+        with pytest.raises(InvalidInput) as refused:
+            use_exception(closed, rec, groups=frozenset(), now=T0, actor="operator:hd")
+        assert refused.value.message == f"case case-1 cannot take an exception in state '{state}'"
+        assert closed.requirements.approvals == 2 and not closed.pending_events
