@@ -36,7 +36,7 @@ from custos.domain.exceptions import (
     use_break_glass,
     use_exception,
 )
-from custos.domain.model import Case, CredentialAction, Operator, Role
+from custos.domain.model import BreakGlass, Case, CredentialAction, Operator, Role
 from custos.domain.states import CaseState
 
 T0 = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
@@ -492,3 +492,341 @@ def test_use_exception_refusals_say_why() -> None:
             use_exception(closed, rec, groups=frozenset(), now=T0, actor="operator:hd")
         assert refused.value.message == f"case case-1 cannot take an exception in state '{state}'"
         assert closed.requirements.approvals == 2 and not closed.pending_events
+
+
+def test_break_glass_quorum_refusal_names_the_security_groups() -> None:
+    """The refusal names every security group, sorted, in words and in details."""
+    groups = frozenset({"soc", "security-approvers"})
+    with pytest.raises(BreakGlassRefused) as refused:
+        check_break_glass_quorum(
+            required=1, approver_groups=[frozenset({"helpdesk"})], security_groups=groups
+        )
+    assert refused.value.message == (
+        "break-glass needs a security approver among the approvers (security-approvers, soc)"
+    )
+    assert refused.value.details == {
+        "rule": "security_approver",
+        "groups": ["security-approvers", "soc"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message", "details"),
+    [
+        ({"reason": ""}, "an exception needs a reason of 1 to 2000 characters", {}),
+        ({"reason": "  \n "}, "an exception needs a reason of 1 to 2000 characters", {}),
+        ({"reason": "x" * 2001}, "an exception needs a reason of 1 to 2000 characters", {}),
+        (
+            {"subject_ids": (), "group": "g", "tier": "t"},
+            "an exception covers subjects, one group or one tier: give exactly one",
+            {},
+        ),
+        ({"ends_at": None}, "an exception needs an end time; none is open-ended", {}),
+        (
+            {"ends_at": (T0 + timedelta(hours=1)).replace(tzinfo=None)},
+            "give times with their time zone (e.g. 2026-12-31T18:00Z)",
+            {},
+        ),
+        (
+            {"starts_at": T0.replace(tzinfo=None)},
+            "give times with their time zone (e.g. 2026-12-31T18:00Z)",
+            {},
+        ),
+        ({"ends_at": T0}, "the end time of an exception must lie after its start and now", {}),
+        (
+            {"starts_at": T0 + timedelta(hours=2), "ends_at": T0 + timedelta(hours=2)},
+            "the end time of an exception must lie after its start and now",
+            {},
+        ),
+        (
+            {"now": T0 + timedelta(hours=5), "ends_at": T0 + timedelta(hours=5)},
+            "the end time of an exception must lie after its start and now",
+            {},
+        ),
+        (
+            {"ends_at": T0 + timedelta(hours=3, seconds=1), "max_duration": timedelta(hours=3)},
+            "an exception lasts at most 3 h (policy exceptions.max_duration)",
+            {"max_hours": 3},
+        ),
+        (
+            {"value": "0"},
+            "an approvals exception names the count it allows, at least 1",
+            {},
+        ),
+        (
+            {"value": "two"},
+            "an approvals exception names the count it allows, at least 1",
+            {},
+        ),
+        (
+            {"relaxation": Relaxation.METHOD, "value": "  "},
+            "a method exception names the method it allows",
+            {},
+        ),
+    ],
+)
+def test_request_refusals_say_what_is_wrong(
+    overrides: dict[str, object], message: str, details: dict[str, object]
+) -> None:
+    """Each refusal of a request, with its words (the CLI and API show them)."""
+    with pytest.raises(InvalidInput) as refused:
+        request(**overrides)
+    assert refused.value.message == message
+    assert refused.value.details == details
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"reason": "x" * 2000},
+        {"ends_at": T0 + timedelta(hours=3), "max_duration": timedelta(hours=3)},
+        {"ends_at": T0 + timedelta(seconds=1)},
+        {"starts_at": T0 + timedelta(hours=1), "ends_at": T0 + timedelta(hours=1, seconds=1)},
+        {"value": "2"},
+        {"relaxation": Relaxation.METHOD, "value": "sms_code"},
+        {"relaxation": Relaxation.BREAK_GLASS, "value": ""},
+        {"subject_ids": (), "group": "finance"},
+        {"subject_ids": (), "tier": "privileged"},
+    ],
+)
+def test_request_is_accepted_at_the_edges(overrides: dict[str, object]) -> None:
+    """The longest reason, an end exactly at the cap or just after the start, a
+    method or break-glass value that is no count, one group or one tier."""
+    reason = overrides.get("reason", " why ")
+    assert request(**overrides) == str(reason).strip()
+
+
+def test_unusable_exception_refusal_names_the_exception() -> None:
+    pending = approved(record(), "a")
+    with pytest.raises(ExceptionNotActive) as refused:
+        check_usable(pending, subject_id="bob", groups=frozenset(), tier="standard", now=T0)
+    assert refused.value.message == "exception exc-1 is pending, not active"
+    assert refused.value.details == {"exception": "exc-1"}
+    active = approved(record(), "a", "b")
+    with pytest.raises(ExceptionNotActive) as refused:
+        check_usable(active, subject_id="eve", groups=frozenset(), tier="standard", now=T0)
+    assert refused.value.message == "exception exc-1 does not cover subject 'eve'"
+    assert refused.value.details == {"exception": "exc-1"}
+
+
+def test_break_glass_keeps_a_tier_open_to_any_approver_open() -> None:
+    """A tier without approver groups stays without: the break-glass quorum
+    rule (a security approver among them) checks the security approver, not
+    a narrower group of every approver."""
+    req = break_glass_requirements(replace(BASE_REQUIREMENTS, approvals=1), SECURITY)
+    assert (req.approvals, req.approver_groups, req.break_glass) == (2, frozenset(), None)
+
+
+def test_break_glass_exception_refusals_name_the_exception_and_rule() -> None:
+    case = make_case(CaseState.BLOCKED, approvals=1)
+    rec = glass_rec(case)
+    not_glass = approved(record(subject_ids=(case.subject_id,)), "a", "b")
+    for used, rule, message in [
+        (
+            not_glass,
+            "not_break_glass",
+            "exception exc-1 is not a break-glass exception (it relaxes 'approvals')",
+        ),
+        (
+            replace(rec, subject_ids=("eve",)),
+            "not_covered",
+            "exception exc-1 does not cover subject 'alice'",
+        ),
+        (replace(rec, revoked_at=T0), "not_active", "exception exc-1 is revoked, not active"),
+    ]:
+        with pytest.raises(BreakGlassRefused) as refused:
+            glass(case, used, "why")
+        assert refused.value.message == message
+        assert refused.value.details == {"rule": rule, "exception": "exc-1"}
+
+
+def test_break_glass_refusals_say_what_is_wrong() -> None:
+    """Every refusal of use_break_glass, word for word, with its rule; the case
+    is left as it was."""
+    case = make_case(CaseState.BLOCKED, approvals=1)
+    rec = glass_rec(case)
+    open_case = make_case(CaseState.PROOFING)
+    with pytest.raises(BreakGlassRefused) as refused:
+        glass(open_case, rec, "why")
+    assert refused.value.message == (
+        "case case-1 is not blocked (state 'proofing'); break-glass only sends a blocked case on"
+    )
+    assert refused.value.details == {"rule": "not_blocked"}
+    for reason in ("", "   ", "x" * 2001):
+        with pytest.raises(BreakGlassRefused) as refused:
+            glass(case, rec, reason)
+        assert refused.value.message == (
+            "break-glass needs a documented reason of 1 to 2000 characters"
+        )
+        assert refused.value.details == {"rule": "reason"}
+    with pytest.raises(BreakGlassRefused) as refused:
+        use_break_glass(
+            case,
+            rec,
+            groups=frozenset(),
+            security_groups=frozenset(),
+            reason="why",
+            now=T0,
+            actor="operator:hd",
+            person="hd",
+        )
+    assert refused.value.message == (
+        "the policy names no security approver groups (exceptions.security_groups)"
+    )
+    assert refused.value.details == {"rule": "security_approver"}
+    blocking = make_case(CaseState.BLOCKED, tier="frozen", action=CredentialAction.BLOCK)
+    with pytest.raises(BreakGlassRefused) as refused:
+        glass(blocking, glass_rec(blocking), "why")
+    assert refused.value.message == (
+        "tier 'frozen' refuses this recovery whatever the holds: a break-glass exception "
+        "past a block tier must name, in its value, the tier to recover under"
+    )
+    assert refused.value.details == {"rule": "policy_blocks"}
+    bare = make_case(CaseState.BLOCKED, methods=frozenset())
+    with pytest.raises(BreakGlassRefused) as refused:
+        glass(bare, glass_rec(bare), "why")
+    assert refused.value.message == (
+        "tier 'standard' lists no proofing method, so the case's evidence can never be in: "
+        "cancel it and open a new case"
+    )
+    assert refused.value.details == {"rule": "no_proofing"}
+    assert case.state == CaseState.BLOCKED and not case.pending_events
+
+
+def test_break_glass_takes_the_longest_reason() -> None:
+    case = make_case(CaseState.BLOCKED, approvals=1)
+    glass(case, glass_rec(case), "x" * 2000)
+    assert case.state == CaseState.PROOFING
+
+
+def test_break_glass_use_is_recorded_field_by_field() -> None:
+    """R-36: who used break-glass, when, why and with which exception, on the
+    case's requirements and its events; the hold's bookkeeping and the block's
+    reason are cleared, and a proofed case waits for approval for the tier's
+    approval expiry."""
+    case = make_case(
+        CaseState.AWAITING_APPROVAL,
+        approvals=1,
+        approver_groups=frozenset({"helpdesk-leads"}),
+    )
+    case.proofs.append(proof())
+    case.hold(at=T0 - timedelta(hours=1), actor="operator:legal", reason="legal hold")
+    assert case.outcome_reason == "legal hold"
+    case.pending_events.clear()
+    rec = glass_rec(case)
+    soc = frozenset({"soc", "security-approvers"})
+    use_break_glass(
+        case,
+        rec,
+        groups=frozenset(),
+        security_groups=soc,
+        reason=" CEO locked out ",
+        now=T0,
+        actor="operator:op-hd",
+        person="hd",
+    )
+    req = case.requirements
+    assert req.break_glass == BreakGlass(
+        exception="exc-1",
+        invoked_by="operator:op-hd",
+        invoker_person="hd",
+        at=T0,
+        security_groups=soc,
+    )
+    assert (req.approvals, req.approver_groups) == (
+        2,
+        frozenset({"helpdesk-leads", "soc", "security-approvers"}),
+    )
+    assert (case.held_from, case.held_at, case.outcome_reason) == (None, None, "")
+    assert case.state == CaseState.AWAITING_APPROVAL
+    assert case.expires_at == T0 + req.approval_expiry
+    used, moved = case.pending_events
+    assert used.canonical() == {
+        "type": "governance:break_glass:used",
+        "time": "2026-12-06T09:00:00.000000Z",
+        "source": "custos",
+        "actor": "operator:op-hd",
+        "subject": "alice",
+        "case": "case-1",
+        "outcome": "success",
+        "reason": "CEO locked out",
+        "data": {
+            "exception": "exc-1",
+            "security_groups": ["security-approvers", "soc"],
+            "approvals": 2,
+        },
+    }
+    assert (moved.type, moved.occurred_at, moved.actor, moved.reason, moved.data) == (
+        EventType.CASE_STATE_CHANGED,
+        T0,
+        "operator:op-hd",
+        "break-glass: CEO locked out",
+        {"from": "blocked", "to": "awaiting_approval"},
+    )
+
+
+def test_a_second_break_glass_use_raises_the_quorum_once_only() -> None:
+    """A case that used break-glass, was blocked again and uses it again needs
+    the tier's approvers plus one security approver, not plus two; the
+    approvals given before the new block no longer count."""
+    case = make_case(CaseState.BLOCKED, approvals=2, approver_groups=frozenset({"leads"}))
+    rec = glass_rec(case)
+    glass(case, rec, "first")
+    assert case.requirements.approvals == 3
+    case.hold(at=T0, actor="operator:legal", reason="another hold")
+    glass(case, rec, "second")
+    assert case.requirements.approvals == 3
+    assert case.requirements.approver_groups == frozenset({"leads", "security-approvers"})
+    assert case.approvals == []
+
+
+def test_a_tier_selected_under_break_glass_is_recorded_field_by_field() -> None:
+    """The tier a held subject recovers under, past the block tier it opened
+    under, is recorded as a tier selection with every field an auditor reads."""
+    case = make_case(
+        CaseState.BLOCKED, tier="frozen", action=CredentialAction.BLOCK, methods=frozenset()
+    )
+    recovering = replace(
+        BASE_REQUIREMENTS,
+        tier="contractor",
+        approvals=1,
+        factors=2,
+        phishing_resistant=True,
+        policy_hash="sha256:abc",
+        policy_version=7,
+        action=CredentialAction.REISSUE,
+        methods=frozenset({"totp", "email_code"}),
+    )
+    use_break_glass(
+        case,
+        glass_rec(case),
+        groups=frozenset(),
+        security_groups=SECURITY,
+        reason="why",
+        now=T0 + timedelta(minutes=3),
+        actor="operator:op-hd",
+        person="hd",
+        recovering=recovering,
+    )
+    selected = case.pending_events[0]
+    assert selected.canonical() == {
+        "type": "policy:case:tier_selected",
+        "time": "2026-12-06T09:03:00.000000Z",
+        "source": "custos",
+        "actor": "operator:op-hd",
+        "subject": "alice",
+        "case": "case-1",
+        "outcome": "success",
+        "reason": "break-glass: the tier the subject matches without its holds",
+        "data": {
+            "tier": "contractor",
+            "policy_hash": "sha256:abc",
+            "policy_version": 7,
+            "action": "reissue",
+            "factors": 2,
+            "methods": ["email_code", "totp"],
+            "approvals": 1,
+            "phishing_resistant": True,
+            "refused": False,
+        },
+    }
