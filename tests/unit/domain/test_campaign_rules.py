@@ -18,6 +18,7 @@ from custos.domain.campaigns import (
 from custos.domain.errors import (
     CampaignNotActive,
     CampaignSelfApproval,
+    DomainError,
     InvalidInput,
     NotAuthorized,
 )
@@ -245,3 +246,41 @@ def test_campaign_text_over_its_limit_is_refused() -> None:
     with pytest.raises(InvalidInput) as refused:
         check_text("x" * 6, what="a ticket", limit=5)
     assert refused.value.message == "a ticket is longer than 5 characters"
+
+
+def test_campaign_approval_refusals_say_why() -> None:
+    """R-32, R-33: each refusal of a campaign approval, its words and its rule."""
+    c = campaign()
+    c.approver_groups = frozenset({"soc", "security-approvers"})
+    c.approve(person("ada"), at=NOW, reason="ok")
+    refusals: list[tuple[Operator, type[DomainError], str, dict[str, object]]] = [
+        (
+            person("hana"),
+            CampaignSelfApproval,
+            "the starter of a campaign cannot approve it (R-32)",
+            {"rule": "starter"},
+        ),
+        (
+            person("ada"),
+            CampaignSelfApproval,
+            "this person has already approved the campaign; one person counts once (R-33)",
+            {"rule": "already_approved"},
+        ),
+        (
+            person("linus", groups=("helpdesk",)),
+            NotAuthorized,
+            "campaign approvals must come from: security-approvers, soc",
+            {"rule": "approver_groups"},
+        ),
+    ]
+    for operator, error, message, details in refusals:
+        with pytest.raises(error) as refused:
+            c.check_approver(operator)
+        assert (refused.value.message, refused.value.details) == (message, details)
+    c.move(CampaignState.CANCELLED, at=NOW)
+    with pytest.raises(CampaignNotActive) as closed:
+        c.check_approver(person("grace"))
+    assert (
+        closed.value.message == "campaign campaign-1 is not awaiting approval (state 'cancelled')"
+    )
+    assert closed.value.details == {"campaign": "campaign-1", "state": "cancelled"}
