@@ -10,6 +10,7 @@ from custos.credentials import passwords
 from custos.credentials.passwords import (
     MAX_LENGTH,
     TEMP_ALPHABET,
+    assess_new_password,
     check_new_password,
     generate_temporary_password,
 )
@@ -277,3 +278,33 @@ def test_temporary_password_draws_again_until_it_has_every_character_class(
     draws = iter(first + second)
     monkeypatch.setattr(passwords.secrets, "choice", lambda _alphabet: next(draws))
     assert generate_temporary_password(20) == "".join(second)
+
+
+def test_temporary_password_is_20_characters_by_default() -> None:
+    """R-17: the default temporary password is 20 characters (about 111 bits)."""
+    assert len(generate_temporary_password()) == 20
+
+
+def test_temporary_password_is_never_one_only_a_second_factor_would_allow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """R-17: a temporary password must pass the rules without a second factor
+    (score 3): a draw that only the bar with MFA (score 2) accepts is thrown
+    away and drawn again, never handed out, and never ends the drawing."""
+    guessable = "Aaaaaaaaaaaaaa9"  # upper, lower and digit; zxcvbn score 2
+    assert assess_new_password(guessable, mfa_bound=True).acceptable
+    assert not assess_new_password(guessable, mfa_bound=False).acceptable
+    strong = "Qm7xTr4pWk9zNc3"
+    draws = iter(list(guessable) + list(strong))
+    monkeypatch.setattr(passwords.secrets, "choice", lambda _alphabet: next(draws))
+    assert generate_temporary_password(15) == strong
+
+
+def test_empty_password_scores_zero_without_asking_zxcvbn(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> dict[str, object]:
+        raise AssertionError("zxcvbn asked about an empty password")
+
+    monkeypatch.setattr(passwords, "zxcvbn", refuse)
+    verdict = assess_new_password("", mfa_bound=True)
+    assert (verdict.score, verdict.min_length, verdict.acceptable) == (0, 8, False)
+    assert verdict.reasons == ("must be at least 8 characters long",)

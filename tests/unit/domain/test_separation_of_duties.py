@@ -540,3 +540,17 @@ def test_owner_who_asked_cannot_approve_shared_account_request() -> None:
         case.approve(owner, SUBJECT, at=T0, reason="my own team account")
     assert caught.value.details["rule"] == "requester"
     assert case.approvals == []
+
+
+def test_another_person_approves_a_shared_account_request() -> None:
+    """R-32: only the owner who asked is refused: any other approver in scope
+    approves the shared account's case, and the refusal of the owner says why."""
+    case = dataclasses.replace(make_case(), on_behalf_of="ana")
+    owner = operator("ana-op", Role.APPROVER, person="ana")
+    with pytest.raises(SeparationOfDuties) as caught:
+        sod.check_approver(case, owner, SUBJECT)
+    assert caught.value.message == (
+        "the owner who asked for a shared account's recovery cannot approve it (R-32)"
+    )
+    assert caught.value.details == {"rule": "requester"}
+    sod.check_approver(case, operator("bo-op", Role.APPROVER, person="bo"), SUBJECT)
