@@ -830,3 +830,26 @@ def test_a_tier_selected_under_break_glass_is_recorded_field_by_field() -> None:
             "refused": False,
         },
     }
+
+
+def test_exception_approval_is_recorded_and_its_refusals_say_why() -> None:
+    """R-32, R-33: an approval records who (actor and person) and when; the
+    requester's approval and one on an ended exception are refused in words."""
+    later = T0 + timedelta(minutes=7)
+    rec = approve(record(), actor="operator:op-a", person="a", now=later)
+    assert rec.approvals == (ExceptionApproval(actor="operator:op-a", person="a", at=later),)
+    with pytest.raises(ExceptionApprovalRefused) as refused:
+        approve(rec, actor="operator:op-req", person="req", now=T0)
+    assert refused.value.message == "the requester of an exception never approves it"
+    assert refused.value.details == {"rule": "requester"}
+    with pytest.raises(ExceptionApprovalRefused) as refused:
+        approve(rec, actor="operator:op-a2", person="a", now=T0)
+    assert refused.value.details == {"rule": "already_approved"}
+    for ended, status in [
+        (replace(rec, revoked_at=T0), "revoked"),
+        (replace(rec, expired_at=T0), "expired"),
+    ]:
+        with pytest.raises(ExceptionNotActive) as refused:
+            approve(ended, actor="operator:op-b", person="b", now=T0)
+        assert refused.value.message == f"exception exc-1 is {status}"
+        assert refused.value.details == {"exception": "exc-1"}
