@@ -309,3 +309,19 @@ def test_empty_password_scores_zero_without_asking_zxcvbn(monkeypatch: pytest.Mo
     verdict = assess_new_password("", mfa_bound=True)
     assert (verdict.score, verdict.min_length, verdict.acceptable) == (0, 8, False)
     assert verdict.reasons == ("must be at least 8 characters long",)
+
+
+def test_zxcvbn_scores_only_the_first_72_code_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    """zxcvbn is quadratic in the length: it is given the first 72 code points
+    of the normalised password and told that cap, so a guessable start is
+    rejected whatever follows."""
+    seen: dict[str, object] = {}
+
+    def fake(password: str, user_inputs: list[str], max_length: int) -> dict[str, object]:
+        seen.update(password=password, max_length=max_length)
+        return {"score": 4}
+
+    monkeypatch.setattr(passwords, "zxcvbn", fake)
+    long = "".join(chr(ord("a") + i % 26) for i in range(100))
+    assess_new_password(long, mfa_bound=False)
+    assert seen == {"password": long[:72], "max_length": 72}

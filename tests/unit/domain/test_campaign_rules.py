@@ -284,3 +284,34 @@ def test_campaign_approval_refusals_say_why() -> None:
         closed.value.message == "campaign campaign-1 is not awaiting approval (state 'cancelled')"
     )
     assert closed.value.details == {"campaign": "campaign-1", "state": "cancelled"}
+
+
+#: The legal moves of a campaign, stated here by name (docs/campaigns.md), not
+#: read from campaigns.MOVES: editing the table alone cannot pass.
+CAMPAIGN_MOVES_BY_NAME = {
+    ("awaiting_approval", "running"),
+    ("awaiting_approval", "cancelled"),
+    ("running", "paused"),
+    ("running", "cancelled"),
+    ("running", "finished"),
+    ("paused", "running"),
+    ("paused", "cancelled"),
+}
+
+
+@pytest.mark.parametrize("current", list(CampaignState))
+@pytest.mark.parametrize("target", list(CampaignState))
+def test_campaign_moves_are_exactly_the_named_ones(
+    current: CampaignState, target: CampaignState
+) -> None:
+    """R-32: a campaign never finishes unless running (not paused, not awaiting
+    its approvals), and a cancelled or finished campaign never runs again."""
+    c = campaign()
+    c.state = current
+    if (str(current), str(target)) in CAMPAIGN_MOVES_BY_NAME:
+        c.move(target, at=NOW)
+        assert c.state == target
+    else:
+        with pytest.raises(CampaignNotActive):
+            c.move(target, at=NOW)
+        assert c.state == current

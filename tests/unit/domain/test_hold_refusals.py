@@ -18,6 +18,7 @@ from custos.domain.errors import (
     SeparationOfDuties,
 )
 from custos.domain.holds import (
+    KIND_PATTERN,
     MAX_REASON,
     HoldRules,
     check_ends_at,
@@ -161,3 +162,23 @@ def test_hold_and_release_record_their_time_actor_and_reason() -> None:
         "operator:op-grace",
         "matter closed",
     )
+
+
+@pytest.mark.parametrize(
+    ("kind", "ok"),
+    [
+        ("a", True),
+        ("legal_hold", True),
+        ("k" + "x" * 39, True),  # 40 characters, the longest
+        ("k" + "x" * 40, False),
+        ("", False),
+        ("1abc", False),
+        ("_abc", False),
+        ("Legal", False),
+        ("legal-hold", False),
+        ("legal hold", False),
+    ],
+)
+def test_a_hold_kind_is_spelt_in_lower_case_up_to_40_characters(kind: str, ok: bool) -> None:
+    """The spelling a policy's own hold kinds must have (policy schema)."""
+    assert (KIND_PATTERN.fullmatch(kind) is not None) is ok

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from custos.domain.identities import Contact, ContactKind, Subject
+from custos.domain.identities import (
+    CAMPAIGN_ONLY_ACTIONS,
+    REFUSING_ACTIONS,
+    Contact,
+    ContactKind,
+    Subject,
+)
 
 MAIL = Contact(ContactKind.EMAIL, "kim@example.org", True)
 OLD_MAIL = Contact(ContactKind.EMAIL, "kim@old.example.org", False)
@@ -20,3 +26,10 @@ def test_confirmed_contacts_of_one_kind() -> None:
     assert KIM.confirmed_contacts(ContactKind.EMAIL) == [MAIL]
     assert KIM.confirmed_contacts(ContactKind.SMS) == [PHONE]
     assert Subject(id="x", display_name="X").confirmed_contacts(ContactKind.SMS) == []
+
+
+def test_refusing_and_campaign_only_actions_by_name() -> None:
+    """A block or refuse tier opens no recovery (R-32: nothing recovers past it);
+    force-reset and revoke-sessions are a campaign's only, never a tier's."""
+    assert {str(a) for a in REFUSING_ACTIONS} == {"block", "refuse"}
+    assert {str(a) for a in CAMPAIGN_ONLY_ACTIONS} == {"force_reset", "revoke_sessions"}

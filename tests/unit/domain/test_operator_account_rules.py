@@ -13,7 +13,10 @@ from custos.domain.console import ConsoleSession
 from custos.domain.errors import InvalidInput, NotAuthorized
 from custos.domain.model import Operator, Role
 from custos.domain.operator_accounts import (
+    DEMO_LINK_TTL,
+    ENROLMENT_LINK_TTL,
     MAX_TOKEN_DAYS,
+    PENDING_TTL,
     PendingSignIn,
     SelfChangeRefused,
     SignInStage,
@@ -140,3 +143,10 @@ def test_a_console_session_ends_when_idle_too_old_or_signed_out() -> None:
     assert old.live(T0 + ABSOLUTE - timedelta(seconds=1), idle=IDLE, absolute=ABSOLUTE)
     assert not old.live(T0 + ABSOLUTE, idle=IDLE, absolute=ABSOLUTE)
     assert not session(ended_at=T0).live(T0, idle=IDLE, absolute=ABSOLUTE)
+
+
+def test_sign_in_steps_and_one_time_links_live_as_documented() -> None:
+    """docs/console.md: a started sign-in waits 10 minutes for its next step,
+    an enrolment link works for 24 hours, a demo link for 30 minutes."""
+    lifetimes = [ttl.total_seconds() for ttl in (PENDING_TTL, ENROLMENT_LINK_TTL, DEMO_LINK_TTL)]
+    assert lifetimes == [10 * 60, 24 * 3600, 30 * 60]
