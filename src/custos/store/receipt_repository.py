@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, or_, select
 
-from custos.store.bulk import chunks
+from custos.store.bulk import chunks, insert_many
 from custos.store.mapping import aware, maybe_aware
 from custos.store.tables import checks, receipts
 
@@ -288,10 +288,13 @@ class ReceiptRepository:
         return found
 
     def add_checks(self, rows: Sequence[CheckRow], *, now: datetime) -> None:
-        """Store post-recovery check results, in one statement."""
+        """Store post-recovery check results, in one ``executemany`` compiled
+        once (``insert_many``: SQLAlchemy's own re-processes every row in Python,
+        and the worker stores a batch's checks, several per case, at once)."""
         if rows:
-            self._conn.execute(
-                checks.insert(),
+            insert_many(
+                self._conn,
+                checks,
                 [
                     {
                         "case_id": r.case_id,
