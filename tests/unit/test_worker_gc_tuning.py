@@ -1,7 +1,9 @@
-"""``tune_gc``, which ``custos worker`` calls in its own process: the objects
-startup built are frozen, the young generation is collected every
-``GC_YOUNG_THRESHOLD`` allocations, and garbage in reference cycles is still
-collected. Run in a child process: the collector's settings are process-wide."""
+"""What ``custos worker`` does to the garbage collector in its own process
+(``bootstrap.settle_heap`` then ``tune_gc``): the objects startup built are
+frozen, the young generation is collected every ``GC_YOUNG_THRESHOLD``
+allocations, the older thresholds are kept, and garbage in reference cycles is
+still collected. Run in a child process: the collector's settings are
+process-wide."""
 
 from __future__ import annotations
 
@@ -10,9 +12,11 @@ import sys
 
 SCRIPT = """
 import gc, weakref
+from custos.bootstrap import settle_heap
 from custos.propagation.worker import GC_YOUNG_THRESHOLD, tune_gc
 
 before = gc.get_threshold()
+settle_heap()
 tune_gc()
 after = gc.get_threshold()
 assert after == (GC_YOUNG_THRESHOLD, before[1], before[2]), (before, after)
