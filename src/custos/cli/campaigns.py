@@ -242,7 +242,7 @@ def campaign_run(
 
     from custos.bootstrap import settle_heap
     from custos.domain.campaigns import CampaignState
-    from custos.propagation.worker import Worker
+    from custos.propagation.worker import Worker, tune_gc
     from custos.service.campaigns import queries
 
     with failures():
@@ -250,6 +250,7 @@ def campaign_run(
         operator = _operator(svc, token)
         first = queries.progress(svc, operator, campaign_id)
     settle_heap()
+    tune_gc()  # this process runs the campaign's worker, as `custos worker` does
     stop = threading.Event()
     worker = Worker(svc)
     thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True)
