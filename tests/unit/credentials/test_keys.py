@@ -75,7 +75,7 @@ def test_subkey_is_not_the_master_key() -> None:
 
 
 def test_subkey_rejects_empty_purpose() -> None:
-    with pytest.raises(ValueError, match="^purpose must not be empty$"):
+    with pytest.raises(ValueError, match=r"^purpose must not be empty$"):
         MasterKey.generate().subkey("")
 
 
