@@ -16,7 +16,7 @@ from custos.policy.loader import parse_policy
 
 TEXT = """\
 version: 7
-risk_bands: {quiet: [0, 20], loud: [21, 100]}
+risk_bands: {quiet: [0, 0], loud: [1, 100]}
 defaults: {approval_expiry: 3h, max_proofing_failures: 9}
 campaigns: {tier: incident, approvals: {count: 3, from_groups: [soc, ciso]BATCH}}
 tiers:
