@@ -29,11 +29,12 @@ def simulation_period(
     Each bound is a duration back from ``now`` (``30d``, ``12h``, ``1d12h``), a
     day (``2026-11-01``: its start for ``since``; for ``until`` the day is
     included, so its end) or a time (``2026-11-01T08:00Z``; without a zone, UTC).
-    ``since`` defaults to :data:`DEFAULT_SINCE`, ``until`` to ``now``. ``names``
+    ``since`` defaults to :data:`DEFAULT_SINCE`, ``until`` to ``now``; a bound
+    left blank (spaces only, as a form may send it) is absent. ``names``
     are what the face calls the two fields, for the messages. Raises InvalidInput.
     """
     first_name, last_name = names
-    start = _bound(since or DEFAULT_SINCE, first_name, now, end_of_day=False)
+    start = _bound(since if since and since.strip() else DEFAULT_SINCE, first_name, now, False)
     end = now if until is None or not until.strip() else _bound(until, last_name, now, True)
     if end <= start:
         raise InvalidInput(f"{last_name} must be after {first_name}")

@@ -46,14 +46,14 @@ def test_a_policy_adds_hold_kinds_and_names_the_lifting_role() -> None:
         + """\
 holds:
   kinds: [export_review]
-  set_by: {role: requester}
+  set_by: {role: requester, from_groups: [desk, hr]}
   lifted_by: {role: auditor, from_groups: [legal]}
 """
         + FROZEN
     )
     rules = parse_policy(text, "p").document.holds.rules()
     assert rules.kinds == BUILT_IN_KINDS | {"export_review"}
-    assert rules.set_role == Role.REQUESTER
+    assert (rules.set_role, rules.set_groups) == (Role.REQUESTER, frozenset({"desk", "hr"}))
     assert (rules.lift_role, rules.lift_groups) == (Role.AUDITOR, frozenset({"legal"}))
 
 

@@ -3,6 +3,8 @@ replays: durations back from now, whole days, times; one rule for both faces."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -64,3 +66,66 @@ def test_the_end_must_come_after_the_start_in_the_faces_words() -> None:
         simulation_period("2026-11-10", "2026-11-01", NOW, names=("Since", "Until"))
     with pytest.raises(InvalidInput, match="--until must be after --since"):
         simulation_period("7d", "30d", NOW)
+
+
+WRONG = (
+    "is a duration back from now such as 30d or 12h, a day such as 2026-11-01, or a "
+    "time such as 2026-11-01T08:00Z; not "
+)
+
+
+def test_a_wrong_bound_is_quoted_at_most_40_characters_long() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        simulation_period("thirty days", None, NOW)
+    assert caught.value.message == f"--since {WRONG}'thirty days'"
+    with pytest.raises(InvalidInput) as caught:
+        simulation_period("30d", "y" * 45, NOW)
+    assert caught.value.message == f"--until {WRONG}'{'y' * 40}'"
+    with pytest.raises(InvalidInput) as caught:
+        simulation_period("30d", "never", NOW, names=("Since", "Until"))
+    assert caught.value.message == f"Until {WRONG}'never'"
+
+
+def test_a_bound_of_spaces_only_is_absent_for_either_field() -> None:
+    """A form sends an emptied field as spaces: the default, for Since as for Until."""
+    assert simulation_period("   ", "  ", NOW) == (NOW - timedelta(days=30), NOW)
+    assert simulation_period(" \t", None, NOW, names=("Since", "Until"))[0] == (
+        NOW - timedelta(days=30)
+    )
+
+
+def test_a_bound_may_be_40_characters_long_not_41() -> None:
+    forty = "1d" * 20  # a compound duration: 20 days
+    assert simulation_period(forty, None, NOW)[0] == NOW - timedelta(days=20)
+    forty_one = "10d" + "1d" * 19  # 29 days, but one character too long
+    with pytest.raises(InvalidInput) as caught:
+        simulation_period(forty_one, None, NOW)
+    assert caught.value.message == f"--since {WRONG}'{forty_one[:40]}'"
+
+
+def test_an_end_equal_to_the_start_is_refused() -> None:
+    # Until a day includes it: 2026-10-31 ends where 2026-11-01 starts.
+    with pytest.raises(InvalidInput, match="--until must be after --since"):
+        simulation_period("2026-11-01", "2026-10-31", NOW)
+    assert simulation_period("2026-11-01", "2026-11-01", NOW) == (
+        datetime(2026, 11, 1, tzinfo=UTC),
+        datetime(2026, 11, 2, tzinfo=UTC),
+    )
+
+
+@pytest.fixture
+def tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process runs in a zone nine hours ahead of UTC."""
+    monkeypatch.setenv("TZ", "JST-9")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("tokyo")
+def test_times_are_read_and_returned_in_utc_whatever_the_machines_zone() -> None:
+    start, end = simulation_period("2026-11-01T08:00", "2026-11-02T08:00+01:00", NOW)
+    assert start.isoformat() == "2026-11-01T08:00:00+00:00"
+    assert end.isoformat() == "2026-11-02T07:00:00+00:00"
+    assert start.tzinfo is UTC and end.tzinfo is UTC
