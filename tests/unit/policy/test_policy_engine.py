@@ -18,7 +18,13 @@ from custos.domain.model import (
     Subject,
     SubjectKind,
 )
-from custos.policy.engine import Opening, band_for, refusal_reason, select_requirements
+from custos.policy.engine import (
+    Opening,
+    band_for,
+    refusal_reason,
+    select_requirements,
+    tier_requirements,
+)
 from custos.policy.loader import LoadedPolicy, parse_policy
 
 TEXT = """\
@@ -241,3 +247,42 @@ def test_refusal_reason_is_empty_only_for_a_case_that_goes_on(
     case, whose reason is the hold's)."""
     req = select(person())
     assert refusal_reason(req, Channel.HELPDESK, opening) == reason
+
+
+def test_a_named_tier_applies_whether_or_not_it_matches() -> None:
+    """A break-glass exception names the tier (docs/exceptions.md): its
+    requirements are built as select_requirements builds them, for this
+    subject (R-32: a privileged one gets two approvals) at this band."""
+    boss = person(privileged=True)  # matches "plain", not "keys"
+    req = tier_requirements(POLICY, boss, "keys", HOT)
+    assert req == Requirements(
+        tier="keys",
+        action=CredentialAction.RESET_TOKEN,
+        channels=frozenset({Channel.HELPDESK}),
+        factors=1,
+        methods=frozenset({"webauthn", "totp"}),
+        phishing_resistant=True,
+        approvals=2,
+        approver_groups=frozenset(),
+        approval_expiry=timedelta(minutes=90),
+        token_ttl=timedelta(minutes=5),
+        post_checks=("sessions_revoked",),
+        required_targets=None,
+        case_ttl=timedelta(hours=12),
+        max_proofing_failures=3,
+        policy_hash=POLICY.hash,
+        policy_version=3,
+        risk_band="hot",
+    )
+    assert tier_requirements(POLICY, person(), "plain", CALM).risk_band == "calm"
+    assert tier_requirements(POLICY, person(), "plain", HOT).phishing_resistant is True
+
+
+def test_an_unknown_tier_or_band_is_refused_with_its_details() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        tier_requirements(POLICY, person(), "nope", CALM)
+    assert caught.value.message == f"policy {POLICY.hash} has no tier 'nope'"
+    assert caught.value.details == {"tier": "nope"}
+    with pytest.raises(InvalidInput) as caught:
+        tier_requirements(POLICY, person(), "keys", RiskAssessment(score=1, band="x", reasons=()))
+    assert caught.value.details == {"band": "x"}

@@ -129,3 +129,16 @@ def test_an_unknown_authenticator_kind_is_refused_listing_the_known() -> None:
     (problem,) = refused.value.problems
     assert problem.line == 17
     assert "unknown authenticator kind 'sms'; known: totp, webauthn" in problem.reason
+
+
+def test_a_check_in_a_block_list_is_pointed_at_on_its_own_line() -> None:
+    text = POLICY.replace(
+        "    post_checks: [mfa_bound, read_back, sessions_revoked]\n",
+        "    post_checks:\n      - mfa_bound\n      - read_back\n      - sessions_revoked\n",
+    )
+    with pytest.raises(PolicyError) as refused:
+        require_runnable_checks(parse_policy(text, "p.yaml"), {"ldap": LDAP})
+    assert [(p.line, p.reason.split(":")[0]) for p in refused.value.problems] == [
+        (12, "tiers[0].post_checks"),
+        (18, "tiers[1].post_checks"),
+    ]
