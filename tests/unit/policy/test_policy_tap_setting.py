@@ -89,3 +89,18 @@ def test_policy_check_words() -> None:
         "(60 min, any number of sign-ins), sent to the subject once through a one-time "
         "link; deleted once the case completed and its lifetime ran out"
     )
+
+
+def test_an_unissuable_pass_is_reported_whole() -> None:
+    """The record policy check and bootstrap print: the tier, the setting as
+    its key (no list index: -1), and the targets there are, sorted."""
+    loaded = parse_policy(POLICY.format(action="reissue"), "p.yaml")
+    found = unissuable_passes(loaded.document, {"scim": frozenset(), "ldap": frozenset()})
+    assert [(u.tier_index, u.tier, u.check, u.check_index, u.key) for u in found] == [
+        (0, "admins", "temporary_access_pass", -1, "temporary_access_pass")
+    ]
+    assert found[0].reason == (
+        "tier 'admins' issues a Temporary Access Pass, which no configured target can "
+        "issue (it needs a target offering temporary_access_pass, e.g. kind entra; "
+        "targets: ldap, scim); remove temporary_access_pass or configure such a target"
+    )
