@@ -8,7 +8,9 @@ document consistency."""
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
+from custos.policy import schema
 from custos.policy.loader import PolicyError, parse_policy
 
 HEAD = "version: 1\nrisk_bands: {low: [0, 49], high: [50, 100]}\n"
@@ -237,3 +239,30 @@ def test_rotation_boundaries_that_pass(rotation: str) -> None:
     """R-40: exactly 112 bits, a max_age of 400 days, a grace period of 7 days."""
     tier = parse_policy(ROTATE.replace("ROTATION", rotation), "p.yaml").document.tiers[0]
     assert tier.rotation is not None
+
+
+@pytest.mark.parametrize(
+    ("registered", "known"),
+    [
+        (frozenset({"webauthn", "passkey"}), "passkey, webauthn"),
+        (frozenset(), "none yet"),
+    ],
+)
+def test_phishing_resistance_names_the_registered_methods(
+    monkeypatch: pytest.MonkeyPatch, registered: frozenset[str], known: str
+) -> None:
+    """The reason lists every phishing-resistant method registered in
+    proofing.base.METHODS, sorted, or says there is none yet."""
+    monkeypatch.setattr(schema, "PHISHING_RESISTANT_METHODS", registered)
+    with pytest.raises(ValidationError) as refused:
+        schema.Proofing.model_validate(
+            {"factors": 1, "methods": ["totp"], "phishing_resistant": True}
+        )
+    (error,) = refused.value.errors()
+    assert error["ctx"]["error"].violations == (
+        schema.RuleViolation(
+            ("phishing_resistant",),
+            "phishing_resistant needs a phishing-resistant method among 'methods' "
+            f"(known: {known})",
+        ),
+    )
