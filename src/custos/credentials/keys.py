@@ -43,20 +43,9 @@ class MasterKey:
 
     @classmethod
     def from_b64(cls, text: str) -> MasterKey:
-        """Parse standard base64 (as written by :meth:`to_b64`).
-
-        Raises InvalidInput when ``text`` is not valid base64 or does not decode
-        to exactly 32 bytes. The message never echoes ``text``.
-        """
-        try:
-            material = base64.b64decode(text.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidInput(
-                "master key is not valid base64; expected the base64 of 32 random bytes"
-            ) from None
-        if len(material) != KEY_BYTES:
-            raise InvalidInput(f"master key decodes to {len(material)} bytes; expected {KEY_BYTES}")
-        return cls(material)
+        """See :func:`master_key_from_b64` (a plain function: mutmut does not
+        mutate decorated ones)."""
+        return master_key_from_b64(text)
 
     @property
     def key_id_bytes(self) -> bytes:
@@ -96,3 +85,20 @@ class MasterKey:
 
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("MasterKey cannot be pickled")
+
+
+def master_key_from_b64(text: str) -> MasterKey:
+    """Parse standard base64 (as written by :meth:`to_b64`).
+
+    Raises InvalidInput when ``text`` is not valid base64 or does not decode
+    to exactly 32 bytes. The message never echoes ``text``.
+    """
+    try:
+        material = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(
+            "master key is not valid base64; expected the base64 of 32 random bytes"
+        ) from None
+    if len(material) != KEY_BYTES:
+        raise InvalidInput(f"master key decodes to {len(material)} bytes; expected {KEY_BYTES}")
+    return MasterKey(material)

@@ -146,26 +146,9 @@ class SealingKeys:
 
     @classmethod
     def from_text(cls, text: str) -> SealingKeys:
-        """Parse either text form. Raises SealingKeysInvalid (or InvalidInput for
-        a malformed key) without echoing the text."""
-        stripped = text.strip()
-        if not stripped.startswith("{"):
-            return cls(primary=MasterKey.from_b64(stripped))
-        try:
-            document = json.loads(stripped)
-        except ValueError:
-            raise SealingKeysInvalid("the sealing key ring is not valid JSON") from None
-        if not isinstance(document, dict) or document.get("format") != FORMAT:
-            raise SealingKeysInvalid(f"the sealing key ring is not of format {FORMAT}")
-        readable = document.get("readable", [])
-        carried = document.get("carried", {})
-        if not isinstance(readable, list) or not isinstance(carried, dict):
-            raise SealingKeysInvalid("'readable' must be a list and 'carried' an object")
-        return cls(
-            primary=MasterKey.from_b64(str(document.get("primary", ""))),
-            readable=tuple(MasterKey.from_b64(str(k)) for k in readable),
-            carried={str(p): _unb64(str(v)) for p, v in carried.items()},
-        )
+        """See :func:`sealing_keys_from_text` (a plain function: mutmut does not mutate
+        decorated ones)."""
+        return sealing_keys_from_text(text)
 
     def __repr__(self) -> str:
         return f"SealingKeys(key_ids={list(self.key_ids)!r}, carried={sorted(self.carried)!r})"
@@ -180,3 +163,26 @@ def _unb64(text: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise SealingKeysInvalid("a carried subkey is not valid base64") from None
+
+
+def sealing_keys_from_text(text: str) -> SealingKeys:
+    """Parse either text form. Raises SealingKeysInvalid (or InvalidInput for
+    a malformed key) without echoing the text."""
+    stripped = text.strip()
+    if not stripped.startswith("{"):
+        return SealingKeys(primary=MasterKey.from_b64(stripped))
+    try:
+        document = json.loads(stripped)
+    except ValueError:
+        raise SealingKeysInvalid("the sealing key ring is not valid JSON") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise SealingKeysInvalid(f"the sealing key ring is not of format {FORMAT}")
+    readable = document.get("readable", [])
+    carried = document.get("carried", {})
+    if not isinstance(readable, list) or not isinstance(carried, dict):
+        raise SealingKeysInvalid("'readable' must be a list and 'carried' an object")
+    return SealingKeys(
+        primary=MasterKey.from_b64(str(document.get("primary", ""))),
+        readable=tuple(MasterKey.from_b64(str(k)) for k in readable),
+        carried={str(p): _unb64(str(v)) for p, v in carried.items()},
+    )
