@@ -12,8 +12,10 @@ tests/integration/ledger/test_parallel_verify.py."""
 from __future__ import annotations
 
 import os
+import pickle
 import select
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from custos.ledger.parallel import (
     MIN_BLOCKS,
     WAIT_REPORT_S,
     Scan,
+    _collect,
     _combine,
     _scan_own,
     default_workers,
@@ -196,6 +199,8 @@ def test_forked_workers_give_the_roots_of_the_reference_tree(
         return real_select(r, w, x, timeout)
 
     monkeypatch.setattr(parallel, "ready_to_read", watched)
+    assert scan_ledger(book.conn, (), block_level=LEVEL) == _expected(book, ())
+    assert forks == []  # one process unless asked
     seen: list[tuple[int, int]] = []
     sizes = (1, 7, 32, 33, 64, 68, 99, 100, 101)
     scan = scan_ledger(
@@ -212,6 +217,8 @@ def test_forked_workers_give_the_roots_of_the_reference_tree(
     assert all(total == ENTRIES for _, total in seen)
     done = [d for d, _ in seen]
     assert done == sorted(done) and done[0] >= 4
+    # the caller's 8 blocks, once after each worker's outcome, and the total
+    assert len(seen) >= 8 + 2 + 1
     assert timeouts and set(timeouts) == {WAIT_REPORT_S} and WAIT_REPORT_S == 0.2
 
 
@@ -222,10 +229,61 @@ def test_a_broken_range_anywhere_gives_none_without_blaming_a_worker(
     """A changed entry in a worker's range or in the caller's own: None, and
     no worker failure is logged (a broken first range cancels the workers)."""
     _change(book, index)
+    seen: list[tuple[int, int]] = []
     with capture_logs() as logs:
-        assert scan_ledger(book.conn, (), workers=3, block_level=LEVEL) is None
-    assert forks == [32, 68]
+        scan = scan_ledger(
+            book.conn, (), workers=3, block_level=LEVEL, progress=lambda *d: seen.append(d)
+        )
+    assert scan is None and forks == [32, 68]
     assert logs == []
+    if index < 32:  # the caller's blocks before the break, then no wait for the workers
+        assert len(seen) == index // 4
+
+
+def test_a_caller_that_fails_kills_its_workers_and_raises(
+    book: Ledger, forks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any) -> Any:
+        raise RuntimeError("cursor gone")
+
+    monkeypatch.setattr(parallel, "range_rows", broken)
+    seen: list[tuple[int, int]] = []
+    with pytest.raises(RuntimeError, match="cursor gone"):
+        scan_ledger(book.conn, (), workers=3, block_level=LEVEL, progress=lambda *d: seen.append(d))
+    assert forks == [32, 68] and seen == []  # nobody waited for the workers
+
+
+def _child(result: RangeResult | None, linger: float) -> tuple[int, int]:
+    """A process whose result (if any) is already in its pipe, which ends
+    after ``linger`` seconds."""
+    read_end, write_end = os.pipe()
+    if result is not None:
+        os.write(write_end, pickle.dumps(result))
+    os.close(write_end)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            time.sleep(linger)
+        finally:
+            os._exit(0)
+    return pid, read_end
+
+
+def test_collect_reads_every_outcome_in_order_and_reaps_every_worker() -> None:
+    first, second = RangeResult(32, 4, 10, {}), RangeResult(36, 2, 5, {})
+    calls: list[int] = []
+    started = [_child(first, 0), _child(second, 0)]
+    assert _collect(started, cancel=False, waiting=lambda: calls.append(1)) == [first, second]
+    assert calls == [1, 1]  # results ready: no wait, one report after each
+    lingering = _child(first, 0.5)
+    assert _collect([lingering], cancel=False) == [first]
+    with pytest.raises(ChildProcessError):  # already reaped
+        os.waitpid(lingering[0], os.WNOHANG)
+    stuck = _child(None, 60)
+    calls.clear()
+    [outcome] = _collect([stuck], cancel=True, waiting=lambda: calls.append(1))
+    assert outcome == f"worker {stuck[0]} ended with status {signal.SIGKILL} and no result"
+    assert calls == []
 
 
 def test_a_failed_or_dead_worker_gives_none_and_is_logged(
