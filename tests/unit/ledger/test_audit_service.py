@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from structlog.testing import capture_logs
 
 from conftest import World, make_world
@@ -240,11 +240,13 @@ def test_verify_reads_the_witness_file_and_names_its_unreadable_lines(world: Wor
 def test_verify_passes_progress_total_and_workers_to_the_scan(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The progress callback sees the ledger's size as the total even on the
-    exact pass a tampered ledger falls back to; audit_ledger scans with one
-    process per available CPU unless told otherwise."""
+    """The progress callback sees the ledger's size (its highest leaf index
+    + 1) as the total even on the exact pass a tampered ledger falls back to,
+    here with a row removed; verify scans in one process unless told
+    otherwise, audit_ledger with one per available CPU."""
     _signed(world, 7)
-    _tamper(world, 3)
+    with world.svc.engine.begin() as conn:  # 6 rows left of a ledger of 7
+        conn.execute(delete(ledger).where(ledger.c.leaf_index == 3))
     real = verifying.verify_ledger
     asked: list[int] = []
 
@@ -255,12 +257,13 @@ def test_verify_passes_progress_total_and_workers_to_the_scan(
     monkeypatch.setattr(audit, "verify_ledger", spy)
     monkeypatch.setattr(audit, "default_workers", lambda: 5)
     seen: list[tuple[int, int]] = []
+    verify(world.svc)
     report = verify(world.svc, progress=lambda done, total: seen.append((done, total)), workers=3)
-    assert not report.ok
-    assert seen and seen[-1] == (7, 7) and all(total == 7 for _, total in seen)
+    assert ("removed", 3) in [(p.kind, p.index) for p in report.problems]
+    assert seen == [(6, 7)]
     audit_ledger(world.svc)
     audit_ledger(world.svc, workers=2)
-    assert asked == [3, 5, 2]
+    assert asked == [1, 3, 5, 2]
 
 
 def test_the_security_alert_needs_a_url_and_a_secret(

@@ -187,6 +187,8 @@ def test_entries_appended_after_the_head_was_signed_stay_out_of_the_pack(
 
     monkeypatch.setattr(evidence, "sign_tree_head", sign_then_append)
     pack = export_pack(case.svc, case.id, reader=None)
+    exported = json.loads(_case_rows(case)[-2].canonical)
+    assert (exported["type"], exported["actor"]) == ("audit:evidence:exported", "cli:local")
     late = _case_rows(case)[-1]
     files = _files(pack)
     assert entry_name(late.leaf_index) not in files
@@ -249,3 +251,19 @@ def test_member_names_and_the_zip_are_fixed_so_the_same_content_gives_the_same_b
         assert {i.compress_type for i in infos} == {zipfile.ZIP_DEFLATED}
         assert archive.read("b.txt") == data["b.txt"]
         assert archive.getinfo("b.txt").compress_size < len(data["b.txt"])
+
+
+def test_the_export_entry_lists_the_case_leaf_indexes_in_ascending_order(case: Case) -> None:
+    """Whatever order the rows come back in: here two of the case's rows
+    were renumbered (with plain SQL) so that ``seq`` order is not leaf order."""
+    first, second = _case_rows(case)[:2]
+    with case.svc.engine.begin() as conn:
+        for seq, index in ((first.seq, -1), (second.seq, first.leaf_index)):
+            conn.execute(update(ledger).where(ledger.c.seq == seq).values(leaf_index=index))
+        conn.execute(
+            update(ledger).where(ledger.c.seq == first.seq).values(leaf_index=second.leaf_index)
+        )
+    indexes = sorted(int(r.leaf_index) for r in _case_rows(case))
+    export_pack(case.svc, case.id, reader=None)
+    exported = json.loads(_case_rows(case)[-1].canonical)
+    assert exported["data"]["leaf_indexes"] == indexes
