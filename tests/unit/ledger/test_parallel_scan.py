@@ -18,6 +18,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -140,12 +141,13 @@ def test_a_missing_or_out_of_order_cut_hint_gives_a_single_range(book: Ledger) -
 def test_only_a_sqlite_file_or_postgresql_is_scanned_by_forked_workers(tmp_path: Path) -> None:
     """An in-memory SQLite database exists only in the caller's connection:
     workers could not read it."""
-    memory = Ledger("sqlite://", 70)
-    try:
-        assert plan_ranges(memory.conn, 70, (), 2, LEVEL) == [RangeJob(0, block_level=LEVEL)]
-    finally:
-        memory.conn.close()
-        memory.engine.dispose()
+    for url in ("sqlite://", "sqlite:///", "sqlite:///:memory:"):
+        memory = Ledger(url, 70)
+        try:
+            assert plan_ranges(memory.conn, 70, (), 2, LEVEL) == [RangeJob(0, block_level=LEVEL)]
+        finally:
+            memory.conn.close()
+            memory.engine.dispose()
     with pg_schema() as url:
         book = Ledger(url, 70)
         try:
@@ -154,6 +156,11 @@ def test_only_a_sqlite_file_or_postgresql_is_scanned_by_forked_workers(tmp_path:
                 RangeJob(0, None, 37, 36, (), LEVEL),
                 RangeJob(36, 37, None, None, (), LEVEL),
             ]
+            # a worker's own connection reaches the same schema
+            cargs, cparams = book.engine.dialect.create_connect_args(book.engine.url)
+            job = RangeJob(36, 37, None, None, (), LEVEL)
+            result = _scan_own(book.engine, cargs, cparams, job)
+            assert isinstance(result, RangeResult) and (result.start, result.count) == (36, 34)
         finally:
             book.conn.close()
             book.engine.dispose()
@@ -308,6 +315,18 @@ def test_a_failed_or_dead_worker_gives_none_and_is_logged(
         e.startswith("worker ") and e.endswith(f" ended with status {signal.SIGKILL} and no result")
         for e in failed["errors"]
     )
+    monkeypatch.setattr(parallel, "_scan_own", _scan_own)
+
+    def unpicklable(_: object) -> bytes:
+        raise pickle.PicklingError("no")
+
+    # a worker that cannot send its result leaves normally, without one
+    monkeypatch.setattr(parallel, "pickle", SimpleNamespace(dumps=unpicklable))
+    with capture_logs() as logs:
+        assert scan_ledger(book.conn, (), workers=3, block_level=LEVEL) is None
+    [failed] = logs
+    assert all(e.endswith(" ended with status 0 and no result") for e in failed["errors"])
+    assert forks == [32, 68] * 3
 
 
 def test_a_worker_scans_its_range_through_a_connection_of_its_own(
