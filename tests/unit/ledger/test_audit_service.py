@@ -243,7 +243,8 @@ def test_verify_passes_progress_total_and_workers_to_the_scan(
     """The progress callback sees the ledger's size (its highest leaf index
     + 1) as the total even on the exact pass a tampered ledger falls back to,
     here with a row removed; verify scans in one process unless told
-    otherwise, audit_ledger with one per available CPU."""
+    otherwise, audit_ledger with one per available CPU; audit_ledger hands
+    its progress callback on."""
     _signed(world, 7)
     with world.svc.engine.begin() as conn:  # 6 rows left of a ledger of 7
         conn.execute(delete(ledger).where(ledger.c.leaf_index == 3))
@@ -262,8 +263,10 @@ def test_verify_passes_progress_total_and_workers_to_the_scan(
     assert ("removed", 3) in [(p.kind, p.index) for p in report.problems]
     assert seen == [(6, 7)]
     audit_ledger(world.svc)
-    audit_ledger(world.svc, workers=2)
+    seen.clear()
+    audit_ledger(world.svc, workers=2, progress=lambda *done: seen.append(done))
     assert asked == [1, 3, 5, 2]
+    assert seen == [(7, 8)]  # the first audit added its entry
 
 
 def test_the_security_alert_needs_a_url_and_a_secret(
