@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from conftest import World, make_world
+from conftest import World, make_world, pg_database
 from custos.domain.errors import NotFound
 from custos.domain.events import DomainEvent, EventType
 from custos.domain.model import Role
@@ -41,6 +41,18 @@ from custos.service.recovery.queries import case_detail
 from custos.store.tables import ledger, policies, tree_heads
 
 
+def _open_case(world: World) -> Case:
+    world.subject("olivia")
+    _other(world, 2)
+    world.operator("hana", Role.REQUESTER)
+    opened = cases.open_helpdesk_case(
+        world.svc, world.operators["hana"], subject_id="olivia", reason="caller lost phone"
+    )
+    _other(world, 1)
+    key = key_ring(world.svc).ensure(world.clock.now())
+    return Case(world, opened.id, key)
+
+
 class Case:
     def __init__(self, world: World, case_id: str, key: LedgerKey) -> None:
         self.world, self.svc, self.id, self.key = world, world.svc, case_id, key
@@ -51,15 +63,7 @@ def case(tmp_path: Path) -> Iterator[Case]:
     """A help-desk case opened for olivia by hana, other subjects' entries
     around it, and a ledger signing key."""
     world = make_world(f"sqlite:///{tmp_path / 'custos.db'}", tmp_path)
-    world.subject("olivia")
-    _other(world, 2)
-    world.operator("hana", Role.REQUESTER)
-    opened = cases.open_helpdesk_case(
-        world.svc, world.operators["hana"], subject_id="olivia", reason="caller lost phone"
-    )
-    _other(world, 1)
-    key = key_ring(world.svc).ensure(world.clock.now())
-    yield Case(world, opened.id, key)
+    yield _open_case(world)
     world.svc.engine.dispose()
 
 
@@ -267,3 +271,26 @@ def test_the_export_entry_lists_the_case_leaf_indexes_in_ascending_order(case: C
     export_pack(case.svc, case.id, reader=None)
     exported = json.loads(_case_rows(case)[-1].canonical)
     assert exported["data"]["leaf_indexes"] == indexes
+
+
+def test_the_manifest_lists_entries_in_ledger_order_whatever_the_row_order(
+    tmp_path: Path,
+) -> None:
+    """On PostgreSQL a row whose indexed column was changed (and changed
+    back) is a new row version, met last by a scan of the case's rows: the
+    pack still lists the case's entries in ``seq`` order."""
+    with pg_database() as url:
+        world = make_world(url, tmp_path)
+        try:
+            case = _open_case(world)
+            first = _case_rows(case)[0]
+            with world.svc.engine.begin() as conn:  # away and back: a new row version
+                for owner in ("elsewhere", case.id):
+                    conn.execute(
+                        update(ledger).where(ledger.c.seq == first.seq).values(case_id=owner)
+                    )
+            files = _files(export_pack(case.svc, case.id, reader=None))
+            listed = [e["seq"] for e in json.loads(files["manifest.json"])["entries"]]
+            assert listed == [r.seq for r in _case_rows(case)]
+        finally:
+            world.svc.engine.dispose()

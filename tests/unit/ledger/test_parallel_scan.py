@@ -56,14 +56,22 @@ def book(tmp_path: Path) -> Iterator[Ledger]:
 
 
 @pytest.fixture
-def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The start of every range handed to a forked worker. A forked process
-    that comes back out of ``_fork`` (as only a broken ``_fork`` lets it)
-    leaves at once, without a result: it must never run the caller's code,
+def forks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[list[int]]:
+    """The start of every range handed to a forked worker. Only a worker may
+    leave through ``os._exit``: the caller doing so is an error. A forked
+    process that comes back out of ``_fork`` (as only a broken ``_fork`` lets
+    it) leaves at once and is reported: it must never run the caller's code,
     where it could signal its whole process group."""
     started: list[int] = []
     fork = parallel._fork
     caller = os.getpid()
+    leave = os._exit
+    escaped = tmp_path / "escaped"
+
+    def exit_worker(code: int) -> None:
+        if os.getpid() == caller:
+            raise AssertionError("the caller's process would leave")
+        leave(code)
 
     def counted(engine: Any, job: RangeJob, *rest: Any) -> Any:
         started.append(job.start)
@@ -71,10 +79,13 @@ def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
             return fork(engine, job, *rest)
         finally:
             if os.getpid() != caller:
-                os._exit(0)
+                escaped.touch()
+                leave(0)
 
+    monkeypatch.setattr(os, "_exit", exit_worker)
     monkeypatch.setattr(parallel, "_fork", counted)
-    return started
+    yield started
+    assert not escaped.exists(), "a forked worker returned into the caller's code"
 
 
 def _change(book: Ledger, index: int) -> None:
@@ -136,14 +147,14 @@ def test_a_missing_or_out_of_order_cut_hint_gives_a_single_range(book: Ledger) -
     """The stored leaf indexes only hint where to cut: when no row claims a
     cut index, or the rows claiming the cuts are not in ``seq`` order, the
     whole ledger is one range (which then proves or disproves it all)."""
-    single = [RangeJob(0, sizes=(), block_level=LEVEL)]
+    single = [RangeJob(0, sizes=(9,), block_level=LEVEL)]
     book.set(69, leaf_index=1000)  # nobody claims 68
     book.conn.commit()
-    assert plan_ranges(book.conn, ENTRIES, (), 3, LEVEL) == single
+    assert plan_ranges(book.conn, ENTRIES, (9,), 3, LEVEL) == single
     book.set(33, leaf_index=68)  # swapped: the row claiming 68 now precedes the one claiming 32
     book.set(69, leaf_index=32)
     book.conn.commit()
-    assert plan_ranges(book.conn, ENTRIES, (), 3, LEVEL) == single
+    assert plan_ranges(book.conn, ENTRIES, (9,), 3, LEVEL) == single
 
 
 def test_only_a_sqlite_file_or_postgresql_is_scanned_by_forked_workers(tmp_path: Path) -> None:
@@ -164,7 +175,18 @@ def test_only_a_sqlite_file_or_postgresql_is_scanned_by_forked_workers(tmp_path:
                 RangeJob(0, None, 37, 36, (), LEVEL),
                 RangeJob(36, 37, None, None, (), LEVEL),
             ]
-            # a worker's own connection reaches the same schema
+        finally:
+            book.conn.close()
+            book.engine.dispose()
+
+
+def test_a_worker_on_postgresql_reaches_the_same_schema() -> None:
+    """A worker's own connection carries every connection parameter of the
+    caller's engine (here the schema search path)."""
+    with pg_schema() as url:
+        book = Ledger(url, 70)
+        try:
+            book.conn.commit()
             cargs, cparams = book.engine.dialect.create_connect_args(book.engine.url)
             job = RangeJob(36, 37, None, None, (), LEVEL)
             result = _scan_own(book.engine, cargs, cparams, job)
@@ -172,6 +194,15 @@ def test_only_a_sqlite_file_or_postgresql_is_scanned_by_forked_workers(tmp_path:
         finally:
             book.conn.close()
             book.engine.dispose()
+
+
+def test_without_fork_the_whole_ledger_is_one_range(
+    book: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delattr(os, "fork")
+    assert plan_ranges(book.conn, ENTRIES, (5,), 3, LEVEL) == [
+        RangeJob(0, sizes=(5,), block_level=LEVEL)
+    ]
 
 
 def test_a_single_process_scan_reports_progress_after_each_block() -> None:
