@@ -357,3 +357,18 @@ def test_verify_counts_every_witnessed_head(new_ledger: NewLedger) -> None:
     report = verify_ledger(book.conn, KEYS, heads, heads)
     assert report.ok, report.problems
     assert (report.heads_checked, report.witnessed_checked) == (3, 3)
+
+
+def test_verify_names_removed_rows_once_when_a_head_also_differs(new_ledger: NewLedger) -> None:
+    """R-38: rows removed from the middle are named by the entry-level pass; the
+    head that no longer matches is named too, and localization (which would
+    read the shifted leaves as rewritten pairs) is not consulted, so the
+    removal is not reported a second time as a rewrite."""
+    book = new_ledger(9)
+    head = book.head(9)
+    book.conn.execute(ledger.delete().where(ledger.c.seq.in_([4, 5])))
+    report = verify_ledger(book.conn, KEYS, [head])
+    kinds = [(p.kind, p.index, p.seq) for p in report.problems]
+    assert ("removed", 3, 6) in kinds
+    assert [k for k in kinds if k[0] in ("changed", "reordered")] == []
+    assert not report.ok
