@@ -844,6 +844,9 @@ def test_exception_approval_is_recorded_and_its_refusals_say_why() -> None:
     assert refused.value.details == {"rule": "requester"}
     with pytest.raises(ExceptionApprovalRefused) as refused:
         approve(rec, actor="operator:op-a2", person="a", now=T0)
+    assert refused.value.message == (
+        "this person already approved the exception; two different people must"
+    )
     assert refused.value.details == {"rule": "already_approved"}
     for ended, status in [
         (replace(rec, revoked_at=T0), "revoked"),
