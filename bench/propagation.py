@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
 import ssl
 import sys
 import tempfile
@@ -174,23 +175,54 @@ class Phase:
         self.wall = self.client_cpu = self.server_cpu = 0.0
 
     def __enter__(self) -> Phase:
-        self._start = (time.perf_counter(), time.process_time(), server_cpu(self.server_pid))
+        self._start = (time.perf_counter(), _own_cpu(), server_cpu(self.server_pid))
         return self
 
     def __exit__(self, *exc: object) -> None:
         wall, client, server = self._start
         self.wall = time.perf_counter() - wall
-        self.client_cpu = time.process_time() - client
+        self.client_cpu = _own_cpu() - client
         self.server_cpu = server_cpu(self.server_pid) - server
 
 
-def run_custos(svc: Services, total: int) -> None:
-    """Until every prepared case is completed by one worker process (its
-    ``parallelism`` threads write the directory concurrently) and every
-    recovery notice has left the outbox (sent, its delivery in the ledger)."""
+def _own_cpu() -> float:
+    """CPU of this process and of its reaped children (forked workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def fork_workers(svc: Services, extra: int) -> list[int]:
+    """``extra`` more worker processes (forked, as ``custos worker`` processes
+    beside this one), each with its own database connections; they run until
+    SIGTERM. Returns their pids."""
+    pids = []
+    for n in range(extra):
+        pid = os.fork()
+        if pid == 0:  # the child: a worker process of its own
+            code = 0
+            try:
+                svc.engine.dispose(close=False)  # never share the parent's connections
+                ended = threading.Event()
+                signal.signal(signal.SIGTERM, lambda *_, ended=ended: ended.set())
+                Worker(svc, owner=f"bench-{n + 2}").run_forever(ended)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        pids.append(pid)
+    return pids
+
+
+def run_custos(svc: Services, total: int, processes: int = 1) -> None:
+    """Until every prepared case is completed by ``processes`` worker processes
+    (this one and forked ones; each has ``parallelism`` threads writing the
+    directory concurrently) and every recovery notice has left the outbox
+    (sent, its delivery in the ledger). The forked workers' CPU is counted
+    with this process's (``Phase``) once they are reaped."""
     stop = threading.Event()
     worker = Worker(svc, owner="bench")
     thread = threading.Thread(target=worker.run_forever, args=(stop,))
+    children = fork_workers(svc, processes - 1)
     thread.start()
     try:
         while True:
@@ -210,6 +242,12 @@ def run_custos(svc: Services, total: int) -> None:
             time.sleep(0.05 if done >= 0.95 * total else 0.5)
     finally:
         stop.set()
+        for pid in children:
+            os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            _, status = os.waitpid(pid, 0)
+            if os.waitstatus_to_exitcode(status) != 0:
+                print(f"  a forked worker (pid {pid}) failed", file=sys.stderr)
         thread.join()
 
 
@@ -425,7 +463,7 @@ def bench_slapd(args: argparse.Namespace, folder: Path) -> None:
         settle_heap()  # as `custos worker` does in its own process
         tune_gc()
         with Phase(pid) as custos:
-            run_custos(svc, args.n)
+            run_custos(svc, args.n, args.worker_processes)
         dns = [f"uid={uid},{server.people_base}" for uid in uids]
         where = (server.ldaps_url, server.ca_file, server.service_dn, server.service_password)
         same_work = same_work_phase(pid, where, uids, server.people_base, args.concurrency)
@@ -529,7 +567,15 @@ def main() -> None:
     parser.add_argument("--ad-n", type=int, default=200, help="accounts on Samba AD")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=1,
+        help="worker processes propagating on slapd (more than one: forked beside this one)",
+    )
     args = parser.parse_args()
+    if args.worker_processes < 1:
+        parser.error("--worker-processes must be at least 1")
     logs.configure("warning")
     with tempfile.TemporaryDirectory() as tmp:
         bench_slapd(args, Path(tmp))
