@@ -30,6 +30,7 @@ counted in clock ticks (10 ms), so the figures mean little for small N.
     uv run --all-extras --group dev python bench/propagation.py            # N=5000 on slapd
     uv run --all-extras --group dev python bench/propagation.py -n 1000 --ad --ad-n 200
     uv run --all-extras --group dev python bench/propagation.py --database-url postgresql://postgres@127.0.0.1/test
+    uv run --all-extras python bench/propagation.py --database-url URL --worker-processes 2
 """
 
 from __future__ import annotations

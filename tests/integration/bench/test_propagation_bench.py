@@ -44,3 +44,28 @@ def test_propagation_bench_reports_rates_ratios_and_cpu() -> None:
     # none), never guessed: over the three phases it shows.
     assert sum(server for _, server in cpu.values()) > 0, out
     assert "Custos's CPU ceiling / baseline rate:" in out
+
+
+def test_propagation_bench_runs_with_a_second_worker_process() -> None:
+    """``--worker-processes 2`` forks a second worker beside the bench's: the
+    run still completes every case (it would hang or fail if a forked worker
+    shared the parent's connections) and counts the CPU of both."""
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "-n", "40", "--concurrency", "4", "--worker-processes", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "a forked worker" not in done.stderr, done.stderr[-2000:]
+    cpu = re.search(r"worker CPU per recovery: ([\d.]+) ms", done.stdout)
+    assert cpu is not None and float(cpu.group(1)) > 0, done.stdout
+    refused = subprocess.run(
+        [sys.executable, str(BENCH), "--worker-processes", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2 and "--worker-processes must be at least 1" in refused.stderr
