@@ -11,7 +11,7 @@ in the same run and at the same concurrency:
   over LDAPS (password modify), records the receipts, reads the change time
   back and completes each case, then finishes the campaign (the objects of
   the start frozen first and young collections made rarer, as ``custos
-  worker`` does: ``settle_heap``, ``tune_gc``);
+  worker`` does: ``settle_worker_process``);
 * raw python-ldap (the connectors' library): the same directory work, a
   password modify per subject and the read-back of ``pwdChangedTime`` in one
   search per 100 subjects (as the connector reads back), from the same number
@@ -53,13 +53,13 @@ from propagation import (
 )
 
 from custos import logs
-from custos.bootstrap import bootstrap, settle_heap
+from custos.bootstrap import bootstrap, settle_worker_process
 from custos.clock import SystemClock
 from custos.config import load_settings
 from custos.credentials.keys import MasterKey
 from custos.domain.campaigns import CampaignState
 from custos.domain.model import Contact, ContactKind, LinkedAccount, Role, Subject
-from custos.propagation.worker import Worker, tune_gc
+from custos.propagation.worker import Worker
 from custos.service.campaigns import commands, queries
 from custos.service.ports import Services
 from custos.service.recovery.operators import add_operator
@@ -128,8 +128,7 @@ def run_campaign(svc: Services, server_pid: int) -> tuple[Phase, int]:
     commands.approve(svc, people["ada"], campaign.id, reason="bench")
     stop = threading.Event()
     worker = Worker(svc, owner="bench")
-    settle_heap()  # as `custos worker` and `custos campaign run` do once started
-    tune_gc()
+    settle_worker_process()  # as `custos worker` and `custos campaign run` do once started
     with Phase(server_pid) as phase:
         commands.approve(svc, people["grace"], campaign.id, reason="bench")
         thread = threading.Thread(target=worker.run_forever, args=(stop,))

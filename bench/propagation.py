@@ -57,14 +57,14 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from custos import logs
-from custos.bootstrap import bootstrap, settle_heap
+from custos.bootstrap import bootstrap, settle_worker_process
 from custos.clock import SystemClock
 from custos.config import load_settings
 from custos.credentials.keys import MasterKey
 from custos.domain.model import Contact, ContactKind, LinkedAccount, Subject
 from custos.notify.base import Message
 from custos.policy.loader import DEFAULT_POLICY_PATH
-from custos.propagation.worker import Worker, tune_gc
+from custos.propagation.worker import Worker
 from custos.service.notices.outbox_sweep import deliver_due
 from custos.service.ports import Services
 from custos.service.recovery import credentials, self_service
@@ -461,8 +461,7 @@ def bench_slapd(args: argparse.Namespace, folder: Path) -> None:
         prepare(svc, inbox, "ldap", uids, lambda m: print(f"  {m}", file=sys.stderr))
         pid = server.pid
         print(f"  load average before Custos: {load()}", file=sys.stderr)
-        settle_heap()  # as `custos worker` does in its own process
-        tune_gc()
+        settle_worker_process()  # as `custos worker` does in its own process
         with Phase(pid) as custos:
             run_custos(svc, args.n, args.worker_processes)
         dns = [f"uid={uid},{server.people_base}" for uid in uids]
@@ -519,8 +518,7 @@ def bench_ad(args: argparse.Namespace, folder: Path) -> None:
         )
         prepare(svc, inbox, "ad", sams, lambda m: print(f"  {m}", file=sys.stderr))
         pid = dc.pid
-        settle_heap()
-        tune_gc()
+        settle_worker_process()
         with Phase(pid) as custos:
             run_custos(svc, args.ad_n)
         admin = dc.admin()

@@ -37,6 +37,17 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+def settle_worker_process() -> None:
+    """What a process that runs a worker loop does once its services are built
+    (``custos worker``, ``custos campaign run``, the benches): ``settle_heap``,
+    then ``propagation.worker.tune_gc`` (young collections rarer). A process
+    that only hosts a worker thread (the demo, tests) does neither."""
+    from custos.propagation.worker import tune_gc
+
+    settle_heap()
+    tune_gc()
+
+
 def load_key(settings: Settings, *, create: bool = False) -> LiveKeys:
     """The sealing key ring from the configured store (``sealing_key_store``:
     the environment, the key file, or a KMS plug-in), followed while the process

@@ -240,17 +240,16 @@ def campaign_run(
         TimeRemainingColumn,
     )
 
-    from custos.bootstrap import settle_heap
+    from custos.bootstrap import settle_worker_process
     from custos.domain.campaigns import CampaignState
-    from custos.propagation.worker import Worker, tune_gc
+    from custos.propagation.worker import Worker
     from custos.service.campaigns import queries
 
     with failures():
         svc = state(ctx).services()
         operator = _operator(svc, token)
         first = queries.progress(svc, operator, campaign_id)
-    settle_heap()
-    tune_gc()  # this process runs the campaign's worker, as `custos worker` does
+    settle_worker_process()  # this process runs the campaign's worker, as `custos worker` does
     stop = threading.Event()
     worker = Worker(svc)
     thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True)

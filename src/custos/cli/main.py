@@ -301,15 +301,14 @@ def worker(ctx: typer.Context) -> None:
     import threading
 
     from custos import logs
-    from custos.bootstrap import settle_heap
-    from custos.propagation.worker import Worker, tune_gc
+    from custos.bootstrap import settle_worker_process
+    from custos.propagation.worker import Worker
 
     with failures():
         settings = state(ctx).settings()
         logs.configure(settings.log_level)
         svc = state(ctx).services()
-    settle_heap()
-    tune_gc()  # this process is the worker's: young collections rarer too
+    settle_worker_process()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -81,7 +81,7 @@ GC_YOUNG_THRESHOLD = 10_000
 def tune_gc() -> None:
     """Collect the cyclic garbage collector's youngest generation every
     ``GC_YOUNG_THRESHOLD`` allocations instead of every 700, in a worker
-    process (``custos worker`` calls it after ``bootstrap.settle_heap``, which
+    process (``bootstrap.settle_worker_process`` calls it after ``settle_heap``, which
     collects and freezes what startup built). A batch of recoveries allocates
     rows, events and messages by the hundred thousand, almost all freed by
     their reference counts; with the defaults the collector walked them (and

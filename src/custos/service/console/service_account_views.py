@@ -135,6 +135,3 @@ def service_accounts_page(svc: Services, operator: Operator) -> ServiceAccountsP
         owners=owner_ids,
         may_depart=operator.has_role(Role.ADMIN),
     )
-
-
-check_in_scope = owners.check_in_scope

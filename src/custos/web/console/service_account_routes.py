@@ -19,7 +19,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from custos.domain.errors import DomainError, NotFound
 from custos.service.console.service_account_views import (
-    check_in_scope,
     check_reader,
     service_accounts_page,
 )
@@ -62,7 +61,7 @@ def check_interactive_use(request: Request, ctx: CheckedDep, service_id: Subject
     svc = services(request)
     try:
         check_reader(ctx.operator)
-        check_in_scope(svc, ctx.operator, service_id)
+        owners.check_in_scope(svc, ctx.operator, service_id)
         reports = interactive.check(svc, service_id=service_id, actor=ctx.operator.actor)
     except NotFound:
         raise
