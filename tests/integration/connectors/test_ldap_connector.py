@@ -5,6 +5,7 @@ credentials and permissions, ppolicy answers, disable/lock, server outages."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,19 @@ from custos.connectors.ldap import PERMANENT_LOCK, LdapConnector, parse_generali
 def new_account(server: SlapdServer) -> tuple[str, str, str]:
     uid, password = f"it-{secrets.token_hex(4)}", strong_password()
     return uid, password, server.add_user(uid, password)
+
+
+def lock_in_effect(server: SlapdServer, dn: str) -> None:
+    """Wait until slapd's own clock has reached the second of ``dn``'s
+    ``pwdAccountLockedTime``. ppolicy (2.5) treats a lock time still in the
+    future as not yet in effect and compares whole seconds of two different
+    clock reads (the stamp and ``slap_get_time``): a bind in the first moment
+    after the lock, across a second boundary, was once seen to succeed in a
+    full-suite run. The wait is at most a second."""
+    stamp = server.read(dn, "pwdAccountLockedTime")["pwdAccountLockedTime"][0].decode()
+    then = parse_generalized_time(stamp)
+    while datetime.now(UTC) < then.replace(microsecond=0) + timedelta(seconds=1):
+        time.sleep(0.05)
 
 
 def step(steps: list[spi.TestStep], name: str) -> spi.TestStep:
@@ -300,6 +314,7 @@ def test_unlock_clears_a_lockout_after_failed_binds(
         assert not slapd_server.can_bind(dn, "wrong-" + secrets.token_hex(4))
     found = connector.find_account(uid)
     assert found is not None and found.locked and found.enabled
+    lock_in_effect(slapd_server, dn)
     assert not slapd_server.can_bind(dn, password)
 
     connector.unlock(uid)
