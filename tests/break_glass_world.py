@@ -112,6 +112,7 @@ def glass_exception(
         world.svc,
         world.operators["rita"],
         reason="CFO locked out during quarter close",
+        ticket="INC-4711",
         relaxation=relaxation,
         value=value,
         ends_at=world.clock.now() + timedelta(hours=hours),

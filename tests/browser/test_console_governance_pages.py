@@ -45,6 +45,7 @@ def test_an_exception_is_requested_refused_to_its_requester_and_approved_by_two(
     expect(rita.get_by_role("heading", name="Exceptions", exact=True)).to_be_visible()
     assert_accessible(rita)
     rita.get_by_label("Reason", exact=True).fill("manager on leave until Friday")
+    rita.get_by_label("Ticket reference").fill("CHG-1042")
     rita.get_by_label("These subjects").check()
     rita.get_by_label("Subject ids (separated by spaces or commas)").fill("sam")
     rita.get_by_label("It relaxes").select_option("approvals")
@@ -60,6 +61,7 @@ def test_an_exception_is_requested_refused_to_its_requester_and_approved_by_two(
     ).to_be_visible()
     expect(rita.get_by_role("button", name="Approve the exception")).to_have_count(0)
     assert_accessible(rita)
+    expect(rita.get_by_text("CHG-1042")).to_be_visible()
     shot(rita, "console-exception")
     [view] = list_exceptions(world.svc, None)
     exception_id = view.record.id

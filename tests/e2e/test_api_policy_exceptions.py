@@ -47,6 +47,7 @@ def at(world: World, hours: float) -> str:
 def request(api: TestClient, world: World, by: str = "rita", **body: Any) -> Any:
     body = {
         "reason": "manager on leave, attestation instead",
+        "ticket": "CHG-1042",
         "relaxation": "method",
         "value": "manager_attestation",
         "subjects": ["sam"],
@@ -231,10 +232,64 @@ def test_the_compliance_report_lists_active_expired_and_used_exceptions(
     assert [(e["id"], e["cases_used"]) for e in figures["active"]] == [(lasting["id"], 1)]
     assert [(e["id"], e["cases_used"]) for e in figures["expired"]] == [(short["id"], 0)]
     assert figures["active"][0]["approvers"] == ["ada", "grace"]
+    assert figures["active"][0]["ticket"] == "CHG-1042"
     assert "by construction" not in figures["note"]
     html = render_html(report)
     assert lasting["id"] in html and short["id"] in html
+    assert "<td>CHG-1042</td>" in html
     world.svc.settings = world.svc.settings.model_copy(update={"metrics_enabled": True})
     with TestClient(create_app(world.svc)) as metrics_api:
         metrics = metrics_api.get("/metrics")
     assert "custos_exceptions_used_total 1.0" in metrics.text
+
+
+def test_an_exception_names_the_ticket_it_answers(world: World, api: TestClient) -> None:
+    """R-35: the ticket is part of the record (the answer, the list, the
+    ``requested`` ledger event); one missing, blank or malformed is refused
+    with a stable error id and nothing is recorded."""
+    world.subject("sam")
+    answer = request(api, world, ticket=" CHG-1042 ")
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["ticket"] == "CHG-1042"
+    listed = api.get(EXCEPTIONS, headers=auth(world, "barbara")).json()["exceptions"]
+    assert [e["ticket"] for e in listed] == ["CHG-1042"]
+    [asked] = events(world, "governance:exception:requested")
+    assert asked["data"]["ticket"] == "CHG-1042"
+
+    body = {
+        "reason": "r",
+        "relaxation": "method",
+        "value": "manager_attestation",
+        "subjects": ["sam"],
+        "ends_at": at(world, 24),
+    }
+    missing = api.post(EXCEPTIONS, headers=auth(world, "rita"), json=body)
+    assert missing.status_code == 422, missing.text
+    for bad in ("   ", "CHG 1042; DROP", "<b>x</b>"):
+        refused = request(api, world, ticket=bad)
+        assert refused.status_code == 422, (bad, refused.text)
+        assert refused.json()["error"]["id"] == "invalid_input"
+        assert "ticket" in refused.json()["error"]["message"]
+    assert len(events(world, "governance:exception:requested")) == 1
+    assert len(api.get(EXCEPTIONS, headers=auth(world, "barbara")).json()["exceptions"]) == 1
+
+
+def test_an_exception_recorded_before_tickets_reads_without_one(
+    world: World, api: TestClient
+) -> None:
+    """Rows written before migration 0027 have no ticket: read back as null,
+    never as an invented value, and still usable."""
+    from custos.store.tables import policy_exceptions
+
+    world.subject("sam")
+    exception_id = request(api, world).json()["id"]
+    with world.svc.engine.begin() as conn:
+        conn.execute(
+            policy_exceptions.update()
+            .where(policy_exceptions.c.id == exception_id)
+            .values(ticket=None)
+        )
+    shown = api.get(f"{EXCEPTIONS}/{exception_id}", headers=auth(world, "barbara"))
+    assert shown.status_code == 200 and shown.json()["ticket"] is None
+    assert approve(api, world, exception_id, "ada").status_code == 200
+    assert approve(api, world, exception_id, "grace").json()["status"] == "active"

@@ -63,6 +63,7 @@ def _request(client: TestClient, world: World, **form: str) -> Any:
     data = {
         "csrf": csrf,
         "reason": "manager on leave, attestation instead",
+        "ticket": "CHG-1042",
         "target": "subjects",
         "subjects": "sam",
         "relaxation": "approvals",
@@ -146,6 +147,24 @@ def test_an_end_time_beyond_the_policy_cap_is_refused_with_the_form_kept(
     none = _request(as_["rita"], desk, ends_at="")
     assert none.status_code == 422 and "none is open-ended" in none.text
     assert _events(desk, "governance:exception:requested") == []
+
+
+def test_the_ticket_is_asked_for_kept_in_the_form_and_shown(
+    desk: World, as_: dict[str, TestClient]
+) -> None:
+    """R-35: a request without a ticket reference is refused in words with the
+    form kept and nothing recorded; one with it shows the ticket in the list
+    and on the exception's page."""
+    blank = _request(as_["rita"], desk, ticket=" ", reason="kept reason")
+    assert blank.status_code == 422
+    assert "Error id: invalid_input" in blank.text and "ticket reference" in blank.text
+    assert ">kept reason</textarea>" in blank.text
+    assert _events(desk, "governance:exception:requested") == []
+    exception_id = _requested(as_["rita"], desk, ticket="INC-77")
+    assert "<dt>Ticket</dt><dd>INC-77</dd>" in as_["rita"].get(f"{PAGE}/{exception_id}").text
+    assert "Ticket INC-77" in as_["rita"].get(PAGE).text
+    [requested] = _events(desk, "governance:exception:requested")
+    assert requested["data"]["ticket"] == "INC-77"
 
 
 def test_a_revoked_exception_relaxes_nothing_and_the_detail_lists_its_cases(

@@ -40,6 +40,7 @@ def test_the_governance_pages_are_clean_under_the_csp(world: World) -> None:
         world.svc,
         rita,
         reason="manager on leave",
+        ticket="CHG-7",
         relaxation=Relaxation.APPROVALS,
         value="1",
         ends_at=world.clock.now() + timedelta(hours=5),

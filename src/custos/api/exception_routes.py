@@ -24,6 +24,11 @@ class RequestExceptionIn(RequestBody):
     """An exception for ``subjects``, one ``group`` or one ``tier`` (exactly one)."""
 
     reason: str = Field(min_length=1, max_length=2000)
+    ticket: str = Field(
+        min_length=1,
+        max_length=100,
+        description="The change or incident ticket it answers (letters, digits, `.:_#/-`).",
+    )
     relaxation: str = Field(
         min_length=1, max_length=20, description="`approvals`, `method` or `break_glass`."
     )
@@ -62,6 +67,8 @@ class ExceptionOut(BaseModel):
     requested_by: str
     requester_person: str
     reason: str
+    #: None only for exceptions recorded before they carried a ticket.
+    ticket: str | None
     relaxation: str
     value: str
     subjects: list[str]
@@ -87,6 +94,7 @@ def _out(view: ExceptionView) -> ExceptionOut:
         requested_by=r.requested_by,
         requester_person=r.requester_person,
         reason=r.reason,
+        ticket=r.ticket,
         relaxation=str(r.relaxation),
         value=r.value,
         subjects=list(r.subject_ids),
@@ -111,6 +119,7 @@ def request_exception(
         svc,
         operator,
         reason=body.reason,
+        ticket=body.ticket,
         relaxation=commands.parse_relaxation(body.relaxation),
         value=body.value,
         starts_at=body.starts_at,

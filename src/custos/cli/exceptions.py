@@ -50,6 +50,9 @@ def _print(view: ExceptionView, as_json: bool, what: str) -> None:
 def exception_request(
     ctx: typer.Context,
     reason: Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the ledger).")],
+    ticket: Annotated[
+        str, typer.Option("--ticket", "-t", help="The change or incident ticket it answers.")
+    ],
     relaxation: Annotated[str, typer.Option("--relax", help="approvals, method or break_glass.")],
     value: Annotated[
         str,
@@ -84,6 +87,7 @@ def exception_request(
             svc,
             operator,
             reason=reason,
+            ticket=ticket,
             relaxation=commands.parse_relaxation(relaxation),
             value=value,
             ends_at=_ends_at(until, lasting, svc.clock.now()),
@@ -155,7 +159,8 @@ def exception_list(
         return
     table = Table(title=f"{len(views)} exception(s), {status}")
     table.add_column("exception", no_wrap=True)
-    for column in ("relaxes", "covers", "status", "reason", "approved by", "start", "end"):
+    columns = ("relaxes", "covers", "status", "reason", "ticket", "approved by", "start", "end")
+    for column in columns:
         table.add_column(column)
     for v in views:
         r = v.record
@@ -170,6 +175,7 @@ def exception_list(
             escape(covers),
             str(v.status),
             escape(r.reason),
+            escape(r.ticket or "-"),
             escape(", ".join(sorted(r.approvers())) or "-"),
             f"{r.starts_at:%Y-%m-%d %H:%M}",
             f"{r.ends_at:%Y-%m-%d %H:%M}",
@@ -192,6 +198,7 @@ def _row(view: ExceptionView) -> dict[str, object]:
         "group": r.group,
         "tier": r.tier,
         "reason": r.reason,
+        "ticket": r.ticket,
         "requested_by": r.requested_by,
         "requester_person": r.requester_person,
         "approvers": sorted(r.approvers()),

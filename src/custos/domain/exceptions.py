@@ -8,8 +8,9 @@ is.
 
 Rules, enforced here for every face:
 
-* an exception names who asked, why, what it covers (subjects, a group or a
-  tier) and what it relaxes; it has an end time, capped by the policy
+* an exception names who asked, why (a reason and the ticket it answers),
+  what it covers (subjects, a group or a tier) and what it relaxes; it has an
+  end time, capped by the policy
   (``exceptions.max_duration``, default 72 h);
 * it is active only once two distinct people, neither of them the requester,
   approved it, and only between its start and its end, unless revoked;
@@ -84,6 +85,9 @@ class ExceptionRecord:
     group: str | None = None
     tier: str | None = None
     approvals: tuple[ExceptionApproval, ...] = ()
+    #: The change or incident ticket it answers (None only on records made
+    #: before exceptions carried one).
+    ticket: str | None = None
     revoked_by: str | None = None
     revoked_at: datetime | None = None
     #: When the worker recorded that the end time passed.

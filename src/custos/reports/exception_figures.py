@@ -39,6 +39,7 @@ def _row(record: ExceptionRecord, status: ExceptionStatus, uses: int) -> dict[st
         "value": record.value,
         "covers": covers,
         "reason": record.reason,
+        "ticket": record.ticket,
         "requested_by": record.requested_by,
         "approvers": sorted(record.approvers()),
         "starts_at": record.starts_at.isoformat(),

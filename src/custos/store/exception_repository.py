@@ -34,6 +34,7 @@ def _from_row(row: Any) -> ExceptionRecord:
             )
             for a in row.approvals
         ),
+        ticket=row.ticket,
         revoked_by=row.revoked_by,
         revoked_at=maybe_aware(row.revoked_at),
         expired_at=maybe_aware(row.expired_at),
@@ -65,6 +66,7 @@ class ExceptionRepository:
                 group_name=record.group,
                 tier=record.tier,
                 approvals=_approvals(record),
+                ticket=record.ticket,
                 revoked_by=record.revoked_by,
                 revoked_at=record.revoked_at,
                 expired_at=record.expired_at,

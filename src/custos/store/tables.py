@@ -905,6 +905,8 @@ policy_exceptions = Table(
     Column("group_name", String(200), index=True),
     Column("tier", String(100)),
     Column("approvals", JSON, nullable=False),
+    # The ticket it answers (NULL only on rows written before migration 0027).
+    Column("ticket", String(100)),
     Column("revoked_by", String(200)),
     _ts("revoked_at"),
     # When the worker recorded that ends_at passed (a ledger event goes with it).

@@ -21,6 +21,8 @@ def _request(world: World, by: str, *extra: str) -> Result:
         "request",
         "--reason",
         "manager on [bold]leave[/bold]",
+        "--ticket",
+        "CHG-1042",
         "--relax",
         "method",
         "--value",
@@ -51,8 +53,10 @@ def test_exception_request_approve_list_through_the_cli(world: World) -> None:
     listed = run(world, "exception", "list", "--status", "active")
     assert listed.exit_code == 0, listed.output
     assert exception_id in listed.output and "manager on [bold]leave[/bold]" in listed.output
+    assert "CHG-1042" in listed.output  # the ticket column
     [row] = json.loads(run(world, "exception", "list", "--json").output)
     assert row["status"] == "active" and row["approvers"] == ["ada", "grace"]
+    assert row["ticket"] == "CHG-1042"
 
 
 def test_exception_request_beyond_the_cap_fails_and_records_nothing(world: World) -> None:
@@ -62,4 +66,19 @@ def test_exception_request_beyond_the_cap_fails_and_records_nothing(world: World
     assert too_long.exit_code != 0 and "invalid_input" in too_long.output
     bad_status = run(world, "exception", "list", "--status", "bogus")
     assert bad_status.exit_code != 0 and "invalid_input" in bad_status.output
+    assert json.loads(run(world, "exception", "list", "--json").output) == []
+
+
+def test_exception_request_without_a_ticket_is_refused(world: World) -> None:
+    """The CLI asks for --ticket; a blank one is refused as invalid_input, and
+    nothing is recorded."""
+    world.subject("bob")
+    world.operator("rita", Role.REQUESTER)
+    args = ("exception", "request", "--reason", "r", "--relax", "approvals", "--value", "1")
+    missing = run(world, *args, "--subject", "bob", "--for", "1h", token=world.tokens["rita"])
+    assert missing.exit_code != 0 and "--ticket" in missing.output
+    blank = run(
+        world, *args, "--ticket", " ", "--subject", "bob", "--for", "1h", token=world.tokens["rita"]
+    )
+    assert blank.exit_code != 0 and "invalid_input" in blank.output
     assert json.loads(run(world, "exception", "list", "--json").output) == []

@@ -50,6 +50,8 @@ class ExceptionLine:
     covers: str
     relaxes: str
     reason: str
+    #: None only on exceptions recorded before they carried a ticket.
+    ticket: str | None
     requested_by: str
     approvers: list[str]
     starts_at: datetime
@@ -142,6 +144,7 @@ def line(operator: Operator, view: ExceptionView, names: dict[str, str]) -> Exce
         covers=covers(r),
         relaxes=relaxes(r),
         reason=r.reason,
+        ticket=r.ticket,
         requested_by=label(r.requested_by, names),
         approvers=sorted(r.approvers()),
         starts_at=r.starts_at,

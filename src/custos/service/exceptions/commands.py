@@ -29,6 +29,7 @@ from custos.domain.identities import REFUSING_ACTIONS
 from custos.domain.model import Operator, Role
 from custos.service.exceptions.events import exception_event
 from custos.service.ports import Services
+from custos.service.recovery.cases import ticket_reference
 from custos.store.unit_of_work import UnitOfWork
 
 MAX_SUBJECTS = 200
@@ -116,6 +117,7 @@ def request_exception(
     operator: Operator,
     *,
     reason: str,
+    ticket: str | None,
     relaxation: Relaxation,
     value: str,
     ends_at: datetime | None,
@@ -125,11 +127,14 @@ def request_exception(
     tier: str | None = None,
 ) -> ExceptionRecord:
     """Record a pending exception (``governance:exception:requested``). Raises
-    InvalidInput (no end time, one beyond ``exceptions.max_duration``, a bad
-    target or value), NotAuthorized, NotFound (a subject unknown or outside the
-    operator's scope)."""
+    InvalidInput (no ticket reference, no end time, one beyond
+    ``exceptions.max_duration``, a bad target or value), NotAuthorized,
+    NotFound (a subject unknown or outside the operator's scope)."""
     _require(operator, Role.REQUESTER, "requesting")
     now = svc.clock.now()
+    ticket = ticket_reference(ticket)
+    if ticket is None:
+        raise InvalidInput("an exception needs the ticket reference it answers")
     starts_at = starts_at or now
     subject_ids = tuple(dict.fromkeys(s.strip() for s in subject_ids if s.strip()))
     if len(subject_ids) > MAX_SUBJECTS:
@@ -167,6 +172,7 @@ def request_exception(
         subject_ids=subject_ids,
         group=group,
         tier=tier,
+        ticket=ticket,
     )
     with svc.uow() as uow:
         for subject_id in subject_ids:

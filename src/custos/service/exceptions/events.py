@@ -1,5 +1,5 @@
 """The ledger event of an exception: about its one subject (None when it covers
-several, a group or a tier), with its id, target, relaxation and end time."""
+several, a group or a tier), with its id, target, relaxation, ticket and end time."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def exception_event(
         "subjects": list(record.subject_ids),
         "group": record.group,
         "tier": record.tier,
+        "ticket": record.ticket,
         "starts_at": utc(record.starts_at),
         "ends_at": utc(record.ends_at),
     }

@@ -45,6 +45,7 @@ NOTICES: Final[dict[str, Notice]] = {
 }
 EMPTY_FORM: Final[dict[str, str]] = {
     "reason": "",
+    "ticket": "",
     "target": "subjects",
     "subjects": "",
     "group": "",
@@ -74,6 +75,7 @@ def request_exception(
     request: Request,
     ctx: CheckedDep,
     reason: Text = "",
+    ticket: Annotated[str, Form(max_length=100)] = "",
     target: Annotated[str, Form(max_length=20)] = "subjects",
     subjects: Text = "",
     group: Short = "",
@@ -86,6 +88,7 @@ def request_exception(
     ``target`` names (the other fields are ignored)."""
     form = {
         "reason": reason,
+        "ticket": ticket,
         "target": target,
         "subjects": subjects,
         "group": group,
@@ -101,6 +104,7 @@ def request_exception(
             services(request),
             ctx.operator,
             reason=reason,
+            ticket=ticket,
             relaxation=commands.parse_relaxation(relaxation),
             value=value,
             ends_at=_ends_at(ends_at),
