@@ -5,18 +5,25 @@ SQLAlchemy's own executemany re-processes every parameter set in Python (about
 30 µs a row); the ledger writes several rows per recovery, so the worker's
 batches pay that thousands of times. The values still pass through each
 column type's bind processor, so what is stored is exactly what
-``conn.execute(table.insert(), rows)`` would store."""
+``conn.execute(table.insert(), rows)`` would store. The parameters are built a
+column at a time (``map`` over the rows, in C), and SQLite's timestamp processor
+is replaced by :func:`_sqlite_datetime`, which returns the same text."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timezone
 from functools import partial
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 
-Processor = Callable[[Any], Any] | None
+#: Binds a column: the values of every row in, what the driver gets out.
+ColumnProcessor = Callable[[Iterable[Any]], Iterable[Any]] | None
 
 #: Ids per ``IN (...)`` list: short enough for any database's limit on bound
 #: parameters.
@@ -34,22 +41,72 @@ def chunks(ids: Iterable[Id], size: int = CHUNK) -> Iterator[list[Id]]:
 
 
 _compiled: dict[
-    tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...], bool, list[Processor]]
+    tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...], bool, list[ColumnProcessor]]
 ] = {}
 
 
 def _statement(
     dialect: Dialect, table: Table, keys: tuple[str, ...]
-) -> tuple[str, tuple[str, ...], bool, list[Processor]]:
+) -> tuple[str, tuple[str, ...], bool, list[ColumnProcessor]]:
     cache_key = (dialect.name, table.name, keys)
     if cache_key not in _compiled:
         compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
         order = tuple(compiled.positiontup or ()) if compiled.positional else keys
-        processors: list[Processor] = [
-            table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in order
+        processors: list[ColumnProcessor] = [
+            _processor(table.c[key].type.dialect_impl(dialect), dialect) for key in order
         ]
         _compiled[cache_key] = (compiled.string, order, compiled.positional, processors)
     return _compiled[cache_key]
+
+
+#: The text SQLAlchemy's SQLite ``DATETIME`` stores by default (its bind processor
+#: fills it from a dict per value, about 1 µs).
+_SQLITE_DATETIME_FORMAT = (
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+)
+
+
+def _processor(impl: TypeEngine[Any], dialect: Dialect) -> ColumnProcessor:
+    """How a column of ``impl`` values is bound on ``dialect``: ``None`` when the
+    type has no bind processor, else its processor mapped over the column; for
+    SQLite's ``DATETIME`` in its default storage format, :func:`_sqlite_datetimes`."""
+    process = impl.bind_processor(dialect)
+    if process is None:
+        return None
+    if type(impl) is SQLITE_DATETIME and (
+        getattr(impl, "_storage_format", None) == _SQLITE_DATETIME_FORMAT
+    ):
+        return partial(_sqlite_datetimes, process)
+    return partial(map, process)
+
+
+def _sqlite_datetimes(process: Callable[[Any], Any], values: Iterable[Any]) -> list[Any]:
+    """What ``process`` (SQLite's ``DATETIME`` processor) returns for each of
+    ``values``: ``YYYY-MM-DD HH:MM:SS.ffffff``, the wall-clock fields as they
+    are (an offset is dropped, not applied).
+
+    A batch's rows mostly share one ``datetime`` object (the time of the
+    batch), so the text of the previous value is reused for the same object (an
+    exact ``datetime`` is immutable and the processor reads only its fields).
+    Otherwise ``datetime.isoformat`` writes exactly those 26 characters (the
+    year padded to four digits, always six of microseconds) and then the
+    offset, if any; it asks the timezone for the offset, so only a naive value
+    or a fixed offset (``datetime.timezone``, whose answer is a plain
+    ``timedelta``) takes that path. Anything else (a subclass, a date, ``None``,
+    another tzinfo) goes to ``process``."""
+    texts: list[Any] = []
+    last: object = texts  # no value is this list
+    text: Any = None
+    for value in values:
+        if value is not last:
+            if type(value) is datetime and (value.tzinfo is None or type(value.tzinfo) is timezone):
+                text = value.isoformat(" ", "microseconds")[:26]
+                last = value
+            else:
+                text = process(value)
+                last = texts
+        texts.append(text)
+    return texts
 
 
 def _same(value: Any) -> Any:
@@ -82,11 +139,11 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     if missing:
         rows = [{**{k: make() for k, make in missing.items()}, **row} for row in rows]
     sql, order, positional, processors = _statement(conn.dialect, table, tuple(rows[0]))
-    pairs = list(zip(order, processors, strict=True))
-    if positional:
-        params: list[Any] = [
-            tuple(row[key] if p is None else p(row[key]) for key, p in pairs) for row in rows
-        ]
-    else:
-        params = [{key: row[key] if p is None else p(row[key]) for key, p in pairs} for row in rows]
+    columns: list[list[Any]] = []
+    for key, process in zip(order, processors, strict=True):
+        values = map(itemgetter(key), rows)
+        columns.append(list(values if process is None else process(values)))
+    params: list[Any] = list(zip(*columns, strict=True))
+    if not positional:
+        params = [dict(zip(order, values, strict=True)) for values in params]
     conn.exec_driver_sql(sql, params)
