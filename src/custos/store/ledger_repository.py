@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, text
 
 from custos.domain.events import DomainEvent
-from custos.ledger.canonical import canonical_json
+from custos.ledger.canonical import canonical_event
 from custos.ledger.merkle import completed_nodes, leaf_hash
 from custos.store.bulk import chunks, insert_many
 from custos.store.mapping import aware
@@ -44,8 +44,7 @@ def event_ids(count: int) -> list[str]:
 
 def canonical_bytes(event_id: str, event: DomainEvent) -> bytes:
     """RFC 8785 canonical JSON of one entry: the exact bytes a Merkle leaf will hash."""
-    entry: dict[str, Any] = {"id": event_id, **event.canonical()}
-    return canonical_json(entry)
+    return canonical_event(event_id, event)
 
 
 def _entry(row: Any) -> dict[str, Any]:
