@@ -8,7 +8,7 @@ Event types are ``source:subject:action`` strings. The record is plain data that
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timezone
 from enum import StrEnum
 
 
@@ -223,6 +223,26 @@ def utc(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+#: The last time :meth:`DomainEvent.canonical` spelled, and its spelling.
+_last_time: tuple[object, str] = (None, "")
+
+
+def _event_time(dt: datetime) -> str:
+    """``utc(dt)``, again for the same object without formatting it: the events
+    of one batch share their time. Kept only for an exact ``datetime`` with a
+    fixed offset (``datetime.timezone``), which is immutable and converts
+    without calling anything it could override; one (object, text) pair, read
+    and replaced whole, so threads cannot mix two."""
+    global _last_time
+    last = _last_time
+    if dt is last[0]:
+        return last[1]
+    text = utc(dt)
+    if type(dt) is datetime and type(dt.tzinfo) is timezone:
+        _last_time = (dt, text)
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class DomainEvent:
     """One auditable fact (R-35): type, UTC time, actor, subject, object (case),
@@ -242,7 +262,7 @@ class DomainEvent:
         """Plain JSON-ready form, stable for RFC 8785 canonicalisation."""
         return {
             "type": str(self.type),
-            "time": utc(self.occurred_at),
+            "time": _event_time(self.occurred_at),
             "source": self.source,
             "actor": self.actor,
             "subject": self.subject_id,
