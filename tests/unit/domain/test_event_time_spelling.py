@@ -24,13 +24,16 @@ class Drifting(tzinfo):
     def dst(self, dt: datetime | None) -> timedelta:
         return timedelta(0)
 
+    def tzname(self, dt: datetime | None) -> str:
+        return "drifting"
+
 
 class Shifted(datetime):
     """A datetime subclass that converts to a time an hour later each call."""
 
     calls = 0
 
-    def astimezone(self, tz: tzinfo | None = None) -> datetime:
+    def astimezone(self, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
         Shifted.calls += 1
         return datetime(2026, 1, 1, Shifted.calls % 24, tzinfo=UTC)
 

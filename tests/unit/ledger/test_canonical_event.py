@@ -46,6 +46,8 @@ TIMES = [
 ]
 
 
+FACT_KEYS = ["a", "b", "é", "zz", "key", "中", "A", "_"]
+
 #: A fact nested deeper than the fast path's guard walks.
 DEEP: object = 1
 for _ in range(40):
@@ -54,7 +56,8 @@ for _ in range(40):
 
 def reference(event_id: str, event: DomainEvent) -> tuple[str, object]:
     try:
-        return ("ok", rfc8785.dumps({"id": event_id, **event.canonical()}))
+        entry: Any = {"id": event_id, **event.canonical()}
+        return ("ok", rfc8785.dumps(entry))
     except Exception as exc:
         return ("error", type(exc))
 
@@ -85,7 +88,7 @@ def random_fact(rng: random.Random, depth: int = 0) -> object:
     if choice == 7:
         return tuple(random_fact(rng, depth + 1) for _ in range(rng.randint(0, 3)))
     return {
-        rng.choice(["a", "b", "é", "zz", "key", "中", "A", "_"]) + str(n): random_fact(rng, depth + 1)
+        rng.choice(FACT_KEYS) + str(n): random_fact(rng, depth + 1)
         for n in range(rng.randint(0, 5))
     }
 
@@ -124,7 +127,8 @@ def test_the_same_time_object_twice_and_then_another_are_each_spelled_right() ->
     first, second = TIMES[0], TIMES[1]
     for at in (first, first, second, first, TIMES[3], TIMES[3], TIMES[4], TIMES[4], first):
         event = DomainEvent(EventType.CASE_OPENED, at, "system:custos", "s", "c")
-        assert canonical_event("id", event) == rfc8785.dumps({"id": "id", **event.canonical()})
+        entry: Any = {"id": "id", **event.canonical()}
+        assert canonical_event("id", event) == rfc8785.dumps(entry)
 
 
 @pytest.mark.parametrize(
@@ -223,7 +227,8 @@ def test_an_ordinary_event_never_reaches_the_generic_path(monkeypatch: pytest.Mo
             data={"target": "ldap", "attempt": 1, "ok": True, "none": None, "list": [1, 2.5]},
         )
         events.append(event)
-        expected.append(rfc8785.dumps({"id": "i", **event.canonical()}))
+        entry: Any = {"id": "i", **event.canonical()}
+        expected.append(rfc8785.dumps(entry))
     monkeypatch.setattr(canonical, "canonical_json", refuse)
     assert [canonical_event("i", e) for e in events] == expected
 
@@ -246,9 +251,12 @@ def test_a_known_entry_is_spelled_exactly() -> None:
         reason='said "é"',
         data={"target": "ldap", "attempt": 1},
     )
-    assert canonical_event("x", event) == (
-        '{"actor":"system:custos","case":null,"data":{"attempt":1,"target":"ldap"},'
-        '"id":"x","outcome":"success","reason":"said \\"é\\"","source":"custos",'
-        '"subject":"b00068","time":"2026-12-06T23:57:40.000000Z",'
-        '"type":"propagation:receipt:succeeded"}'
-    ).encode()
+    assert (
+        canonical_event("x", event)
+        == (
+            '{"actor":"system:custos","case":null,"data":{"attempt":1,"target":"ldap"},'
+            '"id":"x","outcome":"success","reason":"said \\"é\\"","source":"custos",'
+            '"subject":"b00068","time":"2026-12-06T23:57:40.000000Z",'
+            '"type":"propagation:receipt:succeeded"}'
+        ).encode()
+    )

@@ -24,7 +24,7 @@ class Later(datetime):
     """A subclass that moves its year: only the processor knows what it makes of it."""
 
     @property
-    def year(self) -> int:  # type: ignore[override]
+    def year(self) -> int:
         return 1999
 
 
@@ -33,6 +33,12 @@ class Odd(tzinfo):
 
     def utcoffset(self, dt: datetime | None) -> timedelta:
         raise RuntimeError("no offset")
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        raise RuntimeError("no dst")
+
+    def tzname(self, dt: datetime | None) -> str:
+        raise RuntimeError("no name")
 
 
 def _values() -> list[Any]:
@@ -79,7 +85,7 @@ def test_a_value_sqlite_cannot_store_raises_what_the_processor_raises() -> None:
 
 def test_another_storage_format_keeps_the_types_own_processor() -> None:
     """Only the default format is known to be what isoformat writes."""
-    impl = sqlite.DATETIME(storage_format="%(year)04d/%(month)02d/%(day)02d")
+    impl = sqlite.DATETIME(storage_format="%(year)04d/%(month)02d/%(day)02d")  # type: ignore[no-untyped-call]
     processor = bulk._processor(impl, DIALECT)
     assert processor is not None
     at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
