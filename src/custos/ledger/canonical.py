@@ -158,7 +158,9 @@ _EVENT_ORDER = (
     "type",
 )
 _EVENT_KEYS = frozenset(_EVENT_ORDER)
-_event_values = itemgetter(*_EVENT_ORDER)
+#: The entry's values besides ``data``, in that order, and their admitted types.
+_event_texts = itemgetter(*(key for key in _EVENT_ORDER if key != "data"))
+_PLAIN = frozenset({str, type(None)})
 _quote = json.encoder.encode_basestring
 
 
@@ -182,28 +184,23 @@ def canonical_event(event_id: str, event: DomainEvent) -> bytes:
     ledger leaf hashes, raising what that raises.
 
     When ``event`` is a ``DomainEvent`` itself (a subclass may override
-    ``canonical``) whose entry has exactly the ten keys of :data:`_EVENT_ORDER`
-    (all literal ``str`` in ``DomainEvent.canonical``), every value but ``data``
-    is an exact ``str`` (``case`` and ``subject`` also ``None``) and ``data``
-    passes the guard, the object is written in that fixed key order: each
-    string as the ``json`` encoder writes it, ``data`` by the encoder. Both
-    agree with ``rfc8785`` on exact ``str`` values, up to a surrogate, which the
-    strict UTF-8 encoding rejects (and ``canonical_json`` then decides)."""
+    ``canonical``), its entry has exactly the ten keys of :data:`_EVENT_ORDER`
+    (literal ``str`` in ``DomainEvent.canonical``), the nine besides ``data``
+    hold exact ``str`` or ``None`` and ``data`` passes the guard, the object is
+    written in that fixed key order: ``case`` and ``subject`` as ``null`` when
+    ``None``, each string as the ``json`` encoder writes it, ``data`` by the
+    encoder. Both encoders write an exact ``str`` alike up to a surrogate,
+    which the strict UTF-8 encoding rejects; another ``None`` makes the string
+    escaper raise ``TypeError``. Either way ``canonical_json`` then decides."""
+    if type(event) is not DomainEvent:
+        return canonical_json({"id": event_id, **event.canonical()})
     entry = event.canonical()
     entry["id"] = event_id
-    if type(event) is DomainEvent and entry.keys() == _EVENT_KEYS:
-        actor, case, data, id_, outcome, reason, source, subject, time, kind = _event_values(entry)
-        if (
-            type(actor) is str
-            and type(id_) is str
-            and type(outcome) is str
-            and type(reason) is str
-            and type(source) is str
-            and type(time) is str
-            and type(kind) is str
-            and (case is None or type(case) is str)
-            and (subject is None or type(subject) is str)
-        ):
+    if entry.keys() == _EVENT_KEYS:
+        texts = _event_texts(entry)
+        if _PLAIN.issuperset(map(type, texts)):
+            actor, case, id_, outcome, reason, source, subject, time, kind = texts
+            data = entry["data"]
             try:
                 if _ok(data, _MAX_DEPTH - 1):
                     return (
@@ -216,7 +213,7 @@ def canonical_event(event_id: str, event: DomainEvent) -> bytes:
                         f'"time":{_quote(time)},"type":{_quote(kind)}}}'
                     ).encode()
             except (ValueError, TypeError, RecursionError):
-                pass  # a surrogate (or the stack): canonical_json decides
+                pass  # a surrogate, a None the escaper refuses (or the stack)
     return canonical_json(entry)
 
 

@@ -61,3 +61,11 @@ def test_a_time_that_may_spell_differently_is_spelled_afresh() -> None:
     naive = datetime(2026, 1, 1, 12)  # local time: the process's zone may change
     assert _time(naive) == utc(naive)
     assert events._last_time[0] is not naive
+
+
+def test_the_spelling_of_the_same_object_is_reused_not_made_again() -> None:
+    at = datetime(2026, 12, 6, 23, 57, 40, 1, tzinfo=UTC)
+    assert _time(at) == "2026-12-06T23:57:40.000001Z"
+    events._last_time = (at, "reused")
+    assert _time(at) == "reused"
+    events._last_time = (None, "")

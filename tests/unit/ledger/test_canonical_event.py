@@ -260,3 +260,46 @@ def test_a_known_entry_is_spelled_exactly() -> None:
             '"type":"propagation:receipt:succeeded"}'
         ).encode()
     )
+
+
+def _nested(levels: int) -> dict[str, object]:
+    """Objects nested ``levels`` deep (``levels >= 1``) around an integer."""
+    value: dict[str, object] = {"a": 1}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+def test_data_nested_to_the_guards_limit_is_written_by_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The entry is one level, so data may nest one level less than the guard
+    allows a whole value; one more goes to canonical_json (same bytes)."""
+    limit = canonical._MAX_DEPTH - 1
+    inside = DomainEvent(EventType.CASE_OPENED, TIMES[0], "a", None, None, data=_nested(limit))
+    beyond = DomainEvent(EventType.CASE_OPENED, TIMES[0], "a", None, None, data=_nested(limit + 1))
+    expected = [reference("i", inside), reference("i", beyond)]
+    calls: list[object] = []
+    generic = canonical.canonical_json
+
+    def counted(value: object) -> bytes:
+        calls.append(value)
+        return generic(value)
+
+    monkeypatch.setattr(canonical, "canonical_json", counted)
+    assert [fast("i", inside), fast("i", beyond)] == expected
+    assert len(calls) == 1
+
+
+def test_an_entry_with_another_key_is_written_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should DomainEvent.canonical gain a field, the entry is not cut to the
+    ten keys the fast path knows: canonical_json writes all of it."""
+    plain = DomainEvent.canonical
+
+    def wider(self: DomainEvent) -> dict[str, object]:
+        return {**plain(self), "added": "field"}
+
+    monkeypatch.setattr(DomainEvent, "canonical", wider)
+    event = DomainEvent(EventType.CASE_OPENED, TIMES[0], "a", "s", "c")
+    assert fast("i", event) == reference("i", event)
+    assert b'"added":"field"' in canonical_event("i", event)
