@@ -44,6 +44,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, Text, event
 
 from custos.domain.events import DomainEvent, EventType
+from custos.ledger import parallel
 from custos.ledger.merkle import completed_nodes, leaf_hash
 from custos.ledger.parallel import default_workers, plan_ranges
 from custos.ledger.scan import BLOCK_LEVEL, RangeJob, range_rows
@@ -182,7 +183,60 @@ def proof_times(engine: Engine, size: int, samples: int = 300) -> list[float]:
     return times
 
 
-Timing = tuple[float, float, str]  # wall s, CPU s (this process and its children), load
+# wall s, CPU s (this process and its children), load, CPU s of the PostgreSQL
+# backends that served the ranges (0 on SQLite, which runs in the client)
+Timing = tuple[float, float, str, float]
+
+
+class BackendMeter:
+    """CPU seconds of every PostgreSQL backend that serves a range, whichever
+    process (the caller or a forked worker) reads it: ``range_rows`` is wrapped
+    to read the backend's /proc/<pid>/schedstat (run time in ns; the server runs
+    on this machine) before its range and after it, and each process appends
+    its figure to a file the parent sums up."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.path.write_text("")
+        self._inner = range_rows
+
+    def install(self) -> None:
+        """Meter the ranges verify reads (the fast path calls ``parallel.range_rows``)."""
+        vars(parallel)["range_rows"] = self.range_rows
+
+    def range_rows(self, dbapi_connection: Any, dialect: str, job: RangeJob) -> Iterator[Any]:
+        if dialect != "postgresql":
+            yield from self._inner(dbapi_connection, dialect, job)
+            return
+        pid = dbapi_connection.info.backend_pid
+        before = _schedstat(pid)
+        try:
+            yield from self._inner(dbapi_connection, dialect, job)
+        finally:
+            spent = _schedstat(pid) - before
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(fd, f"{spent}\n".encode())
+            finally:
+                os.close(fd)
+
+    def take(self) -> float:
+        """Seconds recorded since the last call (and forget them)."""
+        spent = sum(float(line) for line in self.path.read_text().split())
+        self.path.write_text("")
+        return spent
+
+
+def _schedstat(pid: int) -> float:
+    with open(f"/proc/{pid}/schedstat", encoding="ascii") as f:
+        return int(f.read().split()[0]) / 1e9
+
+
+METER: BackendMeter | None = None
+
+
+def _backend_spent() -> float:
+    return 0.0 if METER is None else METER.take()
 
 
 def load() -> str:
@@ -206,9 +260,10 @@ def _cpu() -> float:
 def time_verify(engine: Engine, workers: int) -> tuple[Timing, int, int]:
     """((wall, CPU), entries, bytes) of one ``verify_ledger`` over the whole store."""
     with engine.connect() as conn:
+        _backend_spent()
         start, cpu = time.perf_counter(), _cpu()
         report = verify_ledger(conn, {}, [], workers=workers)
-        timing = time.perf_counter() - start, _cpu() - cpu, load()
+        timing = time.perf_counter() - start, _cpu() - cpu, load(), _backend_spent()
     assert report.ok, report.problems[:3]
     return timing, report.entries, report.bytes_hashed
 
@@ -217,6 +272,7 @@ def time_read_only(engine: Engine, workers: int) -> Timing:
     """(wall, CPU) to fetch the rows verify fetches, through the same queries
     in the same number of processes, without hashing anything."""
     with engine.connect() as conn:
+        _backend_spent()
         start, cpu = time.perf_counter(), _cpu()
         jobs = plan_ranges(conn, StoredTree(conn).size(), (), workers, BLOCK_LEVEL)
         pids = []
@@ -232,11 +288,12 @@ def time_read_only(engine: Engine, workers: int) -> Timing:
         _drain(conn.connection.dbapi_connection, conn.dialect.name, jobs[0])
         for pid in pids:
             os.waitpid(pid, 0)
-        return time.perf_counter() - start, _cpu() - cpu, load()
+        return time.perf_counter() - start, _cpu() - cpu, load(), _backend_spent()
 
 
 def _drain(dbapi_connection: Any, dialect: str, job: RangeJob) -> None:
-    for _ in range_rows(dbapi_connection, dialect, job):
+    read = range_rows if METER is None else METER.range_rows  # metered as verify is
+    for _ in read(dbapi_connection, dialect, job):
         pass
 
 
@@ -246,30 +303,7 @@ def time_raw(blobs: list[bytes]) -> Timing:
     start, cpu = time.perf_counter(), _cpu()
     for blob in blobs:
         sha256(blob).digest()
-    return time.perf_counter() - start, _cpu() - cpu, load()
-
-
-def _backend_cpu(conn: Any) -> float:
-    """CPU seconds the PostgreSQL backend serving ``conn`` used so far (it runs
-    on this machine: /proc/<pid>/stat, fields utime and stime)."""
-    pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def server_cpu(engine: Engine) -> tuple[float, float]:
-    """CPU seconds of the PostgreSQL backend for one whole read-only scan and
-    for one whole one-process verify: the server's share, which the client's
-    CPU figures above leave out (the backends run on the same CPUs)."""
-    job = RangeJob(0)
-    with engine.connect() as conn:
-        before = _backend_cpu(conn)
-        _drain(conn.connection.dbapi_connection, conn.dialect.name, job)
-        read = _backend_cpu(conn) - before
-        before = _backend_cpu(conn)
-        verify_ledger(conn, {}, [], workers=1)
-        return read, _backend_cpu(conn) - before
+    return time.perf_counter() - start, _cpu() - cpu, load(), 0.0
 
 
 def bench_verify(engine: Engine, workers: int, rounds: int) -> None:
@@ -289,13 +323,16 @@ def bench_verify(engine: Engine, workers: int, rounds: int) -> None:
     assert size_bytes == sum(map(len, blobs))
     mb = size_bytes / 1e6
 
+    postgresql = engine.dialect.name == "postgresql"
+
     def line(name: str, timings: list[Timing], what: str) -> str:
-        walls = [wall for wall, _, _ in timings]
-        best, cpu, at = min(timings)
+        walls = [wall for wall, _, _, _ in timings]
+        best, cpu, at, server = min(timings)
+        backend = f" + backends {server:.3f}s" if postgresql and name != "raw sha256" else ""
         return (
             f"  {name:<10} best {best:.3f}s = {entries / best:,.0f} entries/s "
-            f"({mb / best:,.0f} MB/s), median {statistics.median(walls):.3f}s, CPU {cpu:.3f}s "
-            f"= {entries / cpu:,.0f} entries per CPU-second, loadavg {at}  <- {what}"
+            f"({mb / best:,.0f} MB/s), median {statistics.median(walls):.3f}s, CPU {cpu:.3f}s"
+            f"{backend}, loadavg {at}  <- {what}"
         )
 
     print(
@@ -305,25 +342,20 @@ def bench_verify(engine: Engine, workers: int, rounds: int) -> None:
     print(line("raw sha256", raw, "hashlib over the entry bytes in memory, one process"))
     print(line("read-only", read, "the same rows fetched, nothing hashed"))
     print(line("verify", verify, "fetch, leaf hashes, checks, whole tree"))
-    (raw_s, raw_cpu, _), (read_s, _, _), (verify_s, verify_cpu, _) = (
+    (raw_s, raw_cpu, _, _), (read_s, _, _, _), (verify_s, verify_cpu, _, server) = (
         min(t) for t in (raw, read, verify)
     )
+    cpus = os.cpu_count() or 1
+    both = verify_cpu + server
     print(
         f"  verify / raw = {raw_s / verify_s:.2f} (target 0.5); "
         f"read-only / raw = {raw_s / read_s:.2f} (what the store alone allows); "
-        f"CPU: verify costs {verify_cpu / raw_cpu:.1f}x raw (1 / CPU ratio "
-        f"{raw_cpu / verify_cpu:.2f}; with {workers} process(es) on idle CPUs at most "
-        f"{min(workers, os.cpu_count() or 1) * raw_cpu / verify_cpu:.2f})"
+        f"CPU: verify costs {verify_cpu / raw_cpu:.1f}x raw"
+        + (f", {both / raw_cpu:.1f}x with its PostgreSQL backends" if postgresql else "")
+        + f", so on {cpus} idle CPUs at most {min(workers, cpus) * raw_cpu / verify_cpu:.2f}"
+        + (f" ({cpus * raw_cpu / both:.2f} with the backends)" if postgresql else "")
+        + f"; loadavg {load()}"
     )
-    if engine.dialect.name == "postgresql":
-        read_server, verify_server = server_cpu(engine)
-        both = verify_cpu + verify_server
-        print(
-            f"  PostgreSQL backends: {read_server:.3f}s CPU to serve the read-only scan, "
-            f"{verify_server:.3f}s to serve verify (one process); verify with its server "
-            f"costs {both / raw_cpu:.1f}x raw, so on {os.cpu_count()} idle CPUs at most "
-            f"{(os.cpu_count() or 1) * raw_cpu / both:.2f}; loadavg {load()}"
-        )
 
 
 def main() -> None:
@@ -336,13 +368,35 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=5, help="timed verify rounds (best counts)")
     parser.add_argument("--skip-appends", action="store_true", help="only proofs and verify")
+    parser.add_argument(
+        "--verify-only",
+        action="store_true",
+        help="only the verify comparison, on the ledger a previous run left in "
+        "--database-url if it holds --entries entries (else it is built)",
+    )
     args = parser.parse_args()
+    global METER
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         engine = make_engine(url)
         _durable(engine)
         upgrade(engine)
         print(f"store: {engine.dialect.name}; durable commits")
+        if engine.dialect.name == "postgresql":
+            METER = BackendMeter(Path(tmp) / "backend-cpu")
+            METER.install()
+        if args.verify_only:
+            with engine.connect() as conn:
+                kept = StoredTree(conn).size()
+            if kept != args.entries:
+                with engine.begin() as conn:
+                    conn.execute(ledger_nodes.delete())
+                    conn.execute(ledger.delete())
+                bulk_fill(engine, 0, args.entries, {})
+                print(f"built {args.entries:,} entries in bulk")
+            bench_verify(engine, args.workers, args.rounds)
+            engine.dispose()
+            return
 
         if not args.skip_appends:
             ledger_s, plain_s = bench_appends(engine, args.appends)

@@ -48,7 +48,14 @@ from sqlalchemy import Connection, Engine, select
 
 from custos.ledger import merkle
 from custos.ledger.levels import Subtrees
-from custos.ledger.scan import BLOCK_LEVEL, RangeJob, RangeResult, range_rows, scan_rows
+from custos.ledger.scan import (
+    BLOCK_LEVEL,
+    LEAF_PREFIX,
+    RangeJob,
+    RangeResult,
+    range_rows,
+    scan_rows,
+)
 from custos.ledger.tree_store import StoredTree
 from custos.store.tables import ledger
 
@@ -119,8 +126,9 @@ def scan_ledger(
         started.extend(
             _fork(conn.engine, job, scanned, i) for i, job in enumerate(jobs[1:], start=1)
         )
-        raw = conn.connection.dbapi_connection
-        mine = scan_rows(range_rows(raw, conn.dialect.name, jobs[0]), jobs[0], report)
+        raw, dialect = conn.connection.dbapi_connection, conn.dialect.name
+        blocks = range_rows(raw, dialect, jobs[0])
+        mine = scan_rows(blocks, jobs[0], report, LEAF_PREFIX[dialect])
     finally:  # a broken first range makes the workers' answers moot
         theirs = _collect(started, cancel=mine is None, waiting=waiting)
         scanned.close()
@@ -205,7 +213,8 @@ def _scan_own(
     try:
         raw: Any = engine.dialect.connect(*cargs, **cparams)
         try:
-            return scan_rows(range_rows(raw, engine.dialect.name, job), job, on_block)
+            dialect = engine.dialect.name
+            return scan_rows(range_rows(raw, dialect, job), job, on_block, LEAF_PREFIX[dialect])
         finally:
             raw.close()
     except BaseException as exc:  # reported to the parent, which falls back to the exact pass

@@ -71,6 +71,20 @@ def test_scan_rows_recomputes_every_wanted_root(count: int) -> None:
         assert merkle.root(size, tree) == reference.root(size)
 
 
+def test_scan_rows_prepends_the_prefix_the_store_left_out() -> None:
+    """PostgreSQL sends each entry as stored: the scan prepends the 0x00 leaf
+    prefix itself and hashes exactly what a store that sent it would have."""
+    entries = _entries(20)
+    job = RangeJob(0, sizes=(5, 20), block_level=3)
+    plain = [(i, leaf, entry[1:]) for i, leaf, entry in _rows(entries)]
+    result = scan_rows(_blocks(plain, 3), job, None, b"\x00")
+    assert result == scan_rows(_blocks(_rows(entries), 3), job)
+    assert result is not None and result.bytes_hashed == sum(map(len, entries))
+    assert scan_rows(_blocks(plain, 3), job) is None  # unprefixed: no leaf hash matches
+    plain[5] = (5, plain[5][1], None)  # a NULL entry
+    assert scan_rows(_blocks(plain, 3), job, None, b"\x00") is None
+
+
 def test_a_range_after_a_cut_starts_at_its_own_leaf_index() -> None:
     entries = _entries(40)
     first = scan_rows(_blocks(_rows(entries[:16]), 3), RangeJob(0, stop=16, block_level=3))
@@ -139,7 +153,9 @@ def test_range_sql_bounds_by_seq_in_the_driver_paramstyle() -> None:
     assert "WHERE seq >= ? AND seq < ?" in sqlite_sql and params == [10, 20]
     assert sqlite_sql.endswith("ORDER BY seq")
     pg_sql, _ = range_sql("postgresql", RangeJob(0, high_seq=20))
-    assert "WHERE seq < %s" in pg_sql and "convert_to(canonical, 'UTF8')" in pg_sql
+    assert "WHERE seq < %s" in pg_sql
+    # PostgreSQL sends the stored text as it is: no concatenation or conversion costs its backend
+    assert pg_sql.startswith("SELECT leaf_index, leaf_hash, canonical FROM ledger")
 
 
 def test_levels_stop_at_the_single_root_of_a_power_of_two() -> None:

@@ -12,7 +12,7 @@ from ledger_tables import NewLedger, new_ledger
 from sqlalchemy import Connection
 
 from custos.ledger import merkle
-from custos.ledger.scan import RangeJob, range_rows
+from custos.ledger.scan import LEAF_PREFIX, RangeJob, range_rows
 
 __all__ = ["new_ledger"]  # the fixture
 
@@ -25,8 +25,9 @@ def test_range_rows_reads_the_bounded_range_in_blocks(new_ledger: NewLedger) -> 
     book = new_ledger(12)
     dbapi, dialect = _driver(book.conn)
     # seq 3..9 are leaf indexes 2..8, in blocks of 2**1
+    # prefixed with what the scan prepends: SQLite's come as 0x00 ‖ entry, PostgreSQL's as stored
     blocks = [
-        [(int(i), bytes(h), bytes(e)) for i, h, e in block]
+        [(int(i), bytes(h), LEAF_PREFIX[dialect] + bytes(e)) for i, h, e in block]
         for block in range_rows(dbapi, dialect, RangeJob(2, low_seq=3, high_seq=10, block_level=1))
     ]
     assert [len(b) for b in blocks] == [2, 2, 2, 1]
@@ -35,6 +36,7 @@ def test_range_rows_reads_the_bounded_range_in_blocks(new_ledger: NewLedger) -> 
         (index, merkle.leaf_hash(book.entries[index]), b"\x00" + book.entries[index])
         for index in range(2, 9)
     ]
+    assert LEAF_PREFIX == {"sqlite": b"", "postgresql": b"\x00"}
     whole = list(range_rows(dbapi, dialect, RangeJob(0, block_level=3)))
     assert [len(b) for b in whole] == [8, 4]
     above = list(range_rows(dbapi, dialect, RangeJob(8, low_seq=9, block_level=2)))
