@@ -328,11 +328,15 @@ def bench_verify(engine: Engine, workers: int, rounds: int) -> None:
     def line(name: str, timings: list[Timing], what: str) -> str:
         walls = [wall for wall, _, _, _ in timings]
         best, cpu, at, server = min(timings)
-        backend = f" + backends {server:.3f}s" if postgresql and name != "raw sha256" else ""
+        least = min(c for _, c, _, _ in timings)
+        backend = ""
+        if postgresql and name != "raw sha256":
+            fewest = min(s for _, _, _, s in timings)
+            backend = f" + backends {server:.3f}s (least {fewest:.3f}s)"
         return (
             f"  {name:<10} best {best:.3f}s = {entries / best:,.0f} entries/s "
-            f"({mb / best:,.0f} MB/s), median {statistics.median(walls):.3f}s, CPU {cpu:.3f}s"
-            f"{backend}, loadavg {at}  <- {what}"
+            f"({mb / best:,.0f} MB/s), median {statistics.median(walls):.3f}s, CPU {cpu:.3f}s "
+            f"(least of all rounds {least:.3f}s){backend}, loadavg {at}  <- {what}"
         )
 
     print(

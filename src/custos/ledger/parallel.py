@@ -37,7 +37,8 @@ import os
 import pickle
 import signal
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import pairwise
 from select import select as ready_to_read
@@ -127,8 +128,9 @@ def scan_ledger(
             _fork(conn.engine, job, scanned, i) for i, job in enumerate(jobs[1:], start=1)
         )
         raw, dialect = conn.connection.dbapi_connection, conn.dialect.name
-        blocks = range_rows(raw, dialect, jobs[0])
-        mine = scan_rows(blocks, jobs[0], report, LEAF_PREFIX[dialect])
+        with _no_collection():
+            blocks = range_rows(raw, dialect, jobs[0])
+            mine = scan_rows(blocks, jobs[0], report, LEAF_PREFIX[dialect])
     finally:  # a broken first range makes the workers' answers moot
         theirs = _collect(started, cancel=mine is None, waiting=waiting)
         scanned.close()
@@ -136,6 +138,22 @@ def scan_ledger(
     if scan is not None and progress is not None:
         progress(scan.entries, max(total, scan.entries))
     return scan
+
+
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """The cyclic garbage collector off meanwhile (as it is in a worker): a
+    scan allocates a row tuple per entry, all freed by reference counts, and
+    the collections they set off (full ones walking every object of the
+    calling process) cost about 0.02 s of CPU per 200,000 rows in a process
+    holding the CLI's modules. Restores the caller's setting."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def plan_ranges(

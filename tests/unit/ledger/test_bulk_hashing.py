@@ -4,13 +4,14 @@ row an intact ledger would not hold."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
 
 from custos.ledger import merkle
 from custos.ledger.levels import Subtrees, edge, hash_prefixed, levels
-from custos.ledger.scan import RangeJob, RangeResult, range_sql, scan_rows
+from custos.ledger.scan import RangeJob, RangeResult, hash_after, range_sql, scan_rows
 
 
 def _entries(count: int) -> list[bytes]:
@@ -76,13 +77,24 @@ def test_scan_rows_prepends_the_prefix_the_store_left_out() -> None:
     prefix itself and hashes exactly what a store that sent it would have."""
     entries = _entries(20)
     job = RangeJob(0, sizes=(5, 20), block_level=3)
-    plain = [(i, leaf, entry[1:]) for i, leaf, entry in _rows(entries)]
+    plain: list[tuple[int, bytes, bytes | None]] = [
+        (i, leaf, entry[1:]) for i, leaf, entry in _rows(entries)
+    ]
     result = scan_rows(_blocks(plain, 3), job, None, b"\x00")
     assert result == scan_rows(_blocks(_rows(entries), 3), job)
     assert result is not None and result.bytes_hashed == sum(map(len, entries))
     assert scan_rows(_blocks(plain, 3), job) is None  # unprefixed: no leaf hash matches
     plain[5] = (5, plain[5][1], None)  # a NULL entry
     assert scan_rows(_blocks(plain, 3), job, None, b"\x00") is None
+
+
+def test_hash_after_is_the_hash_of_the_prefix_and_each_item() -> None:
+    entries = _entries(9)
+    assert hash_after(b"\x00", entries) == [merkle.leaf_hash(e) for e in entries]
+    assert hash_after(b"\x01", [entries[1] * 2]) == [
+        hashlib.sha256(b"\x01" + entries[1] * 2).digest()
+    ]
+    assert hash_after(b"\x00", []) == []
 
 
 def test_a_range_after_a_cut_starts_at_its_own_leaf_index() -> None:

@@ -11,6 +11,7 @@ tests/integration/ledger/test_parallel_verify.py."""
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import select
@@ -226,6 +227,32 @@ def test_a_single_process_scan_reports_progress_after_each_block() -> None:
         )
         assert broken is None and seen == [(4, 10), (8, 10)]  # the blocks before the break
     finally:
+        book.conn.close()
+        book.engine.dispose()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_callers_scan_runs_without_the_cyclic_collector_and_restores_it(
+    enabled: bool,
+) -> None:
+    """The caller's own range is scanned with the garbage collector off (its
+    rows are freed by reference counts; collections only cost time), and the
+    caller's setting is back afterwards, whether the scan proves or gives up."""
+    book = Ledger("sqlite://", 10)
+    states: list[bool] = []
+    try:
+        if not enabled:
+            gc.disable()
+        scan = scan_ledger(
+            book.conn, [], block_level=LEVEL, progress=lambda *_: states.append(gc.isenabled())
+        )
+        assert scan == _expected(book, ()) and gc.isenabled() is enabled
+        book.set(9, canonical="{}")
+        assert scan_ledger(book.conn, [], block_level=LEVEL) is None
+        assert gc.isenabled() is enabled
+        assert states[:-1] == [False] * 3  # after each block; the final report comes after
+    finally:
+        gc.enable()
         book.conn.close()
         book.engine.dispose()
 

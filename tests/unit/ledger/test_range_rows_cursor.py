@@ -12,7 +12,9 @@ from ledger_tables import NewLedger, new_ledger
 from sqlalchemy import Connection
 
 from custos.ledger import merkle
+from custos.ledger.parallel import Scan, scan_ledger
 from custos.ledger.scan import LEAF_PREFIX, RangeJob, range_rows
+from custos.ledger.verify import verify_ledger
 
 __all__ = ["new_ledger"]  # the fixture
 
@@ -60,3 +62,30 @@ def test_range_rows_streams_through_a_server_side_cursor_on_postgresql(
         with dbapi.cursor() as probe:
             probe.execute("SELECT count(*) FROM pg_cursors")
             assert probe.fetchone() == (0,)  # closed once the range is read
+
+
+def test_the_fast_path_proves_entries_beyond_ascii_and_gives_up_on_one_changed_byte(
+    new_ledger: NewLedger,
+) -> None:
+    """R-38: entries hold any Unicode; the fast path hashes exactly their
+    stored UTF-8 bytes (PostgreSQL sends the text as it is, the scan prepends
+    the leaf prefix), so an intact ledger is proved by it alone, with the
+    roots of the reference tree; one changed byte makes it give up, and the
+    exact pass names the entry by index."""
+    book = new_ledger(12)
+    entries = [*book.entries]
+    for index in (0, 5, 11):  # the first entry, one inside, the last
+        entries[index] = '{"actor":"Zoë Ångström 日本","n":%d}'.encode() % index
+        book.set(
+            index + 1, canonical=entries[index].decode(), leaf_hash=merkle.leaf_hash(entries[index])
+        )
+    reference = merkle.MemoryTree(map(merkle.leaf_hash, entries))
+    scan = scan_ledger(book.conn, (5, 12), block_level=2)
+    assert scan == Scan(
+        12, sum(map(len, entries)), reference.root(), {5: reference.root(5), 12: reference.root(12)}
+    )
+    assert verify_ledger(book.conn, {}, []).problems == []
+    book.set(6, canonical=entries[5].decode().replace("Zoë", "Zoé"))  # one character, same length
+    assert scan_ledger(book.conn, (5, 12), block_level=2) is None
+    report = verify_ledger(book.conn, {}, [])
+    assert [(p.kind, p.index, p.seq) for p in report.problems] == [("changed", 5, 6)]
