@@ -17,7 +17,6 @@ reported exactly as the exact pass would report it.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from hashlib import sha256
@@ -163,7 +162,7 @@ def hash_after(prefix: bytes, items: list[bytes]) -> list[bytes]:
     in C (a copy costs less than a new hash object and the concatenation it
     saves: about 0.54 µs per 370-byte entry against 0.61)."""
     states = list(map(_copy, repeat(sha256(prefix), len(items))))
-    deque(map(_update, states, items), maxlen=0)
+    any(map(_update, states, items))  # update returns None: feeds every state
     return list(map(_digest, states))
 
 
