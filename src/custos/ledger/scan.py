@@ -19,9 +19,8 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from hashlib import sha256
 from itertools import repeat
-from operator import itemgetter
+from operator import add, itemgetter
 from typing import Any
 
 from custos.ledger.levels import Nodes, edge, hash_prefixed, levels
@@ -42,8 +41,6 @@ _COLUMNS = {
 LEAF_PREFIX = {"sqlite": b"", "postgresql": b"\x00"}
 _PARAM = {"sqlite": "?", "postgresql": "%s"}
 _index, _stored, _entry = itemgetter(0), itemgetter(1), itemgetter(2)
-_HASH = type(sha256())
-_copy, _update, _digest = _HASH.copy, _HASH.update, _HASH.digest
 
 
 @dataclass(frozen=True)
@@ -131,11 +128,9 @@ def scan_rows(
         entries = list(map(_entry, rows))
         try:
             if prefix:
-                leaves = hash_after(prefix, entries)
-                hashed += sum(map(len, entries))
-            else:
-                leaves = hash_prefixed(entries)
-                hashed += sum(map(len, entries)) - count
+                entries = list(map(add, repeat(prefix), entries))
+            leaves = hash_prefixed(entries)
+            hashed += sum(map(len, entries)) - count
         except TypeError:  # a NULL entry
             return None
         if list(map(_stored, rows)) != leaves:
@@ -154,16 +149,6 @@ def scan_rows(
     if job.stop is not None and position != job.stop:
         return None
     return RangeResult(job.start, position - job.start, hashed, nodes)
-
-
-def hash_after(prefix: bytes, items: list[bytes]) -> list[bytes]:
-    """SHA-256(``prefix`` ‖ item) of every item, in order, without concatenating:
-    copies of one state that has hashed ``prefix``, each fed its item, the loops
-    in C (a copy costs less than a new hash object and the concatenation it
-    saves: about 0.54 µs per 370-byte entry against 0.61)."""
-    states = list(map(_copy, repeat(sha256(prefix), len(items))))
-    any(map(_update, states, items))  # update returns None: feeds every state
-    return list(map(_digest, states))
 
 
 def _inside(sizes: tuple[int, ...], low: int, high: int) -> tuple[int, ...]:

@@ -4,14 +4,13 @@ row an intact ledger would not hold."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import pytest
 
 from custos.ledger import merkle
 from custos.ledger.levels import Subtrees, edge, hash_prefixed, levels
-from custos.ledger.scan import RangeJob, RangeResult, hash_after, range_sql, scan_rows
+from custos.ledger.scan import RangeJob, RangeResult, range_sql, scan_rows
 
 
 def _entries(count: int) -> list[bytes]:
@@ -86,15 +85,6 @@ def test_scan_rows_prepends_the_prefix_the_store_left_out() -> None:
     assert scan_rows(_blocks(plain, 3), job) is None  # unprefixed: no leaf hash matches
     plain[5] = (5, plain[5][1], None)  # a NULL entry
     assert scan_rows(_blocks(plain, 3), job, None, b"\x00") is None
-
-
-def test_hash_after_is_the_hash_of_the_prefix_and_each_item() -> None:
-    entries = _entries(9)
-    assert hash_after(b"\x00", entries) == [merkle.leaf_hash(e) for e in entries]
-    assert hash_after(b"\x01", [entries[1] * 2]) == [
-        hashlib.sha256(b"\x01" + entries[1] * 2).digest()
-    ]
-    assert hash_after(b"\x00", []) == []
 
 
 def test_a_range_after_a_cut_starts_at_its_own_leaf_index() -> None:
