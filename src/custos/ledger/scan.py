@@ -32,7 +32,9 @@ BLOCK_LEVEL = 12
 # the 0x00 leaf prefix itself; PostgreSQL sends the stored text as it is (its
 # binary text format is the UTF-8 bytes) and the 0x00 is prepended here: a
 # concatenation (and convert_to) in the query costs the server's backend more
-# CPU than the client spends on it (bench/ledger.py measures both).
+# CPU than the client spends on it (bench/ledger.py measures both). A client
+# encoding other than UTF-8 would send other bytes: no leaf hash would match,
+# the fast path would give up and the exact pass (convert_to) would run.
 _COLUMNS = {
     "sqlite": "leaf_index, leaf_hash, CAST(x'00' || canonical AS BLOB)",
     "postgresql": "leaf_index, leaf_hash, canonical",
