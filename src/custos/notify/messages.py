@@ -29,14 +29,15 @@ refuses context names that look like one, so a template cannot be handed one.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Final
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, nodes, select_autoescape
+from markupsafe import escape
 
 from custos.notify.base import Message
 
@@ -110,18 +111,132 @@ def render(kind: str, subject: str, context: Mapping[str, object]) -> Rendered:
     """Render ``kind`` (``<kind>.txt`` and ``<kind>.html``) with ``context``.
     Raises ValueError for an unknown kind, a context name that looks like a
     password or factor secret, or a one-time secret that belongs to another kind."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown message kind '{kind}'")
-    for name in context:
-        if FORBIDDEN_NAMES.search(name):
-            raise ValueError(f"message context may not carry '{name}' (R-23)")
-        if name in _SECRET_NAMES and name != SECRET_OF_KIND[kind]:
-            raise ValueError(f"'{name}' may not appear in a '{kind}' message (R-23)")
+    _check_names(kind, context)
     env = environment()
     values = {**context, "title": subject}
     text = env.get_template(f"{kind}.txt").render(values)
     html = env.get_template(f"{kind}.html").render(values)
     return Rendered(subject=subject, text=text, html=html)
+
+
+def _check_names(kind: str, names: Collection[str]) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown message kind '{kind}'")
+    for name in names:
+        if FORBIDDEN_NAMES.search(name):
+            raise ValueError(f"message context may not carry '{name}' (R-23)")
+        if name in _SECRET_NAMES and name != SECRET_OF_KIND[kind]:
+            raise ValueError(f"'{name}' may not appear in a '{kind}' message (R-23)")
+
+
+#: What stands for slot ``n`` while a :class:`Skeleton` renders its template:
+#: NUL never occurs in a template, and no escaping changes it.
+_SLOT: Final = re.compile("\x00([0-9]+)\x00")
+
+
+class Skeleton:
+    """``kind`` rendered once for the values a batch of messages shares
+    (``fixed``), with the per-message values (``slots``) left as holes, filled
+    in by :meth:`render` as Jinja would output them: ``str(value)`` in the text
+    part, ``markupsafe.escape(value)`` in the HTML part (autoescaped), so
+    :meth:`render` gives exactly what :func:`render` gives for the same values,
+    for a fraction of its cost (no Jinja context, no template run per message).
+
+    That holds only when the templates output each slot as a bare ``{{ name }}``
+    and use it nowhere else (no filter, test, comparison, loop or assignment of
+    it, no ``{% filter %}`` or ``{% autoescape %}`` block around it, every
+    extended or included template named by a constant and checked the same
+    way): the templates' syntax trees are checked for that when the skeleton is
+    built, and a skeleton of templates that fail the check renders each message
+    with Jinja (:func:`render`)."""
+
+    __slots__ = ("_context", "_html", "_kind", "_slots", "_subject", "_text")
+
+    def __init__(
+        self, kind: str, subject: str, fixed: Mapping[str, object], slots: Sequence[str]
+    ) -> None:
+        _check_names(kind, [*fixed, *slots])
+        self._kind, self._subject, self._slots = kind, subject, tuple(slots)
+        self._context = dict(fixed)
+        self._text: str | None = None
+        self._html: str | None = None
+        slotted = frozenset(self._slots)
+        if _plain_values(subject, *fixed.values()) and all(
+            _bare_outputs_only(f"{kind}.{ext}", slotted) for ext in ("txt", "html")
+        ):
+            holes = {name: f"\x00{n}\x00" for n, name in enumerate(self._slots)}
+            rendered = render(kind, subject, {**fixed, **holes})
+            self._text = _format_string(rendered.text, self._slots)
+            self._html = _format_string(rendered.html, self._slots)
+
+    @property
+    def fills_in_itself(self) -> bool:
+        """Whether the templates passed the check (else Jinja renders each message)."""
+        return self._text is not None and self._html is not None
+
+    def render(self, values: Mapping[str, str]) -> Rendered:
+        """The message of ``values`` (one for every slot): what :func:`render`
+        gives for the fixed values and these."""
+        if self._text is None or self._html is None:
+            return render(self._kind, self._subject, {**self._context, **values})
+        slots = self._slots
+        text = self._text.format(*[str(values[name]) for name in slots])
+        html = self._html.format(*[escape(values[name]) for name in slots])
+        return Rendered(subject=self._subject, text=text, html=html)
+
+
+def _plain_values(*values: object) -> bool:
+    """Whether the shared values are strings or numbers without a NUL (which
+    could pass for a hole): anything else (a list, a NUL) is left to Jinja."""
+    return all(isinstance(v, int) or (isinstance(v, str) and "\x00" not in v) for v in values)
+
+
+def _format_string(rendered: str, slots: Sequence[str]) -> str | None:
+    """``rendered`` with its slot holes as ``{n}`` and its braces doubled, for
+    ``str.format``; None if a NUL of it is not a hole."""
+    parts = _SLOT.split(rendered)
+    constants, holes = parts[::2], parts[1::2]
+    if any("\x00" in c for c in constants) or any(int(h) >= len(slots) for h in holes):
+        return None
+    escaped = [c.replace("{", "{{").replace("}", "}}") for c in constants]
+    out = [escaped[0]]
+    for hole, constant in zip(holes, escaped[1:], strict=True):
+        out.append(f"{{{int(hole)}}}")
+        out.append(constant)
+    return "".join(out)
+
+
+#: Nodes that would change how a bare ``{{ name }}`` inside them is output.
+_OUTPUT_CHANGERS: Final = (nodes.FilterBlock, nodes.EvalContextModifier)
+
+
+@cache
+def _bare_outputs_only(name: str, slots: frozenset[str]) -> bool:
+    """Whether template ``name`` (and every template it extends, includes or
+    imports) outputs the variables ``slots`` only as bare ``{{ slot }}`` and
+    uses them nowhere else (see :class:`Skeleton`). Cached: the templates never
+    change while the process runs (``environment``)."""
+    env = environment()
+    assert env.loader is not None
+    tree = env.parse(env.loader.get_source(env, name)[0])
+    bare = {
+        id(node)
+        for output in tree.find_all(nodes.Output)
+        for node in output.nodes
+        if isinstance(node, nodes.Name) and node.ctx == "load"
+    }
+    for node in tree.find_all(nodes.Name):
+        if node.name in slots and id(node) not in bare:
+            return False
+    if slots and any(True for _ in tree.find_all(_OUTPUT_CHANGERS)):
+        return False
+    for ref in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+        target = getattr(ref, "template", None)
+        if not isinstance(target, nodes.Const) or not isinstance(target.value, str):
+            return False
+        if not _bare_outputs_only(target.value, slots):
+            return False
+    return True
 
 
 def when(at: datetime) -> str:
@@ -173,13 +288,6 @@ def recovery_notice(
     expires_days: int,
 ) -> Message:
     """``event``: ``credential_issued`` or ``completed``."""
-    if event not in ("credential_issued", "completed"):
-        raise ValueError(f"unknown recovery event '{event}'")
-    subject = (
-        "Your password was changed"
-        if event == "completed"
-        else "A recovery of your account was approved"
-    )
     context = {
         "case_id": case_id,
         "display_name": display_name,
@@ -189,8 +297,56 @@ def recovery_notice(
         "repudiation_link": repudiation_link,
         "expires_days": expires_days,
     }
-    rendered = render("recovery_notice", subject, context)
+    rendered = render("recovery_notice", _recovery_subject(event), context)
     return message("recovery_notice", to, case_id, rendered)
+
+
+def _recovery_subject(event: str) -> str:
+    if event not in ("credential_issued", "completed"):
+        raise ValueError(f"unknown recovery event '{event}'")
+    return (
+        "Your password was changed"
+        if event == "completed"
+        else "A recovery of your account was approved"
+    )
+
+
+class RecoveryNotices:
+    """:func:`recovery_notice` for a batch of cases with the same event, time
+    and link lifetime (the worker's): the templates are rendered once for those
+    (:class:`Skeleton`) and each case's notice fills in its own values. A
+    notice's bytes are those :func:`recovery_notice` gives for the same inputs."""
+
+    __slots__ = ("_skeleton",)
+
+    def __init__(self, *, event: str, at: datetime, expires_days: int) -> None:
+        self._skeleton = Skeleton(
+            "recovery_notice",
+            _recovery_subject(event),
+            {"event": event, "at": when(at), "expires_days": expires_days},
+            ("case_id", "display_name", "channel", "repudiation_link"),
+        )
+
+    def messages(
+        self,
+        *,
+        to: Sequence[str],
+        case_id: str,
+        display_name: str,
+        channel: str,
+        repudiation_link: str,
+    ) -> list[Message]:
+        """The notice of one case, to each address of ``to`` (rendered once:
+        the address is not in the message's text)."""
+        rendered = self._skeleton.render(
+            {
+                "case_id": case_id,
+                "display_name": display_name,
+                "channel": CHANNEL_LABELS.get(channel, channel),
+                "repudiation_link": repudiation_link,
+            }
+        )
+        return [message("recovery_notice", address, case_id, rendered) for address in to]
 
 
 def recovery_code_used(

@@ -110,26 +110,24 @@ def notify_recoveries(
     tokens: list[tuple[str, str]] = []
     held: list[tuple[Sequence[Message], str | None]] = []
     sent = 0
+    notices: messages.RecoveryNotices | None = None
     for case, subject in done:
         contacts = subject.confirmed_contacts(ContactKind.EMAIL)
         if not contacts:
             continue
+        if notices is None:  # rendered once for the batch, only if it has a recipient
+            notices = messages.RecoveryNotices(
+                event=event, at=now, expires_days=REPUDIATION_TTL.days
+            )
         token = issue_token(REPUDIATION_PREFIX)
         tokens.append((case.id, token.digest))
-        link = _repudiation_url(svc, token.plain)
-        batch = [
-            messages.recovery_notice(
-                to=contact.address,
-                case_id=case.id,
-                display_name=subject.display_name,
-                event=event,
-                at=now,
-                channel=str(case.channel),
-                repudiation_link=link,
-                expires_days=REPUDIATION_TTL.days,
-            )
-            for contact in contacts
-        ]
+        batch = notices.messages(
+            to=[contact.address for contact in contacts],
+            case_id=case.id,
+            display_name=subject.display_name,
+            channel=str(case.channel),
+            repudiation_link=_repudiation_url(svc, token.plain),
+        )
         held.append((batch, subject.id))
         sent += len(batch)
     outbox.hold_many(svc, uow, "email", held)  # one statement for the whole batch
