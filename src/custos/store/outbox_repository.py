@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Select, delete, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from custos.store.bulk import chunks, insert_many
 from custos.store.mapping import aware
@@ -56,14 +56,28 @@ class OutboxRepository:
 
     def claim_due(self, *, now: datetime, until: datetime, limit: int) -> list[OutboxRow]:
         """Lease up to ``limit`` rows nobody holds (new ones, or ones whose sweep
-        died before recording them) until ``until``, in the order written."""
+        died before recording them) until ``until``, in the order written. The
+        rows are read by the query that picks them (locked on PostgreSQL), then
+        leased: two statements, not a third to read them back."""
+        c = notice_outbox.c
         query = (
-            select(notice_outbox.c.id)
-            .where(notice_outbox.c.lease_until <= now)
-            .order_by(notice_outbox.c.lease_until, notice_outbox.c.id)
+            select(c.id, c.channel, c.subject_id, c.sealed, c.queued_at)
+            .where(c.lease_until <= now)
+            .order_by(c.lease_until, c.id)
             .limit(limit)
         )
-        return self.get_many(self._lease(query, until))
+        if self._conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = [
+            OutboxRow(str(r.id), r.channel, r.subject_id, bytes(r.sealed), aware(r.queued_at))
+            for r in self._conn.execute(query)
+        ]
+        for chunk in chunks([r.id for r in rows]):
+            self._conn.execute(
+                update(notice_outbox).where(c.id.in_(chunk)).values(lease_until=until)
+            )
+        rows.sort(key=lambda r: (r.queued_at, r.id))
+        return rows
 
     def get_many(self, ids: Iterable[str]) -> list[OutboxRow]:
         found: list[OutboxRow] = []
@@ -93,13 +107,3 @@ class OutboxRepository:
     def delete_many(self, ids: Iterable[str]) -> None:
         for chunk in chunks(ids):
             self._conn.execute(delete(notice_outbox).where(notice_outbox.c.id.in_(chunk)))
-
-    def _lease(self, query: Select[tuple[str]], until: datetime) -> list[str]:
-        if self._conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        ids = [str(row_id) for row_id in self._conn.execute(query).scalars()]
-        for chunk in chunks(ids):
-            self._conn.execute(
-                update(notice_outbox).where(notice_outbox.c.id.in_(chunk)).values(lease_until=until)
-            )
-        return ids
