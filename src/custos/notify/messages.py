@@ -133,6 +133,9 @@ def _check_names(kind: str, names: Collection[str]) -> None:
 #: NUL never occurs in a template, and no escaping changes it.
 _SLOT: Final = re.compile("\x00([0-9]+)\x00")
 
+#: A rendered part as its text before the first hole, then (slot, text after).
+_Pieces = tuple[str, tuple[tuple[int, str], ...]]
+
 
 class Skeleton:
     """``kind`` rendered once for the values a batch of messages shares
@@ -158,16 +161,16 @@ class Skeleton:
         _check_names(kind, [*fixed, *slots])
         self._kind, self._subject, self._slots = kind, subject, tuple(slots)
         self._context = dict(fixed)
-        self._text: str | None = None
-        self._html: str | None = None
+        self._text: _Pieces | None = None
+        self._html: _Pieces | None = None
         slotted = frozenset(self._slots)
         if _plain_values(subject, *fixed.values()) and all(
             _bare_outputs_only(f"{kind}.{ext}", slotted) for ext in ("txt", "html")
         ):
             holes = {name: f"\x00{n}\x00" for n, name in enumerate(self._slots)}
             rendered = render(kind, subject, {**fixed, **holes})
-            self._text = _format_string(rendered.text, self._slots)
-            self._html = _format_string(rendered.html, self._slots)
+            self._text = _pieces(rendered.text, len(self._slots))
+            self._html = _pieces(rendered.html, len(self._slots))
 
     @property
     def fills_in_itself(self) -> bool:
@@ -179,10 +182,34 @@ class Skeleton:
         gives for the fixed values and these."""
         if self._text is None or self._html is None:
             return render(self._kind, self._subject, {**self._context, **values})
-        slots = self._slots
-        text = self._text.format(*[str(values[name]) for name in slots])
-        html = self._html.format(*[escape(values[name]) for name in slots])
+        plain = [str(values[name]) for name in self._slots]
+        text = _filled(self._text, plain)
+        html = _filled(self._html, [_escaped(values[name]) for name in self._slots])
         return Rendered(subject=self._subject, text=text, html=html)
+
+
+def _escaped(value: str) -> str:
+    """``markupsafe.escape(value)``, as Jinja's autoescape outputs it; for a
+    plain ``str`` written as markupsafe's own pure-Python version does it
+    (without building a ``Markup``)."""
+    if type(value) is not str:
+        return escape(value)
+    return (
+        value.replace("&", "&amp;")
+        .replace(">", "&gt;")
+        .replace("<", "&lt;")
+        .replace("'", "&#39;")
+        .replace('"', "&#34;")
+    )
+
+
+def _filled(pieces: _Pieces, values: Sequence[str]) -> str:
+    first, rest = pieces
+    out = [first]
+    for slot, after in rest:
+        out.append(values[slot])
+        out.append(after)
+    return "".join(out)
 
 
 def _plain_values(*values: object) -> bool:
@@ -191,19 +218,13 @@ def _plain_values(*values: object) -> bool:
     return all(isinstance(v, int) or (isinstance(v, str) and "\x00" not in v) for v in values)
 
 
-def _format_string(rendered: str, slots: Sequence[str]) -> str | None:
-    """``rendered`` with its slot holes as ``{n}`` and its braces doubled, for
-    ``str.format``; None if a NUL of it is not a hole."""
+def _pieces(rendered: str, slots: int) -> _Pieces | None:
+    """``rendered`` cut at its slot holes; None if a NUL of it is not a hole."""
     parts = _SLOT.split(rendered)
-    constants, holes = parts[::2], parts[1::2]
-    if any("\x00" in c for c in constants) or any(int(h) >= len(slots) for h in holes):
+    constants, holes = parts[::2], [int(h) for h in parts[1::2]]
+    if any("\x00" in c for c in constants) or any(h >= slots for h in holes):
         return None
-    escaped = [c.replace("{", "{{").replace("}", "}}") for c in constants]
-    out = [escaped[0]]
-    for hole, constant in zip(holes, escaped[1:], strict=True):
-        out.append(f"{{{int(hole)}}}")
-        out.append(constant)
-    return "".join(out)
+    return constants[0], tuple(zip(holes, constants[1:], strict=True))
 
 
 #: Nodes that would change how a bare ``{{ name }}`` inside them is output.

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from custos.notify import messages
 
@@ -19,6 +20,7 @@ VALUES = [
     {"a": "<b>&amp; \"q\" 'o'", "b": "{0} {{ b }} {a} }{"},
     {"a": "Zoë 李\u2028\U0001f600", "b": ""},
     {"a": "\x00 0 \x00", "b": "\x001\x00"},
+    {"a": Markup("<i>&amp;</i>"), "b": "&#34;&lt;"},  # Markup: not escaped again
 ]
 
 #: Templates a skeleton fills in itself, with braces, raw blocks and NULs.
@@ -100,6 +102,13 @@ def test_a_shared_value_with_a_nul_is_left_to_jinja(
     assert not skeleton.fills_in_itself
     for values in VALUES:
         assert skeleton.render(values) == messages.render("repudiated", "S", {**fixed, **values})
+
+
+@pytest.mark.parametrize(
+    "value", ["", "plain", "&<>'\"", "&amp;&#39;", "é\u2028\U0001f600<", Markup("<b>")]
+)
+def test_html_values_are_escaped_as_markupsafe_escapes_them(value: str) -> None:
+    assert messages._escaped(value) == escape(value)
 
 
 def test_a_skeleton_refuses_what_render_refuses() -> None:
