@@ -161,3 +161,35 @@ def test_a_row_that_no_longer_unseals_is_recorded_as_failed_and_dropped(world: W
             select(ledger.c.canonical).where(ledger.c.type == str(EventType.NOTIFICATION_FAILED))
         ).all()
     assert "could not be read back" in failed.canonical and "31415926" not in failed.canonical
+
+
+def test_two_sweeps_take_different_rows_each_in_the_order_written(world: World) -> None:
+    """A sweep takes at most its limit, oldest first, and a second sweep takes
+    only the rest: on PostgreSQL while the first still holds its rows
+    uncommitted (skipping the locked ones), on SQLite (one writer) after it."""
+    world.subject("ada")
+    for n in range(5):
+        with world.svc.uow() as uow:
+            message = Message(to="ada@example.org", subject="n", body=str(n), kind="outbox_test")
+            notices.queue(world.svc, uow, [message], subject_id="ada")
+            uow.commit()
+    now = world.clock.now()
+    until = now + outbox.LEASE
+    concurrent = world.svc.engine.dialect.name == "postgresql"
+    with world.svc.uow() as first:
+        taken = first.outbox.claim_due(now=now, until=until, limit=2)
+        if not concurrent:
+            first.commit()
+        with world.svc.uow() as second:
+            rest = second.outbox.claim_due(now=now, until=until, limit=10)
+            second.commit()
+        if concurrent:
+            first.commit()
+    bodies = [
+        [outbox.opened(world.svc, row).body for row in rows]  # type: ignore[union-attr]
+        for rows in (taken, rest)
+    ]
+    assert bodies == [["0", "1"], ["2", "3", "4"]]
+    assert [r.id for r in taken + rest] == sorted(r.id for r in taken + rest)
+    with world.svc.uow() as uow:
+        assert uow.outbox.claim_due(now=now, until=until, limit=10) == []
