@@ -56,23 +56,26 @@ class OutboxRepository:
 
     def claim_due(self, *, now: datetime, until: datetime, limit: int) -> list[OutboxRow]:
         """Lease up to ``limit`` rows nobody holds (new ones, or ones whose sweep
-        died before recording them) until ``until``, in the order written. One
-        statement: the update that leases the rows picked (locked, skipping
-        locked ones, on PostgreSQL) returns them."""
+        died before recording them) until ``until``, in the order written. The
+        rows are read by the query that picks them (locked on PostgreSQL), then
+        leased: two statements, not a third to read them back."""
         c = notice_outbox.c
-        picked = select(c.id).where(c.lease_until <= now).order_by(c.lease_until, c.id).limit(limit)
-        if self._conn.dialect.name == "postgresql":
-            picked = picked.with_for_update(skip_locked=True)
-        leased = (
-            update(notice_outbox)
-            .where(c.id.in_(picked.scalar_subquery()))
-            .values(lease_until=until)
-            .returning(c.id, c.channel, c.subject_id, c.sealed, c.queued_at)
+        query = (
+            select(c.id, c.channel, c.subject_id, c.sealed, c.queued_at)
+            .where(c.lease_until <= now)
+            .order_by(c.lease_until, c.id)
+            .limit(limit)
         )
+        if self._conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
         rows = [
             OutboxRow(str(r.id), r.channel, r.subject_id, bytes(r.sealed), aware(r.queued_at))
-            for r in self._conn.execute(leased)
+            for r in self._conn.execute(query)
         ]
+        for chunk in chunks([r.id for r in rows]):
+            self._conn.execute(
+                update(notice_outbox).where(c.id.in_(chunk)).values(lease_until=until)
+            )
         rows.sort(key=lambda r: (r.queued_at, r.id))
         return rows
 
