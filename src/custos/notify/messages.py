@@ -231,6 +231,17 @@ def _pieces(rendered: str, slots: int) -> _Pieces | None:
 _OUTPUT_CHANGERS: Final = (nodes.FilterBlock, nodes.EvalContextModifier)
 
 
+def _names_bound(tree: nodes.Template) -> set[str]:
+    """The names a template binds other than by a ``Name`` node: its macros
+    and what it imports (``{% import ... as x %}``, ``{% from ... import x %}``)."""
+    bound = {macro.name for macro in tree.find_all(nodes.Macro)}
+    bound.update(imported.target for imported in tree.find_all(nodes.Import))
+    for imported in tree.find_all(nodes.FromImport):
+        for name in imported.names:
+            bound.add(name if isinstance(name, str) else name[1])
+    return bound
+
+
 @cache
 def _bare_outputs_only(name: str, slots: frozenset[str]) -> bool:
     """Whether template ``name`` (and every template it extends, includes or
@@ -250,6 +261,8 @@ def _bare_outputs_only(name: str, slots: frozenset[str]) -> bool:
         if node.name in slots and id(node) not in bare:
             return False
     if slots and any(True for _ in tree.find_all(_OUTPUT_CHANGERS)):
+        return False
+    if not slots.isdisjoint(_names_bound(tree)):
         return False
     for ref in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
         target = getattr(ref, "template", None)

@@ -47,6 +47,10 @@ OTHER = {
     "loop": "{% for a in [1, 2] %}{{ a }}{% endfor %}",
     "macro": "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(b) }}",
     "include by name": "{% include which %}",
+    "macro named so": "{% macro a() %}m{% endmacro %}{{ a }}",
+    "import as": "{% import '_macros.html' as a %}{{ a }}",
+    "from import as": "{% from '_macros.html' import x as a %}{{ a }}",
+    "from import": "{% from '_macros.html' import a %}{{ a }}",
     "included filter": "{% include '_upper.html' %}",
 }
 
@@ -54,7 +58,11 @@ OTHER = {
 @pytest.fixture
 def templates(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """The ``repudiated`` kind's templates replaced by the test's own."""
-    found: dict[str, str] = {"_upper.html": "{{ a|upper }}", "_plain.html": "{{ a }}"}
+    found: dict[str, str] = {
+        "_upper.html": "{{ a|upper }}",
+        "_plain.html": "{{ a }}",
+        "_macros.html": "{% macro x() %}x{% endmacro %}{% macro a() %}y{% endmacro %}",
+    }
     env = Environment(
         loader=DictLoader(found),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
