@@ -1,4 +1,4 @@
-"""A message skeleton (``messages.Skeleton``: a template rendered once for a
+"""A message skeleton (``batch_messages.Skeleton``: a template rendered once for a
 batch's shared values, each message's own values filled in) gives exactly what
 Jinja gives for the same values (R-22: the notice sent is the notice rendered),
 escaping in the HTML part only; templates that use a per-message value other
@@ -13,7 +13,7 @@ import pytest
 from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from custos.notify import messages
+from custos.notify import batch_messages, messages
 
 VALUES = [
     {"a": "plain", "b": "x"},
@@ -70,15 +70,15 @@ def templates(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         keep_trailing_newline=True,
     )
     monkeypatch.setattr(messages, "environment", lambda: env)
-    messages._bare_outputs_only.cache_clear()
+    batch_messages._bare_outputs_only.cache_clear()
     yield found
-    messages._bare_outputs_only.cache_clear()
+    batch_messages._bare_outputs_only.cache_clear()
 
 
 def test_a_skeleton_gives_what_jinja_gives_for_bare_outputs(templates: dict[str, str]) -> None:
     templates.update(EXACT)
     fixed = {"kind": "x", "n": 2}
-    skeleton = messages.Skeleton("repudiated", "Subject <&>", fixed, ("a", "b"))
+    skeleton = batch_messages.Skeleton("repudiated", "Subject <&>", fixed, ("a", "b"))
     assert skeleton.fills_in_itself
     for values in VALUES:
         expected = messages.render("repudiated", "Subject <&>", {**fixed, **values})
@@ -91,7 +91,7 @@ def test_a_skeleton_leaves_any_other_use_of_a_value_to_jinja(
 ) -> None:
     templates.update({"repudiated.html": source, "repudiated.txt": "{{ a }}"})
     fixed = {"which": "_plain.html"}
-    skeleton = messages.Skeleton("repudiated", "S", fixed, ("a", "b"))
+    skeleton = batch_messages.Skeleton("repudiated", "S", fixed, ("a", "b"))
     assert not skeleton.fills_in_itself
     for values in VALUES:
         expected = messages.render("repudiated", "S", {**fixed, **values})
@@ -106,7 +106,7 @@ def test_a_shared_value_with_a_nul_is_left_to_jinja(
     list: Jinja renders each message."""
     templates.update(EXACT)
     fixed = {"kind": kind, "n": 1}
-    skeleton = messages.Skeleton("repudiated", "S", fixed, ("a", "b"))
+    skeleton = batch_messages.Skeleton("repudiated", "S", fixed, ("a", "b"))
     assert not skeleton.fills_in_itself
     for values in VALUES:
         assert skeleton.render(values) == messages.render("repudiated", "S", {**fixed, **values})
@@ -116,22 +116,22 @@ def test_a_shared_value_with_a_nul_is_left_to_jinja(
     "value", ["", "plain", "&<>'\"", "&amp;&#39;", "é\u2028\U0001f600<", Markup("<b>")]
 )
 def test_html_values_are_escaped_as_markupsafe_escapes_them(value: str) -> None:
-    assert messages._escaped(value) == escape(value)
+    assert batch_messages._escaped(value) == escape(value)
 
 
 def test_a_skeleton_refuses_what_render_refuses() -> None:
     """R-23: the names are checked as ``render`` checks them."""
     with pytest.raises(ValueError, match="may not carry"):
-        messages.Skeleton("repudiated", "S", {}, ("new_password",))
+        batch_messages.Skeleton("repudiated", "S", {}, ("new_password",))
     with pytest.raises(ValueError, match="may not appear"):
-        messages.Skeleton("recovery_notice", "S", {"code": "1"}, ())
+        batch_messages.Skeleton("recovery_notice", "S", {"code": "1"}, ())
     with pytest.raises(ValueError, match="unknown message kind"):
-        messages.Skeleton("nope", "S", {}, ())
+        batch_messages.Skeleton("nope", "S", {}, ())
 
 
 def test_the_recovery_notice_templates_are_filled_in_without_jinja() -> None:
     """The worker's notices take the fast path (else the batch gains nothing)."""
-    notices = messages.RecoveryNotices(
+    notices = batch_messages.RecoveryNotices(
         event="completed", at=datetime(2026, 1, 1, tzinfo=UTC), expires_days=7
     )
     assert notices._skeleton.fills_in_itself

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from custos.notify import messages
+from custos.notify import batch_messages, messages
 from custos.notify.base import Message
 
 NAMES = [
@@ -115,7 +115,7 @@ def _one(
             repudiation_link=repudiation_link,
             expires_days=expires_days,
         )
-    notices = messages.RecoveryNotices(event=event, at=at, expires_days=expires_days)
+    notices = batch_messages.RecoveryNotices(event=event, at=at, expires_days=expires_days)
     sent = notices.messages(
         to=[to, "second@example.org"],
         case_id=case_id,

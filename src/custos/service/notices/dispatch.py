@@ -22,7 +22,7 @@ import structlog
 from custos.credentials.tokens import issue_token
 from custos.domain.events import DomainEvent
 from custos.domain.model import Case, ContactKind, Subject
-from custos.notify import messages
+from custos.notify import batch_messages, messages
 from custos.notify.base import Message, NotificationFailed
 from custos.service.notices import outbox
 from custos.service.ports import Services
@@ -110,13 +110,13 @@ def notify_recoveries(
     tokens: list[tuple[str, str]] = []
     held: list[tuple[Sequence[Message], str | None]] = []
     sent = 0
-    notices: messages.RecoveryNotices | None = None
+    notices: batch_messages.RecoveryNotices | None = None
     for case, subject in done:
         contacts = subject.confirmed_contacts(ContactKind.EMAIL)
         if not contacts:
             continue
         if notices is None:  # rendered once for the batch, only if it has a recipient
-            notices = messages.RecoveryNotices(
+            notices = batch_messages.RecoveryNotices(
                 event=event, at=now, expires_days=REPUDIATION_TTL.days
             )
         token = issue_token(REPUDIATION_PREFIX)
