@@ -7,13 +7,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, select
+from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.exc import IntegrityError
 
 from custos.domain.errors import NotFound, SeparationOfDuties
 from custos.domain.model import Case
 from custos.domain.states import CaseState
 from custos.store.bulk import chunks, insert_many
+from custos.store.bulk_update import update_many
 from custos.store.ledger_repository import LedgerRepository
 from custos.store.mapping import case_from_rows, case_to_row
 from custos.store.tables import approvals, cases, proofs, subjects
@@ -136,16 +137,13 @@ class CaseRepository:
             if case.approvals or case.proofs:
                 raise ValueError("save_many takes cases loaded without children")
             row = case_to_row(case)
-            row["_id"] = row.pop("id")
-            row["_version"] = case.version
+            case_id = row.pop("id")
             row["version"] = case.version + 1
-            params.append(row)
-        statement = cases.update().where(
-            cases.c.id == bindparam("_id"), cases.c.version == bindparam("_version")
-        )
-        result = self._conn.execute(statement, params)
-        if result.rowcount not in (-1, len(params)):
-            raise ConcurrentUpdate(f"{len(params) - result.rowcount} case(s) changed concurrently")
+            params.append(((case_id, case.version), row))
+        # Compiled once, the rows straight to the driver's executemany.
+        count = update_many(self._conn, cases, params, where=("id", "version"))
+        if count not in (-1, len(params)):
+            raise ConcurrentUpdate(f"{len(params) - count} case(s) changed concurrently")
         events = []
         for case in changed:
             case.version += 1

@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, or_, select
+from sqlalchemy import Connection, or_, select
 
 from custos.store.bulk import chunks, insert_many
+from custos.store.bulk_update import update_many
 from custos.store.mapping import aware, maybe_aware
 from custos.store.tables import checks, receipts
 
@@ -221,12 +222,11 @@ class ReceiptRepository:
             held.update(self._conn.execute(query).scalars())
         # One executemany per shape of SET clause (with or without the success
         # time and the next attempt), each row only while its lease holds.
-        shapes: dict[tuple[bool, bool], list[dict[str, Any]]] = {}
+        shapes: dict[tuple[bool, bool], list[tuple[tuple[int, str], dict[str, Any]]]] = {}
         for result in results:
             if result.receipt_id not in held:
                 continue
             params: dict[str, Any] = {
-                "_id": result.receipt_id,
                 "state": str(result.state),
                 "answer": result.answer,
                 "last_error": result.error,
@@ -239,13 +239,13 @@ class ReceiptRepository:
                 params["succeeded_at"] = now
             if result.next_attempt_at is not None:
                 params["next_attempt_at"] = result.next_attempt_at
-            shapes.setdefault((succeeded, result.next_attempt_at is not None), []).append(params)
+            shapes.setdefault((succeeded, result.next_attempt_at is not None), []).append(
+                ((result.receipt_id, owner), params)
+            )
         for batch in shapes.values():
-            self._conn.execute(
-                receipts.update()
-                .where(receipts.c.id == bindparam("_id"), receipts.c.lease_owner == owner)
-                .values(attempts=receipts.c.attempts + 1),
-                batch,
+            # Compiled once, the rows straight to the driver's executemany.
+            update_many(
+                self._conn, receipts, batch, where=("id", "lease_owner"), plus_one=("attempts",)
             )
         return held
 
