@@ -16,8 +16,14 @@ from custos.domain.states import CaseState
 from custos.store.bulk import chunks, insert_many
 from custos.store.bulk_update import update_many
 from custos.store.ledger_repository import LedgerRepository
-from custos.store.mapping import case_from_rows, case_to_row
+from custos.store.mapping import case_from_rows, case_to_row, stored_json
 from custos.store.tables import approvals, cases, proofs, subjects
+
+#: What a case is loaded from: its JSON columns as their stored text, so the
+#: requirements every case of a tier shares are decoded once (mapping).
+_CASE = tuple(
+    stored_json(c) if c.key in ("requirements", "risk_reasons") else c for c in cases.columns
+)
 
 
 class ConcurrentUpdate(Exception):
@@ -89,7 +95,7 @@ class CaseRepository:
         """Load a case; ``for_update`` locks its row on PostgreSQL until commit.
         ``children=False`` skips approvals and proofs (the worker's moves need
         neither; such a case must not be approved or proofed). Raises NotFound."""
-        query = select(cases).where(cases.c.id == case_id)
+        query = select(*_CASE).where(cases.c.id == case_id)
         if for_update:
             query = query.with_for_update()
         row = self._conn.execute(query).first()
@@ -117,10 +123,10 @@ class CaseRepository:
         by every worker cannot deadlock. Unknown ids are absent."""
         found: dict[str, Case] = {}
         for chunk in chunks(case_ids):
-            query = select(cases).where(cases.c.id.in_(chunk)).order_by(cases.c.id)
+            query = select(*_CASE).where(cases.c.id.in_(chunk)).order_by(cases.c.id)
             if for_update:
                 query = query.with_for_update()
-            for row in self._conn.execute(query):
+            for row in self._conn.execute(query).all():  # one fetchall, not one fetch a row
                 self._seen[row.id] = (0, 0)
                 found[row.id] = case_from_rows(row, [], [])
         return found
@@ -298,7 +304,7 @@ class CaseRepository:
         """Cases opened at or after ``start`` and before ``end``, oldest first, at
         most ``limit``, without approvals and proofs (read only: not for saving)."""
         query = (
-            select(cases)
+            select(*_CASE)
             .where(cases.c.opened_at >= start, cases.c.opened_at < end)
             .order_by(cases.c.opened_at, cases.c.id)
             .limit(limit)

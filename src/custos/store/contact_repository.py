@@ -115,14 +115,18 @@ class ContactRepository:
         found: dict[str, list[Contact]] = {subject_id: [] for subject_id in subject_ids}
         for chunk in chunks(found):
             rows = self._conn.execute(
-                select(subject_contacts)
+                select(
+                    subject_contacts.c.subject_id,
+                    subject_contacts.c.kind,
+                    subject_contacts.c.address,
+                )
                 .where(
                     subject_contacts.c.subject_id.in_(chunk),
                     subject_contacts.c.removed_at.is_(None),
                     subject_contacts.c.confirmed_at.is_not(None),
                 )
                 .order_by(subject_contacts.c.id)
-            )
+            ).all()
             for r in rows:
                 found[r.subject_id].append(
                     Contact(kind=ContactKind(r.kind), address=r.address, confirmed=True)

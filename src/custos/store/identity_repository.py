@@ -36,6 +36,11 @@ class SubjectBrief:
     holds: frozenset[str]
 
 
+#: The columns a Subject is read from: not ``holds`` (the previous release's
+#: copy; holds are records of their own) nor ``created_at``.
+_SUBJECT = tuple(c for c in subjects.columns if c.key not in ("holds", "created_at"))
+
+
 def _system_now() -> datetime:
     return datetime.now(UTC)
 
@@ -73,7 +78,7 @@ class SubjectRepository:
         )
 
     def get(self, subject_id: str) -> Subject | None:
-        row = self._conn.execute(select(subjects).where(subjects.c.id == subject_id)).first()
+        row = self._conn.execute(select(*_SUBJECT).where(subjects.c.id == subject_id)).first()
         if row is None:
             return None
         accounts = [
@@ -100,14 +105,18 @@ class SubjectRepository:
         for chunk in chunks(ids):
             accounts: dict[str, list[LinkedAccount]] = {}
             for a in self._conn.execute(
-                select(linked_accounts)
+                select(
+                    linked_accounts.c.subject_id,
+                    linked_accounts.c.target,
+                    linked_accounts.c.account_id,
+                )
                 .where(linked_accounts.c.subject_id.in_(chunk))
                 .order_by(linked_accounts.c.target, linked_accounts.c.account_id)
-            ):
+            ).all():
                 accounts.setdefault(a.subject_id, []).append(
                     LinkedAccount(target=a.target, account_id=a.account_id)
                 )
-            rows = list(self._conn.execute(select(subjects).where(subjects.c.id.in_(chunk))))
+            rows = self._conn.execute(select(*_SUBJECT).where(subjects.c.id.in_(chunk))).all()
             held = self._holds.standing_kinds(
                 {row.id: frozenset(row.groups) for row in rows}, self._now()
             )

@@ -3,8 +3,11 @@ as the questions they answer."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from sqlalchemy import Text, cast
 
 from custos.domain.holds import HoldRecord
 from custos.domain.model import (
@@ -193,6 +196,43 @@ def requirements_from_json(data: dict[str, Any]) -> Requirements:
     )
 
 
+#: Requirements and risk reasons by the stored JSON text they were read from
+#: (``stored_json``): the cases of one tier and policy share one frozen value,
+#: decoded once. Emptied whenever it reaches ``_DECODED_MAX`` entries.
+_requirements: dict[str, Requirements] = {}
+_reasons: dict[str, tuple[str, ...]] = {}
+_DECODED_MAX = 512
+
+
+def stored_json(column: Any) -> Any:
+    """``column`` (a JSON column) selected as the text the database holds,
+    labelled with its own name, for the decoders below to read once per text."""
+    return cast(column, Text).label(column.key)
+
+
+def requirements_from_stored(value: str | dict[str, Any]) -> Requirements:
+    """A case's requirements from its stored JSON text (a decoded value too)."""
+    if not isinstance(value, str):
+        return requirements_from_json(value)
+    found = _requirements.get(value)
+    if found is None:
+        if len(_requirements) >= _DECODED_MAX:
+            _requirements.clear()
+        found = _requirements[value] = requirements_from_json(json.loads(value))
+    return found
+
+
+def _reasons_from_stored(value: str | list[str]) -> tuple[str, ...]:
+    if not isinstance(value, str):
+        return tuple(value)
+    found = _reasons.get(value)
+    if found is None:
+        if len(_reasons) >= _DECODED_MAX:
+            _reasons.clear()
+        found = _reasons[value] = tuple(json.loads(value))
+    return found
+
+
 def case_to_row(case: Case) -> dict[str, Any]:
     return {
         "id": case.id,
@@ -224,6 +264,8 @@ def case_to_row(case: Case) -> dict[str, Any]:
 
 
 def case_from_rows(row: Any, approval_rows: list[Any], proof_rows: list[Any]) -> Case:
+    """A case from its row: ``requirements`` and ``risk_reasons`` decoded, or
+    their stored text (``stored_json``)."""
     return Case(
         id=row.id,
         subject_id=row.subject_id,
@@ -233,9 +275,9 @@ def case_from_rows(row: Any, approval_rows: list[Any], proof_rows: list[Any]) ->
         opened_at=aware(row.opened_at),
         updated_at=aware(row.updated_at),
         expires_at=aware(row.expires_at),
-        requirements=requirements_from_json(row.requirements),
+        requirements=requirements_from_stored(row.requirements),
         risk=RiskAssessment(
-            score=row.risk_score, band=row.risk_band, reasons=tuple(row.risk_reasons)
+            score=row.risk_score, band=row.risk_band, reasons=_reasons_from_stored(row.risk_reasons)
         ),
         requested_by=row.requested_by,
         requester_person=row.requester_person,

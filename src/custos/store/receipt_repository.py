@@ -70,6 +70,27 @@ class CheckRow:
     verdict: str = "passed"
 
 
+#: The columns a Receipt is read from (not the lease, nor when it was created).
+_RECEIPT = tuple(
+    receipts.c[name]
+    for name in (
+        "id",
+        "case_id",
+        "target",
+        "account_id",
+        "required",
+        "state",
+        "attempts",
+        "max_attempts",
+        "next_attempt_at",
+        "last_error",
+        "answer",
+        "succeeded_at",
+        "updated_at",
+    )
+)
+
+
 def _receipt(row: Any) -> Receipt:
     return Receipt(
         id=row.id,
@@ -136,7 +157,7 @@ class ReceiptRepository:
         """Lease up to ``limit`` receipts whose attempt is due and whose lease (if
         any) ran out. A worker that dies loses its lease, never the receipt."""
         query = (
-            select(receipts)
+            select(*_RECEIPT)
             .where(
                 receipts.c.state.in_(
                     [str(ReceiptState.PENDING), str(ReceiptState.RETRYABLE_FAILURE)]
@@ -149,7 +170,7 @@ class ReceiptRepository:
         )
         if skip_locked:
             query = query.with_for_update(skip_locked=True)
-        rows = list(self._conn.execute(query))
+        rows = self._conn.execute(query).all()
         if rows:
             self._conn.execute(
                 receipts.update()
@@ -186,7 +207,7 @@ class ReceiptRepository:
         return held
 
     def get(self, receipt_id: int) -> Receipt:
-        row = self._conn.execute(select(receipts).where(receipts.c.id == receipt_id)).one()
+        row = self._conn.execute(select(*_RECEIPT).where(receipts.c.id == receipt_id)).one()
         return _receipt(row)
 
     def record(
@@ -271,7 +292,7 @@ class ReceiptRepository:
 
     def for_case(self, case_id: str) -> list[Receipt]:
         rows = self._conn.execute(
-            select(receipts).where(receipts.c.case_id == case_id).order_by(receipts.c.id)
+            select(*_RECEIPT).where(receipts.c.case_id == case_id).order_by(receipts.c.id)
         )
         return [_receipt(r) for r in rows]
 
@@ -281,8 +302,8 @@ class ReceiptRepository:
         found: dict[str, list[Receipt]] = {case_id: [] for case_id in case_ids}
         for chunk in chunks(found):
             rows = self._conn.execute(
-                select(receipts).where(receipts.c.case_id.in_(chunk)).order_by(receipts.c.id)
-            )
+                select(*_RECEIPT).where(receipts.c.case_id.in_(chunk)).order_by(receipts.c.id)
+            ).all()
             for row in rows:
                 found[row.case_id].append(_receipt(row))
         return found
