@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.exc import IntegrityError
 
 from custos.domain.errors import NotFound, SeparationOfDuties
-from custos.domain.model import Case
+from custos.domain.model import Case, Requirements, RiskAssessment
 from custos.domain.states import CaseState
 from custos.store.bulk import chunks, insert_many
 from custos.store.bulk_update import update_many
@@ -36,6 +36,10 @@ class CaseRepository:
         self._ledger = ledger
         # How many approvals/proofs each loaded case had, so save() inserts only new ones.
         self._seen: dict[str, tuple[int, int]] = {}
+        # The requirements and risk each case loaded by get_many had, at which
+        # version: save_many leaves their columns alone while they are the same
+        # objects (both are frozen), instead of encoding them again.
+        self._loaded: dict[str, tuple[Requirements, RiskAssessment, int]] = {}
 
     def add(self, case: Case, *, source_address: str | None = None) -> None:
         self._conn.execute(
@@ -128,7 +132,8 @@ class CaseRepository:
                 query = query.with_for_update()
             for row in self._conn.execute(query).all():  # one fetchall, not one fetch a row
                 self._seen[row.id] = (0, 0)
-                found[row.id] = case_from_rows(row, [], [])
+                case = found[row.id] = case_from_rows(row, [], [])
+                self._loaded[row.id] = (case.requirements, case.risk, case.version)
         return found
 
     def save_many(self, changed: Sequence[Case]) -> None:
@@ -138,18 +143,31 @@ class CaseRepository:
         moved on meanwhile (the caller's transaction then rolls back as a whole)."""
         if not changed:
             return
-        params = []
+        # Rows whose requirements and risk are as loaded (at the version the
+        # update matches) leave those columns as stored; the others write all.
+        shapes: dict[bool, list[tuple[tuple[str, int], dict[str, Any]]]] = {}
         for case in changed:
             if case.approvals or case.proofs:
                 raise ValueError("save_many takes cases loaded without children")
-            row = case_to_row(case)
+            loaded = self._loaded.get(case.id)
+            same = (
+                loaded is not None
+                and loaded[0] is case.requirements
+                and loaded[1] is case.risk
+                and loaded[2] == case.version
+            )
+            row = case_to_row(case, with_frozen=not same)
             case_id = row.pop("id")
             row["version"] = case.version + 1
-            params.append(((case_id, case.version), row))
+            shapes.setdefault(same, []).append(((case_id, case.version), row))
         # Compiled once, the rows straight to the driver's executemany.
-        count = update_many(self._conn, cases, params, where=("id", "version"))
-        if count not in (-1, len(params)):
-            raise ConcurrentUpdate(f"{len(params) - count} case(s) changed concurrently")
+        count = expected = 0
+        for params in shapes.values():
+            updated = update_many(self._conn, cases, params, where=("id", "version"))
+            count = -1 if -1 in (count, updated) else count + updated
+            expected += len(params)
+        if count not in (-1, expected):
+            raise ConcurrentUpdate(f"{expected - count} case(s) changed concurrently")
         events = []
         for case in changed:
             case.version += 1

@@ -233,7 +233,35 @@ def _reasons_from_stored(value: str | list[str]) -> tuple[str, ...]:
     return found
 
 
-def case_to_row(case: Case) -> dict[str, Any]:
+#: The columns of a case row that only its requirements and risk assessment
+#: (both frozen on the case) determine.
+FROZEN_CASE_COLUMNS = (
+    "tier",
+    "policy_hash",
+    "requirements",
+    "risk_score",
+    "risk_band",
+    "risk_reasons",
+)
+
+
+def case_to_row(case: Case, *, with_frozen: bool = True) -> dict[str, Any]:
+    """The case's row; ``with_frozen=False`` leaves out ``FROZEN_CASE_COLUMNS``
+    (for an update of a case whose requirements and risk did not change)."""
+    if not with_frozen:
+        return _case_row(case)
+    return {
+        **_case_row(case),
+        "tier": case.requirements.tier,
+        "policy_hash": case.requirements.policy_hash,
+        "requirements": requirements_to_json(case.requirements),
+        "risk_score": case.risk.score,
+        "risk_band": case.risk.band,
+        "risk_reasons": list(case.risk.reasons),
+    }
+
+
+def _case_row(case: Case) -> dict[str, Any]:
     return {
         "id": case.id,
         "subject_id": case.subject_id,
@@ -243,12 +271,6 @@ def case_to_row(case: Case) -> dict[str, Any]:
         "opened_at": case.opened_at,
         "updated_at": case.updated_at,
         "expires_at": case.expires_at,
-        "tier": case.requirements.tier,
-        "policy_hash": case.requirements.policy_hash,
-        "requirements": requirements_to_json(case.requirements),
-        "risk_score": case.risk.score,
-        "risk_band": case.risk.band,
-        "risk_reasons": list(case.risk.reasons),
         "requested_by": case.requested_by,
         "requester_person": case.requester_person,
         "executed_by": case.executed_by,
