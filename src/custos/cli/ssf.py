@@ -207,7 +207,9 @@ def rotate(
     console.print(f"key {key.kid} ({key.alg}) signs from now on")
 
 
-@keys_app.command("retire")
+# A kid is an RFC 7638 thumbprint in base64url, which may begin with "-": taken
+# as the argument, not refused as an unknown option.
+@keys_app.command("retire", context_settings={"ignore_unknown_options": True})
 def retire(ctx: typer.Context, kid: str) -> None:
     """Stop publishing an old key (never the one that signs)."""
     from custos.service.shared_signals import keys
