@@ -4,8 +4,9 @@ as the questions they answer."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Text, cast
 
@@ -202,6 +203,7 @@ def requirements_from_json(data: dict[str, Any]) -> Requirements:
 _requirements: dict[str, Requirements] = {}
 _reasons: dict[str, tuple[str, ...]] = {}
 _DECODED_MAX = 512
+T = TypeVar("T")
 
 
 def stored_json(column: Any) -> Any:
@@ -210,27 +212,27 @@ def stored_json(column: Any) -> Any:
     return cast(column, Text).label(column.key)
 
 
+def _decoded(cache: dict[str, T], text: str, decode: Callable[[Any], T]) -> T:
+    """``decode(json.loads(text))``, once per distinct ``text`` (``cache``)."""
+    found = cache.get(text)
+    if found is None:
+        if len(cache) >= _DECODED_MAX:
+            cache.clear()
+        found = cache[text] = decode(json.loads(text))
+    return found
+
+
 def requirements_from_stored(value: str | dict[str, Any]) -> Requirements:
     """A case's requirements from its stored JSON text (a decoded value too)."""
     if not isinstance(value, str):
         return requirements_from_json(value)
-    found = _requirements.get(value)
-    if found is None:
-        if len(_requirements) >= _DECODED_MAX:
-            _requirements.clear()
-        found = _requirements[value] = requirements_from_json(json.loads(value))
-    return found
+    return _decoded(_requirements, value, requirements_from_json)
 
 
 def _reasons_from_stored(value: str | list[str]) -> tuple[str, ...]:
     if not isinstance(value, str):
         return tuple(value)
-    found = _reasons.get(value)
-    if found is None:
-        if len(_reasons) >= _DECODED_MAX:
-            _reasons.clear()
-        found = _reasons[value] = tuple(json.loads(value))
-    return found
+    return _decoded(_reasons, value, tuple)
 
 
 #: The columns of a case row that only its requirements and risk assessment
