@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
@@ -23,6 +24,10 @@ class OutboxRow:
     subject_id: str | None
     sealed: bytes
     queued_at: datetime
+
+
+def _outbox_row(r: Any) -> OutboxRow:
+    return OutboxRow(str(r.id), r.channel, r.subject_id, bytes(r.sealed), aware(r.queued_at))
 
 
 class OutboxRepository:
@@ -68,10 +73,7 @@ class OutboxRepository:
         )
         if self._conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        rows = [
-            OutboxRow(str(r.id), r.channel, r.subject_id, bytes(r.sealed), aware(r.queued_at))
-            for r in self._conn.execute(query)
-        ]
+        rows = [_outbox_row(r) for r in self._conn.execute(query)]
         for chunk in chunks([r.id for r in rows]):
             self._conn.execute(
                 update(notice_outbox).where(c.id.in_(chunk)).values(lease_until=until)
@@ -87,10 +89,7 @@ class OutboxRepository:
                 .where(notice_outbox.c.id.in_(chunk))
                 .order_by(notice_outbox.c.queued_at, notice_outbox.c.id)
             )
-            found.extend(
-                OutboxRow(r.id, r.channel, r.subject_id, bytes(r.sealed), aware(r.queued_at))
-                for r in rows
-            )
+            found.extend(_outbox_row(r) for r in rows)
         return found
 
     def put_back(self, rows: Sequence[tuple[str, datetime]], *, leased_until: datetime) -> None:
