@@ -16,6 +16,7 @@ from custos.ledger.merkle import completed_nodes, leaf_hash
 from custos.store.bulk import chunks, insert_many
 from custos.store.mapping import aware
 from custos.store.tables import ledger, ledger_nodes
+from custos.uuid_text import uuid_text
 
 #: pg_advisory_xact_lock key that serialises ledger appends across processes
 #: (ASCII "custosLG"): commit order equals leaf order, so no head covers a gap.
@@ -40,11 +41,7 @@ def event_ids(count: int) -> list[str]:
     size = 16 * count
     value = int.from_bytes(os.urandom(size)) & int.from_bytes(_CLEAR_BYTES * count)
     h = (value | int.from_bytes(_SET_BYTES * count)).to_bytes(size).hex()
-    return [
-        f"{h[at : at + 8]}-{h[at + 8 : at + 12]}-{h[at + 12 : at + 16]}-"
-        f"{h[at + 16 : at + 20]}-{h[at + 20 : at + 32]}"
-        for at in range(0, 2 * size, 32)
-    ]
+    return [uuid_text(h, at) for at in range(0, 2 * size, 32)]
 
 
 def canonical_bytes(event_id: str, event: DomainEvent) -> bytes:

@@ -38,6 +38,7 @@ from custos.notify.webhook import SecurityWebhook
 from custos.service.ports import Services
 from custos.store.outbox_repository import OutboxRow
 from custos.store.unit_of_work import UnitOfWork
+from custos.uuid_text import uuid_text
 
 log = structlog.get_logger("custos.notify")
 
@@ -69,9 +70,7 @@ def _row_id() -> str:
     with _stamp_lock:
         _last_stamp = max(_last_stamp + 1, time.time_ns())
         stamp = _last_stamp
-    # str(uuid.UUID(int=...)), written without building the UUID object.
-    h = f"{(stamp << 64) | secrets.randbits(64):032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return uuid_text(f"{(stamp << 64) | secrets.randbits(64):032x}")
 
 
 def hold(
