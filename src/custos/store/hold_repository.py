@@ -9,13 +9,19 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, or_, select, text
 
 from custos.domain.errors import NotFound
 from custos.domain.holds import HoldRecord, HoldStatus
 from custos.store.bulk import chunks
 from custos.store.mapping import hold_from_row, hold_to_row
 from custos.store.tables import holds, subjects
+
+#: pg_advisory_xact_lock key (ASCII "custosHL") that orders placing a hold
+#: against opening a case on PostgreSQL, where both run under READ COMMITTED:
+#: without it, a case opening while a hold is being set could read no hold and
+#: commit after the hold blocked the cases it could see, so it would stand open.
+STANDING_LOCK = 0x637573746F73484C
 
 
 def _standing(now: datetime) -> ColumnElement[bool]:
@@ -33,6 +39,21 @@ def _ended(now: datetime) -> ColumnElement[bool]:
 class HoldRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def guard_standing(self, *, placing: bool) -> bool:
+        """Order this transaction against hold placements until it ends.
+        ``placing``: it sets a hold (exclusive: waits for every case opening in
+        flight, and they for it); else it opens a case (shared: openings never
+        wait for each other). Take it before the transaction's first ledger
+        append (appends take the ledger's own lock), and, when opening, read
+        the standing holds after it. True on PostgreSQL; on SQLite, where a
+        writing transaction holds the database's write lock from its first
+        statement, nothing is needed and it returns False."""
+        if self._conn.dialect.name != "postgresql":
+            return False
+        lock = "pg_advisory_xact_lock" if placing else "pg_advisory_xact_lock_shared"
+        self._conn.execute(text(f"SELECT {lock}(:key)"), {"key": STANDING_LOCK})
+        return True
 
     def add(self, hold: HoldRecord) -> None:
         self._conn.execute(holds.insert().values(**hold_to_row(hold)))

@@ -93,7 +93,10 @@ def place_hold(
     skip_cases: tuple[str, ...] = (),
 ) -> HoldChange:
     """Store a hold checked by the caller, record it, and block the cases it
-    applies to (``skip_cases`` excepted), in ``uow`` (not committed)."""
+    applies to (``skip_cases`` excepted), in ``uow`` (not committed). Waits for
+    the cases opening meanwhile (PostgreSQL), so that each either sees this
+    hold or is blocked by it."""
+    uow.holds.guard_standing(placing=True)
     hold = HoldRecord(
         id=new_hold_id(now),
         kind=kind,

@@ -66,6 +66,9 @@ def open_case(
     ``ticket`` is the help-desk ticket reference, kept in the opening event;
     ``on_behalf_of`` the owner the help desk asks for (a shared account: only
     an owner may ask, ``service/recovery/shared_accounts.py``)."""
+    # A hold being set meanwhile is either seen below or blocks this case
+    # once it commits; the subject's holds were read before this, so again.
+    fresh = uow.holds.guard_standing(placing=False)
     ctx = risk_context.gather(
         svc,
         uow,
@@ -127,7 +130,7 @@ def open_case(
             "refused": req.refused,
         },
     )
-    holds = active_holds(uow, subject, now) if subject.holds else []
+    holds = active_holds(uow, subject, now) if subject.holds or fresh else []
     opening = opening_of(req, channel)
     reason = refusal_reason(req, channel, opening)
     if holds:
