@@ -8,7 +8,10 @@ One ``run_once`` pass: resolve pending self-service flows, expire lapsed cases,
 record holds whose end time passed (releasing the cases they blocked), send the
 notices waiting in the outbox (the only place they are sent from),
 push the SETs waiting in the SET outbox (shared signals), attempt due
-receipts, then advance cases whose receipts are all final."""
+receipts, then advance cases whose receipts are all final. ``run_forever``
+runs such passes back to back while work keeps coming, the time-driven chores
+among them (expiries, ended holds, lapsed links, service-account graces,
+anomaly detection) at most every :data:`CHORES_EVERY_S` then."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import gc
 import os
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -66,6 +70,12 @@ log = structlog.get_logger("custos.worker")
 
 #: Passes between two sweeps for cases left between steps while work keeps coming.
 SWEEP_EVERY = 50
+#: While work keeps coming, the time-driven chores (expiries, ended holds,
+#: lapsed links, refusal windows, service-account graces, anomaly detection)
+#: run at most this often (seconds of the monotonic clock); an idle pass runs
+#: them every time. The outbox, pending flows, campaigns and shared signals
+#: run on every pass.
+CHORES_EVERY_S = 1.0
 #: The ``schedules`` row of the worker's ``subjects sync``.
 SYNC_SCHEDULE = "subjects_sync"
 #: The ``schedules`` row of the rotation schedule (R-40), and how often it runs.
@@ -179,6 +189,7 @@ class Worker:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.cfg = svc.settings.worker
         self._passes = 0
+        self._chores_at: float | None = None  # monotonic time of the last chores
         self._anomalies = AnomalyPass()
         self._leases = LeaseKeeper(svc, self.owner, timedelta(seconds=self.cfg.lease_s))
         # Threads for connector calls, kept for the worker's life: writes on one
@@ -212,10 +223,11 @@ class Worker:
         # its recording was tried, so a pass that fails early loses none.
         pending: deque[Future[Batch]] = deque()
         try:
+            busy = False
             while not stop.is_set():
                 done = 0
                 try:
-                    done = self._housekeeping()
+                    done = self._housekeeping(chores=self._chores_due(busy))
                     receipts = self.claim()
                     if receipts:
                         pending.append(ahead.submit(self._attempt_all, receipts))
@@ -228,7 +240,8 @@ class Worker:
                     log.exception("worker_pass_failed")
                 if on_pass is not None:
                     on_pass(done)
-                if done == 0:
+                busy = done > 0
+                if not busy:
                     stop.wait(self.cfg.poll_interval_s)
             while pending:
                 try:
@@ -256,22 +269,35 @@ class Worker:
         done += len(receipts)
         return done + self._tail(busy=bool(receipts))
 
-    def _housekeeping(self) -> int:
-        return (
-            sweep_pending_flows(self.svc)
-            + self.expire_cases()
-            + end_due_holds(self.svc)
-            + deliver_due(self.svc)
-            + shared_signals.deliver_due(self.svc)
-            + self._sync_if_due()
-            + wipe_lapsed_owner_links(self.svc)
-            + close_refusal_windows(self.svc)
-            + self._service_accounts()
-            + run_campaigns(self.svc)
-            + self._anomalies.run_if_due(self.svc)
-            + expire_due_exceptions(self.svc)
-            + tap_issue.clean_up(self.svc)
+    def _chores_due(self, busy: bool) -> bool:
+        """Whether this pass runs the time-driven chores: always after an idle
+        pass, else once :data:`CHORES_EVERY_S` passed since they last ran."""
+        now = time.monotonic()
+        if busy and self._chores_at is not None and now - self._chores_at < CHORES_EVERY_S:
+            return False
+        self._chores_at = now
+        return True
+
+    def _housekeeping(self, *, chores: bool = True) -> int:
+        """What runs before each pass's claim, in this order: the work callers
+        wait for (flows, notices, shared signals, campaigns) every time; the
+        time-driven rest only with ``chores``."""
+        steps: tuple[tuple[Callable[[], int], bool], ...] = (
+            (lambda: sweep_pending_flows(self.svc), False),
+            (self.expire_cases, True),
+            (lambda: end_due_holds(self.svc), True),
+            (lambda: deliver_due(self.svc), False),
+            (lambda: shared_signals.deliver_due(self.svc), False),
+            (self._sync_if_due, True),
+            (lambda: wipe_lapsed_owner_links(self.svc), True),
+            (lambda: close_refusal_windows(self.svc), True),
+            (self._service_accounts, True),
+            (lambda: run_campaigns(self.svc), False),
+            (lambda: self._anomalies.run_if_due(self.svc), True),
+            (lambda: expire_due_exceptions(self.svc), True),
+            (lambda: tap_issue.clean_up(self.svc), True),
         )
+        return sum(step() for step, chore in steps if chores or not chore)
 
     def _service_accounts(self) -> int:
         """Old credentials past their grace period revoked (R-40), lapsed

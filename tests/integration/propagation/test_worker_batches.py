@@ -275,11 +275,11 @@ def test_a_pass_failing_while_a_batch_is_in_flight_still_records_that_batch(
     real = worker._housekeeping
     calls: list[int] = []
 
-    def housekeeping() -> int:
+    def housekeeping(*, chores: bool = True) -> int:
         calls.append(1)
         if len(calls) == 2:  # the pass right after the claim
             raise OperationalError("SELECT 1", {}, Exception("database is locked"))
-        return real()
+        return real(chores=chores)
 
     worker._housekeeping = housekeeping  # type: ignore[method-assign]
     stop = threading.Event()
