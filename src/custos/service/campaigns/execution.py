@@ -85,7 +85,12 @@ def open_batch(svc: Services, campaign_id: str) -> int:
         )
         if not ids:
             return 0
-        subjects = uow.subjects.get_many(ids)
+        if campaign.action.credential_action == CredentialAction.REISSUE:
+            # reissue_in_custos works on the whole subject.
+            subjects = uow.subjects.get_many(ids)
+        else:
+            # Its row and linked accounts are all an opening reads of a subject.
+            subjects = uow.campaigns.opening_subjects(ids)
         remember_policy(uow.conn, policy_hash=svc.policy.hash, text=svc.policy.text, now=now)
         shared = _Shared.of(svc, campaign)
         opened = [_open_one(svc, uow, shared, subjects[subject_id], now) for subject_id in ids]
