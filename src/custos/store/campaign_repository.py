@@ -21,6 +21,7 @@ from custos.domain.campaigns import (
 from custos.domain.errors import NotFound
 from custos.domain.model import LinkedAccount, Subject
 from custos.store.bulk import chunks
+from custos.store.bulk_update import update_many
 from custos.store.mapping import subject_from_row
 from custos.store.tables import campaign_members, campaigns, cases, linked_accounts, subjects
 
@@ -176,20 +177,22 @@ class CampaignRepository:
 
     def mark_opened_many(self, campaign_id: str, opened: dict[str, str], *, now: datetime) -> int:
         """``mark_opened`` for many members (subject id -> case id) in one
-        statement; returns how many were still pending."""
-        if not opened:
-            return 0
-        result = self._conn.execute(
-            campaign_members.update()
-            .where(
-                campaign_members.c.campaign_id == campaign_id,
-                campaign_members.c.subject_id == bindparam("_subject"),
-                campaign_members.c.state == str(MemberState.PENDING),
-            )
-            .values(state=str(MemberState.OPENED), case_id=bindparam("_case"), opened_at=now),
-            [{"_subject": s, "_case": c} for s, c in opened.items()],
+        ``executemany`` of a statement compiled once (``update_many``), each
+        row matched while still pending; returns how many were (-1: the driver
+        cannot tell)."""
+        pending, into = str(MemberState.PENDING), str(MemberState.OPENED)
+        return update_many(
+            self._conn,
+            campaign_members,
+            [
+                (
+                    (campaign_id, subject_id, pending),
+                    {"state": into, "case_id": c, "opened_at": now},
+                )
+                for subject_id, c in opened.items()
+            ],
+            where=("campaign_id", "subject_id", "state"),
         )
-        return result.rowcount
 
     def skip_pending(self, campaign_id: str) -> int:
         """Every pending member skipped (a cancelled campaign); returns how many."""
