@@ -206,6 +206,20 @@ class SubjectRepository:
         )
         return bool(result.rowcount)
 
+    def set_bind_due_many(self, subject_ids: Iterable[str], due: bool) -> set[str]:
+        """``set_bind_due`` for many subjects; those it changed."""
+        changed: set[str] = set()
+        for chunk in chunks(subject_ids):
+            changed.update(
+                self._conn.execute(
+                    subjects.update()
+                    .where(subjects.c.id.in_(chunk), subjects.c.phishing_resistant_bind_due != due)
+                    .values(phishing_resistant_bind_due=due)
+                    .returning(subjects.c.id)
+                ).scalars()
+            )
+        return changed
+
     def count(self) -> int:
         return int(self._conn.execute(select(func.count()).select_from(subjects)).scalar_one())
 

@@ -85,15 +85,19 @@ def open_batch(svc: Services, campaign_id: str) -> int:
         )
         if not ids:
             return 0
-        if campaign.action.credential_action == CredentialAction.REISSUE:
-            # reissue_in_custos works on the whole subject.
-            subjects = uow.subjects.get_many(ids)
-        else:
-            # Its row and linked accounts are all an opening reads of a subject.
-            subjects = uow.campaigns.opening_subjects(ids)
+        # Its row and linked accounts are all an opening reads of a subject.
+        subjects = uow.campaigns.opening_subjects(ids)
         remember_policy(uow.conn, policy_hash=svc.policy.hash, text=svc.policy.text, now=now)
         shared = _Shared.of(svc, campaign)
-        opened = [_open_one(svc, uow, shared, subjects[subject_id], now) for subject_id in ids]
+        issued = [_open_one(svc, uow, shared, subjects[subject_id], now) for subject_id in ids]
+        if shared.action == CredentialAction.REISSUE:
+            reissue.reissue_in_custos_many(uow, [o.case for o in issued], now=now)
+        opened = [
+            Opened(
+                o.case, o.sealed, start_propagation(o.case, subjects[o.case.subject_id], now=now)
+            )
+            for o in issued
+        ]
         # Live one-time links voided and Custos sessions ended, for the whole batch.
         uow.tokens.void_live_many(ids, now=now, reason=f"campaign {campaign.id}")
         subject_sessions.end_all_many(uow, ids, now=now, reason=f"campaign {campaign.id}")
@@ -121,7 +125,7 @@ class Opened:
 
     case: Case
     sealed: bytes | None  # the sealed random password (force-reset, reissue)
-    accounts: list[tuple[str, str, bool]]  # the receipts to create
+    accounts: list[tuple[str, str, bool]]  # the receipts to create (none yet: issued)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +174,11 @@ class _Shared:
 def _open_one(
     svc: Services, uow: UnitOfWork, shared: _Shared, subject: Subject, now: datetime
 ) -> Opened:
-    """One member's case, from opened to executing, built in memory (its
-    row, secret and receipts are the caller's to store)."""
+    """One member's case, from opened to credential issued, built in memory
+    (its reissue in Custos, start of propagation, row, secret and receipts are
+    the caller's, for the whole batch at once). The one-subject path, from
+    which the batch's differs in no fact: this, ``reissue_in_custos`` for a
+    reissue, then ``start_propagation``."""
     campaign, action = shared.campaign, shared.action
     req = shared.requirements_for(svc, subject)
     case = Case(
@@ -238,9 +245,7 @@ def _open_one(
         password = f"{secrets.token_urlsafe(24)}-Aa1"
         sealed = svc.sealer.seal(password, aad=seal_contexts.case_secret(case.id))
         del password
-    if action == CredentialAction.REISSUE:
-        reissue.reissue_in_custos(uow, case=case, subject=subject, now=now)
-    return Opened(case, sealed, start_propagation(case, subject, now=now))
+    return Opened(case, sealed, [])
 
 
 def finish_if_done(svc: Services, campaign_id: str) -> int:

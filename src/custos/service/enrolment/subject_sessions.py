@@ -21,6 +21,7 @@ API adds the equal-time floor.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn
@@ -369,6 +370,29 @@ def require_bind(
                 )
             ]
         )
+
+
+def require_bind_many(
+    uow: UnitOfWork, cases: Sequence[tuple[str, str]], *, now: datetime, reason: str
+) -> None:
+    """``require_bind`` for many (subject id, case id) pairs: one update, and
+    one ledger append of the events, in the order given, of the subjects
+    whose flag it set."""
+    changed = uow.subjects.set_bind_due_many([s for s, _ in cases], True)
+    uow.ledger.append(
+        [
+            DomainEvent(
+                type=EventType.BIND_REQUIRED,
+                occurred_at=now,
+                actor="system:custos",
+                subject_id=subject_id,
+                case_id=case_id,
+                data={"reason": reason},
+            )
+            for subject_id, case_id in cases
+            if subject_id in changed
+        ]
+    )
 
 
 def satisfy_bind(uow: UnitOfWork, subject_id: str, *, now: datetime, by: str) -> None:

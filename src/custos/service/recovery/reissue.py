@@ -18,6 +18,7 @@ target can (``reset_factors``) and the ``sessions_revoked`` and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from custos.domain.events import EventType
@@ -50,4 +51,40 @@ def reissue_in_custos(uow: UnitOfWork, *, case: Case, subject: Subject, now: dat
     lock_resets.clear_removed(uow, case=case, removed={a.kind for a in removed}, now=now)
     subject_sessions.require_bind(
         uow, subject.id, now=now, case_id=case.id, reason=f"{REASON}: enrol again"
+    )
+
+
+def reissue_in_custos_many(uow: UnitOfWork, cases: Sequence[Case], *, now: datetime) -> None:
+    """:func:`reissue_in_custos` for the cases of an incident campaign's batch
+    (one subject each), with the same writes and the same events in the same
+    ledger order: the subjects' authenticators read, their secrets deleted,
+    their ceremonies voided and their R-45 flags set in a few statements per
+    batch; only a subject with an active authenticator takes the one-subject
+    revocation (and the lock resets it allows)."""
+    ids = [case.subject_id for case in cases]
+    active = uow.authenticators.active_many(ids)
+    uow.authenticators.discard_secrets_many([s for s in ids if s not in active])
+    voided = uow.authenticators.void_pending_many(ids, now=now)
+    for case in cases:
+        removed = []
+        left = 0
+        if case.subject_id in active:
+            removed = uow.authenticators.revoke_all(case.subject_id, reason=REASON, now=now)
+            left = len(uow.authenticators.active(case.subject_id))
+        case.emit(
+            EventType.AUTHENTICATORS_REMOVED,
+            at=now,
+            actor=SYSTEM_ACTOR,
+            reason=REASON,
+            data={
+                "removed": len(removed),
+                "kinds": sorted({str(a.kind) for a in removed}),
+                "ceremonies_voided": voided.get(case.subject_id, 0),
+                "left": left,
+            },
+        )
+        if removed:  # no removed kind clears no lock
+            lock_resets.clear_removed(uow, case=case, removed={a.kind for a in removed}, now=now)
+    subject_sessions.require_bind_many(
+        uow, [(c.subject_id, c.id) for c in cases], now=now, reason=f"{REASON}: enrol again"
     )
