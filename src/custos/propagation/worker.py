@@ -51,7 +51,8 @@ from custos.service.enrolment import subject_sessions
 from custos.service.exceptions.expiry import expire_due_exceptions
 from custos.service.holds.expiry import end_due_holds
 from custos.service.notices import dispatch as notices
-from custos.service.notices.outbox_sweep import deliver_due
+from custos.service.notices import outbox
+from custos.service.notices.outbox_sweep import deliver_due, deliver_handover
 from custos.service.oversight.anomalies import AnomalyPass
 from custos.service.oversight.refusals import close_windows as close_refusal_windows
 from custos.service.ports import Services
@@ -531,6 +532,7 @@ class Worker:
             )
             by_case.setdefault(outcome.receipt.case_id, []).append((outcome, state, next_at))
         verifying: list[str] = []
+        handover = None
         with self.svc.uow() as uow:
             kept = uow.receipts.record_many(self.owner, attempts, now=now)
             # Results whose lease ran out belong to the worker that took over.
@@ -552,7 +554,7 @@ class Worker:
                     verifying.append(case_id)
             settled = self._checks_at_hand(uow, batch, [locked[c] for c in verifying], receipts)
             if settled:
-                self._conclude_checks(uow, [locked[c] for c in settled], settled, now)
+                handover = self._conclude_checks(uow, [locked[c] for c in settled], settled, now)
                 verifying = [c for c in verifying if c not in settled]
             uow.cases.save_many(list(locked.values()))
             uow.commit()
@@ -566,6 +568,8 @@ class Worker:
                     state=str(state),
                     attempt=outcome.receipt.attempts + 1,
                 )
+        if handover is not None:
+            deliver_handover(self.svc, handover)  # R-22: after the commit, never inside it
         return verifying
 
     def _checks_at_hand(
@@ -690,10 +694,11 @@ class Worker:
         with self.svc.uow() as uow:
             locked = uow.cases.get_many(results, for_update=True)  # before any ledger append
             verifying = [case for case in locked.values() if case.state == CaseState.VERIFYING]
-            completed = self._conclude_checks(uow, verifying, results, now)
+            handover = self._conclude_checks(uow, verifying, results, now)
             uow.cases.save_many(verifying)
             uow.commit()
-        return completed
+        deliver_handover(self.svc, handover)  # R-22: after the commit, never inside it
+        return len(verifying)
 
     def _conclude_checks(
         self,
@@ -701,9 +706,11 @@ class Worker:
         verifying: list[Case],
         results: dict[str, list[verification.CheckResult]],
         now: datetime,
-    ) -> int:
+    ) -> outbox.Handover:
         """Record the checks of these verifying cases and move each on: completed
-        (its secret wiped, its subject told, R-22) or needs_attention."""
+        (its secret wiped, its subject told, R-22) or needs_attention. Returns
+        the recovery notices, held leased to this worker: it sends them once
+        ``uow`` committed (``deliver_handover``), never inside it."""
         uow.receipts.add_checks(
             [
                 CheckRow(case.id, r.name, r.target, r.account_id, r.passed, r.detail, r.verdict)
@@ -763,7 +770,7 @@ class Worker:
             if case.id in wiped:
                 case.emit(EventType.SECRET_WIPED, at=now, actor=SYSTEM_ACTOR)
         subjects = uow.subjects.get_many(case.subject_id for case in completed)
-        notices.notify_recoveries(  # R-22: sent after the commit, never inside it
+        handover = notices.hold_recoveries(  # R-22: sent after the commit, never inside it
             self.svc,
             uow,
             [
@@ -786,4 +793,4 @@ class Worker:
             ],
             now=now,
         )
-        return len(verifying)
+        return handover

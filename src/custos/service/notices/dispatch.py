@@ -104,12 +104,44 @@ def notify_recoveries(
     event: str,
     now: datetime,
 ) -> int:
-    """``notify_recovery`` for many cases at once (the worker's batches): the
-    repudiation token of every case (R-17) stored in one statement. Returns the
-    number of recipients."""
+    """``notify_recovery`` for many cases at once: the repudiation token of
+    every case (R-17) stored in one statement, the notices in one more.
+    Returns the number of recipients."""
+    held = _recovery_notices(svc, uow, done, event=event, now=now)
+    outbox.hold_many(svc, uow, "email", held)  # one statement for the whole batch
+    return sum(len(batch) for batch, _ in held)
+
+
+def hold_recoveries(
+    svc: Services,
+    uow: UnitOfWork,
+    done: Sequence[tuple[Case, Subject]],
+    *,
+    event: str,
+    now: datetime,
+) -> outbox.Handover:
+    """:func:`notify_recoveries` for the worker, which sends the notices itself
+    once ``uow`` committed (``outbox_sweep.deliver_handover``): the rows are
+    written sealed as any other, but leased to this worker (``outbox.hold_leased``),
+    so no sweep sends them meanwhile, and the sweep sends them once the lease
+    ran out should the worker die before (R-22, at least once)."""
+    held = _recovery_notices(svc, uow, done, event=event, now=now)
+    return outbox.hold_leased(svc, uow, held)
+
+
+def _recovery_notices(
+    svc: Services,
+    uow: UnitOfWork,
+    done: Sequence[tuple[Case, Subject]],
+    *,
+    event: str,
+    now: datetime,
+) -> list[tuple[Sequence[Message], str | None]]:
+    """The recovery notices of these cases (messages, subject id), one batch
+    per case with a confirmed email contact, rendered once for them all; their
+    repudiation tokens stored in one statement."""
     tokens: list[tuple[str, str]] = []
     held: list[tuple[Sequence[Message], str | None]] = []
-    sent = 0
     notices: batch_messages.RecoveryNotices | None = None
     for case, subject in done:
         contacts = subject.confirmed_contacts(ContactKind.EMAIL)
@@ -129,10 +161,8 @@ def notify_recoveries(
             repudiation_link=_repudiation_url(svc, token.plain),
         )
         held.append((batch, subject.id))
-        sent += len(batch)
-    outbox.hold_many(svc, uow, "email", held)  # one statement for the whole batch
     uow.repudiations.add_many(tokens, now=now, expires_at=now + REPUDIATION_TTL)
-    return sent
+    return held
 
 
 def notify_recovery_code_used(

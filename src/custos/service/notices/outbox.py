@@ -23,7 +23,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
@@ -92,11 +92,14 @@ def hold_many(
     uow: UnitOfWork,
     channel: Channel,
     batches: Sequence[tuple[Sequence[Held], str | None]],
+    *,
+    leased_until: datetime | None = None,
 ) -> list[str]:
     """:func:`hold` for several batches (messages, subject id) in one statement
     (the worker's recovery notices: one insert per recorded batch of cases, not
     one per case). Each message is still its own sealed row. Returns the row
-    ids, in order."""
+    ids, in order. With ``leased_until`` the rows are written already leased
+    until then (:func:`hold_leased`): no sweep takes them before."""
     now = svc.clock.now()
     rows = []
     for messages, subject_id in batches:
@@ -113,8 +116,43 @@ def hold_many(
                 )
             )
     if rows:
-        uow.outbox.add_many(rows, due_at=now)
+        uow.outbox.add_many(rows, due_at=now if leased_until is None else leased_until)
     return [r.id for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """Mail written to the outbox by :func:`hold_leased`, already leased to the
+    process that wrote it, with the plain messages it still holds: that process
+    sends them itself once its transaction committed
+    (``outbox_sweep.deliver_handover``), without claiming or unsealing the rows.
+    Should it die (or fail) first, nothing is lost: the rows are due to the
+    sweep once the lease ran out (at least once)."""
+
+    #: (row ids, messages, subject id) per batch, in the order written.
+    batches: Sequence[tuple[Sequence[str], Sequence[Message], str | None]]
+    leased_until: datetime
+
+    @property
+    def recipients(self) -> int:
+        return sum(len(messages) for _, messages, _ in self.batches)
+
+
+def hold_leased(
+    svc: Services, uow: UnitOfWork, batches: Sequence[tuple[Sequence[Message], str | None]]
+) -> Handover:
+    """:func:`hold_many` for mail its caller sends itself right after ``uow``
+    commits (never inside it): the rows are sealed at rest as any other, but
+    leased for :data:`LEASE` from now, so that no sweep (of this worker or
+    another) sends them meanwhile. Returns what to hand to
+    ``outbox_sweep.deliver_handover`` once ``uow`` committed; if it rolled
+    back, the handover is dropped unsent (there are no rows)."""
+    until = svc.clock.now() + LEASE
+    ids = iter(hold_many(svc, uow, "email", batches, leased_until=until))
+    return Handover(
+        [([next(ids) for _ in messages], messages, subject_id) for messages, subject_id in batches],
+        until,
+    )
 
 
 def _plain(message: Held) -> str:

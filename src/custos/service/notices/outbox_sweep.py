@@ -77,6 +77,26 @@ def deliver_due(svc: Services, *, limit: int = LIMIT) -> int:
     return len(rows)
 
 
+def deliver_handover(svc: Services, handover: outbox.Handover) -> int:
+    """Send the mail a worker held leased to itself (``outbox.hold_leased``), once
+    the transaction that wrote it committed, from the messages it still holds:
+    no claim, no unseal. Each batch is sent and recorded as the sweep would
+    (``notices.send``: one ledger record per batch, in the transaction that
+    drops its rows). Should the process die before that transaction, the rows
+    are due to the sweep once the lease ran out and go out again then (at least
+    once). Never raises for a delivery. Returns how many rows it handled."""
+    events = [
+        notices.send(svc, messages, subject_id=subject_id)
+        for _, messages, subject_id in handover.batches
+        if messages
+    ]
+    done = [row_id for ids, _, _ in handover.batches for row_id in ids]
+    if done:
+        log.info("outbox_delivered", count=len(done), retry=0)
+        outbox.settle(svc, events, done)
+    return len(done)
+
+
 def _post(
     svc: Services, row: OutboxRow, hook: SecurityWebhook, events: list[DomainEvent]
 ) -> datetime | None:
