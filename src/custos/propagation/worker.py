@@ -6,12 +6,14 @@ inside a database transaction.
 
 One ``run_once`` pass: resolve pending self-service flows, expire lapsed cases,
 record holds whose end time passed (releasing the cases they blocked), send the
-notices waiting in the outbox (the only place they are sent from),
-push the SETs waiting in the SET outbox (shared signals), attempt due
-receipts, then advance cases whose receipts are all final. ``run_forever``
-runs such passes back to back while work keeps coming, the time-driven chores
-among them (expiries, ended holds, lapsed links, service-account graces,
-anomaly detection) at most every :data:`CHORES_EVERY_S` then."""
+notices waiting in the outbox (the only place they are sent from, but for
+the recovery notices of the cases a pass completes: written leased to this
+worker and sent by it right after that commit), push the SETs waiting in the
+SET outbox (shared signals), attempt due receipts, then advance cases whose
+receipts are all final. ``run_forever`` runs such passes back to back while
+work keeps coming, the time-driven chores among them (expiries, ended holds,
+lapsed links, service-account graces, anomaly detection) at most every
+:data:`CHORES_EVERY_S` then."""
 
 from __future__ import annotations
 

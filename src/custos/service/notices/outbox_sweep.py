@@ -3,7 +3,10 @@ from (R-19, R-22): every pass it takes the rows due (new ones, and ones whose
 earlier sweep died before recording them), sends them grouped per subject, kind
 and case, and records each group's outcome in the ledger as it drops the rows,
 in one transaction. A security webhook is posted on its own; one whose post
-failed is put back for a later sweep (``webhooks.next_try``) until given up."""
+failed is put back for a later sweep (``webhooks.next_try``) until given up.
+The one other sender is ``deliver_handover``: the worker's recovery notices,
+written leased to it, sent by it right after their transaction committed and
+recorded the same way (the sweep takes them only if that lease runs out)."""
 
 from __future__ import annotations
 
