@@ -203,3 +203,40 @@ def test_held_notices_are_sealed_leased_and_sent_only_by_their_handover(
     assert sorted(to for to, _, _ in mailbox.sent) == ["eve@example.org", "fay@example.org"]
     assert _rows(world) == []
     assert _sent_leaves(world, ids) - baseline == Counter(ids)
+
+
+def test_a_handover_past_half_its_lease_leaves_the_rest_to_the_sweep(
+    world: World, mailbox: Mailbox
+) -> None:
+    """R-22: a slow relay. The worker begins no batch once half the lease has
+    passed: what it sent is recorded, the rest stays leased, untouched by any
+    sweep until the lease ran out (so no two senders hold a row at once), then
+    goes out with the sweep, each notice once."""
+    names = ("gus", "hal", "ivy")
+    ids = _redeemed(world, names)
+    baseline = _sent_leaves(world, ids)
+    now = world.clock.now()
+    with world.svc.uow() as uow:
+        loaded = uow.cases.get_many(ids)
+        subjects = uow.subjects.get_many(names)
+        done = [(loaded[c], subjects[n]) for c, n in zip(ids, names, strict=True)]
+        handover = notices.hold_recoveries(world.svc, uow, done, event="completed", now=now)
+        uow.commit()
+    slow = mailbox.send
+
+    def slow_send(message: Message) -> None:
+        slow(message)
+        world.clock.advance(outbox.LEASE / 2)  # the relay took its time
+
+    mailbox.send = slow_send  # type: ignore[method-assign]
+    assert deliver_handover(world.svc, handover) == 1
+    mailbox.send = slow  # type: ignore[method-assign]
+    assert [c for _, c, _ in mailbox.sent] == ids[:1]
+    assert len(_rows(world)) == 2
+    world.clock.advance(outbox.LEASE / 2 - timedelta(seconds=1))
+    assert deliver_due(world.svc) == 0 and len(mailbox.sent) == 1
+    world.clock.advance(timedelta(seconds=2))
+    assert deliver_due(world.svc) == 2
+    assert sorted(c for _, c, _ in mailbox.sent) == sorted(ids)
+    assert _rows(world) == []
+    assert _sent_leaves(world, ids) - baseline == Counter(ids)

@@ -5,8 +5,9 @@ Delivery contract: a message is written, sealed, to the notice outbox in the
 transaction of the change it reports, and only the worker sends it, after the
 commit and never for a rolled-back change: its sweep
 (``service/notices/outbox_sweep.py``), or, for the recovery notices of the cases
-it completes itself (``hold_recoveries``), the worker right after its commit. A request never talks to the mail relay itself, so it does the same
-work for a known and an unknown account, however slow the relay is (R-19).
+it completes itself (``hold_recoveries``), the worker right after its commit.
+A request never talks to the mail relay itself, so it does the same work for a
+known and an unknown account, however slow the relay is (R-19).
 Delivery never raises: a failure is logged (kind and case, never the body or a
 secret, R-37) and recorded in the ledger as ``notify:subject:failed``; a
 success as ``notify:subject:sent``.

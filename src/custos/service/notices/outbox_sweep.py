@@ -87,13 +87,21 @@ def deliver_handover(svc: Services, handover: outbox.Handover) -> int:
     (``notices.send``: one ledger record per batch, in the transaction that
     drops its rows). Should the process die before that transaction, the rows
     are due to the sweep once the lease ran out and go out again then (at least
-    once). Never raises for a delivery. Returns how many rows it handled."""
-    events = [
-        notices.send(svc, messages, subject_id=subject_id)
-        for _, messages, subject_id in handover.batches
-        if messages
-    ]
-    done = [row_id for ids, _, _ in handover.batches for row_id in ids]
+    once). No batch is begun once half the lease has passed: those rows are
+    left to the sweep after the lease, so no sweep sends a row while this
+    worker still may. Never raises for a delivery. Returns how many rows it
+    handled."""
+    stop_at = handover.leased_until - outbox.LEASE / 2
+    events: list[DomainEvent] = []
+    done: list[str] = []
+    for at, (ids, messages, subject_id) in enumerate(handover.batches):
+        if not messages:
+            continue
+        if svc.clock.now() >= stop_at:
+            log.warning("outbox_handover_late", batches_left=len(handover.batches) - at)
+            break
+        events.append(notices.send(svc, messages, subject_id=subject_id))
+        done.extend(ids)
     if done:
         log.info("outbox_delivered", count=len(done), retry=0)
         outbox.settle(svc, events, done)
