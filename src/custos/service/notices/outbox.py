@@ -6,8 +6,8 @@ the same work whoever it is about, however slow the mail relay or SMS gateway
 is (R-19). The worker's own recovery notices are written already leased to it
 (``hold_leased``) and sent by it once their transaction committed
 (``outbox_sweep.deliver_handover``); should it die first, the sweep sends them
-once that lease ran out. The sweep leases the rows it takes for ``LEASE`` before sending
-them; a sweep that dies after taking them loses none: once the lease ran out,
+once that lease ran out. The sweep leases the rows it takes for ``LEASE``
+before sending them; a sweep that dies after taking them loses none: once the lease ran out,
 the next sweep takes them again. Delivery is at least once: a crash after
 sending but before recording, or a delivery slower than its lease, sends that
 message again. Mail and texts are tried once (their outcome is recorded either
