@@ -6,17 +6,19 @@ sets and database, and the parameter sets handed to the driver's
 parameter set in Python; the worker updates a batch's case rows and receipt
 rows (hundreds each) per pass. The values still pass through each column
 type's bind processor, so what is stored is exactly what that statement
-would store."""
+would store. The parameters are bound a column at a time with
+``bulk.insert_many``'s column processors (SQLite's timestamps by
+``bulk._sqlite_datetimes``: the same text as SQLAlchemy's processor)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, bindparam, literal_column
 from sqlalchemy.engine import Dialect
 
-Processor = Callable[[Any], Any] | None
+from custos.store.bulk import ColumnProcessor, _processor
 
 #: Prefixes of the bound parameters: a bindparam may not share its name with a
 #: column of the SET clause.
@@ -29,7 +31,7 @@ Source = tuple[int, str | int]
 
 _compiled: dict[
     tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]],
-    tuple[str, bool, list[tuple[Source, Processor]]],
+    tuple[str, bool, list[tuple[Source, ColumnProcessor]]],
 ] = {}
 
 
@@ -39,10 +41,11 @@ def _statement(
     keys: tuple[str, ...],
     where: tuple[str, ...],
     plus_one: tuple[str, ...],
-) -> tuple[str, bool, list[tuple[Source, Processor]]]:
+) -> tuple[str, bool, list[tuple[Source, ColumnProcessor]]]:
     """The SQL of ``UPDATE table SET key = :s_key, ..., n = n + 1 WHERE w =
     :w_w AND ...``, whether its parameters are positional, and where each
-    parameter's value comes from with its bind processor."""
+    parameter's value comes from with its column processor (``bulk._processor``:
+    the column type's bind processor over a column of values)."""
     cache_key = (dialect.name, table.name, keys, where, plus_one)
     if cache_key not in _compiled:
         values: dict[str, Any] = {k: bindparam(_SET + k, type_=table.c[k].type) for k in keys}
@@ -60,10 +63,10 @@ def _statement(
         order = tuple(compiled.positiontup or ()) if compiled.positional else tuple(sources)
         if sorted(order) != sorted(sources):
             raise ValueError(f"update_many: unexpected parameters {sorted(order)}")
-        plan: list[tuple[Source, Processor]] = [
+        plan: list[tuple[Source, ColumnProcessor]] = [
             (
                 sources[name][0],
-                table.c[sources[name][1]].type.dialect_impl(dialect).bind_processor(dialect),
+                _processor(table.c[sources[name][1]].type.dialect_impl(dialect), dialect),
             )
             for name in order
         ]
@@ -91,13 +94,20 @@ def update_many(
     keys = tuple(rows[0][1])
     sql, positional, plan = _statement(conn.dialect, table, keys, tuple(where), tuple(plus_one))
     names = [_SET + str(key) if part else _WHERE + where[int(key)] for (part, key), _ in plan]
-    params: list[Any] = []
+    first = rows[0][1].keys()
     for item in rows:
-        if len(item[0]) != len(where) or item[1].keys() != rows[0][1].keys():
+        if len(item[0]) != len(where) or item[1].keys() != first:
             raise ValueError("update_many: every row sets the same columns, matched alike")
-        parts: tuple[Any, Any] = item
-        processed = [
-            parts[part][key] if p is None else p(parts[part][key]) for (part, key), p in plan
-        ]
-        params.append(tuple(processed) if positional else dict(zip(names, processed, strict=True)))
+    columns: list[list[Any]] = []
+    for (part, key), process in plan:
+        if part:
+            column = str(key)
+            values = [item[1][column] for item in rows]
+        else:
+            position = int(key)
+            values = [item[0][position] for item in rows]
+        columns.append(values if process is None else list(process(values)))
+    params: list[Any] = list(zip(*columns, strict=True))
+    if not positional:
+        params = [dict(zip(names, values, strict=True)) for values in params]
     return int(conn.exec_driver_sql(sql, params).rowcount)
