@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from custos.domain.errors import NotFound, SeparationOfDuties
 from custos.domain.model import Case, Requirements, RiskAssessment
 from custos.domain.states import CaseState
-from custos.store.bulk import chunks, insert_many
+from custos.store.bulk import ByIds, insert_many
 from custos.store.bulk_update import update_many
 from custos.store.ledger_repository import LedgerRepository
 from custos.store.mapping import case_from_rows, case_to_row, stored_json
@@ -24,6 +24,15 @@ from custos.store.tables import approvals, cases, proofs, subjects
 _CASE = tuple(
     stored_json(c) if c.key in ("requirements", "risk_reasons") else c for c in cases.columns
 )
+
+
+#: Cases by id, in id order (``get_many``), and locked in that order.
+_MANY = ByIds(cases.c.id, lambda in_: select(*_CASE).where(in_).order_by(cases.c.id))
+_MANY_LOCKED = ByIds(
+    cases.c.id, lambda in_: select(*_CASE).where(in_).order_by(cases.c.id).with_for_update()
+)
+#: The frozen requirements of cases by id (``actions_of``).
+_ACTIONS = ByIds(cases.c.id, lambda in_: select(cases.c.id, cases.c.requirements).where(in_))
 
 
 class ConcurrentUpdate(Exception):
@@ -126,11 +135,8 @@ class CaseRepository:
         ``get(..., children=False)``), in id order: rows locked in the same order
         by every worker cannot deadlock. Unknown ids are absent."""
         found: dict[str, Case] = {}
-        for chunk in chunks(case_ids):
-            query = select(*_CASE).where(cases.c.id.in_(chunk)).order_by(cases.c.id)
-            if for_update:
-                query = query.with_for_update()
-            for row in self._conn.execute(query).all():  # one fetchall, not one fetch a row
+        for result in (_MANY_LOCKED if for_update else _MANY).execute(self._conn, case_ids):
+            for row in result.all():  # one fetchall, not one fetch a row
                 self._seen[row.id] = (0, 0)
                 case = found[row.id] = case_from_rows(row, [], [])
                 self._loaded[row.id] = (case.requirements, case.risk, case.version)
@@ -265,12 +271,8 @@ class CaseRepository:
     def actions_of(self, case_ids: Iterable[str]) -> dict[str, str]:
         """The credential action frozen on each case (``requirements.action``),
         read without loading the cases (the worker's writes need it)."""
-        wanted = sorted(set(case_ids))
         found: dict[str, str] = {}
-        for chunk in chunks(wanted):
-            rows = self._conn.execute(
-                select(cases.c.id, cases.c.requirements).where(cases.c.id.in_(chunk))
-            )
+        for rows in _ACTIONS.execute(self._conn, case_ids):
             found.update({row.id: str(row.requirements["action"]) for row in rows})
         return found
 

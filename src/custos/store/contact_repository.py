@@ -15,9 +15,24 @@ from sqlalchemy import Connection, select
 
 from custos.domain.model import Contact, ContactKind
 from custos.domain.phones import e164
-from custos.store.bulk import chunks
+from custos.store.bulk import ByIds
 from custos.store.mapping import aware, maybe_aware
 from custos.store.tables import subject_contacts
+
+#: The confirmed, not removed contacts of a chunk of subjects, in id order
+#: (``confirmed_many``).
+_CONFIRMED = ByIds(
+    subject_contacts.c.subject_id,
+    lambda in_: (
+        select(subject_contacts.c.subject_id, subject_contacts.c.kind, subject_contacts.c.address)
+        .where(
+            in_,
+            subject_contacts.c.removed_at.is_(None),
+            subject_contacts.c.confirmed_at.is_not(None),
+        )
+        .order_by(subject_contacts.c.id)
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,21 +128,8 @@ class ContactRepository:
     def confirmed_many(self, subject_ids: Iterable[str]) -> dict[str, tuple[Contact, ...]]:
         """``confirmed`` for several subjects in one query per 500 ids."""
         found: dict[str, list[Contact]] = {subject_id: [] for subject_id in subject_ids}
-        for chunk in chunks(found):
-            rows = self._conn.execute(
-                select(
-                    subject_contacts.c.subject_id,
-                    subject_contacts.c.kind,
-                    subject_contacts.c.address,
-                )
-                .where(
-                    subject_contacts.c.subject_id.in_(chunk),
-                    subject_contacts.c.removed_at.is_(None),
-                    subject_contacts.c.confirmed_at.is_not(None),
-                )
-                .order_by(subject_contacts.c.id)
-            ).all()
-            for r in rows:
+        for rows in _CONFIRMED.execute(self._conn, found):
+            for r in rows.all():
                 found[r.subject_id].append(
                     Contact(kind=ContactKind(r.kind), address=r.address, confirmed=True)
                 )

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, and_, select
 from custos.domain.enrolment import Authenticator, AuthenticatorKind
 from custos.domain.model import SYSTEM_ACTOR
 from custos.store.authenticator_repository import AuthenticatorRepository
-from custos.store.bulk import chunks
+from custos.store.bulk import ByIds, chunks
 from custos.store.mapping import aware, maybe_aware
 from custos.store.tables import (
     email_codes,
@@ -21,6 +21,20 @@ from custos.store.tables import (
     sealed_secrets,
     self_service_flows,
     totp_enrolments,
+)
+
+#: When each of a chunk of cases' tokens was redeemed (``redeemed_at_many``).
+_REDEEMED = ByIds(
+    reset_tokens.c.case_id,
+    lambda in_: select(reset_tokens.c.case_id, reset_tokens.c.consumed_at).where(
+        in_, reset_tokens.c.consumed_at.is_not(None)
+    ),
+)
+#: The sealed secrets of a chunk of cases deleted, naming the cases that held
+#: one (``wipe_many``: one statement, not a read and a delete).
+_WIPE = ByIds(
+    sealed_secrets.c.case_id,
+    lambda in_: sealed_secrets.delete().where(in_).returning(sealed_secrets.c.case_id),
 )
 
 
@@ -121,13 +135,7 @@ class TokenRepository:
     def redeemed_at_many(self, case_ids: Iterable[str]) -> dict[str, datetime]:
         """``redeemed_at`` for several cases; cases without a redeemed token are absent."""
         found: dict[str, datetime] = {}
-        for chunk in chunks(case_ids):
-            rows = self._conn.execute(
-                select(reset_tokens.c.case_id, reset_tokens.c.consumed_at).where(
-                    reset_tokens.c.case_id.in_(chunk),
-                    reset_tokens.c.consumed_at.is_not(None),
-                )
-            )
+        for rows in _REDEEMED.execute(self._conn, case_ids):
             for row in rows:
                 found.setdefault(row.case_id, aware(row.consumed_at))
         return found
@@ -188,13 +196,8 @@ class SecretRepository:
     def wipe_many(self, case_ids: Iterable[str]) -> set[str]:
         """``wipe`` for several cases; returns the ids that held a secret."""
         held: set[str] = set()
-        for chunk in chunks(case_ids):
-            held.update(
-                self._conn.execute(
-                    select(sealed_secrets.c.case_id).where(sealed_secrets.c.case_id.in_(chunk))
-                ).scalars()
-            )
-            self._conn.execute(sealed_secrets.delete().where(sealed_secrets.c.case_id.in_(chunk)))
+        for deleted in _WIPE.execute(self._conn, case_ids):
+            held.update(deleted.scalars())
         return held
 
     def wipe(self, case_id: str) -> bool:

@@ -9,11 +9,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select, text
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, or_, select, text
 
 from custos.domain.errors import NotFound
 from custos.domain.holds import HoldRecord, HoldStatus
-from custos.store.bulk import chunks
+from custos.store.bulk import ByIds, chunks
 from custos.store.mapping import hold_from_row, hold_to_row
 from custos.store.tables import holds, subjects
 
@@ -24,7 +24,7 @@ from custos.store.tables import holds, subjects
 STANDING_LOCK = 0x637573746F73484C
 
 
-def _standing(now: datetime) -> ColumnElement[bool]:
+def _standing(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
     return and_(
         holds.c.lifted_at.is_(None),
         holds.c.expired_at.is_(None),
@@ -34,6 +34,22 @@ def _standing(now: datetime) -> ColumnElement[bool]:
 
 def _ended(now: datetime) -> ColumnElement[bool]:
     return or_(holds.c.expired_at.is_not(None), holds.c.ends_at <= now)
+
+
+#: The kinds of the holds standing at ``:now`` on a chunk of subjects, and on a
+#: chunk of groups (``standing_kinds``).
+_ON_SUBJECTS = ByIds(
+    holds.c.subject_id,
+    lambda in_: select(holds.c.subject_id, holds.c.kind).where(
+        in_, _standing(bindparam("now", type_=holds.c.ends_at.type))
+    ),
+)
+_ON_GROUPS = ByIds(
+    holds.c.group_name,
+    lambda in_: select(holds.c.group_name, holds.c.kind).where(
+        in_, _standing(bindparam("now", type_=holds.c.ends_at.type))
+    ),
+)
 
 
 class HoldRepository:
@@ -152,22 +168,12 @@ class HoldRepository:
         """For each subject id (with its groups), the kinds of the holds standing
         on it or its groups at ``now``; subjects without one are absent."""
         found: dict[str, set[str]] = {}
-        for chunk in chunks(subjects):
-            rows = self._conn.execute(
-                select(holds.c.subject_id, holds.c.kind).where(
-                    holds.c.subject_id.in_(chunk), _standing(now)
-                )
-            )
+        for rows in _ON_SUBJECTS.execute(self._conn, subjects, {"now": now}):
             for row in rows:
                 found.setdefault(row.subject_id, set()).add(row.kind)
         groups = set().union(*subjects.values()) if subjects else set()
         by_group: dict[str, set[str]] = {}
-        for chunk in chunks(groups):
-            rows = self._conn.execute(
-                select(holds.c.group_name, holds.c.kind).where(
-                    holds.c.group_name.in_(chunk), _standing(now)
-                )
-            )
+        for rows in _ON_GROUPS.execute(self._conn, groups, {"now": now}):
             for row in rows:
                 by_group.setdefault(row.group_name, set()).add(row.kind)
         for subject_id, subject_groups in subjects.items():

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, func, or_, select
 
 from custos.domain.model import LinkedAccount, Operator, Role, Subject
-from custos.store.bulk import chunks
+from custos.store.bulk import ByIds, chunks
 from custos.store.contact_repository import ContactRepository
 from custos.store.hold_repository import HoldRepository
 from custos.store.mapping import (
@@ -39,6 +39,18 @@ class SubjectBrief:
 #: The columns a Subject is read from: not ``holds`` (the previous release's
 #: copy; holds are records of their own) nor ``created_at``.
 _SUBJECT = tuple(c for c in subjects.columns if c.key not in ("holds", "created_at"))
+
+#: The linked accounts of a chunk of subjects (``get_many``).
+_ACCOUNTS = ByIds(
+    linked_accounts.c.subject_id,
+    lambda in_: (
+        select(linked_accounts.c.subject_id, linked_accounts.c.target, linked_accounts.c.account_id)
+        .where(in_)
+        .order_by(linked_accounts.c.target, linked_accounts.c.account_id)
+    ),
+)
+#: A chunk of subjects by id (``get_many``).
+_SUBJECTS = ByIds(subjects.c.id, lambda in_: select(*_SUBJECT).where(in_))
 
 
 def _system_now() -> datetime:
@@ -104,19 +116,12 @@ class SubjectRepository:
         contacts = ContactRepository(self._conn).confirmed_many(ids)
         for chunk in chunks(ids):
             accounts: dict[str, list[LinkedAccount]] = {}
-            for a in self._conn.execute(
-                select(
-                    linked_accounts.c.subject_id,
-                    linked_accounts.c.target,
-                    linked_accounts.c.account_id,
-                )
-                .where(linked_accounts.c.subject_id.in_(chunk))
-                .order_by(linked_accounts.c.target, linked_accounts.c.account_id)
-            ).all():
-                accounts.setdefault(a.subject_id, []).append(
-                    LinkedAccount(target=a.target, account_id=a.account_id)
-                )
-            rows = self._conn.execute(select(*_SUBJECT).where(subjects.c.id.in_(chunk))).all()
+            for result in _ACCOUNTS.execute(self._conn, chunk):
+                for a in result.all():
+                    accounts.setdefault(a.subject_id, []).append(
+                        LinkedAccount(target=a.target, account_id=a.account_id)
+                    )
+            rows = [row for result in _SUBJECTS.execute(self._conn, chunk) for row in result.all()]
             held = self._holds.standing_kinds(
                 {row.id: frozenset(row.groups) for row in rows}, self._now()
             )

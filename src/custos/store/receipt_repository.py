@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 
-from custos.store.bulk import chunks, insert_many
+from custos.store.bulk import ByIds, chunks, insert_many
 from custos.store.bulk_update import update_many
 from custos.store.mapping import aware, maybe_aware
 from custos.store.tables import checks, receipts
@@ -88,6 +88,40 @@ _RECEIPT = tuple(
         "succeeded_at",
         "updated_at",
     )
+)
+
+
+#: The receipts of a chunk of cases, in id order (``for_cases``).
+_OF_CASES = ByIds(
+    receipts.c.case_id, lambda in_: select(*_RECEIPT).where(in_).order_by(receipts.c.id)
+)
+#: The receipts of a chunk of ids that ``owner`` holds the lease of, as
+#: ``record_many`` reads them (and, on PostgreSQL, locks them).
+_HELD = ByIds(
+    receipts.c.id,
+    lambda in_: select(receipts.c.id).where(
+        in_, receipts.c.lease_owner == bindparam("owner", type_=receipts.c.lease_owner.type)
+    ),
+)
+_HELD_LOCKED = ByIds(
+    receipts.c.id,
+    lambda in_: (
+        select(receipts.c.id)
+        .where(in_, receipts.c.lease_owner == bindparam("owner", type_=receipts.c.lease_owner.type))
+        .with_for_update()
+    ),
+)
+#: The lease taken on a chunk of claimed receipts (``claim_due``).
+_LEASE = ByIds(
+    receipts.c.id,
+    lambda in_: (
+        receipts.update()
+        .where(in_)
+        .values(
+            lease_owner=bindparam("b_owner", type_=receipts.c.lease_owner.type),
+            lease_until=bindparam("b_until", type_=receipts.c.lease_until.type),
+        )
+    ),
 )
 
 
@@ -171,12 +205,10 @@ class ReceiptRepository:
         if skip_locked:
             query = query.with_for_update(skip_locked=True)
         rows = self._conn.execute(query).all()
-        if rows:
-            self._conn.execute(
-                receipts.update()
-                .where(receipts.c.id.in_([r.id for r in rows]))
-                .values(lease_owner=owner, lease_until=now + lease)
-            )
+        for _ in _LEASE.execute(
+            self._conn, [r.id for r in rows], {"b_owner": owner, "b_until": now + lease}
+        ):
+            pass
         return [_receipt(r) for r in rows]
 
     def renew_leases(
@@ -234,13 +266,9 @@ class ReceiptRepository:
         if not results:
             return set()
         held: set[int] = set()
-        for chunk in chunks(r.receipt_id for r in results):
-            query = select(receipts.c.id).where(
-                receipts.c.id.in_(chunk), receipts.c.lease_owner == owner
-            )
-            if self._conn.dialect.name == "postgresql":
-                query = query.with_for_update()
-            held.update(self._conn.execute(query).scalars())
+        query = _HELD_LOCKED if self._conn.dialect.name == "postgresql" else _HELD
+        for chunk in query.execute(self._conn, (r.receipt_id for r in results), {"owner": owner}):
+            held.update(chunk.scalars())
         # One executemany per shape of SET clause (with or without the success
         # time and the next attempt), each row only while its lease holds.
         shapes: dict[tuple[bool, bool], list[tuple[tuple[int, str], dict[str, Any]]]] = {}
@@ -300,11 +328,8 @@ class ReceiptRepository:
         """``for_case`` for several cases in one query per 500 ids; a case with no
         receipts maps to an empty list."""
         found: dict[str, list[Receipt]] = {case_id: [] for case_id in case_ids}
-        for chunk in chunks(found):
-            rows = self._conn.execute(
-                select(*_RECEIPT).where(receipts.c.case_id.in_(chunk)).order_by(receipts.c.id)
-            ).all()
-            for row in rows:
+        for result in _OF_CASES.execute(self._conn, found):
+            for row in result.all():
                 found[row.case_id].append(_receipt(row))
         return found
 
