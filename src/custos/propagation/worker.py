@@ -65,7 +65,14 @@ from custos.service.service_accounts import issuing, schedule
 from custos.service.shared_signals import delivery as shared_signals
 from custos.service.shared_signals.emission import Recovered, signal_recoveries
 from custos.store.case_repository import ConcurrentUpdate
-from custos.store.receipt_repository import FINAL, Attempt, CheckRow, Receipt, ReceiptState
+from custos.store.receipt_repository import (
+    FINAL,
+    Attempt,
+    CheckRow,
+    Receipt,
+    ReceiptState,
+    as_recorded,
+)
 from custos.store.schedules import claim_run
 from custos.store.unit_of_work import UnitOfWork
 
@@ -546,7 +553,16 @@ class Worker:
             # Every case row is locked (in id order, as every worker does) before
             # the ledger append takes the ledger's own lock: never the reverse.
             locked = uow.cases.get_many(by_case, for_update=True)
-            receipts = uow.receipts.for_cases(locked)
+            # Every receipt of each case as this transaction sees it: those the
+            # batch just wrote from memory, read only where others exist.
+            receipts = uow.receipts.for_cases_after(
+                locked,
+                (
+                    as_recorded(o.receipt, a, now=now)
+                    for o, a in zip(outcomes, attempts, strict=True)
+                    if a.receipt_id in kept
+                ),
+            )
             for case_id, case in locked.items():
                 for outcome, state, next_at in by_case[case_id]:
                     self._emit_receipt(case, outcome, state, next_at, now)

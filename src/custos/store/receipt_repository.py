@@ -5,12 +5,12 @@ with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, or_, select
+from sqlalchemy import Connection, bindparam, func, or_, select
 
 from custos.store.bulk import ByIds, chunks, insert_many
 from custos.store.bulk_update import update_many
@@ -95,6 +95,13 @@ _RECEIPT = tuple(
 _OF_CASES = ByIds(
     receipts.c.case_id, lambda in_: select(*_RECEIPT).where(in_).order_by(receipts.c.id)
 )
+#: How many receipts each of a chunk of cases has (``for_cases_after``).
+_COUNTS = ByIds(
+    receipts.c.case_id,
+    lambda in_: (
+        select(receipts.c.case_id, func.count().label("n")).where(in_).group_by(receipts.c.case_id)
+    ),
+)
 #: The receipts of a chunk of ids that ``owner`` holds the lease of, as
 #: ``record_many`` reads them (and, on PostgreSQL, locks them).
 _HELD = ByIds(
@@ -140,6 +147,25 @@ def _receipt(row: Any) -> Receipt:
         answer=row.answer,
         succeeded_at=maybe_aware(row.succeeded_at),
         updated_at=aware(row.updated_at),
+    )
+
+
+def as_recorded(receipt: Receipt, attempt: Attempt, *, now: datetime) -> Receipt:
+    """``receipt`` (as claimed) as ``record_many(..., [attempt], now=now)`` leaves
+    it when it writes it: what ``for_case`` reads back in that transaction.
+    The writer held the lease from the claim on, and only the lease holder
+    writes a receipt's other columns (``retry`` takes the lease away), so the
+    claimed attempt count is the stored one."""
+    succeeded = attempt.state == ReceiptState.SUCCEEDED
+    return replace(
+        receipt,
+        state=attempt.state,
+        attempts=receipt.attempts + 1,
+        answer=attempt.answer,
+        last_error=attempt.error,
+        updated_at=now,
+        succeeded_at=now if succeeded else receipt.succeeded_at,
+        next_attempt_at=attempt.next_attempt_at or receipt.next_attempt_at,
     )
 
 
@@ -331,6 +357,31 @@ class ReceiptRepository:
         for result in _OF_CASES.execute(self._conn, found):
             for row in result.all():
                 found[row.case_id].append(_receipt(row))
+        return found
+
+    def for_cases_after(
+        self, case_ids: Iterable[str], recorded: Iterable[Receipt]
+    ) -> dict[str, list[Receipt]]:
+        """``for_cases``, where ``recorded`` are receipts this transaction just
+        wrote, as it wrote them (``as_recorded`` of what ``record_many`` kept):
+        a case whose receipts in the database are as many as its receipts in
+        ``recorded`` (so exactly those) is answered from them, without reading
+        its rows; the other cases (some receipt recorded by another batch, or
+        not yet attempted) are read as ``for_cases`` reads them."""
+        found: dict[str, list[Receipt]] = {case_id: [] for case_id in case_ids}
+        mine: dict[str, dict[int, Receipt]] = {}
+        for receipt in recorded:
+            if receipt.case_id in found:
+                mine.setdefault(receipt.case_id, {})[receipt.id] = receipt
+        stored: dict[str, int] = {}
+        for counted in _COUNTS.execute(self._conn, mine):
+            stored.update((row.case_id, int(row.n)) for row in counted.all())
+        rest = [case_id for case_id in found if stored.get(case_id) != len(mine.get(case_id, {}))]
+        for case_id, receipts_of in mine.items():
+            if stored.get(case_id) == len(receipts_of):
+                found[case_id] = [receipts_of[i] for i in sorted(receipts_of)]
+        if rest:
+            found.update(self.for_cases(rest))
         return found
 
     def add_checks(self, rows: Sequence[CheckRow], *, now: datetime) -> None:

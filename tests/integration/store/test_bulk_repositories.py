@@ -20,7 +20,7 @@ from custos.domain.model import SYSTEM_ACTOR, ContactKind
 from custos.ledger.audit import verify
 from custos.store.bulk import insert_many
 from custos.store.case_repository import ConcurrentUpdate
-from custos.store.receipt_repository import Attempt, ReceiptState
+from custos.store.receipt_repository import Attempt, ReceiptState, as_recorded
 from custos.store.tables import (
     cases,
     ledger,
@@ -305,6 +305,75 @@ def test_record_many_writes_what_record_writes(world: World) -> None:
         bulk_row = {k: v for k, v in rows[many.id].items() if k not in ignored}
         assert bulk_row == single_row
         assert bulk_row["attempts"] == 1 and bulk_row["lease_owner"] is None
+
+
+def test_for_cases_after_answers_what_for_cases_reads_after_record_many(world: World) -> None:
+    """The worker's read of a batch's cases right after recording it (R-38:
+    each case concludes on its receipts as stored): a case whose receipts all
+    were in the batch is answered from memory, one with a receipt the batch
+    did not hold (another batch's, or another worker's lease) is read; both
+    agree with ``for_cases`` in the same transaction, field by field."""
+    whole, partial, contested = _recovered(world, "pia", "quin", "rolf")
+    _add_receipts(world, whole, 2)
+    _add_receipts(world, partial, 2)
+    _add_receipts(world, contested, 1)
+    now = world.clock.now()
+    lease = timedelta(seconds=60)
+    with world.svc.uow() as uow:
+        claimed = uow.receipts.claim_due(
+            owner="A", now=now, lease=lease, limit=50, skip_locked=False
+        )
+        uow.commit()
+    by_id = {r.id: r for r in claimed}
+    theirs = max(r.id for r in claimed if r.case_id == contested)
+    left_out = max(r.id for r in claimed if r.case_id == partial)  # recorded in no batch
+    with world.svc.uow() as uow:  # another worker took one lease over
+        uow.conn.execute(receipts.update().where(receipts.c.id == theirs).values(lease_owner="B"))
+        uow.commit()
+    later = now + timedelta(seconds=3)
+    retry_at = later + timedelta(seconds=40)
+    attempts = []
+    position = {
+        r.id: n
+        for c in (whole, partial, contested)
+        for n, r in enumerate(sorted((r for r in claimed if r.case_id == c), key=lambda r: r.id))
+    }
+    for receipt in (r for r in claimed if r.id != left_out):
+        n = position[receipt.id]
+        if n % 3 == 0:
+            attempts.append(Attempt(receipt.id, ReceiptState.SUCCEEDED, answer="ok"))
+        elif n % 3 == 1:
+            attempts.append(
+                Attempt(
+                    receipt.id,
+                    ReceiptState.RETRYABLE_FAILURE,
+                    answer="busy",
+                    error="Busy",
+                    next_attempt_at=retry_at,
+                )
+            )
+        else:
+            attempts.append(Attempt(receipt.id, ReceiptState.FAILED, answer="no", error="No"))
+    asked = [whole, partial, contested, "no-such-case"]
+    with world.svc.uow() as uow:
+        kept = uow.receipts.record_many("A", attempts, now=later)
+        recorded = [as_recorded(by_id[a.receipt_id], a, now=later) for a in attempts]
+        after = uow.receipts.for_cases_after(asked, [r for r in recorded if r.id in kept])
+        stored = uow.receipts.for_cases(asked)
+        uow.commit()
+    assert theirs not in kept and left_out not in kept
+    assert after == stored
+    for case_id in asked:  # every field, the times to the microsecond
+        for mine, read in zip(after[case_id], stored[case_id], strict=True):
+            assert [getattr(mine, f) for f in mine.__slots__] == [
+                getattr(read, f) for f in read.__slots__
+            ]
+    assert [len(after[c]) for c in asked] == [3, 3, 2, 0]
+    assert {r.state for r in after[whole]} == {
+        ReceiptState.SUCCEEDED,
+        ReceiptState.RETRYABLE_FAILURE,
+        ReceiptState.FAILED,
+    }
 
 
 def test_for_cases_agrees_with_for_case(world: World) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Text, bindparam, cast, select
@@ -135,3 +136,47 @@ def test_update_many_refuses_rows_that_set_different_columns(world: World) -> No
             where=("id",),
         )
     assert _raw(world, [first, second]) == before
+
+
+def test_update_many_binds_every_kind_of_time_as_an_executemany_update(world: World) -> None:
+    """Times bound a column at a time (SQLite: ``bulk._sqlite_datetimes``, the
+    text SQLAlchemy's processor makes, R-38): the same object in several rows,
+    naive, fixed offsets, a zone with DST, the extremes of the year range,
+    NULL; each row stores what SQLAlchemy's own executemany UPDATE stores."""
+    now = datetime(2026, 12, 6, 23, 57, 40, 576923, tzinfo=UTC)
+    times = [
+        now,
+        now,
+        now.replace(microsecond=0),
+        now.replace(tzinfo=None),
+        now.astimezone(timezone(timedelta(hours=2, minutes=30))),
+        now.astimezone(ZoneInfo("America/New_York")),
+        datetime(2026, 3, 29, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Berlin")),
+        datetime(1000, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-14))),
+        None,
+        now,
+    ]
+    ids = _subjects(world, 2 * len(times))
+    plain, bulk = ids[: len(times)], ids[len(times) :]
+    with world.svc.uow() as uow:
+        uow.conn.execute(
+            subjects.update().where(subjects.c.id == bindparam("_id")),
+            [{"_id": i, "contract_end": t} for i, t in zip(plain, times, strict=True)],
+        )
+        count = update_many(
+            uow.conn,
+            subjects,
+            [((i,), {"contract_end": t}) for i, t in zip(bulk, times, strict=True)],
+            where=("id",),
+        )
+        uow.commit()
+    assert count == len(times)
+    stored = _raw(world, ids)
+    for one, many in zip(plain, bulk, strict=True):
+        assert stored[one]["contract_end"] == stored[many]["contract_end"]
+        assert {**stored[one], "id": None, "display_name": None} == {
+            **stored[many],
+            "id": None,
+            "display_name": None,
+        }
