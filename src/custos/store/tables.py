@@ -469,7 +469,8 @@ notice_outbox = Table(
     # From when the sweep may take the row: when written, then, once a sweep
     # took it, until that sweep's lease runs out.
     _ts("lease_until", nullable=False),
-    Index("ix_notice_outbox_lease_until", "lease_until"),
+    # The sweep's claim reads due rows in (lease_until, id) order from it, unsorted.
+    Index("ix_notice_outbox_lease_until_id", "lease_until", "id"),
 )
 
 
