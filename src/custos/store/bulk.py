@@ -11,13 +11,26 @@ is replaced by :func:`_sqlite_datetime`, which returns the same text."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from functools import partial
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, CursorResult, Executable, Table, bindparam
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Executable,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    select,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
@@ -149,44 +162,50 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     conn.exec_driver_sql(sql, params)
 
 
-#: The lengths an ``IN (...)`` list of :class:`ByIds` is padded to: a chunk of
-#: ``n`` ids binds the smallest length at least ``n`` (its last id repeated), so
-#: a statement has a handful of compiled forms instead of one per length.
-SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, CHUNK)
-
 Statement = TypeVar("Statement", bound="Executable")
 
-#: The names of the parameters of an ``IN`` list of :class:`ByIds`, in order.
-_IN_NAMES = tuple(f"in_{i}" for i in range(CHUNK))
+#: The one parameter of a :class:`ByIds` statement: the chunk of ids.
+_IDS = "in_ids"
 
 
 class ByIds(Generic[Statement]):
     """A statement with one ``column IN (...)`` over a list of ids, built and
-    compiled once per padded length (:data:`SIZES`) and executed a chunk of
-    at most :data:`CHUNK` ids at a time.
+    compiled once per database, and executed a chunk of at most :data:`CHUNK`
+    ids at a time with the whole chunk as ONE bound parameter: on SQLite a
+    JSON array (``column IN (SELECT value FROM json_each(:ids))``), on
+    PostgreSQL an array (``column = ANY(:ids)``); elsewhere an expanding
+    ``IN``.
 
     ``column.in_(ids)`` built per call coerces every id in Python, and its
     expanding parameter is rewritten into the SQL at every execution (about
-    1 ms for a few hundred ids); here the list is ``length`` plain bound
-    parameters of the column's type. Repeating an id in an ``IN`` list
-    changes nothing it matches, locks or updates, so every chunk selects
-    (or writes) exactly the rows ``column.in_(chunk)`` would. ``build`` makes
-    the statement from that ``IN`` clause; its other parameters are
-    ``bindparam``\\ s, given at execution."""
+    1 ms for a few hundred ids); here the SQL is the same text at every
+    execution, whatever the number of ids. Each form matches, locks or
+    updates exactly the rows ``column.in_(chunk)`` does (the values compare
+    with the column's own type: text with text, integers with integers).
+    ``build`` makes the statement from that clause; its other parameters are
+    bound parameters, given at execution."""
 
     def __init__(
         self, column: ColumnElement[Any], build: Callable[[ColumnElement[bool]], Statement]
     ) -> None:
         self._column = column
         self._build = build
-        self._built: dict[int, Statement] = {}
+        self._built: dict[str, Statement] = {}
 
-    def statement(self, length: int) -> Statement:
-        """The statement whose list has ``length`` (one of :data:`SIZES`) parameters."""
-        built = self._built.get(length)
+    def statement(self, dialect: str) -> Statement:
+        """The statement for the database ``dialect`` (its SQLAlchemy name)."""
+        built = self._built.get(dialect)
         if built is None:
-            binds = [bindparam(name, type_=self._column.type) for name in _IN_NAMES[:length]]
-            built = self._built[length] = self._build(self._column.in_(binds))
+            column = self._column
+            clause: ColumnElement[bool]
+            if dialect == "sqlite":
+                ids = func.json_each(bindparam(_IDS, type_=String())).table_valued("value")
+                clause = column.in_(select(ids.c.value))
+            elif dialect == "postgresql":
+                clause = column == any_(bindparam(_IDS, type_=postgresql.ARRAY(column.type)))
+            else:
+                clause = column.in_(bindparam(_IDS, expanding=True))
+            built = self._built[dialect] = self._build(clause)
         return built
 
     def execute(
@@ -195,10 +214,9 @@ class ByIds(Generic[Statement]):
         """Execute the statement for each chunk of the distinct ``ids`` (sorted, as
         :func:`chunks`), with ``params`` for its other parameters; yields each
         chunk's result, in chunk order (so rows locked in id order stay so)."""
+        dialect = conn.dialect.name
+        statement = self.statement(dialect)
         for chunk in chunks(ids):
-            length = next(size for size in SIZES if size >= len(chunk))
-            padded = chunk + chunk[-1:] * (length - len(chunk))
-            values = dict(zip(_IN_NAMES, padded, strict=False))
-            if params:
-                values.update(params)
-            yield conn.execute(self.statement(length), values)
+            values = dict(params or {})
+            values[_IDS] = json.dumps(chunk, ensure_ascii=False) if dialect == "sqlite" else chunk
+            yield conn.execute(statement, values)
