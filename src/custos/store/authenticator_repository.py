@@ -65,6 +65,11 @@ def _authenticator(r: Any) -> Authenticator:
     )
 
 
+def _in_history_order(found: Iterable[Authenticator]) -> list[Authenticator]:
+    """Oldest first; of two bound at the same instant, a revoked one first."""
+    return sorted(found, key=lambda a: (a.bound_at, a.active, a.id))
+
+
 class AuthenticatorRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -154,10 +159,7 @@ class AuthenticatorRepository:
             query = select(authenticators).where(authenticators.c.subject_id.in_(chunk))
             for r in self._conn.execute(query):
                 found.setdefault(r.subject_id, []).append(_authenticator(r))
-        ordered = {
-            s: [a for a in sorted(f, key=lambda a: (a.bound_at, a.active, a.id)) if a.active]
-            for s, f in found.items()
-        }
+        ordered = {s: [a for a in _in_history_order(f) if a.active] for s, f in found.items()}
         return {s: a for s, a in ordered.items() if a}
 
     def discard_secrets_many(self, subject_ids: Iterable[str]) -> None:
@@ -214,8 +216,7 @@ class AuthenticatorRepository:
         rows = self._conn.execute(
             select(authenticators).where(authenticators.c.subject_id == subject_id)
         )
-        found = [_authenticator(r) for r in rows]
-        return sorted(found, key=lambda a: (a.bound_at, a.active, a.id))
+        return _in_history_order(_authenticator(r) for r in rows)
 
     def _sync_mfa(self, subject_id: str) -> None:
         self._conn.execute(

@@ -208,6 +208,18 @@ class ByIds(Generic[Statement]):
             built = self._built[dialect] = self._build(clause)
         return built
 
+    def then(self, more: Callable[[Statement], Statement]) -> ByIds[Statement]:
+        """The same statement with ``more`` applied to it (``with_for_update``)."""
+        build = self._build
+        return ByIds(self._column, lambda clause: more(build(clause)))
+
+    def run(
+        self, conn: Connection, ids: Iterable[Any], params: dict[str, Any] | None = None
+    ) -> int:
+        """:meth:`execute` for a statement whose rows nobody reads (an UPDATE);
+        returns the rows it matched, in all."""
+        return sum(int(result.rowcount) for result in self.execute(conn, ids, params))
+
     def execute(
         self, conn: Connection, ids: Iterable[Any], params: dict[str, Any] | None = None
     ) -> Iterator[CursorResult[Any]]:

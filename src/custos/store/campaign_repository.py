@@ -22,15 +22,15 @@ from custos.domain.errors import NotFound
 from custos.domain.model import LinkedAccount, Subject
 from custos.store.bulk import chunks
 from custos.store.bulk_update import update_many
+from custos.store.identity_repository import SUBJECT_COLUMNS
 from custos.store.mapping import subject_from_row
 from custos.store.tables import campaign_members, campaigns, cases, linked_accounts, subjects
 
 #: A batch's subjects with their linked accounts, in one statement built once
-#: (the columns a Subject is read from: not ``holds`` nor ``created_at``; one
-#: row per linked account, one with NULL target for a subject without any).
+#: (one row per linked account, one with NULL target for a subject without any).
 _OPENING = (
     select(
-        *(c for c in subjects.columns if c.key not in ("holds", "created_at")),
+        *SUBJECT_COLUMNS,
         linked_accounts.c.target.label("linked_target"),
         linked_accounts.c.account_id.label("linked_account"),
     )

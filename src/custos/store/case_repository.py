@@ -28,9 +28,7 @@ _CASE = tuple(
 
 #: Cases by id, in id order (``get_many``), and locked in that order.
 _MANY = ByIds(cases.c.id, lambda in_: select(*_CASE).where(in_).order_by(cases.c.id))
-_MANY_LOCKED = ByIds(
-    cases.c.id, lambda in_: select(*_CASE).where(in_).order_by(cases.c.id).with_for_update()
-)
+_MANY_LOCKED = _MANY.then(lambda query: query.with_for_update())
 #: The frozen requirements of cases by id (``actions_of``).
 _ACTIONS = ByIds(cases.c.id, lambda in_: select(cases.c.id, cases.c.requirements).where(in_))
 

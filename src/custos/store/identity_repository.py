@@ -38,7 +38,7 @@ class SubjectBrief:
 
 #: The columns a Subject is read from: not ``holds`` (the previous release's
 #: copy; holds are records of their own) nor ``created_at``.
-_SUBJECT = tuple(c for c in subjects.columns if c.key not in ("holds", "created_at"))
+SUBJECT_COLUMNS = tuple(c for c in subjects.columns if c.key not in ("holds", "created_at"))
 
 #: The linked accounts of a chunk of subjects (``get_many``).
 _ACCOUNTS = ByIds(
@@ -50,7 +50,7 @@ _ACCOUNTS = ByIds(
     ),
 )
 #: A chunk of subjects by id (``get_many``).
-_SUBJECTS = ByIds(subjects.c.id, lambda in_: select(*_SUBJECT).where(in_))
+_SUBJECTS = ByIds(subjects.c.id, lambda in_: select(*SUBJECT_COLUMNS).where(in_))
 
 
 def _system_now() -> datetime:
@@ -90,7 +90,9 @@ class SubjectRepository:
         )
 
     def get(self, subject_id: str) -> Subject | None:
-        row = self._conn.execute(select(*_SUBJECT).where(subjects.c.id == subject_id)).first()
+        row = self._conn.execute(
+            select(*SUBJECT_COLUMNS).where(subjects.c.id == subject_id)
+        ).first()
         if row is None:
             return None
         accounts = [

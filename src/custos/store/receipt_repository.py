@@ -110,14 +110,7 @@ _HELD = ByIds(
         in_, receipts.c.lease_owner == bindparam("owner", type_=receipts.c.lease_owner.type)
     ),
 )
-_HELD_LOCKED = ByIds(
-    receipts.c.id,
-    lambda in_: (
-        select(receipts.c.id)
-        .where(in_, receipts.c.lease_owner == bindparam("owner", type_=receipts.c.lease_owner.type))
-        .with_for_update()
-    ),
-)
+_HELD_LOCKED = _HELD.then(lambda query: query.with_for_update())
 #: The lease taken on a chunk of claimed receipts (``claim_due``).
 _LEASE = ByIds(
     receipts.c.id,
@@ -236,10 +229,7 @@ class ReceiptRepository:
         if skip_locked:
             query = query.with_for_update(skip_locked=True)
         rows = self._conn.execute(query).all()
-        for _ in _LEASE.execute(
-            self._conn, [r.id for r in rows], {"b_owner": owner, "b_until": now + lease}
-        ):
-            pass
+        _LEASE.run(self._conn, [r.id for r in rows], {"b_owner": owner, "b_until": now + lease})
         return [_receipt(r) for r in rows]
 
     def renew_leases(

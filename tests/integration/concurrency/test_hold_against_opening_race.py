@@ -131,6 +131,23 @@ def _the_case(world: World) -> CaseState:
         return state
 
 
+def _race(
+    world: World, pause: Pause, first: Callable[[], Any], second: Callable[[], Any]
+) -> tuple[Racer, Racer]:
+    """``first`` until ``pause`` holds it, then ``second`` until it waits for a
+    lock or is done, then ``first`` released; both racers, finished."""
+    ahead = Racer(first)
+    ahead.start()
+    assert pause.reached.wait(PATIENCE_S)
+    behind = Racer(second)
+    behind.start()
+    _until_waiting_or_done(world, behind)
+    pause.go.set()
+    ahead.join(PATIENCE_S)
+    behind.join(PATIENCE_S)
+    return ahead, behind
+
+
 def test_a_hold_set_while_a_case_opens_blocks_that_case(
     pg_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -140,15 +157,7 @@ def test_a_hold_set_while_a_case_opens_blocks_that_case(
     _setup(world)
     pause = Pause(policies.remember_policy, before=True)  # after the holds are read
     monkeypatch.setattr(opening, "remember_policy", pause)
-    opener = Racer(_open(world))
-    opener.start()
-    assert pause.reached.wait(PATIENCE_S)
-    setter = Racer(_hold(world))
-    setter.start()
-    _until_waiting_or_done(world, setter)
-    pause.go.set()
-    opener.join(PATIENCE_S)
-    setter.join(PATIENCE_S)
+    opener, setter = _race(world, pause, _open(world), _hold(world))
     assert opener.error is None and setter.error is None, (opener.error, setter.error)
     assert setter.result.cases_blocked == (opener.result.id,)
     assert _the_case(world) == CaseState.BLOCKED
@@ -163,15 +172,7 @@ def test_a_case_opening_while_a_hold_is_set_opens_blocked(
     _setup(world)
     pause = Pause(case_effects.block_cases, before=False)
     monkeypatch.setattr(case_effects, "block_cases", pause)
-    setter = Racer(_hold(world))
-    setter.start()
-    assert pause.reached.wait(PATIENCE_S)
-    opener = Racer(_open(world))
-    opener.start()
-    _until_waiting_or_done(world, opener)
-    pause.go.set()
-    setter.join(PATIENCE_S)
-    opener.join(PATIENCE_S)
+    setter, opener = _race(world, pause, _hold(world), _open(world))
     assert setter.error is None, setter.error
     assert setter.result.cases_blocked == ()
     assert isinstance(opener.error, RecoveryBlocked), opener.error

@@ -358,18 +358,7 @@ def require_bind(
     subject's next sign-in must bind a phishing-resistant authenticator before
     anything else; recorded in the ledger with ``reason``."""
     if uow.subjects.set_bind_due(subject_id, True):
-        uow.ledger.append(
-            [
-                DomainEvent(
-                    type=EventType.BIND_REQUIRED,
-                    occurred_at=now,
-                    actor="system:custos",
-                    subject_id=subject_id,
-                    case_id=case_id,
-                    data={"reason": reason},
-                )
-            ]
-        )
+        uow.ledger.append([_bind_required(subject_id, case_id, now=now, reason=reason)])
 
 
 def require_bind_many(
@@ -381,17 +370,22 @@ def require_bind_many(
     changed = uow.subjects.set_bind_due_many([s for s, _ in cases], True)
     uow.ledger.append(
         [
-            DomainEvent(
-                type=EventType.BIND_REQUIRED,
-                occurred_at=now,
-                actor="system:custos",
-                subject_id=subject_id,
-                case_id=case_id,
-                data={"reason": reason},
-            )
+            _bind_required(subject_id, case_id, now=now, reason=reason)
             for subject_id, case_id in cases
             if subject_id in changed
         ]
+    )
+
+
+def _bind_required(subject_id: str, case_id: str, *, now: datetime, reason: str) -> DomainEvent:
+    """The ledger event of a subject's R-45 flag set because of ``case_id``."""
+    return DomainEvent(
+        type=EventType.BIND_REQUIRED,
+        occurred_at=now,
+        actor="system:custos",
+        subject_id=subject_id,
+        case_id=case_id,
+        data={"reason": reason},
     )
 
 

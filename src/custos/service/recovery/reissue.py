@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from custos.domain.enrolment import Authenticator
 from custos.domain.events import EventType
 from custos.domain.model import SYSTEM_ACTOR, Case, Subject
 from custos.service.enrolment import subject_sessions
@@ -36,17 +37,8 @@ def reissue_in_custos(uow: UnitOfWork, *, case: Case, subject: Subject, now: dat
     ledger event on ``case`` saying what went."""
     removed = uow.authenticators.revoke_all(subject.id, reason=REASON, now=now)
     voided = uow.authenticators.void_pending(subject.id, now=now)
-    case.emit(
-        EventType.AUTHENTICATORS_REMOVED,
-        at=now,
-        actor=SYSTEM_ACTOR,
-        reason=REASON,
-        data={
-            "removed": len(removed),
-            "kinds": sorted({str(a.kind) for a in removed}),
-            "ceremonies_voided": voided,
-            "left": len(uow.authenticators.active(subject.id)),
-        },
+    _emit_removed(
+        case, removed, voided=voided, left=len(uow.authenticators.active(subject.id)), now=now
     )
     lock_resets.clear_removed(uow, case=case, removed={a.kind for a in removed}, now=now)
     subject_sessions.require_bind(
@@ -71,20 +63,28 @@ def reissue_in_custos_many(uow: UnitOfWork, cases: Sequence[Case], *, now: datet
         if case.subject_id in active:
             removed = uow.authenticators.revoke_all(case.subject_id, reason=REASON, now=now)
             left = len(uow.authenticators.active(case.subject_id))
-        case.emit(
-            EventType.AUTHENTICATORS_REMOVED,
-            at=now,
-            actor=SYSTEM_ACTOR,
-            reason=REASON,
-            data={
-                "removed": len(removed),
-                "kinds": sorted({str(a.kind) for a in removed}),
-                "ceremonies_voided": voided.get(case.subject_id, 0),
-                "left": left,
-            },
-        )
+        _emit_removed(case, removed, voided=voided.get(case.subject_id, 0), left=left, now=now)
         if removed:  # no removed kind clears no lock
             lock_resets.clear_removed(uow, case=case, removed={a.kind for a in removed}, now=now)
     subject_sessions.require_bind_many(
         uow, [(c.subject_id, c.id) for c in cases], now=now, reason=f"{REASON}: enrol again"
+    )
+
+
+def _emit_removed(
+    case: Case, removed: Sequence[Authenticator], *, voided: int, left: int, now: datetime
+) -> None:
+    """The reissue's one ledger event on ``case``: what was removed, how many
+    ceremonies voided, how many authenticators are left."""
+    case.emit(
+        EventType.AUTHENTICATORS_REMOVED,
+        at=now,
+        actor=SYSTEM_ACTOR,
+        reason=REASON,
+        data={
+            "removed": len(removed),
+            "kinds": sorted({str(a.kind) for a in removed}),
+            "ceremonies_voided": voided,
+            "left": left,
+        },
     )
