@@ -27,10 +27,18 @@ CPU cost allows at most on this machine's cores: client and server share them,
 so that ceiling says whether a target is reachable here at all. CPU time is
 counted in clock ticks (10 ms), so the figures mean little for small N.
 
+On SQLite with one worker process it also splits the worker's CPU: the store
+itself (every statement the worker ran, recorded and replayed with the bare
+``sqlite3`` module on a copy of the database taken before the phase, same
+parameters, same transactions: bench/store_floor.py), the directory client (the
+same work's client CPU), and the rest, Custos's own Python and the libraries
+around them. ``--store-breakdown`` prints the store's CPU by statement.
+
     uv run --all-extras --group dev python bench/propagation.py            # N=5000 on slapd
     uv run --all-extras --group dev python bench/propagation.py -n 1000 --ad --ad-n 200
     uv run --all-extras --group dev python bench/propagation.py --database-url postgresql://postgres@127.0.0.1/test
     uv run --all-extras python bench/propagation.py --database-url URL --worker-processes 2
+    uv run --all-extras --group dev python bench/propagation.py -n 1000 --store-breakdown
 """
 
 from __future__ import annotations
@@ -55,6 +63,8 @@ import yaml
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from store_floor import Recorder, not_main_thread, replay, snapshot
 
 from custos import logs
 from custos.bootstrap import bootstrap, settle_worker_process
@@ -370,6 +380,7 @@ def report(
     python_ldap_run: Phase,
     target: float,
     same_work: Phase | None = None,
+    store_floor: tuple[float, int] | None = None,
 ) -> None:
     rate, base, strict = n / custos.wall, n / ldap3_run.wall, n / python_ldap_run.wall
     cores = os.cpu_count() or 1
@@ -411,6 +422,16 @@ def report(
         f"  worker CPU per recovery: {worker:.2f} ms (target <= {CPU_TARGET_MS:.2f}): "
         + ("OK" if worker <= CPU_TARGET_MS else "ABOVE TARGET")
     )
+    if store_floor is not None and same_work is not None:
+        seconds, statements = store_floor
+        store, directory = 1000 * seconds / n, 1000 * same_work.client_cpu / n
+        print(
+            f"  of which the store itself: {store:.2f} ms (raw sqlite3 replaying the"
+            f" {statements} statements the worker ran, same parameters and transactions),"
+            f" the directory client {directory:.2f} ms (the same work's),"
+            f" the rest {worker - store - directory:.2f} ms (Custos's own Python and the"
+            " libraries around the store and the directory)"
+        )
     reference = n / same_work.wall if same_work is not None else base
     reach = ceilings["Custos"] / reference
     print(
@@ -462,8 +483,25 @@ def bench_slapd(args: argparse.Namespace, folder: Path) -> None:
         pid = server.pid
         print(f"  load average before Custos: {load()}", file=sys.stderr)
         settle_worker_process()  # as `custos worker` does in its own process
+        recorder = floor_copy = None
+        if svc.engine.dialect.name == "sqlite" and args.worker_processes == 1:
+            # The store's share (bench/store_floor.py): the worker's SQL, kept
+            # to be replayed raw on a copy of the database as it is now.
+            floor_copy = folder / "store-floor.db"
+            snapshot(Path(str(svc.engine.url.database)), floor_copy)
+            recorder = Recorder(svc.engine, not_main_thread)
+            recorder.start()
         with Phase(pid) as custos:
             run_custos(svc, args.n, args.worker_processes)
+        store_floor = None
+        if recorder is not None and floor_copy is not None:
+            recorder.stop()
+            by_statement: dict[str, float] | None = {} if args.store_breakdown else None
+            store_floor = (replay(floor_copy, recorder.steps, by_statement), recorder.statements)
+            if by_statement:
+                print("  the store's CPU by statement (replayed raw, top 12, ms per recovery):")
+                for text, spent in sorted(by_statement.items(), key=lambda kv: -kv[1])[:12]:
+                    print(f"    {1000 * spent / args.n:6.3f}  {' '.join(text.split())[:110]}")
         dns = [f"uid={uid},{server.people_base}" for uid in uids]
         where = (server.ldaps_url, server.ca_file, server.service_dn, server.service_password)
         same_work = same_work_phase(pid, where, uids, server.people_base, args.concurrency)
@@ -489,6 +527,7 @@ def bench_slapd(args: argparse.Namespace, folder: Path) -> None:
             python_ldap_run,
             0.8,
             same_work,
+            store_floor,
         )
     finally:
         server.stop()
@@ -571,6 +610,11 @@ def main() -> None:
         type=int,
         default=1,
         help="worker processes propagating on slapd (more than one: forked beside this one)",
+    )
+    parser.add_argument(
+        "--store-breakdown",
+        action="store_true",
+        help="print the store's CPU by statement (SQLite, one worker process)",
     )
     args = parser.parse_args()
     if args.worker_processes < 1:

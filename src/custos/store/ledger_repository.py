@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -23,24 +24,38 @@ from custos.uuid_text import uuid_text
 APPEND_LOCK = 0x637573746F734C47
 
 
-#: The bits a version 4 (random) UUID fixes (RFC 9562 §5.4): the version
-#: nibble and the two variant bits, cleared, then set to 0100 and 10.
-_UUID4_CLEAR = ~((0xF << 76) | (0x3 << 62))
-_UUID4_SET = (0x4 << 76) | (0x2 << 62)
-#: The same as 16 bytes, repeated once per id to mask a whole batch at once.
-_CLEAR_BYTES = (_UUID4_CLEAR & ((1 << 128) - 1)).to_bytes(16)
-_SET_BYTES = _UUID4_SET.to_bytes(16)
+#: The bits of a version 7 UUID (RFC 9562 §5.7) that are not random: the
+#: 48-bit Unix time in milliseconds, the version nibble and the two variant
+#: bits. Cleared from random bytes, then set to the time, 0111 and 10.
+_UUID7_CLEAR = ~((((1 << 48) - 1) << 80) | (0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+_UUID7_FIXED = (0x7 << 76) | (0x2 << 62)
+#: The mask as 16 bytes, repeated once per id to mask a whole batch at once.
+_CLEAR_BYTES = _UUID7_CLEAR.to_bytes(16)
 
 
-def event_ids(count: int) -> list[str]:
-    """``count`` fresh ids, each what ``str(uuid.uuid4())`` returns (122 bits
-    from ``os.urandom``, the version and variant bits set, the canonical
-    8-4-4-4-12 hex spelling), from one ``os.urandom`` read, masked and spelled
-    in hex as one number, without a ``UUID`` object or an integer per id: a
-    batch of recoveries appends thousands at once."""
+def event_ids(count: int, *, now_ns: int | None = None) -> list[str]:
+    """``count`` fresh ledger entry ids: version 7 UUIDs (RFC 9562 §5.7) in
+    the canonical 8-4-4-4-12 spelling, each the Unix time in milliseconds
+    (``now_ns``, default the system clock) then 74 bits from ``os.urandom``.
+
+    Time-ordered so that the unique index on ``event_id`` grows at its end,
+    as the ledger does: random (version 4) ids put every insert at a random
+    place in an index as large as the ledger (on SQLite, measured on the
+    propagation bench: 15 to 20% of the store's own CPU per recovery, the
+    same as dropping that index altogether). The ids say when they were made,
+    which the entry says anyway; they are no secret and grant nothing.
+
+    Made from one ``os.urandom`` read, masked and spelled in hex as one
+    number, without a ``UUID`` object or an integer per id: a batch of
+    recoveries appends thousands at once. Within one millisecond ids are
+    unordered (their random bits); the ledger orders entries by ``seq``."""
+    if not count:
+        return []
     size = 16 * count
+    stamp = (now_ns if now_ns is not None else time.time_ns()) // 1_000_000
+    fixed = ((stamp & ((1 << 48) - 1)) << 80 | _UUID7_FIXED).to_bytes(16)
     value = int.from_bytes(os.urandom(size)) & int.from_bytes(_CLEAR_BYTES * count)
-    h = (value | int.from_bytes(_SET_BYTES * count)).to_bytes(size).hex()
+    h = (value | int.from_bytes(fixed * count)).to_bytes(size).hex()
     return [uuid_text(h, at) for at in range(0, 2 * size, 32)]
 
 

@@ -15,7 +15,7 @@ BENCH = Path(__file__).resolve().parents[3] / "bench" / "propagation.py"
 
 def test_propagation_bench_reports_rates_ratios_and_cpu() -> None:
     done = subprocess.run(
-        [sys.executable, str(BENCH), "-n", "40", "--concurrency", "4"],
+        [sys.executable, str(BENCH), "-n", "40", "--concurrency", "4", "--store-breakdown"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -44,6 +44,16 @@ def test_propagation_bench_reports_rates_ratios_and_cpu() -> None:
     # none), never guessed: over the three phases it shows.
     assert sum(server for _, server in cpu.values()) > 0, out
     assert "Custos's CPU ceiling / baseline rate:" in out
+    # The store's share: the worker's own SQL replayed raw on a copy of the
+    # database (a replay out of order would fail, not wait), split by statement.
+    floor = re.search(
+        r"of which the store itself: ([\d.]+) ms \(raw sqlite3 replaying the (\d+) statements"
+        r".*the directory client ([\d.]+) ms.*the rest (-?[\d.]+) ms",
+        out,
+    )
+    assert floor is not None, out
+    assert float(floor.group(1)) > 0 and int(floor.group(2)) > 0, out
+    assert "the store's CPU by statement" in out and "INSERT INTO ledger (" in out, out
 
 
 def test_propagation_bench_runs_with_a_second_worker_process() -> None:
@@ -61,6 +71,8 @@ def test_propagation_bench_runs_with_a_second_worker_process() -> None:
     assert "a forked worker" not in done.stderr, done.stderr[-2000:]
     cpu = re.search(r"worker CPU per recovery: ([\d.]+) ms", done.stdout)
     assert cpu is not None and float(cpu.group(1)) > 0, done.stdout
+    # Only this process's SQL is recorded: no store share is claimed for two.
+    assert "of which the store itself" not in done.stdout, done.stdout
     refused = subprocess.run(
         [sys.executable, str(BENCH), "--worker-processes", "0"],
         capture_output=True,
