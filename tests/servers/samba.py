@@ -176,16 +176,96 @@ class SambaDC:
 
 
 def require_free(port: int) -> None:
-    """Fail (never skip) when something already listens on ``port``."""
+    """Fail (never skip) when something already listens on ``port``, naming it;
+    except a test DC that a killed test run left behind (below), which is
+    stopped first."""
+    if not _port_free(port):
+        leftover = _leftover_test_dcs()
+        for pid in leftover:
+            _stop_group(pid)
+        if leftover:
+            _wait_closed(port)
+    if not _port_free(port):
+        pytest.fail(
+            f"port {port} is taken; the Samba AD DC for the tests needs 127.0.0.1:{port} "
+            f"(Samba's LDAP ports are fixed). Stop what uses it: {_holders() or 'unknown'}."
+        )
+
+
+def _port_free(port: int) -> bool:
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
-        except OSError as exc:
-            pytest.fail(
-                f"port {port} is taken ({exc.strerror}); the Samba AD DC for the tests "
-                f"needs 127.0.0.1:{port} (Samba's LDAP ports are fixed). Stop what uses it."
-            )
+        except OSError:
+            return False
+        return True
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def _parent(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rpartition(")")[2].split()[1])
+
+
+def _test_dcs() -> list[int]:
+    """Pids of ``samba`` processes started by :meth:`SambaDC.start`: their
+    configuration lies in a pytest temporary folder."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        argv = _cmdline(int(entry.name))
+        if argv[:1] == ["samba"] and "-s" in argv and "/pytest-of-" in " ".join(argv):
+            found.append(int(entry.name))
+    return found
+
+
+def _leftover_test_dcs() -> list[int]:
+    """Test DCs whose test run is gone: a run killed before its fixture could
+    stop the DC (``timeout`` on pytest, say) leaves it holding 389 and 636,
+    adopted by another parent. A DC with a pytest process among its ancestors
+    (an xdist worker's parent is one) belongs to a run in progress and is left
+    alone."""
+    return [pid for pid in _test_dcs() if not _under_pytest(pid)]
+
+
+def _under_pytest(pid: int) -> bool:
+    seen = set()
+    while pid > 1 and pid not in seen:
+        seen.add(pid)
+        pid = _parent(pid)
+        if any("pytest" in part for part in _cmdline(pid)):
+            return True
+    return False
+
+
+def _stop_group(pid: int) -> None:
+    try:
+        os.killpg(os.getpgid(pid), signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.1)
+
+
+def _holders() -> str:
+    """What a running test DC holds the ports (the likely cause), or nothing."""
+    return "; ".join(
+        f"samba pid {pid} of the test run pid {_parent(pid)} ({' '.join(_cmdline(pid))})"
+        for pid in _test_dcs()
+    )
 
 
 def _wait_closed(port: int, timeout: float = 15) -> None:
