@@ -21,7 +21,10 @@ in the same run and at the same concurrency:
 
 Prints both rates, their ratio (the target is Custos >= 0.8 of the raw rate)
 and the CPU time per subject on both sides (this process; the slapd
-process), counted in clock ticks (10 ms): small N gives rough figures.
+process), counted in clock ticks (10 ms): small N gives rough figures. On
+SQLite it also splits Custos's CPU: the store itself (the phase's SQL recorded
+and replayed raw on a copy of the database: bench/store_floor.py), the
+directory client (the raw side's) and the rest.
 
     uv run --all-extras --group dev python bench/campaign.py               # 5000 subjects
     uv run --all-extras --group dev python bench/campaign.py --subjects 500 --concurrency 8
@@ -51,6 +54,7 @@ from propagation import (
     load,
     same_work_phase,
 )
+from store_floor import Recorder, replay, snapshot
 
 from custos import logs
 from custos.bootstrap import bootstrap, settle_worker_process
@@ -104,10 +108,14 @@ def prepare(svc: Services, uids: list[str]) -> None:
         uow.commit()
 
 
-def run_campaign(svc: Services, server_pid: int) -> tuple[Phase, int]:
+def run_campaign(
+    svc: Services, server_pid: int, floor_copy: Path | None = None
+) -> tuple[Phase, int, tuple[float, int] | None]:
     """Start and approve a campaign over the group, then time it from the
-    quorum to its end with one worker process; returns the phase and how many
-    cases completed."""
+    quorum to its end with one worker process; returns the phase, how many
+    cases completed and, on SQLite with ``floor_copy``, the store's share (the
+    CPU seconds of the phase's SQL replayed raw, and how many statements:
+    bench/store_floor.py)."""
     people = {
         name: add_operator(
             svc,
@@ -129,17 +137,26 @@ def run_campaign(svc: Services, server_pid: int) -> tuple[Phase, int]:
     stop = threading.Event()
     worker = Worker(svc, owner="bench")
     settle_worker_process()  # as `custos worker` and `custos campaign run` do once started
+    polling = threading.local()
+    recorder = None
+    if floor_copy is not None and svc.engine.dialect.name == "sqlite":
+        # Everything the phase runs but this thread's own polling below.
+        snapshot(Path(str(svc.engine.url.database)), floor_copy)
+        recorder = Recorder(svc.engine, lambda: not getattr(polling, "on", False))
+        recorder.start()
     with Phase(server_pid) as phase:
         commands.approve(svc, people["grace"], campaign.id, reason="bench")
         thread = threading.Thread(target=worker.run_forever, args=(stop,))
         thread.start()
         try:
             while True:
+                polling.on = True
                 with svc.uow(read_only=True) as uow:
                     finished = uow.campaigns.get(campaign.id).state == CampaignState.FINISHED
                     queued = uow.conn.execute(
                         select(func.count()).select_from(notice_outbox)
                     ).scalar_one()
+                polling.on = False
                 if finished and not queued:  # and every notice sent, as in propagation.py
                     break
                 time.sleep(0.1)
@@ -147,10 +164,21 @@ def run_campaign(svc: Services, server_pid: int) -> tuple[Phase, int]:
             stop.set()
             thread.join()
             worker.close()
-    return phase, queries.progress(svc, people["ada"], campaign.id).completed
+    store = None
+    if recorder is not None and floor_copy is not None:
+        recorder.stop()
+        store = (replay(floor_copy, recorder.steps), recorder.statements)
+    return phase, queries.progress(svc, people["ada"], campaign.id).completed, store
 
 
-def report(n: int, custos: Phase, raw: Phase, completed: int, target: float) -> None:
+def report(
+    n: int,
+    custos: Phase,
+    raw: Phase,
+    completed: int,
+    target: float,
+    store: tuple[float, int] | None = None,
+) -> None:
     rate, base = n / custos.wall, n / raw.wall
     verdict = "OK" if rate / base >= target else "BELOW TARGET"
     print(f"OpenLDAP campaign (slapd, LDAPS, force-reset): N={n}  (load average now: {load()})")
@@ -165,6 +193,17 @@ def report(n: int, custos: Phase, raw: Phase, completed: int, target: float) -> 
         client, server = 1000 * phase.client_cpu / n, 1000 * phase.server_cpu / n
         total = client + server
         print(f"    {name:<7}: client {client:6.2f} + directory {server:6.2f} = {total:6.2f}")
+    if store is not None:
+        seconds, statements = store
+        mine, floor, directory = (
+            1000 * x / n for x in (custos.client_cpu, seconds, raw.client_cpu)
+        )
+        print(
+            f"  of Custos's client CPU, the store itself: {floor:.2f} ms (raw sqlite3 replaying"
+            f" the {statements} statements of the phase), the directory client {directory:.2f} ms"
+            f" (the raw side's), the rest {mine - floor - directory:.2f} ms (Custos's own"
+            " Python and the libraries around the store and the directory)"
+        )
 
 
 def main() -> None:
@@ -186,10 +225,10 @@ def main() -> None:
             svc = services(folder / "custos", args.database_url, target, args.concurrency)
             prepare(svc, uids)
             print(f"  load average before Custos: {load()}", file=sys.stderr)
-            custos, completed = run_campaign(svc, server.pid)
+            custos, completed, store = run_campaign(svc, server.pid, folder / "store-floor.db")
             where = (server.ldaps_url, server.ca_file, server.service_dn, server.service_password)
             raw = same_work_phase(server.pid, where, uids, server.people_base, args.concurrency)
-            report(args.subjects, custos, raw, completed, 0.8)
+            report(args.subjects, custos, raw, completed, 0.8, store)
         finally:
             server.stop()
 

@@ -29,3 +29,8 @@ def test_campaign_bench_reports_rates_ratio_and_cpu() -> None:
     assert re.search(r"ratio Custos / raw\s*:\s*[\d.]+\s+\(target >= 0\.80\)", out), out
     cpu = re.findall(r"^\s+(Custos|raw)\s*: client\s+([\d.]+) \+ directory\s+([\d.]+)", out, re.M)
     assert {name for name, _, _ in cpu} == {"Custos", "raw"}, out
+    # The store's share: the phase's SQL replayed raw on a copy of the database.
+    store = re.search(
+        r"the store itself: ([\d.]+) ms \(raw sqlite3 replaying the (\d+) statements", out
+    )
+    assert store is not None and float(store.group(1)) > 0 and int(store.group(2)) > 0, out
