@@ -62,8 +62,10 @@ def export_pack(
     the export in the ledger and signs a new tree head. ``reader``: the operator
     asking (None: the local CLI). Raises NotFound for an unknown case and,
     alike and before anything is recorded, for a case outside the reader's
-    scope; NoLedgerKey when no signing key exists."""
+    scope; NoLedgerKey when no signing key exists, also before anything is
+    recorded: the ledger never says a pack went out that could not be signed."""
     detail = case_detail(svc, reader, case_id)
+    key_ring(svc).active()  # NoLedgerKey now, not after the export is recorded
     with svc.uow() as uow:
         text = policy_text(uow.conn, detail["policy_hash"])
     if text is None and svc.policy.hash == detail["policy_hash"]:

@@ -34,7 +34,7 @@ from custos.ledger.evidence import (
 )
 from custos.ledger.heads import key_ring, latest_head
 from custos.ledger.pack_check import verify_pack
-from custos.ledger.signing import LedgerKey
+from custos.ledger.signing import LedgerKey, NoLedgerKey
 from custos.ledger.summary import render_summary
 from custos.service.recovery import cases
 from custos.service.recovery.queries import case_detail
@@ -210,6 +210,19 @@ def test_a_reader_outside_the_case_scope_gets_not_found_and_nothing_is_recorded(
     before = _counts(case)
     with pytest.raises(NotFound):
         export_pack(case.svc, case.id, reader=case.world.operators["nina"])
+    assert _counts(case) == before
+
+
+def test_without_a_signing_key_nothing_is_recorded_and_no_head_is_signed(
+    case: Case,
+) -> None:
+    """No pack can be signed, so none is said to have gone out (R-38): the
+    refusal comes before the export entry, not after it."""
+    for path in case.svc.settings.effective_ledger_keys_dir.glob("*.key"):
+        path.unlink()
+    before = _counts(case)
+    with pytest.raises(NoLedgerKey):
+        export_pack(case.svc, case.id, reader=None)
     assert _counts(case) == before
 
 
