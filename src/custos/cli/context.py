@@ -30,7 +30,8 @@ class LazyConsole:
     fifth of ``custos --help``, which prints through typer alone. Give rich's
     own APIs (progress bars, renderers) :attr:`real`. rich reads ``COLUMNS``
     only when a Console is made, so a changed ``COLUMNS`` makes a new one (one
-    process running several commands, as the tests do, gets each one's width)."""
+    process running several commands, as the tests do, gets each one's width).
+    Printed text is wrapped on a terminal only; tables keep their width."""
 
     def __init__(self, *, stderr: bool = False) -> None:
         self._stderr = stderr
@@ -43,7 +44,11 @@ class LazyConsole:
         if self._made is None or columns != self._columns:
             from rich.console import Console
 
-            self._made = Console(stderr=self._stderr, highlight=False)
+            made = Console(stderr=self._stderr, highlight=False)
+            # Into a pipe or a file, lines are never broken at the default 80
+            # columns: a script (or a test) reads a long path or message whole.
+            made.soft_wrap = not made.is_terminal
+            self._made = made
             self._columns = columns
         return self._made
 
