@@ -89,18 +89,22 @@ def snapshot(database: Path, copy: Path) -> None:
 
 
 def replay(
-    copy: Path, steps: Sequence[Step], by_statement: dict[str, float] | None = None
+    copy: Path,
+    steps: Sequence[Step],
+    by_statement: dict[str, float] | None = None,
+    pragmas: Sequence[str] = (),
 ) -> float:
     """Run ``steps`` on ``copy`` with bare ``sqlite3`` (the pragmas Custos sets);
     return the CPU seconds of this thread it took. With ``by_statement``, also
-    add each statement's own CPU seconds to it, by its text (COMMIT apart)."""
+    add each statement's own CPU seconds to it, by its text (COMMIT apart).
+    ``pragmas``: more ``PRAGMA`` settings for each connection (to weigh one)."""
     connections: dict[int, sqlite3.Connection] = {}
 
     def connection(key: int) -> sqlite3.Connection:
         found = connections.get(key)
         if found is None:
             found = connections[key] = sqlite3.connect(copy, isolation_level=None)
-            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", *pragmas):
                 found.execute(f"PRAGMA {pragma}")
             found.execute("PRAGMA busy_timeout=0")
         return found
