@@ -5,6 +5,7 @@ faces (API, CLI, worker command) import this module."""
 from __future__ import annotations
 
 import gc
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -14,14 +15,13 @@ from custos.connectors.registry import ConnectorRegistry
 from custos.keystore.file_store import FileKeyStore, generate_key_file
 from custos.keystore.live import LiveKeys
 from custos.keystore.selection import key_store
-from custos.ledger.signing import KeyRing
-from custos.notify.base import Notifier
-from custos.notify.email import SmtpNotifier
 from custos.notify.outbox import OutboxNotifier
 from custos.policy.loader import DEFAULT_POLICY_PATH, load_policy, require_runnable_checks
 from custos.service.ports import Services
-from custos.signals.keys import SsfKeyRing
 from custos.store.database import make_engine, upgrade
+
+if TYPE_CHECKING:
+    from custos.notify.base import Notifier
 
 
 def settle_heap() -> None:
@@ -59,6 +59,15 @@ def load_key(settings: Settings, *, create: bool = False) -> LiveKeys:
     return LiveKeys(store)
 
 
+def configured_notifier(settings: Settings) -> Notifier:
+    """The SMTP relay when one is configured, else the outbox folder."""
+    if settings.smtp is None:
+        return OutboxNotifier(settings.effective_outbox)
+    from custos.notify.email import SmtpNotifier  # smtplib, ssl: only when mail is configured
+
+    return SmtpNotifier.from_config(settings.smtp)
+
+
 def bootstrap(
     settings: Settings,
     *,
@@ -80,6 +89,11 @@ def bootstrap(
     # a case honestly: refuse to start rather than find out per case.
     require_runnable_checks(policy, registry.capability_map())
     if create_key:  # the demo: first ledger and SET signing keys, like the sealing key
+        # Imported here: they load cryptography's signing and jwt, which only
+        # creating keys needs, not every command that reads the store.
+        from custos.ledger.signing import KeyRing
+        from custos.signals.keys import SsfKeyRing
+
         now = (clock or SystemClock()).now()
         KeyRing(settings.effective_ledger_keys_dir).ensure(now)
         SsfKeyRing(settings.effective_ssf_keys_dir).ensure(settings.ssf.algorithm, now)
@@ -88,12 +102,7 @@ def bootstrap(
         engine=engine,
         policy=policy,
         key=load_key(settings, create=create_key),
-        notifier=notifier
-        or (
-            SmtpNotifier.from_config(settings.smtp)
-            if settings.smtp is not None
-            else OutboxNotifier(settings.effective_outbox)
-        ),
+        notifier=notifier or configured_notifier(settings),
         clock=clock or SystemClock(),
         registry=registry,
     )

@@ -11,12 +11,8 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Final
 
-import structlog
-
 from custos.credentials.sealing_keys import SealingKeys
 from custos.keystore.base import KeyStore
-
-log = structlog.get_logger("custos.keystore")
 
 #: How often (seconds) a process asks its store whether the ring changed.
 RECHECK_S: Final = 1.0
@@ -53,7 +49,13 @@ class LiveKeys:
                 except Exception as exc:  # any store, plug-ins included
                     # Keep sealing with the ring in hand (a half-written file, a
                     # KMS outage); the next check retries. Messages carry no key.
-                    log.warning("sealing_keys_unreadable", problem=f"{type(exc).__name__}: {exc}")
+                    # structlog imported here: every store-reading command builds
+                    # this ring, and structlog (with rich's tracebacks) is slow to load.
+                    import structlog
+
+                    structlog.get_logger("custos.keystore").warning(
+                        "sealing_keys_unreadable", problem=f"{type(exc).__name__}: {exc}"
+                    )
             return self._keys
 
     def refreshed(self) -> SealingKeys:

@@ -5,7 +5,9 @@ and everything below them receives this value (STYLE 1)."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -14,12 +16,14 @@ from custos.config import Settings
 from custos.connectors.registry import ConnectorRegistry
 from custos.credentials.sealed import Sealer
 from custos.credentials.sealing_keys import KeySource
-from custos.idv.verify import IdvVerifier
 from custos.notify.base import Notifier
 from custos.notify.sms import SmsGateway, SmsOutbox
 from custos.policy.loader import LoadedPolicy
-from custos.sso.relying_party import OidcRelyingParty
 from custos.store.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from custos.idv.verify import IdvVerifier
+    from custos.sso.relying_party import OidcRelyingParty
 
 
 @dataclass
@@ -36,17 +40,45 @@ class Services:
     sms_gateway: SmsGateway | None = None
     sealer: Sealer = field(init=False)
     mac_key: bytes = field(init=False, repr=False)
-    #: Re-proofing providers with their cached key sets (custos.idv).
-    idv: IdvVerifier = field(init=False, repr=False)
-    #: Operator single sign-on to the console (custos.sso); None: not configured.
-    sso: OidcRelyingParty | None = field(init=False, repr=False)
+    # idv and sso are built at first use: their modules import jwt, httpx,
+    # authlib and joserfc, which every command reading the store would otherwise
+    # load (bench/cli.py); building them does no I/O and checks nothing.
+    _idv: IdvVerifier | None = field(init=False, default=None, repr=False, compare=False)
+    _sso: OidcRelyingParty | None = field(init=False, default=None, repr=False, compare=False)
+    _sso_built: bool = field(init=False, default=False, repr=False, compare=False)
+    _building: threading.Lock = field(
+        init=False, default_factory=threading.Lock, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self.sealer = Sealer(self.key)
         self.mac_key = self.key.subkey("custos/codes/v1")
-        self.idv = IdvVerifier(self.settings.proofing, self.clock)
-        oidc = self.settings.console.oidc
-        self.sso = None if oidc is None else OidcRelyingParty(oidc, self.clock)
+
+    @property
+    def idv(self) -> IdvVerifier:
+        """Re-proofing providers with their cached key sets (custos.idv), one
+        for the life of these services."""
+        if self._idv is None:
+            with self._building:
+                if self._idv is None:
+                    from custos.idv.verify import IdvVerifier
+
+                    self._idv = IdvVerifier(self.settings.proofing, self.clock)
+        return self._idv
+
+    @property
+    def sso(self) -> OidcRelyingParty | None:
+        """Operator single sign-on to the console (custos.sso), one for the
+        life of these services; None: not configured."""
+        if not self._sso_built:
+            with self._building:
+                oidc = self.settings.console.oidc
+                if not self._sso_built and oidc is not None:
+                    from custos.sso.relying_party import OidcRelyingParty
+
+                    self._sso = OidcRelyingParty(oidc, self.clock)
+                self._sso_built = True
+        return self._sso
 
     @property
     def sms(self) -> SmsGateway:

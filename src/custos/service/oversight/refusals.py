@@ -14,16 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-import structlog
-
 from custos.domain.errors import DomainError, OutOfScope
 from custos.domain.events import DomainEvent, EventType, Outcome, utc
 from custos.oversight.refusals import RefusalKind, kind_of, window_start, writes_detail
 from custos.service.ports import Services
 from custos.store.oversight_repository import RefusalWindow
 from custos.store.unit_of_work import UnitOfWork
-
-log = structlog.get_logger("custos.oversight")
 
 #: The actor of a refusal nobody can be named for (an unknown API token).
 ANONYMOUS = "anonymous"
@@ -144,7 +140,13 @@ def record(
                 )
             uow.commit()
     except Exception as exc:  # recording must not turn a refusal into a 500
-        log.error("refusal_not_recorded", kind=str(kind), error=type(exc).__name__)
+        # structlog imported here: every case read loads this module (through
+        # case_transaction), and structlog (with rich's tracebacks) is slow to load.
+        import structlog
+
+        structlog.get_logger("custos.oversight").error(
+            "refusal_not_recorded", kind=str(kind), error=type(exc).__name__
+        )
 
 
 def count_in_window(

@@ -9,7 +9,6 @@ from custos.domain import sod
 from custos.domain.events import EventType
 from custos.domain.model import Case, Operator
 from custos.domain.states import CaseState
-from custos.service.ceremonies import agent_challenge
 from custos.service.ports import Services
 from custos.service.recovery.case_transaction import hidden_case
 from custos.store.mapping import requirements_to_json
@@ -63,6 +62,10 @@ def case_detail(svc: Services, operator: Operator | None, case_id: str) -> dict[
         receipts = uow.receipts.for_case(case_id)
         checks = uow.receipts.checks_for_case(case_id)
         timeline = uow.ledger.for_case(case_id)
+        # Imported here: agent_challenge pulls in the notices, mail templates and
+        # zxcvbn, which a case listing (the same module) does not need.
+        from custos.service.ceremonies import agent_challenge
+
         # Agents see a challenge's state only, never its link or code.
         challenges = agent_challenge.statuses(uow, case_id, svc.clock.now())
         names = {f"operator:{op.id}": op.name for op in uow.operators.all()}
