@@ -6,19 +6,33 @@ only what it runs. Each check runs in a fresh interpreter and reads
 
 Why these lists: ``import custos.cli.main`` and ``custos --help`` need typer,
 rich and the domain's enums (the ``--role`` choices), nothing else. ``custos
-case list`` needs the configuration (pydantic), the store (SQLAlchemy) and
-the service layer (which still imports much of the application through
-``custos.service.recovery.queries``), but never the API, the web server, the charts,
-the PDF writer or the migrations."""
+case list`` needs the configuration (pydantic), the store (SQLAlchemy), the
+policy and the services every store-reading command builds (``bootstrap``),
+but never the API, the web server, the charts, the PDF writer or the
+migrations, nor what only other commands use: the ceremonies and notices
+(WebAuthn, zxcvbn, the mail templates), re-proofing and console single
+sign-on (jwt, httpx, authlib), the SMTP relay, the ledger and SET signing
+keys, or structlog (with rich's tracebacks). Each of those once made a
+listing several times slower to start (bench/cli.py)."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+from conftest import World
+from custos.bootstrap import bootstrap
+from custos.clock import ManualClock
+from custos.config import load_settings
 from custos.credentials.keys import MasterKey
+from custos.domain.model import Role
+from custos.service.recovery.cases import open_helpdesk_case
+from custos.service.recovery.operators import add_operator
 
 APPLICATION = [
     "matplotlib",
@@ -53,6 +67,30 @@ NEVER_FOR_A_LISTING = [
     "alembic",
     "custos.api",
     "custos.reports",
+    "custos.web",
+    # What only other commands use (see the module's docstring).
+    "webauthn",
+    "zxcvbn",
+    "jinja2",
+    "httpx",
+    "httpx2",
+    "authlib",
+    "joserfc",
+    "jwt",
+    "smtplib",
+    "structlog",
+    "pygments",
+    "custos.service.ceremonies",
+    "custos.service.notices",
+    "custos.service.enrolment",
+    "custos.notify.messages",
+    "custos.notify.email",
+    "custos.notify.webhook",
+    "custos.idv",
+    "custos.sso",
+    "custos.signals",
+    "custos.ledger.signing",
+    "custos.credentials.passwords",
 ]
 
 PROBE = """
@@ -100,8 +138,6 @@ def test_help_loads_no_application_module() -> None:
 
 
 def test_case_list_loads_no_api_chart_or_migration_module(tmp_path: Path) -> None:
-    import os
-
     env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTOS_")}
     env["CUSTOS_SEALING_KEY"] = MasterKey.generate().to_b64()
     probe_env = {**env, "COLUMNS": "100"}
@@ -124,3 +160,45 @@ def test_case_list_loads_no_api_chart_or_migration_module(tmp_path: Path) -> Non
     )
     # The listing ran (it needs the store) and loaded nothing it does not use.
     assert found == ["sqlalchemy"]
+
+
+IMPORTED = re.compile(r"^import time:\s*\d+ \|\s*\d+ \| *(\S+)$", re.MULTILINE)
+
+
+def test_real_custos_case_list_on_a_seeded_store_loads_only_what_it_uses(
+    tmp_path: Path,
+) -> None:
+    """The installed ``custos`` script, as a user runs it, lists a stored case
+    without importing any module of NEVER_FOR_A_LISTING (nor a parent of one).
+    The interpreter names every module it imports (PYTHONPROFILEIMPORTTIME);
+    only the names are read, never the times."""
+    key = MasterKey.generate().to_b64()
+    settings = load_settings(None, data_dir=tmp_path, sealing_key=key)
+    svc = bootstrap(settings, clock=ManualClock(datetime.now(UTC)), migrate=True)
+    assert isinstance(svc.clock, ManualClock)
+    world = World(svc=svc, clock=svc.clock, outbox=svc.settings.effective_outbox)
+    world.subject("bob")
+    operator, _ = add_operator(svc, name="helpdesk", roles=[Role.REQUESTER], scope=["*"])
+    case = open_helpdesk_case(svc, operator, subject_id="bob", reason="caller lost phone")
+    svc.engine.dispose()
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTOS_")}
+    env |= {"CUSTOS_SEALING_KEY": key, "COLUMNS": "200", "PYTHONPROFILEIMPORTTIME": "1"}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "custos"), "--data-dir", str(tmp_path), "case", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert case.id in done.stdout and "bob" in done.stdout  # the listing ran, with its row
+    imported = set(IMPORTED.findall(done.stderr))
+    assert {"sqlalchemy", "custos.bootstrap", "custos.service.recovery.queries"} <= imported
+    unwanted = sorted(
+        name
+        for name in imported
+        if any(name == never or name.startswith(never + ".") for never in NEVER_FOR_A_LISTING)
+    )
+    assert unwanted == []
