@@ -12,7 +12,8 @@ but never the API, the web server, the charts, the PDF writer or the
 migrations, nor what only other commands use: the ceremonies and notices
 (WebAuthn, zxcvbn, the mail templates), re-proofing and console single
 sign-on (jwt, httpx, authlib), the SMTP relay, the ledger and SET signing
-keys, or structlog (with rich's tracebacks). Each of those once made a
+keys, structlog (with rich's tracebacks), or the repositories of other
+commands. Each of those once made a
 listing several times slower to start (bench/cli.py)."""
 
 from __future__ import annotations
@@ -91,6 +92,13 @@ NEVER_FOR_A_LISTING = [
     "custos.signals",
     "custos.ledger.signing",
     "custos.credentials.passwords",
+    # Repositories a listing never uses (the unit of work builds them on first use).
+    "custos.store.authenticator_repository",
+    "custos.store.campaign_repository",
+    "custos.store.operator_credential_repository",
+    "custos.store.proofing_repository",
+    "custos.store.rotation_repository",
+    "custos.store.ssf_repository",
 ]
 
 PROBE = """
