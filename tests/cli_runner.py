@@ -8,6 +8,11 @@ from typer.testing import CliRunner, Result
 
 from conftest import World
 from custos.cli.main import app
+from custos.clock import ManualClock
+from custos.domain.model import Role
+from custos.service.ports import Services
+from custos.service.recovery.cases import open_helpdesk_case
+from custos.service.recovery.operators import add_operator
 
 
 def run_cli(world: World, *args: str) -> Result:
@@ -24,3 +29,16 @@ def run_cli(world: World, *args: str) -> Result:
         else str(s.ledger_witness_file),
     }
     return CliRunner().invoke(app, ["--data-dir", str(s.data_dir), *args], env=env)
+
+
+def open_bobs_case(svc: Services) -> str:
+    """Bob, a help-desk requester and one help-desk case opened for bob through
+    the service layer on ``svc`` (its clock a ManualClock); the engine is
+    disposed after, for a CLI process to use the database. Returns the case id."""
+    assert isinstance(svc.clock, ManualClock)
+    world = World(svc=svc, clock=svc.clock, outbox=svc.settings.effective_outbox)
+    world.subject("bob")
+    operator, _ = add_operator(svc, name="helpdesk", roles=[Role.REQUESTER], scope=["*"])
+    case = open_helpdesk_case(svc, operator, subject_id="bob", reason="caller lost phone")
+    svc.engine.dispose()
+    return case.id

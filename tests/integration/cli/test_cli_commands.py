@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cli_runner import open_bobs_case
 from typer.testing import CliRunner, Result
 
-from conftest import World
 from custos.bootstrap import bootstrap
 from custos.cli.main import app
 from custos.clock import ManualClock
@@ -23,8 +23,7 @@ from custos.domain.errors import NotAuthorized
 from custos.domain.model import Role
 from custos.policy.loader import DEFAULT_POLICY_PATH
 from custos.service.ports import Services
-from custos.service.recovery.cases import open_helpdesk_case
-from custos.service.recovery.operators import add_operator, authenticate
+from custos.service.recovery.operators import authenticate
 
 TOKEN_RE = re.compile(r"\bcop_[A-Za-z0-9_-]{43}\b")
 
@@ -252,14 +251,7 @@ def test_cli_without_sealing_key_exits_with_config_error(tmp_path: Path) -> None
 def opened_case(tmp_path: Path, key: str) -> str:
     """A help-desk case opened through the service layer on the CLI's database."""
     upgraded(tmp_path, key)
-    svc = services(tmp_path, key, clock=ManualClock(datetime.now(UTC)))
-    assert isinstance(svc.clock, ManualClock)
-    world = World(svc=svc, clock=svc.clock, outbox=svc.settings.effective_outbox)
-    world.subject("bob")
-    operator, _ = add_operator(svc, name="helpdesk", roles=[Role.REQUESTER], scope=["*"])
-    case = open_helpdesk_case(svc, operator, subject_id="bob", reason="caller lost phone")
-    svc.engine.dispose()
-    return case.id
+    return open_bobs_case(services(tmp_path, key, clock=ManualClock(datetime.now(UTC))))
 
 
 def test_case_show_existing_case_prints_timeline(

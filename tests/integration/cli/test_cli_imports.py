@@ -26,14 +26,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from conftest import World
+from cli_runner import open_bobs_case
+
 from custos.bootstrap import bootstrap
 from custos.clock import ManualClock
 from custos.config import load_settings
 from custos.credentials.keys import MasterKey
-from custos.domain.model import Role
-from custos.service.recovery.cases import open_helpdesk_case
-from custos.service.recovery.operators import add_operator
 
 APPLICATION = [
     "matplotlib",
@@ -182,13 +180,9 @@ def test_real_custos_case_list_on_a_seeded_store_loads_only_what_it_uses(
     only the names are read, never the times."""
     key = MasterKey.generate().to_b64()
     settings = load_settings(None, data_dir=tmp_path, sealing_key=key)
-    svc = bootstrap(settings, clock=ManualClock(datetime.now(UTC)), migrate=True)
-    assert isinstance(svc.clock, ManualClock)
-    world = World(svc=svc, clock=svc.clock, outbox=svc.settings.effective_outbox)
-    world.subject("bob")
-    operator, _ = add_operator(svc, name="helpdesk", roles=[Role.REQUESTER], scope=["*"])
-    case = open_helpdesk_case(svc, operator, subject_id="bob", reason="caller lost phone")
-    svc.engine.dispose()
+    case_id = open_bobs_case(
+        bootstrap(settings, clock=ManualClock(datetime.now(UTC)), migrate=True)
+    )
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTOS_")}
     env |= {"CUSTOS_SEALING_KEY": key, "COLUMNS": "200", "PYTHONPROFILEIMPORTTIME": "1"}
@@ -201,7 +195,7 @@ def test_real_custos_case_list_on_a_seeded_store_loads_only_what_it_uses(
         check=False,
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    assert case.id in done.stdout and "bob" in done.stdout  # the listing ran, with its row
+    assert case_id in done.stdout and "bob" in done.stdout  # the listing ran, with its row
     imported = set(IMPORTED.findall(done.stderr))
     assert {"sqlalchemy", "custos.bootstrap", "custos.service.recovery.queries"} <= imported
     unwanted = sorted(
