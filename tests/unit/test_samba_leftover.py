@@ -27,6 +27,17 @@ def _wait_for(pid_file: Path) -> int:
     raise AssertionError("the stand-in never started")
 
 
+def _listed(pid: int) -> bool:
+    """Whether the stand-in is seen as a test DC. Its pid is known as soon as
+    it is forked, before it has exec'd under the name ``samba`` (a busy machine
+    leaves that gap long enough to see), so wait for the name, up to 10 s."""
+    for _ in range(200):
+        if pid in _test_dcs():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_an_orphaned_test_dc_is_a_leftover_and_is_stopped(tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"
     # Started through a shell that exits at once: the stand-in is adopted by
@@ -43,7 +54,7 @@ def test_an_orphaned_test_dc_is_a_leftover_and_is_stopped(tmp_path: Path) -> Non
     )
     pid = _wait_for(pid_file)
     try:
-        assert pid in _test_dcs()
+        assert _listed(pid)
         assert pid in _leftover_test_dcs()
     finally:
         _stop_group(pid)
@@ -57,11 +68,7 @@ def test_a_test_dc_of_a_running_session_is_left_alone(tmp_path: Path) -> None:
         start_new_session=True,
     )
     try:
-        for _ in range(100):
-            if stand_in.pid in _test_dcs():
-                break
-            time.sleep(0.05)
-        assert stand_in.pid in _test_dcs()
+        assert _listed(stand_in.pid)
         assert stand_in.pid not in _leftover_test_dcs()  # its parent is this pytest
     finally:
         stand_in.kill()
