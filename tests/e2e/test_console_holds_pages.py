@@ -191,3 +191,17 @@ def test_forms_without_the_session_csrf_token_are_refused(
     )
     assert forged.status_code == 403 and "csrf_refused" in forged.text
     assert _hold_ids(desk) == []
+
+
+def test_a_hold_whose_reason_holds_a_nul_character_is_refused_and_nothing_is_set(
+    desk: World, as_: dict[str, TestClient]
+) -> None:
+    """A form field holding NUL (PostgreSQL cannot store one: this answered 500
+    there) is refused at the door with the stable error id, as the API's
+    bodies are; no hold is set and the ledger has no event for it."""
+    answer = _set_on_alice(as_["ada"], reason="matter\x0012")
+    assert answer.status_code == 422, answer.text
+    assert "Error id: invalid_input" in answer.text
+    assert "NUL character" in answer.text
+    assert _hold_ids(desk) == []
+    assert _events(desk, "governance:hold:set") == []

@@ -9,8 +9,9 @@ application for every route, answers 422 ``invalid_input`` when
 * a POST, PUT, PATCH or DELETE whose operation documents no ``requestBody``
   carries a non-empty body, or
 * the query string names a parameter the operation does not declare, or
-* the path or the query string holds a NUL character (PostgreSQL cannot
-  store or compare one; bodies refuse it in their base model).
+* the path, the query string or a form field (the console's pages post
+  forms) holds a NUL character (PostgreSQL cannot store or compare one; JSON
+  bodies refuse it in their base model).
 
 Authentication still answers first: before refusing, the guard runs the
 route's authenticating dependencies (registered with :func:`authenticates`), so
@@ -35,6 +36,8 @@ from custos.domain.errors import InvalidInput
 
 #: Methods whose requests may carry a body at all.
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Content types whose body FastAPI parses as a form.
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 Authenticator = TypeVar("Authenticator", bound=Callable[..., Any])
 #: Dependencies that authenticate a caller, called as ``(request, services)``.
@@ -70,6 +73,18 @@ def query_names(dependant: Dependant) -> set[str]:
     return names
 
 
+async def _form_texts(request: Request, route: APIRoute) -> list[str]:
+    """The names and text values of a form body (the route's own parsing reads
+    the same cached form), or nothing for any other body."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.method not in BODY_METHODS or not takes_body(route) or kind not in FORM_TYPES:
+        return []
+    form = await request.form()
+    return [
+        text for key, value in form.multi_items() for text in (key, value) if isinstance(text, str)
+    ]
+
+
 async def _refusal(request: Request, route: APIRoute) -> InvalidInput | None:
     # PostgreSQL cannot store or compare text holding NUL: refuse it at the door.
     texts = [request.url.path, *request.query_params.keys(), *request.query_params.values()]
@@ -77,6 +92,11 @@ async def _refusal(request: Request, route: APIRoute) -> InvalidInput | None:
         return InvalidInput(
             "the request holds a NUL character",
             problems=[{"field": "(path or query)", "problem": "must not contain a NUL character"}],
+        )
+    if any("\x00" in text for text in await _form_texts(request, route)):
+        return InvalidInput(
+            "the form holds a NUL character",
+            problems=[{"field": "(form)", "problem": "must not contain a NUL character"}],
         )
     unknown = sorted(set(request.query_params) - query_names(route.dependant))
     if unknown:
