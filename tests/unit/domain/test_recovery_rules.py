@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from custos.domain.recovery_rules import ProofKind, recovery_complete, tier_problems
@@ -64,12 +66,10 @@ def test_aal3_needs_reproofing() -> None:
 
 def test_helpdesk_without_risk_analysis_is_a_problem() -> None:
     """R-1: the help-desk channel and assisted methods need a documented risk analysis."""
-    base = {"aal": None, "factors": 1, "min_ial": None, "risk_analysis": None}
-    assert tier_problems(methods=kinds("totp"), channels=["helpdesk"], **base)[0][0] == (
-        "risk_analysis"
-    )
-    assert tier_problems(methods=kinds("agent_challenge"), channels=["self_service"], **base)
-    assert not tier_problems(methods=kinds("totp"), channels=["self_service"], **base)
+    base = partial(tier_problems, aal=None, factors=1, min_ial=None, risk_analysis=None)
+    assert base(methods=kinds("totp"), channels=["helpdesk"])[0][0] == "risk_analysis"
+    assert base(methods=kinds("agent_challenge"), channels=["self_service"])
+    assert not base(methods=kinds("totp"), channels=["self_service"])
 
 
 def test_aal1_tier_with_authenticator_is_a_problem() -> None:
@@ -223,9 +223,11 @@ def test_aal3_recovery_refuses_everything_but_reproofing() -> None:
 
 def test_min_ial_with_reproofing_is_sound() -> None:
     """R-4: min_ial is stated together with re-proofing."""
-    base = {"aal": None, "factors": 1, "channels": ["self_service"], "risk_analysis": None}
-    assert tier_problems(methods=kinds("reproofing"), min_ial=2, **base) == []
-    assert tier_problems(methods=kinds("totp"), min_ial=2, **base) == [
+    base = partial(
+        tier_problems, aal=None, factors=1, channels=["self_service"], risk_analysis=None
+    )
+    assert base(methods=kinds("reproofing"), min_ial=2) == []
+    assert base(methods=kinds("totp"), min_ial=2) == [
         ("proofing", "min_ial needs 'reproofing' among the methods (R-4)")
     ]
 
@@ -233,18 +235,15 @@ def test_min_ial_with_reproofing_is_sound() -> None:
 def test_helpdesk_risk_analysis_blank_is_a_problem() -> None:
     """R-1: a blank risk-analysis reference is no reference; the reason names the
     channel or the assisted methods."""
-    base = {"aal": None, "factors": 1, "min_ial": None}
-    channel = tier_problems(
-        methods=kinds("totp"), channels=["helpdesk"], risk_analysis="  ", **base
-    )
+    base = partial(tier_problems, aal=None, factors=1, min_ial=None)
+    channel = base(methods=kinds("totp"), channels=["helpdesk"], risk_analysis="  ")
     assert channel == [
         ("risk_analysis", "the help-desk channel needs a documented risk analysis reference (R-1)")
     ]
-    assisted = tier_problems(
+    assisted = base(
         methods=kinds("manager_attestation", "agent_challenge"),
         channels=["self_service"],
         risk_analysis=None,
-        **base,
     )
     assert assisted == [
         (
@@ -252,9 +251,7 @@ def test_helpdesk_risk_analysis_blank_is_a_problem() -> None:
             "agent_challenge, manager_attestation needs a documented risk analysis reference (R-1)",
         )
     ]
-    assert not tier_problems(
-        methods=kinds("agent_challenge"), channels=["helpdesk"], risk_analysis="RA-7", **base
-    )
+    assert not base(methods=kinds("agent_challenge"), channels=["helpdesk"], risk_analysis="RA-7")
 
 
 def test_problem_reasons_name_every_offending_method_and_channel() -> None:
