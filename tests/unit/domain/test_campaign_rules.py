@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from state_now import state_now
 
 from custos.domain.campaigns import (
     Campaign,
@@ -108,7 +109,7 @@ def test_campaign_resume_applies_to_a_paused_campaign_only() -> None:
         c.resume(at=NOW)  # running already
     c.move(CampaignState.PAUSED, at=NOW)
     c.resume(at=NOW)
-    assert c.state == CampaignState.RUNNING
+    assert state_now(c) == CampaignState.RUNNING
 
 
 def test_campaign_actions_map_to_credential_actions() -> None:

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from state_now import state_now
 from test_case_lifecycle import BASE_REQUIREMENTS, make_case, proof
 
 from custos.domain.errors import (
@@ -376,7 +377,7 @@ def test_a_case_opened_under_a_block_tier_recovers_by_the_tier_without_its_holds
         person="hd",
         recovering=recovering,
     )
-    assert case.state == CaseState.PROOFING
+    assert state_now(case) == CaseState.PROOFING
     assert case.requirements.tier == "contractor" and case.requirements.approvals == 2
     assert [e.type for e in case.pending_events] == [
         EventType.TIER_SELECTED,
