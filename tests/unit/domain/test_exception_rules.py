@@ -853,7 +853,7 @@ def test_exception_approval_is_recorded_and_its_refusals_say_why() -> None:
         (replace(rec, revoked_at=T0), "revoked"),
         (replace(rec, expired_at=T0), "expired"),
     ]:
-        with pytest.raises(ExceptionNotActive) as refused:
+        with pytest.raises(ExceptionNotActive) as not_active:
             approve(ended, actor="operator:op-b", person="b", now=T0)
-        assert refused.value.message == f"exception exc-1 is {status}"
-        assert refused.value.details == {"exception": "exc-1"}
+        assert not_active.value.message == f"exception exc-1 is {status}"
+        assert not_active.value.details == {"exception": "exc-1"}
