@@ -201,7 +201,7 @@ class World:
         return match.group(1)
 
     def last_link_token(self, subject_id: str) -> str:
-        body = self.mail(f"{subject_id}@example.org", "reset_link")[-1]["body"]
+        body: str = self.mail(f"{subject_id}@example.org", "reset_link")[-1]["body"]
         return body.split("#token=")[1].split()[0]
 
     def drain(self, passes: int = 20) -> None:
@@ -354,7 +354,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None
     from xdist.scheduler import LoadGroupScheduling
 
-    class SambaGroupScheduling(LoadGroupScheduling):
+    # pytest-xdist ships no type information: its scheduler is Any to mypy.
+    class SambaGroupScheduling(LoadGroupScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
             if runs_samba(nodeid):
                 return "samba-ad"

@@ -18,7 +18,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from jwt.algorithms import Algorithm, ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from servers.tls import TlsFiles, make_tls_files
 
 ISSUER = "https://idv.example.net"
@@ -40,7 +40,12 @@ def _new_key(alg: str) -> Any:
 
 
 def _public_jwk(alg: str, key: Any, kid: str) -> dict[str, Any]:
-    codec = {"ES256": ECAlgorithm, "RS256": RSAAlgorithm, "EdDSA": OKPAlgorithm}[alg]
+    codecs: dict[str, type[Algorithm]] = {
+        "ES256": ECAlgorithm,
+        "RS256": RSAAlgorithm,
+        "EdDSA": OKPAlgorithm,
+    }
+    codec = codecs[alg]
     jwk: dict[str, Any] = json.loads(codec.to_jwk(key.public_key()))
     return {**jwk, "kid": kid, "alg": alg, "use": "sig"}
 

@@ -55,8 +55,8 @@ def write_mmdb(path: Path, networks: dict[str, dict[str, object]]) -> Path:
     """Write an IPv4 database mapping each CIDR of ``networks`` to its record."""
     data = b""
     nodes: list[list[tuple[str, int] | None]] = [[None, None]]
-    for cidr, record in networks.items():
-        offset, data = len(data), data + encode(record)
+    for cidr, value in networks.items():
+        offset, data = len(data), data + encode(value)
         net = ipaddress.ip_network(cidr)
         bits, node = int(net.network_address), 0
         for depth in range(net.prefixlen):

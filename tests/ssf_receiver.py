@@ -48,7 +48,8 @@ class Received:
 
     @property
     def event_type(self) -> str:
-        return next(iter(self.claims["events"]))
+        events: dict[str, Any] = self.claims["events"]
+        return next(iter(events))
 
     @property
     def event(self) -> dict[str, Any]:

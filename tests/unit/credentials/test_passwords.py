@@ -276,7 +276,9 @@ def test_temporary_password_draws_again_until_it_has_every_character_class(
     first = ["a"] * 20
     second = list("Qm7xTr4pWk9zNc3vHd7y")
     draws = iter(first + second)
-    monkeypatch.setattr(passwords.secrets, "choice", lambda _alphabet: next(draws))
+    monkeypatch.setattr(
+        "custos.credentials.passwords.secrets.choice", lambda _alphabet: next(draws)
+    )
     assert generate_temporary_password(20) == "".join(second)
 
 
@@ -297,7 +299,9 @@ def test_temporary_password_is_never_one_only_a_second_factor_would_allow(
     assert (refused.acceptable, refused.score, refused.min_length) == (False, 2, 15)
     strong = "Qm7xTr4pWk9zNc3"
     draws = iter(list(guessable) + list(strong))
-    monkeypatch.setattr(passwords.secrets, "choice", lambda _alphabet: next(draws))
+    monkeypatch.setattr(
+        "custos.credentials.passwords.secrets.choice", lambda _alphabet: next(draws)
+    )
     assert generate_temporary_password(15) == strong
 
 

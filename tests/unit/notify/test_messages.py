@@ -25,7 +25,7 @@ SERVICE_LINK = "https://recovery.example.org/service-secret#token=csr_SERVICESER
 TAP_LINK = "https://recovery.example.org/temporary-access-pass#token=ctp_PASSPASSPASS"
 #: Values that must never reach a message, offered to every template under the
 #: names a careless caller would use.
-FORBIDDEN = {
+FORBIDDEN: dict[str, str | list[str]] = {
     "password": "quartz-lantern-meadow-7-orbit",
     "new_password": "quartz-lantern-meadow-7-orbit",
     "temporary_password": "Tmp-9xQ4-vR2k-M7pz",

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from sqlalchemy import LargeBinary
 
+from custos.store.metadata import metadata
 from custos.store.sealed_inventory import NOT_SEALED, SEALED_COLUMNS
-from custos.store.tables import metadata
 
 
 def test_every_binary_column_is_in_the_inventory_or_named_unsealed() -> None:
