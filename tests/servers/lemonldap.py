@@ -46,6 +46,7 @@ from pathlib import Path
 import httpx
 import pytest
 from contract_harness import Harness
+from pydantic import SecretStr
 
 from custos.config import LemonLdapTarget, SecretSource
 from custos.connectors.lemonldap import LemonLdapConnector
@@ -340,7 +341,7 @@ class LemonLdapServer:
             "kind": "lemonldap",
             "url": self.manager_url,
             "username": API_USER,
-            "password": SecretSource(value=self.api_password),
+            "password": SecretSource(value=SecretStr(self.api_password)),
             "ca_file": self.ca_file,
             "timeout_s": 20,
         }

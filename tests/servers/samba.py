@@ -28,6 +28,7 @@ from typing import Any
 import ldap
 import pytest
 from contract_harness import Harness
+from pydantic import SecretStr
 
 from custos.config import ActiveDirectoryTarget, SecretSource
 from custos.connectors.active_directory import ActiveDirectoryConnector, encode_unicode_pwd
@@ -350,7 +351,7 @@ def ad_target(dc: SambaDC, *, bind_dn: str | None = None, password: str | None =
         "url": dc.ldaps_url,
         "ca_file": dc.ca_file,
         "bind_dn": bind_dn or dc.admin_dn,
-        "bind_password": SecretSource(value=password or dc.admin_password),
+        "bind_password": SecretSource(value=SecretStr(password or dc.admin_password)),
         "user_base": dc.user_base,
         "timeout_s": 5,
     }

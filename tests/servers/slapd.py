@@ -32,6 +32,7 @@ import ldap.modlist
 import ldif
 import pytest
 from contract_harness import Harness
+from pydantic import SecretStr
 
 from custos.config import LdapTarget, SecretSource
 from custos.connectors.ldap import LdapConnector
@@ -333,7 +334,7 @@ class SlapdServer:
             "start_tls": True,
             "ca_file": self.ca_file,
             "bind_dn": self.service_dn,
-            "bind_password": SecretSource(value=self.service_password),
+            "bind_password": SecretSource(value=SecretStr(self.service_password)),
             "user_base": self.people_base,
             "timeout_s": 5,
         }

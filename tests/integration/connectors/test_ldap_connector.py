@@ -14,6 +14,7 @@ from typing import Any
 
 import ldap
 import pytest
+from pydantic import SecretStr
 from servers.slapd import SlapdServer, strong_password
 from servers.tls import make_tls_files
 
@@ -115,7 +116,7 @@ def test_plain_ldap_without_tls_fails_the_tls_step(slapd_server: SlapdServer) ->
 def test_wrong_bind_password_is_permission_denied(slapd_server: SlapdServer) -> None:
     wrong = "not-the-" + secrets.token_hex(8)
     connector = LdapConnector(
-        "openldap", slapd_server.target(bind_password=SecretSource(value=wrong))
+        "openldap", slapd_server.target(bind_password=SecretSource(value=SecretStr(wrong)))
     )
     bind = step(connector.test(), "bind")
     assert not bind.ok and "invalid credentials" in bind.detail
@@ -127,7 +128,7 @@ def test_wrong_bind_password_is_permission_denied(slapd_server: SlapdServer) -> 
 def test_read_only_service_account_cannot_set_password(slapd_server: SlapdServer) -> None:
     cfg = slapd_server.target(
         bind_dn=slapd_server.readonly_dn,
-        bind_password=SecretSource(value=slapd_server.readonly_password),
+        bind_password=SecretSource(value=SecretStr(slapd_server.readonly_password)),
     )
     connector = LdapConnector("openldap", cfg)
     uid, old, dn = new_account(slapd_server)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from recoveries import PASSWORD, self_service_recovery
 from reissue_world import helpdesk_reissue, reissue_world
 from servers.lemonldap import LemonLdapServer
@@ -140,7 +141,7 @@ def test_wrong_credentials_are_permission_denied(
     cookie = lemonldap_server.sign_in(uid, password)
     assert cookie
     wrong = LemonLdapConnector(
-        "sso", lemonldap_server.target(password=SecretSource(value="not-the-password"))
+        "sso", lemonldap_server.target(password=SecretSource(value=SecretStr("not-the-password")))
     )
     try:
         with pytest.raises(PermissionDenied) as caught:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import structlog
 from mail_world import mail_world
+from pydantic import SecretStr
 from servers.smtp import PASSWORD, SmtpServer
 from servers.tls import make_tls_files
 
@@ -17,7 +18,7 @@ from conftest import World
 from custos.config import SecretSource
 from custos.domain.states import CaseState
 from custos.notify import messages
-from custos.notify.base import NotificationFailed
+from custos.notify.base import Message, NotificationFailed
 from custos.notify.email import SmtpNotifier
 from custos.service.recovery import self_service
 from custos.store.tables import ledger
@@ -30,7 +31,7 @@ def notifier(smtp: SmtpServer, **overrides: object) -> SmtpNotifier:
         "from_address": "custos@recovery.example.org",
         "security": "starttls",
         "username": "custos-mailer",
-        "password": SecretSource(value=PASSWORD),
+        "password": SecretSource(value=SecretStr(PASSWORD)),
         "ca_file": smtp.ca_file,
         "timeout_s": 5,
     }
@@ -38,7 +39,7 @@ def notifier(smtp: SmtpServer, **overrides: object) -> SmtpNotifier:
     return SmtpNotifier(**options)  # type: ignore[arg-type]
 
 
-def code_message(to: str = "bob@example.org") -> messages.Message:
+def code_message(to: str = "bob@example.org") -> Message:
     return messages.email_code(to=to, case_id="case-1", code="48213907", minutes=10)
 
 
@@ -70,7 +71,7 @@ def test_implicit_tls_delivers_the_message(smtp: SmtpServer) -> None:
 
 
 def test_wrong_smtp_password_raises_notification_failed(smtp: SmtpServer) -> None:
-    wrong = notifier(smtp, password=SecretSource(value="not-the-password"))
+    wrong = notifier(smtp, password=SecretSource(value=SecretStr("not-the-password")))
     with pytest.raises(NotificationFailed, match="authentication") as raised:
         wrong.send(code_message())
     assert "not-the-password" not in str(raised.value)
