@@ -193,7 +193,8 @@ def test_heads_seen_after_the_backup_that_fit_are_kept(signed: World, tmp_path: 
     with world.svc.engine.connect() as conn:
         signatures = set(conn.execute(select(tree_heads.c.signature)).scalars())
     assert again.signature in signatures
-    assert report.audit is not None and report.audit.ok, report.audit.problems
+    assert report.audit is not None
+    assert report.audit.ok, report.audit.problems
 
 
 def test_a_damaged_or_foreign_backup_is_refused_before_anything_changes(

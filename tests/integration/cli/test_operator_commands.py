@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from ledger_json import LedgerEvent, ledger_event
 from sqlalchemy import select
 from test_cli_commands import TOKEN_RE, key, run, services, upgraded
 
@@ -25,12 +26,12 @@ __all__ = ["key"]  # the fixture, imported for the tests below
 LINK_RE = re.compile(r"/console/sign-in/link#token=col_[A-Za-z0-9_-]{43}")
 
 
-def _events(tmp: Path, key: str, type_: str) -> list[dict[str, object]]:
+def _events(tmp: Path, key: str, type_: str) -> list[LedgerEvent]:
     with services(tmp, key).engine.connect() as conn:
         rows = conn.execute(
             select(ledger.c.canonical).where(ledger.c.type == type_).order_by(ledger.c.seq)
         ).scalars()
-        return [json.loads(r) for r in rows]
+        return [ledger_event(r) for r in rows]
 
 
 def _ledger(tmp: Path, key: str) -> str:

@@ -14,11 +14,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 from cli_runner import run_cli
 from kms_key_store import KEK_ENV, KmsWrappedStore
+from ledger_json import LedgerEvent, ledger_event
 from sealed_world import by_column, hold_notice, not_under_primary, open_everything, populate
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -53,14 +55,14 @@ def key_file(world: World) -> Path:
     return world.svc.settings.effective_key_file
 
 
-def events(world: World, prefix: str = "admin:sealing_key:") -> list[dict[str, object]]:
+def events(world: World, prefix: str = "admin:sealing_key:") -> list[LedgerEvent]:
     with world.svc.engine.connect() as conn:
         rows = conn.execute(
             select(ledger.c.canonical)
             .where(ledger.c.type.startswith(prefix))
             .order_by(ledger.c.seq)
         )
-        return [json.loads(r.canonical) for r in rows]
+        return [ledger_event(r.canonical) for r in rows]
 
 
 def counts_by_key(world: World) -> dict[str, int]:
@@ -112,10 +114,10 @@ def test_rotation_reseals_every_value_and_keeps_the_old_ring(
 
     started, finished = events(world)
     assert started["type"] == "admin:sealing_key:rotation_started"
-    assert started["data"]["old_key_ids"] == [old_id]  # type: ignore[index]
-    assert started["data"]["retired_copy"] == str(retired)  # type: ignore[index]
+    assert started["data"]["old_key_ids"] == [old_id]
+    assert started["data"]["retired_copy"] == str(retired)
     assert finished["type"] == "admin:sealing_key:rotation_finished"
-    assert finished["data"]["retired_key_ids"] == [old_id]  # type: ignore[index]
+    assert finished["data"]["retired_key_ids"] == [old_id]
     text = json.dumps([started, finished])
     assert SealingKeys.from_text(old_text).primary.to_b64() not in text
     assert ring.primary.to_b64() not in text
@@ -298,14 +300,14 @@ def kms_world(
     KmsWrappedStore(tmp_path / "sealing-keys.wrapped", kek).save(
         SealingKeys(primary=MasterKey.generate())
     )
-    plugin = {"sealing_key_store": "kms_key_store:store"}
+    plugin = "kms_key_store:store"
     if request.param == "sqlite":
-        w = make_world(f"sqlite:///{tmp_path / 'custos.db'}", tmp_path, **plugin)
+        w = make_world(f"sqlite:///{tmp_path / 'custos.db'}", tmp_path, sealing_key_store=plugin)
         yield w
         w.svc.engine.dispose()
         return
     with pg_schema() as url:
-        w = make_world(url, tmp_path, **plugin)
+        w = make_world(url, tmp_path, sealing_key_store=plugin)
         yield w
         w.svc.engine.dispose()
 
@@ -357,18 +359,18 @@ def test_a_start_that_never_reached_the_key_store_is_given_up(key_file_world: Wo
 
 def test_one_rotation_at_a_time_is_held_by_the_database(key_file_world: World) -> None:
     world = key_file_world
-    claim = {
-        "new_key_id": "11" * 8,
-        "old_key_ids": ["22" * 8],
-        "retired_copy": None,
-        "by": "test",
-        "now": world.clock.now(),
-    }
+    claim = partial(
+        rotations.start,
+        old_key_ids=["22" * 8],
+        retired_copy=None,
+        by="test",
+        now=world.clock.now(),
+    )
     with world.svc.uow() as uow:
-        rotations.start(uow.conn, **claim)  # type: ignore[arg-type]
+        claim(uow.conn, new_key_id="11" * 8)
         uow.commit()
     with pytest.raises(IntegrityError), world.svc.uow() as uow:
-        rotations.start(uow.conn, **{**claim, "new_key_id": "33" * 8})  # type: ignore[arg-type]
+        claim(uow.conn, new_key_id="33" * 8)
         uow.commit()
     with pytest.raises(SealingRotationMismatch, match="put back the ring it wrote"):
         rotate_sealing_key(world.svc, live(world), settle_s=0)

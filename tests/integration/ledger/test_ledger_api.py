@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from ledger_helpers import cli, fill, rows, signing_key
 from sqlalchemy import select
@@ -42,7 +44,7 @@ def _auth(world: World, name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {world.tokens[name]}"}
 
 
-def _keys(api: TestClient) -> dict[str, object]:
+def _keys(api: TestClient) -> dict[str, Ed25519PublicKey]:
     return {
         k["key_id"]: load_public_key(k["public_key_pem"].encode())
         for k in api.get("/api/v1/ledger/keys").json()["keys"]
@@ -75,11 +77,11 @@ def test_entry_proof_from_the_api_verifies_with_the_published_key(
     for row in rows(world)[:14]:
         answer = api.get(f"/api/v1/ledger/entries/{row.seq}", headers=_auth(world, "audrey")).json()
         assert answer["leaf_index"] == row.leaf_index
-        assert check_entry_proof(answer, _keys(api)) == []  # type: ignore[arg-type]
+        assert check_entry_proof(answer, _keys(api)) == []
     tampered = {**answer, "canonical": answer["canonical"].replace("notify", "n0tify")}
     assert "the entry's bytes do not hash to its leaf hash" in check_entry_proof(
         tampered, _keys(api)
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_entry_newer_than_the_signed_head_is_not_covered(world: World, api: TestClient) -> None:
@@ -134,12 +136,17 @@ def test_rotated_key_signs_new_heads_and_old_heads_still_verify(
 def test_no_face_offers_a_way_to_delete_ledger_entries(world: World, api: TestClient) -> None:
     for path in ("/api/v1/ledger/entries/1", "/api/v1/ledger/heads/latest"):
         assert api.delete(path, headers=_auth(world, "adam")).status_code == 405
-    routes = [r for r in api.app.routes if "ledger" in getattr(r, "path", "")]  # type: ignore[attr-defined]
+    app = api.app
+    assert isinstance(app, FastAPI)
+    routes = [r for r in app.routes if "ledger" in getattr(r, "path", "")]
     assert all(getattr(r, "methods", {"GET"}) <= {"GET", "HEAD"} for r in routes)
+    import typer.core
     import typer.main
 
     commands = typer.main.get_command(cli_app)
-    audit = commands.commands["audit"]  # type: ignore[attr-defined]
+    assert isinstance(commands, typer.core.TyperGroup)
+    audit = commands.commands["audit"]
+    assert isinstance(audit, typer.core.TyperGroup)
     assert set(audit.commands) == {"verify", "head", "proof", "keys"}
 
 
@@ -152,7 +159,7 @@ def test_cli_proof_checks_an_entry_locally(world: World, api: TestClient) -> Non
 
 def _seq_of(world: World, *, subject_id: str | None, case_id: str | None = None) -> int:
     with world.svc.engine.connect() as conn:
-        return int(
+        seq = (
             conn.execute(
                 select(ledger.c.seq)
                 .where(
@@ -168,6 +175,8 @@ def _seq_of(world: World, *, subject_id: str | None, case_id: str | None = None)
             .scalars()
             .first()
         )
+    assert seq is not None, (subject_id, case_id)
+    return int(seq)
 
 
 def test_entries_outside_the_readers_scope_answer_as_missing(world: World, api: TestClient) -> None:

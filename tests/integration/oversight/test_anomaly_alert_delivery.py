@@ -194,7 +194,9 @@ def test_a_worker_killed_between_commit_and_send_loses_nothing(
     one's lease ran out, posts the webhook once and mails the alert."""
     world, received = delivering
     approve_three(world, wait=timedelta(seconds=30))
-    settings = {**settings_of(world), **_settings(smtp, world.svc.settings.security_webhook_url)}
+    webhook_url = world.svc.settings.security_webhook_url
+    assert webhook_url is not None
+    settings = {**settings_of(world), **_settings(smtp, webhook_url)}
     world.svc.engine.dispose()  # no pooled connection crosses the fork
     child = mp.get_context("fork").Process(
         target=_doomed_worker, args=(settings, world.clock.now().isoformat())

@@ -35,8 +35,11 @@ def with_manager(
     with world.svc.uow() as uow:
         subject = uow.subjects.get(subject_id)
         assert subject is not None
-        link = {"sponsor": manager} if contractor else {"manager": manager}
-        uow.subjects.update(dataclasses.replace(subject, **link))
+        if contractor:
+            linked = dataclasses.replace(subject, sponsor=manager)
+        else:
+            linked = dataclasses.replace(subject, manager=manager)
+        uow.subjects.update(linked)
         uow.commit()
 
 

@@ -36,7 +36,8 @@ class AgentView:
     """Every response the agent got, to prove no code or link reached them."""
 
     def __init__(self, world: World, api: TestClient) -> None:
-        self.world, self.api, self.seen = world, api, []
+        self.world, self.api = world, api
+        self.seen: list[str] = []
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         response = self.api.post(path, headers=auth(self.world, "hana"), json=body or {})

@@ -12,7 +12,6 @@ import pytest
 from conftest import World
 from custos.domain.model import Role
 from custos.domain.states import CaseState
-from custos.propagation import worker as worker_module
 from custos.propagation.worker import CHORES_EVERY_S, Worker
 from custos.service.recovery import cases
 
@@ -29,7 +28,7 @@ def test_chores_run_when_idle_and_once_per_interval_when_busy(
     sqlite_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = Clock()
-    monkeypatch.setattr(worker_module.time, "monotonic", clock)
+    monkeypatch.setattr("custos.propagation.worker.time.monotonic", clock)
     worker = Worker(sqlite_world.svc, owner="chores-test")
     try:
         assert worker._chores_due(busy=True)  # never run yet
@@ -52,7 +51,7 @@ def test_a_busy_pass_skips_the_chores_and_the_next_due_one_runs_them(
     chores, not by a busy pass within the interval."""
     world = sqlite_world
     clock = Clock()
-    monkeypatch.setattr(worker_module.time, "monotonic", clock)
+    monkeypatch.setattr("custos.propagation.worker.time.monotonic", clock)
     world.subject("dana", with_totp=True)
     world.operator("hana", Role.REQUESTER)
     case = cases.open_helpdesk_case(

@@ -13,7 +13,7 @@ from risk_world import POLICY, report_sim_swap, risk_world
 from conftest import BACKENDS, World
 from custos.domain.errors import ChannelNotAllowed
 from custos.domain.events import EventType
-from custos.domain.model import Role
+from custos.domain.model import Case, Role
 from custos.domain.states import CaseState
 from custos.policy import schema
 from custos.policy.loader import PolicyError, parse_policy
@@ -28,7 +28,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
     yield from risk_world(request.param, tmp_path)
 
 
-def open_case(world: World, subject: str) -> cases.Case:
+def open_case(world: World, subject: str) -> Case:
     if "hana" not in world.operators:
         world.operator("hana", Role.REQUESTER)
     return cases.open_helpdesk_case(

@@ -82,9 +82,11 @@ def test_sqlite_read_only_unit_reads_while_a_writer_holds_the_lock(sqlite_world:
 
         raw = world.svc.engine.raw_connection()
         try:
-            raw.driver_connection.execute("PRAGMA busy_timeout=200")
+            driver = raw.driver_connection
+            assert driver is not None
+            driver.execute("PRAGMA busy_timeout=200")
             with pytest.raises(Exception, match="locked"):
-                raw.driver_connection.execute("BEGIN IMMEDIATE")
+                driver.execute("BEGIN IMMEDIATE")
         finally:
             raw.close()
 
