@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -76,13 +77,15 @@ def self_service_until_link(api: TestClient, smtp: SmtpServer, subject: str = "b
     return str(flow)
 
 
-def case_detail(world: World, api: TestClient, case_id: str | None = None) -> dict:
+def case_detail(world: World, api: TestClient, case_id: str | None = None) -> dict[str, Any]:
     if "auditor" not in world.tokens:
         world.operator("auditor", Role.AUDITOR)
     if case_id is None:
         listing = api.get("/api/v1/cases?subject=bob", headers=auth(world, "auditor")).json()
         case_id = listing["cases"][0]["id"]
-    return api.get(f"/api/v1/cases/{case_id}", headers=auth(world, "auditor")).json()
+    response = api.get(f"/api/v1/cases/{case_id}", headers=auth(world, "auditor"))
+    case: dict[str, Any] = response.json()
+    return case
 
 
 def ledger_types(world: World) -> list[str]:

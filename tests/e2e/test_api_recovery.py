@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from sponsor_attestation import sponsor_attests_over_api, with_sponsor
@@ -34,18 +36,20 @@ def start(api: TestClient, identifier: str) -> str:
     return str(response.json()["flow"])
 
 
-def case_of(world: World, api: TestClient, subject: str) -> dict:
+def case_of(world: World, api: TestClient, subject: str) -> dict[str, Any]:
     world.operator("auditor", Role.AUDITOR) if "auditor" not in world.tokens else None
     listing = api.get(f"/api/v1/cases?subject={subject}", headers=auth(world, "auditor"))
-    return listing.json()["cases"][0]
+    case: dict[str, Any] = listing.json()["cases"][0]
+    return case
 
 
-def detail(world: World, api: TestClient, case_id: str) -> dict:
+def detail(world: World, api: TestClient, case_id: str) -> dict[str, Any]:
     if "auditor" not in world.tokens:
         world.operator("auditor", Role.AUDITOR)
     response = api.get(f"/api/v1/cases/{case_id}", headers=auth(world, "auditor"))
     assert response.status_code == 200, response.text
-    return response.json()
+    case: dict[str, Any] = response.json()
+    return case
 
 
 def test_self_service_recovery_completes_with_email_code(world: World, api: TestClient) -> None:
@@ -121,7 +125,10 @@ def test_start_answers_the_same_for_unknown_and_known_accounts(
     known = api.post("/api/v1/self-service/recoveries", json={"identifier": "carol"})
     unknown = api.post("/api/v1/self-service/recoveries", json={"identifier": "nobody-here"})
     assert known.status_code == unknown.status_code == 202
-    strip = lambda r: {k: v for k, v in r.json().items() if k != "flow"}  # noqa: E731
+
+    def strip(r: httpx2.Response) -> dict[str, Any]:
+        return {k: v for k, v in r.json().items() if k != "flow"}
+
     assert strip(known) == strip(unknown)
     assert set(known.headers) == set(unknown.headers)
     # The next steps fail the same way for an unknown account and a wrong code.

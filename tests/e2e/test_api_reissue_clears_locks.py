@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -85,7 +86,7 @@ def _reissue(world: World, api: TestClient, subject_id: str) -> str:
     return case_id
 
 
-def _lock_events(world: World, case_id: str) -> dict[str, dict[str, object]]:
+def _lock_events(world: World, case_id: str) -> dict[str, dict[str, Any]]:
     types = {EventType.AUTHENTICATOR_LOCK_RESET, EventType.AUTHENTICATOR_LOCK_KEPT}
     with world.svc.uow() as uow:
         events = [e for e in uow.ledger.for_case(case_id) if e["type"] in types]

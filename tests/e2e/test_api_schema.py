@@ -16,6 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from recoveries import self_service_recovery
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.pytest.lazy import get_all_tests
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -151,7 +152,10 @@ def test_every_operation_keeps_its_documented_contract(api: Api) -> None:
     # loop: the plugin's fixture-based schemas rename test nodes through an
     # attribute pytest 9 no longer has.
     built = get_all_tests(schema=schema, test_func=call, settings=SETTINGS, given_kwargs=None)
-    tests = [result.ok() for result in built]
+    tests = []
+    for result in built:
+        assert isinstance(result, Ok), result.err()
+        tests.append(result.ok())
     assert len(tests) == len(list(operations(api.app.openapi())))
     failures: dict[str, str] = {}
     for operation, test in tests:

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 
-import httpx
+import httpx2
 import pyotp
 import pytest
 from console_helpers import console_client, csrf_of, sign_in
@@ -45,7 +45,7 @@ def client(world: World, otp: pyotp.TOTP) -> Iterator[TestClient]:
         yield c
 
 
-def _change(client: TestClient, world: World, **fields: str) -> httpx.Response:
+def _change(client: TestClient, world: World, **fields: str) -> httpx2.Response:
     csrf = csrf_of(client.get("/console/account").text)
     data = {"csrf": csrf, "method": "totp", "current": PASSWORD, "new": NEW, "repeat": NEW}
     return client.post("/console/account/password", data={**data, **fields}, follow_redirects=False)

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 
-import httpx
+import httpx2
 import pytest
 from console_helpers import console_client, csrf_of, sign_in
 from fastapi.testclient import TestClient
@@ -31,7 +31,7 @@ def admin(world: World) -> Iterator[TestClient]:
         yield c
 
 
-def _post(client: TestClient, path: str, **data: object) -> httpx.Response:
+def _post(client: TestClient, path: str, **data: object) -> httpx2.Response:
     csrf = csrf_of(client.get("/console/account").text)
     return client.post(path, data={"csrf": csrf, **data}, follow_redirects=False)
 

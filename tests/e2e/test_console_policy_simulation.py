@@ -13,7 +13,7 @@ from html import unescape
 import pytest
 from console_helpers import console_client, csrf_of, sign_in
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 from simulation_world import LOOSER, STRICTER, seed_cases, snapshot
 
 from conftest import World

@@ -4,7 +4,6 @@ CSRF on every state-changing form; pages with a strict CSP and no inline script.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -12,6 +11,7 @@ from datetime import timedelta
 import pytest
 from console_helpers import console_client, csrf_of, sign_in
 from fastapi.testclient import TestClient
+from ledger_json import LedgerEvent, ledger_event
 from sqlalchemy import select, update
 
 from conftest import World
@@ -26,12 +26,12 @@ def client(world: World) -> Iterator[TestClient]:
         yield c
 
 
-def _events(world: World, type_: str) -> list[dict[str, object]]:
+def _events(world: World, type_: str) -> list[LedgerEvent]:
     with world.svc.engine.connect() as conn:
         rows = conn.execute(
             select(ledger.c.canonical).where(ledger.c.type == type_).order_by(ledger.c.seq)
         ).scalars()
-        return [json.loads(r) for r in rows]
+        return [ledger_event(r) for r in rows]
 
 
 def test_without_a_session_every_page_leads_to_the_sign_in_page(client: TestClient) -> None:

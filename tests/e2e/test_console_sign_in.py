@@ -245,7 +245,7 @@ def test_next_never_leads_off_the_site(world: World, client: TestClient, otp: py
 
 def test_single_sign_on_button_only_when_configured(tmp_path: Path) -> None:
     assert "/console/sso/start" not in _sign_in_page(tmp_path / "off", None)
-    oidc = {
+    oidc: dict[str, object] = {
         "issuer": "https://idp.example",
         "client_id": "custos-console",
         "client_secret": {"value": "not-used-here"},

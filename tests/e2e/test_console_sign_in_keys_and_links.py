@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from console_helpers import console_client
 from fastapi.testclient import TestClient
@@ -106,7 +106,7 @@ def test_a_key_from_another_site_is_refused_at_enrolment(world: World, client: T
     assert cookie_name(world.svc) not in client.cookies
 
 
-def _use_link(client: TestClient, url: str) -> httpx.Response:
+def _use_link(client: TestClient, url: str) -> httpx2.Response:
     page = client.get("/console/sign-in/link")
     assert page.status_code == 200 and 'src="/static/sign-in-link.js"' in page.text
     token = url.split("#token=")[1]

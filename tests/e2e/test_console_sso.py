@@ -7,11 +7,12 @@ person does not qualify (docs/console.md#single-sign-on)."""
 
 from __future__ import annotations
 
-import json
 import secrets
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+import pytest
+from ledger_json import LedgerEvent, ledger_event
 from oidc_world import SsoSite, sign_in_at_provider
 from sqlalchemy import select, update
 
@@ -21,12 +22,12 @@ from custos.store.tables import console_sso_attempts, ledger, operators
 CONSOLE_COOKIE = "custos_console"
 
 
-def _events(site: SsoSite, type_: str) -> list[dict[str, object]]:
+def _events(site: SsoSite, type_: str) -> list[LedgerEvent]:
     with site.world.svc.engine.connect() as conn:
         rows = conn.execute(
             select(ledger.c.canonical).where(ledger.c.type == type_).order_by(ledger.c.seq)
         ).scalars()
-        return [json.loads(r) for r in rows]
+        return [ledger_event(r) for r in rows]
 
 
 def _operator(site: SsoSite, name: str) -> Operator | None:
@@ -70,7 +71,8 @@ def test_first_sign_in_creates_the_operator_with_the_mapped_roles(sso_site: SsoS
         answer = _complete(sso_site, browser, "u-1001")
         assert answer.status_code == 303, answer.text
         assert answer.headers["location"] == "/"
-        assert answer.cookies.get(CONSOLE_COOKIE, "").startswith("ccs_")
+        session_cookie = answer.cookies.get(CONSOLE_COOKIE)
+        assert session_cookie is not None and session_cookie.startswith("ccs_")
         home = browser.get(f"{sso_site.origin}/")
     assert home.status_code == 200, home.text
     assert "Signed in as alice" in home.text
@@ -117,12 +119,12 @@ def test_a_second_sign_in_updates_roles_and_scope_from_the_groups(sso_site: SsoS
     assert alice.roles == {Role.REQUESTER, Role.APPROVER}
     assert alice.scope == {"staff", "finance"}
     [changed] = _events(sso_site, "admin:operator:roles_changed")
-    assert changed["data"]["from"] == {  # type: ignore[index]
+    assert changed["data"]["from"] == {
         "roles": ["requester"],
         "scope": ["staff"],
         "groups": ["custos-helpdesk"],
     }
-    assert changed["data"]["to"] == {  # type: ignore[index]
+    assert changed["data"]["to"] == {
         "roles": ["approver", "requester"],
         "scope": ["finance", "staff"],
         "groups": ["custos-approvers", "custos-helpdesk"],
@@ -140,7 +142,7 @@ def test_an_existing_local_operator_is_signed_in_and_takes_the_mapped_roles(
     dora = _operator(sso_site, "dora")
     assert dora is not None and dora.id == sso_site.world.operators["dora"].id
     assert dora.roles == {Role.ADMIN}
-    assert _events(sso_site, "admin:operator:created")[-1]["data"]["name"] == "dora"  # type: ignore[index]
+    assert _events(sso_site, "admin:operator:created")[-1]["data"]["name"] == "dora"
 
 
 def test_a_disabled_operator_is_refused(sso_site: SsoSite) -> None:
@@ -156,8 +158,8 @@ def test_a_disabled_operator_is_refused(sso_site: SsoSite) -> None:
     assert bob is not None and bob.roles == {Role.REQUESTER}  # untouched
     [failed] = _events(sso_site, "auth:operator:sign_in_failed")
     assert failed["outcome"] == "denied"
-    assert failed["data"]["error"] == "sso_operator_disabled"  # type: ignore[index]
-    assert failed["data"]["name"] == "bob"  # type: ignore[index]
+    assert failed["data"]["error"] == "sso_operator_disabled"
+    assert failed["data"]["name"] == "bob"
     assert _events(sso_site, "auth:operator:signed_in") == []
 
 
@@ -169,7 +171,7 @@ def test_a_person_whose_groups_map_to_no_role_is_refused(sso_site: SsoSite) -> N
     assert "none of your groups gives a role in Custos" in answer.text
     assert _operator(sso_site, "carol") is None
     [failed] = _events(sso_site, "auth:operator:sign_in_failed")
-    assert failed["data"]["error"] == "sso_no_role"  # type: ignore[index]
+    assert failed["data"]["error"] == "sso_no_role"
     assert _events(sso_site, "admin:operator:created") == []
 
 
@@ -221,10 +223,12 @@ def test_the_provider_ending_the_sign_in_is_a_clear_page(sso_site: SsoSite) -> N
     assert "access_denied" in answer.text
     assert "End-User aborted" not in answer.text  # the provider's words are not echoed
     [failed] = _events(sso_site, "auth:operator:sign_in_failed")
-    assert failed["data"]["error"] == "sso_provider_error"  # type: ignore[index]
+    assert failed["data"]["error"] == "sso_provider_error"
 
 
-def test_a_code_is_never_logged_nor_in_the_ledger(sso_site: SsoSite, capsys: object) -> None:
+def test_a_code_is_never_logged_nor_in_the_ledger(
+    sso_site: SsoSite, capsys: pytest.CaptureFixture[str]
+) -> None:
     """R-37: neither the code, the state nor a token reach a log line or the ledger."""
     sso_site.provider.person("u-4004", "carol", "finance-team")
     with sso_site.browser() as browser:
@@ -235,7 +239,7 @@ def test_a_code_is_never_logged_nor_in_the_ledger(sso_site: SsoSite, capsys: obj
     with sso_site.world.svc.engine.connect() as conn:
         stored = " ".join(conn.execute(select(ledger.c.canonical)).scalars())
     assert code not in stored and state not in stored
-    captured = capsys.readouterr()  # type: ignore[attr-defined]
+    captured = capsys.readouterr()
     assert "console_sso_refused" in captured.err + captured.out
     assert code not in captured.err + captured.out
     assert state not in captured.err + captured.out

@@ -12,6 +12,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -264,7 +265,8 @@ def test_sign_in_timing_tells_no_account_apart(world: World, api: TestClient) ->
         for identifier, group in order if i % 2 == 0 else reversed(order):
             source = f"10.{2 + group}.{i // 250}.{i % 250}"
             measured = _timed(
-                lambda identifier=identifier, source=source: api.post(
+                partial(
+                    api.post,
                     "/api/v1/me/sign-in",
                     json={"identifier": identifier, "password": "not-the-password"},
                     headers={"X-Test-Client": source},
