@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from state_now import state_now
 from custos.domain import sod
 from custos.domain.errors import (
     AlreadyDecided,
+    DomainError,
     InvalidInput,
     NotAuthorized,
     OutOfScope,
@@ -465,7 +467,7 @@ def test_each_refusal_names_the_rule_it_applies() -> None:
         operator("bob", Role.APPROVER, groups=frozenset({"sec"})), SUBJECT, at=T0, reason="ok"
     )
     other = Subject(id="mallory", display_name="Mallory", groups=frozenset({"staff"}))
-    cases: list[tuple[Any, type[Exception], str, dict[str, object]]] = [
+    cases: list[tuple[Callable[[], object], type[DomainError], str, dict[str, object]]] = [
         (
             lambda: sod.check_role(EVE, Role.APPROVER),
             NotAuthorized,
@@ -528,8 +530,8 @@ def test_each_refusal_names_the_rule_it_applies() -> None:
     for call, error, message, details in cases:
         with pytest.raises(error) as caught:
             call()
-        assert caught.value.message == message  # type: ignore[attr-defined]
-        assert caught.value.details == details  # type: ignore[attr-defined]
+        assert caught.value.message == message
+        assert caught.value.details == details
 
 
 def test_owner_who_asked_cannot_approve_shared_account_request() -> None:
