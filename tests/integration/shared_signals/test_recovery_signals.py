@@ -5,12 +5,12 @@ least once, and a receiver's refusal is recorded with its ``err``."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from ledger_json import LedgerEvent, ledger_event
 from recoveries import PASSWORD, self_service_recovery
 from sqlalchemy import select
 from ssf_world import SsfWorld, ssf_world
@@ -27,11 +27,11 @@ def ssf(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SsfWorld]:
         yield live
 
 
-def _ledger(live: SsfWorld, type_: str) -> list[dict[str, object]]:
+def _ledger(live: SsfWorld, type_: str) -> list[LedgerEvent]:
     with live.world.svc.engine.connect() as conn:
         query = select(ledger.c.canonical).where(ledger.c.type == type_)
         rows = conn.execute(query.order_by(ledger.c.leaf_index))
-        return [json.loads(r.canonical) for r in rows]
+        return [ledger_event(r.canonical) for r in rows]
 
 
 def _waiting(live: SsfWorld) -> int:
@@ -69,7 +69,7 @@ def test_a_completed_recovery_signals_credential_change_and_session_revoked(
     assert change.event["change_type"] == "update"
     assert change.claims["jti"] != revoked.claims["jti"]
     delivered = _ledger(ssf, "ssf:set:delivered")
-    assert {(e["case"], e["data"]["event"]) for e in delivered} == {  # type: ignore[index]
+    assert {(e["case"], e["data"]["event"]) for e in delivered} == {
         (case_id, "credential-change"),
         (case_id, "session-revoked"),
     }
@@ -109,8 +109,8 @@ def test_a_receiver_that_is_down_gets_the_sets_once_it_is_back(ssf: SsfWorld) ->
     assert [r.event_type for r in receiver.received] == [CREDENTIAL_CHANGE, SESSION_REVOKED]
     assert _waiting(ssf) == 0
     delivered = _ledger(ssf, "ssf:set:delivered")
-    assert [e["data"]["attempts"] for e in delivered] == [2, 1]  # type: ignore[index]
-    jtis = {e["data"]["jti"] for e in delivered}  # type: ignore[index]
+    assert [e["data"]["attempts"] for e in delivered] == [2, 1]
+    jtis = {e["data"]["jti"] for e in delivered}
     assert jtis == {r.claims["jti"] for r in receiver.received}
 
 
@@ -126,8 +126,8 @@ def test_a_refusal_is_recorded_as_failed_with_its_err_and_not_retried(ssf: SsfWo
     assert len(failed) == 1
     assert failed[0]["case"] == case_id
     assert failed[0]["outcome"] == "failure"
-    assert failed[0]["data"]["err"] == "invalid_audience"  # type: ignore[index]
-    assert failed[0]["data"]["status"] == 400  # type: ignore[index]
+    assert failed[0]["data"]["err"] == "invalid_audience"
+    assert failed[0]["data"]["status"] == 400
     assert "invalid_audience" in str(failed[0]["reason"])
     assert _waiting(ssf) == 0
     ssf.world.clock.advance(timedelta(hours=1))
@@ -193,4 +193,4 @@ def test_a_paused_stream_holds_its_sets_and_a_disabled_one_drops_them(ssf: SsfWo
     assert dropped.received == []
     assert _waiting(ssf) == 0
     changed = _ledger(ssf, "admin:ssf_stream:status_changed")
-    assert [e["data"]["dropped"] for e in changed][-2] == 2  # type: ignore[index]
+    assert [e["data"]["dropped"] for e in changed][-2] == 2

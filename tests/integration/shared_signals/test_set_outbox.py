@@ -6,10 +6,10 @@ and a SET that keeps failing, or finds no signing key, is given up after
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
 
+from ledger_json import LedgerEvent, ledger_event
 from live_server import free_port
 from recoveries import helpdesk_recovery
 from sqlalchemy import select
@@ -60,10 +60,11 @@ def _rows(world: World) -> list[tuple[str, int]]:
         return [(r.event_type, r.attempts) for r in conn.execute(query)]
 
 
-def _failed(world: World) -> list[dict[str, object]]:
+def _failed(world: World) -> list[LedgerEvent]:
     with world.svc.engine.connect() as conn:
         query = select(ledger.c.canonical).where(ledger.c.type == "ssf:set:failed")
-        return [json.loads(r.canonical) for r in conn.execute(query.order_by(ledger.c.leaf_index))]
+        rows = conn.execute(query.order_by(ledger.c.leaf_index))
+        return [ledger_event(r.canonical) for r in rows]
 
 
 def test_sets_are_written_only_when_the_completion_commits(world: World, tmp_path: Path) -> None:
@@ -146,7 +147,7 @@ def test_a_set_that_keeps_failing_is_given_up_after_max_attempts(
     [failed] = _failed(live)
     assert failed["case"] == case_id
     assert str(failed["reason"]).startswith("gave up after 2 attempts: no answer")
-    assert failed["data"]["status"] is None  # type: ignore[index]
+    assert failed["data"]["status"] is None
 
 
 def test_without_a_signing_key_sets_wait_and_say_why(world: World, tmp_path: Path) -> None:
