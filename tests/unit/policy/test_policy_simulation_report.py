@@ -133,7 +133,8 @@ def test_a_subject_no_longer_known_serialises_without_a_candidate() -> None:
     data = result.to_json()
     assert data["candidate"] is None
     assert data["effect"] == "not_replayed"
-    assert data["recorded"]["tier"] == "staff"  # type: ignore[index]
+    recorded = data["recorded"]
+    assert isinstance(recorded, dict) and recorded["tier"] == "staff"
     assert data["attributes"] == "the subject is no longer known: not replayed"
 
 
