@@ -39,6 +39,7 @@ def _routes() -> Iterator[tuple[str, APIRoute]]:
     for router in CONSOLE_ROUTERS:
         for route in router.routes:
             assert isinstance(route, APIRoute)
+            assert route.methods is not None  # FastAPI gives every APIRoute its methods
             for method in sorted(route.methods):
                 yield method, route
 
