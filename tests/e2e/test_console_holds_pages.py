@@ -205,3 +205,16 @@ def test_a_hold_whose_reason_holds_a_nul_character_is_refused_and_nothing_is_set
     assert "NUL character" in answer.text
     assert _hold_ids(desk) == []
     assert _events(desk, "governance:hold:set") == []
+
+
+def test_a_form_with_a_field_the_page_does_not_take_is_refused_and_nothing_is_set(
+    desk: World, as_: dict[str, TestClient]
+) -> None:
+    """A field the route does not declare (a misspelt ``reasn``) is refused with
+    the stable error id, never dropped: the hold it meant is not set half-filled."""
+    answer = _set_on_alice(as_["ada"], reasn="matter 13")
+    assert answer.status_code == 422, answer.text
+    assert "Error id: invalid_input" in answer.text
+    assert "fields this page does not take" in answer.text
+    assert _hold_ids(desk) == []
+    assert _events(desk, "governance:hold:set") == []

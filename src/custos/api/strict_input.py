@@ -11,7 +11,9 @@ application for every route, answers 422 ``invalid_input`` when
 * the query string names a parameter the operation does not declare, or
 * the path, the query string or a form field (the console's pages post
   forms) holds a NUL character (PostgreSQL cannot store or compare one; JSON
-  bodies refuse it in their base model).
+  bodies refuse it in their base model), or
+* a form names a field the route does not declare (a misspelt field would
+  otherwise leave its parameter at its default, unnoticed).
 
 Authentication still answers first: before refusing, the guard runs the
 route's authenticating dependencies (registered with :func:`authenticates`), so
@@ -31,6 +33,7 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.datastructures import FormData
 
 from custos.domain.errors import InvalidInput
 
@@ -73,16 +76,40 @@ def query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-async def _form_texts(request: Request, route: APIRoute) -> list[str]:
-    """The names and text values of a form body (the route's own parsing reads
-    the same cached form), or nothing for any other body."""
+def form_names(dependant: Dependant) -> set[str]:
+    """The form fields a route (or dependency) declares, by their wire names."""
+    names = {param.alias for param in dependant.body_params}
+    for sub in dependant.dependencies:
+        names |= form_names(sub)
+    return names
+
+
+async def _form(request: Request, route: APIRoute) -> FormData | None:
+    """The form a request posts (the route's own parsing reads the same cached
+    form), or None for any other body."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if request.method not in BODY_METHODS or not takes_body(route) or kind not in FORM_TYPES:
-        return []
-    form = await request.form()
-    return [
-        text for key, value in form.multi_items() for text in (key, value) if isinstance(text, str)
-    ]
+    # An operation that reads its body raw (route.body_field None) is left alone.
+    if request.method not in BODY_METHODS or route.body_field is None or kind not in FORM_TYPES:
+        return None
+    return await request.form()
+
+
+def _form_refusal(form: FormData, route: APIRoute) -> InvalidInput | None:
+    texts = [text for item in form.multi_items() for text in item if isinstance(text, str)]
+    if any("\x00" in text for text in texts):
+        return InvalidInput(
+            "the form holds a NUL character",
+            problems=[{"field": "(form)", "problem": "must not contain a NUL character"}],
+        )
+    unknown = sorted(set(form.keys()) - form_names(route.dependant))
+    if unknown:
+        return InvalidInput(
+            "the form holds fields this page does not take",
+            problems=[
+                {"field": name[:100], "problem": "unknown form field"} for name in unknown[:20]
+            ],
+        )
+    return None
 
 
 async def _refusal(request: Request, route: APIRoute) -> InvalidInput | None:
@@ -93,11 +120,10 @@ async def _refusal(request: Request, route: APIRoute) -> InvalidInput | None:
             "the request holds a NUL character",
             problems=[{"field": "(path or query)", "problem": "must not contain a NUL character"}],
         )
-    if any("\x00" in text for text in await _form_texts(request, route)):
-        return InvalidInput(
-            "the form holds a NUL character",
-            problems=[{"field": "(form)", "problem": "must not contain a NUL character"}],
-        )
+    form = await _form(request, route)
+    refused = None if form is None else _form_refusal(form, route)
+    if refused is not None:
+        return refused
     unknown = sorted(set(request.query_params) - query_names(route.dependant))
     if unknown:
         return InvalidInput(
