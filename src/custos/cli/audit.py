@@ -11,6 +11,8 @@ from typing import Annotated, Any
 import typer
 
 from custos.cli.context import command_group, console, err_console, escape, fail, failures, state
+from custos.cli.output_file import OutputFile
+from custos.domain.errors import DomainError, InvalidInput
 
 audit_app = command_group("The tamper-evident ledger.")
 evidence_app = command_group("Evidence packs that verify offline.")
@@ -108,9 +110,23 @@ def audit_keys(
     console.print(table)
     for key in keys:
         console.print(key.pem, markup=False)
-        if export is not None:
+    if export is not None:
+        with failures():
             export.mkdir(parents=True, exist_ok=True)
-            (export / f"{key.key_id}.pem").write_text(key.pem, encoding="ascii")
+            for key in keys:
+                (export / f"{key.key_id}.pem").write_text(key.pem, encoding="ascii")
+
+
+class ProofUnavailable(DomainError):
+    """The server named with --server gave no entry or keys to check."""
+
+    error_id = "proof_unavailable"
+
+
+class InsecureTransport(InvalidInput):
+    """An API token would go to a remote server over plain http."""
+
+    error_id = "insecure_transport"
 
 
 @audit_app.command("proof")
@@ -158,31 +174,60 @@ def audit_proof(
     console.print(f"inclusion proof verified ({len(answer['inclusion_proof'])} hashes)")
 
 
-def _fetch(server: str, token: str | None, seq: int, tree_size: int | None) -> dict[str, Any]:
+def _server_url(server: str, token: str | None) -> str:
+    """``server`` without its trailing slash, once it is an http(s) address.
+    A token goes over https only, or plain http to this machine."""
+    from urllib.parse import urlsplit
+
+    from custos.config import is_loopback_host
+
+    parts = urlsplit(server)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(
+            "--server must be an http(s) address such as https://custos.example.org, "
+            f"not {server[:100]!r}"
+        )
+    if token and parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise InsecureTransport(
+            "the API token would travel in clear: give an https:// address "
+            "(plain http only to this machine)"
+        )
+    return server.rstrip("/")
+
+
+def _get_json(url: str, headers: dict[str, str], params: dict[str, int]) -> Any:
+    """The JSON a GET of ``url`` answers. Raises ProofUnavailable for an error
+    status or an answer that is not JSON."""
     import httpx
 
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    params = {"tree_size": tree_size} if tree_size else {}
-    url = f"{server.rstrip('/')}/api/v1/ledger/entries/{seq}"
     response = httpx.get(url, headers=headers, params=params, timeout=30)
     if not response.is_success:
-        fail("proof_unavailable", f"{response.status_code}: {response.text[:300]}")
-        raise typer.Exit(1)
-    data: dict[str, Any] = response.json()
+        raise ProofUnavailable(f"{url} answered {response.status_code}: {response.text[:300]}")
+    try:
+        return response.json()
+    except ValueError:
+        raise ProofUnavailable(f"{url} did not answer JSON: is it a Custos API?") from None
+
+
+def _fetch(server: str, token: str | None, seq: int, tree_size: int | None) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    params = {"tree_size": tree_size} if tree_size else {}
+    data = _get_json(f"{_server_url(server, token)}/api/v1/ledger/entries/{seq}", headers, params)
+    if not isinstance(data, dict):
+        raise ProofUnavailable("the server's answer is not an entry with its proof")
     return data
 
 
 def _server_keys(server: str) -> dict[str, Any]:
-    import httpx
-
     from custos.ledger.signing import load_public_key
 
-    response = httpx.get(f"{server.rstrip('/')}/api/v1/ledger/keys", timeout=30)
-    response.raise_for_status()
-    return {
-        k["key_id"]: load_public_key(k["public_key_pem"].encode("ascii"))
-        for k in response.json()["keys"]
-    }
+    data = _get_json(f"{_server_url(server, None)}/api/v1/ledger/keys", {}, {})
+    try:
+        return {
+            k["key_id"]: load_public_key(k["public_key_pem"].encode("ascii")) for k in data["keys"]
+        }
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ProofUnavailable("the server's key list cannot be read") from None
 
 
 def rotate_ledger(ctx: typer.Context) -> None:
@@ -205,11 +250,11 @@ def evidence_export(
     receipts, checks, summary)."""
     from custos.ledger.evidence import export_pack
 
-    with failures():
-        # The CLI is the local administrator: every case, no scope.
-        pack = export_pack(state(ctx).services(), case_id, reader=None)
-    output.write_bytes(pack)
-    console.print(f"evidence pack for {case_id} written to {output}")
+    with failures(), OutputFile(output) as out:
+        # The CLI is the local administrator: every case, no scope. The file
+        # is proven writable before the export is recorded (cli/output_file.py).
+        out.write(export_pack(state(ctx).services(), case_id, reader=None))
+    console.print(f"evidence pack for {escape(case_id)} written to {escape(str(output))}")
 
 
 KeyOpt = Annotated[

@@ -18,6 +18,7 @@ import typer
 
 from custos.cli.context import command_group, console, escape, fail, failures, state
 from custos.cli.holds import TokenOpt
+from custos.cli.output_file import OutputFile
 
 if TYPE_CHECKING:
     from custos.domain.model import Operator
@@ -320,10 +321,12 @@ def campaign_report(
         svc = state(ctx).services()
         data = report.campaign_report(svc, _operator(svc, token), campaign_id)
     if html is not None:
-        html.write_text(report.render_html(data), encoding="utf-8")
+        with failures(), OutputFile(html) as file:
+            file.write(report.render_html(data).encode("utf-8"))
         console.print(f"HTML report written to {escape(str(html))}")
     if out is not None:
-        out.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        with failures(), OutputFile(out) as file:
+            file.write(json.dumps(data, indent=2).encode("utf-8"))
         console.print(f"JSON report written to {escape(str(out))}")
     if html is None and out is None:
         console.print_json(json.dumps(data))

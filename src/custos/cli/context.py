@@ -8,6 +8,7 @@ matplotlib). Commands import what they use inside their own body."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -128,9 +129,37 @@ def fail(error_id: str, message: str) -> None:
 
 @contextmanager
 def failures() -> Iterator[None]:
-    """Print a DomainError as ``error [id]: message`` and exit 1."""
+    """Print a DomainError as ``error [id]: message`` and exit 1; so too a file
+    that cannot be read or written (``file_error``) and a server that does not
+    answer (``server_unreachable``), instead of a traceback."""
     try:
         yield
     except DomainError as exc:
         fail(exc.error_id, exc.message)
         raise typer.Exit(1) from None
+    except OSError as exc:
+        fail("file_error", os_error_text(exc))
+        raise typer.Exit(1) from None
+    except Exception as exc:
+        if not _is_http_error(exc):
+            raise
+        fail("server_unreachable", f"{type(exc).__name__}: {exc}")
+        raise typer.Exit(1) from None
+
+
+def os_error_text(exc: OSError) -> str:
+    """``reason: path`` for an OSError, the path shortened to its last 200
+    characters (a name too long to use is the reason itself)."""
+    reason = exc.strerror or type(exc).__name__
+    if exc.filename is None:
+        return reason
+    name = str(exc.filename)
+    return f"{reason}: {'...' + name[-200:] if len(name) > 200 else name}"
+
+
+def _is_http_error(exc: Exception) -> bool:
+    # httpx is imported only by the commands that call a server: an error of
+    # its kind cannot exist unless it was (and importing it here would slow
+    # every command down).
+    httpx = sys.modules.get("httpx")
+    return httpx is not None and isinstance(exc, httpx.HTTPError | httpx.InvalidURL)

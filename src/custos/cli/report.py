@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from custos.cli.context import command_group, console, failures, state
+from custos.cli.context import command_group, console, escape, failures, state
+from custos.cli.output_file import OutputFile
 from custos.domain.errors import InvalidInput
 
 app = command_group("Compliance reports.")
@@ -71,14 +72,18 @@ def compliance(
         from custos.reports.pdf import render_pdf
 
         assert output is not None
-        output.write_bytes(render_pdf(report))
-        console.print(f"report written to {output}")
+        _write(output, render_pdf(report))
         return
     if output is None:
         print(text)
         return
-    output.write_text(text, encoding="utf-8")
-    console.print(f"report written to {output}")
+    _write(output, text.encode("utf-8"))
+
+
+def _write(output: Path, data: bytes) -> None:
+    with failures(), OutputFile(output) as file:
+        file.write(data)
+    console.print(f"report written to {escape(str(output))}")
 
 
 def _format_of(output: Path | None) -> Format:

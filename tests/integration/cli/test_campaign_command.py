@@ -105,6 +105,11 @@ def test_campaign_cli_runs_to_a_report_after_two_other_approvals(
     )
     page = html.read_text(encoding="utf-8")
     assert all(f"crew{i}" in page for i in range(4)) and "bystander" not in page
+    # A report aimed below a plain file: a clear error, not a traceback.
+    below = str(html / "report.html")
+    refused = run(team, "campaign", "report", campaign, "--html", below, token=team.tokens["ada"])
+    assert refused.exit_code == 1 and "error [file_error]" in refused.stderr, refused.output
+    assert html.read_text(encoding="utf-8") == page
 
 
 def test_campaign_cli_pause_resume_cancel_answer(team: World) -> None:
