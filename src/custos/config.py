@@ -801,6 +801,9 @@ class Settings(BaseSettings):
     sim_swap_max_skew_s: int = Field(default=300, ge=10, le=3600)
     #: No recovery activity for this long makes an account "dormant" (a risk signal).
     dormant_after_days: int = Field(default=180, ge=1, le=3650)
+    #: Request bodies above this many bytes are refused with 413 before they are
+    #: read (custos.api.body_limit); the largest Custos takes is a policy file.
+    max_request_bytes: int = Field(default=1_048_576, ge=16_384, le=67_108_864)
     #: Serve Prometheus figures at ``/metrics`` (unauthenticated); off: 404.
     metrics_enabled: bool = False
     #: Unauthenticated self-service answers take at least this long (R-19).

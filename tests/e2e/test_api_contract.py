@@ -282,10 +282,11 @@ def test_openapi_documents_the_error_model_and_statuses(api: TestClient) -> None
                 ref = response["content"]["application/json"]["schema"]["$ref"]
                 assert ref == "#/components/schemas/Error", (method, path, status)
         assert "422" in operation["responses"], (method, path)
+        assert "413" in operation["responses"], (method, path)  # api/body_limit.py
     assert set(EXTRAS) <= listed, set(EXTRAS) - listed
     execute = document["paths"]["/api/v1/cases/{case_id}/execute"]["post"]
-    assert set(execute["responses"]) == {"200", "401", "403", "404", "409", "410", "422"}
+    assert set(execute["responses"]) == {"200", "401", "403", "404", "409", "410", "413", "422"}
     assert execute["security"] == [{"operatorToken": []}]
     sign_in = document["paths"]["/api/v1/me/sign-in"]["post"]
-    assert set(sign_in["responses"]) == {"200", "401", "422", "429"}
+    assert set(sign_in["responses"]) == {"200", "401", "413", "422", "429"}
     assert "security" not in sign_in

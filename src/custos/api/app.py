@@ -30,6 +30,7 @@ from custos.api import (
     tap_routes,
     webauthn_routes,
 )
+from custos.api.body_limit import BodyLimit
 from custos.api.equal_time import EqualTimeMiddleware
 from custos.api.strict_input import refuse_unexpected_input
 from custos.service.ports import Services
@@ -56,6 +57,8 @@ def create_app(svc: Services) -> FastAPI:
         dependencies=[Depends(refuse_unexpected_input)],
     )
     app.state.services = svc
+    # Inside the security headers' middleware (added below, so outside this one).
+    app.add_middleware(BodyLimit, limit=svc.settings.max_request_bytes)
     errors.install(app)
     contract.install(app)
     docs_pages.install(app)

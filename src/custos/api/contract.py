@@ -4,8 +4,9 @@ for each operation, the statuses it can answer.
 
 The statuses are derived, not written per route: an operation's *kind* (who
 calls it and how it authenticates, matched on its path) gives the base set,
-two rules add what every operation or its shape implies (422 for input it
-does not take or cannot read, 404 for a case named in the path), and
+rules add what every operation or its shape implies (422 for input it
+does not take or cannot read, 413 for a body too large to read, 404 for a
+case named in the path), and
 :data:`EXTRAS` adds what the services behind a route raise beyond that.
 ``tests/e2e/test_api_schema.py`` replays the document against the application
 and fails on any status or body it does not list: a route whose services
@@ -54,6 +55,8 @@ MEANING: dict[int, str] = {
     410: "The case expired (`case_expired`).",
     422: "Invalid request (`invalid_input` with `details.problems`, `password_rejected`, "
     "`entry_not_covered`); also a body sent to an operation that takes none.",
+    413: "The request body is larger than the server takes (`request_too_large`; "
+    "`max_request_bytes`, 1 MiB by default).",
     429: "Too many attempts (`throttled`); `Retry-After` says when to try again.",
     503: "Not ready (`not_ready`): the database does not answer.",
 }
@@ -214,6 +217,8 @@ def statuses(method: str, path: str, operation: dict[str, Any]) -> set[int]:
     found = set(kind_of(method, path).statuses)
     # Invalid input, or input the operation does not take (api/strict_input.py).
     found.add(422)
+    # A body above max_request_bytes, refused before it is read (api/body_limit.py).
+    found.add(413)
     if path.startswith(f"{_CASE}"):
         found.add(404)  # an unknown case, or one outside the operator's scope
     found.update(EXTRAS.get((method, path), ()))

@@ -57,7 +57,7 @@ def body(error_id: str, message: str, details: dict[str, Any] | None = None) -> 
     return {"error": {"id": error_id, "message": message, "details": details or {}}}
 
 
-def _page(
+def page_for(
     request: Request, status: int, error_id: str, message: str, exc: Exception | None = None
 ) -> Response | None:
     """The web faces' page for this error (custos.web.page_errors), or None for
@@ -75,7 +75,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(e.DomainError)
     async def _domain(request: Request, exc: e.DomainError) -> Response:
         status = status_for(exc)
-        page = _page(request, status, exc.error_id, exc.message, exc)
+        page = page_for(request, status, exc.error_id, exc.message, exc)
         if page is not None:
             return page
         headers = {}
@@ -95,7 +95,7 @@ def install(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         listed = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
-        page = _page(request, 422, "invalid_input", f"the request is not valid ({listed})")
+        page = page_for(request, 422, "invalid_input", f"the request is not valid ({listed})")
         if page is not None:
             return page
         # Echo no input values: a password or code may be among them.
@@ -106,7 +106,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ConcurrentUpdate)
     async def _conflict(request: Request, exc: ConcurrentUpdate) -> Response:
-        page = _page(request, 409, "concurrent_update", "the case changed meanwhile; try again")
+        page = page_for(request, 409, "concurrent_update", "the case changed meanwhile; try again")
         if page is not None:
             return page
         return JSONResponse(
@@ -127,7 +127,7 @@ def install(app: FastAPI) -> None:
                 status_code=422,
             )
         error_id = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        page = _page(request, exc.status_code, error_id, str(exc.detail))
+        page = page_for(request, exc.status_code, error_id, str(exc.detail))
         if page is not None:
             return page
         return JSONResponse(body(error_id, str(exc.detail)), status_code=exc.status_code)
@@ -135,7 +135,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled_error", error_type=type(exc).__name__)
-        page = _page(request, 500, "internal_error", "something went wrong; it was logged")
+        page = page_for(request, 500, "internal_error", "something went wrong; it was logged")
         if page is not None:
             return page
         return JSONResponse(

@@ -35,6 +35,7 @@ TITLES = {
     405: "Not allowed",
     409: "Not possible now",
     410: "Expired",
+    413: "Too large",
     422: "Please check what you entered",
     429: "Too many attempts",
     500: "Something went wrong",
