@@ -54,7 +54,20 @@ class LazyConsole:
         return self._made
 
     def print(self, *objects: Any, **options: Any) -> None:
-        self.real.print(*objects, **options)
+        real = self.real
+        natural = 0 if real.is_terminal else _table_width(real, objects)
+        if natural <= real.width:
+            real.print(*objects, **options)
+            return
+        # Into a pipe or a file, a table is printed at its own width: squeezed
+        # into 80 columns it cut values short ("proof…"). rich bounds a print's
+        # width by the console's, so the console widens for this print.
+        usual = real.width
+        real.width = natural
+        try:
+            real.print(*objects, **options)
+        finally:
+            real.width = usual
 
     def print_json(self, json: str) -> None:
         self.real.print_json(json)
@@ -62,6 +75,32 @@ class LazyConsole:
     def rule(self, title: str) -> None:
         self.real.rule(title)
 
+
+def _table_width(real: Console, objects: tuple[Any, ...]) -> int:
+    """The widest natural width of the rich tables and panels among ``objects``
+    (0: none). rich.table and rich.panel are imported by the commands that
+    build them only."""
+    kinds = tuple(
+        getattr(module, name)
+        for module, name in (
+            (sys.modules.get("rich.table"), "Table"),
+            (sys.modules.get("rich.panel"), "Panel"),
+        )
+        if module is not None
+    )
+    if not kinds:
+        return 0
+    from rich.measure import Measurement
+
+    roomy = real.options.update_width(MAX_TABLE_WIDTH)
+    widths = [
+        Measurement.get(real, roomy, item).maximum for item in objects if isinstance(item, kinds)
+    ]
+    return min(max(widths, default=0), MAX_TABLE_WIDTH)
+
+
+#: The widest a table is printed into a pipe or a file.
+MAX_TABLE_WIDTH = 1000
 
 console = LazyConsole()
 err_console = LazyConsole(stderr=True)

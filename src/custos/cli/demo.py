@@ -260,7 +260,7 @@ def _serve(settings: Settings, sock: socket.socket, *, tour: bool, custos: str) 
 
 def _play(demo: RunningDemo) -> None:
     """Both stories over HTTP against ``demo``, each case's timeline printed."""
-    from custos.cli.timeline import render_case
+    from custos.cli.timeline import case_panel
     from custos.demo.tour import Tour, TourFailed
 
     stored = _secrets(demo.secrets_file)
@@ -277,7 +277,7 @@ def _play(demo: RunningDemo) -> None:
         guide.check_tokens()
         for story in (guide.self_service, guide.helpdesk):
             detail = story()
-            render_case(detail, console.real)
+            console.print(case_panel(detail))
             if detail["state"] != "completed":
                 raise TourFailed(f"case {detail['id']} ended {detail['state']}")
     except TourFailed as exc:

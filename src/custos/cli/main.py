@@ -201,7 +201,7 @@ def case_show(
     ctx: typer.Context, case_id: str, as_json: Annotated[bool, typer.Option("--json")] = False
 ) -> None:
     """One case as a readable timeline."""
-    from custos.cli.timeline import render_case
+    from custos.cli.timeline import case_panel
     from custos.service.recovery import queries
 
     with failures():
@@ -209,7 +209,7 @@ def case_show(
     if as_json:
         console.print_json(json.dumps(detail))
     else:
-        render_case(detail, console.real)
+        console.print(case_panel(detail))
 
 
 @case_app.command("break-glass")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -14,7 +14,8 @@ from custos.service.recovery.entry_lines import describe_entry
 OUTCOME_STYLE = {"success": "green", "failure": "red", "denied": "yellow"}
 
 
-def render_case(detail: dict[str, Any], console: Console) -> None:
+def case_panel(detail: dict[str, Any]) -> Panel:
+    """The case as one panel: its facts, the timeline, receipts and checks."""
     names: dict[str, str] = detail.get("actors", {})
 
     def who(actor: str | None) -> str:
@@ -80,4 +81,4 @@ def render_case(detail: dict[str, Any], console: Console) -> None:
         parts.append(receipts)
     if detail.get("checks"):
         parts.append(checks)
-    console.print(Panel(Group(*parts), title=f"Custos case {detail['id']}"))
+    return Panel(Group(*parts), title=f"Custos case {detail['id']}")

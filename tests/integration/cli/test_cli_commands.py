@@ -300,6 +300,26 @@ def test_case_list_table_shows_whole_case_id_at_80_columns(
     assert opened_case in table.stdout, table.stdout
 
 
+def test_tables_and_the_timeline_into_a_pipe_keep_every_value_whole_on_its_line(
+    tmp_path: Path, key: str, opened_case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Into a pipe or a file (rich assumes 80 columns there) a table is printed
+    at its own width: before, ``case list`` cut values short (``proof…``,
+    ``stand…``, ``self_…``) and broke rows over lines, and ``case show`` cut the
+    policy hash; ``grep`` found neither."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    listed = run(tmp_path, key, "case", "list")
+    assert listed.exit_code == 0, listed.output
+    [row] = [line for line in listed.stdout.splitlines() if opened_case in line]
+    assert re.search(r"\bbob\b.*\bproofing\b.*\bstandard\b.*\bhelpdesk\b", row), row
+    assert "…" not in listed.stdout
+    shown = run(tmp_path, key, "case", "show", opened_case)
+    detail = json.loads(run(tmp_path, key, "case", "show", opened_case, "--json").stdout)
+    assert detail["policy_hash"] in shown.stdout
+    [opened] = [line for line in shown.stdout.splitlines() if "case:opened" in line]
+    assert "caller lost phone" in opened  # the event's detail on the event's line
+
+
 # -- outbox ---------------------------------------------------------------------
 
 
