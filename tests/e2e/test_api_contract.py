@@ -223,6 +223,9 @@ def test_api_answers_are_never_cached(world: World, api: TestClient) -> None:
     assert [a.status_code for a in answers] == [200, 401, 200, 404, 202]
     for answer in answers:
         assert answer.headers["cache-control"] == "no-store", answer.request.url
+        # No other site loads an answer as a resource; JSON opens no page.
+        assert answer.headers["cross-origin-resource-policy"] == "same-origin"
+        assert "cross-origin-opener-policy" not in answer.headers
 
 
 def test_hsts_is_sent_for_an_https_origin(world: World, api: TestClient) -> None:

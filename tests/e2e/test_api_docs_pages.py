@@ -127,6 +127,7 @@ def test_docs_page_csp_allows_only_own_scripts_and_no_framing(api: TestClient, p
         assert all(v in ("'self'", "'unsafe-inline'", "data:") for v in csp[directive]), csp
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["cache-control"] == "no-store"
+    assert page.headers["cross-origin-opener-policy"] == "same-origin"
 
 
 def test_swagger_page_runs_one_hashed_initialiser_without_online_validator(

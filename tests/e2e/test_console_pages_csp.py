@@ -48,6 +48,7 @@ def test_every_page_of_approvers_and_auditors_is_clean_under_the_csp(world: Worl
             assert "unsafe-inline" not in answer.headers["content-security-policy"], path
             assert "script-src 'self'" in answer.headers["content-security-policy"], path
             assert answer.headers["cache-control"] == "no-store", path
+            assert answer.headers["cross-origin-opener-policy"] == "same-origin", path
             _clean(answer.text, path)
         csrf = csrf_of(client.get(f"/console/audit/cases/{done}").text)
         export = client.post(f"/console/audit/cases/{done}/evidence", data={"csrf": csrf})

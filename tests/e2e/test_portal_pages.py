@@ -54,6 +54,8 @@ def test_every_subject_page_is_served_under_the_strict_policy(api: TestClient, p
     assert headers["cache-control"] == "no-store"
     assert headers["referrer-policy"] == "no-referrer"
     assert headers["x-frame-options"] == "DENY"
+    assert headers["cross-origin-opener-policy"] == "same-origin"  # ASVS 5 3.4.8
+    assert headers["cross-origin-resource-policy"] == "same-origin"
     html = answer.text
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.DOTALL)
     assert scripts and all("src=" in attrs and body == "" for attrs, body in scripts)

@@ -107,6 +107,12 @@ def create_app(svc: Services) -> FastAPI:
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
+        # No other site reads these answers as a resource (a script, an image)...
+        response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+        if response.headers.get("content-type", "").startswith("text/html"):
+            # ...nor keeps a handle on a page it opened (ASVS 5 3.4.8): a page
+            # shares its browsing context group with this origin's pages only.
+            response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         if request.url.path.startswith(f"{docs_pages.ASSETS_PATH}/"):
             # The documentation pages' scripts and styles are public files.
             response.headers["Cache-Control"] = docs_pages.ASSETS_CACHE_CONTROL
