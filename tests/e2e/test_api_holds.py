@@ -340,3 +340,27 @@ def test_the_list_filters_by_status_subject_and_group_within_scope(
     assert api.get(f"{HOLDS}/{on_ian['id']}", headers=auth(world, "finn")).status_code == 404
     bad = api.get(f"{HOLDS}?status=gone", headers=auth(world, "barbara"))
     assert bad.status_code == 422 and bad.json()["error"]["id"] == "invalid_input"
+
+
+@pytest.mark.parametrize(
+    "ends_at",
+    [
+        "9999-12-31T23:59:59-14:00",  # past what a datetime holds in UTC: it was a 500
+        "9999-12-31T23:59:59Z",
+        "0001-01-01T00:00:00+14:00",
+    ],
+)
+def test_an_end_time_outside_the_years_a_request_may_name_is_invalid_input(
+    api: TestClient, world: World, ends_at: str
+) -> None:
+    """A time in a request body lies between 1970 and 9000 (UTC); beyond, the
+    answer names the field and no hold is set."""
+    world.subject("alice", groups=("staff",))
+    body = {"kind": "legal_hold", "reason": "r", "ticket": "LEG-1", "subject": "alice"}
+    answer = api.post(HOLDS, headers=auth(world, "ada"), json={**body, "ends_at": ends_at})
+    assert answer.status_code == 422, answer.text
+    [problem] = answer.json()["error"]["details"]["problems"]
+    assert (
+        problem["field"] == "ends_at" and "between 1970-01-01 and 9000-01-01" in problem["problem"]
+    )
+    assert api.get(HOLDS, headers=auth(world, "ada")).json() == {"holds": []}

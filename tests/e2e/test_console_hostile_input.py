@@ -1,7 +1,7 @@
 """Every console route, sent hostile input in every path, query and form
 parameter it declares, answers a page and never a server error: NUL
 characters (PostgreSQL cannot store one: a break-glass reason or a hold's
-reason holding one answered 500 there), numbers past 64 bits, very long text,
+reason holding one answered 500 there), numbers past 64 bits, very long text, the last minute of year 9999,
 dates that do not exist, markup. Nothing it answers echoes markup unescaped,
 and the ledger still verifies afterwards. The JSON API has the same guarantee
 from its schemathesis run (tests/e2e/test_api_schema.py); the console is not in
@@ -24,7 +24,7 @@ from custos.ledger import audit
 from custos.web.install import CONSOLE_ROUTERS
 
 MARKUP = "<script>alert(1)</script>"
-HOSTILE = ["", "0", "9" * 25, "x" * 3000, "a\x00b", "2026-13-45", "\u202eé", MARKUP]
+HOSTILE = ["", "9999-12-31T23:59", "9" * 25, "x" * 3000, "a\x00b", "2026-13-45", "\u202eé", MARKUP]
 
 
 def _params(dependant: Dependant, kind: str) -> list[str]:

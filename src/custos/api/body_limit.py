@@ -22,8 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from custos.api.errors import body, page_for
 
 ERROR_ID = "request_too_large"
-#: A body without a declared length is buffered up to the bound; this caps
-#: how much of the Content-Length header is read as a number.
+#: A Content-Length with more digits than this is not read as a number: it
+#: is too large whatever it says.
 MAX_LENGTH_DIGITS = 20
 
 

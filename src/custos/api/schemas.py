@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from custos.domain.instants import RANGE, within_range
 from custos.domain.model import Channel
 
 #: Bounds of integer path and query parameters: the columns they are compared
@@ -21,7 +22,10 @@ MAX_LEDGER_SIZE = 2**63 - 1
 
 class RequestBody(BaseModel):
     """The base of every request body: unknown fields are refused, and so is a NUL
-    character in a text field (PostgreSQL cannot store one: it would be a 500)."""
+    character in a text field (PostgreSQL cannot store one: it would be a 500).
+    A time is taken in UTC, between 1970 and 9000 (custos.domain.instants:
+    ``9999-12-31T23:59-14:00`` lies past what a datetime holds in UTC: it was
+    a 500)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -30,6 +34,11 @@ class RequestBody(BaseModel):
     def _no_nul(cls, value: object) -> object:
         if isinstance(value, str) and "\x00" in value:
             raise ValueError("must not contain a NUL character")
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            utc = within_range(value)
+            if utc is None:
+                raise ValueError(f"must lie {RANGE}")
+            return utc
         return value
 
 

@@ -33,6 +33,7 @@ from custos.domain.errors import (
     SeparationOfDuties,
 )
 from custos.domain.events import EventType
+from custos.domain.instants import named_time
 from custos.domain.model import BreakGlass, Case, CredentialAction, Operator, Requirements
 from custos.domain.states import CaseState
 
@@ -136,8 +137,8 @@ def check_request(
         raise InvalidInput("an exception covers subjects, one group or one tier: give exactly one")
     if ends_at is None:
         raise InvalidInput("an exception needs an end time; none is open-ended")
-    if ends_at.tzinfo is None or starts_at.tzinfo is None:
-        raise InvalidInput("give times with their time zone (e.g. 2026-12-31T18:00Z)")
+    starts_at = named_time(starts_at, what="the start time")
+    ends_at = named_time(ends_at, what="the end time")
     if ends_at <= max(starts_at, now):
         raise InvalidInput("the end time of an exception must lie after its start and now")
     if ends_at - starts_at > max_duration:

@@ -34,6 +34,7 @@ from custos.domain.errors import (
     SeparationOfDuties,
 )
 from custos.domain.identities import Hold, Operator, Role
+from custos.domain.instants import named_time
 
 #: The kinds every policy knows; a policy's ``holds.kinds`` adds to them.
 BUILT_IN_KINDS: frozenset[str] = frozenset(str(h) for h in Hold)
@@ -139,8 +140,7 @@ def check_ends_at(ends_at: datetime | None, now: datetime) -> datetime | None:
     """An end time in the future (timezone-aware), or None. Raises InvalidInput."""
     if ends_at is None:
         return None
-    if ends_at.tzinfo is None:
-        raise InvalidInput("give the end time with its time zone (e.g. 2026-12-31T18:00Z)")
+    ends_at = named_time(ends_at, what="the end time")
     if ends_at <= now:
         raise InvalidInput("the end time of a hold must lie in the future")
     return ends_at

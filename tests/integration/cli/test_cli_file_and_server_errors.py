@@ -195,3 +195,13 @@ def test_audit_proof_never_sends_a_token_in_clear_to_another_machine(
         run_cli(sqlite_world, "audit", "proof", "1", "--server", not_custos, "--token", "t0k"),
         "proof_unavailable",
     )
+
+
+def test_an_evidence_pack_is_readable_by_its_owner_alone(
+    done: tuple[World, str], tmp_path: Path
+) -> None:
+    """It names a subject and their recovery: mode 0600, whatever the umask."""
+    world, case_id = done
+    target = tmp_path / "out.zip"
+    assert run_cli(world, "evidence", "export", case_id, "-o", str(target)).exit_code == 0
+    assert target.stat().st_mode & 0o777 == 0o600

@@ -6,7 +6,7 @@ approver (R-32, R-33, R-36)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from state_now import state_now
@@ -525,12 +525,23 @@ def test_break_glass_quorum_refusal_names_the_security_groups() -> None:
         ({"ends_at": None}, "an exception needs an end time; none is open-ended", {}),
         (
             {"ends_at": (T0 + timedelta(hours=1)).replace(tzinfo=None)},
-            "give times with their time zone (e.g. 2026-12-31T18:00Z)",
+            "give the end time with its time zone (e.g. 2026-12-31T18:00Z)",
             {},
         ),
         (
             {"starts_at": T0.replace(tzinfo=None)},
-            "give times with their time zone (e.g. 2026-12-31T18:00Z)",
+            "give the start time with its time zone (e.g. 2026-12-31T18:00Z)",
+            {},
+        ),
+        (
+            # Past what a datetime holds in UTC: comparing it overflowed.
+            {"ends_at": datetime(9999, 12, 31, 23, 59, tzinfo=timezone(-timedelta(hours=14)))},
+            "the end time must lie between 1970-01-01 and 9000-01-01 (UTC)",
+            {},
+        ),
+        (
+            {"starts_at": datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))},
+            "the start time must lie between 1970-01-01 and 9000-01-01 (UTC)",
             {},
         ),
         ({"ends_at": T0}, "the end time of an exception must lie after its start and now", {}),

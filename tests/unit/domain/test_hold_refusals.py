@@ -4,7 +4,7 @@ the CLI show their messages, error ids and details, so each is pinned here
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from test_case_lifecycle import make_case
@@ -64,6 +64,12 @@ def test_end_time_refusals_say_what_is_wrong() -> None:
     with pytest.raises(InvalidInput) as past:
         check_ends_at(T0 - timedelta(seconds=1), T0)
     assert past.value.message == "the end time of a hold must lie in the future"
+    with pytest.raises(InvalidInput) as beyond:
+        # Past what a datetime holds in UTC: comparing it with now overflowed.
+        check_ends_at(datetime(9999, 12, 31, 23, 59, tzinfo=timezone(-timedelta(hours=14))), T0)
+    assert beyond.value.message == "the end time must lie between 1970-01-01 and 9000-01-01 (UTC)"
+    far = datetime(8999, 12, 31, 10, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert check_ends_at(far, T0) == datetime(8999, 12, 31, 8, 0, tzinfo=UTC)
 
 
 def test_setting_without_the_role_names_the_role() -> None:
