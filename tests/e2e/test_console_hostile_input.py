@@ -1,11 +1,11 @@
-"""Every console route, sent hostile input in every path, query and form
-parameter it declares, answers a page and never a server error: NUL
-characters (PostgreSQL cannot store one: a break-glass reason or a hold's
-reason holding one answered 500 there), numbers past 64 bits, very long text, the last minute of year 9999,
-dates that do not exist, markup. Nothing it answers echoes markup unescaped,
-and the ledger still verifies afterwards. The JSON API has the same guarantee
-from its schemathesis run (tests/e2e/test_api_schema.py); the console is not in
-the OpenAPI document, so it is walked here."""
+"""Every console route, sent hostile input in every path, query and form parameter
+it declares, answers a page and never a server error: NUL characters
+(PostgreSQL cannot store one: a break-glass reason or a hold's reason holding
+one answered 500 there), numbers past 64 bits, very long text, the last minute
+of year 9999, dates that do not exist, markup. Nothing it answers echoes markup
+unescaped, and the ledger still verifies afterwards. The JSON API has the same
+guarantee from its schemathesis run (tests/e2e/test_api_schema.py); the console
+is not in the OpenAPI document, so it is walked here."""
 
 from __future__ import annotations
 
