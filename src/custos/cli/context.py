@@ -8,6 +8,7 @@ matplotlib). Commands import what they use inside their own body."""
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -177,7 +178,8 @@ def failures() -> Iterator[None]:
         fail(exc.error_id, exc.message)
         raise typer.Exit(1) from None
     except OSError as exc:
-        fail("file_error", os_error_text(exc))
+        network = isinstance(exc, ConnectionError | TimeoutError | socket.gaierror)
+        fail("server_unreachable" if network else "file_error", _os_error_text(exc))
         raise typer.Exit(1) from None
     except Exception as exc:
         if not _is_http_error(exc):
@@ -186,7 +188,7 @@ def failures() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def os_error_text(exc: OSError) -> str:
+def _os_error_text(exc: OSError) -> str:
     """``reason: path`` for an OSError, the path shortened to its last 200
     characters (a name too long to use is the reason itself)."""
     reason = exc.strerror or type(exc).__name__
