@@ -31,7 +31,7 @@ class RequestBody(BaseModel):
 
     @field_validator("*")
     @classmethod
-    def _no_nul(cls, value: object) -> object:
+    def _checked(cls, value: object) -> object:
         if isinstance(value, str) and "\x00" in value:
             raise ValueError("must not contain a NUL character")
         if isinstance(value, datetime) and value.tzinfo is not None:

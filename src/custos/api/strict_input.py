@@ -67,20 +67,13 @@ def takes_body(route: APIRoute) -> bool:
     return route.body_field is not None or "requestBody" in (route.openapi_extra or {})
 
 
-def query_names(dependant: Dependant) -> set[str]:
-    """The query parameters a route (or dependency) declares, by their wire names,
-    its dependencies' included."""
-    names = {param.alias for param in dependant.query_params}
+def declared_names(dependant: Dependant, kind: str) -> set[str]:
+    """The wire names of the ``kind`` parameters (``query_params``,
+    ``body_params``, ``path_params``) a route or dependency declares, its
+    dependencies' included."""
+    names = {param.alias for param in getattr(dependant, kind)}
     for sub in dependant.dependencies:
-        names |= query_names(sub)
-    return names
-
-
-def form_names(dependant: Dependant) -> set[str]:
-    """The form fields a route (or dependency) declares, by their wire names."""
-    names = {param.alias for param in dependant.body_params}
-    for sub in dependant.dependencies:
-        names |= form_names(sub)
+        names |= declared_names(sub, kind)
     return names
 
 
@@ -101,7 +94,7 @@ def _form_refusal(form: FormData, route: APIRoute) -> InvalidInput | None:
             "the form holds a NUL character",
             problems=[{"field": "(form)", "problem": "must not contain a NUL character"}],
         )
-    unknown = sorted(set(form.keys()) - form_names(route.dependant))
+    unknown = sorted(set(form.keys()) - declared_names(route.dependant, "body_params"))
     if unknown:
         return InvalidInput(
             "the form holds fields this page does not take",
@@ -124,7 +117,7 @@ async def _refusal(request: Request, route: APIRoute) -> InvalidInput | None:
     refused = None if form is None else _form_refusal(form, route)
     if refused is not None:
         return refused
-    unknown = sorted(set(request.query_params) - query_names(route.dependant))
+    unknown = sorted(set(request.query_params) - declared_names(route.dependant, "query_params"))
     if unknown:
         return InvalidInput(
             "the request names query parameters this operation does not take",

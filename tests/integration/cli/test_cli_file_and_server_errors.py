@@ -55,27 +55,21 @@ def a_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize(
+    ("below_a_file", "error_id", "said"),
+    [(True, "file_error", "Not a directory"), (False, "invalid_input", "is a folder")],
+    ids=["unwritable", "a-folder"],
+)
 def test_an_evidence_pack_that_cannot_be_written_is_not_recorded_as_exported(
-    done: tuple[World, str], a_file: Path
+    done: tuple[World, str], a_file: Path, below_a_file: bool, error_id: str, said: str
 ) -> None:
     """Before: the export was recorded and signed, then writing the file raised
-    NotADirectoryError as a traceback."""
+    NotADirectoryError (below a plain file) or IsADirectoryError (a folder
+    given as the file) as a traceback."""
     world, case_id = done
-    stderr = _refused(
-        run_cli(world, "evidence", "export", case_id, "-o", str(a_file / "pack.zip")), "file_error"
-    )
-    assert "Not a directory" in stderr
-    assert _exports(world) == 0
-
-
-def test_an_evidence_pack_aimed_at_a_folder_is_refused_before_anything_is_recorded(
-    done: tuple[World, str], tmp_path: Path
-) -> None:
-    world, case_id = done
-    stderr = _refused(
-        run_cli(world, "evidence", "export", case_id, "-o", str(tmp_path)), "invalid_input"
-    )
-    assert "is a folder" in stderr
+    output = a_file / "pack.zip" if below_a_file else a_file.parent
+    stderr = _refused(run_cli(world, "evidence", "export", case_id, "-o", str(output)), error_id)
+    assert said in stderr
     assert _exports(world) == 0
 
 
